@@ -1,0 +1,64 @@
+/* detector.h — the one interface every detector implements (DESIGN §4.3).
+ *
+ * A detector sees decoded packets and the packet clock, keeps its own
+ * fixed-capacity state sized from its rules, and reports findings through
+ * env->emit().  It knows nothing of outputs, Redis or JSON files.
+ *
+ * Rules: a detector reads the rules whose "detector =" names it (see
+ * ruleset_next) and their keys with the rule_get_* getters.  check() parses
+ * them without building state (for --check and before a reload), init()
+ * parses and allocates, reload() swaps in new rules keeping the state of
+ * findings whose rule still exists.  All three leave err as
+ * "file:line: message" on a mistake.  Keep struct rule pointers, never the
+ * struct ruleset pointer: the pipeline moves the ruleset struct after a
+ * reload (the rules themselves stay where they are).  The assets and
+ * home_net of env stay valid and are updated in place on reload.
+ */
+#ifndef CANH_DETECTOR_H
+#define CANH_DETECTOR_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "agent/pkt.h"
+#include "common/config.h"
+#include "common/event.h"
+
+struct detect_env {
+    /* Hand a finding to the pipeline.  The event and its JSON are only
+     * borrowed for the call: counters/evidence stay the detector's. */
+    void (*emit)(void *ctx, struct event *ev);
+    void *emit_ctx;
+    const struct assets *assets;   /* may be empty */
+    const struct netset *home_net; /* empty: every address is protected */
+    uint64_t hash_seed;            /* secret seed for attacker-keyed tables */
+};
+
+struct detector_ops {
+    const char *name;
+    int (*check)(struct ruleset *rules, struct cfg_err *err);
+    void *(*init)(struct ruleset *rules, const struct detect_env *env, struct cfg_err *err);
+    void (*on_packet)(void *self, const struct pkt *p);
+    /* Called as the packet clock advances (at least once a second of
+     * capture time, and from a timer when the link is quiet). */
+    void (*on_tick)(void *self, uint64_t now_us);
+    int (*reload)(void *self, struct ruleset *rules, struct cfg_err *err);
+    /* Add this detector's counters (table fill, evictions ...) to out. */
+    void (*stats)(void *self, json_t *out);
+    /* Close every open finding with an "end" event (shutdown, end of file). */
+    void (*flush)(void *self, uint64_t now_us);
+    void (*free)(void *self);
+};
+
+/* Every detector, in the order they see a packet. */
+extern const struct detector_ops portscan_detector;
+extern const struct detector_ops sweep_detector;
+extern const struct detector_ops flood_detector;
+extern const struct detector_ops http_detector;
+
+const struct detector_ops *const *detector_all(size_t *count);
+
+/* True when the address is one the agent protects (home_net or assets). */
+bool detect_is_protected(const struct detect_env *env, const struct ipaddr *a);
+
+#endif

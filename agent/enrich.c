@@ -1,0 +1,98 @@
+/* enrich.c — see enrich.h. */
+#include "agent/enrich.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+
+void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct assets *assets)
+{
+    memset(e, 0, sizeof(*e));
+    e->cfg = cfg;
+    e->assets = assets;
+    snprintf(e->boot_id, sizeof(e->boot_id), "%06llx",
+             (unsigned long long)(hash_random_seed() & 0xffffff));
+    if (cfg->mmdb[0]) {
+        int rc = MMDB_open(cfg->mmdb, MMDB_MODE_MMAP, &e->mmdb);
+        if (rc == MMDB_SUCCESS)
+            e->has_mmdb = true;
+        else
+            log_warn("%s: GeoIP database not used (%s); events will have no source country",
+                     cfg->mmdb, MMDB_strerror(rc));
+    }
+}
+
+void enrich_set_assets(struct enrich *e, const struct assets *assets) { e->assets = assets; }
+
+static int mmdb_string(MMDB_lookup_result_s *res, char *buf, const char *const *path)
+{
+    MMDB_entry_data_s data;
+    if (MMDB_aget_value(&res->entry, &data, path) != MMDB_SUCCESS || !data.has_data ||
+        data.type != MMDB_DATA_TYPE_UTF8_STRING || data.data_size != 2)
+        return -1;
+    memcpy(buf, data.utf8_string, 2);
+    buf[2] = '\0';
+    return 0;
+}
+
+const char *enrich_country(struct enrich *e, const struct ipaddr *addr, char *buf)
+{
+    buf[0] = '\0';
+    if (!e->has_mmdb)
+        return buf;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    const struct sockaddr *sa;
+    if (addr_is_v4(addr)) {
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        memcpy(&sin.sin_addr, addr->b + 12, 4);
+        sa = (const struct sockaddr *)&sin;
+    } else {
+        memset(&sin6, 0, sizeof(sin6));
+        sin6.sin6_family = AF_INET6;
+        memcpy(&sin6.sin6_addr, addr->b, 16);
+        sa = (const struct sockaddr *)&sin6;
+    }
+    int mmdb_error;
+    MMDB_lookup_result_s res = MMDB_lookup_sockaddr(&e->mmdb, sa, &mmdb_error);
+    if (mmdb_error != MMDB_SUCCESS || !res.found_entry)
+        return buf;
+    /* MaxMind's layout (country.iso_code), then ip-location-db's
+     * (country_code). */
+    static const char *const maxmind[] = {"country", "iso_code", NULL};
+    static const char *const flat[] = {"country_code", NULL};
+    if (mmdb_string(&res, buf, maxmind) < 0 && mmdb_string(&res, buf, flat) < 0)
+        buf[0] = '\0';
+    return buf;
+}
+
+void enrich_event(struct enrich *e, struct event *ev)
+{
+    const struct agent_config *cfg = e->cfg;
+    e->seq++;
+    snprintf(ev->id, sizeof(ev->id), "%s:%s:%06llu", cfg->name, e->boot_id,
+             (unsigned long long)e->seq);
+    snprintf(ev->finding_id, sizeof(ev->finding_id), "%s:%s:f%llu", cfg->name, e->boot_id,
+             (unsigned long long)ev->finding_seq);
+    ev->agent = cfg->name;
+    ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
+    ev->agency = ev->asset && ev->asset->agency[0] ? ev->asset->agency : cfg->agency;
+    ev->class_ = ev->impact && ev->asset && ev->asset->level >= cfg->serious_level
+                     ? CLASS_SERIOUS_CANDIDATE
+                     : CLASS_NORMAL;
+    if (ev->has_src)
+        enrich_country(e, &ev->src, ev->src_country);
+    else
+        ev->src_country[0] = '\0';
+}
+
+void enrich_free(struct enrich *e)
+{
+    if (e->has_mmdb)
+        MMDB_close(&e->mmdb);
+    e->has_mmdb = false;
+}

@@ -1,0 +1,32 @@
+/* enrich.h — what the agent adds to a detector's finding (DESIGN §4.4):
+ * event and finding ids, agent and agency, the target asset, the
+ * regulatory class and the source country from an optional MMDB file. */
+#ifndef CANH_ENRICH_H
+#define CANH_ENRICH_H
+
+#include <maxminddb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/event.h"
+
+struct enrich {
+    const struct agent_config *cfg;
+    const struct assets *assets;
+    MMDB_s mmdb;
+    bool has_mmdb;
+    char boot_id[7]; /* 6 hex digits, new every start */
+    uint64_t seq;    /* events emitted since start */
+};
+
+/* Opens the MMDB when configured; a missing or unreadable DB is one
+ * warning, not an error (GeoIP is optional). */
+void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct assets *assets);
+void enrich_set_assets(struct enrich *e, const struct assets *assets);
+void enrich_event(struct enrich *e, struct event *ev);
+/* ISO country of addr, "" when unknown; buf >= 3. */
+const char *enrich_country(struct enrich *e, const struct ipaddr *addr, char *buf);
+void enrich_free(struct enrich *e);
+
+#endif

@@ -1,0 +1,223 @@
+/* main.c — canh-agent: command line, configuration, and the run.
+ *
+ *   canh-agent [-c agent.conf] (-r FILE | -i IFACE) [--output SPEC]...
+ *   canh-agent --check [-c agent.conf]
+ *
+ * Exit status: 0 done, 1 runtime failure (capture, output), 2 usage or
+ * configuration error (messages say file:line). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/capture.h"
+#include "agent/output.h"
+#include "agent/pipeline.h"
+#include "agent/runloop.h"
+#include "common/log.h"
+
+#define MAX_OUTPUT_SPECS 8
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: canh-agent [-c agent.conf] (-r FILE | -i IFACE) [--output SPEC]...\n"
+            "       canh-agent --check [-c agent.conf]\n"
+            "\n"
+            "  -c, --config FILE    agent.conf (default: built-in defaults, shipped rules)\n"
+            "  -r, --read FILE      replay a pcap/pcapng file as fast as possible\n"
+            "  -i, --interface IF   capture live on IF (overrides [capture] interface)\n"
+            "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout) or redis; repeatable\n"
+            "                       (default: redis when [output] redis_url is set, else jsonl:-)\n"
+            "      --rules DIR      rules directory (overrides [agent] rules_dir)\n"
+            "      --assets FILE    assets.conf (overrides [agent] assets)\n"
+            "      --name NAME      agent name (overrides [agent] name)\n"
+            "      --check          validate config, assets and rules, then exit 0 or 2\n"
+            "  -v, --verbose        debug logging;  -q, --quiet: errors only\n"
+            "  -V, --version        print the version\n");
+}
+
+static int set_string(char *dst, size_t size, const char *value, const char *what)
+{
+    if (strlen(value) >= size) {
+        log_err("%s is too long", what);
+        return -1;
+    }
+    memcpy(dst, value, strlen(value) + 1);
+    return 0;
+}
+
+static int open_outputs(struct pipeline *pl, const char *const *specs, size_t n,
+                        const struct agent_config *cfg)
+{
+    const char *fallback = cfg->redis_url[0] ? "redis" : "jsonl:-";
+    if (n == 0) {
+        specs = &fallback;
+        n = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct cfg_err err;
+        struct output *out = NULL;
+        if (strncmp(specs[i], "jsonl:", 6) == 0 && specs[i][6]) {
+            out = output_jsonl_open(specs[i] + 6, &err);
+        } else {
+            log_err("--output %s: expected jsonl:PATH, jsonl:- or redis", specs[i]);
+            return 2;
+        }
+        if (!out) {
+            log_err("%s", err.msg);
+            return 1;
+        }
+        pipeline_add_output(pl, out);
+    }
+    return 0;
+}
+
+static void log_summary(struct pipeline *pl, const char *source)
+{
+    const struct decode_stats *ds = pipeline_decode_stats(pl);
+    char reasons[512] = "";
+    for (int r = DECODE_NOT_IP + 1; r < DECODE_REASON_COUNT; r++) {
+        if (!ds->by_reason[r])
+            continue;
+        size_t used = strlen(reasons);
+        snprintf(reasons + used, sizeof(reasons) - used, "%s%s %llu", used ? ", " : " (",
+                 decode_reason_name((enum decode_reason)r), (unsigned long long)ds->by_reason[r]);
+    }
+    if (reasons[0])
+        strncat(reasons, ")", sizeof(reasons) - strlen(reasons) - 1);
+    log_info("%s: %llu frames, %llu decoded, %llu not IP, %llu malformed%s, %llu events", source,
+             (unsigned long long)ds->frames, (unsigned long long)ds->decoded,
+             (unsigned long long)ds->not_ip, (unsigned long long)ds->errors, reasons,
+             (unsigned long long)pipeline_events(pl));
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"read", required_argument, NULL, 'r'},
+        {"interface", required_argument, NULL, 'i'}, {"output", required_argument, NULL, 'o'},
+        {"rules", required_argument, NULL, 'R'},   {"assets", required_argument, NULL, 'A'},
+        {"name", required_argument, NULL, 'N'},    {"check", no_argument, NULL, 'C'},
+        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config_path = NULL, *read_file = NULL, *interface = NULL, *rules_dir = NULL,
+               *assets_file = NULL, *name = NULL;
+    const char *output_specs[MAX_OUTPUT_SPECS];
+    size_t n_outputs = 0;
+    int check_only = 0, verbosity = 0, opt;
+
+    log_init("canh-agent", LOG_LEVEL_INFO);
+    while ((opt = getopt_long(argc, argv, "c:r:i:o:vqVh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'r': read_file = optarg; break;
+        case 'i': interface = optarg; break;
+        case 'o':
+            if (n_outputs == MAX_OUTPUT_SPECS) {
+                log_err("at most %d --output options", MAX_OUTPUT_SPECS);
+                return 2;
+            }
+            output_specs[n_outputs++] = optarg;
+            break;
+        case 'R': rules_dir = optarg; break;
+        case 'A': assets_file = optarg; break;
+        case 'N': name = optarg; break;
+        case 'C': check_only = 1; break;
+        case 'v': verbosity = 1; break;
+        case 'q': verbosity = -1; break;
+        case 'V': printf("canh-agent %s\n", CANH_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        log_err("unexpected argument '%s'", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    struct agent_config cfg;
+    struct cfg_err err;
+    agent_config_defaults(&cfg);
+    if (config_path && agent_config_load(config_path, &cfg, &err) < 0) {
+        log_err("%s", err.msg);
+        return 2;
+    }
+    log_set_level(verbosity > 0   ? LOG_LEVEL_DEBUG
+                  : verbosity < 0 ? LOG_LEVEL_ERR
+                                  : (enum log_level)cfg.log_level);
+    if ((rules_dir && set_string(cfg.rules_dir, sizeof(cfg.rules_dir), rules_dir, "--rules") < 0) ||
+        (assets_file &&
+         set_string(cfg.assets_file, sizeof(cfg.assets_file), assets_file, "--assets") < 0) ||
+        (name && set_string(cfg.name, sizeof(cfg.name), name, "--name") < 0) ||
+        (interface && set_string(cfg.interface, sizeof(cfg.interface), interface, "-i") < 0))
+        return 2;
+
+    if (check_only) {
+        if (pipeline_check(&cfg, &err) < 0) {
+            log_err("%s", err.msg);
+            agent_config_free(&cfg);
+            return 2;
+        }
+        printf("%s: configuration, assets and rules are valid\n",
+               config_path ? config_path : "built-in defaults");
+        agent_config_free(&cfg);
+        return 0;
+    }
+    if (read_file && cfg.interface[0] && interface) {
+        log_err("give either -r FILE or -i IFACE, not both");
+        return 2;
+    }
+    if (!read_file && !cfg.interface[0]) {
+        log_err("nothing to capture: give -r FILE, -i IFACE or [capture] interface");
+        usage(stderr);
+        return 2;
+    }
+
+    struct pipeline *pl = pipeline_new(&cfg, &err);
+    if (!pl) {
+        log_err("%s", err.msg);
+        agent_config_free(&cfg);
+        return 2;
+    }
+    int status = open_outputs(pl, output_specs, n_outputs, &cfg);
+    struct capture cap = {0};
+    struct event_base *base = NULL;
+    struct runloop *rl = NULL;
+    if (status)
+        goto out;
+
+    struct capture_opts copts = {
+        .interface = read_file ? NULL : cfg.interface,
+        .file = read_file,
+        .snaplen = cfg.snaplen,
+        .buffer_mb = cfg.buffer_mb,
+        .filter = cfg.filter,
+    };
+    int rc = capture_open(&cap, &copts);
+    if (rc < 0) {
+        log_err("%s", cap.errbuf);
+        status = rc == -2 ? 2 : 1;
+        goto out;
+    }
+    base = event_base_new();
+    rl = base ? runloop_new(base, &cap, pl, &cfg) : NULL;
+    if (!rl) {
+        log_err("cannot set up the event loop (out of memory)");
+        status = 1;
+        goto out;
+    }
+    status = runloop_run(rl);
+    log_summary(pl, cap.source);
+out:
+    runloop_free(rl);
+    if (cap.pcap)
+        capture_close(&cap);
+    if (base)
+        event_base_free(base);
+    pipeline_free(pl);
+    agent_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,298 @@
+/* pipeline.c — see pipeline.h.  Data flows one way: a frame is decoded
+ * into a struct pkt on the stack, every detector sees it, and findings come
+ * back through emit() to be enriched, serialised once and written to every
+ * output. */
+#include "agent/pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/detect/detector.h"
+#include "agent/enrich.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+#define PIPELINE_MAX_OUTPUTS 8
+#define PIPELINE_MAX_DETECTORS 8
+#define TICK_US 1000000ull
+
+/* Detector names a rule may use: the detectors plus the agent's own
+ * health findings (capture_drops, link_silent). */
+#define HEALTH_DETECTOR "health"
+
+struct pipeline {
+    const struct agent_config *cfg;
+    char rules_dir[256];
+    struct assets assets;
+    struct ruleset rules;
+    struct detect_env env;
+    const struct detector_ops *const *ops;
+    size_t n_ops;
+    void *det[PIPELINE_MAX_DETECTORS];
+    struct output *outputs[PIPELINE_MAX_OUTPUTS];
+    size_t n_outputs;
+    struct enrich enrich;
+    pipeline_event_hook hook;
+    void *hook_ctx;
+
+    struct decode_stats dstats;
+    uint64_t packets, bytes, events;
+    uint64_t first_packet_us, last_packet_us, next_tick_us;
+};
+
+static const char *default_rules_dir(const struct agent_config *cfg)
+{
+    struct stat st;
+    if (cfg->rules_dir[0])
+        return cfg->rules_dir;
+    /* Run from a build tree: the shipped rules next to the sources. */
+    if (stat(CANH_SOURCE_RULES_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+        return CANH_SOURCE_RULES_DIR;
+    return CANH_INSTALL_RULES_DIR;
+}
+
+/* Load assets and rules and check every detector's keys; on success the
+ * caller owns *assets and *rules. */
+static int load_inputs(const struct agent_config *cfg, const char *rules_dir,
+                       struct assets *assets, struct ruleset *rules, struct cfg_err *err)
+{
+    memset(assets, 0, sizeof(*assets));
+    memset(rules, 0, sizeof(*rules));
+    if (cfg->assets_file[0] && assets_load(cfg->assets_file, assets, err) < 0)
+        return -1;
+    if (ruleset_load_dir(rules_dir, rules, err) < 0)
+        goto fail;
+    size_t n_ops;
+    const struct detector_ops *const *ops = detector_all(&n_ops);
+    const char *known[PIPELINE_MAX_DETECTORS + 1];
+    for (size_t i = 0; i < n_ops; i++)
+        known[i] = ops[i]->name;
+    known[n_ops] = HEALTH_DETECTOR;
+    if (ruleset_check_detectors(rules, known, n_ops + 1, err) < 0)
+        goto fail;
+    for (size_t i = 0; i < n_ops; i++)
+        if (ops[i]->check(rules, err) < 0)
+            goto fail;
+    if (ruleset_check_unused(rules, err) < 0)
+        goto fail;
+    return 0;
+fail:
+    assets_free(assets);
+    ruleset_free(rules);
+    return -1;
+}
+
+int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
+{
+    struct assets assets;
+    struct ruleset rules;
+    if (load_inputs(cfg, default_rules_dir(cfg), &assets, &rules, err) < 0)
+        return -1;
+    assets_free(&assets);
+    ruleset_free(&rules);
+    return 0;
+}
+
+static void pipeline_on_emit(void *ctx, struct event *ev)
+{
+    pipeline_emit(ctx, ev);
+}
+
+void pipeline_emit(struct pipeline *pl, struct event *ev)
+{
+    enrich_event(&pl->enrich, ev);
+    json_t *json = event_to_json(ev);
+    if (!json) {
+        log_err("cannot encode a %s event (out of memory)", ev->kind);
+        return;
+    }
+    pl->events++;
+    if (pl->hook)
+        pl->hook(pl->hook_ctx, ev, json);
+    char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(json);
+    if (!text) {
+        log_err("cannot serialise a %s event (out of memory)", ev->kind);
+        return;
+    }
+    size_t len = strlen(text);
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        pl->outputs[i]->write(pl->outputs[i], ev, text, len);
+    free(text);
+}
+
+struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *err)
+{
+    struct pipeline *pl = calloc(1, sizeof(*pl));
+    if (!pl) {
+        cfg_fail(err, "canh-agent", 0, "out of memory");
+        return NULL;
+    }
+    pl->cfg = cfg;
+    snprintf(pl->rules_dir, sizeof(pl->rules_dir), "%s", default_rules_dir(cfg));
+    if (load_inputs(cfg, pl->rules_dir, &pl->assets, &pl->rules, err) < 0) {
+        free(pl);
+        return NULL;
+    }
+    pl->env.emit = pipeline_on_emit;
+    pl->env.emit_ctx = pl;
+    pl->env.assets = &pl->assets;
+    pl->env.home_net = &cfg->home_net;
+    pl->env.hash_seed = hash_random_seed();
+    enrich_init(&pl->enrich, cfg, &pl->assets);
+    pl->ops = detector_all(&pl->n_ops);
+    for (size_t i = 0; i < pl->n_ops; i++) {
+        pl->det[i] = pl->ops[i]->init(&pl->rules, &pl->env, err);
+        if (!pl->det[i]) {
+            pipeline_free(pl);
+            return NULL;
+        }
+    }
+    log_debug("rules from %s, version %s; %zu assets", pl->rules_dir, pl->rules.version,
+              pl->assets.n);
+    return pl;
+}
+
+int pipeline_add_output(struct pipeline *pl, struct output *out)
+{
+    if (pl->n_outputs >= PIPELINE_MAX_OUTPUTS)
+        return -1;
+    pl->outputs[pl->n_outputs++] = out;
+    return 0;
+}
+
+void pipeline_set_event_hook(struct pipeline *pl, pipeline_event_hook hook, void *ctx)
+{
+    pl->hook = hook;
+    pl->hook_ctx = ctx;
+}
+
+void pipeline_tick(struct pipeline *pl, uint64_t now_us)
+{
+    for (size_t i = 0; i < pl->n_ops; i++)
+        pl->ops[i]->on_tick(pl->det[i], now_us);
+    pl->next_tick_us = now_us - now_us % TICK_US + TICK_US;
+}
+
+void pipeline_packet(struct pipeline *pl, const struct pkt *p)
+{
+    /* Packet time drives every window; a timestamp that goes backwards
+     * (merged captures) does not rewind the clock. */
+    if (p->ts_us > pl->last_packet_us)
+        pl->last_packet_us = p->ts_us;
+    if (!pl->first_packet_us)
+        pl->first_packet_us = p->ts_us;
+    if (pl->last_packet_us >= pl->next_tick_us)
+        pipeline_tick(pl, pl->last_packet_us);
+    for (size_t i = 0; i < pl->n_ops; i++)
+        pl->ops[i]->on_packet(pl->det[i], p);
+}
+
+void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, const uint8_t *frame)
+{
+    struct pkt p;
+    uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    pl->packets++;
+    pl->bytes += h->len;
+    if (decode_frame(dlt, frame, h->caplen, h->len, ts_us, &p, &pl->dstats) != DECODE_OK) {
+        /* Undecodable frames still move the clock. */
+        if (ts_us > pl->last_packet_us)
+            pl->last_packet_us = ts_us;
+        return;
+    }
+    pipeline_packet(pl, &p);
+}
+
+void pipeline_flush(struct pipeline *pl)
+{
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        pl->outputs[i]->flush(pl->outputs[i]);
+}
+
+void pipeline_finish(struct pipeline *pl, uint64_t now_us)
+{
+    for (size_t i = 0; i < pl->n_ops; i++)
+        pl->ops[i]->flush(pl->det[i], now_us);
+    pipeline_flush(pl);
+}
+
+int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
+{
+    struct assets assets;
+    struct ruleset rules;
+    if (load_inputs(pl->cfg, pl->rules_dir, &assets, &rules, err) < 0)
+        return -1;
+    /* Every detector accepted the new rules in check(); from here reload
+     * only swaps parameters, so the switch is all or nothing. */
+    for (size_t i = 0; i < pl->n_ops; i++) {
+        if (pl->ops[i]->reload(pl->det[i], &rules, err) < 0) {
+            log_err("%s: reload failed after check passed: %s", pl->ops[i]->name, err->msg);
+            ruleset_free(&rules);
+            assets_free(&assets);
+            for (size_t j = 0; j < i; j++)
+                pl->ops[j]->reload(pl->det[j], &pl->rules, err);
+            return -1;
+        }
+    }
+    /* Detectors keep rule pointers, which point into the rule array and
+     * survive the struct copy below. */
+    ruleset_free(&pl->rules);
+    assets_free(&pl->assets);
+    pl->rules = rules;
+    pl->assets = assets;
+    enrich_set_assets(&pl->enrich, &pl->assets);
+    log_info("reloaded: rules version %s, %zu assets", pl->rules.version, pl->assets.n);
+    return 0;
+}
+
+json_t *pipeline_stats(struct pipeline *pl)
+{
+    json_t *s = json_object();
+    json_object_set_new(s, "packets", json_integer((json_int_t)pl->packets));
+    json_object_set_new(s, "bytes", json_integer((json_int_t)pl->bytes));
+    json_object_set_new(s, "decoded", json_integer((json_int_t)pl->dstats.decoded));
+    json_object_set_new(s, "not_ip", json_integer((json_int_t)pl->dstats.not_ip));
+    json_object_set_new(s, "decode_errors", json_integer((json_int_t)pl->dstats.errors));
+    json_t *why = json_object();
+    for (int r = DECODE_NOT_IP + 1; r < DECODE_REASON_COUNT; r++)
+        if (pl->dstats.by_reason[r])
+            json_object_set_new(why, decode_reason_name((enum decode_reason)r),
+                                json_integer((json_int_t)pl->dstats.by_reason[r]));
+    json_object_set_new(s, "decode_errors_by_reason", why);
+    json_object_set_new(s, "events", json_integer((json_int_t)pl->events));
+    json_object_set_new(s, "rules_version", json_string(pl->rules.version));
+    json_t *det = json_object();
+    for (size_t i = 0; i < pl->n_ops; i++) {
+        json_t *d = json_object();
+        pl->ops[i]->stats(pl->det[i], d);
+        json_object_set_new(det, pl->ops[i]->name, d);
+    }
+    json_object_set_new(s, "detectors", det);
+    json_t *outs = json_object();
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        if (pl->outputs[i]->stats)
+            pl->outputs[i]->stats(pl->outputs[i], outs);
+    json_object_set_new(s, "outputs", outs);
+    return s;
+}
+
+const struct decode_stats *pipeline_decode_stats(const struct pipeline *pl) { return &pl->dstats; }
+uint64_t pipeline_events(const struct pipeline *pl) { return pl->events; }
+uint64_t pipeline_last_packet_us(const struct pipeline *pl) { return pl->last_packet_us; }
+const char *pipeline_rules_version(const struct pipeline *pl) { return pl->rules.version; }
+
+void pipeline_free(struct pipeline *pl)
+{
+    if (!pl)
+        return;
+    for (size_t i = 0; i < pl->n_ops; i++)
+        if (pl->det[i])
+            pl->ops[i]->free(pl->det[i]);
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        pl->outputs[i]->close(pl->outputs[i]);
+    enrich_free(&pl->enrich);
+    assets_free(&pl->assets);
+    ruleset_free(&pl->rules);
+    free(pl);
+}

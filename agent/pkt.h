@@ -1,0 +1,69 @@
+/* pkt.h — one decoded packet, as every detector sees it.
+ *
+ * decode.c fills a struct pkt from a captured frame without copying: the
+ * payload pointer points into the capture buffer and is valid only during
+ * the on_packet call.  Fields a packet does not have are zero.
+ */
+#ifndef CANH_PKT_H
+#define CANH_PKT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+
+/* TCP flag bits as on the wire. */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+#define TCP_ECE 0x40
+#define TCP_CWR 0x80
+
+#define PROTO_ICMP 1
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define PROTO_ICMPV6 58
+
+struct pkt {
+    uint64_t ts_us;   /* capture timestamp, microseconds since the epoch */
+    uint32_t caplen;  /* bytes captured of the frame */
+    uint32_t wirelen; /* bytes of the frame on the wire */
+
+    uint8_t ip_version; /* 4 or 6 */
+    struct ipaddr src, dst;
+    uint8_t proto;    /* transport protocol after IPv6 extension headers */
+    uint8_t ttl;      /* TTL / hop limit */
+    uint16_t ip_id;   /* IPv4 id (IPv6: low 16 bits of the fragment id) */
+    uint32_t ip_len;  /* IP datagram length from its header (wire size) */
+    bool fragment;    /* part of a fragmented datagram */
+    /* No transport header in this packet although proto names one: a
+     * fragment with offset > 0, or a first fragment too short to hold the
+     * whole transport header (RFC 1858 tiny fragments).  Ports, flags and
+     * ICMP fields are then zero and mean nothing. */
+    bool later_fragment;
+
+    /* TCP / UDP */
+    uint16_t sport, dport;
+    uint8_t tcp_flags;
+    uint32_t tcp_seq, tcp_ack;
+    uint16_t tcp_window;
+
+    /* ICMP / ICMPv6 */
+    uint8_t icmp_type, icmp_code;
+    /* ICMP errors quote the offending datagram: its addresses and ports,
+     * when enough of it was captured (e.g. port unreachable for UDP). */
+    bool has_inner;
+    struct ipaddr inner_src, inner_dst;
+    uint8_t inner_proto;
+    uint16_t inner_sport, inner_dport;
+
+    /* Transport payload: captured bytes and the length the headers claim. */
+    const uint8_t *payload;
+    uint32_t payload_len;      /* captured */
+    uint32_t payload_wire_len; /* on the wire (>= payload_len) */
+};
+
+#endif

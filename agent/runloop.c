@@ -1,0 +1,150 @@
+/* runloop.c — see runloop.h. */
+#include "agent/runloop.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/units.h"
+
+/* Frames per callback: large enough to amortise the loop, small enough
+ * that timers and signals are served within milliseconds. */
+#define BATCH_FRAMES 4096
+
+struct runloop {
+    struct event_base *base;
+    struct capture *cap;
+    struct pipeline *pl;
+    const struct agent_config *cfg;
+    struct event *ev_capture; /* live: pcap fd; offline: self-activating */
+    struct event *ev_tick;
+    struct event *ev_flush;
+    struct event *ev_sigint, *ev_sigterm, *ev_sighup;
+    int status;
+    int stopping;
+};
+
+static int on_frame(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame)
+{
+    struct runloop *rl = ctx;
+    pipeline_frame(rl->pl, rl->cap->dlt, h, frame);
+    return 0;
+}
+
+static void stop(struct runloop *rl, int status)
+{
+    if (rl->stopping)
+        return;
+    rl->stopping = 1;
+    rl->status = status;
+    uint64_t now = pipeline_last_packet_us(rl->pl);
+    if (rl->cap->live && units_now_us() > now)
+        now = units_now_us();
+    pipeline_finish(rl->pl, now);
+    event_base_loopexit(rl->base, NULL);
+}
+
+static void on_capture(evutil_socket_t fd, short what, void *ctx)
+{
+    struct runloop *rl = ctx;
+    int n = capture_dispatch(rl->cap, BATCH_FRAMES, on_frame, rl);
+    if (n < 0) {
+        log_err("%s: %s", rl->cap->source, rl->cap->errbuf);
+        stop(rl, 1);
+        return;
+    }
+    if (!rl->cap->live) {
+        if (rl->cap->eof) {
+            if (rl->cap->truncated)
+                log_warn("%s: %s; finished with the packets read before it", rl->cap->source,
+                         rl->cap->errbuf);
+            stop(rl, 0);
+            return;
+        }
+        event_active(rl->ev_capture, EV_READ, 0);
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *ctx)
+{
+    struct runloop *rl = ctx;
+    /* Offline the packet clock ticks inside the pipeline; live, a quiet
+     * link still has to end findings on time. */
+    if (rl->cap->live)
+        pipeline_tick(rl->pl, units_now_us());
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *ctx)
+{
+    struct runloop *rl = ctx;
+    pipeline_flush(rl->pl);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *ctx)
+{
+    struct runloop *rl = ctx;
+    if (sig == SIGHUP) {
+        struct cfg_err err;
+        if (pipeline_reload(rl->pl, &err) < 0)
+            log_err("reload refused, keeping the running rules: %s", err.msg);
+        return;
+    }
+    log_info("signal %d: stopping", (int)sig);
+    stop(rl, 0);
+}
+
+struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct pipeline *pl,
+                            const struct agent_config *cfg)
+{
+    struct runloop *rl = calloc(1, sizeof(*rl));
+    if (!rl)
+        return NULL;
+    rl->base = base;
+    rl->cap = cap;
+    rl->pl = pl;
+    rl->cfg = cfg;
+    if (cap->live)
+        rl->ev_capture = event_new(base, capture_fd(cap), EV_READ | EV_PERSIST, on_capture, rl);
+    else
+        rl->ev_capture = event_new(base, -1, 0, on_capture, rl);
+    rl->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, rl);
+    rl->ev_flush = event_new(base, -1, EV_PERSIST, on_flush, rl);
+    rl->ev_sigint = evsignal_new(base, SIGINT, on_signal, rl);
+    rl->ev_sigterm = evsignal_new(base, SIGTERM, on_signal, rl);
+    rl->ev_sighup = evsignal_new(base, SIGHUP, on_signal, rl);
+    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_sigint || !rl->ev_sigterm ||
+        !rl->ev_sighup) {
+        runloop_free(rl);
+        return NULL;
+    }
+    return rl;
+}
+
+int runloop_run(struct runloop *rl)
+{
+    struct timeval one_second = {1, 0}, half_second = {0, 500000};
+    if (rl->cap->live)
+        event_add(rl->ev_capture, NULL);
+    else
+        event_active(rl->ev_capture, EV_READ, 0);
+    event_add(rl->ev_tick, &one_second);
+    event_add(rl->ev_flush, &half_second);
+    event_add(rl->ev_sigint, NULL);
+    event_add(rl->ev_sigterm, NULL);
+    event_add(rl->ev_sighup, NULL);
+    event_base_dispatch(rl->base);
+    return rl->status;
+}
+
+void runloop_free(struct runloop *rl)
+{
+    if (!rl)
+        return;
+    struct event *evs[] = {rl->ev_capture, rl->ev_tick,    rl->ev_flush,
+                           rl->ev_sigint,  rl->ev_sigterm, rl->ev_sighup};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
+    free(rl);
+}

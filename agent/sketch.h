@@ -1,0 +1,78 @@
+/* sketch.h — fixed-size summaries of sets an attacker can make grow.
+ *
+ *   hll_*    HyperLogLog distinct counts (2^p one-byte registers, p 4..14),
+ *            with the small-range (linear counting) correction so small
+ *            counts — the ones thresholds care about — are near exact.
+ *   cms_*    count-min sketch: "how often has this key been seen" upper
+ *            bounds with fixed width x depth counters.
+ *   topk_*   space-saving top-K heavy hitters over 16-byte keys
+ *            (addresses) or small integers (ports), with counts and error.
+ *
+ * All memory is taken once at init (or embedded by the caller); no
+ * function here allocates per update.
+ */
+#ifndef CANH_SKETCH_H
+#define CANH_SKETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- HyperLogLog ---- */
+#define HLL_MAX_P 14
+
+struct hll {
+    uint8_t p;          /* registers = 1 << p */
+    uint8_t *reg;       /* caller-provided or hll_init-allocated */
+    uint8_t owns;
+};
+
+/* Allocate 1<<p registers (p 4..14); -1 on bad p or no memory. */
+int hll_init(struct hll *h, uint8_t p);
+/* Use caller storage of (1 << p) bytes (e.g. inside a table entry). */
+void hll_init_buf(struct hll *h, uint8_t p, uint8_t *storage);
+void hll_reset(struct hll *h);
+/* Add an element by its 64-bit hash (hash it with hash_bytes and a seed). */
+void hll_add_hash(struct hll *h, uint64_t hash);
+double hll_estimate(const struct hll *h);
+/* Merge src into dst (same p). */
+void hll_merge(struct hll *dst, const struct hll *src);
+void hll_free(struct hll *h);
+
+/* ---- count-min ---- */
+struct cms {
+    uint32_t width, depth;
+    uint32_t *counters; /* depth rows of width */
+    uint64_t seed;
+};
+
+int cms_init(struct cms *c, uint32_t width, uint32_t depth, uint64_t seed);
+/* Add n to key's count; returns the new estimate. */
+uint32_t cms_add(struct cms *c, const void *key, size_t len, uint32_t n);
+uint32_t cms_estimate(const struct cms *c, const void *key, size_t len);
+void cms_reset(struct cms *c);
+/* Halve every counter (ageing between windows). */
+void cms_decay(struct cms *c);
+void cms_free(struct cms *c);
+
+/* ---- top-K (space-saving) ---- */
+struct topk_item {
+    uint8_t key[16];
+    uint64_t count;
+    uint64_t error; /* over-estimate bound inherited on replacement */
+};
+
+struct topk {
+    uint32_t k;
+    uint32_t n; /* items in use */
+    struct topk_item *items;
+};
+
+int topk_init(struct topk *t, uint32_t k);
+/* Count key (16 bytes; shorter keys zero-padded by the caller) n times. */
+void topk_add(struct topk *t, const uint8_t key[16], uint64_t n);
+/* Items sorted by count, highest first, into out (up to max); returns n. */
+uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max);
+void topk_reset(struct topk *t);
+void topk_free(struct topk *t);
+
+#endif

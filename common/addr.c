@@ -1,0 +1,141 @@
+/* addr.c — see addr.h. */
+#include "common/addr.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *addr_format(const struct ipaddr *a, char *buf, size_t len)
+{
+    if (addr_is_v4(a))
+        inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
+    else
+        inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
+    return buf;
+}
+
+int addr_parse(const char *text, struct ipaddr *out)
+{
+    uint8_t raw[16];
+    if (inet_pton(AF_INET, text, raw) == 1) {
+        addr_from_v4(out, raw);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, raw) == 1) {
+        addr_from_v6(out, raw);
+        return 0;
+    }
+    return -1;
+}
+
+static void cidr_mask(struct cidr *c)
+{
+    for (int i = 0; i < 16; i++) {
+        int keep = (int)c->bits - i * 8;
+        if (keep >= 8)
+            continue;
+        c->net.b[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+    }
+}
+
+int cidr_parse(const char *text, struct cidr *out)
+{
+    char host[ADDR_STRLEN + 8];
+    const char *slash = strchr(text, '/');
+    size_t hostlen = slash ? (size_t)(slash - text) : strlen(text);
+    if (hostlen == 0 || hostlen >= sizeof(host))
+        return -1;
+    memcpy(host, text, hostlen);
+    host[hostlen] = '\0';
+    if (addr_parse(host, &out->net) < 0)
+        return -1;
+    int max = addr_is_v4(&out->net) ? 32 : 128;
+    int bits = max;
+    if (slash) {
+        char *end;
+        if (!isdigit((unsigned char)slash[1]))
+            return -1;
+        long v = strtol(slash + 1, &end, 10);
+        if (*end != '\0' || v < 0 || v > max)
+            return -1;
+        bits = (int)v;
+    }
+    out->bits = (uint8_t)(max == 32 ? bits + 96 : bits);
+    cidr_mask(out);
+    return 0;
+}
+
+bool cidr_contains(const struct cidr *c, const struct ipaddr *a)
+{
+    int full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(c->net.b, a->b, (size_t)full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a->b[full] & mask) == c->net.b[full];
+}
+
+const char *cidr_format(const struct cidr *c, char *buf, size_t len)
+{
+    char host[ADDR_STRLEN];
+    int bits = addr_is_v4(&c->net) ? c->bits - 96 : c->bits;
+    snprintf(buf, len, "%s/%d", addr_format(&c->net, host, sizeof(host)), bits);
+    return buf;
+}
+
+int netset_parse(const char *text, struct netset *out, char *bad, size_t badlen)
+{
+    out->v = NULL;
+    out->n = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        const char *start = p;
+        while (*p && *p != ',' && !isspace((unsigned char)*p))
+            p++;
+        char item[ADDR_STRLEN + 8];
+        size_t n = (size_t)(p - start);
+        struct cidr c;
+        if (n >= sizeof(item)) {
+            snprintf(bad, badlen, "%.*s", (int)n, start);
+            goto fail;
+        }
+        memcpy(item, start, n);
+        item[n] = '\0';
+        if (cidr_parse(item, &c) < 0) {
+            snprintf(bad, badlen, "%s", item);
+            goto fail;
+        }
+        struct cidr *grown = realloc(out->v, (out->n + 1) * sizeof(*grown));
+        if (!grown) {
+            snprintf(bad, badlen, "out of memory");
+            goto fail;
+        }
+        out->v = grown;
+        out->v[out->n++] = c;
+    }
+    return 0;
+fail:
+    netset_free(out);
+    return -1;
+}
+
+bool netset_contains(const struct netset *s, const struct ipaddr *a)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (cidr_contains(&s->v[i], a))
+            return true;
+    return false;
+}
+
+void netset_free(struct netset *s)
+{
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}

@@ -1,0 +1,129 @@
+/* event.c — see event.h. */
+#include "common/event.h"
+
+#include <stdio.h>
+
+#include "common/units.h"
+
+const char *finding_state_name(enum finding_state s)
+{
+    switch (s) {
+    case FINDING_NEW:
+        return "new";
+    case FINDING_UPDATE:
+        return "update";
+    case FINDING_END:
+        return "end";
+    }
+    return "new";
+}
+
+const char *event_class_name(enum event_class c)
+{
+    return c == CLASS_SERIOUS_CANDIDATE ? "serious_candidate" : "normal";
+}
+
+const char *event_proto_name(uint8_t proto, char *buf, size_t len)
+{
+    switch (proto) {
+    case 6:
+        return "TCP";
+    case 17:
+        return "UDP";
+    case 1:
+        return "ICMP";
+    case 58:
+        return "IPv6-ICMP";
+    default:
+        snprintf(buf, len, "%u", proto);
+        return buf;
+    }
+}
+
+/* EVE's alert.severity: 1 is the most severe, 3 the least. */
+static int eve_severity(enum severity s)
+{
+    switch (s) {
+    case SEV_CRITICAL:
+    case SEV_HIGH:
+        return 1;
+    case SEV_MEDIUM:
+        return 2;
+    default:
+        return 3;
+    }
+}
+
+static json_t *json_time(uint64_t ts_us)
+{
+    char buf[48];
+    return json_string(units_format_time(ts_us, buf, sizeof(buf)));
+}
+
+static json_t *json_addr(const struct ipaddr *a)
+{
+    char buf[ADDR_STRLEN];
+    return json_string(addr_format(a, buf, sizeof(buf)));
+}
+
+json_t *event_to_json(const struct event *ev)
+{
+    const struct taxonomy *tax = ev->taxonomy ? ev->taxonomy : ev->rule->taxonomy;
+    enum severity sev = ev->severity != SEV_NONE ? ev->severity : ev->rule->severity;
+    char buf[256];
+
+    json_t *root = json_object();
+    json_object_set_new(root, "timestamp", json_time(ev->ts_us));
+    json_object_set_new(root, "event_type", json_string("alert"));
+    if (ev->has_src)
+        json_object_set_new(root, "src_ip", json_addr(&ev->src));
+    if (ev->has_dst)
+        json_object_set_new(root, "dest_ip", json_addr(&ev->dst));
+    if (ev->dest_port)
+        json_object_set_new(root, "dest_port", json_integer(ev->dest_port));
+    if (ev->proto)
+        json_object_set_new(root, "proto", json_string(event_proto_name(ev->proto, buf, sizeof(buf))));
+
+    json_t *alert = json_object();
+    snprintf(buf, sizeof(buf), "canh %s", ev->kind);
+    json_object_set_new(alert, "signature", json_string(buf));
+    snprintf(buf, sizeof(buf), "%s / %s", tax->vi, tax->en);
+    json_object_set_new(alert, "category", json_string(buf));
+    json_object_set_new(alert, "severity", json_integer(eve_severity(sev)));
+    json_object_set_new(root, "alert", alert);
+
+    json_t *c = json_object();
+    json_object_set_new(c, "v", json_integer(EVENT_SCHEMA_VERSION));
+    json_object_set_new(c, "id", json_string(ev->id));
+    json_object_set_new(c, "finding_id", json_string(ev->finding_id));
+    json_object_set_new(c, "agent", json_string(ev->agent ? ev->agent : ""));
+    json_object_set_new(c, "agency", json_string(ev->agency ? ev->agency : ""));
+    json_object_set_new(c, "kind", json_string(ev->kind));
+    json_object_set_new(c, "state", json_string(finding_state_name(ev->state)));
+    json_t *t = json_object();
+    json_object_set_new(t, "code", json_string(tax->code));
+    json_object_set_new(t, "vi", json_string(tax->vi));
+    json_object_set_new(t, "en", json_string(tax->en));
+    json_object_set_new(c, "taxonomy", t);
+    json_object_set_new(c, "severity", json_string(severity_name(sev)));
+    json_object_set_new(c, "class", json_string(event_class_name(ev->class_)));
+    json_object_set_new(c, "rule", json_string(ev->rule->ref));
+    if (ev->asset) {
+        json_t *a = json_object();
+        json_object_set_new(a, "name", json_string(ev->asset->name));
+        json_object_set_new(a, "owner", json_string(ev->asset->owner));
+        json_object_set_new(a, "level", json_integer(ev->asset->level));
+        json_object_set_new(c, "asset", a);
+    }
+    if (ev->src_country[0]) {
+        json_t *g = json_object();
+        json_object_set_new(g, "country", json_string(ev->src_country));
+        json_object_set_new(c, "src_geo", g);
+    }
+    json_object_set_new(c, "first_seen", json_time(ev->first_seen_us));
+    json_object_set_new(c, "last_seen", json_time(ev->last_seen_us));
+    json_object_set_new(c, "counters", ev->counters ? json_incref(ev->counters) : json_object());
+    json_object_set_new(c, "evidence", ev->evidence ? json_incref(ev->evidence) : json_object());
+    json_object_set_new(root, "canh", c);
+    return root;
+}

@@ -1,0 +1,62 @@
+/* event.h — the event model of DESIGN §5 and its JSON form.
+ *
+ * A detector fills the finding part of a struct event (kind, lifecycle
+ * state, addresses, counters, evidence); the agent's enrich step fills the
+ * rest (ids, agent, taxonomy, severity, class, asset, country); outputs
+ * take the JSON text.  The top level follows Suricata's EVE so EVE tooling
+ * can read it; everything canh-specific lives under "canh".
+ */
+#ifndef CANH_EVENT_H
+#define CANH_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/config.h"
+#include "common/taxonomy.h"
+
+#define EVENT_SCHEMA_VERSION 1
+
+enum finding_state { FINDING_NEW, FINDING_UPDATE, FINDING_END };
+enum event_class { CLASS_NORMAL, CLASS_SERIOUS_CANDIDATE };
+
+const char *finding_state_name(enum finding_state s);
+const char *event_class_name(enum event_class c);
+
+struct event {
+    /* --- filled by the detector --- */
+    const char *kind;         /* "portscan", "syn_flood", "dav_write" ... */
+    const struct rule *rule;  /* the rule that matched (taxonomy, severity) */
+    enum finding_state state;
+    uint64_t finding_seq;     /* stable for the life of one finding */
+    uint64_t ts_us;           /* packet time of this emission */
+    uint64_t first_seen_us, last_seen_us;
+    struct ipaddr src, dst;
+    bool has_src, has_dst;    /* a distributed attack may have no one source */
+    uint16_t dest_port;       /* 0: none */
+    uint8_t proto;            /* IPPROTO_*, 0: none */
+    bool impact;              /* victim-side impact seen (DESIGN §6 class) */
+    enum severity severity;   /* SEV_NONE: the rule's */
+    const struct taxonomy *taxonomy; /* NULL: the rule's */
+    json_t *counters;         /* object; borrowed, the detector frees it */
+    json_t *evidence;         /* object; borrowed */
+
+    /* --- filled by enrich --- */
+    char id[96];              /* agent:boot_id:seq */
+    char finding_id[96];      /* agent:boot_id:f<finding_seq> */
+    const char *agent;
+    const char *agency;
+    const struct asset *asset;
+    enum event_class class_;
+    char src_country[3];      /* ISO code, "" when unknown */
+};
+
+/* The JSON object of DESIGN §5 (new reference; the caller decrefs). */
+json_t *event_to_json(const struct event *ev);
+
+/* "TCP", "UDP", "ICMP", "IPv6-ICMP" or the number. */
+const char *event_proto_name(uint8_t proto, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,167 @@
+/* units.c — see units.h. */
+#include "common/units.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* A number followed by an optional suffix; the suffix is returned trimmed. */
+static int split_number(const char *text, double *num, const char **suffix)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    if (!isdigit((unsigned char)*text) && *text != '.')
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || !isfinite(v) || v < 0)
+        return -1;
+    while (isspace((unsigned char)*end))
+        end++;
+    *num = v;
+    *suffix = end;
+    return 0;
+}
+
+static int suffix_is(const char *suffix, const char *want)
+{
+    size_t n = strlen(want);
+    if (strncasecmp(suffix, want, n) != 0)
+        return 0;
+    for (const char *p = suffix + n; *p; p++)
+        if (!isspace((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
+int units_parse_duration_us(const char *text, uint64_t *out_us)
+{
+    static const struct {
+        const char *suffix;
+        double us;
+    } units[] = {{"us", 1},           {"ms", 1e3},     {"s", 1e6},    {"sec", 1e6},
+                 {"m", 60e6},         {"min", 60e6},   {"h", 3600e6}, {"d", 86400e6},
+                 {"", 1e6}};
+    double v;
+    const char *suffix;
+    if (split_number(text, &v, &suffix) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (suffix_is(suffix, units[i].suffix)) {
+            double us = v * units[i].us;
+            if (us > 1e17)
+                return -1;
+            *out_us = (uint64_t)llround(us);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int units_parse_rate_per_s(const char *text, double *out_per_s)
+{
+    double v;
+    const char *suffix;
+    if (split_number(text, &v, &suffix) < 0)
+        return -1;
+    if (*suffix == '\0') {
+        *out_per_s = v;
+        return 0;
+    }
+    if (*suffix != '/')
+        return -1;
+    uint64_t per_us;
+    const char *unit = suffix + 1;
+    /* "/s" means per one second: put a 1 in front so the duration parser
+     * reads the unit. */
+    char buf[32];
+    if (snprintf(buf, sizeof(buf), "1%s", unit) >= (int)sizeof(buf))
+        return -1;
+    if (units_parse_duration_us(buf, &per_us) < 0 || per_us == 0)
+        return -1;
+    *out_per_s = v * 1e6 / (double)per_us;
+    return 0;
+}
+
+int units_parse_size_bytes(const char *text, uint64_t *out_bytes)
+{
+    static const struct {
+        const char *suffix;
+        double mult;
+    } units[] = {{"", 1},          {"b", 1},           {"k", 1024},       {"kb", 1024},
+                 {"kib", 1024},    {"m", 1048576},     {"mb", 1048576},   {"mib", 1048576},
+                 {"g", 1073741824}, {"gb", 1073741824}, {"gib", 1073741824}};
+    double v;
+    const char *suffix;
+    if (split_number(text, &v, &suffix) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (suffix_is(suffix, units[i].suffix)) {
+            double bytes = v * units[i].mult;
+            if (bytes > 1e18)
+                return -1;
+            *out_bytes = (uint64_t)llround(bytes);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int units_parse_count(const char *text, uint64_t *out)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (errno || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int units_parse_bool(const char *text, int *out)
+{
+    static const char *yes[] = {"yes", "true", "on", "1"};
+    static const char *no[] = {"no", "false", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(text, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *units_format_time(uint64_t ts_us, char *buf, size_t len)
+{
+    time_t secs = (time_t)(ts_us / 1000000);
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    char date[32], zone[8];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(zone, sizeof(zone), "%z", &tm);
+    snprintf(buf, len, "%s.%06u%s", date, (unsigned)(ts_us % 1000000), zone);
+    return buf;
+}
+
+uint64_t units_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}

@@ -1,0 +1,339 @@
+/* test_config.c — agent.conf, assets.conf, rules and units: good files
+ * load with the right values, and every kind of mistake is reported as
+ * file:line: message with the right line. */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "testutil.h"
+
+/* err must start with "<path>:<line>: " and contain the fragment. */
+static void assert_error_at(const struct cfg_err *err, const char *path, int line,
+                            const char *fragment)
+{
+    char prefix[600];
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+    ck_assert_msg(strncmp(err->msg, prefix, strlen(prefix)) == 0, "expected '%s...', got '%s'",
+                  prefix, err->msg);
+    ck_assert_msg(strstr(err->msg, fragment) != NULL, "expected '%s' in '%s'", fragment, err->msg);
+}
+
+START_TEST(agent_conf_good)
+{
+    const char *path = write_temp_file("good.conf", "; a gateway\n"
+                                                    "[agent]\n"
+                                                    "name = gw-soyte\n"
+                                                    "agency = Sở Y tế\n"
+                                                    "home_net = 198.51.100.0/24, 2001:db8::/32\n"
+                                                    "serious_level = 4\n"
+                                                    "[capture]\n"
+                                                    "interface = eth1\n"
+                                                    "snaplen = 2048\n"
+                                                    "link_silent = 10m\n"
+                                                    "drop_alert_ratio = 2%\n"
+                                                    "[output]\n"
+                                                    "redis_url = redis://10.0.0.1:6379\n"
+                                                    "spool_max_mb = 64\n"
+                                                    "heartbeat_interval = 5s\n");
+    struct agent_config c;
+    struct cfg_err err;
+    agent_config_defaults(&c);
+    ck_assert_msg(agent_config_load(path, &c, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(c.name, "gw-soyte");
+    ck_assert_str_eq(c.agency, "Sở Y tế");
+    ck_assert_int_eq(c.serious_level, 4);
+    ck_assert_str_eq(c.interface, "eth1");
+    ck_assert_uint_eq(c.snaplen, 2048);
+    ck_assert_uint_eq(c.link_silent_us, 600ull * 1000000);
+    ck_assert_uint_eq(c.drop_alert_ratio_ppm, 20000);
+    ck_assert_uint_eq(c.spool_max_bytes, 64ull << 20);
+    ck_assert_uint_eq(c.heartbeat_interval_us, 5000000);
+    ck_assert_uint_eq(c.home_net.n, 2);
+    struct ipaddr a;
+    addr_parse("198.51.100.77", &a);
+    ck_assert(netset_contains(&c.home_net, &a));
+    addr_parse("203.0.113.7", &a);
+    ck_assert(!netset_contains(&c.home_net, &a));
+    /* Untouched keys keep their defaults. */
+    ck_assert_uint_eq(c.buffer_mb, 32);
+    agent_config_free(&c);
+}
+END_TEST
+
+static void agent_conf_fails(const char *text, int line, const char *fragment)
+{
+    const char *path = write_temp_file("bad.conf", text);
+    struct agent_config c;
+    struct cfg_err err;
+    agent_config_defaults(&c);
+    ck_assert_int_eq(agent_config_load(path, &c, &err), -1);
+    assert_error_at(&err, path, line, fragment);
+    agent_config_free(&c);
+}
+
+START_TEST(agent_conf_mistakes)
+{
+    agent_conf_fails("[agent]\nname = a\nnmae = b\n", 3, "unknown key 'nmae' in [agent]");
+    agent_conf_fails("[agent]\n\n[captur]\nsnaplen = 5\n", 3, "unknown section [captur]");
+    agent_conf_fails("[capture]\nlink_silent = soon\n", 2, "not a duration");
+    agent_conf_fails("[capture]\nsnaplen = -1\n", 2, "not a whole number");
+    agent_conf_fails("[agent]\nserious_level = 7\n", 2, "level from 1 to 5");
+    agent_conf_fails("[agent]\nhome_net = 10.0.0.0/33\n", 2, "'10.0.0.0/33' is not an address");
+    agent_conf_fails("[agent]\nname = gw 1\n", 2, "may only use letters");
+    agent_conf_fails("[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
+    agent_conf_fails("[output]\nspool_max_mb = lots\n", 2, "size in MiB");
+}
+END_TEST
+
+START_TEST(agent_conf_missing_file)
+{
+    struct agent_config c;
+    struct cfg_err err;
+    agent_config_defaults(&c);
+    ck_assert_int_eq(agent_config_load("/nonexistent/agent.conf", &c, &err), -1);
+    ck_assert_msg(strstr(err.msg, "/nonexistent/agent.conf: cannot open") == err.msg, "%s",
+                  err.msg);
+}
+END_TEST
+
+START_TEST(assets_good_and_lookup)
+{
+    struct assets a;
+    struct cfg_err err;
+    ck_assert_msg(assets_load(fixture_path("assets.conf"), &a, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(a.n, 2);
+    struct ipaddr ip;
+    addr_parse("198.51.100.10", &ip);
+    const struct asset *portal = assets_lookup(&a, &ip);
+    ck_assert_ptr_nonnull(portal);
+    /* The /32 wins over the /24 that also contains it. */
+    ck_assert_str_eq(portal->name, "portal");
+    ck_assert_int_eq(portal->level, 3);
+    ck_assert_uint_eq(portal->n_web_ports, 2);
+    ck_assert_uint_eq(portal->web_ports[1], 8080);
+    ck_assert_uint_eq(portal->n_monitor, 1);
+    ck_assert_str_eq(portal->monitor[0].path, "/index.html");
+    ck_assert_uint_eq(portal->capacity_mbps, 100);
+    addr_parse("198.51.100.20", &ip);
+    ck_assert_str_eq(assets_lookup(&a, &ip)->name, "agency-lan");
+    addr_parse("2001:db8:1::10", &ip);
+    ck_assert_str_eq(assets_lookup(&a, &ip)->name, "portal");
+    addr_parse("203.0.113.7", &ip);
+    ck_assert_ptr_null(assets_lookup(&a, &ip));
+    assets_free(&a);
+}
+END_TEST
+
+static void assets_fail(const char *text, int line, const char *fragment)
+{
+    const char *path = write_temp_file("assets-bad.conf", text);
+    struct assets a;
+    struct cfg_err err;
+    ck_assert_int_eq(assets_load(path, &a, &err), -1);
+    assert_error_at(&err, path, line, fragment);
+}
+
+START_TEST(assets_mistakes)
+{
+    assets_fail("[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
+    assets_fail("[web]\naddress = 198.51.100.300\n", 2, "'198.51.100.300' is not an address");
+    assets_fail("[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3, "web_ports");
+    assets_fail("[web]\naddress = 198.51.100.10\nmonitor = index.html\n", 3, "starting with /");
+    assets_fail("[web]\naddress = 198.51.100.10\nmonitor = /a sha256:12\n", 3, "sha256");
+    assets_fail("[web]\nname = portal\n", 1, "has no address");
+    assets_fail("[web]\naddress = 198.51.100.10\nowner = x\ncolour = red\n", 4,
+                "unknown key 'colour'");
+}
+END_TEST
+
+START_TEST(rules_good_and_getters)
+{
+    const char *path = write_temp_file("t.rules", "[fast_scan]\n"
+                                                   "detector = portscan\n"
+                                                   "taxonomy = attack.other\n"
+                                                   "severity = high\n"
+                                                   "allow = 10.0.0.5, 192.0.2.0/24\n"
+                                                   "window = 60s\n"
+                                                   "rate = 30/m\n"
+                                                   "ports = 100\n"
+                                                   "half_open = 80%\n"
+                                                   "hold_down = 2m\n");
+    struct ruleset rs = {0};
+    struct cfg_err err;
+    ck_assert_msg(ruleset_load_file(path, &rs, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rs.n, 1);
+    struct rule *r = ruleset_find(&rs, "portscan", "fast_scan");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->taxonomy->code, "attack.other");
+    ck_assert_str_eq(r->taxonomy->vi, "Các hình thức tấn công mạng khác");
+    ck_assert_int_eq(r->severity, SEV_HIGH);
+    ck_assert_uint_eq(r->allow.n, 2);
+    ck_assert_uint_eq(r->hold_down_us, 120ull * 1000000);
+    ck_assert(strstr(r->ref, "t.rules:fast_scan") != NULL);
+    uint64_t window, ports;
+    double rate, ratio;
+    ck_assert_int_eq(rule_get_duration(r, "window", 0, &window, &err), 0);
+    ck_assert_uint_eq(window, 60000000);
+    ck_assert_int_eq(rule_get_rate(r, "rate", 0, &rate, &err), 0);
+    ck_assert_double_eq_tol(rate, 0.5, 1e-9);
+    ck_assert_int_eq(rule_get_count(r, "ports", 10, 1, 65535, &ports, &err), 0);
+    ck_assert_uint_eq(ports, 100);
+    ck_assert_int_eq(rule_get_ratio(r, "half_open", 0, &ratio, &err), 0);
+    ck_assert_double_eq_tol(ratio, 0.8, 1e-9);
+    /* A key no detector asked for is reported where it was written. */
+    ck_assert_int_eq(ruleset_check_unused(&rs, &err), 0);
+    ck_assert_uint_eq(ports, 100);
+    ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(rules_mistakes)
+{
+    struct ruleset rs = {0};
+    struct cfg_err err;
+    const char *p;
+
+    p = write_temp_file("a.rules", "[x]\ndetector = portscan\ntaxonomy = attack.scan\n");
+    ck_assert_int_eq(ruleset_load_file(p, &rs, &err), -1);
+    assert_error_at(&err, p, 3, "unknown code 'attack.scan'");
+    ruleset_free(&rs);
+
+    p = write_temp_file("b.rules", "[x]\ntaxonomy = attack.other\nwindow = 5s\n");
+    ck_assert_int_eq(ruleset_load_file(p, &rs, &err), -1);
+    assert_error_at(&err, p, 1, "has no 'detector ='");
+    ruleset_free(&rs);
+
+    p = write_temp_file("c.rules",
+                        "[x]\ndetector = portscan\ntaxonomy = attack.other\nports = 5\nports = 6\n");
+    ck_assert_int_eq(ruleset_load_file(p, &rs, &err), -1);
+    assert_error_at(&err, p, 5, "set twice");
+    ruleset_free(&rs);
+
+    p = write_temp_file("d.rules", "[x]\ndetector = portscan\ntaxonomy = attack.other\n"
+                                   "severity = urgent\n");
+    ck_assert_int_eq(ruleset_load_file(p, &rs, &err), -1);
+    assert_error_at(&err, p, 4, "severity");
+    ruleset_free(&rs);
+
+    p = write_temp_file("e.rules", "[x]\ndetector = portscan\ntaxonomy = attack.other\n\n"
+                                   "windw = 5s\nwindow = fast\n");
+    ck_assert_int_eq(ruleset_load_file(p, &rs, &err), 0);
+    uint64_t v;
+    struct rule *r = ruleset_find(&rs, "portscan", "x");
+    ck_assert_int_eq(rule_get_duration(r, "window", 1, &v, &err), -1);
+    assert_error_at(&err, p, 6, "'fast' is not a duration");
+    ck_assert_int_eq(ruleset_check_unused(&rs, &err), -1);
+    assert_error_at(&err, p, 5, "unknown key 'windw'");
+    const char *known[] = {"sweep"};
+    ck_assert_int_eq(ruleset_check_detectors(&rs, known, 1, &err), -1);
+    assert_error_at(&err, p, 2, "unknown detector 'portscan'");
+    ruleset_free(&rs);
+
+    p = write_temp_file("f.rules", "[x]\ndetector = portscan\ntaxonomy = attack.other\n"
+                                   "[x]\ndetector = sweep\n");
+    ck_assert_int_eq(ruleset_load_file(p, &rs, &err), -1);
+    ck_assert_msg(strstr(err.msg, "already defined") != NULL, "%s", err.msg);
+    ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(shipped_rules_load)
+{
+    struct ruleset rs = {0};
+    struct cfg_err err;
+    ck_assert_msg(ruleset_load_dir(SOURCE_DIR "/rules", &rs, &err) == 0, "%s", err.msg);
+    ck_assert_uint_gt(rs.n, 0);
+    ck_assert_uint_eq(strlen(rs.version), 16);
+    ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(units_parse)
+{
+    uint64_t us, bytes;
+    double rate;
+    ck_assert_int_eq(units_parse_duration_us("500ms", &us), 0);
+    ck_assert_uint_eq(us, 500000);
+    ck_assert_int_eq(units_parse_duration_us("1h", &us), 0);
+    ck_assert_uint_eq(us, 3600ull * 1000000);
+    ck_assert_int_eq(units_parse_duration_us("90", &us), 0);
+    ck_assert_uint_eq(us, 90000000);
+    ck_assert_int_eq(units_parse_duration_us("5 parsecs", &us), -1);
+    ck_assert_int_eq(units_parse_duration_us("-5s", &us), -1);
+    ck_assert_int_eq(units_parse_rate_per_s("200/s", &rate), 0);
+    ck_assert_double_eq_tol(rate, 200, 1e-9);
+    ck_assert_int_eq(units_parse_rate_per_s("60/m", &rate), 0);
+    ck_assert_double_eq_tol(rate, 1, 1e-9);
+    ck_assert_int_eq(units_parse_rate_per_s("3/fortnight", &rate), -1);
+    ck_assert_int_eq(units_parse_size_bytes("64KiB", &bytes), 0);
+    ck_assert_uint_eq(bytes, 65536);
+    ck_assert_int_eq(units_parse_size_bytes("2g", &bytes), 0);
+    ck_assert_uint_eq(bytes, 2ull << 30);
+    char buf[48];
+    units_format_time(1763885774123456ull, buf, sizeof(buf));
+    ck_assert_msg(strstr(buf, ".123456") != NULL && strlen(buf) == 31, "%s", buf);
+}
+END_TEST
+
+START_TEST(taxonomy_table)
+{
+    size_t n;
+    const struct taxonomy *all = taxonomy_all(&n);
+    ck_assert_uint_eq(n, 21);
+    ck_assert_str_eq(taxonomy_find("attack.defacement")->vi, "Tấn công thay đổi giao diện");
+    ck_assert_str_eq(taxonomy_find("attack.dos")->en, "Denial of service");
+    ck_assert_str_eq(taxonomy_find("fault.link")->vi, "Sự cố đường kết nối Internet");
+    ck_assert_ptr_null(taxonomy_find("attack.everything"));
+    for (size_t i = 0; i < n; i++)
+        ck_assert_ptr_eq(taxonomy_find(all[i].code), &all[i]);
+}
+END_TEST
+
+START_TEST(cidr_forms)
+{
+    struct cidr c;
+    struct ipaddr a;
+    char buf[64];
+    ck_assert_int_eq(cidr_parse("198.51.100.77/24", &c), 0);
+    ck_assert_str_eq(cidr_format(&c, buf, sizeof(buf)), "198.51.100.0/24");
+    addr_parse("198.51.100.255", &a);
+    ck_assert(cidr_contains(&c, &a));
+    addr_parse("198.51.101.0", &a);
+    ck_assert(!cidr_contains(&c, &a));
+    ck_assert_int_eq(cidr_parse("2001:db8::/29", &c), 0);
+    addr_parse("2001:dbf::1", &a);
+    ck_assert(cidr_contains(&c, &a));
+    addr_parse("2001:dc0::1", &a);
+    ck_assert(!cidr_contains(&c, &a));
+    ck_assert_int_eq(cidr_parse("1.2.3.4/", &c), -1);
+    ck_assert_int_eq(cidr_parse("::1/129", &c), -1);
+    ck_assert_int_eq(cidr_parse("example.org", &c), -1);
+}
+END_TEST
+
+int main(void)
+{
+    log_init("test_config", LOG_LEVEL_ERR);
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, agent_conf_good);
+    tcase_add_test(tc, agent_conf_mistakes);
+    tcase_add_test(tc, agent_conf_missing_file);
+    tcase_add_test(tc, assets_good_and_lookup);
+    tcase_add_test(tc, assets_mistakes);
+    tcase_add_test(tc, rules_good_and_getters);
+    tcase_add_test(tc, rules_mistakes);
+    tcase_add_test(tc, shipped_rules_load);
+    tcase_add_test(tc, units_parse);
+    tcase_add_test(tc, taxonomy_table);
+    tcase_add_test(tc, cidr_forms);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,101 @@
+/* testutil.c — see testutil.h. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/capture.h"
+#include "agent/pipeline.h"
+
+const char *fixture_path(const char *name)
+{
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", FIXTURES_DIR, name);
+    return path;
+}
+
+const char *write_temp_file(const char *name, const char *text)
+{
+    static char dir[256];
+    static char paths[8][512];
+    static int next;
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/canh-test-XXXXXX");
+        if (!mkdtemp(dir))
+            return NULL;
+    }
+    char *path = paths[next++ % 8];
+    snprintf(path, 512, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        return NULL;
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+static void collect(void *ctx, const struct event *ev, json_t *json)
+{
+    (void)ev;
+    json_array_append(ctx, json);
+}
+
+static int on_frame(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame)
+{
+    void **args = ctx;
+    pipeline_frame(args[0], ((struct capture *)args[1])->dlt, h, frame);
+    return 0;
+}
+
+json_t *run_pcap(const char *pcap_path, const char *rules_dir, const char *assets_file,
+                 char *err_out, size_t err_len)
+{
+    struct agent_config cfg;
+    struct cfg_err err;
+    agent_config_defaults(&cfg);
+    snprintf(cfg.name, sizeof(cfg.name), "test-agent");
+    snprintf(cfg.agency, sizeof(cfg.agency), "Sở Thử nghiệm");
+    if (rules_dir)
+        snprintf(cfg.rules_dir, sizeof(cfg.rules_dir), "%s", rules_dir);
+    if (assets_file)
+        snprintf(cfg.assets_file, sizeof(cfg.assets_file), "%s", assets_file);
+    struct pipeline *pl = pipeline_new(&cfg, &err);
+    if (!pl) {
+        snprintf(err_out, err_len, "%s", err.msg);
+        return NULL;
+    }
+    json_t *events = json_array();
+    pipeline_set_event_hook(pl, collect, events);
+    struct capture cap = {0};
+    struct capture_opts opts = {.file = pcap_path, .snaplen = 65535};
+    if (capture_open(&cap, &opts) < 0) {
+        snprintf(err_out, err_len, "%s", cap.errbuf);
+        pipeline_free(pl);
+        json_decref(events);
+        return NULL;
+    }
+    void *args[2] = {pl, &cap};
+    while (!cap.eof && capture_dispatch(&cap, 4096, on_frame, args) >= 0)
+        ;
+    pipeline_finish(pl, pipeline_last_packet_us(pl));
+    capture_close(&cap);
+    pipeline_free(pl);
+    agent_config_free(&cfg);
+    return events;
+}
+
+size_t count_events(json_t *events, const char *kind, const char *state)
+{
+    size_t n = 0, i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        json_t *c = json_object_get(ev, "canh");
+        const char *k = json_string_value(json_object_get(c, "kind"));
+        const char *s = json_string_value(json_object_get(c, "state"));
+        if (k && strcmp(k, kind) == 0 && (!state || (s && strcmp(s, state) == 0)))
+            n++;
+    }
+    return n;
+}
