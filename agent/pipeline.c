@@ -63,6 +63,8 @@ static int load_inputs(const struct agent_config *cfg, const char *rules_dir,
         return -1;
     if (ruleset_load_dir(rules_dir, rules, err) < 0)
         goto fail;
+    if (cfg->local_rules_dir[0] && ruleset_overlay_dir(cfg->local_rules_dir, rules, err) < 0)
+        goto fail;
     size_t n_ops;
     const struct detector_ops *const *ops = detector_all(&n_ops);
     const char *known[PIPELINE_MAX_DETECTORS + 1];
@@ -281,6 +283,10 @@ const struct decode_stats *pipeline_decode_stats(const struct pipeline *pl) { re
 uint64_t pipeline_events(const struct pipeline *pl) { return pl->events; }
 uint64_t pipeline_last_packet_us(const struct pipeline *pl) { return pl->last_packet_us; }
 const char *pipeline_rules_version(const struct pipeline *pl) { return pl->rules.version; }
+struct rule *pipeline_rule(struct pipeline *pl, const char *detector, const char *name)
+{
+    return ruleset_find(&pl->rules, detector, name);
+}
 
 void pipeline_free(struct pipeline *pl)
 {

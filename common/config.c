@@ -147,6 +147,7 @@ static const struct field agent_fields[] = {
     FIELD("agent", "agency", F_STRING, agency),
     FIELD("agent", "state_dir", F_STRING, state_dir),
     FIELD("agent", "rules_dir", F_STRING, rules_dir),
+    FIELD("agent", "local_rules_dir", F_STRING, local_rules_dir),
     FIELD("agent", "assets", F_STRING, assets_file),
     FIELD("agent", "user", F_STRING, run_as_user),
     FIELD("agent", "home_net", F_NETSET, home_net),
@@ -181,6 +182,7 @@ void agent_config_defaults(struct agent_config *c)
             *p = '-';
     snprintf(c->name, sizeof(c->name), "%s", host);
     snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/canh");
+    snprintf(c->local_rules_dir, sizeof(c->local_rules_dir), "/etc/canh/rules.d");
     c->serious_level = 3;
     c->log_level = LOG_LEVEL_INFO;
     c->snaplen = 65535;
@@ -677,12 +679,32 @@ static int rules_name_filter(const struct dirent *d)
     return d->d_name[0] != '.' && n > 6 && strcmp(d->d_name + n - 6, ".rules") == 0;
 }
 
-int ruleset_load_dir(const char *dir, struct ruleset *rs, struct cfg_err *err)
+static void rule_free(struct rule *r)
+{
+    free(r->name);
+    free(r->file);
+    free(r->ref);
+    free(r->detector);
+    netset_free(&r->allow);
+    for (size_t k = 0; k < r->n_kv; k++) {
+        free(r->kv[k].key);
+        free(r->kv[k].value);
+    }
+    free(r->kv);
+}
+
+/* Every *.rules file of dir in name order into rs; ENOENT tolerated when
+ * missing_ok. */
+static int load_rules_files(const char *dir, struct ruleset *rs, bool missing_ok,
+                            struct cfg_err *err)
 {
     struct dirent **names;
     int n = scandir(dir, &names, rules_name_filter, alphasort);
-    if (n < 0)
+    if (n < 0) {
+        if (missing_ok && errno == ENOENT)
+            return 0;
         return cfg_fail(err, dir, 0, "cannot read rules directory: %s", strerror(errno));
+    }
     int rc = 0;
     for (int i = 0; i < n; i++) {
         char path[1024];
@@ -692,9 +714,51 @@ int ruleset_load_dir(const char *dir, struct ruleset *rs, struct cfg_err *err)
         free(names[i]);
     }
     free(names);
-    if (rc == 0 && rs->n == 0)
-        rc = cfg_fail(err, dir, 0, "no *.rules files with rules in this directory");
     return rc;
+}
+
+int ruleset_load_dir(const char *dir, struct ruleset *rs, struct cfg_err *err)
+{
+    if (load_rules_files(dir, rs, false, err) < 0)
+        return -1;
+    if (rs->n == 0)
+        return cfg_fail(err, dir, 0, "no *.rules files with rules in this directory");
+    return 0;
+}
+
+int ruleset_overlay_dir(const char *dir, struct ruleset *rs, struct cfg_err *err)
+{
+    struct ruleset local = {.digest = rs->digest};
+    if (load_rules_files(dir, &local, true, err) < 0) {
+        ruleset_free(&local);
+        return -1;
+    }
+    for (size_t i = 0; i < local.n; i++) {
+        struct rule *same = NULL;
+        for (size_t j = 0; j < rs->n && !same; j++)
+            if (strcmp(rs->v[j].name, local.v[i].name) == 0)
+                same = &rs->v[j];
+        if (same) {
+            rule_free(same);
+            *same = local.v[i];
+            continue;
+        }
+        struct rule *grown = realloc(rs->v, (rs->n + 1) * sizeof(*grown));
+        if (!grown) {
+            for (size_t k = i; k < local.n; k++)
+                rule_free(&local.v[k]);
+            free(local.v);
+            return cfg_fail(err, dir, 0, "out of memory");
+        }
+        rs->v = grown;
+        rs->v[rs->n++] = local.v[i];
+    }
+    if (local.n) {
+        rs->digest = local.digest;
+        snprintf(rs->version, sizeof(rs->version), "%016llx", (unsigned long long)rs->digest);
+    }
+    free(local.v);
+    return 0;
 }
 
 struct rule *ruleset_next(struct ruleset *rs, const char *detector, size_t *cursor)
@@ -753,19 +817,8 @@ int ruleset_check_unused(const struct ruleset *rs, struct cfg_err *err)
 
 void ruleset_free(struct ruleset *rs)
 {
-    for (size_t i = 0; i < rs->n; i++) {
-        struct rule *r = &rs->v[i];
-        free(r->name);
-        free(r->file);
-        free(r->ref);
-        free(r->detector);
-        netset_free(&r->allow);
-        for (size_t k = 0; k < r->n_kv; k++) {
-            free(r->kv[k].key);
-            free(r->kv[k].value);
-        }
-        free(r->kv);
-    }
+    for (size_t i = 0; i < rs->n; i++)
+        rule_free(&rs->v[i]);
     free(rs->v);
     memset(rs, 0, sizeof(*rs));
 }

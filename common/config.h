@@ -41,6 +41,7 @@ struct agent_config {
     char agency[128];
     char state_dir[256];
     char rules_dir[256];
+    char local_rules_dir[256]; /* overrides and additions, kept on upgrade */
     char assets_file[256];
     char run_as_user[64];
     struct netset home_net; /* empty: every address is "ours" */
@@ -143,6 +144,10 @@ struct ruleset {
 /* Load one file, or every *.rules file of a directory in name order. */
 int ruleset_load_file(const char *path, struct ruleset *rs, struct cfg_err *err);
 int ruleset_load_dir(const char *dir, struct ruleset *rs, struct cfg_err *err);
+/* Local rules over shipped ones: every *.rules of dir is loaded; a rule
+ * whose name exists already replaces it, others are added.  A missing dir
+ * is not an error (there are no local rules). */
+int ruleset_overlay_dir(const char *dir, struct ruleset *rs, struct cfg_err *err);
 /* The n-th rule (from 0) for a detector, or NULL past the last. */
 struct rule *ruleset_next(struct ruleset *rs, const char *detector, size_t *cursor);
 struct rule *ruleset_find(struct ruleset *rs, const char *detector, const char *name);

@@ -4,6 +4,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -251,6 +252,42 @@ START_TEST(shipped_rules_load)
 }
 END_TEST
 
+START_TEST(rules_local_overlay)
+{
+    struct ruleset rs = {0};
+    struct cfg_err err;
+    const char *shipped = write_temp_file("shipped.rules", "[scan]\ndetector = portscan\n"
+                                                           "taxonomy = attack.other\nports = 30\n");
+    ck_assert_msg(ruleset_load_file(shipped, &rs, &err) == 0, "%s", err.msg);
+    char version[17];
+    memcpy(version, rs.version, sizeof(version));
+    /* A local directory overrides [scan] and adds [extra]. */
+    char dir[] = "/tmp/canh-rulesd-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[300];
+    snprintf(path, sizeof(path), "%s/local.rules", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("[scan]\ndetector = portscan\ntaxonomy = attack.other\nports = 500\n"
+          "[extra]\ndetector = sweep\ntaxonomy = attack.other\n", fp);
+    fclose(fp);
+    ck_assert_msg(ruleset_overlay_dir(dir, &rs, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rs.n, 2);
+    uint64_t ports;
+    struct rule *r = ruleset_find(&rs, "portscan", "scan");
+    ck_assert_int_eq(rule_get_count(r, "ports", 0, 0, 65535, &ports, &err), 0);
+    ck_assert_uint_eq(ports, 500);
+    ck_assert_str_eq(r->file, path);
+    ck_assert_ptr_nonnull(ruleset_find(&rs, "sweep", "extra"));
+    ck_assert_str_ne(rs.version, version);
+    /* No local directory: nothing changes, no error. */
+    ck_assert_int_eq(ruleset_overlay_dir("/nonexistent/rules.d", &rs, &err), 0);
+    ck_assert_uint_eq(rs.n, 2);
+    unlink(path);
+    rmdir(dir);
+    ruleset_free(&rs);
+}
+END_TEST
+
 START_TEST(units_parse)
 {
     uint64_t us, bytes;
@@ -327,6 +364,7 @@ int main(void)
     tcase_add_test(tc, rules_good_and_getters);
     tcase_add_test(tc, rules_mistakes);
     tcase_add_test(tc, shipped_rules_load);
+    tcase_add_test(tc, rules_local_overlay);
     tcase_add_test(tc, units_parse);
     tcase_add_test(tc, taxonomy_table);
     tcase_add_test(tc, cidr_forms);

@@ -57,6 +57,7 @@ json_t *run_pcap(const char *pcap_path, const char *rules_dir, const char *asset
     agent_config_defaults(&cfg);
     snprintf(cfg.name, sizeof(cfg.name), "test-agent");
     snprintf(cfg.agency, sizeof(cfg.agency), "Sở Thử nghiệm");
+    cfg.local_rules_dir[0] = '\0'; /* the machine's /etc must not change results */
     if (rules_dir)
         snprintf(cfg.rules_dir, sizeof(cfg.rules_dir), "%s", rules_dir);
     if (assets_file)
