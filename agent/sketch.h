@@ -21,8 +21,8 @@
 #define HLL_MAX_P 14
 
 struct hll {
-    uint8_t p;          /* registers = 1 << p */
-    uint8_t *reg;       /* caller-provided or hll_init-allocated */
+    uint8_t p;    /* registers = 1 << p */
+    uint8_t *reg; /* caller-provided or hll_init-allocated */
     uint8_t owns;
 };
 
@@ -31,8 +31,10 @@ int hll_init(struct hll *h, uint8_t p);
 /* Use caller storage of (1 << p) bytes (e.g. inside a table entry). */
 void hll_init_buf(struct hll *h, uint8_t p, uint8_t *storage);
 void hll_reset(struct hll *h);
-/* Add an element by its 64-bit hash (hash it with hash_bytes and a seed). */
-void hll_add_hash(struct hll *h, uint64_t hash);
+/* Add an element by its 64-bit hash (hash it with hash_bytes and a seed).
+ * Returns 1 when a register grew (the estimate may have changed), else 0,
+ * so callers can cache the estimate and recompute it only then. */
+int hll_add_hash(struct hll *h, uint64_t hash);
 double hll_estimate(const struct hll *h);
 /* Merge src into dst (same p). */
 void hll_merge(struct hll *dst, const struct hll *src);
@@ -45,8 +47,11 @@ struct cms {
     uint64_t seed;
 };
 
+/* width x depth counters (depth 1..16); -1 on bad sizes or no memory. */
 int cms_init(struct cms *c, uint32_t width, uint32_t depth, uint64_t seed);
-/* Add n to key's count; returns the new estimate. */
+/* Add n to key's count (conservative update: only the rows at the current
+ * minimum grow, which still never underestimates); returns the new
+ * estimate.  Counters saturate at UINT32_MAX. */
 uint32_t cms_add(struct cms *c, const void *key, size_t len, uint32_t n);
 uint32_t cms_estimate(const struct cms *c, const void *key, size_t len);
 void cms_reset(struct cms *c);
@@ -67,8 +72,10 @@ struct topk {
     struct topk_item *items;
 };
 
+/* k monitored keys (1..4096); -1 on bad k or no memory. */
 int topk_init(struct topk *t, uint32_t k);
-/* Count key (16 bytes; shorter keys zero-padded by the caller) n times. */
+/* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
+ * O(k): meant for small k (tens to a few hundred). */
 void topk_add(struct topk *t, const uint8_t key[16], uint64_t n);
 /* Items sorted by count, highest first, into out (up to max); returns n. */
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max);

@@ -14,6 +14,8 @@ my $tree = MaxMind::DB::Writer::Tree->new(
     languages             => ['en'],
     description           => { en => 'canh test country database' },
     map_key_type_callback => sub { $types{ $_[0] } },
+    # the test networks are documentation ranges, which it drops by default
+    remove_reserved_networks => 0,
 );
 $tree->insert_network('203.0.113.0/24', { country => { iso_code => 'VN' } });
 $tree->insert_network('2001:db8::/48', { country => { iso_code => 'JP' } });

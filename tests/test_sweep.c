@@ -1,0 +1,541 @@
+/* test_sweep.c — the sweep detector on synthetic packets.
+ *
+ * Packets are built by hand (struct pkt, as decode.c would fill it) and fed
+ * to the detector's on_packet; findings are collected from its emit().
+ * The captures of real nmap/masscan sweeps are checked in
+ * tests/golden/scan.list.
+ */
+#include <check.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/detect/detector.h"
+#include "testutil.h"
+
+#define SEC 1000000ull
+#define T0 (1700000000ull * SEC)
+
+static const char *const sweep_rule = "[sweep]\n"
+                                      "detector = sweep\n"
+                                      "taxonomy = attack.other\n"
+                                      "severity = medium\n"
+                                      "window = 60s\n"
+                                      "hosts = 20\n"
+                                      "update_interval = 60s\n"
+                                      "hold_down = 120s\n";
+
+/* ---- harness ------------------------------------------------------------ */
+
+struct harness {
+    struct ruleset rules;
+    struct netset home;
+    struct detect_env env;
+    void *det;
+    json_t *events; /* {kind, state, seq, src, dst, rule, counters, evidence} */
+};
+
+static void collect(void *ctx, struct event *ev)
+{
+    struct harness *h = ctx;
+    char s[ADDR_STRLEN], d[ADDR_STRLEN];
+    addr_format(&ev->src, s, sizeof(s));
+    addr_format(&ev->dst, d, sizeof(d));
+    json_array_append_new(
+        h->events,
+        json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:O, s:O, s:I}", "kind", ev->kind, "state",
+                  finding_state_name(ev->state), "seq", (json_int_t)ev->finding_seq, "src", s,
+                  "dst", ev->has_dst ? d : "", "rule", ev->rule->name, "counters", ev->counters,
+                  "evidence", ev->evidence, "ts", (json_int_t)ev->ts_us));
+}
+
+static void start(struct harness *h, const char *rules_text, const char *home_net)
+{
+    memset(h, 0, sizeof(*h));
+    struct cfg_err err;
+    const char *path = write_temp_file("scan.rules", rules_text);
+    ck_assert_ptr_nonnull(path);
+    ck_assert_msg(ruleset_load_file(path, &h->rules, &err) == 0, "%s", err.msg);
+    if (home_net) {
+        char bad[64];
+        ck_assert_int_eq(netset_parse(home_net, &h->home, bad, sizeof(bad)), 0);
+    }
+    h->env.emit = collect;
+    h->env.emit_ctx = h;
+    h->env.home_net = &h->home;
+    h->env.hash_seed = 0x1234abcd5678ef90ULL;
+    h->events = json_array();
+    ck_assert_msg(sweep_detector.check(&h->rules, &err) == 0, "%s", err.msg);
+    h->det = sweep_detector.init(&h->rules, &h->env, &err);
+    ck_assert_msg(h->det != NULL, "%s", err.msg);
+    ck_assert_msg(ruleset_check_unused(&h->rules, &err) == 0, "%s", err.msg);
+}
+
+static void stop(struct harness *h)
+{
+    sweep_detector.free(h->det);
+    ruleset_free(&h->rules);
+    netset_free(&h->home);
+    json_decref(h->events);
+}
+
+static struct ipaddr addr(const char *text)
+{
+    struct ipaddr a;
+    ck_assert_int_eq(addr_parse(text, &a), 0);
+    return a;
+}
+
+static struct pkt tcp(uint64_t ts, const char *src, const char *dst, uint16_t sport, uint16_t dport,
+                      uint8_t flags, uint32_t payload)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_us = ts;
+    p.src = addr(src);
+    p.dst = addr(dst);
+    p.ip_version = addr_is_v4(&p.src) ? 4 : 6;
+    p.proto = PROTO_TCP;
+    p.ttl = 64;
+    p.sport = sport;
+    p.dport = dport;
+    p.tcp_flags = flags;
+    p.payload_len = p.payload_wire_len = payload;
+    return p;
+}
+
+static struct pkt udp(uint64_t ts, const char *src, const char *dst, uint16_t sport, uint16_t dport)
+{
+    struct pkt p = tcp(ts, src, dst, sport, dport, 0, 8);
+    p.proto = PROTO_UDP;
+    return p;
+}
+
+/* ICMP port unreachable from target about scanner's UDP probe to port. */
+static struct pkt port_unreach(uint64_t ts, const char *target, const char *scanner, uint16_t sport,
+                               uint16_t port)
+{
+    struct pkt p = tcp(ts, target, scanner, 0, 0, 0, 0);
+    p.proto = PROTO_ICMP;
+    p.icmp_type = 3;
+    p.icmp_code = 3;
+    p.has_inner = true;
+    p.inner_src = addr(scanner);
+    p.inner_dst = addr(target);
+    p.inner_proto = PROTO_UDP;
+    p.inner_sport = sport;
+    p.inner_dport = port;
+    return p;
+}
+
+static void feed(struct harness *h, struct pkt p)
+{
+    sweep_detector.on_packet(h->det, &p);
+}
+
+static size_t count(struct harness *h, const char *state)
+{
+    size_t n = 0, i;
+    json_t *e;
+    json_array_foreach(
+        h->events, i,
+        e) if (!state || strcmp(json_string_value(json_object_get(e, "state")), state) == 0) n++;
+    return n;
+}
+
+static json_t *event_at(struct harness *h, size_t i)
+{
+    return json_array_get(h->events, i);
+}
+
+static const char *str_at(json_t *ev, const char *obj, const char *key)
+{
+    json_t *o = obj ? json_object_get(ev, obj) : ev;
+    return json_string_value(json_object_get(o, key));
+}
+
+static json_int_t int_at(json_t *ev, const char *obj, const char *key)
+{
+    return json_integer_value(json_object_get(json_object_get(ev, obj), key));
+}
+
+static json_int_t stat(struct harness *h, const char *key)
+{
+    json_t *s = json_object();
+    sweep_detector.stats(h->det, s);
+    json_int_t v = json_integer_value(json_object_get(s, key));
+    json_decref(s);
+    return v;
+}
+
+#define SWEEPER "203.0.113.7"
+
+static struct pkt icmp(uint64_t ts, const char *src, const char *dst, uint8_t type)
+{
+    struct pkt p = tcp(ts, src, dst, 0, 0, 0, 0);
+    p.proto = PROTO_ICMP;
+    p.icmp_type = type;
+    return p;
+}
+
+static const char *host(int i)
+{
+    static char buf[8][32];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, 32, "198.51.100.%d", i);
+    return b;
+}
+
+/* One finding, and what its end says. */
+static json_t *only_finding(struct harness *h, uint64_t flush_at)
+{
+    sweep_detector.flush(h->det, flush_at);
+    ck_assert_uint_eq(count(h, "new"), 1);
+    ck_assert_uint_eq(count(h, "end"), 1);
+    json_t *first = event_at(h, 0);
+    ck_assert_str_eq(str_at(first, NULL, "kind"), "sweep");
+    ck_assert_str_eq(str_at(first, NULL, "src"), SWEEPER);
+    ck_assert_str_eq(str_at(first, NULL, "dst"), "");
+    ck_assert_int_eq(int_at(first, "counters", "hosts"), 20);
+    return event_at(h, count(h, NULL) - 1);
+}
+
+/* nmap -sn -PE over 40 hosts, with echo replies from the live ones. */
+START_TEST(icmp_echo_sweep)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    for (int i = 10; i < 50; i++, t += 5000) {
+        feed(&h, icmp(t, SWEEPER, host(i), 8));
+        if (i % 2)
+            feed(&h, icmp(t + 100, host(i), SWEEPER, 0));
+    }
+    json_t *end = only_finding(&h, t);
+    ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "icmp");
+    /* exact up to 32, estimated beyond */
+    ck_assert_int_ge(int_at(end, "counters", "hosts"), 38);
+    ck_assert_int_le(int_at(end, "counters", "hosts"), 42);
+    ck_assert_int_eq(int_at(end, "counters", "answers"), 20);
+    ck_assert_str_eq(str_at(end, "evidence", "order"), "sequential");
+    ck_assert_int_eq(
+        json_array_size(json_object_get(json_object_get(end, "evidence"), "sample_ports")), 0);
+    stop(&h);
+}
+END_TEST
+
+/* nmap -sn -PS80,443: SYNs to two ports of every host. */
+START_TEST(tcp_syn_ping_sweep)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    for (int i = 10; i < 41; i++, t += 5000) {
+        feed(&h, tcp(t, SWEEPER, host(i), 50000, 80, TCP_SYN, 0));
+        feed(&h, tcp(t + 1, SWEEPER, host(i), 50000, 443, TCP_SYN, 0));
+        feed(&h, tcp(t + 100, host(i), SWEEPER, 80, 50000, TCP_SYN | TCP_ACK, 0));
+        feed(&h, tcp(t + 100, host(i), SWEEPER, 443, 50000, TCP_RST | TCP_ACK, 0));
+    }
+    json_t *end = only_finding(&h, t);
+    ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "tcp");
+    ck_assert_int_eq(int_at(end, "counters", "hosts"), 31);
+    ck_assert_int_eq(int_at(end, "counters", "ports"), 2);
+    stop(&h);
+}
+END_TEST
+
+/* nmap -sn -PA80: bare ACKs, which only the hosts' RSTs give away. */
+START_TEST(tcp_ack_ping_sweep)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    for (int i = 10; i < 41; i++, t += 5000) {
+        feed(&h, tcp(t, SWEEPER, host(i), 50000, 80, TCP_ACK, 0));
+        feed(&h, tcp(t + 100, host(i), SWEEPER, 80, 50000, TCP_RST, 0));
+    }
+    json_t *end = only_finding(&h, t);
+    ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "tcp");
+    ck_assert_int_eq(int_at(end, "counters", "hosts"), 31);
+    stop(&h);
+}
+END_TEST
+
+START_TEST(udp_sweep)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    for (int i = 10; i < 41; i++, t += 5000) {
+        feed(&h, udp(t, SWEEPER, host(i), 50000, 40125));
+        feed(&h, port_unreach(t + 100, host(i), SWEEPER, 50000, 40125));
+    }
+    json_t *end = only_finding(&h, t);
+    ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "udp");
+    ck_assert_int_eq(int_at(end, "counters", "answers"), 31);
+    stop(&h);
+}
+END_TEST
+
+/* nmap -sn's default probes: echo, SYN 443, ACK 80, timestamp. */
+START_TEST(mixed_sweep)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    for (int i = 10; i < 41; i++, t += 5000) {
+        feed(&h, icmp(t, SWEEPER, host(i), 8));
+        feed(&h, tcp(t + 1, SWEEPER, host(i), 50000, 443, TCP_SYN, 0));
+        feed(&h, tcp(t + 2, SWEEPER, host(i), 50000, 80, TCP_ACK, 0));
+        feed(&h, icmp(t + 3, SWEEPER, host(i), 13));
+    }
+    json_t *end = only_finding(&h, t);
+    ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "mixed");
+    stop(&h);
+}
+END_TEST
+
+/* masscan: 256 hosts x 12 ports in a random order — one finding. */
+START_TEST(masscan_random_order)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    static const uint16_t ports[] = {21, 22, 23, 25, 53, 80, 110, 443, 445, 3306, 3389, 8080};
+    uint64_t t = T0;
+    uint32_t x = 12345;
+    for (int n = 0; n < 256 * 12; n++, t += 1000) {
+        x = x * 1103515245 + 12345;
+        int i = (int)((x >> 8) % 256), port = (int)((x >> 20) % 12);
+        feed(&h, tcp(t, SWEEPER, host(i), 61000, ports[port], TCP_SYN, 0));
+        if (n % 100 == 0)
+            sweep_detector.on_tick(h.det, t);
+    }
+    json_t *end = only_finding(&h, t + 3 * SEC);
+    ck_assert_str_eq(str_at(end, "evidence", "order"), "random");
+    ck_assert_int_ge(int_at(end, "counters", "hosts"), 230);
+    ck_assert_int_le(int_at(end, "counters", "hosts"), 280);
+    ck_assert_int_eq(int_at(end, "counters", "ports"), 12);
+    ck_assert_int_eq(int_at(end, "counters", "packets"), 256 * 12);
+    stop(&h);
+}
+END_TEST
+
+/* One port across a range (nmap -sS -p22 10-40). */
+START_TEST(one_port_horizontal_scan)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    for (int i = 10; i < 41; i++, t += 5000)
+        feed(&h, tcp(t, SWEEPER, host(i), 50000, 22, TCP_SYN, 0));
+    json_t *end = only_finding(&h, t);
+    ck_assert_int_eq(int_at(end, "counters", "ports"), 1);
+    ck_assert_int_eq(json_integer_value(json_array_get(
+                         json_object_get(json_object_get(end, "evidence"), "sample_ports"), 0)),
+                     22);
+    stop(&h);
+}
+END_TEST
+
+START_TEST(below_threshold_is_silent)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    for (int i = 10; i < 29; i++)
+        feed(&h, icmp(T0 + (uint64_t)i * 1000, SWEEPER, host(i), 8));
+    /* the same 19 hosts again, much later, and 19 others after the window */
+    for (int i = 10; i < 29; i++)
+        feed(&h, icmp(T0 + 30 * SEC, SWEEPER, host(i), 8));
+    for (int i = 100; i < 119; i++)
+        feed(&h, icmp(T0 + 70 * SEC + (uint64_t)i, SWEEPER, host(i), 8));
+    sweep_detector.flush(h.det, T0 + 80 * SEC);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    stop(&h);
+}
+END_TEST
+
+/* No inventory (every address protected): a web and DNS server answering
+ * 100 clients, and the clients each using it, raise nothing. */
+START_TEST(busy_server_is_silent)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    const char *server = "198.51.100.10";
+    for (int c = 0; c < 100; c++, t += 100000) {
+        char client[32];
+        snprintf(client, sizeof(client), "203.0.113.%d", 20 + c);
+        uint16_t cport = (uint16_t)(40000 + c);
+        feed(&h, tcp(t, client, server, cport, 443, TCP_SYN, 0));
+        feed(&h, tcp(t + 1, server, client, 443, cport, TCP_SYN | TCP_ACK, 0));
+        feed(&h, tcp(t + 2, client, server, cport, 443, TCP_ACK, 0));
+        feed(&h, tcp(t + 3, client, server, cport, 443, TCP_PSH | TCP_ACK, 200));
+        feed(&h, tcp(t + 4, server, client, 443, cport, TCP_PSH | TCP_ACK, 1400));
+        feed(&h, tcp(t + 5, server, client, 443, cport, TCP_ACK, 0));
+        feed(&h, tcp(t + 6, server, client, 443, cport, TCP_FIN | TCP_ACK, 0));
+        feed(&h, udp(t + 7, client, server, (uint16_t)(30000 + c), 53));
+        feed(&h, udp(t + 8, server, client, 53, (uint16_t)(30000 + c)));
+        feed(&h, icmp(t + 9, client, server, 8));
+        feed(&h, icmp(t + 10, server, client, 0));
+    }
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    stop(&h);
+}
+END_TEST
+
+START_TEST(unprotected_hosts_ignored)
+{
+    struct harness h;
+    start(&h, sweep_rule, "198.51.100.0/24");
+    for (int i = 1; i < 100; i++) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "192.0.2.%d", i);
+        feed(&h, icmp(T0 + (uint64_t)i, SWEEPER, dst, 8));
+    }
+    sweep_detector.flush(h.det, T0 + SEC);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    stop(&h);
+}
+END_TEST
+
+START_TEST(update_interval_and_hold_down)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    /* a slow-ish sweep: one new host every second for 200 s */
+    for (int i = 0; i < 200; i++, t += SEC) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "198.51.%d.%d", 100 + i / 250, i % 250);
+        feed(&h, icmp(t, SWEEPER, dst, 8));
+        sweep_detector.on_tick(h.det, t);
+    }
+    uint64_t last = t - SEC;
+    ck_assert_uint_eq(count(&h, "new"), 1);
+    ck_assert_uint_ge(count(&h, "update"), 2);
+    ck_assert_uint_le(count(&h, "update"), 3);
+    size_t i;
+    json_t *ev;
+    json_int_t prev = 0;
+    json_array_foreach(h.events, i, ev)
+    {
+        ck_assert_int_gt(int_at(ev, "counters", "packets"), prev);
+        prev = int_at(ev, "counters", "packets");
+    }
+    sweep_detector.on_tick(h.det, last + 119 * SEC);
+    ck_assert_uint_eq(count(&h, "end"), 0);
+    sweep_detector.on_tick(h.det, last + 120 * SEC);
+    ck_assert_uint_eq(count(&h, "end"), 1);
+    sweep_detector.flush(h.det, last + 500 * SEC);
+    ck_assert_uint_eq(count(&h, "end"), 1);
+    stop(&h);
+}
+END_TEST
+
+START_TEST(allowed_source_counted_not_alerted)
+{
+    struct harness h;
+    char rules[1024];
+    snprintf(rules, sizeof(rules), "%sallow = %s\n", sweep_rule, SWEEPER);
+    start(&h, rules, NULL);
+    for (int i = 1; i < 200; i++)
+        feed(&h, icmp(T0 + (uint64_t)i, SWEEPER, host(i), 8));
+    sweep_detector.flush(h.det, T0 + SEC);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    ck_assert_int_eq(stat(&h, "allowed_scans"), 1);
+    stop(&h);
+}
+END_TEST
+
+static uint32_t rng_state = 0x2545f491;
+static uint32_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* 1,000,000 spoofed sources, each one SYN to one host, around 100 real
+ * sweepers of 64 hosts each: the table stays its size, the real sweepers
+ * are all reported, no spoofed source is. */
+START_TEST(spoofed_sources_do_not_hide_sweepers)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    json_int_t bytes = stat(&h, "table_bytes");
+    ck_assert_int_le(bytes, 9 << 20);
+    struct pkt spoof = tcp(T0, "10.0.0.0", "198.51.100.1", 1234, 80, TCP_SYN, 0);
+    struct pkt real = icmp(T0, "100.64.0.0", "198.51.100.1", 8);
+    uint64_t t = T0;
+    uint32_t spoofed = 0;
+    for (int hst = 0; hst < 64; hst++) {
+        for (int s = 0; s < 100; s++) {
+            real.ts_us = t;
+            real.src.b[15] = (uint8_t)s;
+            real.dst.b[14] = (uint8_t)(100 + hst / 200);
+            real.dst.b[15] = (uint8_t)(hst % 200);
+            sweep_detector.on_packet(h.det, &real);
+            for (int k = 0; k < 150 && spoofed < 1000000; k++, spoofed++) {
+                uint32_t r = rng();
+                spoof.ts_us = t;
+                memcpy(spoof.src.b + 12, &r, 4);
+                spoof.src.b[12] = 10;
+                spoof.dst.b[15] = (uint8_t)(r >> 24);
+                sweep_detector.on_packet(h.det, &spoof);
+            }
+            t += 100;
+        }
+        sweep_detector.on_tick(h.det, t);
+    }
+    ck_assert_uint_eq(spoofed, 960000);
+    ck_assert_int_eq(stat(&h, "table_bytes"), bytes);
+    ck_assert_int_gt(stat(&h, "evictions"), 0);
+    ck_assert_uint_eq(count(&h, "new"), 100);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(h.events, i, ev)
+        ck_assert_int_eq(strncmp(str_at(ev, NULL, "src"), "100.64.", 7), 0);
+    stop(&h);
+}
+END_TEST
+
+static Suite *sweep_suite(void)
+{
+    Suite *s = suite_create("sweep");
+    TCase *tc = tcase_create("types");
+    tcase_add_test(tc, icmp_echo_sweep);
+    tcase_add_test(tc, tcp_syn_ping_sweep);
+    tcase_add_test(tc, tcp_ack_ping_sweep);
+    tcase_add_test(tc, udp_sweep);
+    tcase_add_test(tc, mixed_sweep);
+    tcase_add_test(tc, masscan_random_order);
+    tcase_add_test(tc, one_port_horizontal_scan);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("silence");
+    tcase_add_test(tc, below_threshold_is_silent);
+    tcase_add_test(tc, busy_server_is_silent);
+    tcase_add_test(tc, unprotected_hosts_ignored);
+    tcase_add_test(tc, allowed_source_counted_not_alerted);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lifecycle");
+    tcase_add_test(tc, update_interval_and_hold_down);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("memory");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, spoofed_sources_do_not_hide_sweepers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(sweep_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
