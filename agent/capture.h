@@ -14,10 +14,10 @@
 
 struct capture {
     pcap_t *pcap;
-    int dlt;        /* link type */
+    int dlt; /* link type */
     bool live;
-    bool eof;       /* offline: the file is finished */
-    bool truncated; /* offline: it ended inside a record (or a damaged one) */
+    bool eof;        /* offline: the file is finished */
+    bool truncated;  /* offline: it ended inside a record (or a damaged one) */
     uint64_t frames; /* handed to callbacks so far */
     char source[256];
     /* pcap_stats counters are 32-bit and wrap; the last values seen let
@@ -32,7 +32,7 @@ struct capture_opts {
     const char *file;      /* offline when set */
     uint32_t snaplen;
     uint32_t buffer_mb;
-    const char *filter;    /* BPF, may be NULL or "" */
+    const char *filter; /* BPF, may be NULL or "" */
 };
 
 /* 0, or -1 with cap->errbuf set.  An unsupported link type returns -2

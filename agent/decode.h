@@ -19,7 +19,7 @@
  * capture cut it short (snaplen); "invalid" means the headers lie. */
 enum decode_reason {
     DECODE_OK = 0,
-    DECODE_NOT_IP,             /* ARP, LLDP ...: not an error, not counted as one */
+    DECODE_NOT_IP, /* ARP, LLDP ...: not an error, not counted as one */
     DECODE_LINK_TRUNCATED,
     DECODE_VLAN_TOO_DEEP,
     DECODE_IPV4_TRUNCATED,
@@ -42,9 +42,9 @@ enum decode_reason {
 
 struct decode_stats {
     uint64_t frames;
-    uint64_t decoded;  /* handed to detectors */
+    uint64_t decoded; /* handed to detectors */
     uint64_t not_ip;
-    uint64_t errors;   /* sum of by_reason except OK and NOT_IP */
+    uint64_t errors; /* sum of by_reason except OK and NOT_IP */
     uint64_t by_reason[DECODE_REASON_COUNT];
 };
 

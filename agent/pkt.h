@@ -34,11 +34,11 @@ struct pkt {
 
     uint8_t ip_version; /* 4 or 6 */
     struct ipaddr src, dst;
-    uint8_t proto;    /* transport protocol after IPv6 extension headers */
-    uint8_t ttl;      /* TTL / hop limit */
-    uint16_t ip_id;   /* IPv4 id (IPv6: low 16 bits of the fragment id) */
-    uint32_t ip_len;  /* IP datagram length from its header (wire size) */
-    bool fragment;    /* part of a fragmented datagram */
+    uint8_t proto;   /* transport protocol after IPv6 extension headers */
+    uint8_t ttl;     /* TTL / hop limit */
+    uint16_t ip_id;  /* IPv4 id (IPv6: low 16 bits of the fragment id) */
+    uint32_t ip_len; /* IP datagram length from its header (wire size) */
+    bool fragment;   /* part of a fragmented datagram */
     /* No transport header in this packet although proto names one: a
      * fragment with offset > 0, or a first fragment too short to hold the
      * whole transport header (RFC 1858 tiny fragments).  Ports, flags and

@@ -315,6 +315,20 @@ static void on_answer(struct portscan *ps, const struct ipaddr *scanner,
         (*c)++;
 }
 
+/* A datagram from a UDP service port to an ephemeral port is a server's
+ * answer (or a reflected flood, the flood detector's business), not a
+ * probe: DNS answers landing on many client ports are no UDP scan. */
+static bool udp_service_answer(const struct pkt *p)
+{
+    static const uint16_t services[] = {53, 123, 137, 161, 389, 1900, 5353, 11211, 19};
+    if (p->dport < 1024)
+        return false;
+    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
+        if (p->sport == services[i])
+            return true;
+    return false;
+}
+
 static void portscan_on_packet(void *self, const struct pkt *p)
 {
     struct portscan *ps = self;
@@ -337,7 +351,8 @@ static void portscan_on_packet(void *self, const struct pkt *p)
         break;
     }
     case PROTO_UDP:
-        on_probe(ps, p, PS_UDP, now_us);
+        if (!udp_service_answer(p))
+            on_probe(ps, p, PS_UDP, now_us);
         break;
     case PROTO_ICMP:
     case PROTO_ICMPV6: {
