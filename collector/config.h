@@ -1,0 +1,97 @@
+/* config.h — collector.conf (DESIGN §7, §9).
+ *
+ * One INI file read with libinih, sections [collector], [incidents],
+ * [correlation], [escalation], [webhook], [syslog] and [report].  Every
+ * mistake is reported as "file:line: message" in a struct cfg_err, as the
+ * agent's files are; `canh-collector --check` loads it and also opens the
+ * secret files it names, so a deployment error shows before the service
+ * starts.  docs/collector.md lists every key with its default.
+ */
+#ifndef CANH_COLLECTOR_CONFIG_H
+#define CANH_COLLECTOR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+/* The escalation sinks besides the canh:incidents stream (always on). */
+enum sink_id { SINK_WEBHOOK, SINK_SYSLOG, SINK_REPORT, SINK_COUNT };
+
+const char *sink_name(enum sink_id s);
+/* -1 for an unknown name. */
+int sink_parse(const char *name, enum sink_id *out);
+
+/* Which incidents a sink receives, and how fast. */
+struct sink_route {
+    bool enabled;               /* the sink is configured */
+    enum severity min_severity; /* incidents below are not sent */
+    bool serious_only;          /* class = serious_candidate only */
+    double rate_per_s;          /* token bucket refill; 0 = no limit */
+    uint32_t burst;             /* bucket size */
+};
+
+#define COLLECTOR_MAX_AGENTS 256
+
+struct collector_config {
+    const char *path; /* NULL: built-in defaults */
+    /* [collector] */
+    char redis_url[256]; /* redis://host:port or unix:/path */
+    char redis_user[64];
+    char password_file[256];
+    int password_file_line;
+    char consumer[128]; /* default hostname-pid */
+    char agents[COLLECTOR_MAX_AGENTS][64];
+    size_t n_agents; /* 0: discover with SCAN */
+    uint64_t discover_interval_us;
+    uint32_t batch;
+    uint64_t block_us;
+    uint64_t claim_idle_us;
+    uint64_t claim_interval_us;
+    uint64_t dedup_ttl_us;
+    uint64_t timeout_us;
+    uint64_t maxlen; /* of canh:incidents and canh:deadletter */
+    int log_level;
+    /* [incidents] */
+    uint64_t incident_window_us; /* quiet time after which an incident closes */
+    uint32_t max_event_ids;      /* linked event ids kept per incident */
+    int serious_level;
+    uint64_t sweep_interval_us;
+    /* [correlation] */
+    uint64_t correlation_window_us;
+    uint32_t combined_min_kinds;
+    uint32_t province_min_agencies;
+    uint64_t silent_after_us; /* heartbeats missing this long: fault.link */
+    enum severity link_severity;
+    /* [escalation] */
+    uint64_t retry_base_us;
+    uint64_t retry_max_us;
+    uint64_t poll_interval_us;
+    struct sink_route route[SINK_COUNT];
+    /* [webhook] */
+    char webhook_url[512];
+    char webhook_secret_file[256];
+    int webhook_secret_line;
+    uint64_t webhook_timeout_us;
+    /* [syslog] */
+    char syslog_host[256];
+    uint16_t syslog_port;
+    bool syslog_tcp;
+    char syslog_app[48];
+    /* [report] */
+    char report_dir[256];
+    uint64_t report_deadline_us;
+    char reporting_unit[256];
+    char contact[256];
+};
+
+void collector_config_defaults(struct collector_config *c);
+int collector_config_load(const char *path, struct collector_config *c, struct cfg_err *err);
+/* Opens the files the configuration names (password, webhook secret) and
+ * checks the report directory; errors name the key's file:line. */
+int collector_config_check_files(const struct collector_config *c, struct cfg_err *err);
+/* Reads a secret file (first line, without the newline) into buf. */
+int collector_read_secret(const char *path, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,112 @@
+/* incident.h — what the SOC sees: events grouped into incidents.
+ *
+ * Events of one attack from one source against one target (agency and
+ * asset) with one taxonomy code fall into one incident while they keep
+ * coming within the incident window; update and end events extend it.
+ * Correlation (correlate.h) adds incidents of other types that link
+ * these: attack.combined per (source, agency), province-wide per source,
+ * and fault.link per silent agent.
+ *
+ * An incident lives in Redis as the hash canh:incident:<id> so that any
+ * collector of the group can continue it; the hash field canh:ikeys[key]
+ * names the open incident of each key.  This file holds the pure part:
+ * keys, merging an event in, the hash fields and the JSON form.  Nothing
+ * here talks to Redis, so the Check suite can test it alone.
+ */
+#ifndef CANH_COLLECTOR_INCIDENT_H
+#define CANH_COLLECTOR_INCIDENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/ingest.h"
+#include "common/config.h"
+#include "common/taxonomy.h"
+
+#define INCIDENT_ID_LEN 40
+#define INCIDENT_KEY_LEN 400
+#define INCIDENT_MAX_EVENT_IDS 200
+#define INCIDENT_LIST_ITEMS 16 /* sources, targets, kinds kept per incident */
+#define INCIDENT_MAX_CHILDREN 64
+
+enum incident_type { INCIDENT_FINDING, INCIDENT_COMBINED, INCIDENT_PROVINCE, INCIDENT_FAULT };
+enum incident_status { INCIDENT_OPEN, INCIDENT_ESCALATED, INCIDENT_CLOSED };
+
+const char *incident_type_name(enum incident_type t);
+const char *incident_status_name(enum incident_status s);
+
+struct incident {
+    char id[INCIDENT_ID_LEN];
+    enum incident_type type;
+    char key[INCIDENT_KEY_LEN]; /* its field in canh:ikeys */
+    const struct taxonomy *taxonomy;
+    char kinds[256];   /* comma list */
+    char agency[1024]; /* province-wide: the agencies, '|' separated */
+    char agents[256];  /* comma list */
+    char asset[64];
+    char asset_owner[128];
+    int level; /* highest asset level seen, 0 unknown */
+    bool serious;
+    enum severity severity;
+    char sources[INCIDENT_LIST_ITEMS * 48]; /* comma lists, capped */
+    char targets[INCIDENT_LIST_ITEMS * 48];
+    uint64_t first_seen_us, last_seen_us; /* event time */
+    uint64_t opened_us, updated_us, closed_us; /* collector wall clock */
+    uint64_t events;
+    char event_ids[INCIDENT_MAX_EVENT_IDS * 97]; /* first ones, comma list */
+    char children[INCIDENT_MAX_CHILDREN * INCIDENT_ID_LEN];
+    char combined_id[INCIDENT_ID_LEN]; /* linking incidents, written apart */
+    char province_id[INCIDENT_ID_LEN];
+    enum incident_status status;
+    unsigned sinks; /* bit per enum sink_id already queued */
+    uint64_t ver;   /* bumped by every rewrite; guards concurrent collectors */
+    char summary[512];
+    char evidence[4096]; /* JSON of the latest event's counters and evidence */
+};
+
+/* ---- comma lists ---------------------------------------------------- */
+bool incident_list_contains(const char *list, const char *item, char sep);
+/* Appends item unless present, the list holds max_items, or it would not
+ * fit; returns true when the item is (now) in the list. */
+bool incident_list_add(char *list, size_t size, const char *item, char sep, size_t max_items);
+size_t incident_list_count(const char *list, char sep);
+
+/* ---- keys and ids --------------------------------------------------- */
+/* "f|<taxonomy>|<source or *>|<agency>|<asset>" */
+void incident_key_for_event(const struct in_event *ev, char *buf, size_t len);
+/* "20261123-081614-3fa2c1d7": wall time plus 32 random bits. */
+void incident_new_id(uint64_t now_us, uint32_t random, char *buf, size_t len);
+
+/* ---- lifecycle ------------------------------------------------------ */
+struct incident_policy {
+    uint64_t window_us;
+    uint32_t max_event_ids;
+    int serious_level;
+};
+
+/* Whether ev belongs to inc (open and within the window of event time). */
+bool incident_accepts(const struct incident *inc, const struct in_event *ev,
+                      const struct incident_policy *pol);
+/* A new finding incident from its first event. */
+void incident_open_from_event(struct incident *inc, const char *id, const char *key,
+                              const struct in_event *ev, const struct incident_policy *pol,
+                              uint64_t now_us);
+/* Merge one more event (counts, times, lists, severity, class). */
+void incident_add_event(struct incident *inc, const struct in_event *ev,
+                        const struct incident_policy *pol, uint64_t now_us);
+/* The class rule of DESIGN §6 as the collector applies it. */
+bool incident_event_serious(const struct in_event *ev, const struct incident_policy *pol);
+
+/* ---- storage and output -------------------------------------------- */
+/* Fill from HGETALL's field/value pairs; -1 when id or taxonomy is missing. */
+int incident_from_fields(struct incident *inc, const char *const *fields, const size_t *lens,
+                         size_t n);
+/* Calls add(field, value) for every field of the hash except the linking
+ * ones (combined_id, province_id), which are written on their own. */
+void incident_to_fields(const struct incident *inc,
+                        void (*add)(void *user, const char *field, const char *value), void *user);
+json_t *incident_to_json(const struct incident *inc);
+
+#endif

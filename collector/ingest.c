@@ -1,0 +1,284 @@
+/* ingest.c — see ingest.h. */
+#include "collector/ingest.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/event.h"
+
+#define EVENTS_PREFIX "canh:events:"
+#define HEARTBEATS_PREFIX "canh:heartbeats:"
+
+const char *ingest_stream_agent(const char *stream)
+{
+    if (strncmp(stream, EVENTS_PREFIX, strlen(EVENTS_PREFIX)) == 0)
+        return stream + strlen(EVENTS_PREFIX);
+    if (strncmp(stream, HEARTBEATS_PREFIX, strlen(HEARTBEATS_PREFIX)) == 0)
+        return stream + strlen(HEARTBEATS_PREFIX);
+    return NULL;
+}
+
+bool ingest_is_heartbeat_stream(const char *stream)
+{
+    return strncmp(stream, HEARTBEATS_PREFIX, strlen(HEARTBEATS_PREFIX)) == 0;
+}
+
+static int refuse(char *reason, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *reason, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int ingest_parse_time(const char *text, uint64_t *out_us)
+{
+    const char *p = text;
+    int year, mon, day, hour, min, sec;
+    if (digits(&p, 4, &year) < 0 || *p++ != '-' || digits(&p, 2, &mon) < 0 || *p++ != '-' ||
+        digits(&p, 2, &day) < 0 || (*p != 'T' && *p != ' '))
+        return -1;
+    p++;
+    if (digits(&p, 2, &hour) < 0 || *p++ != ':' || digits(&p, 2, &min) < 0 || *p++ != ':' ||
+        digits(&p, 2, &sec) < 0)
+        return -1;
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return -1;
+    uint64_t frac_us = 0;
+    if (*p == '.') {
+        p++;
+        int n = 0;
+        for (; isdigit((unsigned char)*p); p++, n++)
+            if (n < 6)
+                frac_us = frac_us * 10 + (uint64_t)(*p - '0');
+        if (n == 0)
+            return -1;
+        for (; n < 6; n++)
+            frac_us *= 10;
+    }
+    long offset_s = 0;
+    if (*p == 'Z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (digits(&p, 2, &oh) < 0)
+            return -1;
+        if (*p == ':')
+            p++;
+        if (digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
+            return -1;
+        offset_s = sign * (oh * 3600L + om * 60L);
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour,
+                    .tm_min = min, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || (long)t - offset_s < 0)
+        return -1;
+    *out_us = (uint64_t)((long)t - offset_s) * 1000000u + frac_us;
+    return 0;
+}
+
+static const char *get_str(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_t *load_json(const char *text, size_t len, char *reason, size_t reason_len)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        refuse(reason, reason_len, "invalid JSON at %d:%d: %s", jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        refuse(reason, reason_len, "not a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+/* Ids and names end up in Redis keys and report file names. */
+static bool safe_token(const char *s)
+{
+    if (!*s || strlen(s) > 95)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_.:", *s))
+            return false;
+    return true;
+}
+
+static int parse_body(const char *stream_agent, struct in_event *ev, char *reason, size_t rlen)
+{
+    json_t *root = ev->root;
+    const char *type = get_str(root, "event_type");
+    if (!type || strcmp(type, "alert") != 0)
+        return refuse(reason, rlen, "event_type is not \"alert\"");
+    json_t *c = json_object_get(root, "canh");
+    if (!json_is_object(c))
+        return refuse(reason, rlen, "missing object \"canh\"");
+    json_t *v = json_object_get(c, "v");
+    if (!json_is_integer(v))
+        return refuse(reason, rlen, "missing canh.v");
+    if (json_integer_value(v) != EVENT_SCHEMA_VERSION)
+        return refuse(reason, rlen, "unknown schema version canh.v=%lld",
+                      (long long)json_integer_value(v));
+#define REQUIRE(field, key)                                                                        \
+    do {                                                                                           \
+        ev->field = get_str(c, key);                                                               \
+        if (!ev->field || !*ev->field)                                                             \
+            return refuse(reason, rlen, "missing canh." key);                                    \
+    } while (0)
+    REQUIRE(id, "id");
+    REQUIRE(agent, "agent");
+    REQUIRE(kind, "kind");
+    REQUIRE(state, "state");
+#undef REQUIRE
+    if (!safe_token(ev->id))
+        return refuse(reason, rlen, "canh.id has characters outside [A-Za-z0-9-_.:]");
+    if (stream_agent && strcmp(ev->agent, stream_agent) != 0)
+        return refuse(reason, rlen, "canh.agent \"%.64s\" is not the stream's agent \"%.64s\"",
+                      ev->agent, stream_agent);
+    ev->finding_id = get_str(c, "finding_id");
+    if (!ev->finding_id || !*ev->finding_id)
+        ev->finding_id = ev->id;
+    if (strcmp(ev->state, "new") != 0 && strcmp(ev->state, "update") != 0 &&
+        strcmp(ev->state, "end") != 0)
+        return refuse(reason, rlen, "canh.state \"%.32s\" is not new, update or end", ev->state);
+    const char *kind = ev->kind;
+    for (; *kind; kind++)
+        if (!isalnum((unsigned char)*kind) && *kind != '_' && *kind != '-' && *kind != '.')
+            return refuse(reason, rlen, "canh.kind has characters outside [A-Za-z0-9_.-]");
+    ev->agency = get_str(c, "agency");
+    if (!ev->agency || !*ev->agency)
+        ev->agency = ev->agent;
+    if (strchr(ev->agency, '|') || strlen(ev->agency) > 200)
+        return refuse(reason, rlen, "canh.agency is longer than 200 bytes or contains '|'");
+    const char *code = get_str(json_object_get(c, "taxonomy"), "code");
+    if (!code)
+        return refuse(reason, rlen, "missing canh.taxonomy.code");
+    ev->taxonomy = taxonomy_find(code);
+    if (!ev->taxonomy)
+        return refuse(reason, rlen, "unknown taxonomy code \"%.64s\"", code);
+    const char *sev = get_str(c, "severity");
+    if (!sev || severity_parse(sev, &ev->severity) < 0)
+        return refuse(reason, rlen, "canh.severity is not low, medium, high or critical");
+    const char *cls = get_str(c, "class");
+    if (!cls || (strcmp(cls, "normal") != 0 && strcmp(cls, "serious_candidate") != 0))
+        return refuse(reason, rlen, "canh.class is not normal or serious_candidate");
+    ev->serious = strcmp(cls, "serious_candidate") == 0;
+    const char *ts = get_str(root, "timestamp");
+    if (!ts || ingest_parse_time(ts, &ev->ts_us) < 0)
+        return refuse(reason, rlen, "timestamp missing or not ISO 8601");
+    const char *fs = get_str(c, "first_seen"), *ls = get_str(c, "last_seen");
+    if (!fs || ingest_parse_time(fs, &ev->first_seen_us) < 0)
+        ev->first_seen_us = ev->ts_us;
+    if (!ls || ingest_parse_time(ls, &ev->last_seen_us) < 0)
+        ev->last_seen_us = ev->ts_us;
+    ev->src_ip = get_str(root, "src_ip");
+    ev->dest_ip = get_str(root, "dest_ip");
+    if ((ev->src_ip && (strlen(ev->src_ip) > 45 || strchr(ev->src_ip, '|'))) ||
+        (ev->dest_ip && strlen(ev->dest_ip) > 45))
+        return refuse(reason, rlen, "src_ip or dest_ip is not an address");
+    json_t *port = json_object_get(root, "dest_port");
+    ev->dest_port = json_is_integer(port) ? (int)json_integer_value(port) : 0;
+    json_t *asset = json_object_get(c, "asset");
+    ev->asset_name = get_str(asset, "name");
+    ev->asset_owner = get_str(asset, "owner");
+    if (!ev->asset_name)
+        ev->asset_name = "";
+    if (!ev->asset_owner)
+        ev->asset_owner = "";
+    if (strchr(ev->asset_name, '|'))
+        return refuse(reason, rlen, "canh.asset.name contains '|'");
+    json_t *level = json_object_get(asset, "level");
+    ev->level = json_is_integer(level) ? (int)json_integer_value(level) : 0;
+    if (ev->level < 0 || ev->level > 5)
+        ev->level = 0;
+    ev->counters = json_object_get(c, "counters");
+    ev->evidence = json_object_get(c, "evidence");
+    return 0;
+}
+
+int ingest_parse_event(const char *stream_agent, const char *text, size_t len, struct in_event *out,
+                       char *reason, size_t reason_len)
+{
+    memset(out, 0, sizeof(*out));
+    out->root = load_json(text, len, reason, reason_len);
+    if (!out->root)
+        return -1;
+    if (parse_body(stream_agent, out, reason, reason_len) < 0) {
+        ingest_event_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void ingest_event_free(struct in_event *ev)
+{
+    json_decref(ev->root);
+    memset(ev, 0, sizeof(*ev));
+}
+
+int ingest_parse_heartbeat(const char *stream_agent, const char *text, size_t len,
+                           struct in_heartbeat *out, char *reason, size_t reason_len)
+{
+    memset(out, 0, sizeof(*out));
+    out->root = load_json(text, len, reason, reason_len);
+    if (!out->root)
+        return -1;
+    const char *type = get_str(out->root, "event_type");
+    json_t *c = json_object_get(out->root, "canh");
+    if (!type || strcmp(type, "stats") != 0) {
+        refuse(reason, reason_len, "event_type is not \"stats\"");
+        goto err;
+    }
+    out->agent = get_str(c, "agent");
+    if (!out->agent || !*out->agent) {
+        refuse(reason, reason_len, "missing canh.agent");
+        goto err;
+    }
+    if (stream_agent && strcmp(out->agent, stream_agent) != 0) {
+        refuse(reason, reason_len, "canh.agent \"%.64s\" is not the stream's agent \"%.64s\"",
+               out->agent, stream_agent);
+        goto err;
+    }
+    out->agency = get_str(c, "agency");
+    if (!out->agency)
+        out->agency = "";
+    return 0;
+err:
+    ingest_heartbeat_free(out);
+    return -1;
+}
+
+void ingest_heartbeat_free(struct in_heartbeat *hb)
+{
+    json_decref(hb->root);
+    memset(hb, 0, sizeof(*hb));
+}

@@ -1,0 +1,370 @@
+/* process.c — see process.h. */
+#include "collector/process.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/units.h"
+
+void process_event_keys(const struct in_event *ev, struct process_load *ld, char *src_key, size_t len)
+{
+    incident_key_for_event(ev, ld->keys[LOAD_PRIMARY], sizeof(ld->keys[0]));
+    ld->n = 1;
+    src_key[0] = '\0';
+    if (!ev->src_ip)
+        return;
+    corr_combined_key(ev->src_ip, ev->agency, ld->keys[LOAD_COMBINED], sizeof(ld->keys[0]));
+    corr_province_key(ev->src_ip, ld->keys[LOAD_PROVINCE], sizeof(ld->keys[0]));
+    ld->n = 3;
+    snprintf(src_key, len, STORE_SRC_PREFIX "%s", ev->src_ip);
+}
+
+void process_load_free(struct process_load *ld)
+{
+    for (int i = 0; i < LOAD_MAX; i++) {
+        free(ld->inc[i]);
+        ld->inc[i] = NULL;
+    }
+}
+
+unsigned process_route(const struct collector_config *cfg, const struct incident *inc)
+{
+    unsigned mask = 0;
+    for (int s = 0; s < SINK_COUNT; s++) {
+        const struct sink_route *r = &cfg->route[s];
+        if (r->enabled && inc->severity >= r->min_severity && (!r->serious_only || inc->serious))
+            mask |= 1u << s;
+    }
+    return mask;
+}
+
+static struct incident_policy policy_of(const struct collector_config *cfg)
+{
+    return (struct incident_policy){.window_us = cfg->incident_window_us,
+                                    .max_event_ids = cfg->max_event_ids,
+                                    .serious_level = cfg->serious_level};
+}
+
+static void new_id(const struct process_env *env, char *buf, size_t len)
+{
+    incident_new_id(env->now_us, env->random(env->random_user), buf, len);
+}
+
+static void add_field(void *user, const char *field, const char *value)
+{
+    store_arg(user, field);
+    store_arg(user, value);
+}
+
+static void incident_hash_key(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, STORE_INCIDENT_PREFIX "%s", id);
+}
+
+/* Rewrite the incident's hash; guarded by the version read (none: new). */
+static void write_incident(const struct process_env *env, struct incident *inc, bool existed,
+                           struct store_ops *o)
+{
+    char key[128], ver[24];
+    incident_hash_key(inc->id, key, sizeof(key));
+    snprintf(ver, sizeof(ver), "%" PRIu64, inc->ver);
+    store_guard(o, key, "ver", existed ? ver : "");
+    inc->ver++;
+    store_begin(o, "HSET");
+    store_arg(o, key);
+    incident_to_fields(inc, add_field, o);
+    store_end(o);
+    if (inc->type != INCIDENT_FAULT && inc->status != INCIDENT_CLOSED) {
+        store_begin(o, "ZADD");
+        store_arg(o, STORE_OPEN);
+        store_argf(o, "%" PRIu64, env->now_us / 1000);
+        store_arg(o, inc->id);
+        store_end(o);
+    }
+}
+
+static void queue_job(const struct process_env *env, const struct incident *inc, enum sink_id sink,
+                      const char *action, struct store_ops *o)
+{
+    char job[128], key[192];
+    snprintf(job, sizeof(job), "%s/%s/%s", inc->id, sink_name(sink), action);
+    snprintf(key, sizeof(key), STORE_ESCALATION_PREFIX "%s", job);
+    store_begin(o, "HSET");
+    store_arg(o, key);
+    add_field(o, "sink", sink_name(sink));
+    add_field(o, "incident", inc->id);
+    add_field(o, "action", action);
+    store_arg(o, "created_ms");
+    store_argf(o, "%" PRIu64, env->now_us / 1000);
+    add_field(o, "attempts", "0");
+    store_end(o);
+    store_begin(o, "ZADD");
+    store_arg(o, STORE_ESCALATIONS);
+    store_argf(o, "%" PRIu64, env->now_us / 1000);
+    store_arg(o, job);
+    store_end(o);
+}
+
+/* Queue the sinks the incident newly qualifies for; true when any. */
+static bool escalate(const struct process_env *env, struct incident *inc, struct store_ops *o)
+{
+    unsigned want = process_route(env->cfg, inc) & ~inc->sinks;
+    if (!want || inc->status == INCIDENT_CLOSED)
+        return false;
+    for (int s = 0; s < SINK_COUNT; s++)
+        if (want & (1u << s))
+            queue_job(env, inc, (enum sink_id)s, "escalated", o);
+    inc->sinks |= want;
+    inc->status = INCIDENT_ESCALATED;
+    return true;
+}
+
+static void announce(const struct process_env *env, const struct incident *inc, const char *action,
+                     const char *cause, struct store_ops *o)
+{
+    json_t *j = incident_to_json(inc);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    store_begin(o, "XADD");
+    store_arg(o, STORE_INCIDENTS);
+    store_arg(o, "MAXLEN");
+    store_arg(o, "~");
+    store_argf(o, "%" PRIu64, env->cfg->maxlen);
+    store_arg(o, "*");
+    add_field(o, "action", action);
+    add_field(o, "id", inc->id);
+    add_field(o, "incident", text ? text : "{}");
+    if (cause)
+        add_field(o, "cause", cause);
+    store_end(o);
+    free(text);
+}
+
+/* Write inc and announce it when it opened or escalated. */
+static void settle(const struct process_env *env, struct incident *inc, bool existed, bool opened,
+                   bool linked, const char *cause, struct store_ops *o, struct process_outcome *out)
+{
+    bool escalated = escalate(env, inc, o);
+    write_incident(env, inc, existed, o);
+    if (opened) {
+        announce(env, inc, "opened", cause, o);
+        out->opened++;
+    } else if (escalated) {
+        announce(env, inc, "escalated", cause, o);
+    } else if (linked) {
+        /* A campaign growing is news to the SOC; its members' updates are not. */
+        announce(env, inc, "linked", cause, o);
+    } else {
+        out->extended++;
+    }
+    out->escalated += escalated;
+}
+
+static void set_link(const char *child_id, const char *field, const char *parent_id,
+                     struct store_ops *o)
+{
+    char key[128];
+    incident_hash_key(child_id, key, sizeof(key));
+    store_cmd(o, "HSET", key, field, parent_id, NULL);
+}
+
+/* The combined or province-wide incident, when the source's table says so. */
+static void link_incident(const struct process_env *env, enum incident_type type, int slot,
+                          const struct corr_state *st, const struct in_event *ev,
+                          const struct process_load *ld, const char *cause, struct store_ops *o,
+                          struct process_outcome *out)
+{
+    const struct collector_config *cfg = env->cfg;
+    struct incident_policy pol = policy_of(cfg);
+    const struct incident *old = ld->inc[slot];
+    bool fresh = !old || !corr_link_accepts(old, ev, cfg->correlation_window_us);
+    struct incident *inc = malloc(sizeof(*inc));
+    if (!inc) {
+        o->oom = -1;
+        return;
+    }
+    char id[INCIDENT_ID_LEN];
+    if (fresh)
+        new_id(env, id, sizeof(id));
+    else
+        *inc = *old;
+    const char *agency = type == INCIDENT_COMBINED ? ev->agency : NULL;
+    size_t added = corr_link(inc, fresh, type, id, ld->keys[slot], st, agency, ev,
+                             cfg->correlation_window_us, &pol, env->now_us);
+    /* Children get a pointer back; these fields are not part of the
+     * guarded rewrite, so setting them cannot lose a concurrent update. */
+    const char *field = type == INCIDENT_COMBINED ? "combined_id" : "province_id";
+    for (const char *p = inc->children; *p;) {
+        const char *end = strchr(p, ',');
+        char child[INCIDENT_ID_LEN];
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len < sizeof(child)) {
+            memcpy(child, p, len);
+            child[len] = '\0';
+            if (fresh || !incident_list_contains(old->children, child, ','))
+                set_link(child, field, inc->id, o);
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    store_guard(o, STORE_IKEYS, ld->keys[slot], ld->ids[slot]);
+    if (fresh)
+        store_cmd(o, "HSET", STORE_IKEYS, ld->keys[slot], inc->id, NULL);
+    settle(env, inc, !fresh, fresh, added > 0, cause, o, out);
+    free(inc);
+}
+
+int process_plan_event(const struct process_env *env, const char *stream, const char *entry_id,
+                       const struct in_event *ev, const struct process_load *ld,
+                       struct store_ops *o, struct process_outcome *out)
+{
+    const struct collector_config *cfg = env->cfg;
+    struct incident_policy pol = policy_of(cfg);
+    char seen[160], cause[256];
+    snprintf(seen, sizeof(seen), STORE_SEEN_PREFIX "%s", ev->id);
+    snprintf(cause, sizeof(cause), "%s/%s", stream, entry_id);
+    store_seen(o, seen, cfg->dedup_ttl_us / 1000000);
+    store_ack(o, stream, entry_id);
+    memset(out, 0, sizeof(*out));
+    if (ld->seen)
+        return 0; /* the script acknowledges and answers DUP */
+
+    struct incident *inc = malloc(sizeof(*inc));
+    if (!inc)
+        return -1;
+    const struct incident *old = ld->inc[LOAD_PRIMARY];
+    bool extend = old && incident_accepts(old, ev, &pol);
+    store_guard(o, STORE_IKEYS, ld->keys[LOAD_PRIMARY], ld->ids[LOAD_PRIMARY]);
+    if (extend) {
+        *inc = *old;
+        incident_add_event(inc, ev, &pol, env->now_us);
+    } else {
+        char id[INCIDENT_ID_LEN];
+        new_id(env, id, sizeof(id));
+        incident_open_from_event(inc, id, ld->keys[LOAD_PRIMARY], ev, &pol, env->now_us);
+        store_cmd(o, "HSET", STORE_IKEYS, ld->keys[LOAD_PRIMARY], inc->id, NULL);
+    }
+    settle(env, inc, extend, !extend, false, cause, o, out);
+
+    if (ev->src_ip) {
+        char src_key[128], ver[24];
+        struct corr_state *st = malloc(sizeof(*st));
+        if (!st) {
+            free(inc);
+            return -1;
+        }
+        *st = ld->src;
+        snprintf(src_key, sizeof(src_key), STORE_SRC_PREFIX "%s", ev->src_ip);
+        snprintf(ver, sizeof(ver), "%" PRIu64, st->ver);
+        store_guard(o, src_key, "ver", st->ver ? ver : "");
+        corr_state_note(st, ev, inc, cfg->correlation_window_us);
+        st->ver++;
+        store_cmd(o, "DEL", src_key, NULL);
+        store_begin(o, "HSET");
+        store_arg(o, src_key);
+        corr_state_to_fields(st, add_field, o);
+        store_end(o);
+        store_begin(o, "EXPIRE");
+        store_arg(o, src_key);
+        store_argf(o, "%" PRIu64, 2 * cfg->correlation_window_us / 1000000 + 60);
+        store_end(o);
+        if (corr_kinds_for_agency(st, ev->agency, ev->ts_us, cfg->correlation_window_us) >=
+            cfg->combined_min_kinds)
+            link_incident(env, INCIDENT_COMBINED, LOAD_COMBINED, st, ev, ld, cause, o, out);
+        if (corr_agencies(st, ev->ts_us, cfg->correlation_window_us) >= cfg->province_min_agencies)
+            link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, o, out);
+        free(st);
+    }
+    free(inc);
+    return o->oom ? -1 : 0;
+}
+
+static void close_incident(const struct process_env *env, struct incident *inc, const char *cause,
+                           struct store_ops *o)
+{
+    inc->status = INCIDENT_CLOSED;
+    inc->closed_us = env->now_us;
+    inc->updated_us = env->now_us;
+    write_incident(env, inc, true, o);
+    store_cmd(o, "ZREM", STORE_OPEN, inc->id, NULL);
+    store_cmd(o, "HDELEQ", STORE_IKEYS, inc->key, inc->id, NULL);
+    announce(env, inc, "closed", cause, o);
+    /* Whoever was told it opened is told it closed; reports stay drafts. */
+    for (int s = 0; s < SINK_COUNT; s++)
+        if ((inc->sinks & (1u << s)) && s != SINK_REPORT)
+            queue_job(env, inc, (enum sink_id)s, "closed", o);
+}
+
+void process_plan_close(const struct process_env *env, struct incident *inc, struct store_ops *o)
+{
+    close_incident(env, inc, NULL, o);
+}
+
+void process_plan_heartbeat(const struct process_env *env, const char *stream, const char *entry_id,
+                            const struct in_heartbeat *hb, const char *raw, uint64_t entry_ms,
+                            struct incident *fault, struct store_ops *o)
+{
+    char cause[256];
+    snprintf(cause, sizeof(cause), "%s/%s", stream, entry_id);
+    store_ack(o, stream, entry_id);
+    store_cmd(o, "HSET", STORE_AGENTS, hb->agent, raw, NULL);
+    store_begin(o, "ZADD");
+    store_arg(o, STORE_AGENT_SEEN);
+    store_arg(o, "GT");
+    store_argf(o, "%" PRIu64, entry_ms);
+    store_arg(o, hb->agent);
+    store_end(o);
+    if (fault && fault->status != INCIDENT_CLOSED) {
+        char when[48];
+        snprintf(fault->summary, sizeof(fault->summary), "agent %s heartbeats resumed at %s",
+                 hb->agent, units_format_time(entry_ms * 1000, when, sizeof(when)));
+        if (entry_ms * 1000 > fault->last_seen_us)
+            fault->last_seen_us = entry_ms * 1000;
+        close_incident(env, fault, cause, o);
+    }
+}
+
+bool process_plan_silent(const struct process_env *env, const char *agent, const char *agency,
+                         uint64_t last_heartbeat_us, const char *loaded_id,
+                         const struct incident *fault, struct store_ops *o)
+{
+    if (fault && fault->status != INCIDENT_CLOSED)
+        return false;
+    char key[INCIDENT_KEY_LEN], id[INCIDENT_ID_LEN];
+    corr_fault_key(agent, key, sizeof(key));
+    struct incident *inc = malloc(sizeof(*inc));
+    if (!inc) {
+        o->oom = -1;
+        return false;
+    }
+    new_id(env, id, sizeof(id));
+    corr_open_fault(inc, id, key, agent, agency, last_heartbeat_us, env->cfg->link_severity,
+                    env->now_us);
+    store_guard(o, STORE_IKEYS, key, loaded_id);
+    store_cmd(o, "HSET", STORE_IKEYS, key, inc->id, NULL);
+    struct process_outcome out = {0};
+    settle(env, inc, false, true, false, NULL, o, &out);
+    free(inc);
+    return true;
+}
+
+void process_plan_deadletter(const struct process_env *env, const char *stream,
+                             const char *entry_id, const char *reason, const char *raw,
+                             struct store_ops *o)
+{
+    store_ack(o, stream, entry_id);
+    store_begin(o, "XADD");
+    store_arg(o, STORE_DEADLETTER);
+    store_arg(o, "MAXLEN");
+    store_arg(o, "~");
+    store_argf(o, "%" PRIu64, env->cfg->maxlen);
+    store_arg(o, "*");
+    add_field(o, "stream", stream);
+    add_field(o, "id", entry_id);
+    add_field(o, "reason", reason);
+    add_field(o, "raw", raw ? raw : "");
+    store_end(o);
+}

@@ -1,0 +1,80 @@
+/* process.h — deciding what one stream entry changes.
+ *
+ * consume.c reads an entry and the state it touches (store_load_lua);
+ * these functions turn entry + state into the guarded writes of one
+ * store_apply_lua call: the incident it joins or opens, the correlation
+ * table of its source and the attack.combined / province-wide incidents
+ * that follow, escalation jobs for the sinks whose rules the incidents now
+ * meet, the canh:incidents entries, the dedup marker and the XACK.  No I/O
+ * here: the Check suite drives these with hand-made state.
+ */
+#ifndef CANH_COLLECTOR_PROCESS_H
+#define CANH_COLLECTOR_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/config.h"
+#include "collector/correlate.h"
+#include "collector/incident.h"
+#include "collector/ingest.h"
+#include "collector/store.h"
+
+struct process_env {
+    const struct collector_config *cfg;
+    uint64_t now_us;
+    uint32_t (*random)(void *user); /* for new incident ids */
+    void *random_user;
+};
+
+/* The incident keys an event needs loaded, in this order. */
+enum { LOAD_PRIMARY, LOAD_COMBINED, LOAD_PROVINCE, LOAD_MAX };
+
+struct process_load {
+    bool seen;
+    struct corr_state src;
+    size_t n;                         /* keys asked for */
+    char keys[LOAD_MAX][INCIDENT_KEY_LEN];
+    char ids[LOAD_MAX][INCIDENT_ID_LEN]; /* canh:ikeys value, "" when none */
+    struct incident *inc[LOAD_MAX];   /* NULL when the hash is missing */
+};
+
+/* Fills ld->keys/n for ev and returns the source hash key in src_key
+ * ("" when the event has no single source). */
+void process_event_keys(const struct in_event *ev, struct process_load *ld, char *src_key,
+                        size_t len);
+void process_load_free(struct process_load *ld);
+
+struct process_outcome {
+    int opened, escalated, extended;
+};
+
+/* Everything event ev (entry id of stream) does, given what was loaded. */
+int process_plan_event(const struct process_env *env, const char *stream, const char *entry_id,
+                       const struct in_event *ev, const struct process_load *ld,
+                       struct store_ops *o, struct process_outcome *out);
+
+/* Close an incident whose window has passed (guarded by its version). */
+void process_plan_close(const struct process_env *env, struct incident *inc, struct store_ops *o);
+
+/* A heartbeat: canh:agents, canh:agent_seen, and close the agent's open
+ * fault.link incident (fault may be NULL). */
+void process_plan_heartbeat(const struct process_env *env, const char *stream, const char *entry_id,
+                            const struct in_heartbeat *hb, const char *raw, uint64_t entry_ms,
+                            struct incident *fault, struct store_ops *o);
+
+/* A silent agent: open fault.link unless one is open (loaded_id is the
+ * canh:ikeys value, fault its hash).  Returns false when nothing to do. */
+bool process_plan_silent(const struct process_env *env, const char *agent, const char *agency,
+                         uint64_t last_heartbeat_us, const char *loaded_id,
+                         const struct incident *fault, struct store_ops *o);
+
+/* Garbage: to canh:deadletter with the reason, and acknowledged. */
+void process_plan_deadletter(const struct process_env *env, const char *stream,
+                             const char *entry_id, const char *reason, const char *raw,
+                             struct store_ops *o);
+
+/* Which sinks an incident should reach under the routing rules. */
+unsigned process_route(const struct collector_config *cfg, const struct incident *inc);
+
+#endif

@@ -1,0 +1,268 @@
+/* store.c — see store.h. */
+#include "collector/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char store_apply_lua[] =
+    "local function ack()\n"
+    "  if ARGV[3] ~= '' then redis.call('XACK', ARGV[3], 'canh-collectors', ARGV[4]) end\n"
+    "end\n"
+    "if ARGV[1] ~= '' and redis.call('EXISTS', ARGV[1]) == 1 then ack() return 'DUP' end\n"
+    "local i = 6\n"
+    "for g = 1, tonumber(ARGV[5]) do\n"
+    "  local v = redis.call('HGET', ARGV[i], ARGV[i+1])\n"
+    "  if not v then v = '' end\n"
+    "  if v ~= ARGV[i+2] then return 'CONFLICT' end\n"
+    "  i = i + 3\n"
+    "end\n"
+    "while i <= #ARGV do\n"
+    "  local op, n = ARGV[i], tonumber(ARGV[i+1])\n"
+    "  local a = {}\n"
+    "  for k = 1, n do a[k] = ARGV[i+1+k] end\n"
+    "  i = i + 2 + n\n"
+    "  if op == 'HDELEQ' then\n"
+    "    if redis.call('HGET', a[1], a[2]) == a[3] then redis.call('HDEL', a[1], a[2]) end\n"
+    "  else\n"
+    "    redis.call(op, unpack(a))\n"
+    "  end\n"
+    "end\n"
+    "if ARGV[1] ~= '' then redis.call('SET', ARGV[1], '1', 'EX', ARGV[2]) end\n"
+    "ack()\n"
+    "return 'OK'\n";
+
+const char store_load_lua[] =
+    "local seen = 0\n"
+    "if ARGV[1] ~= '' then seen = redis.call('EXISTS', ARGV[1]) end\n"
+    "local src = {}\n"
+    "if ARGV[2] ~= '' then src = redis.call('HGETALL', ARGV[2]) end\n"
+    "local out = {seen, src}\n"
+    "local i = 4\n"
+    "for k = 1, tonumber(ARGV[3]) do\n"
+    "  local id\n"
+    "  if string.sub(ARGV[i], 1, 1) == '#' then id = string.sub(ARGV[i], 2)\n"
+    "  else id = redis.call('HGET', 'canh:ikeys', ARGV[i]) end\n"
+    "  i = i + 1\n"
+    "  if id then out[#out+1] = {id, redis.call('HGETALL', 'canh:incident:' .. id)}\n"
+    "  else out[#out+1] = {'', {}} end\n"
+    "end\n"
+    "local m = tonumber(ARGV[i])\n"
+    "i = i + 1\n"
+    "for k = 1, m do\n"
+    "  out[#out+1] = redis.call('HGET', ARGV[i], ARGV[i+1]) or ''\n"
+    "  i = i + 2\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV: now_ms, lease_ms, max, n, (sink, rate_per_s, burst) × n.  A job is
+ * leased (its score moved to now + lease) before it is handed out, so a
+ * collector that dies while delivering only delays it; a sink's token
+ * bucket (canh:ratelimit:<sink>) is shared by every collector.  Jobs of a
+ * sink this collector does not have wait a minute for one that does. */
+const char store_claim_lua[] =
+    "local now, lease, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local rates = {}\n"
+    "for s = 0, tonumber(ARGV[4]) - 1 do\n"
+    "  rates[ARGV[5+s*3]] = {tonumber(ARGV[6+s*3]), tonumber(ARGV[7+s*3])}\n"
+    "end\n"
+    "local ids = redis.call('ZRANGEBYSCORE', 'canh:escalations', '-inf', now, 'LIMIT', 0, max)\n"
+    "local out = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  local job = redis.call('HGETALL', 'canh:escalation:' .. id)\n"
+    "  if #job == 0 then\n"
+    "    redis.call('ZREM', 'canh:escalations', id)\n"
+    "  else\n"
+    "    local h = {}\n"
+    "    for k = 1, #job, 2 do h[job[k]] = job[k+1] end\n"
+    "    local r = rates[h.sink]\n"
+    "    local ok = r ~= nil\n"
+    "    if not ok then redis.call('ZADD', 'canh:escalations', now + 60000, id) end\n"
+    "    if ok and r[1] > 0 then\n"
+    "      local key = 'canh:ratelimit:' .. h.sink\n"
+    "      local b = redis.call('HMGET', key, 'tokens', 'ts')\n"
+    "      local tokens, ts = tonumber(b[1]) or r[2], tonumber(b[2]) or now\n"
+    "      tokens = math.min(r[2], tokens + math.max(0, now - ts) / 1000 * r[1])\n"
+    "      if tokens < 1 then\n"
+    "        ok = false\n"
+    "        redis.call('ZADD', 'canh:escalations',\n"
+    "                   now + math.ceil((1 - tokens) / r[1] * 1000), id)\n"
+    "        redis.call('HINCRBY', 'canh:escalation:' .. id, 'deferred', 1)\n"
+    "      else\n"
+    "        tokens = tokens - 1\n"
+    "      end\n"
+    "      redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))\n"
+    "    end\n"
+    "    if ok then\n"
+    "      redis.call('ZADD', 'canh:escalations', now + lease, id)\n"
+    "      redis.call('HINCRBY', 'canh:escalation:' .. id, 'attempts', 1)\n"
+    "      out[#out+1] = {id, redis.call('HGETALL', 'canh:escalation:' .. id),\n"
+    "                     redis.call('HGETALL', 'canh:incident:' .. h.incident)}\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+static int strvec_push(struct strvec *sv, const char *s, size_t len)
+{
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 32;
+        char **v = realloc(sv->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        sv->v = v;
+        size_t *l = realloc(sv->len, cap * sizeof(*l));
+        if (!l)
+            return -1;
+        sv->len = l;
+        sv->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    sv->v[sv->n] = copy;
+    sv->len[sv->n++] = len;
+    return 0;
+}
+
+static void strvec_free(struct strvec *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    free(sv->len);
+    memset(sv, 0, sizeof(*sv));
+}
+
+void store_ops_init(struct store_ops *o) { memset(o, 0, sizeof(*o)); }
+
+void store_ops_free(struct store_ops *o)
+{
+    strvec_free(&o->guards);
+    strvec_free(&o->ops);
+    memset(o, 0, sizeof(*o));
+}
+
+void store_seen(struct store_ops *o, const char *key, uint64_t ttl_s)
+{
+    snprintf(o->seen_key, sizeof(o->seen_key), "%s", key);
+    o->seen_ttl_s = ttl_s ? ttl_s : 1;
+}
+
+void store_ack(struct store_ops *o, const char *stream, const char *id)
+{
+    snprintf(o->ack_stream, sizeof(o->ack_stream), "%s", stream);
+    snprintf(o->ack_id, sizeof(o->ack_id), "%s", id);
+}
+
+void store_guard(struct store_ops *o, const char *key, const char *field, const char *expected)
+{
+    o->oom |= strvec_push(&o->guards, key, strlen(key));
+    o->oom |= strvec_push(&o->guards, field, strlen(field));
+    o->oom |= strvec_push(&o->guards, expected, strlen(expected));
+}
+
+void store_begin(struct store_ops *o, const char *op)
+{
+    o->oom |= strvec_push(&o->ops, op, strlen(op));
+    o->op_nargs_at = o->ops.n;
+    o->oom |= strvec_push(&o->ops, "0", 1);
+}
+
+void store_arg(struct store_ops *o, const char *s) { o->oom |= strvec_push(&o->ops, s, strlen(s)); }
+
+void store_argf(struct store_ops *o, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+        o->oom = -1;
+        return;
+    }
+    store_arg(o, buf);
+}
+
+void store_end(struct store_ops *o)
+{
+    if (o->oom || o->op_nargs_at >= o->ops.n)
+        return;
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%zu", o->ops.n - o->op_nargs_at - 1);
+    char *copy = malloc((size_t)n + 1);
+    if (!copy) {
+        o->oom = -1;
+        return;
+    }
+    memcpy(copy, buf, (size_t)n + 1);
+    free(o->ops.v[o->op_nargs_at]);
+    o->ops.v[o->op_nargs_at] = copy;
+    o->ops.len[o->op_nargs_at] = (size_t)n;
+}
+
+void store_cmd(struct store_ops *o, const char *op, ...)
+{
+    store_begin(o, op);
+    va_list ap;
+    va_start(ap, op);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        store_arg(o, s);
+    va_end(ap);
+    store_end(o);
+}
+
+int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_out,
+                     size_t *argc_out)
+{
+    if (o->oom)
+        return -1;
+    char *ttl = o->ttl_text, *nguards = o->nguards_text;
+    size_t argc = 3 + 5 + o->guards.n + o->ops.n;
+    const char **argv = malloc(argc * sizeof(*argv));
+    size_t *lens = malloc(argc * sizeof(*lens));
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        return -1;
+    }
+    snprintf(ttl, sizeof(o->ttl_text), "%llu", (unsigned long long)o->seen_ttl_s);
+    snprintf(nguards, sizeof(o->nguards_text), "%zu", o->guards.n / 3);
+    size_t i = 0;
+#define PUT(s, l)                                                                                  \
+    do {                                                                                           \
+        argv[i] = (s);                                                                             \
+        lens[i++] = (l);                                                                           \
+    } while (0)
+    PUT("EVAL", 4);
+    PUT(store_apply_lua, strlen(store_apply_lua));
+    PUT("0", 1);
+    PUT(o->seen_key, strlen(o->seen_key));
+    PUT(ttl, strlen(ttl));
+    PUT(o->ack_stream, strlen(o->ack_stream));
+    PUT(o->ack_id, strlen(o->ack_id));
+    PUT(nguards, strlen(nguards));
+    for (size_t g = 0; g < o->guards.n; g++)
+        PUT(o->guards.v[g], o->guards.len[g]);
+    for (size_t k = 0; k < o->ops.n; k++)
+        PUT(o->ops.v[k], o->ops.len[k]);
+#undef PUT
+    *argv_out = argv;
+    *lens_out = lens;
+    *argc_out = argc;
+    return 0;
+}
+
+enum store_result store_result_parse(const char *text, size_t len)
+{
+    if (len == 2 && memcmp(text, "OK", 2) == 0)
+        return STORE_OK;
+    if (len == 3 && memcmp(text, "DUP", 3) == 0)
+        return STORE_DUP;
+    if (len == 8 && memcmp(text, "CONFLICT", 8) == 0)
+        return STORE_CONFLICT;
+    return STORE_ERROR;
+}

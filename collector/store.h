@@ -1,0 +1,88 @@
+/* store.h — the collector's Redis keys and its two atomic scripts.
+ *
+ * Exactly-once effects rest on one rule: everything an event changes —
+ * incident hashes, the key index, correlation state, the canh:incidents
+ * entry, queued escalations, the dedup marker and the XACK — is written by
+ * one Lua script (store_apply_lua), which Redis runs atomically.  The
+ * collector reads what it needs first (store_load_lua), decides in C, and
+ * sends the writes with guards: (hash, field, expected value) triples the
+ * script checks before writing anything.  If another collector changed one
+ * of them in between, the script writes nothing and answers CONFLICT, and
+ * the collector reads again.  If the dedup marker of the event exists, it
+ * only acknowledges and answers DUP.  A collector killed at any point has
+ * either applied all of an event or none of it; an unacknowledged entry is
+ * claimed again later and its second application is a DUP.
+ */
+#ifndef CANH_COLLECTOR_STORE_H
+#define CANH_COLLECTOR_STORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_GROUP "canh-collectors"
+#define STORE_IKEYS "canh:ikeys"              /* hash: incident key → open id */
+#define STORE_INCIDENT_PREFIX "canh:incident:" /* hash per incident */
+#define STORE_INCIDENTS "canh:incidents"       /* stream: opened/escalated/closed */
+#define STORE_OPEN "canh:open"                 /* zset: open id by last update (ms) */
+#define STORE_ESCALATIONS "canh:escalations"   /* zset: job id by next attempt (ms) */
+#define STORE_ESCALATION_PREFIX "canh:escalation:" /* hash per job */
+#define STORE_RATELIMIT_PREFIX "canh:ratelimit:"   /* hash per sink: token bucket */
+#define STORE_DEADLETTER "canh:deadletter"     /* stream */
+#define STORE_AGENTS "canh:agents"             /* hash: agent → last heartbeat */
+#define STORE_AGENT_SEEN "canh:agent_seen"     /* zset: agent by last heartbeat (ms) */
+#define STORE_SRC_PREFIX "canh:src:"           /* hash per source: correlation */
+#define STORE_SEEN_PREFIX "canh:seen:"         /* string per processed event id */
+
+struct strvec {
+    char **v;
+    size_t *len;
+    size_t n, cap;
+};
+
+struct store_ops {
+    char seen_key[160];
+    uint64_t seen_ttl_s;
+    char ack_stream[192];
+    char ack_id[48];
+    struct strvec guards; /* key, field, expected ... */
+    struct strvec ops;    /* opcode, nargs, args ... */
+    size_t op_nargs_at;   /* slot of the open op's nargs */
+    char ttl_text[24], nguards_text[24]; /* numbers of the EVAL vector */
+    int oom;
+};
+
+void store_ops_init(struct store_ops *o);
+void store_ops_free(struct store_ops *o);
+
+/* Skip everything if the key exists; else set it with a TTL at the end. */
+void store_seen(struct store_ops *o, const char *key, uint64_t ttl_s);
+/* XACK stream canh-collectors id, also on DUP. */
+void store_ack(struct store_ops *o, const char *stream, const char *id);
+/* HGET key field must equal expected ("" = missing). */
+void store_guard(struct store_ops *o, const char *key, const char *field, const char *expected);
+/* One Redis command (HSET, ZADD, XADD, ...), or HDELEQ key field value
+ * (delete the field only while it holds value). */
+void store_begin(struct store_ops *o, const char *op);
+void store_arg(struct store_ops *o, const char *s);
+void store_argf(struct store_ops *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void store_end(struct store_ops *o);
+/* A whole command of string arguments, NULL-terminated. */
+void store_cmd(struct store_ops *o, const char *op, ...) __attribute__((sentinel));
+
+/* The EVAL argument vector; pointers stay owned by o.  -1 on no memory. */
+int store_apply_argv(struct store_ops *o, const char ***argv, size_t **lens, size_t *argc);
+
+/* Replies of store_apply_lua. */
+enum store_result { STORE_OK, STORE_DUP, STORE_CONFLICT, STORE_ERROR };
+enum store_result store_result_parse(const char *text, size_t len);
+
+extern const char store_apply_lua[];
+/* ARGV: seen key or "", source hash key or "", n, n incident keys (a key
+ * "#<id>" names an incident directly), m, m pairs (hash, field).
+ * Returns {seen 0/1, source hash pairs, {id, hash pairs} × n, value × m}. */
+extern const char store_load_lua[];
+/* Escalation jobs due now; see escalate.c. */
+extern const char store_claim_lua[];
+
+#endif

@@ -1,0 +1,37 @@
+/* syslog.h — RFC 5424 messages to the SOC's SIEM, over UDP or TCP.
+ *
+ * syslog_format builds one message (PRI, version 1, RFC 3339 time, host,
+ * app, msgid, one structured-data element canh@32473 with the incident's
+ * fields, a UTF-8 text with BOM).  32473 is the private enterprise number
+ * RFC 5612 reserves for documentation; a deployment with its own number
+ * can change SYSLOG_SD_ID.  UDP sends one datagram per message (RFC 5426);
+ * TCP uses octet-counting framing (RFC 6587) on one kept connection.
+ */
+#ifndef CANH_COLLECTOR_SYSLOG_H
+#define CANH_COLLECTOR_SYSLOG_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/incident.h"
+
+#define SYSLOG_SD_ID "canh@32473"
+#define SYSLOG_FACILITY 16 /* local0 */
+
+/* Returns the length written (always NUL-terminated, truncated to len). */
+size_t syslog_format(char *buf, size_t len, const struct incident *inc, const char *action,
+                     const char *job_id, const char *hostname, const char *app, uint64_t now_us);
+
+struct syslog_sink;
+typedef void (*syslog_done_fn)(void *priv, const char *error); /* error NULL: sent */
+
+/* Resolves host now; NULL (and a logged reason) when it cannot. */
+struct syslog_sink *syslog_sink_new(struct event_base *base, const char *host, uint16_t port, bool tcp);
+/* done is always called, maybe before this returns. */
+void syslog_sink_send(struct syslog_sink *s, const char *msg, size_t len, syslog_done_fn done,
+                      void *priv);
+void syslog_sink_free(struct syslog_sink *s);
+
+#endif

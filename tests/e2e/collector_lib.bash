@@ -1,0 +1,155 @@
+# collector_lib.bash — helpers the collector_*.sh and tail_*.sh tests source.
+# (Named .bash so the test glob, which takes *.sh, does not run it alone.)
+#
+# Every test gets its own temporary directory, a private redis-server on a
+# unix socket in it, and cleans both up on exit.
+
+set -euo pipefail
+
+: "${CANH_BIN:?set CANH_BIN to the bin directory of the build}"
+: "${CANH_SRC:?set CANH_SRC to the source tree}"
+
+T=$(mktemp -d /tmp/canh-e2e.XXXXXX)
+SOCK="$T/redis.sock"
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -f "$T/redis.pid" ]]; then
+        local rpid
+        rpid=$(cat "$T/redis.pid")
+        kill "$rpid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$rpid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    if [[ "${KEEP_TMP:-0}" != 1 ]]; then rm -rf "$T"; fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$T"/*.log; do
+        [[ -f "$f" ]] || continue
+        echo "--- $f (last 30 lines)" >&2
+        tail -n 30 "$f" >&2
+    done
+    exit 1
+}
+
+start_redis() {
+    redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$T" \
+        --daemonize yes --pidfile "$T/redis.pid" --logfile "$T/redis.log" \
+        --save '' --appendonly yes --appendfsync everysec >/dev/null
+    for _ in $(seq 100); do
+        if redis-cli -s "$SOCK" ping 2>/dev/null | grep -q PONG; then return 0; fi
+        sleep 0.05
+    done
+    fail "redis-server did not start"
+}
+
+rc() { redis-cli -s "$SOCK" "$@"; }
+
+now_iso() { date +%Y-%m-%dT%H:%M:%S.%6N%z; }
+
+# mkevent AGENT SEQ KIND TAXONOMY SEVERITY CLASS SRC DST ASSET LEVEL [STATE [AGENCY]]
+# prints one event as common/event.c writes it (DESIGN §5).
+mkevent() {
+    local agent=$1 seq=$2 kind=$3 tax=$4 sev=$5 class=$6 src=$7 dst=$8 asset=$9 level=${10}
+    local state=${11:-new} agency=${12:-Sở Y tế}
+    local ts vi en eve
+    ts=$(now_iso)
+    case $tax in
+        attack.dos) vi="Tấn công từ chối dịch vụ"; en="Denial of service" ;;
+        attack.defacement) vi="Tấn công thay đổi giao diện"; en="Defacement" ;;
+        attack.intrusion) vi="Tấn công truy cập trái phép, chiếm quyền điều khiển"; en="Unauthorised access, takeover" ;;
+        *) vi="Các hình thức tấn công mạng khác"; en="Other attack" ;;
+    esac
+    case $sev in high | critical) eve=1 ;; medium) eve=2 ;; *) eve=3 ;; esac
+    printf '{"timestamp":"%s","event_type":"alert","src_ip":"%s","dest_ip":"%s","dest_port":80,"proto":"TCP",' "$ts" "$src" "$dst"
+    printf '"alert":{"signature":"canh %s","category":"%s / %s","severity":%d},' "$kind" "$vi" "$en" "$eve"
+    printf '"canh":{"v":1,"id":"%s:b00t:%06d","finding_id":"%s:b00t:f%s","agent":"%s","agency":"%s","kind":"%s","state":"%s",' \
+        "$agent" "$seq" "$agent" "$kind" "$agent" "$agency" "$kind" "$state"
+    printf '"taxonomy":{"code":"%s","vi":"%s","en":"%s"},"severity":"%s","class":"%s","rule":"test.rules:%s",' \
+        "$tax" "$vi" "$en" "$sev" "$class" "$kind"
+    printf '"asset":{"name":"%s","owner":"%s","level":%d},"first_seen":"%s","last_seen":"%s",' "$asset" "$agency" "$level" "$ts" "$ts"
+    printf '"counters":{"packets":%d,"ports":%d},"evidence":{"scan_type":"syn","sample_ports":[22,80,443]}}}\n' $((seq * 10 + 7)) $((seq + 3))
+}
+
+# xadd_event AGENT JSON
+xadd_event() { rc XADD "canh:events:$1" MAXLEN '~' 100000 '*' event "$2" >/dev/null; }
+
+# heartbeat AGENT [AGENCY]
+heartbeat() {
+    local agency=${2:-Sở Y tế}
+    rc XADD "canh:heartbeats:$1" MAXLEN '~' 1000 '*' event \
+        "{\"timestamp\":\"$(now_iso)\",\"event_type\":\"stats\",\"canh\":{\"v\":1,\"agent\":\"$1\",\"agency\":\"$agency\",\"counters\":{\"packets\":1000,\"bytes\":64000,\"pcap_drops\":0,\"events\":3}}}" >/dev/null
+}
+
+# write_conf FILE [extra INI text]
+write_conf() {
+    local file=$1
+    shift
+    cat >"$file" <<EOF
+[collector]
+redis_url = unix:$SOCK
+block = 200ms
+claim_idle = 2s
+claim_interval = 1s
+discover_interval = 500ms
+log_level = info
+
+[incidents]
+sweep_interval = 500ms
+$*
+EOF
+}
+
+# start_collector CONF NAME: runs canh-collector in the background
+start_collector() {
+    "$CANH_BIN/canh-collector" -c "$1" >>"$T/$2.log" 2>&1 &
+    PIDS+=($!)
+    LAST_PID=$!
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: polls until the command succeeds
+wait_for() {
+    local what=$1 secs=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    while ((SECONDS < deadline)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    fail "timed out after ${secs}s waiting for: $what"
+}
+
+pending_count() {
+    # Sum of pending entries in group canh-collectors over every events stream.
+    local total=0 key n
+    for key in $(rc --scan --pattern 'canh:events:*'); do
+        n=$(rc XPENDING "$key" canh-collectors 2>/dev/null | head -1)
+        total=$((total + ${n:-0}))
+    done
+    echo "$total"
+}
+
+# incidents_where FIELD VALUE [FIELD VALUE ...]: ids of the incident
+# hashes with all those field values
+incidents_where() {
+    local key i ok args=("$@")
+    for key in $(rc --scan --pattern 'canh:incident:*'); do
+        ok=1
+        for ((i = 0; i < ${#args[@]}; i += 2)); do
+            if [[ "$(rc HGET "$key" "${args[i]}")" != "${args[i + 1]}" ]]; then ok=0; break; fi
+        done
+        if ((ok)); then echo "${key#canh:incident:}"; fi
+    done
+}

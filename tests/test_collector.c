@@ -1,0 +1,194 @@
+/* test_collector.c — collector.conf, escalation helpers, syslog and report
+ * formatting (collector/config.c, escalate.c, syslog.c, report.c). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/config.h"
+#include "collector/escalate.h"
+#include "collector/rconn.h"
+#include "collector/report.h"
+#include "collector/syslog.h"
+
+static char conf_path[64];
+
+static int load_text(const char *text, struct collector_config *cfg, struct cfg_err *err)
+{
+    snprintf(conf_path, sizeof(conf_path), "/tmp/canh-test-collector-%d.conf", (int)getpid());
+    FILE *f = fopen(conf_path, "w");
+    fputs(text, f);
+    fclose(f);
+    collector_config_defaults(cfg);
+    int rc = collector_config_load(conf_path, cfg, err);
+    unlink(conf_path);
+    return rc;
+}
+
+START_TEST(test_config_values)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    ck_assert_int_eq(load_text("[collector]\nredis_url = unix:/run/redis.sock\nagents = gw1, gw2\n"
+                               "claim_idle = 90s\n[incidents]\nwindow = 10m\n"
+                               "[correlation]\ncombined_min_kinds = 3\nsilent_after = 5m\n"
+                               "[syslog]\nhost = 10.0.0.1\nproto = tcp\nrate = 30/m\nburst = 5\n"
+                               "class = serious_candidate\n[report]\ndir = /tmp\ndeadline = 3d\n",
+                               cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg->n_agents, 2);
+    ck_assert_str_eq(cfg->agents[1], "gw2");
+    ck_assert_uint_eq(cfg->claim_idle_us, 90000000ull);
+    ck_assert_uint_eq(cfg->incident_window_us, 600000000ull);
+    ck_assert_uint_eq(cfg->combined_min_kinds, 3);
+    ck_assert(cfg->route[SINK_SYSLOG].enabled && cfg->syslog_tcp);
+    ck_assert(cfg->route[SINK_SYSLOG].serious_only);
+    ck_assert_double_eq_tol(cfg->route[SINK_SYSLOG].rate_per_s, 0.5, 1e-9);
+    ck_assert(cfg->route[SINK_REPORT].enabled);
+    ck_assert(!cfg->route[SINK_WEBHOOK].enabled);
+    ck_assert_uint_eq(cfg->report_deadline_us, 3ull * 86400 * 1000000);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_errors_name_the_line)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    char want[160];
+    ck_assert_int_eq(load_text("[collector]\nbatch = 10\nblock = soon\n", cfg, &err), -1);
+    snprintf(want, sizeof(want), "%s:3: block: 'soon' is not a duration", conf_path);
+    ck_assert_ptr_nonnull(strstr(err.msg, want));
+    ck_assert_int_eq(load_text("[collector]\n\n[webhok]\nurl = x\n", cfg, &err), -1);
+    snprintf(want, sizeof(want), "%s:3: unknown section [webhok]", conf_path);
+    ck_assert_ptr_nonnull(strstr(err.msg, want));
+    ck_assert_int_eq(load_text("[incidents]\nwindw = 5m\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: unknown key 'windw' in [incidents]"));
+    ck_assert_int_eq(load_text("[webhook]\nurl = https://soc.example/hook\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: url: 'https://soc.example/hook' must start with http://"));
+    ck_assert_int_eq(load_text("[webhook]\nurl = http://127.0.0.1:9/hook\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "secret_file is not"));
+    ck_assert_int_eq(load_text("[syslog]\nmin_severity = severe\n", cfg, &err), -1);
+    ck_assert_int_eq(load_text("[collector]\nagents = gw 1, gw/2\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'gw/2'"));
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_redis_url)
+{
+    struct redis_target t;
+    ck_assert_int_eq(redis_url_parse("redis://10.1.2.3:6380", &t), 0);
+    ck_assert_str_eq(t.host, "10.1.2.3");
+    ck_assert_int_eq(t.port, 6380);
+    ck_assert_int_eq(redis_url_parse("redis://soc-redis", &t), 0);
+    ck_assert_int_eq(t.port, 6379);
+    ck_assert_int_eq(redis_url_parse("unix:/run/redis/redis.sock", &t), 0);
+    ck_assert(t.unix_socket);
+    ck_assert_str_eq(t.path, "/run/redis/redis.sock");
+    ck_assert_int_eq(redis_url_parse("redis://user:pw@host", &t), -1);
+    ck_assert_int_eq(redis_url_parse("redis://host:99999", &t), -1);
+    ck_assert_int_eq(redis_url_parse("http://host", &t), -1);
+}
+END_TEST
+
+START_TEST(test_signature_and_backoff)
+{
+    char sig[80];
+    /* RFC 4231 test case 2. */
+    escalate_signature("Jefe", "what do ya want for nothing?", 28, sig, sizeof(sig));
+    ck_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    collector_config_defaults(cfg);
+    cfg->retry_base_us = 1000000;
+    cfg->retry_max_us = 8000000;
+    ck_assert_uint_eq(escalate_backoff_us(cfg, 1, 0), 750000);
+    ck_assert_uint_eq(escalate_backoff_us(cfg, 3, 0), 3000000);
+    ck_assert_uint_le(escalate_backoff_us(cfg, 3, 0xffffffffu), 5000000);
+    ck_assert_uint_eq(escalate_backoff_us(cfg, 40, 0), 6000000); /* capped */
+    free(cfg);
+}
+END_TEST
+
+static struct incident *sample(void)
+{
+    struct incident *inc = calloc(1, sizeof(*inc));
+    snprintf(inc->id, sizeof(inc->id), "20261123-081614-0000abcd");
+    inc->type = INCIDENT_FINDING;
+    inc->taxonomy = taxonomy_find("attack.defacement");
+    snprintf(inc->agency, sizeof(inc->agency), "Sở Y tế");
+    snprintf(inc->asset, sizeof(inc->asset), "portal \"main\"]");
+    inc->level = 3;
+    inc->serious = true;
+    inc->severity = SEV_CRITICAL;
+    snprintf(inc->sources, sizeof(inc->sources), "203.0.113.7");
+    snprintf(inc->targets, sizeof(inc->targets), "198.51.100.10");
+    snprintf(inc->kinds, sizeof(inc->kinds), "defacement");
+    snprintf(inc->summary, sizeof(inc->summary), "defacement: marker=hacked");
+    inc->first_seen_us = 1795396574000000ull;
+    inc->status = INCIDENT_ESCALATED;
+    return inc;
+}
+
+START_TEST(test_syslog_format)
+{
+    struct incident *inc = sample();
+    char msg[2048];
+    size_t n = syslog_format(msg, sizeof(msg), inc, "escalated", "J1", "soc1", "canh-collector",
+                             1795396574123456ull);
+    ck_assert_uint_eq(n, strlen(msg));
+    /* local0 (16) * 8 + crit (2) = 130 */
+    ck_assert_ptr_nonnull(strstr(msg, "<130>1 2026-11-23T01:16:14.123456Z soc1 canh-collector "));
+    ck_assert_ptr_nonnull(strstr(msg, " INCIDENT [canh@32473 id=\"20261123-081614-0000abcd\""));
+    ck_assert_ptr_nonnull(strstr(msg, "asset=\"portal \\\"main\\\"\\]\""));
+    ck_assert_ptr_nonnull(strstr(msg, "] \xEF\xBB\xBF" "escalated: Tấn công thay đổi giao diện - Sở Y tế"));
+    n = syslog_format(msg, 64, inc, "closed", "J1", "soc1", "canh-collector", 0);
+    ck_assert_uint_eq(n, 63);
+    ck_assert_ptr_nonnull(strstr(msg, "<134>1 "));
+    free(inc);
+}
+END_TEST
+
+START_TEST(test_report_draft)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    collector_config_defaults(cfg);
+    snprintf(cfg->reporting_unit, sizeof(cfg->reporting_unit), "Sở TT&TT");
+    struct incident *inc = sample();
+    char *md = report_markdown(cfg, inc, 1795396600000000ull);
+    ck_assert_ptr_nonnull(md);
+    ck_assert_ptr_nonnull(strstr(md, "BÁO CÁO BAN ĐẦU SỰ CỐ"));
+    ck_assert_ptr_nonnull(strstr(md, "Tên đơn vị: Sở TT&TT"));
+    ck_assert_ptr_nonnull(strstr(md, "Người liên hệ: [cần Đội ứng cứu sự cố bổ sung]"));
+    ck_assert_ptr_nonnull(strstr(md, "Cấp độ an toàn hệ thống thông tin: 3"));
+    ck_assert_ptr_nonnull(strstr(md, "Tấn công thay đổi giao diện (`attack.defacement`)"));
+    ck_assert_ptr_nonnull(strstr(md, "(5 ngày kể từ khi phát hiện)"));
+    free(md);
+    json_t *j = report_json(cfg, inc, 1795396600000000ull);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "incident_type"), "vi")),
+                     "Tấn công thay đổi giao diện");
+    json_decref(j);
+    free(inc);
+    free(cfg);
+}
+END_TEST
+
+int main(void)
+{
+    setenv("TZ", "Asia/Ho_Chi_Minh", 1);
+    Suite *s = suite_create("collector");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_config_values);
+    tcase_add_test(tc, test_config_errors_name_the_line);
+    tcase_add_test(tc, test_redis_url);
+    tcase_add_test(tc, test_signature_and_backoff);
+    tcase_add_test(tc, test_syslog_format);
+    tcase_add_test(tc, test_report_draft);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

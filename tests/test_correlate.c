@@ -1,0 +1,253 @@
+/* test_correlate.c — correlation and the per-event plan, without Redis
+ * (collector/correlate.c, collector/process.c). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/config.h"
+#include "collector/correlate.h"
+#include "collector/process.h"
+
+#define S(x) ((uint64_t)(x) * 1000000)
+
+static struct in_event mk(const char *id, const char *agency, const char *code, const char *kind,
+                          const char *src, uint64_t ts)
+{
+    return (struct in_event){.id = id, .finding_id = id, .agent = "gw", .agency = agency,
+                             .kind = kind, .state = "new", .taxonomy = taxonomy_find(code),
+                             .severity = SEV_MEDIUM, .src_ip = src, .dest_ip = "198.51.100.10",
+                             .asset_name = "portal", .asset_owner = "", .level = 3, .ts_us = ts,
+                             .first_seen_us = ts, .last_seen_us = ts};
+}
+
+static struct incident *inc_with_id(const char *id, enum severity sev)
+{
+    struct incident *inc = calloc(1, sizeof(*inc));
+    snprintf(inc->id, sizeof(inc->id), "%s", id);
+    inc->severity = sev;
+    return inc;
+}
+
+START_TEST(test_kinds_and_agencies_in_window)
+{
+    struct corr_state *st = calloc(1, sizeof(*st));
+    struct incident *a = inc_with_id("A", SEV_MEDIUM), *b = inc_with_id("B", SEV_HIGH),
+                    *c = inc_with_id("C", SEV_LOW);
+    struct in_event scan = mk("e1", "Sở Y tế", "attack.other", "portscan", "1.2.3.4", S(1000));
+    struct in_event flood = mk("e2", "Sở Y tế", "attack.dos", "syn_flood", "1.2.3.4", S(1100));
+    struct in_event other = mk("e3", "Sở Tư pháp", "attack.other", "sweep", "1.2.3.4", S(1200));
+    corr_state_note(st, &scan, a, S(3600));
+    ck_assert_uint_eq(corr_kinds_for_agency(st, "Sở Y tế", S(1000), S(3600)), 1);
+    corr_state_note(st, &flood, b, S(3600));
+    ck_assert_uint_eq(corr_kinds_for_agency(st, "Sở Y tế", S(1100), S(3600)), 2);
+    ck_assert_uint_eq(corr_agencies(st, S(1100), S(3600)), 1);
+    corr_state_note(st, &other, c, S(3600));
+    ck_assert_uint_eq(corr_agencies(st, S(1200), S(3600)), 2);
+    /* The same kind again is one kind; out of the window it does not count. */
+    scan.ts_us = S(1300);
+    corr_state_note(st, &scan, a, S(3600));
+    ck_assert_uint_eq(st->n, 3);
+    ck_assert_uint_eq(st->v[0].events, 2);
+    ck_assert_uint_eq(corr_kinds_for_agency(st, "Sở Y tế", S(1100 + 3601), S(3600)), 1);
+    /* A later event prunes what fell out of the window. */
+    struct in_event late = mk("e9", "Sở Y tế", "attack.dos", "udp_flood", "1.2.3.4", S(1250 + 3600));
+    corr_state_note(st, &late, b, S(3600));
+    ck_assert_uint_eq(st->n, 2);
+    free(st);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+struct fields {
+    const char *f[200];
+    size_t l[200];
+    char store[200][256];
+    size_t n;
+};
+
+static void collect(void *user, const char *field, const char *value)
+{
+    struct fields *fs = user;
+    const char *both[2] = {field, value};
+    for (int i = 0; i < 2; i++) {
+        snprintf(fs->store[fs->n], sizeof(fs->store[0]), "%s", both[i]);
+        fs->f[fs->n] = fs->store[fs->n];
+        fs->l[fs->n] = strlen(both[i]);
+        fs->n++;
+    }
+}
+
+START_TEST(test_state_round_trip)
+{
+    struct corr_state *st = calloc(1, sizeof(*st)), *back = calloc(1, sizeof(*back));
+    struct incident *a = inc_with_id("A", SEV_CRITICAL);
+    a->serious = true;
+    a->level = 4;
+    struct in_event ev = mk("e1", "Sở Y tế", "attack.defacement", "defacement", "1.2.3.4", S(5));
+    corr_state_note(st, &ev, a, S(60));
+    st->ver = 7;
+    struct fields *fs = calloc(1, sizeof(*fs));
+    corr_state_to_fields(st, collect, fs);
+    corr_state_from_fields(back, fs->f, fs->l, fs->n);
+    ck_assert_uint_eq(back->ver, 7);
+    ck_assert_uint_eq(back->n, 1);
+    ck_assert_str_eq(back->v[0].agency, "Sở Y tế");
+    ck_assert_str_eq(back->v[0].incident_id, "A");
+    ck_assert_int_eq(back->v[0].severity, SEV_CRITICAL);
+    ck_assert(back->v[0].serious);
+    ck_assert_int_eq(back->v[0].level, 4);
+    ck_assert_uint_eq(back->v[0].last_seen_us, S(5));
+    free(fs);
+    free(st);
+    free(back);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_combined_links_every_kind)
+{
+    struct corr_state *st = calloc(1, sizeof(*st));
+    struct incident *ids[3] = {inc_with_id("SCAN", SEV_MEDIUM), inc_with_id("DOS", SEV_HIGH),
+                               inc_with_id("DEFACE", SEV_CRITICAL)};
+    struct in_event evs[3] = {mk("e1", "Sở Y tế", "attack.other", "portscan", "9.9.9.9", S(100)),
+                              mk("e2", "Sở Y tế", "attack.dos", "syn_flood", "9.9.9.9", S(200)),
+                              mk("e3", "Sở Y tế", "attack.defacement", "defacement", "9.9.9.9", S(300))};
+    struct incident_policy pol = {.window_us = S(1800), .max_event_ids = 50, .serious_level = 3};
+    struct incident *comb = calloc(1, sizeof(*comb));
+    for (int i = 0; i < 2; i++)
+        corr_state_note(st, &evs[i], ids[i], S(3600));
+    ck_assert_uint_eq(corr_link(comb, true, INCIDENT_COMBINED, "C1", "combined|9.9.9.9|Sở Y tế", st,
+                                "Sở Y tế", &evs[1], S(3600), &pol, 1),
+                      2);
+    ck_assert_str_eq(comb->taxonomy->code, "attack.combined");
+    ck_assert_str_eq(comb->children, "SCAN,DOS");
+    ck_assert_int_eq(comb->severity, SEV_HIGH);
+    corr_state_note(st, &evs[2], ids[2], S(3600));
+    ck_assert(corr_link_accepts(comb, &evs[2], S(3600)));
+    ck_assert_uint_eq(corr_link(comb, false, INCIDENT_COMBINED, NULL, NULL, st, "Sở Y tế", &evs[2],
+                                S(3600), &pol, 2),
+                      1);
+    ck_assert_str_eq(comb->children, "SCAN,DOS,DEFACE");
+    ck_assert_str_eq(comb->kinds, "portscan,syn_flood,defacement");
+    ck_assert_int_eq(comb->severity, SEV_CRITICAL);
+    ck_assert_uint_eq(comb->events, 3);
+    free(comb);
+    free(st);
+    for (int i = 0; i < 3; i++)
+        free(ids[i]);
+}
+END_TEST
+
+static uint32_t fixed_random(void *user)
+{
+    return (*(uint32_t *)user)++;
+}
+
+static bool ops_have(const struct store_ops *o, const char *a, const char *b)
+{
+    for (size_t i = 0; i + 1 < o->ops.n; i++)
+        if (strcmp(o->ops.v[i], a) == 0 && (!b || strstr(o->ops.v[i + 1], b)))
+            return true;
+    return false;
+}
+
+START_TEST(test_plan_event)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    collector_config_defaults(cfg);
+    cfg->route[SINK_WEBHOOK].enabled = true; /* medium and above */
+    uint32_t seq = 1;
+    struct process_env env = {.cfg = cfg, .now_us = S(1795396574), .random = fixed_random,
+                              .random_user = &seq};
+    struct in_event ev = mk("gw:b:1", "Sở Y tế", "attack.dos", "syn_flood", "9.9.9.9", S(1795396570));
+    struct process_load *ld = calloc(1, sizeof(*ld));
+    char src_key[160];
+    process_event_keys(&ev, ld, src_key, sizeof(src_key));
+    ck_assert_uint_eq(ld->n, 3);
+    ck_assert_str_eq(ld->keys[LOAD_COMBINED], "combined|9.9.9.9|Sở Y tế");
+    ck_assert_str_eq(src_key, "canh:src:9.9.9.9");
+
+    /* First event, nothing loaded: one incident opened and escalated. */
+    struct store_ops o;
+    struct process_outcome out;
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "1-0", &ev, ld, &o, &out), 0);
+    ck_assert_int_eq(out.opened, 1);
+    ck_assert_int_eq(out.escalated, 1);
+    ck_assert_str_eq(o.seen_key, "canh:seen:gw:b:1");
+    ck_assert_str_eq(o.ack_id, "1-0");
+    ck_assert(ops_have(&o, "canh:ikeys", "f|attack.dos|9.9.9.9|Sở Y tế|portal"));
+    ck_assert(ops_have(&o, "canh:escalations", NULL));
+    ck_assert(!ops_have(&o, "canh:ikeys", "combined|"));
+    /* Guards: the key was free, the source table new. */
+    ck_assert_uint_eq(o.guards.n, 9);
+    ck_assert_str_eq(o.guards.v[0], "canh:ikeys");
+    ck_assert_str_eq(o.guards.v[2], "");
+    store_ops_free(&o);
+
+    /* The same source already scanned this agency: attack.combined opens. */
+    struct incident *scan = inc_with_id("SCAN", SEV_MEDIUM);
+    struct in_event prev = mk("gw:b:0", "Sở Y tế", "attack.other", "portscan", "9.9.9.9", S(1795396500));
+    corr_state_note(&ld->src, &prev, scan, cfg->correlation_window_us);
+    ld->src.ver = 4;
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "2-0", &ev, ld, &o, &out), 0);
+    ck_assert_int_eq(out.opened, 2);
+    ck_assert(ops_have(&o, "canh:ikeys", "combined|9.9.9.9|Sở Y tế"));
+    ck_assert(ops_have(&o, "canh:incident:SCAN", NULL)); /* combined_id back-link */
+    ck_assert(!ops_have(&o, "canh:ikeys", "province|"));
+    store_ops_free(&o);
+
+    /* Already processed: only the dedup check and the ack remain. */
+    ld->seen = true;
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "3-0", &ev, ld, &o, &out), 0);
+    ck_assert_uint_eq(o.ops.n, 0);
+    ck_assert_uint_eq(o.guards.n, 0);
+    store_ops_free(&o);
+    free(scan);
+    free(ld);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_route)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    collector_config_defaults(cfg);
+    for (int s = 0; s < SINK_COUNT; s++)
+        cfg->route[s].enabled = true;
+    struct incident *inc = inc_with_id("X", SEV_LOW);
+    ck_assert_uint_eq(process_route(cfg, inc), 0);
+    inc->severity = SEV_HIGH;
+    ck_assert_uint_eq(process_route(cfg, inc), (1u << SINK_WEBHOOK) | (1u << SINK_SYSLOG));
+    inc->serious = true;
+    ck_assert_uint_eq(process_route(cfg, inc), 7);
+    cfg->route[SINK_SYSLOG].serious_only = true;
+    cfg->route[SINK_WEBHOOK].min_severity = SEV_CRITICAL;
+    inc->serious = false;
+    ck_assert_uint_eq(process_route(cfg, inc), 0);
+    free(inc);
+    free(cfg);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("correlate");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_kinds_and_agencies_in_window);
+    tcase_add_test(tc, test_state_round_trip);
+    tcase_add_test(tc, test_combined_links_every_kind);
+    tcase_add_test(tc, test_plan_event);
+    tcase_add_test(tc, test_route);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
