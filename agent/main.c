@@ -3,18 +3,29 @@
  *   canh-agent [-c agent.conf] (-r FILE | -i IFACE) [--output SPEC]...
  *   canh-agent --check [-c agent.conf]
  *
+ * Start order matters: the capture is opened first (it may need root),
+ * then privileges are dropped ([agent] user), and only then are outputs
+ * opened, so the spool and JSONL files belong to the unprivileged user.
+ *
  * Exit status: 0 done, 1 runtime failure (capture, output), 2 usage or
  * configuration error (messages say file:line). */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/capture.h"
+#include "agent/health.h"
+#include "agent/heartbeat.h"
+#include "agent/notify.h"
 #include "agent/output.h"
+#include "agent/output_redis.h"
 #include "agent/pipeline.h"
+#include "agent/privdrop.h"
 #include "agent/runloop.h"
 #include "common/log.h"
+#include "common/units.h"
 
 #define MAX_OUTPUT_SPECS 8
 
@@ -27,7 +38,8 @@ static void usage(FILE *to)
             "  -c, --config FILE    agent.conf (default: built-in defaults, shipped rules)\n"
             "  -r, --read FILE      replay a pcap/pcapng file as fast as possible\n"
             "  -i, --interface IF   capture live on IF (overrides [capture] interface)\n"
-            "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout) or redis; repeatable\n"
+            "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout), redis or redis:URL;\n"
+            "                       repeatable\n"
             "                       (default: redis when [output] redis_url is set, else jsonl:-)\n"
             "      --rules DIR      rules directory (overrides [agent] rules_dir)\n"
             "      --assets FILE    assets.conf (overrides [agent] assets)\n"
@@ -47,8 +59,11 @@ static int set_string(char *dst, size_t size, const char *value, const char *wha
     return 0;
 }
 
-static int open_outputs(struct pipeline *pl, const char *const *specs, size_t n,
-                        const struct agent_config *cfg)
+/* Opens every output into outs[] (the pipeline owns them); redis ones
+ * are also listed in redis_outs[] for heartbeats. */
+static int open_outputs(struct pipeline *pl, struct event_base *base, const char *const *specs,
+                        size_t n, const struct agent_config *cfg, struct output **outs,
+                        size_t *n_outs, struct output **redis_outs, size_t *n_redis)
 {
     const char *fallback = cfg->redis_url[0] ? "redis" : "jsonl:-";
     if (n == 0) {
@@ -60,8 +75,12 @@ static int open_outputs(struct pipeline *pl, const char *const *specs, size_t n,
         struct output *out = NULL;
         if (strncmp(specs[i], "jsonl:", 6) == 0 && specs[i][6]) {
             out = output_jsonl_open(specs[i] + 6, &err);
+        } else if (strcmp(specs[i], "redis") == 0 || strncmp(specs[i], "redis:", 6) == 0) {
+            out = output_redis_open(base, cfg, specs[i][5] ? specs[i] + 6 : NULL, &err);
+            if (out)
+                redis_outs[(*n_redis)++] = out;
         } else {
-            log_err("--output %s: expected jsonl:PATH, jsonl:- or redis", specs[i]);
+            log_err("--output %s: expected jsonl:PATH, jsonl:-, redis or redis:URL", specs[i]);
             return 2;
         }
         if (!out) {
@@ -69,6 +88,7 @@ static int open_outputs(struct pipeline *pl, const char *const *specs, size_t n,
             return 1;
         }
         pipeline_add_output(pl, out);
+        outs[(*n_outs)++] = out;
     }
     return 0;
 }
@@ -101,14 +121,21 @@ int main(int argc, char **argv)
         {"name", required_argument, NULL, 'N'},    {"check", no_argument, NULL, 'C'},
         {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
+        /* Not in --help: synthetic events for tests and benchmarks
+         * (docs/redis.md). */
+        {"debug-events", required_argument, NULL, 'E'},
+        {"debug-rate", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *read_file = NULL, *interface = NULL, *rules_dir = NULL,
                *assets_file = NULL, *name = NULL;
     const char *output_specs[MAX_OUTPUT_SPECS];
     size_t n_outputs = 0;
     int check_only = 0, verbosity = 0, opt;
+    uint64_t debug_events = 0, debug_rate = 0;
 
     log_init("canh-agent", LOG_LEVEL_INFO);
+    /* A Redis that vanishes mid-write must cost an error, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "c:r:i:o:vqVh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': config_path = optarg; break;
@@ -127,6 +154,13 @@ int main(int argc, char **argv)
         case 'C': check_only = 1; break;
         case 'v': verbosity = 1; break;
         case 'q': verbosity = -1; break;
+        case 'E':
+        case 'T':
+            if (units_parse_count(optarg, opt == 'E' ? &debug_events : &debug_rate) < 0) {
+                log_err("--debug-%s %s: expected a count", opt == 'E' ? "events" : "rate", optarg);
+                return 2;
+            }
+            break;
         case 'V': printf("canh-agent %s\n", CANH_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -182,12 +216,16 @@ int main(int argc, char **argv)
         agent_config_free(&cfg);
         return 2;
     }
-    int status = open_outputs(pl, output_specs, n_outputs, &cfg);
     struct capture cap = {0};
     struct event_base *base = NULL;
     struct runloop *rl = NULL;
-    if (status)
-        goto out;
+    struct health *health = NULL;
+    struct heartbeat *hb = NULL;
+    struct notify *notify = NULL;
+    struct output *outs[MAX_OUTPUT_SPECS], *redis_outs[MAX_OUTPUT_SPECS];
+    size_t n_outs = 0, n_redis = 0;
+    int status = 0;
+    char why[512];
 
     struct capture_opts copts = {
         .interface = read_file ? NULL : cfg.interface,
@@ -202,22 +240,72 @@ int main(int argc, char **argv)
         status = rc == -2 ? 2 : 1;
         goto out;
     }
+    if (privdrop_to_user(cfg.run_as_user, cfg.state_dir, why, sizeof(why)) < 0) {
+        log_err("%s", why);
+        status = 1;
+        goto out;
+    }
     base = event_base_new();
-    rl = base ? runloop_new(base, &cap, pl, &cfg) : NULL;
-    if (!rl) {
+    if (!base) {
         log_err("cannot set up the event loop (out of memory)");
         status = 1;
         goto out;
     }
+    status = open_outputs(pl, base, output_specs, n_outputs, &cfg, outs, &n_outs, redis_outs,
+                          &n_redis);
+    if (status)
+        goto out;
+    rl = runloop_new(base, &cap, pl, &cfg);
+    health = health_new(base, &cfg, pl, &cap);
+    hb = heartbeat_new(base, &cfg, pl, &cap, redis_outs, n_redis);
+    notify = notify_new(base);
+    if (!rl || !health || !hb || !notify) {
+        log_err("cannot set up the event loop (out of memory)");
+        status = 1;
+        goto out;
+    }
+    uint64_t drain_us = cfg.redis_timeout_us;
+    if (drain_us < 1000000)
+        drain_us = 1000000;
+    if (drain_us > 30000000)
+        drain_us = 30000000;
+    struct runloop_extras extras = {
+        .health = health,
+        .notify = notify,
+        .outputs = outs,
+        .n_outputs = n_outs,
+        .drain_timeout_us = drain_us,
+        .debug_events = debug_events,
+        .debug_rate = debug_rate,
+    };
+    runloop_set_extras(rl, &extras);
+    snprintf(why, sizeof(why), "watching %s, rules %s", cap.source, pipeline_rules_version(pl));
+    notify_ready(notify, why);
     status = runloop_run(rl);
     log_summary(pl, cap.source);
+    for (size_t i = 0; i < n_redis; i++) {
+        json_t *st = json_object();
+        redis_outs[i]->stats(redis_outs[i], st);
+        log_info("redis: %lld events, %lld delivered, %lld spooled, %lld lost, %lld left in the "
+                 "spool",
+                 (long long)json_integer_value(json_object_get(st, "redis_events")),
+                 (long long)json_integer_value(json_object_get(st, "redis_delivered")),
+                 (long long)json_integer_value(json_object_get(st, "spool_appended")),
+                 (long long)json_integer_value(json_object_get(st, "spool_lost_records")),
+                 (long long)json_integer_value(json_object_get(st, "spool_records")));
+        json_decref(st);
+    }
 out:
     runloop_free(rl);
+    heartbeat_free(hb);
+    health_free(health);
+    notify_free(notify);
+    /* Outputs (Redis: its libevent events) go before the loop does. */
+    pipeline_free(pl);
     if (cap.pcap)
         capture_close(&cap);
     if (base)
         event_base_free(base);
-    pipeline_free(pl);
     agent_config_free(&cfg);
     return status;
 }

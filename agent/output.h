@@ -22,6 +22,10 @@ struct output {
     int (*flush)(struct output *o);
     void (*stats)(struct output *o, json_t *out);
     void (*close)(struct output *o);
+    /* Events accepted but not yet delivered that could still be delivered
+     * if the loop ran a little longer (shutdown waits a bounded time for
+     * this to reach 0); NULL: always 0. */
+    size_t (*pending)(struct output *o);
 };
 
 /* "jsonl:PATH" or "jsonl:-" (stdout).  NULL with err set on failure. */

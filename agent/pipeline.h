@@ -61,6 +61,9 @@ const char *pipeline_rules_version(const struct pipeline *pl);
  * same enrich/output path; rule names a rule in the "health" detector
  * section of the rules, or NULL for the built-in health rule. */
 void pipeline_emit(struct pipeline *pl, struct event *ev);
+/* The loaded rule detector/name, or NULL.  Valid until the next reload:
+ * look it up at each emission rather than keeping it. */
+struct rule *pipeline_rule(struct pipeline *pl, const char *detector, const char *name);
 
 void pipeline_free(struct pipeline *pl);
 

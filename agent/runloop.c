@@ -4,26 +4,50 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "agent/finding.h"
+#include "agent/health.h"
+#include "agent/notify.h"
 #include "common/log.h"
+#include "common/taxonomy.h"
 #include "common/units.h"
 
 /* Frames per callback: large enough to amortise the loop, small enough
  * that timers and signals are served within milliseconds. */
 #define BATCH_FRAMES 4096
+#define DRAIN_CHECK_US 10000
+#define DEBUG_TICK_US 10000
+#define DEBUG_BATCH_UNPACED 1000 /* synthetic events per loop turn at most */
 
 struct runloop {
     struct event_base *base;
     struct capture *cap;
     struct pipeline *pl;
     const struct agent_config *cfg;
+    struct runloop_extras x;
     struct event *ev_capture; /* live: pcap fd; offline: self-activating */
     struct event *ev_tick;
     struct event *ev_flush;
+    struct event *ev_drain;
+    struct event *ev_debug;
     struct event *ev_sigint, *ev_sigterm, *ev_sighup;
     int status;
     int stopping;
+    int eof_waiting; /* offline input done, synthetic events still due */
+    uint64_t drain_deadline_us;
+    uint64_t debug_sent;
+    uint64_t debug_started_us;
+    uint64_t run_started_us;
+    struct rule debug_rule;
 };
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static int on_frame(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame)
 {
@@ -32,17 +56,58 @@ static int on_frame(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame
     return 0;
 }
 
+static size_t outputs_pending(struct runloop *rl)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rl->x.n_outputs; i++)
+        if (rl->x.outputs[i]->pending)
+            n += rl->x.outputs[i]->pending(rl->x.outputs[i]);
+    return n;
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *ctx)
+{
+    struct runloop *rl = ctx;
+    size_t pending = outputs_pending(rl);
+    if (pending && mono_us() < rl->drain_deadline_us)
+        return;
+    if (pending)
+        log_warn("stopping with %zu events not yet acknowledged by Redis; they stay in the spool "
+                 "for the next start",
+                 pending);
+    event_base_loopexit(rl->base, NULL);
+}
+
 static void stop(struct runloop *rl, int status)
 {
     if (rl->stopping)
         return;
     rl->stopping = 1;
     rl->status = status;
+    if (rl->cap->live)
+        event_del(rl->ev_capture);
+    event_del(rl->ev_debug);
     uint64_t now = pipeline_last_packet_us(rl->pl);
     if (rl->cap->live && units_now_us() > now)
         now = units_now_us();
+    health_finish(rl->x.health, now);
     pipeline_finish(rl->pl, now);
-    event_base_loopexit(rl->base, NULL);
+    notify_stopping(rl->x.notify);
+    /* Give the outputs a bounded time to hear back (Redis replies); the
+     * loop keeps running so they can. */
+    rl->drain_deadline_us = mono_us() + rl->x.drain_timeout_us;
+    struct timeval tv = {0, DRAIN_CHECK_US};
+    event_add(rl->ev_drain, &tv);
+    on_drain(-1, 0, rl);
+}
+
+static void finish_input(struct runloop *rl)
+{
+    if (rl->debug_sent < rl->x.debug_events) {
+        rl->eof_waiting = 1;
+        return;
+    }
+    stop(rl, 0);
 }
 
 static void on_capture(evutil_socket_t fd, short what, void *ctx)
@@ -59,7 +124,9 @@ static void on_capture(evutil_socket_t fd, short what, void *ctx)
             if (rl->cap->truncated)
                 log_warn("%s: %s; finished with the packets read before it", rl->cap->source,
                          rl->cap->errbuf);
-            stop(rl, 0);
+            log_info("%s: read in %.3f s", rl->cap->source,
+                     (double)(mono_us() - rl->run_started_us) / 1e6);
+            finish_input(rl);
             return;
         }
         event_active(rl->ev_capture, EV_READ, 0);
@@ -71,7 +138,7 @@ static void on_tick(evutil_socket_t fd, short what, void *ctx)
     struct runloop *rl = ctx;
     /* Offline the packet clock ticks inside the pipeline; live, a quiet
      * link still has to end findings on time. */
-    if (rl->cap->live)
+    if (rl->cap->live && !rl->stopping)
         pipeline_tick(rl->pl, units_now_us());
 }
 
@@ -81,6 +148,48 @@ static void on_flush(evutil_socket_t fd, short what, void *ctx)
     pipeline_flush(rl->pl);
 }
 
+/* Synthetic events: the same enrich → JSON → outputs path as a real
+ * finding, at a rate the test or benchmark chooses. */
+static void on_debug(evutil_socket_t fd, short what, void *ctx)
+{
+    struct runloop *rl = ctx;
+    uint64_t due;
+    if (rl->x.debug_rate) {
+        if (!rl->debug_started_us)
+            rl->debug_started_us = mono_us();
+        due = (mono_us() - rl->debug_started_us) * rl->x.debug_rate / 1000000u + 1;
+    } else {
+        due = rl->x.debug_events;
+    }
+    /* Never more than a batch per turn: the loop must get back to the
+     * Redis replies, or a slow turn would snowball into one endless one. */
+    if (due > rl->debug_sent + DEBUG_BATCH_UNPACED)
+        due = rl->debug_sent + DEBUG_BATCH_UNPACED;
+    if (due > rl->x.debug_events)
+        due = rl->x.debug_events;
+    json_t *evidence = json_pack("{s:s}", "note", "synthetic event (--debug-events)");
+    while (rl->debug_sent < due) {
+        struct event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = "debug_event";
+        ev.rule = &rl->debug_rule;
+        ev.state = FINDING_NEW;
+        ev.finding_seq = finding_next_seq();
+        ev.ts_us = ev.first_seen_us = ev.last_seen_us = units_now_us();
+        ev.counters = json_pack("{s:I}", "n", (json_int_t)rl->debug_sent);
+        ev.evidence = evidence;
+        pipeline_emit(rl->pl, &ev);
+        json_decref(ev.counters);
+        rl->debug_sent++;
+    }
+    json_decref(evidence);
+    if (rl->debug_sent >= rl->x.debug_events) {
+        event_del(rl->ev_debug);
+        if (rl->eof_waiting)
+            stop(rl, 0);
+    }
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *ctx)
 {
     struct runloop *rl = ctx;
@@ -88,6 +197,11 @@ static void on_signal(evutil_socket_t sig, short what, void *ctx)
         struct cfg_err err;
         if (pipeline_reload(rl->pl, &err) < 0)
             log_err("reload refused, keeping the running rules: %s", err.msg);
+        return;
+    }
+    if (rl->stopping) {
+        log_info("signal %d again: stopping without waiting for Redis", (int)sig);
+        event_base_loopexit(rl->base, NULL);
         return;
     }
     log_info("signal %d: stopping", (int)sig);
@@ -110,26 +224,39 @@ struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct
         rl->ev_capture = event_new(base, -1, 0, on_capture, rl);
     rl->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, rl);
     rl->ev_flush = event_new(base, -1, EV_PERSIST, on_flush, rl);
+    rl->ev_drain = event_new(base, -1, EV_PERSIST, on_drain, rl);
+    rl->ev_debug = event_new(base, -1, EV_PERSIST, on_debug, rl);
     rl->ev_sigint = evsignal_new(base, SIGINT, on_signal, rl);
     rl->ev_sigterm = evsignal_new(base, SIGTERM, on_signal, rl);
     rl->ev_sighup = evsignal_new(base, SIGHUP, on_signal, rl);
-    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_sigint || !rl->ev_sigterm ||
-        !rl->ev_sighup) {
+    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_drain || !rl->ev_debug ||
+        !rl->ev_sigint || !rl->ev_sigterm || !rl->ev_sighup) {
         runloop_free(rl);
         return NULL;
     }
+    rl->debug_rule.name = (char *)"debug_event";
+    rl->debug_rule.ref = (char *)"built-in:debug_event";
+    rl->debug_rule.detector = (char *)"debug";
+    rl->debug_rule.enabled = true;
+    rl->debug_rule.taxonomy = taxonomy_find("fault.other");
+    rl->debug_rule.severity = SEV_LOW;
     return rl;
 }
 
+void runloop_set_extras(struct runloop *rl, const struct runloop_extras *x) { rl->x = *x; }
+
 int runloop_run(struct runloop *rl)
 {
-    struct timeval one_second = {1, 0}, half_second = {0, 500000};
+    struct timeval one_second = {1, 0}, half_second = {0, 500000}, debug_tick = {0, DEBUG_TICK_US};
+    rl->run_started_us = mono_us();
     if (rl->cap->live)
         event_add(rl->ev_capture, NULL);
     else
         event_active(rl->ev_capture, EV_READ, 0);
     event_add(rl->ev_tick, &one_second);
     event_add(rl->ev_flush, &half_second);
+    if (rl->x.debug_events)
+        event_add(rl->ev_debug, &debug_tick);
     event_add(rl->ev_sigint, NULL);
     event_add(rl->ev_sigterm, NULL);
     event_add(rl->ev_sighup, NULL);
@@ -141,8 +268,8 @@ void runloop_free(struct runloop *rl)
 {
     if (!rl)
         return;
-    struct event *evs[] = {rl->ev_capture, rl->ev_tick,    rl->ev_flush,
-                           rl->ev_sigint,  rl->ev_sigterm, rl->ev_sighup};
+    struct event *evs[] = {rl->ev_capture, rl->ev_tick,   rl->ev_flush,   rl->ev_drain,
+                           rl->ev_debug,   rl->ev_sigint, rl->ev_sigterm, rl->ev_sighup};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);

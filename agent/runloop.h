@@ -4,7 +4,8 @@
  * offline so timers and signals keep running), the one-second detector
  * tick when the link is quiet, output flushing, and signals: SIGHUP
  * reloads assets and rules, SIGINT/SIGTERM stop capture, close findings,
- * flush and return.
+ * wait a bounded time for the outputs to deliver (Redis acknowledgements)
+ * and return.  A second stop signal during that wait exits at once.
  */
 #ifndef CANH_RUNLOOP_H
 #define CANH_RUNLOOP_H
@@ -15,9 +16,27 @@
 #include "agent/pipeline.h"
 
 struct runloop;
+struct health;
+struct notify;
 
 struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct pipeline *pl,
                             const struct agent_config *cfg);
+
+/* Optional parts of a daemon run (all may be NULL/0). */
+struct runloop_extras {
+    struct health *health;         /* its findings are closed at stop */
+    struct notify *notify;         /* STOPPING=1 at stop */
+    struct output *const *outputs; /* whose pending() the stop waits for */
+    size_t n_outputs;
+    uint64_t drain_timeout_us;     /* longest wait for them */
+    /* Synthetic events for tests and benchmarks (--debug-events N
+     * --debug-rate R): N events of kind "debug_event" at R per second
+     * (0: as fast as the loop allows, at most 1000 a turn); an offline run ends after the last. */
+    uint64_t debug_events;
+    uint64_t debug_rate;
+};
+void runloop_set_extras(struct runloop *rl, const struct runloop_extras *x);
+
 /* Runs until end of file (offline) or a stop signal.  Returns the exit
  * status: 0 on a clean finish, 1 on a capture error. */
 int runloop_run(struct runloop *rl);

@@ -16,15 +16,27 @@ const char *fixture_path(const char *name)
     return path;
 }
 
+static char temp_dir[256];
+
+static void remove_temp_dir(void)
+{
+    char cmd[300];
+    /* Only ever a directory this process made with mkdtemp. */
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", temp_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", temp_dir);
+}
+
 const char *write_temp_file(const char *name, const char *text)
 {
-    static char dir[256];
     static char paths[8][512];
     static int next;
+    char *dir = temp_dir;
     if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "/tmp/canh-test-XXXXXX");
-        if (!mkdtemp(dir))
+        snprintf(temp_dir, sizeof(temp_dir), "/tmp/canh-test-XXXXXX");
+        if (!mkdtemp(temp_dir))
             return NULL;
+        atexit(remove_temp_dir);
     }
     char *path = paths[next++ % 8];
     snprintf(path, 512, "%s/%s", dir, name);
