@@ -1,6 +1,8 @@
 /* addr.c — see addr.h. */
 #include "common/addr.h"
 
+#include "common/hash.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -85,10 +87,71 @@ const char *cidr_format(const struct cidr *c, char *buf, size_t len)
     return buf;
 }
 
+int prefix_index_init(struct prefix_index *ix, size_t capacity)
+{
+    memset(ix, 0, sizeof(*ix));
+    uint32_t size = 8;
+    while (size < capacity * 2)
+        size <<= 1;
+    ix->slots = calloc(size, sizeof(*ix->slots));
+    if (!ix->slots)
+        return -1;
+    ix->mask = size - 1;
+    return 0;
+}
+
+static uint32_t prefix_slot_of(const struct ipaddr *net, uint8_t bits)
+{
+    /* Keys come from configuration, not from the wire: no secret seed. */
+    return (uint32_t)hash_bytes(net->b, 16, bits);
+}
+
+void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t value)
+{
+    uint32_t i = prefix_slot_of(&c->net, c->bits) & ix->mask;
+    while (ix->slots[i].used) {
+        if (ix->slots[i].bits == c->bits && addr_eq(&ix->slots[i].net, &c->net))
+            return;
+        i = (i + 1) & ix->mask;
+    }
+    ix->slots[i] = (struct prefix_slot){.net = c->net, .bits = c->bits, .used = 1, .value = value};
+    for (int k = 0; k < ix->n_lens; k++)
+        if (ix->lens[k] == c->bits)
+            return;
+    int k = ix->n_lens++;
+    while (k > 0 && ix->lens[k - 1] < c->bits) {
+        ix->lens[k] = ix->lens[k - 1];
+        k--;
+    }
+    ix->lens[k] = c->bits;
+}
+
+int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a)
+{
+    if (!ix->slots)
+        return -1;
+    for (int k = 0; k < ix->n_lens; k++) {
+        struct cidr c = {.net = *a, .bits = ix->lens[k]};
+        cidr_mask(&c);
+        uint32_t i = prefix_slot_of(&c.net, c.bits) & ix->mask;
+        while (ix->slots[i].used) {
+            if (ix->slots[i].bits == c.bits && addr_eq(&ix->slots[i].net, &c.net))
+                return ix->slots[i].value;
+            i = (i + 1) & ix->mask;
+        }
+    }
+    return -1;
+}
+
+void prefix_index_free(struct prefix_index *ix)
+{
+    free(ix->slots);
+    memset(ix, 0, sizeof(*ix));
+}
+
 int netset_parse(const char *text, struct netset *out, char *bad, size_t badlen)
 {
-    out->v = NULL;
-    out->n = 0;
+    memset(out, 0, sizeof(*out));
     const char *p = text;
     while (*p) {
         while (*p == ',' || isspace((unsigned char)*p))
@@ -119,14 +182,32 @@ int netset_parse(const char *text, struct netset *out, char *bad, size_t badlen)
         out->v = grown;
         out->v[out->n++] = c;
     }
+    if (netset_reindex(out) < 0) {
+        snprintf(bad, badlen, "out of memory");
+        goto fail;
+    }
     return 0;
 fail:
     netset_free(out);
     return -1;
 }
 
+int netset_reindex(struct netset *s)
+{
+    prefix_index_free(&s->index);
+    if (prefix_index_init(&s->index, s->n) < 0)
+        return -1;
+    for (size_t i = 0; i < s->n; i++)
+        prefix_index_add(&s->index, &s->v[i], (int32_t)i);
+    return 0;
+}
+
 bool netset_contains(const struct netset *s, const struct ipaddr *a)
 {
+    if (s->n == 0)
+        return false;
+    if (s->index.slots)
+        return prefix_index_lookup(&s->index, a) >= 0;
     for (size_t i = 0; i < s->n; i++)
         if (cidr_contains(&s->v[i], a))
             return true;
@@ -136,6 +217,7 @@ bool netset_contains(const struct netset *s, const struct ipaddr *a)
 void netset_free(struct netset *s)
 {
     free(s->v);
+    prefix_index_free(&s->index);
     s->v = NULL;
     s->n = 0;
 }

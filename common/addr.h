@@ -20,10 +20,36 @@ struct cidr {
     uint8_t bits; /* prefix length on the 128-bit form (v4 /24 = 120) */
 };
 
+/* Longest-prefix lookup in a few hash probes: one open-addressing table
+ * of masked networks, probed once per distinct prefix length (longest
+ * first).  Built once at load time; lookups allocate nothing. */
+struct prefix_slot {
+    struct ipaddr net;
+    uint8_t bits;
+    uint8_t used;
+    int32_t value;
+};
+
+struct prefix_index {
+    struct prefix_slot *slots;
+    uint32_t mask;      /* slots - 1 (a power of two minus one) */
+    uint8_t lens[129];  /* distinct prefix lengths, longest first */
+    uint8_t n_lens;
+};
+
+/* capacity: how many prefixes will be added.  -1 when out of memory. */
+int prefix_index_init(struct prefix_index *ix, size_t capacity);
+/* The first value added for a network stays (duplicates are ignored). */
+void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t value);
+/* The value of the longest prefix containing a, or -1. */
+int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a);
+void prefix_index_free(struct prefix_index *ix);
+
 /* A small list of prefixes (allow lists, home networks, asset addresses). */
 struct netset {
     struct cidr *v;
     size_t n;
+    struct prefix_index index; /* built by netset_parse */
 };
 
 #define ADDR_STRLEN 46
@@ -62,6 +88,8 @@ const char *cidr_format(const struct cidr *c, char *buf, size_t len);
 /* Comma/space separated prefixes; on error *bad points at the bad item. */
 int netset_parse(const char *text, struct netset *out, char *bad, size_t badlen);
 bool netset_contains(const struct netset *s, const struct ipaddr *a);
+/* Rebuild the index after v was changed by hand; -1 out of memory. */
+int netset_reindex(struct netset *s);
 void netset_free(struct netset *s);
 
 #endif

@@ -464,13 +464,23 @@ static int assets_handler(void *user, const char *section, const char *name, con
 int assets_load(const char *path, struct assets *out, struct cfg_err *err)
 {
     struct assets_parse ap = {.out = out};
-    out->v = NULL;
-    out->n = 0;
+    memset(out, 0, sizeof(*out));
     int rc = ini_run(path, assets_handler, &ap.cur, err);
     free(ap.section);
-    for (size_t i = 0; rc == 0 && i < out->n; i++)
+    size_t prefixes = 0;
+    for (size_t i = 0; rc == 0 && i < out->n; i++) {
         if (out->v[i].addresses.n == 0)
             rc = cfg_fail(err, path, out->v[i].line, "asset [%s] has no address", out->v[i].name);
+        prefixes += out->v[i].addresses.n;
+    }
+    /* One index over every asset's prefixes: a lookup is a few hash
+     * probes however many assets there are.  The first asset declaring
+     * a network keeps it. */
+    if (rc == 0 && prefix_index_init(&out->index, prefixes) < 0)
+        rc = cfg_fail(err, path, 0, "out of memory");
+    for (size_t i = 0; rc == 0 && i < out->n; i++)
+        for (size_t j = 0; j < out->v[i].addresses.n; j++)
+            prefix_index_add(&out->index, &out->v[i].addresses.v[j], (int32_t)i);
     if (rc < 0)
         assets_free(out);
     return rc;
@@ -478,18 +488,8 @@ int assets_load(const char *path, struct assets *out, struct cfg_err *err)
 
 const struct asset *assets_lookup(const struct assets *a, const struct ipaddr *addr)
 {
-    const struct asset *best = NULL;
-    int best_bits = -1;
-    for (size_t i = 0; i < a->n; i++) {
-        const struct netset *ns = &a->v[i].addresses;
-        for (size_t j = 0; j < ns->n; j++) {
-            if (ns->v[j].bits > best_bits && cidr_contains(&ns->v[j], addr)) {
-                best = &a->v[i];
-                best_bits = ns->v[j].bits;
-            }
-        }
-    }
-    return best;
+    int32_t i = prefix_index_lookup(&a->index, addr);
+    return i >= 0 ? &a->v[i] : NULL;
 }
 
 void assets_free(struct assets *a)
@@ -497,6 +497,7 @@ void assets_free(struct assets *a)
     for (size_t i = 0; i < a->n; i++)
         netset_free(&a->v[i].addresses);
     free(a->v);
+    prefix_index_free(&a->index);
     a->v = NULL;
     a->n = 0;
 }
@@ -586,6 +587,8 @@ static int rule_common_key(struct ini_cursor *c, struct rule *r, const char *nam
         r->allow.v = grown;
         r->allow.n += more.n;
         netset_free(&more);
+        if (netset_reindex(&r->allow) < 0)
+            return cursor_fail(c, c->line, "out of memory");
     } else if (strcmp(name, "update_interval") == 0) {
         if (units_parse_duration_us(value, &r->update_interval_us) < 0 ||
             r->update_interval_us == 0)

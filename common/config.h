@@ -101,6 +101,7 @@ struct asset {
 struct assets {
     struct asset *v;
     size_t n;
+    struct prefix_index index; /* every asset's prefixes -> index in v */
 };
 
 int assets_load(const char *path, struct assets *out, struct cfg_err *err);

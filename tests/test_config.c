@@ -351,6 +351,32 @@ START_TEST(cidr_forms)
 }
 END_TEST
 
+START_TEST(prefix_index_longest_wins)
+{
+    struct netset ns;
+    char bad[64];
+    ck_assert_int_eq(netset_parse("10.0.0.0/8, 10.1.0.0/16, 10.1.2.3, 2001:db8::/32, 10.1.0.0/16",
+                                  &ns, bad, sizeof(bad)),
+                     0);
+    struct ipaddr a;
+    addr_parse("10.1.2.3", &a);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 2);
+    addr_parse("10.1.9.9", &a);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 1);
+    addr_parse("10.200.0.1", &a);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 0);
+    addr_parse("11.0.0.1", &a);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), -1);
+    ck_assert(!netset_contains(&ns, &a));
+    addr_parse("2001:db8:ffff::1", &a);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 3);
+    /* An IPv4 /8 never matches an IPv6 address with the same leading bits. */
+    addr_parse("a00::1", &a);
+    ck_assert(!netset_contains(&ns, &a));
+    netset_free(&ns);
+}
+END_TEST
+
 int main(void)
 {
     log_init("test_config", LOG_LEVEL_ERR);
@@ -368,6 +394,7 @@ int main(void)
     tcase_add_test(tc, units_parse);
     tcase_add_test(tc, taxonomy_table);
     tcase_add_test(tc, cidr_forms);
+    tcase_add_test(tc, prefix_index_longest_wins);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
