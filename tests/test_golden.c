@@ -37,7 +37,7 @@ static int n_replays;
 
 static void load_list(const char *dir, const char *name)
 {
-    char path[512], buf[2048];
+    char path[1100], buf[2048];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *fp = fopen(path, "r");
     if (!fp)

@@ -108,7 +108,7 @@ bad:
 static int parse_rule(struct rule *r, struct flood_params *p, struct table_sizes *sizes,
                       enum flood_class *cls, struct cfg_err *err)
 {
-    enum flood_class c;
+    enum flood_class c = FLOOD_TCP_SYN; /* set by class_of_rule on success */
     uint64_t halflife_us, dest, hs, top;
     if (class_of_rule(r, &c, err) < 0)
         return -1;
@@ -165,7 +165,7 @@ static int parse_rules(struct ruleset *rules, struct flood_params params[FLOOD_C
     sizes->destinations = sizes->handshakes = sizes->top = 0;
     while ((r = ruleset_next(rules, "flood", &cursor)) != NULL) {
         struct flood_params p;
-        enum flood_class c;
+        enum flood_class c = FLOOD_TCP_SYN; /* set by parse_rule on success */
         if (parse_rule(r, &p, sizes, &c, err) < 0)
             return -1;
         if (seen[c])

@@ -11,6 +11,7 @@ DESTDIR=$STAGE cmake --install "$BUILD" --prefix /usr >"$TMP/install.log" 2>&1 |
     { cat "$TMP/install.log"; fail "cmake --install failed"; }
 for f in usr/bin/canh-agent usr/bin/canh-collector usr/bin/canh-tail \
     usr/lib/systemd/system/canh-agent@.service usr/lib/systemd/system/canh-collector.service \
+    usr/lib/systemd/system/canh-stunnel.service etc/canh/canh-stunnel.conf \
     usr/lib/sysusers.d/canh.conf usr/lib/tmpfiles.d/canh.conf \
     usr/share/canh/rules/scan.rules etc/canh/agent.conf etc/canh/assets.conf \
     usr/share/doc/canh/README.md; do
@@ -40,11 +41,11 @@ pass "the shipped example agent.conf passes --check"
 # at the stage so the check does not depend on this machine's /usr/bin.
 UNITS=$TMP/units
 mkdir -p "$UNITS"
-for u in canh-agent@.service canh-collector.service; do
+for u in canh-agent@.service canh-collector.service canh-stunnel.service; do
     sed "s|/usr/bin/canh-|$STAGE/usr/bin/canh-|g" "$STAGE/usr/lib/systemd/system/$u" >"$UNITS/$u"
 done
 cp "$UNITS/canh-agent@.service" "$UNITS/canh-agent@eth0.service"
-for u in canh-agent@eth0.service canh-collector.service; do
+for u in canh-agent@eth0.service canh-collector.service canh-stunnel.service; do
     systemd-analyze verify "$UNITS/$u" >"$TMP/verify.log" 2>&1 || { cat "$TMP/verify.log"; fail "verify $u"; }
     # verify exits 0 on many warnings: any line about our unit is a finding
     if grep -v -e "Unit sysinit.target not found" "$TMP/verify.log" | grep -q "$u"; then
