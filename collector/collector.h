@@ -29,6 +29,8 @@ struct collector_stats {
     uint64_t opened, escalated, closed;
     uint64_t claimed;      /* entries taken over from other consumers */
     uint64_t errors;
+    uint64_t delivered[SINK_COUNT];         /* escalations delivered, per sink */
+    uint64_t delivery_failures[SINK_COUNT]; /* attempts that failed (retried later) */
 };
 
 struct collector {

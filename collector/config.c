@@ -70,6 +70,34 @@ void collector_config_defaults(struct collector_config *c)
     c->syslog_port = 514;
     snprintf(c->syslog_app, sizeof(c->syslog_app), "canh-collector");
     c->report_deadline_us = 5ull * 86400 * 1000000;
+    c->status_refresh_us = 1000000;
+    c->status_max_open = 200;
+    c->status_recent = 20;
+}
+
+int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text)
+        return -1;
+    const char *h = text;
+    size_t n = (size_t)(colon - text);
+    if (*h == '[') { /* [::1]:8088 */
+        if (n < 3 || h[n - 1] != ']')
+            return -1;
+        h++;
+        n -= 2;
+    } else if (memchr(h, ':', n)) {
+        return -1; /* a bare IPv6 address needs brackets */
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (n == 0 || n >= host_len || *end || colon[1] == '\0' || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    *port = (uint16_t)p;
+    return 0;
 }
 
 /* ---- line-counting reader ------------------------------------------- */
@@ -370,13 +398,46 @@ static int h_report(struct parse *p, const char *name, const char *value)
     return 0;
 }
 
+static int h_status(struct parse *p, const char *name, const char *value)
+{
+    struct collector_config *c = p->cfg;
+    if (strcmp(name, "listen") == 0) {
+        char host[128];
+        uint16_t port;
+        if (*value && collector_listen_parse(value, host, sizeof(host), &port) < 0)
+            return fail(p, p->line, "listen: '%s' is not host:port (e.g. 127.0.0.1:8088, [::1]:8088)",
+                        value);
+        return set_string(p, name, c->status_listen, sizeof(c->status_listen), value);
+    }
+    if (strcmp(name, "token_file") == 0) {
+        c->status_token_line = p->line;
+        return set_string(p, name, c->status_token_file, sizeof(c->status_token_file), value);
+    }
+    if (strcmp(name, "user") == 0) {
+        if (strchr(value, ':'))
+            return fail(p, p->line, "user: '%s' must not contain ':' (basic auth)", value);
+        return set_string(p, name, c->status_user, sizeof(c->status_user), value);
+    }
+    if (strcmp(name, "password_file") == 0) {
+        c->status_password_line = p->line;
+        return set_string(p, name, c->status_password_file, sizeof(c->status_password_file), value);
+    }
+    if (strcmp(name, "refresh") == 0)
+        return set_duration(p, name, &c->status_refresh_us, value, true);
+    if (strcmp(name, "max_open") == 0)
+        return set_count(p, name, &c->status_max_open, value, 1, 5000);
+    if (strcmp(name, "recent") == 0)
+        return set_count(p, name, &c->status_recent, value, 0, 500);
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*handler)(struct parse *p, const char *name, const char *value);
 } sections[] = {
     {"collector", h_collector}, {"incidents", h_incidents}, {"correlation", h_correlation},
     {"escalation", h_escalation}, {"webhook", h_webhook},     {"syslog", h_syslog},
-    {"report", h_report},
+    {"report", h_report},       {"status", h_status},
 };
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -394,7 +455,7 @@ static int handler(void *user, const char *section, const char *name, const char
     }
     return fail(p, p->section_line,
                 "unknown section [%s] (expected collector, incidents, correlation, escalation, "
-                "webhook, syslog or report)",
+                "webhook, syslog, report or status)",
                 section);
 }
 
@@ -417,6 +478,9 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
                         "[webhook] url is set but secret_file is not: receivers need the HMAC key");
     if (c->retry_max_us < c->retry_base_us)
         return cfg_fail(err, path, 0, "[escalation] retry_max is shorter than retry_base");
+    if (!c->status_user[0] != !c->status_password_file[0])
+        return cfg_fail(err, path, c->status_password_line,
+                        "[status] user and password_file go together (basic auth)");
     c->path = path;
     return 0;
 }
@@ -447,6 +511,22 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
         if (!secret[0])
             return cfg_fail(err, path, c->webhook_secret_line, "secret_file: %s is empty",
                             c->webhook_secret_file);
+    }
+    const struct {
+        const char *key, *file;
+        int line;
+    } status_files[] = {{"token_file", c->status_token_file, c->status_token_line},
+                        {"password_file", c->status_password_file, c->status_password_line}};
+    for (size_t i = 0; i < 2; i++) {
+        if (!status_files[i].file[0])
+            continue;
+        if (collector_read_secret(status_files[i].file, secret, sizeof(secret)) < 0)
+            return cfg_fail(err, path, status_files[i].line, "%s: cannot read %s: %s",
+                            status_files[i].key, status_files[i].file, strerror(errno));
+        if (strlen(secret) < 8)
+            return cfg_fail(err, path, status_files[i].line,
+                            "%s: %s holds fewer than 8 characters; use a long random secret",
+                            status_files[i].key, status_files[i].file);
     }
     if (c->route[SINK_REPORT].enabled && access(c->report_dir, W_OK | X_OK) < 0)
         return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s", c->report_dir,

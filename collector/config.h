@@ -1,7 +1,7 @@
 /* config.h — collector.conf (DESIGN §7, §9).
  *
  * One INI file read with libinih, sections [collector], [incidents],
- * [correlation], [escalation], [webhook], [syslog] and [report].  Every
+ * [correlation], [escalation], [webhook], [syslog], [report] and [status].  Every
  * mistake is reported as "file:line: message" in a struct cfg_err, as the
  * agent's files are; `canh-collector --check` loads it and also opens the
  * secret files it names, so a deployment error shows before the service
@@ -84,7 +84,20 @@ struct collector_config {
     uint64_t report_deadline_us;
     char reporting_unit[256];
     char contact[256];
+    /* [status] (status.h); listen empty = no status page */
+    char status_listen[128]; /* host:port */
+    char status_token_file[256];
+    int status_token_line;
+    char status_user[64];
+    char status_password_file[256];
+    int status_password_line;
+    uint64_t status_refresh_us;
+    uint32_t status_max_open; /* open incidents listed by /api/incidents */
+    uint32_t status_recent;   /* recently closed ones listed too */
 };
+
+/* Splits "host:port" or "[v6]:port"; -1 when it is neither. */
+int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port);
 
 void collector_config_defaults(struct collector_config *c);
 int collector_config_load(const char *path, struct collector_config *c, struct cfg_err *err);

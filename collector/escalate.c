@@ -79,6 +79,13 @@ static void on_finish(redisReply *reply, void *priv)
 static void finish(struct delivery *d, const char *error)
 {
     struct escalator *e = d->e;
+    enum sink_id sink;
+    if (sink_parse(d->sink, &sink) == 0) {
+        if (error)
+            e->c->stats.delivery_failures[sink]++;
+        else
+            e->c->stats.delivered[sink]++;
+    }
     struct store_ops o;
     store_ops_init(&o);
     char key[192];

@@ -1,4 +1,19 @@
-/* main.c — canh-collector: options, configuration, signals, the loop. */
+/* main.c — canh-collector: options, configuration, signals, the loop.
+ *
+ * Also the service side: under systemd (Type=notify) it says READY=1 once
+ * the loop runs, pings WATCHDOG=1 from a loop timer at half WatchdogSec
+ * (a wedged loop stops the pings and systemd restarts it), RELOADING=1 /
+ * READY=1 around a SIGHUP reload and STOPPING=1 on SIGTERM.  libsystemd's
+ * sd_notify does nothing when NOTIFY_SOCKET is not set.
+ *
+ * SIGHUP re-reads collector.conf.  The new file is loaded and checked in
+ * full before anything changes; a bad one is logged (file:line) and the
+ * running configuration stays.  Incident, correlation, routing and rate
+ * settings take effect at once (the parts read c->cfg on every use); the
+ * escalator is rebuilt for new sink addresses and secrets, the old one
+ * finishing its deliveries in flight first.  The Redis session and the
+ * status page's address stay as they are until a restart (logged).
+ */
 #include <event2/event.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -6,9 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include "collector/collector.h"
 #include "collector/config.h"
+#include "collector/escalate.h"
+#include "collector/status.h"
 #include "common/log.h"
 
 #define STOP_GRACE_TICKS 100 /* × 100 ms */
@@ -27,15 +46,24 @@ static void usage(FILE *out)
 
 struct runner {
     struct collector *c;
+    struct status *status;
     struct event_base *base;
     struct event *stop_tick;
+    struct event *watchdog;
+    struct event *retire_tick;
     int grace;
+    const char *path;
+    bool level_forced; /* --log-level given: a reload keeps it */
+    struct collector_config *cfg;         /* running */
+    struct collector_config *retired_cfg; /* kept until retired_esc is idle */
+    struct escalator *retired_esc;
 };
 
 static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct runner *r = arg;
-    if (collector_stop(r->c) || ++r->grace > STOP_GRACE_TICKS)
+    bool idle = collector_stop(r->c) && (!r->retired_esc || escalate_idle(r->retired_esc));
+    if (idle || ++r->grace > STOP_GRACE_TICKS)
         event_base_loopexit(r->base, NULL);
 }
 
@@ -45,9 +73,136 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (r->stop_tick)
         return;
     log_info("%s: finishing the entries in flight", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sd_notify(0, "STOPPING=1\nSTATUS=finishing the entries in flight");
     r->stop_tick = event_new(r->base, -1, EV_PERSIST, on_stop_tick, r);
     struct timeval tv = {0, 100000};
     event_add(r->stop_tick, &tv);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg) { sd_notify(0, "WATCHDOG=1"); }
+
+/* ---- SIGHUP ---------------------------------------------------------- */
+
+static void retire_done(struct runner *r)
+{
+    escalate_free(r->retired_esc);
+    r->retired_esc = NULL;
+    free(r->retired_cfg);
+    r->retired_cfg = NULL;
+}
+
+/* The escalator replaced by a reload is freed once its deliveries end. */
+static void on_retire_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    if (r->retired_esc && escalate_idle(r->retired_esc)) {
+        retire_done(r);
+        event_del(r->retire_tick);
+    }
+}
+
+/* Keys only a restart applies: keep the running values, say so. */
+static void keep_for_restart(const struct collector_config *old, struct collector_config *next)
+{
+#define KEEP_STR(field, key)                                                                       \
+    if (strcmp(old->field, next->field) != 0) {                                                    \
+        log_warn("reload: %s changed; it takes effect at the next restart", key);                  \
+        memcpy(next->field, old->field, sizeof(next->field));                                      \
+    }
+#define KEEP_NUM(field, key)                                                                       \
+    if (old->field != next->field) {                                                               \
+        log_warn("reload: %s changed; it takes effect at the next restart", key);                  \
+        next->field = old->field;                                                                  \
+    }
+    KEEP_STR(redis_url, "[collector] redis_url")
+    KEEP_STR(redis_user, "[collector] user")
+    KEEP_STR(password_file, "[collector] password_file")
+    KEEP_NUM(timeout_us, "[collector] timeout")
+    KEEP_NUM(block_us, "[collector] block")
+    KEEP_STR(status_listen, "[status] listen")
+#undef KEEP_STR
+#undef KEEP_NUM
+    /* The consumer name defaults to hostname-pid; the group must keep
+     * seeing the same consumer, whatever the file now says. */
+    memcpy(next->consumer, old->consumer, sizeof(next->consumer));
+}
+
+static void reload(struct runner *r)
+{
+    char mono[64];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    snprintf(mono, sizeof(mono), "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+    sd_notify(0, mono);
+    struct collector_config *next = NULL;
+    struct cfg_err err;
+    if (!r->path) {
+        log_info("SIGHUP: no configuration file (-c) to re-read");
+        goto done;
+    }
+    if (r->retired_esc) {
+        /* The escalator of the previous reload is still delivering. */
+        log_err("reload: the previous reload is still finishing deliveries; send SIGHUP again "
+                "in a few seconds");
+        goto done;
+    }
+    next = malloc(sizeof(*next));
+    if (!next) {
+        log_err("reload: out of memory; keeping the running configuration");
+        goto done;
+    }
+    collector_config_defaults(next);
+    if (collector_config_load(r->path, next, &err) < 0 ||
+        collector_config_check_files(next, &err) < 0) {
+        log_err("reload: %s; keeping the running configuration", err.msg);
+        goto done;
+    }
+    keep_for_restart(r->cfg, next);
+    struct collector_config *old = r->cfg;
+    struct escalator *old_esc = r->c->esc;
+    r->c->cfg = next;
+    struct escalator *esc = escalate_new(r->c);
+    if (!esc) {
+        r->c->cfg = old;
+        log_err("reload: the new sink settings cannot be used (see above); keeping the running "
+                "configuration");
+        goto done;
+    }
+    if (r->status && status_reload(r->status) < 0) {
+        /* The secrets went away since the check a moment ago. */
+        escalate_free(esc);
+        r->c->cfg = old;
+        log_err("reload: status page secrets unreadable; keeping the running configuration");
+        goto done;
+    }
+    /* Committed: from here on the new configuration is the running one. */
+    r->c->esc = esc;
+    r->cfg = next;
+    next = NULL;
+    r->retired_esc = old_esc;
+    r->retired_cfg = old;
+    if (escalate_idle(old_esc)) {
+        retire_done(r);
+    } else {
+        struct timeval tv = {0, 100000};
+        event_add(r->retire_tick, &tv);
+    }
+    if (!r->level_forced)
+        log_set_level((enum log_level)r->cfg->log_level);
+    log_info("reloaded %s", r->path);
+done:
+    free(next);
+    sd_notify(0, "READY=1\nSTATUS=running");
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct runner *r = arg;
+    if (r->stop_tick)
+        return;
+    log_info("SIGHUP: re-reading %s", r->path ? r->path : "(no file)");
+    reload(r);
 }
 
 int main(int argc, char **argv)
@@ -88,31 +243,37 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    static struct collector_config cfg;
+    /* On the heap: a reload swaps in a new one and frees the old. */
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    if (!cfg) {
+        fprintf(stderr, "canh-collector: out of memory\n");
+        return 1;
+    }
     struct cfg_err err;
-    collector_config_defaults(&cfg);
-    if (path && collector_config_load(path, &cfg, &err) < 0) {
+    collector_config_defaults(cfg);
+    if (path && collector_config_load(path, cfg, &err) < 0) {
         fprintf(stderr, "canh-collector: %s\n", err.msg);
         return 2;
     }
-    enum log_level level = (enum log_level)cfg.log_level;
+    enum log_level level = (enum log_level)cfg->log_level;
     if (level_arg && log_level_parse(level_arg, &level) < 0) {
         fprintf(stderr, "canh-collector: --log-level: '%s' is not error, warning, info or debug\n",
                 level_arg);
         return 2;
     }
     log_set_level(level);
-    if (collector_config_check_files(&cfg, &err) < 0) {
+    if (collector_config_check_files(cfg, &err) < 0) {
         fprintf(stderr, "canh-collector: %s\n", err.msg);
         return 2;
     }
     if (check) {
         printf("%s: OK\n", path ? path : "(built-in defaults)");
+        free(cfg);
         return 0;
     }
     char password[512] = "";
-    if (cfg.password_file[0])
-        collector_read_secret(cfg.password_file, password, sizeof(password));
+    if (cfg->password_file[0])
+        collector_read_secret(cfg->password_file, password, sizeof(password));
 
     signal(SIGPIPE, SIG_IGN);
     struct event_base *base = event_base_new();
@@ -121,18 +282,41 @@ int main(int argc, char **argv)
         return 1;
     }
     static struct collector c;
-    if (collector_init(&c, &cfg, base, password) < 0) {
+    if (collector_init(&c, cfg, base, password) < 0) {
         event_base_free(base);
         return 1;
     }
     memset(password, 0, sizeof(password));
-    struct runner r = {.c = &c, .base = base};
+    struct runner r = {.c = &c, .base = base, .path = path, .level_forced = level_arg != NULL,
+                       .cfg = cfg};
+    if (cfg->status_listen[0]) {
+        r.status = status_new(&c, base);
+        if (!r.status) {
+            collector_free(&c);
+            event_base_free(base);
+            return 1;
+        }
+    }
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, &r);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &r);
+    struct event *sighup = evsignal_new(base, SIGHUP, on_hup, &r);
+    r.retire_tick = event_new(base, -1, EV_PERSIST, on_retire_tick, &r);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
-    log_info("consumer %s of group canh-collectors, Redis %s", cfg.consumer, cfg.redis_url);
+    event_add(sighup, NULL);
+    uint64_t watchdog_us = 0;
+    if (sd_watchdog_enabled(0, &watchdog_us) > 0 && watchdog_us) {
+        r.watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, &r);
+        struct timeval tv = {(time_t)(watchdog_us / 2 / 1000000),
+                             (suseconds_t)(watchdog_us / 2 % 1000000)};
+        event_add(r.watchdog, &tv);
+        log_debug("systemd watchdog: pinging every %llu ms", (unsigned long long)(watchdog_us / 2000));
+    }
+    log_info("consumer %s of group canh-collectors, Redis %s", cfg->consumer, cfg->redis_url);
     collector_start(&c);
+    /* Ready means configured and running; Redis may still be coming up —
+     * the collector keeps reconnecting, and restarting would not help. */
+    sd_notify(0, "READY=1\nSTATUS=running");
     event_base_dispatch(base);
 
     const struct collector_stats *s = &c.stats;
@@ -142,11 +326,23 @@ int main(int argc, char **argv)
              " closed, %" PRIu64 " errors",
              s->entries, s->applied, s->duplicates, s->deadletters, s->heartbeats, s->claimed,
              s->conflicts, s->opened, s->escalated, s->closed, s->errors);
+    /* An escalator retired by a reload ends its deliveries through the
+     * session, so it goes before the collector; then the collector, whose
+     * session answers pending Redis callbacks (the status page's refresh
+     * among them) with NULL; then the status page. */
+    if (r.retired_esc)
+        retire_done(&r);
     collector_free(&c);
+    status_free(r.status);
     event_free(sigint);
     event_free(sigterm);
+    event_free(sighup);
+    event_free(r.retire_tick);
+    if (r.watchdog)
+        event_free(r.watchdog);
     if (r.stop_tick)
         event_free(r.stop_tick);
     event_base_free(base);
+    free(r.cfg);
     return 0;
 }
