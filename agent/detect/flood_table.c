@@ -250,7 +250,8 @@ static void close_seconds(struct flood_dest *d, uint64_t new_sec,
          * class is quiet (under half its floor) and does not run on for
          * long before one.  A finding past its hold-down but not yet ended
          * (no tick came) keeps it for its end event and restarts then. */
-        bool quiet = !l->watched || (double)cs->sec_pkts < l->rate_pps / 2 ||
+        /* gap > 1: the seconds in between were empty, hence quiet. */
+        bool quiet = !l->watched || (double)cs->sec_pkts < l->rate_pps / 2 || gap > 1 ||
                      boundary_us >= cs->acc_first_us + FLOOD_ACC_MAX_US;
         if (!active && quiet && cs->acc_pkts) {
             if (finding_is_open(&cs->life))
