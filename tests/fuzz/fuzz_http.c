@@ -44,8 +44,8 @@ static void sink(void *ctx, const uint8_t *p, size_t n)
 static struct ruleset rules;
 static struct assets no_assets;
 static struct netset no_home;
-static struct detect_env env = {.emit = discard_event, .assets = &no_assets, .home_net = &no_home,
-                                .hash_seed = 12345};
+static struct detect_env env = {
+    .emit = discard_event, .assets = &no_assets, .home_net = &no_home, .hash_seed = 12345};
 static void *det;
 static z_stream zs;
 
