@@ -94,8 +94,11 @@ int prefix_index_init(struct prefix_index *ix, size_t capacity)
     while (size < capacity * 2)
         size <<= 1;
     ix->slots = calloc(size, sizeof(*ix->slots));
-    if (!ix->slots)
+    ix->cache = calloc(PREFIX_CACHE_SIZE, sizeof(*ix->cache));
+    if (!ix->slots || !ix->cache) {
+        prefix_index_free(ix);
         return -1;
+    }
     ix->mask = size - 1;
     return 0;
 }
@@ -115,6 +118,7 @@ void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t val
         i = (i + 1) & ix->mask;
     }
     ix->slots[i] = (struct prefix_slot){.net = c->net, .bits = c->bits, .used = 1, .value = value};
+    memset(ix->cache, 0, PREFIX_CACHE_SIZE * sizeof(*ix->cache));
     for (int k = 0; k < ix->n_lens; k++)
         if (ix->lens[k] == c->bits)
             return;
@@ -126,10 +130,8 @@ void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t val
     ix->lens[k] = c->bits;
 }
 
-int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a)
+static int32_t prefix_index_search(const struct prefix_index *ix, const struct ipaddr *a)
 {
-    if (!ix->slots)
-        return -1;
     for (int k = 0; k < ix->n_lens; k++) {
         struct cidr c = {.net = *a, .bits = ix->lens[k]};
         cidr_mask(&c);
@@ -143,9 +145,26 @@ int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *
     return -1;
 }
 
+int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a)
+{
+    if (!ix->slots)
+        return -1;
+    uint32_t tail;
+    memcpy(&tail, a->b + 12, 4);
+    struct prefix_cache_entry *e = &ix->cache[(tail * 2654435761u) >> 24];
+    if (e->valid && addr_eq(&e->addr, a))
+        return e->value;
+    int32_t value = prefix_index_search(ix, a);
+    e->addr = *a;
+    e->value = value;
+    e->valid = 1;
+    return value;
+}
+
 void prefix_index_free(struct prefix_index *ix)
 {
     free(ix->slots);
+    free(ix->cache);
     memset(ix, 0, sizeof(*ix));
 }
 

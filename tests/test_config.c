@@ -373,6 +373,14 @@ START_TEST(prefix_index_longest_wins)
     /* An IPv4 /8 never matches an IPv6 address with the same leading bits. */
     addr_parse("a00::1", &a);
     ck_assert(!netset_contains(&ns, &a));
+    /* Answers are cached; a prefix added later still wins over the cache. */
+    addr_parse("10.1.9.9", &a);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 1);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 1);
+    struct cidr more;
+    ck_assert_int_eq(cidr_parse("10.1.9.0/24", &more), 0);
+    prefix_index_add(&ns.index, &more, 7);
+    ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), 7);
     netset_free(&ns);
 }
 END_TEST
