@@ -119,8 +119,11 @@ static char bulk[1200];
  * between one of 2,000 clients and 20 servers. */
 static void background(struct gen *g)
 {
-    uint32_t client = rnd() % 10 < 7 ? OUTSIDE + 1 + rnd() % 250 : 0x0a000000u + rnd() % 2000;
-    uint32_t server = AGENCY + 10 + rnd() % 20;
+    uint32_t c = rnd() % 2000;
+    uint32_t client = c < 250 ? OUTSIDE + 1 + c : 0x0a000000u + c;
+    /* Each client uses one or two of the agency's servers, as people do;
+     * none visits all twenty. */
+    uint32_t server = AGENCY + 10 + (rnd() % 10 ? c % 20 : (c + 1) % 20);
     uint16_t cport = (uint16_t)(32768 + rnd() % 28000);
     uint32_t r = rnd() % 100;
     if (r < 10) {

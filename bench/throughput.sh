@@ -21,15 +21,19 @@ gen() { # NAME MODE PACKETS
     [ -s "$OUT/$1.pcap" ] || "$BIN/bench-gen-pcap" "$2" "$3" "$OUT/$1.pcap" >/dev/null
 }
 
-# best-of-3 wall time in seconds of a command; sets LAST_RSS_KB from the last run
+# best-of-3 wall time in seconds of a command into $OUT/best.txt, the
+# largest peak RSS (KiB) of the three into $OUT/rss.txt
 best_time() {
-    local best="" t
+    local best="" t rss maxrss=0
     for _ in 1 2 3; do
-        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt"
-        read -r t LAST_RSS_KB <"$OUT/time.txt"
+        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" ||
+            { cat "$OUT/stderr.txt" >&2; exit 1; }
+        read -r t rss <"$OUT/time.txt"
         if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+        [ "$rss" -gt "$maxrss" ] && maxrss=$rss
     done
-    echo "$best"
+    echo "$best" >"$OUT/best.txt"
+    echo "$maxrss" >"$OUT/rss.txt"
 }
 
 printf '| capture | packets | bare read s | agent s | ratio | agent Mpps | peak RSS MiB | events |\n'
@@ -38,10 +42,12 @@ run_case() { # NAME MODE PACKETS
     gen "$1" "$2" "$3"
     local f="$OUT/$1.pcap"
     local bare agent rss events
-    bare=$(best_time "$BIN/bench-pcap-read" "$f")
-    agent=$(best_time "$BIN/canh-agent" -q -r "$f" --assets tests/fixtures/assets.conf \
-        --output "jsonl:$OUT/$1.events.jsonl.tmp")
-    rss=$LAST_RSS_KB
+    best_time "$BIN/bench-pcap-read" "$f"
+    bare=$(cat "$OUT/best.txt")
+    best_time "$BIN/canh-agent" -q -r "$f" --assets tests/fixtures/assets.conf \
+        --output "jsonl:$OUT/$1.events.jsonl.tmp"
+    agent=$(cat "$OUT/best.txt")
+    rss=$(cat "$OUT/rss.txt")
     # the events file was appended 3 times: count one run's worth
     events=$(( $(wc -l <"$OUT/$1.events.jsonl.tmp") / 3 ))
     rm -f "$OUT/$1.events.jsonl.tmp"

@@ -17,6 +17,14 @@
  * looked up once, and if the "target" had probed the "scanner" first only
  * pure SYNs count on it.
  *
+ * A (scanner, target)'s first packet only fills a pending record (the
+ * table's doorkeeper, scan_table.h): its time, port and probe type, the
+ * reverse check's outcome and the answers that follow; the second packet
+ * admits the pair into the table and replays the record into the new
+ * entry.  Counts, windows and thresholds are those the entry would have
+ * had from the first packet, while a flood of one-packet spoofed sources
+ * never touches the table.
+ *
  * Rules: the detector's rules are tried in file order on every probe of an
  * entry without an open finding; the first that fires opens the one
  * finding of this (scanner, target), whatever rule it was.  The shipped
@@ -51,9 +59,14 @@ static const char *const ps_type_names[PS_TYPES] = {"syn", "fin",    "null", "xm
 #define PS_ALLOWED 0x02    /* crossed a threshold from an allowed source */
 #define PS_SUPPRESSED 0x04 /* crossed it beyond max_targets_per_src */
 
+/* pending record flags (besides PS_REVERSE) */
+#define PEND_COUNTED 0x10  /* the first packet counted as a probe */
+#define PEND_RELOADED 0x20 /* a reload restarted the rule windows since */
+
 struct ps_entry {
     struct scan_head head; /* key: scanner address, then target address */
-    uint64_t first_us;     /* first probe of this entry's window */
+    /* Reset by entry_restart: */
+    uint64_t first_us; /* first probe of this entry's window */
     uint32_t probes;
     uint32_t emitted_probes; /* probes at the last new/update */
     uint32_t open_answers, closed_answers, filtered_answers;
@@ -61,12 +74,24 @@ struct ps_entry {
     uint16_t win_base[SCAN_MAX_RULES];
     uint16_t by_type[PS_TYPES]; /* saturating */
     uint16_t ports;             /* distinct ports, estimated */
-    uint16_t exact[PS_EXACT];   /* the first distinct ports */
     uint8_t n_exact;
     uint8_t rule; /* index of the rule whose finding is open */
     uint8_t flags;
-    uint8_t hll[]; /* 1 << hll_precision registers */
+    /* Not reset: valid up to n_exact, and cleared when n_exact fills. */
+    uint16_t exact[PS_EXACT]; /* the first distinct ports */
+    uint8_t hll[];            /* 1 << hll_precision registers */
 };
+
+/* A (scanner, target) seen once: what its entry would hold. */
+struct ps_pending {
+    struct scan_pending head; /* first_us: the first packet */
+    uint32_t open_answers, closed_answers, filtered_answers;
+    uint16_t port;
+    uint8_t type; /* enum ps_type of the first packet */
+    uint8_t flags;
+};
+
+_Static_assert(sizeof(struct ps_pending) == 32, "two pending records a cache line");
 
 struct portscan {
     struct scan_params p;
@@ -76,6 +101,7 @@ struct portscan {
     uint64_t next_decay_us;
     uint64_t now_us;
     uint8_t hll_p;
+    uint64_t reload_us; /* now_us at the last reload */
     uint64_t probes, answers, findings, updates, ends, allowed_scans, suppressed_findings;
 };
 
@@ -93,10 +119,9 @@ static const struct scan_defaults ps_defaults = {
 
 static void entry_restart(struct portscan *ps, struct ps_entry *e, uint64_t now_us)
 {
-    size_t body = offsetof(struct ps_entry, hll) - sizeof(e->head);
-    memset((uint8_t *)e + sizeof(e->head), 0, body + ((size_t)1 << ps->hll_p));
+    memset(&e->first_us, 0, offsetof(struct ps_entry, exact) - offsetof(struct ps_entry, first_us));
     e->first_us = now_us;
-    e->head.score = 0;
+    scan_table_set_score(&ps->table, &e->head, 0);
 }
 
 static void entry_addrs(const struct ps_entry *e, struct ipaddr *src, struct ipaddr *dst)
@@ -234,6 +259,8 @@ static void entry_add_port(struct portscan *ps, struct ps_entry *e, uint16_t por
     if (e->n_exact < PS_EXACT) {
         e->exact[e->n_exact++] = port;
         e->ports = e->n_exact;
+        if (e->n_exact == PS_EXACT) /* the next new port goes to the HyperLogLog */
+            memset(e->hll, 0, (size_t)1 << ps->hll_p);
     } else {
         struct hll h = {.p = ps->hll_p, .reg = e->hll};
         if (!hll_add_hash(&h, hash_mix64(ps->table.seed ^ port)))
@@ -241,7 +268,70 @@ static void entry_add_port(struct portscan *ps, struct ps_entry *e, uint16_t por
         double est = PS_EXACT + hll_estimate(&h) + 0.5;
         e->ports = est > 65535 ? 65535 : (uint16_t)est;
     }
-    e->head.score = e->ports;
+    scan_table_set_score(&ps->table, &e->head, e->ports);
+}
+
+/* Did the "target" of (src, dst) open the conversation, as a scanner of
+ * src that has sent a counted probe?  Then what src sends now are its
+ * answers' answers, not probes (see the file comment). */
+static bool reverse_probed(struct portscan *ps, const struct pkt *p, uint64_t now_us)
+{
+    /* Only protected targets have entries: none for (dst, src) unless src
+     * is protected. */
+    if (!detect_is_protected(ps->env, &p->src))
+        return false;
+    uint8_t rkey[SCAN_KEY_LEN];
+    make_key(rkey, &p->dst, &p->src);
+    uint64_t rh = scan_table_hash(&ps->table, rkey);
+    struct ps_entry *rev = scan_table_find(&ps->table, rkey, rh, now_us);
+    if (rev)
+        return rev->probes > 0;
+    const struct ps_pending *rp = scan_table_pending_find(&ps->table, rh, now_us);
+    return rp && (rp->flags & PEND_COUNTED);
+}
+
+/* The first packet of a (scanner, target) life: a pending record only.
+ * flags: PS_REVERSE when the reverse check is already known. */
+static void pending_first(struct portscan *ps, uint64_t h, const struct pkt *p, enum ps_type type,
+                          uint8_t flags, uint64_t now_us)
+{
+    struct ps_pending *pd = scan_table_pending_start(&ps->table, h, now_us);
+    pd->flags = flags;
+    if ((flags & PS_REVERSE) && type != PS_SYN)
+        return;
+    ps->probes++;
+    pd->flags |= PEND_COUNTED;
+    pd->port = p->dport;
+    pd->type = (uint8_t)type;
+}
+
+/* Admit a pending pair: its entry as it would be after the first packet
+ * (and the answers and reloads since). */
+static struct ps_entry *admit(struct portscan *ps, struct ps_pending *pd,
+                              const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
+{
+    bool created;
+    struct ps_entry *e = scan_table_get(&ps->table, key, h, now_us, &created);
+    entry_restart(ps, e, pd->head.first_us);
+    e->flags = pd->flags & PS_REVERSE;
+    if (pd->flags & PEND_COUNTED) {
+        e->probes = 1;
+        e->by_type[pd->type] = 1;
+        entry_add_port(ps, e, pd->port);
+    }
+    e->open_answers = pd->open_answers;
+    e->closed_answers = pd->closed_answers;
+    e->filtered_answers = pd->filtered_answers;
+    if (pd->flags & PEND_RELOADED) {
+        uint32_t age_ms =
+            (uint32_t)((ps->reload_us > e->first_us ? ps->reload_us - e->first_us : 0) / 1000);
+        for (int i = 0; i < SCAN_MAX_RULES; i++) {
+            e->win_start_ms[i] = age_ms;
+            e->win_base[i] = e->ports;
+        }
+    }
+    scan_table_pending_admit(&ps->table, &pd->head);
+    return e;
 }
 
 static void on_probe(struct portscan *ps, const struct pkt *p, enum ps_type type, uint64_t now_us)
@@ -250,25 +340,26 @@ static void on_probe(struct portscan *ps, const struct pkt *p, enum ps_type type
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
-    bool created;
     uint64_t h = scan_table_hash(&ps->table, key);
-    struct ps_entry *e = scan_table_get(&ps->table, key, h, now_us, &created);
-    if (created) {
-        entry_restart(ps, e, now_us);
-        /* Did the "target" open the conversation?  Then what we see now
-         * are its answers' answers, not probes (see the file comment). */
-        uint8_t rkey[SCAN_KEY_LEN];
-        make_key(rkey, &p->dst, &p->src);
-        struct ps_entry *rev =
-            scan_table_find(&ps->table, rkey, scan_table_hash(&ps->table, rkey), now_us);
-        if (rev && rev->probes > 0)
-            e->flags |= PS_REVERSE;
+    struct ps_entry *e = scan_table_find(&ps->table, key, h, now_us);
+    if (!e) {
+        struct ps_pending *pd = scan_table_pending_find(&ps->table, h, now_us);
+        if (!pd) {
+            pending_first(ps, h, p, type, reverse_probed(ps, p, now_us) ? PS_REVERSE : 0, now_us);
+            return;
+        }
+        if (now_us - pd->head.first_us > ps->p.longest_window_us) {
+            /* The window ran out: start over, as an entry would. */
+            pending_first(ps, h, p, type, pd->flags & PS_REVERSE, now_us);
+            return;
+        }
+        e = admit(ps, pd, key, h, now_us);
     } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > ps->p.longest_window_us) {
         uint8_t keep = e->flags & PS_REVERSE;
         entry_restart(ps, e, now_us);
         e->flags = keep;
     }
-    e->head.last_us = now_us > e->head.last_us ? now_us : e->head.last_us;
+    scan_table_touch(&ps->table, &e->head, now_us);
     if ((e->flags & PS_REVERSE) && type != PS_SYN)
         return;
     ps->probes++;
@@ -304,13 +395,22 @@ static void on_answer(struct portscan *ps, const struct ipaddr *scanner,
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, scanner, target);
-    struct ps_entry *e = scan_table_find(&ps->table, key, scan_table_hash(&ps->table, key), now_us);
-    if (!e)
-        return;
+    uint64_t h = scan_table_hash(&ps->table, key);
+    struct ps_entry *e = scan_table_find(&ps->table, key, h, now_us);
+    uint32_t *c;
+    if (e) {
+        c = a == ANSWER_OPEN     ? &e->open_answers
+            : a == ANSWER_CLOSED ? &e->closed_answers
+                                 : &e->filtered_answers;
+    } else {
+        struct ps_pending *pd = scan_table_pending_find(&ps->table, h, now_us);
+        if (!pd)
+            return;
+        c = a == ANSWER_OPEN     ? &pd->open_answers
+            : a == ANSWER_CLOSED ? &pd->closed_answers
+                                 : &pd->filtered_answers;
+    }
     ps->answers++;
-    uint32_t *c = a == ANSWER_OPEN     ? &e->open_answers
-                  : a == ANSWER_CLOSED ? &e->closed_answers
-                                       : &e->filtered_answers;
     if (*c < UINT32_MAX)
         (*c)++;
 }
@@ -447,7 +547,9 @@ static void *portscan_init(struct ruleset *rules, const struct detect_env *env, 
     /* Without rules the detector is off: keep the smallest table. */
     uint32_t capacity = ps->p.n ? (uint32_t)ps->p.table_size : SCAN_WAYS;
     size_t entry_size = offsetof(struct ps_entry, hll) + ((size_t)1 << ps->hll_p);
-    if (scan_table_init(&ps->table, capacity, entry_size, env->hash_seed, on_evict, ps) < 0) {
+    uint32_t pending = ps->p.n ? (uint32_t)ps->p.pending_size : 64;
+    if (scan_table_init(&ps->table, capacity, entry_size, pending, sizeof(struct ps_pending),
+                        env->hash_seed, on_evict, ps) < 0) {
         free(ps);
         cfg_fail(err, "portscan", 0, "out of memory for a table of %u entries", capacity);
         return NULL;
@@ -483,15 +585,25 @@ static void restart_windows(void *ctx, struct scan_head *h)
     e->flags &= PS_REVERSE;
 }
 
+/* A pending pair's windows restart too, when it is admitted. */
+static void mark_reloaded(void *ctx, struct scan_pending *p)
+{
+    (void)ctx;
+    ((struct ps_pending *)p)->flags |= PEND_RELOADED;
+}
+
 static int portscan_reload(void *self, struct ruleset *rules, struct cfg_err *err)
 {
     struct portscan *ps = self;
     struct scan_params next;
     if (scan_params_load(rules, &ps_defaults, &next, err) < 0)
         return -1;
-    if (next.table_size != ps->p.table_size || next.hll_precision != ps->p.hll_precision)
-        log_warn("portscan: table_size and hll_precision changes take effect at restart");
+    if (next.table_size != ps->p.table_size || next.hll_precision != ps->p.hll_precision ||
+        next.pending_size != ps->p.pending_size)
+        log_warn("portscan: table_size, pending_size and hll_precision changes take effect at "
+                 "restart");
     next.table_size = ps->p.table_size;
+    next.pending_size = ps->p.pending_size;
     next.hll_precision = ps->p.hll_precision;
     if (!ps->p.max_targets_per_src)
         next.max_targets_per_src = 0; /* no sketch was allocated */
@@ -511,6 +623,8 @@ static int portscan_reload(void *self, struct ruleset *rules, struct cfg_err *er
     }
     struct remap_ctx rc = {ps, &next};
     scan_table_foreach(&ps->table, ps->now_us, restart_windows, &rc);
+    scan_table_pending_foreach(&ps->table, ps->now_us, mark_reloaded, NULL);
+    ps->reload_us = ps->now_us;
     ps->p = next;
     ps->table.idle_us = next.idle_us;
     ps->table.emergency_idle_us = next.emergency_idle_us;

@@ -7,8 +7,9 @@
 
 /* Table keys are one setting for the whole detector: they belong in its
  * first rule, and writing them elsewhere is a mistake worth a message. */
-static const char *const table_keys[] = {"table_size", "hll_precision", "idle_timeout",
-                                         "emergency_idle_timeout", "max_targets_per_src"};
+static const char *const table_keys[] = {"table_size",          "hll_precision",
+                                         "idle_timeout",        "emergency_idle_timeout",
+                                         "max_targets_per_src", "pending_size"};
 
 static int read_table_keys(struct rule *r, const struct scan_defaults *d, struct scan_params *p,
                            struct cfg_err *err)
@@ -19,6 +20,12 @@ static int read_table_keys(struct rule *r, const struct scan_defaults *d, struct
         rule_get_duration(r, "idle_timeout", 600ull * 1000000, &p->idle_us, err) < 0 ||
         rule_get_duration(r, "emergency_idle_timeout", 60ull * 1000000, &p->emergency_idle_us,
                           err) < 0)
+        return -1;
+    /* The doorkeeper: by default twice the table, so one-packet keys churn
+     * there rather than in the table (docs/rules-scan.md). */
+    uint64_t pending_default = p->table_size * 2 < (16u << 20) ? p->table_size * 2 : 16u << 20;
+    if (rule_get_count(r, "pending_size", pending_default, 64, 16u << 20, &p->pending_size, err) <
+        0)
         return -1;
     if (d->per_src_cap &&
         rule_get_count(r, "max_targets_per_src", 8, 1, 100000, &p->max_targets_per_src, err) < 0)
@@ -35,6 +42,7 @@ int scan_params_load(struct ruleset *rs, const struct scan_defaults *d, struct s
     memset(out, 0, sizeof(*out));
     out->detector = d->detector;
     out->table_size = d->table_size;
+    out->pending_size = d->table_size * 2;
     out->hll_precision = d->hll_precision;
     out->idle_us = 600ull * 1000000;
     out->emergency_idle_us = 60ull * 1000000;

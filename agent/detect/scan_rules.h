@@ -3,7 +3,7 @@
  *
  * Both detectors read one threshold rule per section ("ports =" for
  * portscan, "hosts =" for sweep) with "window =" and "min_span =", and the
- * table settings (table_size, hll_precision, idle_timeout,
+ * table settings (table_size, pending_size, hll_precision, idle_timeout,
  * emergency_idle_timeout) from their first rule only; docs/rules-scan.md
  * documents every key.
  */
@@ -29,6 +29,7 @@ struct scan_params {
     struct scan_rule_params r[SCAN_MAX_RULES];
     uint32_t n; /* rules, enabled or not (a disabled one never fires) */
     uint64_t table_size;
+    uint64_t pending_size; /* doorkeeper records */
     uint64_t hll_precision;
     uint64_t idle_us, emergency_idle_us;
     uint64_t longest_window_us;

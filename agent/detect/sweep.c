@@ -15,6 +15,13 @@
  * ACK ping, which ordinary traffic is full of, shows itself); SYN|ACKs,
  * echo replies and ICMP unreachables count as answers.
  *
+ * A source's first packet only fills a pending record (the table's
+ * doorkeeper, scan_table.h): what the packet would have added and the
+ * answers that follow; the second packet admits the source into the
+ * table and replays the record, so counts are the same as if the entry
+ * had existed from the first packet, while one-packet spoofed sources
+ * never touch the table.
+ *
  * Rules are tried in file order while a source has no open finding; the
  * first that fires opens the one sweep finding of that source.
  */
@@ -40,8 +47,17 @@ static const char *const sw_kind_names[SW_KINDS] = {"icmp", "tcp", "udp"};
 
 #define SW_ALLOWED 0x01
 
+/* What an event adds: a probe of kind SW_ICMP..SW_UDP, or a RST answer,
+ * which counts the host that sent it. */
+#define SW_ANSWER_HOST SW_KINDS
+
+/* pending record flags */
+#define PEND_HAS_PORT 0x01
+#define PEND_RELOADED 0x02 /* a reload restarted the rule windows since */
+
 struct sw_entry {
     struct scan_head head; /* key: source address, then zeros */
+    /* Reset by entry_restart: */
     uint64_t first_us;
     uint32_t probes, emitted_probes, answers;
     uint32_t by_kind[SW_KINDS];
@@ -50,13 +66,25 @@ struct sw_entry {
     uint32_t last_host_low;    /* low 32 bits of the last host probed */
     uint16_t steps, ascending; /* host-to-host steps, and those going up */
     uint16_t hosts, ports;     /* distinct, estimated */
+    uint8_t n_exact, n_ports;
+    uint8_t rule, flags;
+    /* Not reset: valid up to n_exact / n_ports, the HyperLogLogs cleared
+     * when those fill. */
     uint32_t exact_hosts[SW_EXACT];
     struct ipaddr sample_hosts[SW_SAMPLE_HOSTS];
     uint16_t sample_ports[SW_SAMPLE_PORTS];
-    uint8_t n_exact, n_ports;
-    uint8_t rule, flags;
     uint8_t ports_hll[1 << SW_PORTS_P];
     uint8_t hosts_hll[]; /* 1 << hll_precision */
+};
+
+/* A source seen once: its first event, and the answers since. */
+struct sw_pending {
+    struct scan_pending head; /* first_us: the first event */
+    struct ipaddr host;
+    uint32_t answers; /* answers that count no host */
+    uint16_t port;
+    uint8_t what; /* probe kind, or SW_ANSWER_HOST */
+    uint8_t flags;
 };
 
 struct sweep {
@@ -65,6 +93,7 @@ struct sweep {
     struct scan_table table;
     uint64_t now_us;
     uint8_t hll_p;
+    uint64_t reload_us; /* now_us at the last reload */
     uint64_t probes, answers, findings, updates, ends, allowed_scans;
 };
 
@@ -80,10 +109,10 @@ static const struct scan_defaults sw_defaults = {
 
 static void entry_restart(struct sweep *sw, struct sw_entry *e, uint64_t now_us)
 {
-    size_t body = offsetof(struct sw_entry, hosts_hll) - sizeof(e->head);
-    memset((uint8_t *)e + sizeof(e->head), 0, body + ((size_t)1 << sw->hll_p));
+    memset(&e->first_us, 0,
+           offsetof(struct sw_entry, exact_hosts) - offsetof(struct sw_entry, first_us));
     e->first_us = now_us;
-    e->head.score = 0;
+    scan_table_set_score(&sw->table, &e->head, 0);
 }
 
 static const char *entry_sweep_type(const struct sw_entry *e)
@@ -208,6 +237,8 @@ static void entry_add_host(struct sweep *sw, struct sw_entry *e, const struct ip
             e->sample_hosts[e->n_exact] = *host;
         e->exact_hosts[e->n_exact++] = tag;
         e->hosts = e->n_exact;
+        if (e->n_exact == SW_EXACT) /* the next new host goes to the HyperLogLog */
+            memset(e->hosts_hll, 0, (size_t)1 << sw->hll_p);
     } else {
         struct hll h = {.p = sw->hll_p, .reg = e->hosts_hll};
         if (!hll_add_hash(&h, hh))
@@ -215,7 +246,7 @@ static void entry_add_host(struct sweep *sw, struct sw_entry *e, const struct ip
         double est = SW_EXACT + hll_estimate(&h) + 0.5;
         e->hosts = est > 65535 ? 65535 : (uint16_t)est;
     }
-    e->head.score = e->hosts;
+    scan_table_set_score(&sw->table, &e->head, e->hosts);
 }
 
 static void entry_add_port(struct sweep *sw, struct sw_entry *e, uint16_t port)
@@ -226,6 +257,8 @@ static void entry_add_port(struct sweep *sw, struct sw_entry *e, uint16_t port)
     if (e->n_ports < SW_SAMPLE_PORTS) {
         e->sample_ports[e->n_ports++] = port;
         e->ports = e->n_ports;
+        if (e->n_ports == SW_SAMPLE_PORTS)
+            memset(e->ports_hll, 0, sizeof(e->ports_hll));
         return;
     }
     struct hll h = {.p = SW_PORTS_P, .reg = e->ports_hll};
@@ -235,19 +268,70 @@ static void entry_add_port(struct sweep *sw, struct sw_entry *e, uint16_t port)
     e->ports = est > 65535 ? 65535 : (uint16_t)est;
 }
 
-/* The source's entry, created or restarted as needed. */
-static struct sw_entry *entry_get(struct sweep *sw, const struct ipaddr *src, uint64_t now_us)
+/* What one event adds to an entry (the global counters are the caller's). */
+static void entry_apply(struct sweep *sw, struct sw_entry *e, uint8_t what,
+                        const struct ipaddr *host, bool has_port, uint16_t port)
+{
+    if (what == SW_ANSWER_HOST) {
+        e->answers++;
+    } else {
+        e->probes++;
+        e->by_kind[what]++;
+    }
+    entry_add_host(sw, e, host);
+    if (has_port)
+        entry_add_port(sw, e, port);
+}
+
+/* Admit a pending source: its entry as it would be after the first event
+ * (and the answers and reloads since).  Rules need not be tried for it:
+ * one host never reaches a threshold (at least 2). */
+static struct sw_entry *admit(struct sweep *sw, struct sw_pending *pd,
+                              const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
+{
+    bool created;
+    struct sw_entry *e = scan_table_get(&sw->table, key, h, now_us, &created);
+    entry_restart(sw, e, pd->head.first_us);
+    entry_apply(sw, e, pd->what, &pd->host, pd->flags & PEND_HAS_PORT, pd->port);
+    e->answers += pd->answers;
+    if (pd->flags & PEND_RELOADED) {
+        uint32_t age_ms =
+            (uint32_t)((sw->reload_us > e->first_us ? sw->reload_us - e->first_us : 0) / 1000);
+        for (int i = 0; i < SCAN_MAX_RULES; i++) {
+            e->win_start_ms[i] = age_ms;
+            e->win_base[i] = e->hosts;
+        }
+    }
+    scan_table_pending_admit(&sw->table, &pd->head);
+    return e;
+}
+
+/* The source's entry for an event that creates state, created or
+ * restarted as needed; NULL when the event was the source's first and
+ * went to a pending record. */
+static struct sw_entry *entry_get(struct sweep *sw, const struct ipaddr *src, uint8_t what,
+                                  const struct ipaddr *host, bool has_port, uint16_t port,
+                                  uint64_t now_us)
 {
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
-    bool created;
-    struct sw_entry *e =
-        scan_table_get(&sw->table, key, scan_table_hash(&sw->table, key), now_us, &created);
-    if (created ||
-        (!finding_is_open(&e->head.life) && now_us - e->first_us > sw->p.longest_window_us))
+    uint64_t h = scan_table_hash(&sw->table, key);
+    struct sw_entry *e = scan_table_find(&sw->table, key, h, now_us);
+    if (!e) {
+        struct sw_pending *pd = scan_table_pending_find(&sw->table, h, now_us);
+        if (!pd || now_us - pd->head.first_us > sw->p.longest_window_us) {
+            pd = scan_table_pending_start(&sw->table, h, now_us);
+            pd->host = *host;
+            pd->port = port;
+            pd->what = what;
+            pd->flags = has_port ? PEND_HAS_PORT : 0;
+            return NULL;
+        }
+        e = admit(sw, pd, key, h, now_us);
+    } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > sw->p.longest_window_us) {
         entry_restart(sw, e, now_us);
-    if (now_us > e->head.last_us)
-        e->head.last_us = now_us;
+    }
+    scan_table_touch(&sw->table, &e->head, now_us);
     return e;
 }
 
@@ -277,13 +361,11 @@ static void on_probe(struct sweep *sw, const struct pkt *p, enum sw_kind kind, b
 {
     if (!detect_is_protected(sw->env, &p->dst))
         return;
-    struct sw_entry *e = entry_get(sw, &p->src, now_us);
     sw->probes++;
-    e->probes++;
-    e->by_kind[kind]++;
-    entry_add_host(sw, e, &p->dst);
-    if (has_port)
-        entry_add_port(sw, e, p->dport);
+    struct sw_entry *e = entry_get(sw, &p->src, kind, &p->dst, has_port, p->dport, now_us);
+    if (!e)
+        return;
+    entry_apply(sw, e, kind, &p->dst, has_port, p->dport);
     evaluate(sw, e, now_us);
 }
 
@@ -293,22 +375,28 @@ static void on_answer(struct sweep *sw, const struct ipaddr *peer, const struct 
 {
     if (!detect_is_protected(sw->env, host))
         return;
-    struct sw_entry *e;
     if (counts_host) {
-        e = entry_get(sw, peer, now_us);
+        sw->answers++;
+        struct sw_entry *e = entry_get(sw, peer, SW_ANSWER_HOST, host, false, 0, now_us);
+        if (e) {
+            entry_apply(sw, e, SW_ANSWER_HOST, host, false, 0);
+            evaluate(sw, e, now_us);
+        }
+        return;
+    }
+    uint8_t key[SCAN_KEY_LEN];
+    make_key(key, peer);
+    uint64_t h = scan_table_hash(&sw->table, key);
+    struct sw_entry *e = scan_table_find(&sw->table, key, h, now_us);
+    if (e) {
+        e->answers++;
     } else {
-        uint8_t key[SCAN_KEY_LEN];
-        make_key(key, peer);
-        e = scan_table_find(&sw->table, key, scan_table_hash(&sw->table, key), now_us);
-        if (!e)
+        struct sw_pending *pd = scan_table_pending_find(&sw->table, h, now_us);
+        if (!pd)
             return;
+        pd->answers++;
     }
     sw->answers++;
-    e->answers++;
-    if (counts_host) {
-        entry_add_host(sw, e, host);
-        evaluate(sw, e, now_us);
-    }
 }
 
 static bool icmp_is_request(uint8_t proto, uint8_t type)
@@ -435,8 +523,9 @@ static void *sweep_init(struct ruleset *rules, const struct detect_env *env, str
     sw->hll_p = (uint8_t)sw->p.hll_precision;
     uint32_t capacity = sw->p.n ? (uint32_t)sw->p.table_size : SCAN_WAYS;
     size_t entry_size = offsetof(struct sw_entry, hosts_hll) + ((size_t)1 << sw->hll_p);
-    if (scan_table_init(&sw->table, capacity, entry_size, hash_mix64(env->hash_seed ^ 0x7377),
-                        on_evict, sw) < 0) {
+    uint32_t pending = sw->p.n ? (uint32_t)sw->p.pending_size : 64;
+    if (scan_table_init(&sw->table, capacity, entry_size, pending, sizeof(struct sw_pending),
+                        hash_mix64(env->hash_seed ^ 0x7377), on_evict, sw) < 0) {
         free(sw);
         cfg_fail(err, "sweep", 0, "out of memory for a table of %u entries", capacity);
         return NULL;
@@ -458,15 +547,25 @@ static void restart_windows(void *ctx, struct scan_head *h)
     e->flags = 0;
 }
 
+/* A pending source's windows restart too, when it is admitted. */
+static void mark_reloaded(void *ctx, struct scan_pending *p)
+{
+    (void)ctx;
+    ((struct sw_pending *)p)->flags |= PEND_RELOADED;
+}
+
 static int sweep_reload(void *self, struct ruleset *rules, struct cfg_err *err)
 {
     struct sweep *sw = self;
     struct scan_params next;
     if (scan_params_load(rules, &sw_defaults, &next, err) < 0)
         return -1;
-    if (next.table_size != sw->p.table_size || next.hll_precision != sw->p.hll_precision)
-        log_warn("sweep: table_size and hll_precision changes take effect at restart");
+    if (next.table_size != sw->p.table_size || next.hll_precision != sw->p.hll_precision ||
+        next.pending_size != sw->p.pending_size)
+        log_warn("sweep: table_size, pending_size and hll_precision changes take effect at "
+                 "restart");
     next.table_size = sw->p.table_size;
+    next.pending_size = sw->p.pending_size;
     next.hll_precision = sw->p.hll_precision;
     struct scan_head *h = scan_table_open_first(&sw->table), *nx;
     for (; h; h = nx) {
@@ -481,6 +580,8 @@ static int sweep_reload(void *self, struct ruleset *rules, struct cfg_err *err)
         }
     }
     scan_table_foreach(&sw->table, sw->now_us, restart_windows, sw);
+    scan_table_pending_foreach(&sw->table, sw->now_us, mark_reloaded, NULL);
+    sw->reload_us = sw->now_us;
     sw->p = next;
     sw->table.idle_us = next.idle_us;
     sw->table.emergency_idle_us = next.emergency_idle_us;
