@@ -36,8 +36,8 @@ best_time() {
     echo "$maxrss" >"$OUT/rss.txt"
 }
 
-printf '| capture | packets | bare read s | agent s | ratio | agent Mpps | peak RSS MiB | events |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
+printf '| capture | packets | bare read s | agent s | ratio | agent Mpps | peak RSS MiB | events | first flood after s |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 run_case() { # NAME MODE PACKETS
     gen "$1" "$2" "$3"
     local f="$OUT/$1.pcap"
@@ -50,10 +50,25 @@ run_case() { # NAME MODE PACKETS
     rss=$(cat "$OUT/rss.txt")
     # the events file was appended 3 times: count one run's worth
     events=$(( $(wc -l <"$OUT/$1.events.jsonl.tmp") / 3 ))
+    # capture time from a flood's first evidence to its "new" event
+    latency=$(/usr/bin/python3 - "$OUT/$1.events.jsonl.tmp" <<'PY'
+import json, sys
+from datetime import datetime
+for line in open(sys.argv[1]):
+    c = json.loads(line)
+    e = c["canh"]
+    if e["state"] == "new" and e["kind"].endswith("flood"):
+        t = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        print("%.3f" % (t(c["timestamp"]) - t(e["first_seen"])))
+        break
+else:
+    print("-")
+PY
+)
     rm -f "$OUT/$1.events.jsonl.tmp"
-    awk -v n="$1" -v p="$3" -v b="$bare" -v a="$agent" -v r="$rss" -v e="$events" 'BEGIN{
-        printf "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %d |\n",
-               n, p, b, a, (a > 0 ? b / a : 0), (a > 0 ? p / a / 1e6 : 0), r / 1024, e }'
+    awk -v n="$1" -v p="$3" -v b="$bare" -v a="$agent" -v r="$rss" -v e="$events" -v l="$latency" 'BEGIN{
+        printf "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %d | %s |\n",
+               n, p, b, a, (a > 0 ? b / a : 0), (a > 0 ? p / a / 1e6 : 0), r / 1024, e, l }'
 }
 
 run_case mixed-3M mixed 3000000

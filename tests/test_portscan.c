@@ -266,8 +266,8 @@ START_TEST(type_connect)
     ck_assert_uint_eq(count(&h, "new"), 1);
     json_t *end = event_at(&h, count(&h, NULL) - 1);
     ck_assert_str_eq(str_at(end, "evidence", "scan_type"), "connect");
-    ck_assert_int_eq(int_at(end, "counters", "open_ports"), 3);
-    ck_assert_int_eq(int_at(end, "counters", "closed_ports"), 57);
+    ck_assert_int_eq(int_at(end, "counters", "open_answers"), 3);
+    ck_assert_int_eq(int_at(end, "counters", "closed_answers"), 57);
     stop(&h);
 }
 END_TEST
@@ -287,7 +287,7 @@ START_TEST(type_udp)
     ck_assert_uint_eq(count(&h, "new"), 1);
     json_t *end = event_at(&h, count(&h, NULL) - 1);
     ck_assert_str_eq(str_at(end, "evidence", "scan_type"), "udp");
-    ck_assert_int_eq(int_at(end, "counters", "closed_ports"), 39);
+    ck_assert_int_eq(int_at(end, "counters", "closed_answers"), 39);
     stop(&h);
 }
 END_TEST
@@ -675,7 +675,7 @@ START_TEST(first_probe_replayed_on_admission)
     json_t *ev = event_at(&h, 0);
     ck_assert_int_eq(int_at(ev, "counters", "ports"), 25);
     ck_assert_int_eq(int_at(ev, "counters", "packets"), 25);
-    ck_assert_int_eq(int_at(ev, "counters", "closed_ports"), 24);
+    ck_assert_int_eq(int_at(ev, "counters", "closed_answers"), 24);
     json_t *sample = json_object_get(json_object_get(ev, "evidence"), "sample_ports");
     ck_assert_int_eq(json_integer_value(json_array_get(sample, 0)), 1);
     stop(&h);

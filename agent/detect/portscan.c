@@ -77,6 +77,7 @@ struct ps_entry {
     uint8_t n_exact;
     uint8_t rule; /* index of the rule whose finding is open */
     uint8_t flags;
+    uint8_t open_type; /* scan type named by the "new" event, kept after */
     /* Not reset: valid up to n_exact, and cleared when n_exact fills. */
     uint16_t exact[PS_EXACT]; /* the first distinct ports */
     uint8_t hll[];            /* 1 << hll_precision registers */
@@ -139,14 +140,24 @@ static enum ps_type entry_major_type(const struct ps_entry *e)
     return (enum ps_type)best;
 }
 
-static const char *entry_scan_type(const struct ps_entry *e)
+/* PS_TYPES stands for "connect" in open_type. */
+static uint8_t entry_scan_type_code(const struct ps_entry *e)
 {
     enum ps_type t = entry_major_type(e);
     /* A connect() scan completes the handshake of open ports with a bare
      * ACK; a SYN scan's kernel answers the SYN|ACK with a RST instead. */
     if (t == PS_SYN && e->by_type[PS_ACK] > 0 && e->open_answers > 0)
-        return "connect";
-    return ps_type_names[t];
+        return PS_TYPES;
+    return (uint8_t)t;
+}
+
+/* The type is decided when the finding opens: later traffic from the
+ * same source (a flood, web requests) must not rename the scan. */
+static const char *entry_scan_type(struct ps_entry *e, enum finding_state state)
+{
+    if (state == FINDING_NEW)
+        e->open_type = entry_scan_type_code(e);
+    return e->open_type == PS_TYPES ? "connect" : ps_type_names[e->open_type];
 }
 
 static void emit(struct portscan *ps, struct ps_entry *e, enum finding_state state, uint64_t now_us)
@@ -160,12 +171,14 @@ static void emit(struct portscan *ps, struct ps_entry *e, enum finding_state sta
     ev.proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
     ev.counters =
         json_pack("{s:I, s:I, s:I, s:I, s:I}", "packets", (json_int_t)e->probes, "ports",
-                  (json_int_t)e->ports, "open_ports", (json_int_t)e->open_answers, "closed_ports",
-                  (json_int_t)e->closed_answers, "filtered_ports", (json_int_t)e->filtered_answers);
+                  (json_int_t)e->ports, "open_answers", (json_int_t)e->open_answers,
+                  "closed_answers", (json_int_t)e->closed_answers, "filtered_answers",
+                  (json_int_t)e->filtered_answers);
     json_t *sample = json_array();
     for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
         json_array_append_new(sample, json_integer(e->exact[i]));
-    ev.evidence = json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e), "sample_ports", sample);
+    ev.evidence = json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e, state),
+                            "sample_ports", sample);
     finding_fill(&e->head.life, &ev, state, now_us);
     e->emitted_probes = e->probes;
     if (ev.counters && ev.evidence)
@@ -278,7 +291,7 @@ static bool reverse_probed(struct portscan *ps, const struct pkt *p, uint64_t no
 {
     /* Only protected targets have entries: none for (dst, src) unless src
      * is protected. */
-    if (!detect_is_protected(ps->env, &p->src))
+    if (!detect_src_protected(ps->env, p))
         return false;
     uint8_t rkey[SCAN_KEY_LEN];
     make_key(rkey, &p->dst, &p->src);
@@ -336,7 +349,7 @@ static struct ps_entry *admit(struct portscan *ps, struct ps_pending *pd,
 
 static void on_probe(struct portscan *ps, const struct pkt *p, enum ps_type type, uint64_t now_us)
 {
-    if (ps->p.n == 0 || !detect_is_protected(ps->env, &p->dst))
+    if (ps->p.n == 0 || !detect_dst_protected(ps->env, p))
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
@@ -388,10 +401,10 @@ static void on_probe(struct portscan *ps, const struct pkt *p, enum ps_type type
 enum answer { ANSWER_OPEN, ANSWER_CLOSED, ANSWER_FILTERED };
 
 /* target answered scanner: evidence on an existing entry only. */
-static void on_answer(struct portscan *ps, const struct ipaddr *scanner,
+static void on_answer(struct portscan *ps, const struct pkt *p, const struct ipaddr *scanner,
                       const struct ipaddr *target, enum answer a, uint64_t now_us)
 {
-    if (ps->p.n == 0 || !detect_is_protected(ps->env, target))
+    if (ps->p.n == 0 || !detect_addr_protected(ps->env, p, target))
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, scanner, target);
@@ -440,9 +453,9 @@ static void portscan_on_packet(void *self, const struct pkt *p)
     case PROTO_TCP: {
         uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
         if (f == (TCP_SYN | TCP_ACK))
-            on_answer(ps, &p->dst, &p->src, ANSWER_OPEN, now_us);
+            on_answer(ps, p, &p->dst, &p->src, ANSWER_OPEN, now_us);
         else if (f & TCP_RST)
-            on_answer(ps, &p->dst, &p->src, ANSWER_CLOSED, now_us);
+            on_answer(ps, p, &p->dst, &p->src, ANSWER_CLOSED, now_us);
         else {
             int type = tcp_probe_type(p->tcp_flags, p->payload_wire_len);
             if (type >= 0)
@@ -461,7 +474,7 @@ static void portscan_on_packet(void *self, const struct pkt *p)
             (p->inner_proto != PROTO_UDP && p->inner_proto != PROTO_TCP))
             break;
         bool port_unreach = p->proto == PROTO_ICMP ? p->icmp_code == 3 : p->icmp_code == 4;
-        on_answer(ps, &p->inner_src, &p->inner_dst, port_unreach ? ANSWER_CLOSED : ANSWER_FILTERED,
+        on_answer(ps, p, &p->inner_src, &p->inner_dst, port_unreach ? ANSWER_CLOSED : ANSWER_FILTERED,
                   now_us);
         break;
     }
