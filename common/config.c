@@ -363,8 +363,9 @@ static int parse_monitor_list(struct ini_cursor *c, struct asset *a, const char 
         if (!*item)
             continue;
         if (a->n_monitor >= ASSET_MAX_MONITOR) {
-            free(copy);
-            return cursor_fail(c, c->line, "monitor: at most %d URLs per asset", ASSET_MAX_MONITOR);
+            int rc = cursor_fail(c, c->line, "monitor: at most %d URLs per asset", ASSET_MAX_MONITOR);
+            free(copy); /* after the message: it may quote the copy */
+            return rc;
         }
         struct asset_monitor *m = &a->monitor[a->n_monitor];
         memset(m, 0, sizeof(*m));
@@ -375,22 +376,25 @@ static int parse_monitor_list(struct ini_cursor *c, struct asset *a, const char 
                 space++;
             size_t hexlen = strcspn(space, " \t");
             if (strncmp(space, "sha256:", 7) != 0 || hexlen != 7 + 64) {
-                free(copy);
-                return cursor_fail(c, c->line, "monitor: expected 'PATH [sha256:<64 hex digits>]'");
+                int rc = cursor_fail(c, c->line, "monitor: expected 'PATH [sha256:<64 hex digits>]'");
+                free(copy); /* after the message: it may quote the copy */
+                return rc;
             }
             for (int i = 0; i < 32; i++) {
                 int hi = hex_nibble(space[7 + 2 * i]), lo = hex_nibble(space[8 + 2 * i]);
                 if (hi < 0 || lo < 0) {
-                    free(copy);
-                    return cursor_fail(c, c->line, "monitor: '%s' is not a sha256 digest", space);
+                    int rc = cursor_fail(c, c->line, "monitor: '%s' is not a sha256 digest", space);
+                    free(copy); /* after the message: it may quote the copy */
+                    return rc;
                 }
                 m->sha256[i] = (uint8_t)(hi << 4 | lo);
             }
             m->has_hash = true;
         }
         if (item[0] != '/' || copy_string(m->path, sizeof(m->path), item) < 0) {
-            free(copy);
-            return cursor_fail(c, c->line, "monitor: '%s' is not a URL path starting with /", item);
+            int rc = cursor_fail(c, c->line, "monitor: '%s' is not a URL path starting with /", item);
+            free(copy); /* after the message: it may quote the copy */
+            return rc;
         }
         a->n_monitor++;
     }
@@ -583,7 +587,8 @@ static int rule_common_key(struct ini_cursor *c, struct rule *r, const char *nam
             netset_free(&more);
             return cursor_fail(c, c->line, "out of memory");
         }
-        memcpy(grown + r->allow.n, more.v, more.n * sizeof(*grown));
+        if (more.n) /* "allow =" with nothing after it adds nothing */
+            memcpy(grown + r->allow.n, more.v, more.n * sizeof(*grown));
         r->allow.v = grown;
         r->allow.n += more.n;
         netset_free(&more);
