@@ -1,5 +1,5 @@
 /* flow.c — see flow.h.  The table is one array of flows, a power-of-two
- * bucket array of indices with chains through hash_next, a free list, and
+ * bucket array of indices with chains through a compact link array, a free list, and
  * an LRU list (most recent at the head) that gives both idle expiry and
  * eviction under pressure in O(1) per packet. */
 #include "agent/flow.h"
@@ -13,9 +13,28 @@
 #define FLOW_MAX_FLOWS (1u << 22)
 #define FLOW_MAX_WINDOW (1u << 20)
 
+/* A handshake waiting for its first data segment (defer_syn). */
+struct flow_syn {
+    uint32_t check; /* low bits of the flow hash, never 0; 0: empty */
+    uint16_t client_port, server_port;
+    uint32_t client_isn, server_isn;
+    bool server_known;
+    uint64_t first_us;
+};
+
+/* Bucket chains and the free list, apart from the flows: walking a chain
+ * compares a tag per flow in this small array and touches a flow only
+ * when its tag matches. */
+struct flow_link {
+    uint32_t next; /* next flow in the chain or the free list, NIL: none */
+    uint32_t tag;  /* high bits of the flow's hash */
+};
+
 struct flow_table {
     struct flow_opts opts;
+    struct flow_syn *syns; /* defer_syn: bucket_mask + 1 of them */
     struct flow *flows;
+    struct flow_link *links; /* one per flow */
     uint8_t *buffers;
     uint8_t *app;
     uint32_t *buckets;
@@ -77,10 +96,13 @@ struct flow_table *flow_table_new(const struct flow_opts *opts)
         nb <<= 1;
     t->bucket_mask = nb - 1;
     t->flows = calloc(n, sizeof(*t->flows));
+    t->links = calloc(n, sizeof(*t->links));
     t->buffers = malloc((size_t)n * 2 * opts->window_bytes);
     t->app = opts->app_size ? calloc(n, opts->app_size) : NULL;
     t->buckets = malloc((size_t)nb * sizeof(*t->buckets));
-    if (!t->flows || !t->buffers || (opts->app_size && !t->app) || !t->buckets)
+    t->syns = opts->defer_syn ? calloc(nb, sizeof(*t->syns)) : NULL;
+    if (!t->flows || !t->links || !t->buffers || (opts->app_size && !t->app) || !t->buckets ||
+        (opts->defer_syn && !t->syns))
         goto err;
     for (uint32_t b = 0; b < nb; b++)
         t->buckets[b] = NIL;
@@ -89,7 +111,7 @@ struct flow_table *flow_table_new(const struct flow_opts *opts)
         f->half[0].buf = t->buffers + (size_t)i * 2 * opts->window_bytes;
         f->half[1].buf = f->half[0].buf + opts->window_bytes;
         f->app = t->app ? t->app + (size_t)i * opts->app_size : NULL;
-        f->hash_next = i + 1 < n ? i + 1 : NIL;
+        t->links[i].next = i + 1 < n ? i + 1 : NIL;
         f->lru_prev = f->lru_next = NIL;
     }
     t->free_head = 0;
@@ -105,9 +127,11 @@ void flow_table_free(struct flow_table *t)
     if (!t)
         return;
     free(t->flows);
+    free(t->links);
     free(t->buffers);
     free(t->app);
     free(t->buckets);
+    free(t->syns);
     free(t);
 }
 
@@ -131,9 +155,9 @@ static void release(struct flow_table *t, uint32_t i, enum flow_end why, uint64_
     /* Unlink from its bucket chain. */
     uint32_t *link = &t->buckets[f->bucket];
     while (*link != NIL && *link != i)
-        link = &t->flows[*link].hash_next;
+        link = &t->links[*link].next;
     if (*link == i)
-        *link = f->hash_next;
+        *link = t->links[i].next;
     lru_unlink(t, i);
     uint8_t *b0 = f->half[0].buf, *b1 = f->half[1].buf;
     void *app = f->app;
@@ -144,9 +168,53 @@ static void release(struct flow_table *t, uint32_t i, enum flow_end why, uint64_
     if (app)
         memset(app, 0, t->opts.app_clear_size ? t->opts.app_clear_size : t->opts.app_size);
     f->lru_prev = f->lru_next = NIL;
-    f->hash_next = t->free_head;
+    t->links[i] = (struct flow_link){.next = t->free_head, .tag = 0};
     t->free_head = i;
     t->stats.active--;
+}
+
+/* defer_syn, no flow yet: keep a SYN's or SYN-ACK's sequence number in
+ * the flow's handshake slot and say the packet gets no flow (false), or
+ * point *match at the slot of the flow a data segment would create (NULL
+ * when the slot holds another handshake or none). */
+static bool handshake(struct flow_table *t, const struct pkt *p, bool to_server, bool create,
+                      uint64_t h, const struct flow_key *k, struct flow_syn **match)
+{
+    struct flow_syn *s = &t->syns[(uint32_t)(h >> 32) & t->bucket_mask];
+    uint32_t check = (uint32_t)h | 1u;
+    bool same =
+        s->check == check && s->client_port == k->client_port && s->server_port == k->server_port;
+    uint8_t flags = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
+    *match = NULL;
+    if (flags & TCP_RST) {
+        if (same)
+            s->check = 0;
+        return false;
+    }
+    if (flags == TCP_SYN && to_server) {
+        if (create && !(same && s->client_isn == p->tcp_seq)) {
+            /* A newer handshake takes the slot (a retransmitted SYN keeps
+             * it): under a SYN flood the real ones fall back to midstream
+             * pickup. */
+            *s = (struct flow_syn){.check = check,
+                                   .client_port = k->client_port,
+                                   .server_port = k->server_port,
+                                   .client_isn = p->tcp_seq,
+                                   .first_us = p->ts_us};
+            t->stats.syns_deferred++;
+        }
+        return false;
+    }
+    if (flags == (TCP_SYN | TCP_ACK) && !to_server) {
+        if (same) {
+            s->server_isn = p->tcp_seq;
+            s->server_known = true;
+        }
+        return false;
+    }
+    if (same)
+        *match = s;
+    return true;
 }
 
 struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_server, bool create)
@@ -159,13 +227,20 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
     memcpy(k.server, server->b, 16);
     k.client_port = to_server ? p->sport : p->dport;
     k.server_port = to_server ? p->dport : p->sport;
-    uint32_t b = (uint32_t)hash_bytes(&k, sizeof(k), t->opts.seed) & t->bucket_mask;
-    for (uint32_t i = t->buckets[b]; i != NIL; i = t->flows[i].hash_next) {
+    uint64_t h = hash_bytes(&k, sizeof(k), t->opts.seed);
+    uint32_t b = (uint32_t)h & t->bucket_mask;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (uint32_t i = t->buckets[b]; i != NIL; i = t->links[i].next) {
+        if (t->links[i].tag != tag)
+            continue;
         struct flow *f = &t->flows[i];
         if (f->client_port == k.client_port && f->server_port == k.server_port &&
             addr_eq(&f->client, client) && addr_eq(&f->server, server))
             return f;
     }
+    struct flow_syn *syn = NULL;
+    if (t->syns && !handshake(t, p, to_server, create, h, &k, &syn))
+        return NULL;
     if (!create)
         return NULL;
     if (t->free_head == NIL) {
@@ -174,7 +249,7 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
     }
     uint32_t i = t->free_head;
     struct flow *f = &t->flows[i];
-    t->free_head = f->hash_next;
+    t->free_head = t->links[i].next;
     f->client = *client;
     f->server = *server;
     f->client_port = k.client_port;
@@ -182,11 +257,21 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
     f->first_us = f->last_us = p->ts_us;
     f->in_use = true;
     f->bucket = b;
-    f->hash_next = t->buckets[b];
+    t->links[i] = (struct flow_link){.next = t->buckets[b], .tag = tag};
     t->buckets[b] = i;
     lru_push_front(t, i);
     t->stats.created++;
     t->stats.active++;
+    if (syn) {
+        f->first_us = syn->first_us;
+        f->half[FLOW_TO_SERVER].seq_known = true;
+        f->half[FLOW_TO_SERVER].next_seq = syn->client_isn + 1;
+        if (syn->server_known) {
+            f->half[FLOW_TO_CLIENT].seq_known = true;
+            f->half[FLOW_TO_CLIENT].next_seq = syn->server_isn + 1;
+        }
+        syn->check = 0;
+    }
     return f;
 }
 

@@ -19,6 +19,13 @@
  * app_clear_size zeroed for each new flow; the rest is scratch the user
  * tracks itself), who is told through on_release before a flow's slot is
  * reused.
+ *
+ * With defer_syn a bare SYN gets no flow: its initial sequence number (and
+ * the server's, from the SYN-ACK) waits in a direct-mapped table of
+ * handshakes, and the first data segment creates the flow from it.  A SYN
+ * flood then only overwrites handshake slots instead of evicting flows
+ * that carry data; a handshake whose slot was overwritten is picked up
+ * midstream from its first segment.
  */
 #ifndef CANH_FLOW_H
 #define CANH_FLOW_H
@@ -64,8 +71,8 @@ struct flow {
     struct flow_half half[2];
     void *app; /* app_size zeroed bytes for the user */
 
-    /* Table links (flow.c only). */
-    uint32_t hash_next, lru_prev, lru_next;
+    /* Table links (flow.c only; bucket chains are in the table). */
+    uint32_t lru_prev, lru_next;
     uint32_t bucket;
     bool in_use;
 };
@@ -73,6 +80,7 @@ struct flow {
 struct flow_stats {
     uint64_t created, active, closed, evicted_idle, evicted_pressure;
     uint64_t segments, retransmitted, out_of_order, gaps, overflows, truncated;
+    uint64_t syns_deferred; /* bare SYNs kept as handshakes (defer_syn) */
 };
 
 typedef void (*flow_release_fn)(void *ctx, struct flow *f, enum flow_end why, uint64_t now_us);
@@ -84,6 +92,7 @@ struct flow_opts {
     size_t app_size;
     size_t app_clear_size; /* bytes of app zeroed for a new flow (0: all) */
     uint64_t seed;         /* secret hash seed */
+    bool defer_syn;        /* no flow before the first data segment (see above) */
     flow_release_fn on_release;
     void *ctx;
 };
@@ -96,7 +105,8 @@ void flow_table_free(struct flow_table *t);
 
 /* The flow of a TCP packet between client and server.  to_server says
  * which way p goes; create: make a flow when there is none (only for a
- * SYN or a data segment — a bare ACK or RST never creates one).  NULL when
+ * SYN or a data segment — a bare ACK or RST never creates one; with
+ * defer_syn a SYN is remembered instead and NULL returned).  NULL when
  * there is none. */
 struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_server, bool create);
 

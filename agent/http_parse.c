@@ -49,12 +49,19 @@ const uint8_t *http_memcasemem(const uint8_t *hay, size_t hlen, const char *need
     return NULL;
 }
 
-/* RFC 9110 tchar. */
+/* RFC 9110 tchar: letters, digits and !#$%&'*+-.^_`|~ (a table: every
+ * byte of every header name goes through it). */
+static const uint8_t tchar_table[256] = {
+    /* clang-format off */
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+    /* clang-format on */
+};
+
 static bool is_tchar(uint8_t c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return tchar_table[c];
 }
 
 static struct http_slice trim(const uint8_t *p, size_t len)
@@ -72,8 +79,10 @@ static struct http_slice trim(const uint8_t *p, size_t len)
 static size_t find_head_end(const uint8_t *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        if (p[i] != '\n')
-            continue;
+        const uint8_t *nl = memchr(p + i, '\n', len - i);
+        if (!nl)
+            break;
+        i = (size_t)(nl - p);
         if (i + 1 < len && p[i + 1] == '\n')
             return i + 2;
         if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
@@ -175,6 +184,10 @@ static void parse_boundary(struct http_head *h)
         h->boundary = (struct http_slice){b, n};
 }
 
+/* Header names compared by length first, without strlen: most names
+ * are none of the few canh reads. */
+#define NAME_IS(name, text) ((name).len == sizeof(text) - 1 && http_slice_ieq((name), (text)))
+
 static enum http_result parse_header(struct http_head *h, const uint8_t *p, size_t len)
 {
     const uint8_t *colon = memchr(p, ':', len);
@@ -186,9 +199,9 @@ static enum http_result parse_header(struct http_head *h, const uint8_t *p, size
     struct http_slice name = {p, (size_t)(colon - p)};
     struct http_slice value = trim(colon + 1, len - (size_t)(colon + 1 - p));
 
-    if (http_slice_ieq(name, "host")) {
+    if (NAME_IS(name, "host")) {
         h->host = value;
-    } else if (http_slice_ieq(name, "content-length")) {
+    } else if (NAME_IS(name, "content-length")) {
         if (value.len == 0 || value.len > 18)
             return HTTP_BAD;
         uint64_t n = 0;
@@ -202,24 +215,24 @@ static enum http_result parse_header(struct http_head *h, const uint8_t *p, size
             return HTTP_BAD;
         h->has_length = true;
         h->content_length = n;
-    } else if (http_slice_ieq(name, "transfer-encoding")) {
+    } else if (NAME_IS(name, "transfer-encoding")) {
         /* chunked must be the final coding (RFC 9112 §6.1). */
         h->chunked = value.len >= 7 &&
                      http_slice_ieq((struct http_slice){value.p + value.len - 7, 7}, "chunked");
-    } else if (http_slice_ieq(name, "content-type")) {
+    } else if (NAME_IS(name, "content-type")) {
         h->content_type = value;
-    } else if (http_slice_ieq(name, "content-encoding")) {
+    } else if (NAME_IS(name, "content-encoding")) {
         if (http_slice_ieq(value, "gzip") || http_slice_ieq(value, "x-gzip"))
             h->coding = HTTP_CODING_GZIP;
         else if (http_slice_ieq(value, "deflate"))
             h->coding = HTTP_CODING_DEFLATE;
         else if (value.len && !http_slice_ieq(value, "identity"))
             h->coding = HTTP_CODING_OTHER;
-    } else if (http_slice_ieq(name, "connection")) {
+    } else if (NAME_IS(name, "connection")) {
         h->connection_close = http_memcasemem(value.p, value.len, "close", 5) != NULL;
-    } else if (http_slice_ieq(name, "destination")) {
+    } else if (NAME_IS(name, "destination")) {
         h->destination = value;
-    } else if (http_slice_ieq(name, "user-agent")) {
+    } else if (NAME_IS(name, "user-agent")) {
         h->user_agent = value;
     }
     return HTTP_OK;

@@ -179,6 +179,13 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_us)
 
 void pipeline_packet(struct pipeline *pl, const struct pkt *p)
 {
+    struct pkt own;
+    if (!p->classified) {
+        /* Built by hand (tests): classify a copy, the caller's is const. */
+        own = *p;
+        detect_pkt_classify(&pl->env, &own);
+        p = &own;
+    }
     /* Packet time drives every window; a timestamp that goes backwards
      * (merged captures) does not rewind the clock. */
     if (p->ts_us > pl->last_packet_us)
@@ -203,6 +210,7 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
             pl->last_packet_us = ts_us;
         return;
     }
+    detect_pkt_classify(&pl->env, &p);
     pipeline_packet(pl, &p);
 }
 

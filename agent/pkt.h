@@ -12,6 +12,8 @@
 
 #include "common/addr.h"
 
+struct asset;
+
 /* TCP flag bits as on the wire. */
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -64,6 +66,15 @@ struct pkt {
     const uint8_t *payload;
     uint32_t payload_len;      /* captured */
     uint32_t payload_wire_len; /* on the wire (>= payload_len) */
+
+    /* Who the addresses are, asked once per packet by detect_pkt_classify
+     * (pipeline_packet does it) instead of by every detector: an address
+     * lookup is a few hash probes, and random spoofed sources miss every
+     * cache.  When classified is false (a packet built by hand) detectors
+     * look the addresses up themselves; see detect_src_protected(). */
+    bool classified;
+    bool src_protected, dst_protected;         /* detect_is_protected() of each */
+    const struct asset *src_asset, *dst_asset; /* assets_lookup() of each, or NULL */
 };
 
 #endif

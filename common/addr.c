@@ -95,7 +95,8 @@ int prefix_index_init(struct prefix_index *ix, size_t capacity)
         size <<= 1;
     ix->slots = calloc(size, sizeof(*ix->slots));
     ix->cache = calloc(PREFIX_CACHE_SIZE, sizeof(*ix->cache));
-    if (!ix->slots || !ix->cache) {
+    ix->filter = calloc(PREFIX_FILTER_BITS / 8, 1);
+    if (!ix->slots || !ix->cache || !ix->filter) {
         prefix_index_free(ix);
         return -1;
     }
@@ -109,6 +110,37 @@ static uint32_t prefix_slot_of(const struct ipaddr *net, uint8_t bits)
     return (uint32_t)hash_bytes(net->b, 16, bits);
 }
 
+static uint32_t filter_key(const struct ipaddr *a)
+{
+    const unsigned shift = 16 - PREFIX_FILTER_KEY_BITS;
+    if (addr_is_v4(a))
+        return (1u << PREFIX_FILTER_KEY_BITS) + (((uint32_t)a->b[12] << 8 | a->b[13]) >> shift);
+    return ((uint32_t)a->b[0] << 8 | a->b[1]) >> shift;
+}
+
+/* Set the bits of the keys whose first fixed_bits bits are those of key
+ * (key's other bits are zero: the network is masked). */
+static void filter_set(struct prefix_index *ix, uint32_t key, int fixed_bits)
+{
+    uint32_t n =
+        fixed_bits >= PREFIX_FILTER_KEY_BITS ? 1u : 1u << (PREFIX_FILTER_KEY_BITS - fixed_bits);
+    for (uint32_t k = key; k < key + n; k++)
+        ix->filter[k >> 3] |= (uint8_t)(1u << (k & 7));
+}
+
+static void filter_add(struct prefix_index *ix, const struct cidr *c)
+{
+    if (addr_is_v4(&c->net) && c->bits >= 96) {
+        filter_set(ix, filter_key(&c->net), c->bits - 96);
+        return;
+    }
+    /* A short IPv6 prefix (::/0, ::/80) may hold IPv4-mapped addresses. */
+    static const struct ipaddr v4_any = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}};
+    if (c->bits <= 96 && cidr_contains(c, &v4_any))
+        filter_set(ix, filter_key(&v4_any), 0);
+    filter_set(ix, filter_key(&c->net), c->bits);
+}
+
 void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t value)
 {
     uint32_t i = prefix_slot_of(&c->net, c->bits) & ix->mask;
@@ -118,6 +150,7 @@ void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t val
         i = (i + 1) & ix->mask;
     }
     ix->slots[i] = (struct prefix_slot){.net = c->net, .bits = c->bits, .used = 1, .value = value};
+    filter_add(ix, c);
     memset(ix->cache, 0, PREFIX_CACHE_SIZE * sizeof(*ix->cache));
     for (int k = 0; k < ix->n_lens; k++)
         if (ix->lens[k] == c->bits)
@@ -149,6 +182,9 @@ int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *
 {
     if (!ix->slots)
         return -1;
+    uint32_t key = filter_key(a);
+    if (!(ix->filter[key >> 3] & (1u << (key & 7))))
+        return -1;
     uint32_t tail;
     memcpy(&tail, a->b + 12, 4);
     struct prefix_cache_entry *e = &ix->cache[(tail * 2654435761u) >> 24];
@@ -165,6 +201,7 @@ void prefix_index_free(struct prefix_index *ix)
 {
     free(ix->slots);
     free(ix->cache);
+    free(ix->filter);
     memset(ix, 0, sizeof(*ix));
 }
 

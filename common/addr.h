@@ -31,6 +31,10 @@ struct prefix_slot {
 };
 
 #define PREFIX_CACHE_SIZE 256
+/* Filter keys: the top PREFIX_FILTER_KEY_BITS bits of the IPv4 address or
+ * of the IPv6 one (a separate half for each family). */
+#define PREFIX_FILTER_KEY_BITS 12
+#define PREFIX_FILTER_BITS (2u << PREFIX_FILTER_KEY_BITS)
 
 /* Recent answers: most packets name the same few agency addresses, so a
  * small direct-mapped cache answers them with one 16-byte compare.  A
@@ -47,6 +51,10 @@ struct prefix_index {
     uint8_t lens[129];  /* distinct prefix lengths, longest first */
     uint8_t n_lens;
     struct prefix_cache_entry *cache; /* PREFIX_CACHE_SIZE entries */
+    /* One bit per address key that some prefix covers: most addresses
+     * that match nothing (random spoofed sources) are turned away by one
+     * bit test, before the cache, which they would only flush. */
+    uint8_t *filter; /* PREFIX_FILTER_BITS / 8 bytes */
 };
 
 /* capacity: how many prefixes will be added.  -1 when out of memory. */

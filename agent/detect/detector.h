@@ -61,4 +61,42 @@ const struct detector_ops *const *detector_all(size_t *count);
 /* True when the address is one the agent protects (home_net or assets). */
 bool detect_is_protected(const struct detect_env *env, const struct ipaddr *a);
 
+/* Look p's addresses up once (protected? which asset?) and mark it
+ * classified; pipeline_packet does this before the detectors see it.
+ * A packet built by hand (tests, fuzz targets) may skip it: the helpers
+ * below then ask env themselves, with the same answers. */
+void detect_pkt_classify(const struct detect_env *env, struct pkt *p);
+
+static inline bool detect_src_protected(const struct detect_env *env, const struct pkt *p)
+{
+    return p->classified ? p->src_protected : detect_is_protected(env, &p->src);
+}
+
+static inline bool detect_dst_protected(const struct detect_env *env, const struct pkt *p)
+{
+    return p->classified ? p->dst_protected : detect_is_protected(env, &p->dst);
+}
+
+/* a: &p->src, &p->dst or another address (an ICMP error's quoted one). */
+static inline bool detect_addr_protected(const struct detect_env *env, const struct pkt *p,
+                                         const struct ipaddr *a)
+{
+    if (p->classified && a == &p->src)
+        return p->src_protected;
+    if (p->classified && a == &p->dst)
+        return p->dst_protected;
+    return detect_is_protected(env, a);
+}
+
+/* The asset of &p->src or &p->dst (or of another address), or NULL. */
+static inline const struct asset *detect_addr_asset(const struct detect_env *env,
+                                                    const struct pkt *p, const struct ipaddr *a)
+{
+    if (p->classified && a == &p->src)
+        return p->src_asset;
+    if (p->classified && a == &p->dst)
+        return p->dst_asset;
+    return env->assets && env->assets->n ? assets_lookup(env->assets, a) : NULL;
+}
+
 #endif

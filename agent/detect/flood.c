@@ -407,18 +407,19 @@ static enum flood_class classify(const struct flood_dest *d, const struct pkt *p
 
 static struct flood_dest *dest_for(struct flood *f, const struct ipaddr *a, uint64_t now_us)
 {
-    struct flood_dest *d = flood_table_find(&f->table, a);
+    uint64_t h = flood_table_hash(&f->table, a);
+    struct flood_dest *d = flood_table_find(&f->table, a, h);
     if (d)
         return d;
     bool victim;
-    d = flood_table_slot_for(&f->table, a, &victim);
+    d = flood_table_slot_for(&f->table, h, &victim);
     if (victim) {
         for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
             if (finding_is_open(&d->cls[c].life))
                 f->evicted_open++;
         end_all(f, d, now_us);
     }
-    flood_table_claim(&f->table, d, a, now_us);
+    flood_table_claim(&f->table, d, a, h, now_us);
     return d;
 }
 
@@ -429,7 +430,8 @@ static void outbound(struct flood *f, const struct pkt *p)
     if (p->proto == PROTO_TCP && !p->later_fragment &&
         (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK))
         flood_handshake_synack(&f->table, &p->src, p->sport, &p->dst, p->dport, p->tcp_seq);
-    struct flood_dest *d = flood_table_find(&f->table, &p->src);
+    struct flood_dest *d =
+        flood_table_find(&f->table, &p->src, flood_table_hash(&f->table, &p->src));
     if (!d)
         return;
     flood_dest_advance(d, p->ts_us, f->learn);
@@ -443,12 +445,16 @@ static void outbound(struct flood *f, const struct pkt *p)
 
 static void inbound(struct flood *f, const struct pkt *p)
 {
+    bool ack = p->proto == PROTO_TCP && !p->later_fragment &&
+               (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK;
+    /* The handshake slot is a likely cache miss: fetch it while the
+     * destination is found and advanced. */
+    uint64_t handshake =
+        ack ? flood_handshake_prefetch(&f->table, &p->dst, p->dport, &p->src, p->sport) : 0;
     struct flood_dest *d = dest_for(f, &p->dst, p->ts_us);
     flood_dest_advance(d, p->ts_us, f->learn);
     flood_dest_request(d);
-    if (p->proto == PROTO_TCP && !p->later_fragment &&
-        (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_ACK &&
-        flood_handshake_ack(&f->table, &p->dst, p->dport, &p->src, p->sport, p->tcp_ack))
+    if (ack && flood_handshake_ack(&f->table, handshake, p->tcp_ack))
         flood_dest_completion(d);
     enum flood_class c = classify(d, p);
     if (c == FLOOD_NONE)
@@ -470,9 +476,9 @@ static void flood_on_packet(void *self, const struct pkt *p)
     f->packets++;
     if (p->ts_us > f->now_us)
         f->now_us = p->ts_us;
-    if (detect_is_protected(&f->env, &p->src))
+    if (detect_src_protected(&f->env, p))
         outbound(f, p);
-    if (detect_is_protected(&f->env, &p->dst))
+    if (detect_dst_protected(&f->env, p))
         inbound(f, p);
 }
 

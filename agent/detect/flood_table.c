@@ -93,8 +93,9 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
         hs <<= 1;
     t->handshake_mask = hs - 1;
     t->dest = calloc(t->capacity, sizeof(*t->dest));
+    t->tags = calloc(t->capacity, sizeof(*t->tags));
     t->handshakes = calloc(hs, sizeof(*t->handshakes));
-    if (!t->dest || !t->handshakes)
+    if (!t->dest || !t->tags || !t->handshakes)
         goto err;
     for (uint32_t i = 0; i < t->capacity; i++) {
         for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
@@ -120,23 +121,36 @@ void flood_table_free(struct flood_table *t)
             }
     }
     free(t->dest);
+    free(t->tags);
     free(t->handshakes);
     t->dest = NULL;
+    t->tags = NULL;
     t->handshakes = NULL;
 }
 
-static struct flood_dest *bucket_of(struct flood_table *t, const struct ipaddr *a)
+uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a)
 {
-    uint64_t h = hash_bytes(a->b, sizeof(a->b), t->seed);
-    return &t->dest[(h % t->n_buckets) * FLOOD_WAYS];
+    return hash_bytes(a->b, sizeof(a->b), t->seed);
 }
 
-struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a)
+/* Index of the bucket's first entry: the low half of the hash scaled to
+ * the bucket count (a multiply, not a division). */
+static uint32_t bucket_first(const struct flood_table *t, uint64_t h)
 {
-    struct flood_dest *b = bucket_of(t, a);
-    for (int w = 0; w < FLOOD_WAYS; w++)
-        if (b[w].used && addr_eq(&b[w].addr, a))
-            return &b[w];
+    return (uint32_t)(((h & 0xffffffffu) * t->n_buckets) >> 32) * FLOOD_WAYS;
+}
+
+static uint32_t tag_of(uint64_t h)
+{
+    return (uint32_t)(h >> 32) | 1u;
+}
+
+struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a, uint64_t h)
+{
+    uint32_t first = bucket_first(t, h), tag = tag_of(h);
+    for (uint32_t i = first; i < first + FLOOD_WAYS; i++)
+        if (t->tags[i] == tag && addr_eq(&t->dest[i].addr, a))
+            return &t->dest[i];
     return NULL;
 }
 
@@ -148,9 +162,9 @@ static bool dest_has_open(const struct flood_dest *d)
     return false;
 }
 
-struct flood_dest *flood_table_slot_for(struct flood_table *t, const struct ipaddr *a, bool *victim)
+struct flood_dest *flood_table_slot_for(struct flood_table *t, uint64_t h, bool *victim)
 {
-    struct flood_dest *b = bucket_of(t, a), *pick = NULL;
+    struct flood_dest *b = &t->dest[bucket_first(t, h)], *pick = NULL;
     *victim = false;
     for (int w = 0; w < FLOOD_WAYS; w++)
         if (!b[w].used)
@@ -171,7 +185,7 @@ struct flood_dest *flood_table_slot_for(struct flood_table *t, const struct ipad
 }
 
 void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct ipaddr *a,
-                       uint64_t now_us)
+                       uint64_t h, uint64_t now_us)
 {
     if (d->used)
         t->evictions++;
@@ -188,6 +202,7 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
     }
     d->addr = *a;
     d->used = true;
+    t->tags[d - t->dest] = tag_of(h);
     d->last_us = now_us;
     d->slot_abs = now_us / FLOOD_SLOT_US;
     d->sec = now_us / 1000000u;
@@ -418,10 +433,16 @@ void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, 
     e->ack = seq + 1;
 }
 
-bool flood_handshake_ack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,
-                         const struct ipaddr *client, uint16_t cport, uint32_t ack)
+uint64_t flood_handshake_prefetch(const struct flood_table *t, const struct ipaddr *server,
+                                  uint16_t sport, const struct ipaddr *client, uint16_t cport)
 {
     uint64_t h = flow_hash(t, server, sport, client, cport);
+    __builtin_prefetch(&t->handshakes[h & t->handshake_mask]);
+    return h;
+}
+
+bool flood_handshake_ack(struct flood_table *t, uint64_t h, uint32_t ack)
+{
     struct flood_handshake *e = &t->handshakes[h & t->handshake_mask];
     if (e->check != ((uint32_t)(h >> 32) | 1u) || e->ack != ack)
         return false;

@@ -121,6 +121,10 @@ struct flood_handshake {
 
 struct flood_table {
     struct flood_dest *dest;
+    /* Per entry, the high bits of its address's hash (0: unused), packed
+     * per bucket: a lookup compares tags in one cache line and touches
+     * an entry (several KiB, one line per way) only when its tag matches. */
+    uint32_t *tags;
     uint32_t n_buckets; /* FLOOD_WAYS entries each */
     uint32_t capacity;
     uint32_t in_use;
@@ -137,15 +141,17 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
                      uint64_t seed);
 void flood_table_free(struct flood_table *t);
 
+/* The seeded hash of an address that the functions below take, so a
+ * destination is hashed once per packet. */
+uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a);
 /* The destination's entry, or NULL. */
-struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a);
+struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a, uint64_t h);
 /* The slot a new destination would take; *victim is set when that slot
  * holds another destination, which the caller must close before calling
  * flood_table_claim. */
-struct flood_dest *flood_table_slot_for(struct flood_table *t, const struct ipaddr *a,
-                                        bool *victim);
+struct flood_dest *flood_table_slot_for(struct flood_table *t, uint64_t h, bool *victim);
 void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct ipaddr *a,
-                       uint64_t now_us);
+                       uint64_t h, uint64_t now_us);
 
 /* Move the destination's windows to now: shift slots, close seconds
  * (baselines learn from seconds without an open finding, fingerprints of
@@ -170,9 +176,13 @@ void flood_class_restart(struct flood_class_state *cs, uint64_t now_us);
 /* SYN-ACK from server:sport to client:cport with sequence seq. */
 void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,
                             const struct ipaddr *client, uint16_t cport, uint32_t seq);
-/* ACK from client to server: true (once) when it completes a handshake. */
-bool flood_handshake_ack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,
-                         const struct ipaddr *client, uint16_t cport, uint32_t ack);
+/* An ACK from client to server may complete a handshake: start fetching
+ * its slot (a likely cache miss) and return the key for
+ * flood_handshake_ack, to be called after other work on the packet. */
+uint64_t flood_handshake_prefetch(const struct flood_table *t, const struct ipaddr *server,
+                                  uint16_t sport, const struct ipaddr *client, uint16_t cport);
+/* True (once) when the ACK number completes the handshake of key. */
+bool flood_handshake_ack(struct flood_table *t, uint64_t key, uint32_t ack);
 
 /* Addresses no host can send from (0/8, 127/8, 224/4, 240/4 and the IPv6
  * unspecified, loopback and multicast): a sign of random forgery. */

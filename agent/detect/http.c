@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <nettle/sha2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,9 +141,11 @@ struct http_side {
 
 struct http_flow {
     struct http_side side[2];
-    struct http_req req[REQ_QUEUE];
     uint8_t head, count; /* request queue: oldest at head */
     uint8_t receiving;   /* queue slot + 1 whose body is arriving, 0: none */
+    /* Not cleared for a new flow (most of its size): request_head clears
+     * a slot as it enters the queue, and only queued slots are read. */
+    struct http_req req[REQ_QUEUE];
     /* two body prefixes of body_inspect bytes follow */
 };
 
@@ -616,10 +619,16 @@ static const char *last_segment(const char *path)
 static bool is_script(const struct params *p, const char *path)
 {
     const char *seg = last_segment(path);
+    /* Extensions start with a dot (as a rule): none can match before the
+     * segment's first one, or at all without one. */
+    const char *dot = strchr(seg, '.');
     for (size_t i = 0; i < p->script_extensions.n; i++) {
         const char *ext = p->script_extensions.v[i];
         size_t el = p->script_extensions.len[i];
-        for (const char *q = strstr(seg, ext); q; q = strstr(q + 1, ext)) {
+        const char *from = ext[0] != '.' ? seg : dot;
+        if (!from)
+            continue;
+        for (const char *q = strstr(from, ext); q; q = strstr(q + 1, ext)) {
             char after = q[el];
             if (after == '\0' || after == '.' || after == ';')
                 return true;
@@ -1846,14 +1855,15 @@ static bool port_in(const uint16_t *ports, size_t n, uint16_t port)
 
 /* A web port of a server the agent protects: the asset's own list, or
  * the rule's default list. */
-static bool is_web_server(const struct http_det *d, const struct ipaddr *a, uint16_t port)
+static bool is_web_server(const struct http_det *d, const struct pkt *p, const struct ipaddr *a,
+                          uint16_t port)
 {
-    const struct asset *as = d->env->assets ? assets_lookup(d->env->assets, a) : NULL;
+    const struct asset *as = detect_addr_asset(d->env, p, a);
     if (as && as->n_web_ports)
         return port_in(as->web_ports, as->n_web_ports, port);
     if (!port_in(d->p.web_ports, d->p.n_web_ports, port))
         return false;
-    return as || detect_is_protected(d->env, a);
+    return as || detect_addr_protected(d->env, p, a);
 }
 
 static void port_map_add(struct http_det *d, uint16_t port)
@@ -1902,9 +1912,9 @@ static void http_on_packet(void *self, const struct pkt *p)
     if (!dport_web && !sport_web)
         return;
     bool to_server;
-    if (dport_web && is_web_server(d, &p->dst, p->dport))
+    if (dport_web && is_web_server(d, p, &p->dst, p->dport))
         to_server = true;
-    else if (sport_web && is_web_server(d, &p->src, p->sport))
+    else if (sport_web && is_web_server(d, p, &p->src, p->sport))
         to_server = false;
     else
         return;
@@ -1969,8 +1979,11 @@ static void *http_init(struct ruleset *rules, const struct detect_env *env, stru
         .window_bytes = (uint32_t)d->p.flow_window,
         .idle_timeout_us = d->p.flow_idle_us,
         .app_size = sizeof(struct http_flow) + 2 * d->p.body_inspect,
-        .app_clear_size = sizeof(struct http_flow), /* prefixes are tracked by prefix_len */
+        /* the queue and the prefixes are tracked by count and prefix_len */
+        .app_clear_size = offsetof(struct http_flow, req),
         .seed = env->hash_seed,
+        /* Spoofed SYNs to a web port must not push out flows with data. */
+        .defer_syn = true,
         .on_release = on_flow_release,
         .ctx = d,
     };
@@ -2072,6 +2085,7 @@ static void http_stats(void *self, json_t *out)
     json_object_set_new(flows, "gaps", json_integer((json_int_t)fs->gaps));
     json_object_set_new(flows, "overflows", json_integer((json_int_t)fs->overflows));
     json_object_set_new(flows, "truncated", json_integer((json_int_t)fs->truncated));
+    json_object_set_new(flows, "syns_deferred", json_integer((json_int_t)fs->syns_deferred));
     json_object_set_new(out, "flows", flows);
     const struct counters *c = &d->c;
     json_object_set_new(out, "requests", json_integer((json_int_t)c->requests));

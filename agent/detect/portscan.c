@@ -474,8 +474,8 @@ static void portscan_on_packet(void *self, const struct pkt *p)
             (p->inner_proto != PROTO_UDP && p->inner_proto != PROTO_TCP))
             break;
         bool port_unreach = p->proto == PROTO_ICMP ? p->icmp_code == 3 : p->icmp_code == 4;
-        on_answer(ps, p, &p->inner_src, &p->inner_dst, port_unreach ? ANSWER_CLOSED : ANSWER_FILTERED,
-                  now_us);
+        on_answer(ps, p, &p->inner_src, &p->inner_dst,
+                  port_unreach ? ANSWER_CLOSED : ANSWER_FILTERED, now_us);
         break;
     }
     default:

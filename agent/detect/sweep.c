@@ -359,7 +359,7 @@ static void evaluate(struct sweep *sw, struct sw_entry *e, uint64_t now_us)
 static void on_probe(struct sweep *sw, const struct pkt *p, enum sw_kind kind, bool has_port,
                      uint64_t now_us)
 {
-    if (!detect_is_protected(sw->env, &p->dst))
+    if (!detect_dst_protected(sw->env, p))
         return;
     sw->probes++;
     struct sw_entry *e = entry_get(sw, &p->src, kind, &p->dst, has_port, p->dport, now_us);
@@ -370,10 +370,10 @@ static void on_probe(struct sweep *sw, const struct pkt *p, enum sw_kind kind, b
 }
 
 /* Protected host answered peer; a RST also proves peer probed it. */
-static void on_answer(struct sweep *sw, const struct ipaddr *peer, const struct ipaddr *host,
-                      bool counts_host, uint64_t now_us)
+static void on_answer(struct sweep *sw, const struct pkt *p, const struct ipaddr *peer,
+                      const struct ipaddr *host, bool counts_host, uint64_t now_us)
 {
-    if (!detect_is_protected(sw->env, host))
+    if (!detect_addr_protected(sw->env, p, host))
         return;
     if (counts_host) {
         sw->answers++;
@@ -424,9 +424,9 @@ static void sweep_on_packet(void *self, const struct pkt *p)
     case PROTO_TCP: {
         uint8_t f = p->tcp_flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_PSH | TCP_ACK | TCP_URG);
         if (f & TCP_RST)
-            on_answer(sw, &p->dst, &p->src, true, now_us);
+            on_answer(sw, p, &p->dst, &p->src, true, now_us);
         else if (f == (TCP_SYN | TCP_ACK))
-            on_answer(sw, &p->dst, &p->src, false, now_us);
+            on_answer(sw, p, &p->dst, &p->src, false, now_us);
         else if (!(f & TCP_ACK))
             /* A pure SYN, or a pattern without ACK no client sends:
              * NULL, FIN, Xmas, SYN|FIN ... */
@@ -444,9 +444,9 @@ static void sweep_on_packet(void *self, const struct pkt *p)
         } else if (icmp_is_reply(p->proto, p->icmp_type)) {
             bool unreach = p->proto == PROTO_ICMP ? p->icmp_type == 3 : p->icmp_type == 1;
             if (!unreach)
-                on_answer(sw, &p->dst, &p->src, false, now_us);
+                on_answer(sw, p, &p->dst, &p->src, false, now_us);
             else if (p->has_inner)
-                on_answer(sw, &p->inner_src, &p->inner_dst, false, now_us);
+                on_answer(sw, p, &p->inner_src, &p->inner_dst, false, now_us);
         }
         break;
     default:
