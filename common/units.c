@@ -40,28 +40,38 @@ static int suffix_is(const char *suffix, const char *want)
     return 1;
 }
 
-int units_parse_duration_us(const char *text, uint64_t *out_us)
+struct unit_scale {
+    const char *suffix;
+    double mult;
+};
+
+/* A number times the multiplier of its suffix, rounded; -1 for an unknown
+ * suffix or a result above limit. */
+static int parse_scaled(const char *text, const struct unit_scale *units, size_t n, double limit,
+                        uint64_t *out)
 {
-    static const struct {
-        const char *suffix;
-        double us;
-    } units[] = {{"us", 1},           {"ms", 1e3},     {"s", 1e6},    {"sec", 1e6},
-                 {"m", 60e6},         {"min", 60e6},   {"h", 3600e6}, {"d", 86400e6},
-                 {"", 1e6}};
     double v;
     const char *suffix;
     if (split_number(text, &v, &suffix) < 0)
         return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         if (suffix_is(suffix, units[i].suffix)) {
-            double us = v * units[i].us;
-            if (us > 1e17)
+            double scaled = v * units[i].mult;
+            if (scaled > limit)
                 return -1;
-            *out_us = (uint64_t)llround(us);
+            *out = (uint64_t)llround(scaled);
             return 0;
         }
     }
     return -1;
+}
+
+int units_parse_duration_us(const char *text, uint64_t *out_us)
+{
+    static const struct unit_scale units[] = {
+        {"us", 1},   {"ms", 1e3},    {"s", 1e6},    {"sec", 1e6}, {"m", 60e6},
+        {"min", 60e6}, {"h", 3600e6}, {"d", 86400e6}, {"", 1e6}};
+    return parse_scaled(text, units, sizeof(units) / sizeof(units[0]), 1e17, out_us);
 }
 
 int units_parse_rate_per_s(const char *text, double *out_per_s)
@@ -91,26 +101,11 @@ int units_parse_rate_per_s(const char *text, double *out_per_s)
 
 int units_parse_size_bytes(const char *text, uint64_t *out_bytes)
 {
-    static const struct {
-        const char *suffix;
-        double mult;
-    } units[] = {{"", 1},          {"b", 1},           {"k", 1024},       {"kb", 1024},
-                 {"kib", 1024},    {"m", 1048576},     {"mb", 1048576},   {"mib", 1048576},
-                 {"g", 1073741824}, {"gb", 1073741824}, {"gib", 1073741824}};
-    double v;
-    const char *suffix;
-    if (split_number(text, &v, &suffix) < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (suffix_is(suffix, units[i].suffix)) {
-            double bytes = v * units[i].mult;
-            if (bytes > 1e18)
-                return -1;
-            *out_bytes = (uint64_t)llround(bytes);
-            return 0;
-        }
-    }
-    return -1;
+    static const struct unit_scale units[] = {
+        {"", 1},           {"b", 1},          {"k", 1024},       {"kb", 1024},
+        {"kib", 1024},     {"m", 1048576},    {"mb", 1048576},   {"mib", 1048576},
+        {"g", 1073741824}, {"gb", 1073741824}, {"gib", 1073741824}};
+    return parse_scaled(text, units, sizeof(units) / sizeof(units[0]), 1e18, out_bytes);
 }
 
 int units_parse_count(const char *text, uint64_t *out)
