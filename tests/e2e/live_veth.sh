@@ -25,6 +25,10 @@ fail() { echo "FAIL: $*" >&2; [ -f "$T/agent.log" ] && tail -20 "$T/agent.log" >
 
 ip netns add "$NSA"; ip netns add "$NSB"
 ip link add veth-a netns "$NSA" type veth peer name veth-b netns "$NSB"
+# No IPv6 on the pair: its router solicitations and MLD reports every few
+# seconds would make the "quiet" link below not quiet (flaky link_silent).
+ip netns exec "$NSA" sysctl -qw net.ipv6.conf.veth-a.disable_ipv6=1
+ip netns exec "$NSB" sysctl -qw net.ipv6.conf.veth-b.disable_ipv6=1
 ip -n "$NSA" link set veth-a up; ip -n "$NSB" link set veth-b up
 ip -n "$NSA" link set lo up; ip -n "$NSB" link set lo up
 
