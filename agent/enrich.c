@@ -70,7 +70,7 @@ const char *enrich_country(struct enrich *e, const struct ipaddr *addr, char *bu
     return buf;
 }
 
-void enrich_event(struct enrich *e, struct event *ev)
+void enrich_event(struct enrich *e, struct evt *ev)
 {
     const struct agent_config *cfg = e->cfg;
     e->seq++;
@@ -79,6 +79,10 @@ void enrich_event(struct enrich *e, struct event *ev)
     snprintf(ev->finding_id, sizeof(ev->finding_id), "%s:%s:f%llu", cfg->name, e->boot_id,
              (unsigned long long)ev->finding_seq);
     ev->agent = cfg->name;
+    if (!ev->taxonomy)
+        ev->taxonomy = ev->rule->taxonomy;
+    if (ev->severity == SEV_NONE)
+        ev->severity = ev->rule->severity;
     ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
     ev->agency = ev->asset && ev->asset->agency[0] ? ev->asset->agency : cfg->agency;
     ev->class_ = ev->impact && ev->asset && ev->asset->level >= cfg->serious_level

@@ -1,6 +1,7 @@
 /* enrich.h — what the agent adds to a detector's finding (DESIGN §4.4):
- * event and finding ids, agent and agency, the target asset, the
- * regulatory class and the source country from an optional MMDB file. */
+ * event and finding ids, agent and agency, taxonomy and severity (the
+ * rule's unless the detector chose), the target asset, the regulatory
+ * class and the source country from an optional MMDB file. */
 #ifndef CANH_ENRICH_H
 #define CANH_ENRICH_H
 
@@ -24,7 +25,7 @@ struct enrich {
  * warning, not an error (GeoIP is optional). */
 void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct assets *assets);
 void enrich_set_assets(struct enrich *e, const struct assets *assets);
-void enrich_event(struct enrich *e, struct event *ev);
+void enrich_event(struct enrich *e, struct evt *ev);
 /* ISO country of addr, "" when unknown; buf >= 3. */
 const char *enrich_country(struct enrich *e, const struct ipaddr *addr, char *buf);
 void enrich_free(struct enrich *e);

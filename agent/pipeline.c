@@ -96,15 +96,15 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
     return 0;
 }
 
-static void pipeline_on_emit(void *ctx, struct event *ev)
+static void pipeline_on_emit(void *ctx, struct evt *ev)
 {
     pipeline_emit(ctx, ev);
 }
 
-void pipeline_emit(struct pipeline *pl, struct event *ev)
+void pipeline_emit(struct pipeline *pl, struct evt *ev)
 {
     enrich_event(&pl->enrich, ev);
-    json_t *json = event_to_json(ev);
+    json_t *json = evt_to_json(ev);
     if (!json) {
         log_err("cannot encode a %s event (out of memory)", ev->kind);
         return;
@@ -139,8 +139,8 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
     }
     pl->env.emit = pipeline_on_emit;
     pl->env.emit_ctx = pl;
-    pl->env.assets = &pl->assets;
-    pl->env.home_net = &cfg->home_net;
+    pl->env.inv.assets = &pl->assets;
+    pl->env.inv.home_net = &cfg->home_net;
     pl->env.hash_seed = hash_random_seed();
     enrich_init(&pl->enrich, cfg, &pl->assets);
     pl->ops = detector_all(&pl->n_ops);
@@ -183,7 +183,7 @@ void pipeline_packet(struct pipeline *pl, const struct pkt *p)
     if (!p->classified) {
         /* Built by hand (tests): classify a copy, the caller's is const. */
         own = *p;
-        detect_pkt_classify(&pl->env, &own);
+        classify_packet(&pl->env.inv, &own);
         p = &own;
     }
     /* Packet time drives every window; a timestamp that goes backwards
@@ -210,7 +210,7 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
             pl->last_packet_us = ts_us;
         return;
     }
-    detect_pkt_classify(&pl->env, &p);
+    classify_packet(&pl->env.inv, &p);
     pipeline_packet(pl, &p);
 }
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "agent/decode.h"
-#include "agent/output.h"
+#include "agent/output/output.h"
 #include "common/config.h"
 #include "common/event.h"
 
@@ -33,7 +33,7 @@ int pipeline_add_output(struct pipeline *pl, struct output *out);
 
 /* Called for every event after enrichment, before the outputs (tests,
  * the demo's summary).  json is the event's JSON object. */
-typedef void (*pipeline_event_hook)(void *ctx, const struct event *ev, json_t *json);
+typedef void (*pipeline_event_hook)(void *ctx, const struct evt *ev, json_t *json);
 void pipeline_set_event_hook(struct pipeline *pl, pipeline_event_hook hook, void *ctx);
 
 /* One captured frame of link type dlt. */
@@ -60,7 +60,7 @@ const char *pipeline_rules_version(const struct pipeline *pl);
 /* Emit an agent-level finding (capture_drops, link_silent) through the
  * same enrich/output path; rule names a rule in the "health" detector
  * section of the rules, or NULL for the built-in health rule. */
-void pipeline_emit(struct pipeline *pl, struct event *ev);
+void pipeline_emit(struct pipeline *pl, struct evt *ev);
 /* The loaded rule detector/name, or NULL.  Valid until the next reload:
  * look it up at each emission rather than keeping it. */
 struct rule *pipeline_rule(struct pipeline *pl, const char *detector, const char *name);

@@ -67,14 +67,14 @@ struct pkt {
     uint32_t payload_len;      /* captured */
     uint32_t payload_wire_len; /* on the wire (>= payload_len) */
 
-    /* Who the addresses are, asked once per packet by detect_pkt_classify
+    /* Who the addresses are, asked once per packet by classify_packet
      * (pipeline_packet does it) instead of by every detector: an address
      * lookup is a few hash probes, and random spoofed sources miss every
      * cache.  When classified is false (a packet built by hand) detectors
      * look the addresses up themselves; see detect_src_protected(). */
     bool classified;
-    bool src_protected, dst_protected;         /* detect_is_protected() of each */
-    const struct asset *src_asset, *dst_asset; /* assets_lookup() of each, or NULL */
+    bool src_protected, dst_protected;         /* classify_is_protected() of each */
+    const struct asset *src_asset, *dst_asset; /* classify_asset() of each, or NULL */
 };
 
 #endif

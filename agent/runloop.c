@@ -6,9 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/finding.h"
-#include "agent/health.h"
-#include "agent/notify.h"
+#include "agent/detect/finding.h"
+#include "agent/sys/health.h"
+#include "agent/sys/notify.h"
 #include "common/log.h"
 #include "common/taxonomy.h"
 #include "common/units.h"
@@ -169,7 +169,7 @@ static void on_debug(evutil_socket_t fd, short what, void *ctx)
         due = rl->x.debug_events;
     json_t *evidence = json_pack("{s:s}", "note", "synthetic event (--debug-events)");
     while (rl->debug_sent < due) {
-        struct event ev;
+        struct evt ev;
         memset(&ev, 0, sizeof(ev));
         ev.kind = "debug_event";
         ev.rule = &rl->debug_rule;

@@ -17,7 +17,7 @@
 #include "collector/incident.h"
 #include "collector/report.h"
 #include "collector/store.h"
-#include "collector/syslog.h"
+#include "collector/sinks/syslog.h"
 #include "common/log.h"
 #include "common/units.h"
 

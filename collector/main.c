@@ -27,7 +27,7 @@
 #include "collector/collector.h"
 #include "collector/config.h"
 #include "collector/escalate.h"
-#include "collector/status.h"
+#include "collector/status/status.h"
 #include "common/log.h"
 
 #define STOP_GRACE_TICKS 100 /* × 100 ms */

@@ -66,10 +66,10 @@ static json_t *json_addr(const struct ipaddr *a)
     return json_string(addr_format(a, buf, sizeof(buf)));
 }
 
-json_t *event_to_json(const struct event *ev)
+json_t *evt_to_json(const struct evt *ev)
 {
-    const struct taxonomy *tax = ev->taxonomy ? ev->taxonomy : ev->rule->taxonomy;
-    enum severity sev = ev->severity != SEV_NONE ? ev->severity : ev->rule->severity;
+    const struct taxonomy *tax = ev->taxonomy;
+    enum severity sev = ev->severity;
     char buf[256];
 
     json_t *root = json_object();

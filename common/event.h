@@ -1,6 +1,6 @@
 /* event.h — the event model of DESIGN §5 and its JSON form.
  *
- * A detector fills the finding part of a struct event (kind, lifecycle
+ * A detector fills the finding part of a struct evt (kind, lifecycle
  * state, addresses, counters, evidence); the agent's enrich step fills the
  * rest (ids, agent, taxonomy, severity, class, asset, country); outputs
  * take the JSON text.  The top level follows Suricata's EVE so EVE tooling
@@ -25,7 +25,7 @@ enum event_class { CLASS_NORMAL, CLASS_SERIOUS_CANDIDATE };
 const char *finding_state_name(enum finding_state s);
 const char *event_class_name(enum event_class c);
 
-struct event {
+struct evt {
     /* --- filled by the detector --- */
     const char *kind;         /* "portscan", "syn_flood", "dav_write" ... */
     const struct rule *rule;  /* the rule that matched (taxonomy, severity) */
@@ -38,8 +38,8 @@ struct event {
     uint16_t dest_port;       /* 0: none */
     uint8_t proto;            /* IPPROTO_*, 0: none */
     bool impact;              /* victim-side impact seen (DESIGN §6 class) */
-    enum severity severity;   /* SEV_NONE: the rule's */
-    const struct taxonomy *taxonomy; /* NULL: the rule's */
+    enum severity severity;   /* SEV_NONE: the rule's (set by enrich) */
+    const struct taxonomy *taxonomy; /* NULL: the rule's (set by enrich) */
     json_t *counters;         /* object; borrowed, the detector frees it */
     json_t *evidence;         /* object; borrowed */
 
@@ -53,8 +53,9 @@ struct event {
     char src_country[3];      /* ISO code, "" when unknown */
 };
 
-/* The JSON object of DESIGN §5 (new reference; the caller decrefs). */
-json_t *event_to_json(const struct event *ev);
+/* The JSON object of DESIGN §5 (new reference; the caller decrefs) of an
+ * enriched event: taxonomy and severity are set. */
+json_t *evt_to_json(const struct evt *ev);
 
 /* "TCP", "UDP", "ICMP", "IPv6-ICMP" or the number. */
 const char *event_proto_name(uint8_t proto, char *buf, size_t len);

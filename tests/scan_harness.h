@@ -24,7 +24,7 @@ struct harness {
     json_t *events; /* {kind, state, seq, src, dst, rule, counters, evidence} */
 };
 
-static inline void collect(void *ctx, struct event *ev)
+static inline void collect(void *ctx, struct evt *ev)
 {
     struct harness *h = ctx;
     char s[ADDR_STRLEN], d[ADDR_STRLEN];
@@ -51,7 +51,7 @@ static inline void start(struct harness *h, const char *rules_text, const char *
     }
     h->env.emit = collect;
     h->env.emit_ctx = h;
-    h->env.home_net = &h->home;
+    h->env.inv.home_net = &h->home;
     h->env.hash_seed = 0x1234abcd5678ef90ULL;
     h->events = json_array();
     ck_assert_msg(HARNESS_DETECTOR.check(&h->rules, &err) == 0, "%s", err.msg);

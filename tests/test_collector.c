@@ -10,7 +10,7 @@
 #include "collector/escalate.h"
 #include "collector/rconn.h"
 #include "collector/report.h"
-#include "collector/syslog.h"
+#include "collector/sinks/syslog.h"
 
 static char conf_path[64];
 

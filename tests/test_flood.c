@@ -61,7 +61,7 @@ struct harness {
     int tick_mode; /* 0: every second of packet time, 1: every packet, 2: never */
 };
 
-static void record(void *ctx, struct event *e)
+static void record(void *ctx, struct evt *e)
 {
     struct harness *h = ctx;
     ck_assert_int_lt(h->n, 256);
@@ -90,8 +90,8 @@ static void h_start(struct harness *h, const char *rules_text)
     ck_assert_int_eq(netset_parse("198.51.100.0/24", &h->home, bad, sizeof(bad)), 0);
     h->env.emit = record;
     h->env.emit_ctx = h;
-    h->env.assets = &h->assets;
-    h->env.home_net = &h->home;
+    h->env.inv.assets = &h->assets;
+    h->env.inv.home_net = &h->home;
     h->env.hash_seed = 0x1234567890abcdefULL;
     ck_assert_msg(flood_detector.check(&h->rules, &err) == 0, "%s", err.msg);
     h->det = flood_detector.init(&h->rules, &h->env, &err);
@@ -590,7 +590,7 @@ END_TEST
 
 /* ---- through the pipeline: severity from capacity, impact → class ---- */
 
-static void hook(void *ctx, const struct event *ev, json_t *json)
+static void hook(void *ctx, const struct evt *ev, json_t *json)
 {
     (void)ev;
     json_array_append(ctx, json);

@@ -4,7 +4,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "agent/flow.h"
+#include "agent/detect/http/flow.h"
 
 #define SEC 1000000ull
 #define T0 (1700000000ull * SEC)

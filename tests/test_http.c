@@ -38,7 +38,7 @@ struct harness {
     struct pipeline *pl; /* set: packets go through the whole agent */
 };
 
-static void record(void *ctx, struct event *e)
+static void record(void *ctx, struct evt *e)
 {
     struct harness *h = ctx;
     ck_assert_int_lt(h->n, 512);
@@ -66,8 +66,8 @@ static void h_start_with(struct harness *h, const char *assets_text)
     ck_assert_msg(assets_load(assets, &h->assets, &err) == 0, "%s", err.msg);
     h->env.emit = record;
     h->env.emit_ctx = h;
-    h->env.assets = &h->assets;
-    h->env.home_net = &h->home;
+    h->env.inv.assets = &h->assets;
+    h->env.inv.home_net = &h->home;
     h->env.hash_seed = 0x5eed5eed5eedULL;
     ck_assert_msg(http_detector.check(&h->rules, &err) == 0, "%s", err.msg);
     h->det = http_detector.init(&h->rules, &h->env, &err);
@@ -698,7 +698,7 @@ START_TEST(one_finding_while_it_goes_on)
 }
 END_TEST
 
-static void collect(void *ctx, const struct event *ev, json_t *json)
+static void collect(void *ctx, const struct evt *ev, json_t *json)
 {
     (void)ev;
     json_array_append(ctx, json);

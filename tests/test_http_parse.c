@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "agent/http_parse.h"
+#include "agent/detect/http/http_parse.h"
 
 static enum http_result parse(const char *text, bool req, struct http_head *h)
 {

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/output_redis.h"
+#include "agent/output/redis.h"
 #include "common/log.h"
 #include "testutil.h"
 

@@ -19,7 +19,7 @@ static char rules_dir[64];
 static json_t *events;
 static uint64_t clock_us;
 
-static void collect(void *ctx, const struct event *ev, json_t *json)
+static void collect(void *ctx, const struct evt *ev, json_t *json)
 {
     (void)ctx;
     (void)ev;

@@ -1,4 +1,4 @@
-/* test_sketch.c — HyperLogLog, count-min and top-K (agent/sketch.c).
+/* test_sketch.c — HyperLogLog, count-min and top-K (agent/detect/sketch.c).
  *
  * The detectors compare these estimates against thresholds, so what a user
  * notices is their accuracy at the sizes that matter (a handful of ports,
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/sketch.h"
+#include "agent/detect/sketch.h"
 #include "common/hash.h"
 
 static const uint64_t seed = 0x5eed5eed12345678ULL;

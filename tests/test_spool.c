@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/spool.h"
+#include "agent/output/spool.h"
 #include "testutil.h"
 
 static char dir[256];

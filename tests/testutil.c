@@ -48,7 +48,7 @@ const char *write_temp_file(const char *name, const char *text)
     return path;
 }
 
-static void collect(void *ctx, const struct event *ev, json_t *json)
+static void collect(void *ctx, const struct evt *ev, json_t *json)
 {
     (void)ev;
     json_array_append(ctx, json);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "agent/classify.h"
 #include "agent/pkt.h"
 #include "common/config.h"
 #include "common/event.h"
@@ -27,10 +28,9 @@
 struct detect_env {
     /* Hand a finding to the pipeline.  The event and its JSON are only
      * borrowed for the call: counters/evidence stay the detector's. */
-    void (*emit)(void *ctx, struct event *ev);
+    void (*emit)(void *ctx, struct evt *ev);
     void *emit_ctx;
-    const struct assets *assets;   /* may be empty */
-    const struct netset *home_net; /* empty: every address is protected */
+    struct inventory inv;          /* what the agent protects (classify.h) */
     uint64_t hash_seed;            /* secret seed for attacker-keyed tables */
 };
 
@@ -59,13 +59,15 @@ extern const struct detector_ops http_detector;
 const struct detector_ops *const *detector_all(size_t *count);
 
 /* True when the address is one the agent protects (home_net or assets). */
-bool detect_is_protected(const struct detect_env *env, const struct ipaddr *a);
+static inline bool detect_is_protected(const struct detect_env *env, const struct ipaddr *a)
+{
+    return classify_is_protected(&env->inv, a);
+}
 
-/* Look p's addresses up once (protected? which asset?) and mark it
- * classified; pipeline_packet does this before the detectors see it.
- * A packet built by hand (tests, fuzz targets) may skip it: the helpers
- * below then ask env themselves, with the same answers. */
-void detect_pkt_classify(const struct detect_env *env, struct pkt *p);
+/* The pipeline classifies every packet (classify_packet) before the
+ * detectors see it.  A packet built by hand (tests, fuzz targets) may not
+ * be: the helpers below then ask the inventory themselves, with the same
+ * answers. */
 
 static inline bool detect_src_protected(const struct detect_env *env, const struct pkt *p)
 {
@@ -96,7 +98,7 @@ static inline const struct asset *detect_addr_asset(const struct detect_env *env
         return p->src_asset;
     if (p->classified && a == &p->dst)
         return p->dst_asset;
-    return env->assets && env->assets->n ? assets_lookup(env->assets, a) : NULL;
+    return classify_asset(&env->inv, a);
 }
 
 #endif

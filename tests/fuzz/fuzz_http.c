@@ -14,19 +14,9 @@
 #include <zlib.h>
 
 #include "agent/detect/detector.h"
-#include "agent/http_parse.h"
+#include "agent/detect/http/http_parse.h"
 
-/* The target is built from the http detector's files alone (not the other
- * detectors registry.c lists); with no inventory every address is
- * protected, as registry.c would say. */
-bool detect_is_protected(const struct detect_env *e, const struct ipaddr *a)
-{
-    (void)e;
-    (void)a;
-    return true;
-}
-
-static void discard_event(void *ctx, struct event *ev)
+static void discard_event(void *ctx, struct evt *ev)
 {
     (void)ctx;
     /* Touch what an output would read. */
@@ -45,7 +35,7 @@ static struct ruleset rules;
 static struct assets no_assets;
 static struct netset no_home;
 static struct detect_env env = {
-    .emit = discard_event, .assets = &no_assets, .home_net = &no_home, .hash_seed = 12345};
+    .emit = discard_event, .inv = {.assets = &no_assets, .home_net = &no_home}, .hash_seed = 12345};
 static void *det;
 static z_stream zs;
 

@@ -1,0 +1,39 @@
+/* classify.c — see classify.h. */
+#include "agent/classify.h"
+
+static bool have_assets(const struct inventory *inv)
+{
+    return inv->assets && inv->assets->n > 0;
+}
+
+static bool have_home(const struct inventory *inv)
+{
+    return inv->home_net && inv->home_net->n > 0;
+}
+
+const struct asset *classify_asset(const struct inventory *inv, const struct ipaddr *a)
+{
+    return have_assets(inv) ? assets_lookup(inv->assets, a) : NULL;
+}
+
+static bool protected_given(const struct inventory *inv, const struct asset *asset,
+                            const struct ipaddr *a)
+{
+    if (!have_home(inv) && !have_assets(inv))
+        return true; /* no inventory: every address is watched */
+    return asset || (have_home(inv) && netset_contains(inv->home_net, a));
+}
+
+bool classify_is_protected(const struct inventory *inv, const struct ipaddr *a)
+{
+    return protected_given(inv, classify_asset(inv, a), a);
+}
+
+void classify_packet(const struct inventory *inv, struct pkt *p)
+{
+    p->src_asset = classify_asset(inv, &p->src);
+    p->dst_asset = classify_asset(inv, &p->dst);
+    p->src_protected = protected_given(inv, p->src_asset, &p->src);
+    p->dst_protected = protected_given(inv, p->dst_asset, &p->dst);
+    p->classified = true;
+}

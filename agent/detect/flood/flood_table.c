@@ -1,0 +1,451 @@
+/* flood_table.c — see flood_table.h.  Everything here is allocated once in
+ * flood_table_init; counting a packet touches one destination entry, one
+ * slot, two HyperLogLogs and two small top-K lists, and never allocates. */
+#include "agent/detect/flood/flood_table.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/pkt.h"
+#include "common/hash.h"
+
+/* The victim's answer ratio is learned with a one-minute half-life: long
+ * enough to ride out a burst, short enough to follow a day's pattern. */
+#define ANSWER_ALPHA 0.011486 /* 1 - 2^(-1/60) */
+#define ANSWER_MIN_REQUESTS 20
+
+const struct flood_service flood_services[FLOOD_SERVICES] = {
+    {"dns", 53},          {"ntp", 123},   {"ssdp", 1900},
+    {"memcached", 11211}, {"cldap", 389}, {"chargen", 19},
+};
+
+int flood_service_index(uint16_t port)
+{
+    for (int i = 0; i < FLOOD_SERVICES; i++)
+        if (flood_services[i].port == port)
+            return i;
+    return -1;
+}
+
+const char *flood_class_name(enum flood_class c)
+{
+    static const char *const names[FLOOD_CLASS_COUNT] = {
+        "tcp_syn", "tcp_other", "udp", "icmp", "fragment", "amplification",
+    };
+    return c >= 0 && c < FLOOD_CLASS_COUNT ? names[c] : "none";
+}
+
+bool flood_martian_source(const struct ipaddr *a)
+{
+    if (addr_is_v4(a)) {
+        uint8_t first = a->b[12];
+        return first == 0 || first == 127 || first >= 224;
+    }
+    static const uint8_t zero[15];
+    if (memcmp(a->b, zero, 15) == 0 && (a->b[15] == 0 || a->b[15] == 1))
+        return true; /* :: and ::1 */
+    return a->b[0] == 0xff;
+}
+
+/* ---- the destination table ---------------------------------------------- */
+
+static void class_reset(struct flood_class_state *cs)
+{
+    struct topk src = cs->top_src, port = cs->top_port;
+    memset(cs, 0, sizeof(*cs));
+    cs->top_src = src;
+    cs->top_port = port;
+    topk_reset(&cs->top_src);
+    topk_reset(&cs->top_port);
+    hll_init_buf(&cs->sources, FLOOD_SOURCES_P, cs->sources_reg);
+}
+
+void flood_class_restart(struct flood_class_state *cs, uint64_t now_us)
+{
+    cs->restart_pending = false;
+    cs->acc_first_us = now_us;
+    cs->acc_pkts = cs->acc_bytes = 0;
+    cs->size_min = cs->size_max = 0;
+    memset(cs->size_hist, 0, sizeof(cs->size_hist));
+    memset(cs->flags, 0, sizeof(cs->flags));
+    memset(cs->ttl_seen, 0, sizeof(cs->ttl_seen));
+    cs->martians = 0;
+    hll_reset(&cs->sources);
+    topk_reset(&cs->top_src);
+    topk_reset(&cs->top_port);
+    memset(cs->service_pkts, 0, sizeof(cs->service_pkts));
+    cs->req_pkts = cs->req_bytes = 0;
+}
+
+int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshakes, uint32_t top_k,
+                     uint64_t seed)
+{
+    memset(t, 0, sizeof(*t));
+    t->n_buckets = (capacity + FLOOD_WAYS - 1) / FLOOD_WAYS;
+    if (t->n_buckets == 0)
+        t->n_buckets = 1;
+    t->capacity = t->n_buckets * FLOOD_WAYS;
+    t->top_k = top_k;
+    t->seed = seed;
+    uint32_t hs = 1;
+    while (hs < handshakes && hs < (1u << 24))
+        hs <<= 1;
+    t->handshake_mask = hs - 1;
+    t->dest = calloc(t->capacity, sizeof(*t->dest));
+    t->tags = calloc(t->capacity, sizeof(*t->tags));
+    t->handshakes = calloc(hs, sizeof(*t->handshakes));
+    if (!t->dest || !t->tags || !t->handshakes)
+        goto err;
+    for (uint32_t i = 0; i < t->capacity; i++) {
+        for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+            struct flood_class_state *cs = &t->dest[i].cls[c];
+            if (topk_init(&cs->top_src, top_k) < 0 || topk_init(&cs->top_port, top_k) < 0)
+                goto err;
+            class_reset(cs);
+        }
+    }
+    return 0;
+err:
+    flood_table_free(t);
+    return -1;
+}
+
+void flood_table_free(struct flood_table *t)
+{
+    if (t->dest) {
+        for (uint32_t i = 0; i < t->capacity; i++)
+            for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+                topk_free(&t->dest[i].cls[c].top_src);
+                topk_free(&t->dest[i].cls[c].top_port);
+            }
+    }
+    free(t->dest);
+    free(t->tags);
+    free(t->handshakes);
+    t->dest = NULL;
+    t->tags = NULL;
+    t->handshakes = NULL;
+}
+
+uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a)
+{
+    return hash_bytes(a->b, sizeof(a->b), t->seed);
+}
+
+/* Index of the bucket's first entry: the low half of the hash scaled to
+ * the bucket count (a multiply, not a division). */
+static uint32_t bucket_first(const struct flood_table *t, uint64_t h)
+{
+    return (uint32_t)(((h & 0xffffffffu) * t->n_buckets) >> 32) * FLOOD_WAYS;
+}
+
+static uint32_t tag_of(uint64_t h)
+{
+    return (uint32_t)(h >> 32) | 1u;
+}
+
+struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a, uint64_t h)
+{
+    uint32_t first = bucket_first(t, h), tag = tag_of(h);
+    for (uint32_t i = first; i < first + FLOOD_WAYS; i++)
+        if (t->tags[i] == tag && addr_eq(&t->dest[i].addr, a))
+            return &t->dest[i];
+    return NULL;
+}
+
+static bool dest_has_open(const struct flood_dest *d)
+{
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
+        if (finding_is_open(&d->cls[c].life))
+            return true;
+    return false;
+}
+
+struct flood_dest *flood_table_slot_for(struct flood_table *t, uint64_t h, bool *victim)
+{
+    struct flood_dest *b = &t->dest[bucket_first(t, h)], *pick = NULL;
+    *victim = false;
+    for (int w = 0; w < FLOOD_WAYS; w++)
+        if (!b[w].used)
+            return &b[w];
+    /* Full: the least recently seen destination goes, one without an open
+     * finding if there is one (an attack in progress is worth keeping). */
+    for (int w = 0; w < FLOOD_WAYS; w++) {
+        if (!pick) {
+            pick = &b[w];
+            continue;
+        }
+        bool open_w = dest_has_open(&b[w]), open_p = dest_has_open(pick);
+        if ((open_p && !open_w) || (open_p == open_w && b[w].last_us < pick->last_us))
+            pick = &b[w];
+    }
+    *victim = true;
+    return pick;
+}
+
+void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct ipaddr *a,
+                       uint64_t h, uint64_t now_us)
+{
+    if (d->used)
+        t->evictions++;
+    else
+        t->in_use++;
+    struct flood_class_state saved[FLOOD_CLASS_COUNT];
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
+        saved[c] = d->cls[c];
+    memset(d, 0, sizeof(*d));
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+        d->cls[c].top_src = saved[c].top_src;
+        d->cls[c].top_port = saved[c].top_port;
+        class_reset(&d->cls[c]);
+    }
+    d->addr = *a;
+    d->used = true;
+    t->tags[d - t->dest] = tag_of(h);
+    d->last_us = now_us;
+    d->slot_abs = now_us / FLOOD_SLOT_US;
+    d->sec = now_us / 1000000u;
+    d->base_answer_ratio = -1;
+}
+
+/* ---- windows and baselines ------------------------------------------------ */
+
+static void slot_sub(struct flood_slot *sum, const struct flood_slot *s)
+{
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+        sum->pkts[c] -= s->pkts[c];
+        sum->bytes[c] -= s->bytes[c];
+    }
+    sum->requests -= s->requests;
+    sum->replies -= s->replies;
+    sum->completions -= s->completions;
+}
+
+/* A finding counts as still going at time t unless it is past its
+ * hold-down: so learning does not depend on when a tick closed it. */
+static bool class_active(const struct flood_class_state *cs, const struct flood_learn *l,
+                         uint64_t t_us)
+{
+    return finding_is_open(&cs->life) && t_us < cs->life.last_us + l->hold_down_us;
+}
+
+static void close_seconds(struct flood_dest *d, uint64_t new_sec,
+                          const struct flood_learn learn[FLOOD_CLASS_COUNT])
+{
+    uint64_t gap = new_sec - d->sec;
+    uint64_t boundary_us = (d->sec + 1) * 1000000u;
+    bool any_active = false;
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
+        any_active |= class_active(&d->cls[c], &learn[c], boundary_us);
+    if (!any_active && d->sec_requests >= ANSWER_MIN_REQUESTS) {
+        double r = (double)d->sec_replies / d->sec_requests;
+        d->base_answer_ratio =
+            d->base_answer_ratio < 0
+                ? r
+                : d->base_answer_ratio + ANSWER_ALPHA * (r - d->base_answer_ratio);
+    }
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+        struct flood_class_state *cs = &d->cls[c];
+        const struct flood_learn *l = &learn[c];
+        cs->history[d->sec % FLOOD_HISTORY_S] = cs->sec_pkts;
+        for (uint64_t s = d->sec + 1; s < new_sec && s < d->sec + FLOOD_HISTORY_S; s++)
+            cs->history[s % FLOOD_HISTORY_S] = 0;
+        bool active = class_active(cs, l, boundary_us);
+        if (l->watched && !active) {
+            cs->base_pps += l->alpha * ((double)cs->sec_pkts - cs->base_pps);
+            cs->base_bps += l->alpha * ((double)cs->sec_bytes - cs->base_bps);
+            if (gap > 1) {
+                double keep = pow(1.0 - l->alpha, (double)(gap - 1));
+                cs->base_pps *= keep;
+                cs->base_bps *= keep;
+            }
+        }
+        /* The fingerprint describes the attack, so it restarts while the
+         * class is quiet (under half its floor) and does not run on for
+         * long before one.  A finding past its hold-down but not yet ended
+         * (no tick came) keeps it for its end event and restarts then. */
+        /* gap > 1: the seconds in between were empty, hence quiet. */
+        bool quiet = !l->watched || (double)cs->sec_pkts < l->rate_pps / 2 || gap > 1 ||
+                     boundary_us >= cs->acc_first_us + FLOOD_ACC_MAX_US;
+        if (!active && quiet && cs->acc_pkts) {
+            if (finding_is_open(&cs->life))
+                cs->restart_pending = true;
+            else
+                flood_class_restart(cs, 0);
+        }
+        cs->sec_pkts = 0;
+        cs->sec_bytes = 0;
+    }
+    d->sec_requests = d->sec_replies = 0;
+    d->sec = new_sec;
+}
+
+void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
+                        const struct flood_learn learn[FLOOD_CLASS_COUNT])
+{
+    /* Packet time never goes backwards here (merged captures). */
+    if (now_us < d->last_us)
+        now_us = d->last_us;
+    uint64_t slot = now_us / FLOOD_SLOT_US;
+    if (slot > d->slot_abs) {
+        uint64_t steps = slot - d->slot_abs;
+        if (steps > FLOOD_SLOTS)
+            steps = FLOOD_SLOTS;
+        for (uint64_t i = 1; i <= steps; i++) {
+            struct flood_slot *s = &d->slots[(d->slot_abs + i) % FLOOD_SLOTS];
+            slot_sub(&d->sum, s);
+            memset(s, 0, sizeof(*s));
+        }
+        d->slot_abs = slot;
+    }
+    uint64_t sec = now_us / 1000000u;
+    if (sec > d->sec)
+        close_seconds(d, sec, learn);
+    d->last_us = now_us;
+}
+
+/* ---- counting -------------------------------------------------------------- */
+
+static int size_bucket(uint32_t bytes)
+{
+    static const uint32_t upper[FLOOD_SIZE_BUCKETS - 1] = {64, 128, 256, 512, 1024, 1500};
+    for (int i = 0; i < FLOOD_SIZE_BUCKETS - 1; i++)
+        if (bytes < upper[i])
+            return i;
+    return FLOOD_SIZE_BUCKETS - 1;
+}
+
+static int flag_kind(uint8_t f)
+{
+    f &= TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN | TCP_PSH;
+    if (f == TCP_SYN)
+        return 0;
+    if (f == (TCP_SYN | TCP_ACK))
+        return 1;
+    if (f == TCP_ACK)
+        return 2;
+    if (f == (TCP_PSH | TCP_ACK))
+        return 3;
+    if (f & TCP_RST)
+        return 4;
+    if (f & TCP_FIN)
+        return 5;
+    return 6;
+}
+
+static struct flood_slot *current_slot(struct flood_dest *d)
+{
+    return &d->slots[d->slot_abs % FLOOD_SLOTS];
+}
+
+void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
+                      uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
+                      uint8_t tcp_flags, uint32_t wire_bytes, uint16_t sport)
+{
+    struct flood_slot *s = current_slot(d);
+    s->pkts[c]++;
+    s->bytes[c] += wire_bytes;
+    d->sum.pkts[c]++;
+    d->sum.bytes[c] += wire_bytes;
+
+    struct flood_class_state *cs = &d->cls[c];
+    cs->sec_pkts++;
+    cs->sec_bytes += wire_bytes;
+    if (cs->acc_pkts == 0) {
+        cs->acc_first_us = now_us;
+        cs->size_min = wire_bytes;
+    }
+    cs->acc_pkts++;
+    cs->acc_bytes += wire_bytes;
+    if (wire_bytes < cs->size_min)
+        cs->size_min = wire_bytes;
+    if (wire_bytes > cs->size_max)
+        cs->size_max = wire_bytes;
+    cs->size_hist[size_bucket(wire_bytes)]++;
+    if (c == FLOOD_TCP_SYN || c == FLOOD_TCP_OTHER)
+        cs->flags[flag_kind(tcp_flags)]++;
+    cs->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
+    if (flood_martian_source(src))
+        cs->martians++;
+    uint64_t h = hash_bytes(src->b, sizeof(src->b), t->seed);
+    hll_add_hash(&cs->sources, h);
+    topk_add(&cs->top_src, src->b, 1);
+    if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
+        uint8_t key[16] = {(uint8_t)(dport >> 8), (uint8_t)dport};
+        topk_add(&cs->top_port, key, 1);
+    }
+    if (c == FLOOD_AMPLIFICATION) {
+        int svc = flood_service_index(sport);
+        if (svc >= 0)
+            cs->service_pkts[svc]++;
+    }
+    if (finding_is_open(&cs->life)) {
+        cs->f_pkts++;
+        cs->f_bytes += wire_bytes;
+    }
+}
+
+void flood_dest_request(struct flood_dest *d)
+{
+    current_slot(d)->requests++;
+    d->sum.requests++;
+    d->sec_requests++;
+}
+
+void flood_dest_reply(struct flood_dest *d)
+{
+    current_slot(d)->replies++;
+    d->sum.replies++;
+    d->sec_replies++;
+}
+
+void flood_dest_completion(struct flood_dest *d)
+{
+    current_slot(d)->completions++;
+    d->sum.completions++;
+}
+
+/* ---- handshakes -------------------------------------------------------------- */
+
+static uint64_t flow_hash(const struct flood_table *t, const struct ipaddr *server, uint16_t sport,
+                          const struct ipaddr *client, uint16_t cport)
+{
+    uint8_t key[36];
+    memcpy(key, server->b, 16);
+    memcpy(key + 16, client->b, 16);
+    key[32] = (uint8_t)(sport >> 8);
+    key[33] = (uint8_t)sport;
+    key[34] = (uint8_t)(cport >> 8);
+    key[35] = (uint8_t)cport;
+    return hash_bytes(key, sizeof(key), t->seed ^ 0x5a17c0de5a17c0deULL);
+}
+
+void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,
+                            const struct ipaddr *client, uint16_t cport, uint32_t seq)
+{
+    uint64_t h = flow_hash(t, server, sport, client, cport);
+    struct flood_handshake *e = &t->handshakes[h & t->handshake_mask];
+    /* Direct-mapped: a newer SYN-ACK overwrites an older one.  Under a
+     * flood that loses completions, which errs towards "half-open" only
+     * while the SYN-ACKs themselves outnumber the cache. */
+    e->check = (uint32_t)(h >> 32) | 1u;
+    e->ack = seq + 1;
+}
+
+uint64_t flood_handshake_prefetch(const struct flood_table *t, const struct ipaddr *server,
+                                  uint16_t sport, const struct ipaddr *client, uint16_t cport)
+{
+    uint64_t h = flow_hash(t, server, sport, client, cport);
+    __builtin_prefetch(&t->handshakes[h & t->handshake_mask]);
+    return h;
+}
+
+bool flood_handshake_ack(struct flood_table *t, uint64_t h, uint32_t ack)
+{
+    struct flood_handshake *e = &t->handshakes[h & t->handshake_mask];
+    if (e->check != ((uint32_t)(h >> 32) | 1u) || e->ack != ack)
+        return false;
+    e->check = 0;
+    return true;
+}

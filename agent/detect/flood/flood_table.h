@@ -1,0 +1,191 @@
+/* flood_table.h — the flood detector's per-destination state (private to
+ * agent/detect/flood*.c).
+ *
+ * One fixed-capacity, set-associative table of protected destinations,
+ * allocated once from the rules and indexed with the secret hash seed.
+ * Each destination keeps, per traffic class, a one-second sliding window
+ * of packet and byte counts (ten 100 ms slots), a learned baseline (EWMA
+ * of its per-second rate), and the fingerprint of the traffic since the
+ * class was last quiet — sources only ever in sketches (HyperLogLog,
+ * space-saving top-K), never in a table that grows with them.  A small
+ * direct-mapped cache of SYN-ACKs shared by every destination tells
+ * completed handshakes from half-open ones without per-flow state.
+ */
+#ifndef CANH_FLOOD_TABLE_H
+#define CANH_FLOOD_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/detect/finding.h"
+#include "agent/detect/sketch.h"
+#include "common/addr.h"
+
+enum flood_class {
+    FLOOD_TCP_SYN,
+    FLOOD_TCP_OTHER,
+    FLOOD_UDP,
+    FLOOD_ICMP,
+    FLOOD_FRAGMENT,
+    FLOOD_AMPLIFICATION,
+    FLOOD_CLASS_COUNT,
+    FLOOD_NONE = -1
+};
+
+const char *flood_class_name(enum flood_class c);
+
+#define FLOOD_SLOTS 10
+#define FLOOD_SLOT_US 100000ull
+#define FLOOD_HISTORY_S 8
+#define FLOOD_SOURCES_P 10 /* distinct sources of an attack: 1 KiB, ~3% error */
+#define FLOOD_SIZE_BUCKETS 7
+#define FLOOD_FLAG_KINDS 7
+#define FLOOD_SERVICES 6
+/* A fingerprint outside an attack covers at most this much of the past. */
+#define FLOOD_ACC_MAX_US 4000000ull
+
+/* UDP services whose replies make reflection/amplification floods. */
+struct flood_service {
+    const char *name;
+    uint16_t port;
+};
+extern const struct flood_service flood_services[FLOOD_SERVICES];
+/* Index in flood_services, or -1. */
+int flood_service_index(uint16_t port);
+
+/* What one class of one destination needs from its rule to age its state. */
+struct flood_learn {
+    bool watched;
+    double rate_pps;       /* floor: the fingerprint restarts below half of it */
+    double alpha;          /* EWMA weight of one second */
+    uint64_t hold_down_us; /* a finding this quiet counts as over */
+};
+
+struct flood_slot {
+    uint32_t pkts[FLOOD_CLASS_COUNT];
+    uint64_t bytes[FLOOD_CLASS_COUNT];
+    uint32_t requests;    /* packets to the destination */
+    uint32_t replies;     /* packets from it */
+    uint32_t completions; /* handshakes completed to it */
+};
+
+struct flood_class_state {
+    /* the current aligned second and the ones before it */
+    uint32_t sec_pkts;
+    uint64_t sec_bytes;
+    uint32_t history[FLOOD_HISTORY_S]; /* packets per second, by second % N */
+    double base_pps, base_bps;         /* learned normal (EWMA) */
+
+    /* fingerprint since the class was last quiet */
+    uint64_t acc_first_us;
+    uint64_t acc_pkts, acc_bytes;
+    uint32_t size_min, size_max;
+    uint64_t size_hist[FLOOD_SIZE_BUCKETS];
+    uint64_t flags[FLOOD_FLAG_KINDS];
+    uint8_t ttl_seen[32];
+    uint64_t martians;
+    struct hll sources;
+    uint8_t sources_reg[1u << FLOOD_SOURCES_P];
+    struct topk top_src, top_port;
+    uint64_t service_pkts[FLOOD_SERVICES];
+    uint64_t req_pkts, req_bytes; /* amplification: requests the victim sent */
+    bool restart_pending;         /* restart once the open finding ends */
+
+    /* the open finding */
+    struct finding_life life;
+    uint64_t f_pkts, f_bytes;
+    uint64_t peak_pps, peak_bytes_per_s;
+    uint8_t severity; /* enum severity last emitted */
+    bool impact;      /* the victim's answers collapsed during it */
+    bool spoofed;     /* the sources looked forged at some emission */
+};
+
+struct flood_dest {
+    struct ipaddr addr;
+    bool used;
+    uint64_t last_us;  /* latest packet or tick seen */
+    uint64_t slot_abs; /* current 100 ms slot number */
+    uint64_t sec;      /* current second */
+    struct flood_slot slots[FLOOD_SLOTS];
+    struct flood_slot sum; /* of slots: the last second */
+    uint32_t sec_requests, sec_replies;
+    double base_answer_ratio;    /* learned replies/requests; < 0: unknown */
+    double capacity_bytes_per_s; /* of its asset, looked up at emission; 0: unknown */
+    struct flood_class_state cls[FLOOD_CLASS_COUNT];
+};
+
+struct flood_handshake {
+    uint32_t check; /* high bits of the flow hash; 0: empty */
+    uint32_t ack;   /* the ACK number that completes the handshake */
+};
+
+struct flood_table {
+    struct flood_dest *dest;
+    /* Per entry, the high bits of its address's hash (0: unused), packed
+     * per bucket: a lookup compares tags in one cache line and touches
+     * an entry (several KiB, one line per way) only when its tag matches. */
+    uint32_t *tags;
+    uint32_t n_buckets; /* FLOOD_WAYS entries each */
+    uint32_t capacity;
+    uint32_t in_use;
+    uint32_t top_k;
+    uint64_t seed;
+    uint64_t evictions;
+    struct flood_handshake *handshakes;
+    uint32_t handshake_mask;
+};
+
+#define FLOOD_WAYS 4
+
+int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshakes, uint32_t top_k,
+                     uint64_t seed);
+void flood_table_free(struct flood_table *t);
+
+/* The seeded hash of an address that the functions below take, so a
+ * destination is hashed once per packet. */
+uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a);
+/* The destination's entry, or NULL. */
+struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a, uint64_t h);
+/* The slot a new destination would take; *victim is set when that slot
+ * holds another destination, which the caller must close before calling
+ * flood_table_claim. */
+struct flood_dest *flood_table_slot_for(struct flood_table *t, uint64_t h, bool *victim);
+void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct ipaddr *a,
+                       uint64_t h, uint64_t now_us);
+
+/* Move the destination's windows to now: shift slots, close seconds
+ * (baselines learn from seconds without an open finding, fingerprints of
+ * quiet classes restart). */
+void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
+                        const struct flood_learn learn[FLOOD_CLASS_COUNT]);
+
+/* Account one packet of class c sent to the destination. */
+void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
+                      uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
+                      uint8_t tcp_flags, uint32_t wire_bytes, uint16_t sport);
+
+/* The victim's side of the answer ratio and the handshakes, counted in
+ * the current slot. */
+void flood_dest_request(struct flood_dest *d);
+void flood_dest_reply(struct flood_dest *d);
+void flood_dest_completion(struct flood_dest *d);
+
+/* Restart the fingerprint of a class (now is its first packet time). */
+void flood_class_restart(struct flood_class_state *cs, uint64_t now_us);
+
+/* SYN-ACK from server:sport to client:cport with sequence seq. */
+void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,
+                            const struct ipaddr *client, uint16_t cport, uint32_t seq);
+/* An ACK from client to server may complete a handshake: start fetching
+ * its slot (a likely cache miss) and return the key for
+ * flood_handshake_ack, to be called after other work on the packet. */
+uint64_t flood_handshake_prefetch(const struct flood_table *t, const struct ipaddr *server,
+                                  uint16_t sport, const struct ipaddr *client, uint16_t cport);
+/* True (once) when the ACK number completes the handshake of key. */
+bool flood_handshake_ack(struct flood_table *t, uint64_t key, uint32_t ack);
+
+/* Addresses no host can send from (0/8, 127/8, 224/4, 240/4 and the IPv6
+ * unspecified, loopback and multicast): a sign of random forgery. */
+bool flood_martian_source(const struct ipaddr *a);
+
+#endif

@@ -1,0 +1,494 @@
+/* scan_table.c — see scan_table.h. */
+#include "agent/detect/scan/scan_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+
+/* A bucket's tag line: what a lookup or an eviction choice needs of its 8
+ * entries, in one cache line. */
+struct scan_tags {
+    uint16_t tag[SCAN_WAYS];   /* TAG_OPEN | 1 + 14 bits of the hash; 0: free */
+    uint16_t score[SCAN_WAYS]; /* eviction value, saturated */
+    uint32_t last[SCAN_WAYS];  /* coarse last packet (coarse_time); 0: unknown */
+};
+
+_Static_assert(sizeof(struct scan_tags) == 64, "a tag line is one cache line");
+
+/* A doorkeeper bucket's tag line. */
+struct scan_pending_tags {
+    uint32_t tag[SCAN_PENDING_WAYS];   /* low 32 bits of the hash, | 1; 0: free */
+    uint32_t first[SCAN_PENDING_WAYS]; /* coarse first packet */
+};
+
+_Static_assert(sizeof(struct scan_pending_tags) == 64, "a tag line is one cache line");
+
+#define TAG_OPEN 0x8000u
+#define TAG_MASK 0x7fffu
+#define COARSE_SHIFT 10 /* coarse time unit: 1024 us */
+#define COARSE_REBASE (1u << 31)
+
+static inline uint16_t hash_tag(uint64_t hash)
+{
+    /* The bucket index takes the low bits; the tag the top 14. */
+    return (uint16_t)((hash >> 50) + 1);
+}
+
+static inline struct scan_head *slot_at(const struct scan_table *t, uint32_t i)
+{
+    return (struct scan_head *)(t->slots + (size_t)i * t->entry_size);
+}
+
+static inline uint64_t current_idle_us(const struct scan_table *t)
+{
+    return t->emergency && t->emergency_idle_us < t->idle_us ? t->emergency_idle_us : t->idle_us;
+}
+
+static inline bool is_idle(const struct scan_table *t, const struct scan_head *e, uint64_t now_us)
+{
+    return !finding_is_open(&e->life) && now_us > e->last_us &&
+           now_us - e->last_us > current_idle_us(t);
+}
+
+/* now in coarse units since the epoch, plus one (0 means "unknown: ask
+ * the entry"), saturated. */
+static inline uint32_t coarse_time(const struct scan_table *t, uint64_t now_us)
+{
+    if (!t->epoch_set || now_us < t->epoch_us)
+        return 0;
+    uint64_t c = ((now_us - t->epoch_us) >> COARSE_SHIFT) + 1;
+    return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+}
+
+enum liveness { LIVE, IDLE, UNSURE };
+
+/* Idle or live from the tag line alone, when the coarse time settles it.
+ * A coarse value c stands for a last_us in [lo, lo + 1023]. */
+static inline enum liveness coarse_liveness(const struct scan_table *t, const struct scan_tags *g,
+                                            uint32_t way, uint64_t now_us, uint64_t idle_us)
+{
+    if (g->tag[way] & TAG_OPEN)
+        return LIVE;
+    uint32_t c = g->last[way];
+    if (c == 0 || c == UINT32_MAX)
+        return UNSURE;
+    uint64_t lo = t->epoch_us + ((uint64_t)(c - 1) << COARSE_SHIFT);
+    if (now_us > lo + ((1u << COARSE_SHIFT) - 1) + idle_us)
+        return IDLE;
+    if (now_us <= lo + idle_us)
+        return LIVE;
+    return UNSURE;
+}
+
+int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
+                    uint32_t pending_cap, size_t pending_size, uint64_t seed,
+                    scan_evict_fn on_evict, void *evict_ctx)
+{
+    memset(t, 0, sizeof(*t));
+    uint32_t buckets = 1;
+    while ((uint64_t)buckets * SCAN_WAYS < capacity && buckets < (1u << 24))
+        buckets <<= 1;
+    uint32_t pcap = SCAN_PENDING_WAYS;
+    size_t ptags_bytes;
+    while (pcap < pending_cap && pcap < (1u << 24))
+        pcap <<= 1;
+    /* Entries and records hold uint64_t fields: keep them 8-byte aligned. */
+    entry_size = (entry_size + 7) & ~(size_t)7;
+    if (pending_size < sizeof(struct scan_pending))
+        pending_size = sizeof(struct scan_pending);
+    pending_size = (pending_size + 7) & ~(size_t)7;
+    void *tags = NULL;
+    if (posix_memalign(&tags, 64, (size_t)buckets * sizeof(struct scan_tags)) != 0)
+        goto err;
+    t->tags = tags;
+    memset(t->tags, 0, (size_t)buckets * sizeof(struct scan_tags));
+    /* Large calloc()s come from fresh zero pages: untouched ones cost no
+     * RAM until a key lands there. */
+    t->slots = calloc((size_t)buckets * SCAN_WAYS, entry_size);
+    t->pending = calloc(pcap, pending_size);
+    if (!t->slots || !t->pending)
+        goto err;
+    ptags_bytes = (size_t)(pcap / SCAN_PENDING_WAYS) * sizeof(struct scan_pending_tags);
+    if (posix_memalign(&tags, 64, ptags_bytes) != 0)
+        goto err;
+    t->pending_tags = tags;
+    memset(t->pending_tags, 0, ptags_bytes);
+    t->entry_size = entry_size;
+    t->n_buckets = buckets;
+    t->capacity = buckets * SCAN_WAYS;
+    t->pending_size = pending_size;
+    t->pending_cap = pcap;
+    t->seed = seed;
+    t->idle_us = 600ull * 1000000;
+    t->emergency_idle_us = 60ull * 1000000;
+    t->on_evict = on_evict;
+    t->evict_ctx = evict_ctx;
+    return 0;
+err:
+    scan_table_free(t);
+    return -1;
+}
+
+void scan_table_free(struct scan_table *t)
+{
+    free(t->slots);
+    free(t->tags);
+    free(t->pending);
+    free(t->pending_tags);
+    t->pending_tags = NULL;
+    t->slots = NULL;
+    t->tags = NULL;
+    t->pending = NULL;
+}
+
+uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN])
+{
+    uint64_t h = hash_bytes(key, SCAN_KEY_LEN, t->seed);
+    return h ? h : 1; /* 0 marks a free slot */
+}
+
+void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
+                      uint64_t now_us)
+{
+    uint32_t b = (uint32_t)(hash & (t->n_buckets - 1));
+    const struct scan_tags *g = &t->tags[b];
+    uint16_t tag = hash_tag(hash);
+    for (uint32_t i = 0; i < SCAN_WAYS; i++) {
+        if ((g->tag[i] & TAG_MASK) != tag)
+            continue;
+        struct scan_head *e = slot_at(t, b * SCAN_WAYS + i);
+        if (e->hash == hash && memcmp(e->key, key, SCAN_KEY_LEN) == 0)
+            return is_idle(t, e, now_us) ? NULL : e;
+    }
+    return NULL;
+}
+
+/* Is way a a better eviction victim than way b (both live)?  The tag
+ * line decides unless the coarse times tie. */
+static bool worse_way(const struct scan_table *t, uint32_t b, const struct scan_tags *g,
+                      uint32_t a_way, uint32_t b_way)
+{
+    bool a_open = g->tag[a_way] & TAG_OPEN, b_open = g->tag[b_way] & TAG_OPEN;
+    if (a_open != b_open)
+        return !a_open;
+    const struct scan_head *ea = slot_at(t, b * SCAN_WAYS + a_way);
+    const struct scan_head *eb = slot_at(t, b * SCAN_WAYS + b_way);
+    if (!a_open) {
+        uint16_t sa = g->score[a_way], sb = g->score[b_way];
+        if (sa != sb)
+            return sa < sb;
+        if (sa == UINT16_MAX && ea->score != eb->score)
+            return ea->score < eb->score;
+    }
+    uint32_t ca = g->last[a_way], cb = g->last[b_way];
+    if (ca != cb && ca != 0 && cb != 0 && ca != UINT32_MAX && cb != UINT32_MAX)
+        return ca < cb;
+    return ea->last_us < eb->last_us;
+}
+
+void *scan_table_get(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
+                     uint64_t now_us, bool *created)
+{
+    if (!t->epoch_set) {
+        t->epoch_us = now_us;
+        t->epoch_set = true;
+    }
+    uint32_t b = (uint32_t)(hash & (t->n_buckets - 1));
+    struct scan_tags *g = &t->tags[b];
+    uint16_t tag = hash_tag(hash);
+    uint64_t idle_us = current_idle_us(t);
+    int free_way = -1, idle_way = -1, victim = -1;
+    for (uint32_t i = 0; i < SCAN_WAYS; i++) {
+        uint16_t tg = g->tag[i];
+        if (tg == 0) {
+            if (free_way < 0)
+                free_way = (int)i;
+            continue;
+        }
+        if ((tg & TAG_MASK) == tag) {
+            struct scan_head *e = slot_at(t, b * SCAN_WAYS + i);
+            if (e->hash == hash && memcmp(e->key, key, SCAN_KEY_LEN) == 0) {
+                if (!is_idle(t, e, now_us)) {
+                    *created = false;
+                    return e;
+                }
+                idle_way = (int)i; /* its own stale state: start over in place */
+                free_way = -1;
+                break;
+            }
+        }
+        enum liveness l = coarse_liveness(t, g, i, now_us, idle_us);
+        if (l == UNSURE)
+            l = is_idle(t, slot_at(t, b * SCAN_WAYS + i), now_us) ? IDLE : LIVE;
+        if (l == IDLE) {
+            if (idle_way < 0)
+                idle_way = (int)i;
+        } else if (victim < 0 || worse_way(t, b, g, i, (uint32_t)victim)) {
+            victim = (int)i;
+        }
+    }
+    int way = free_way >= 0 ? free_way : idle_way;
+    t->inserts++;
+    t->tick_inserts++;
+    struct scan_head *e;
+    if (way < 0) {
+        way = victim;
+        e = slot_at(t, b * SCAN_WAYS + (uint32_t)way);
+        t->evictions++;
+        t->tick_live_evictions++;
+        if (finding_is_open(&e->life)) {
+            t->evictions_open++;
+            if (t->on_evict)
+                t->on_evict(t->evict_ctx, e, now_us);
+        }
+    } else {
+        e = slot_at(t, b * SCAN_WAYS + (uint32_t)way);
+        if (way == idle_way)
+            t->idle_reused++;
+    }
+    if (e->linked)
+        scan_table_open_unlink(t, e);
+    /* Only the head: the detector resets the body fields it uses. */
+    e->hash = hash;
+    e->last_us = now_us;
+    e->score = 0;
+    e->slot = b * SCAN_WAYS + (uint32_t)way;
+    e->open_prev = e->open_next = 0;
+    memset(&e->life, 0, sizeof(e->life));
+    memcpy(e->key, key, SCAN_KEY_LEN);
+    g->tag[way] = tag;
+    g->score[way] = 0;
+    g->last[way] = coarse_time(t, now_us);
+    *created = true;
+    return e;
+}
+
+void scan_table_touch(struct scan_table *t, struct scan_head *e, uint64_t now_us)
+{
+    if (now_us <= e->last_us)
+        return;
+    e->last_us = now_us;
+    t->tags[e->slot / SCAN_WAYS].last[e->slot % SCAN_WAYS] = coarse_time(t, now_us);
+}
+
+void scan_table_set_score(struct scan_table *t, struct scan_head *e, uint32_t score)
+{
+    e->score = score;
+    t->tags[e->slot / SCAN_WAYS].score[e->slot % SCAN_WAYS] =
+        (uint16_t)(score > UINT16_MAX ? UINT16_MAX : score);
+}
+
+/* ---- doorkeeper ------------------------------------------------------------ */
+
+static inline struct scan_pending *pending_at(const struct scan_table *t, uint32_t i)
+{
+    return (struct scan_pending *)(t->pending + (size_t)i * t->pending_size);
+}
+
+static inline bool pending_live(const struct scan_table *t, const struct scan_pending *p,
+                                uint64_t now_us)
+{
+    return p->hash != 0 && !(now_us > p->first_us && now_us - p->first_us > current_idle_us(t));
+}
+
+/* hash's doorkeeper bucket.  Other bits than the table's bucket index,
+ * so table and doorkeeper collisions are independent. */
+static inline uint32_t pending_bucket(const struct scan_table *t, uint64_t hash)
+{
+    return (uint32_t)(hash >> 32) & (t->pending_cap / SCAN_PENDING_WAYS - 1);
+}
+
+static inline uint32_t pending_tag(uint64_t hash)
+{
+    return (uint32_t)hash | 1;
+}
+
+void *scan_table_pending_find(struct scan_table *t, uint64_t hash, uint64_t now_us)
+{
+    uint32_t b = pending_bucket(t, hash), tag = pending_tag(hash);
+    const struct scan_pending_tags *g = &t->pending_tags[b];
+    for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++) {
+        if (g->tag[i] != tag)
+            continue;
+        struct scan_pending *p = pending_at(t, b * SCAN_PENDING_WAYS + i);
+        if (p->hash == hash)
+            return pending_live(t, p, now_us) ? p : NULL;
+    }
+    return NULL;
+}
+
+void *scan_table_pending_start(struct scan_table *t, uint64_t hash, uint64_t now_us)
+{
+    if (!t->epoch_set) {
+        t->epoch_us = now_us;
+        t->epoch_set = true;
+    }
+    uint32_t b = pending_bucket(t, hash), tag = pending_tag(hash);
+    struct scan_pending_tags *g = &t->pending_tags[b];
+    int own = -1, free_way = -1, oldest = -1;
+    for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++) {
+        if (g->tag[i] == tag && pending_at(t, b * SCAN_PENDING_WAYS + i)->hash == hash) {
+            own = (int)i;
+            break;
+        }
+        if (g->tag[i] == 0) {
+            if (free_way < 0)
+                free_way = (int)i;
+        } else if (oldest < 0 || g->first[i] < g->first[oldest]) {
+            oldest = (int)i;
+        }
+    }
+    int way = own >= 0 ? own : free_way >= 0 ? free_way : oldest;
+    struct scan_pending *p = pending_at(t, b * SCAN_PENDING_WAYS + (uint32_t)way);
+    if (way == oldest && pending_live(t, p, now_us))
+        t->pending_overwritten++;
+    memset(p, 0, t->pending_size);
+    p->hash = hash;
+    p->first_us = now_us;
+    g->tag[way] = tag;
+    g->first[way] = coarse_time(t, now_us);
+    t->pending_started++;
+    return p;
+}
+
+void scan_table_pending_admit(struct scan_table *t, struct scan_pending *p)
+{
+    uint32_t i = (uint32_t)(((uint8_t *)p - t->pending) / t->pending_size);
+    t->pending_tags[i / SCAN_PENDING_WAYS].tag[i % SCAN_PENDING_WAYS] = 0;
+    p->hash = 0;
+    t->admitted++;
+}
+
+void scan_table_pending_foreach(struct scan_table *t, uint64_t now_us,
+                                void (*fn)(void *ctx, struct scan_pending *p), void *ctx)
+{
+    for (uint32_t i = 0; i < t->pending_cap; i++) {
+        struct scan_pending *p = pending_at(t, i);
+        if (pending_live(t, p, now_us))
+            fn(ctx, p);
+    }
+}
+
+/* ---- open findings ----------------------------------------------------------- */
+
+void scan_table_open_link(struct scan_table *t, struct scan_head *e)
+{
+    if (e->linked)
+        return;
+    uint32_t idx = e->slot + 1;
+    e->open_prev = 0;
+    e->open_next = t->open_first;
+    if (t->open_first)
+        slot_at(t, t->open_first - 1)->open_prev = idx;
+    t->open_first = idx;
+    e->linked = 1;
+    t->open_count++;
+    t->tags[e->slot / SCAN_WAYS].tag[e->slot % SCAN_WAYS] |= TAG_OPEN;
+}
+
+void scan_table_open_unlink(struct scan_table *t, struct scan_head *e)
+{
+    if (!e->linked)
+        return;
+    if (e->open_prev)
+        slot_at(t, e->open_prev - 1)->open_next = e->open_next;
+    else
+        t->open_first = e->open_next;
+    if (e->open_next)
+        slot_at(t, e->open_next - 1)->open_prev = e->open_prev;
+    e->open_prev = e->open_next = 0;
+    e->linked = 0;
+    t->open_count--;
+    t->tags[e->slot / SCAN_WAYS].tag[e->slot % SCAN_WAYS] &= (uint16_t)~TAG_OPEN;
+}
+
+struct scan_head *scan_table_open_first(struct scan_table *t)
+{
+    return t->open_first ? slot_at(t, t->open_first - 1) : NULL;
+}
+
+struct scan_head *scan_table_open_next(struct scan_table *t, const struct scan_head *e)
+{
+    return e->open_next ? slot_at(t, e->open_next - 1) : NULL;
+}
+
+/* ---- clock and walks ------------------------------------------------------------ */
+
+/* Move the epoch forward before coarse times run out of bits (after about
+ * 25 days); times that fall before the new epoch become "unknown", which
+ * sends the next decision about them to the entry's exact last_us. */
+static void coarse_rebase(struct scan_table *t, uint64_t now_us)
+{
+    uint32_t now_c = coarse_time(t, now_us);
+    if (now_c < COARSE_REBASE)
+        return;
+    uint32_t shift = now_c - (1u << 20);
+    t->epoch_us += (uint64_t)shift << COARSE_SHIFT;
+    for (uint32_t b = 0; b < t->n_buckets; b++)
+        for (uint32_t i = 0; i < SCAN_WAYS; i++) {
+            uint32_t c = t->tags[b].last[i];
+            t->tags[b].last[i] = c > shift && c != UINT32_MAX ? c - shift : 0;
+        }
+    for (uint32_t b = 0; b < t->pending_cap / SCAN_PENDING_WAYS; b++)
+        for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++) {
+            uint32_t c = t->pending_tags[b].first[i];
+            t->pending_tags[b].first[i] = c > shift && c != UINT32_MAX ? c - shift : 0;
+        }
+}
+
+void scan_table_tick(struct scan_table *t, uint64_t now_us)
+{
+    bool pressure = t->tick_inserts > 0 && t->tick_live_evictions * 2 > t->tick_inserts;
+    if (pressure && !t->emergency) {
+        t->emergency = true;
+        t->emergency_entered++;
+    } else if (!pressure && t->tick_live_evictions == 0) {
+        t->emergency = false;
+    }
+    t->tick_inserts = t->tick_live_evictions = 0;
+    coarse_rebase(t, now_us);
+}
+
+void scan_table_foreach(struct scan_table *t, uint64_t now_us,
+                        void (*fn)(void *ctx, struct scan_head *e), void *ctx)
+{
+    for (uint32_t i = 0; i < t->capacity; i++) {
+        struct scan_head *e = slot_at(t, i);
+        if (e->hash && !is_idle(t, e, now_us))
+            fn(ctx, e);
+    }
+}
+
+void scan_table_stats(struct scan_table *t, uint64_t now_us, json_t *out)
+{
+    uint64_t live = 0, n_pending_live = 0;
+    for (uint32_t i = 0; i < t->capacity; i++) {
+        struct scan_head *e = slot_at(t, i);
+        live += e->hash && !is_idle(t, e, now_us);
+    }
+    for (uint32_t i = 0; i < t->pending_cap; i++) {
+        n_pending_live += pending_live(t, pending_at(t, i), now_us);
+    }
+    size_t table_bytes =
+        (size_t)t->capacity * t->entry_size + (size_t)t->n_buckets * sizeof(struct scan_tags);
+    json_object_set_new(out, "table_capacity", json_integer(t->capacity));
+    json_object_set_new(out, "table_live", json_integer((json_int_t)live));
+    json_object_set_new(out, "table_bytes", json_integer((json_int_t)table_bytes));
+    json_object_set_new(out, "open_findings", json_integer(t->open_count));
+    json_object_set_new(out, "inserts", json_integer((json_int_t)t->inserts));
+    json_object_set_new(out, "evictions", json_integer((json_int_t)t->evictions));
+    json_object_set_new(out, "evictions_open", json_integer((json_int_t)t->evictions_open));
+    json_object_set_new(out, "idle_reused", json_integer((json_int_t)t->idle_reused));
+    json_object_set_new(out, "emergency", json_boolean(t->emergency));
+    json_object_set_new(out, "emergency_entered", json_integer((json_int_t)t->emergency_entered));
+    json_object_set_new(out, "pending_capacity", json_integer(t->pending_cap));
+    json_object_set_new(out, "pending_live", json_integer((json_int_t)n_pending_live));
+    json_object_set_new(
+        out, "pending_bytes",
+        json_integer((json_int_t)((size_t)t->pending_cap * (t->pending_size + sizeof(uint64_t)))));
+    json_object_set_new(out, "pending_started", json_integer((json_int_t)t->pending_started));
+    json_object_set_new(out, "pending_overwritten",
+                        json_integer((json_int_t)t->pending_overwritten));
+    json_object_set_new(out, "admitted", json_integer((json_int_t)t->admitted));
+}

@@ -1,0 +1,163 @@
+/* scan_table.h — the fixed-size, seeded, evicting table the scan
+ * detectors (portscan, sweep) keep their per-scanner state in, and the
+ * admission doorkeeper in front of it.
+ *
+ * Set-associative: a key hashes (with the agent's secret seed) to one
+ * bucket of SCAN_WAYS slots.  Each bucket has a tag line — one 64-byte
+ * cache line holding, per way, a 14-bit tag of the hash, the open-finding
+ * bit, the eviction score and a coarse last-packet time — kept apart from
+ * the entry bodies, so a lookup or an insert reads that one line and then
+ * at most the matching (or chosen) entry, instead of 8 entries on 8 lines.
+ * Memory is taken once at init: capacity x (entry_size + 8) bytes plus the
+ * doorkeeper, whatever the traffic.
+ *
+ * Eviction policy, when a new key finds its bucket full:
+ *   1. a free slot, or an idle one (no packet for idle_us and no open
+ *      finding) — idle entries are dropped lazily, here;
+ *   2. otherwise the least valuable live entry: one without an open
+ *      finding before one with, then the lowest score (the detector's
+ *      distinct ports or hosts so far), then the oldest last packet.
+ *      So a million spoofed one-packet sources churn among themselves
+ *      and a real scanner, whose score grows, keeps its slot;
+ *   3. an entry with an open finding is given up only when the whole
+ *      bucket has one; the detector's on_evict callback ends it first.
+ * The coarse times of the tag line only decide when they can: when the
+ * answer depends on the microseconds (an idle boundary, a tie), the
+ * entry's exact last_us decides, so the policy is the same as with exact
+ * times.
+ * Emergency mode: when, in one tick, more than half of the new keys had
+ * to evict a live entry, idle_us drops to emergency_idle_us until a tick
+ * passes without such evictions.
+ *
+ * Doorkeeper: most keys an attacker can make up (spoofed sources, random
+ * background) send one packet.  A key's first packet therefore only
+ * writes a small detector-defined "pending" record into a set-associative
+ * array of SCAN_PENDING_WAYS-record buckets, each with a tag line of the
+ * records' hashes and coarse first times (scan_table_pending_*); the detector admits the key into
+ * the table at its second packet and replays the pending record into the new entry, so counts are
+ * the same as if the entry had existed from the first packet.  A pending record is lost when
+ * another key's first packet needs its slot and it is the oldest of its bucket (counted as
+ * pending_overwritten), or when it goes idle like an entry.  Eight ways,
+ * not one or two: a few keys active at once on one small bucket would
+ * overwrite each other forever and none would ever be admitted.
+ *
+ * Entries with an open finding are also on an intrusive list, so a tick
+ * visits only them, not the whole table.
+ */
+#ifndef CANH_SCAN_TABLE_H
+#define CANH_SCAN_TABLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent/detect/finding.h"
+
+#define SCAN_WAYS 8
+#define SCAN_KEY_LEN 32
+#define SCAN_PENDING_WAYS 8
+
+/* The head every entry starts with.  Detectors read it; they change
+ * last_us and score only through scan_table_touch / scan_table_set_score,
+ * which keep the tag line in step. */
+struct scan_head {
+    uint64_t hash;                 /* seeded hash of key; 0: slot free */
+    uint64_t last_us;              /* latest packet that touched the entry */
+    uint32_t score;                /* eviction value: distinct ports / hosts */
+    uint32_t slot;                 /* own slot index */
+    uint32_t open_prev, open_next; /* open-finding list: slot index + 1, 0 = none */
+    uint32_t linked;               /* on the open-finding list */
+    struct finding_life life;
+    uint8_t key[SCAN_KEY_LEN];
+};
+
+/* The head every pending record starts with; the detector's own fields
+ * follow.  hash 0: empty. */
+struct scan_pending {
+    uint64_t hash;
+    uint64_t first_us; /* the key's first packet (also its last) */
+};
+
+/* Called before an entry with an open finding is evicted (end it). */
+typedef void (*scan_evict_fn)(void *ctx, struct scan_head *e, uint64_t now_us);
+
+struct scan_tags;         /* a bucket's tag line (scan_table.c) */
+struct scan_pending_tags; /* a doorkeeper bucket's tag line */
+
+struct scan_table {
+    uint8_t *slots;
+    struct scan_tags *tags; /* one per bucket */
+    size_t entry_size;
+    uint32_t n_buckets; /* power of two */
+    uint32_t capacity;  /* n_buckets * SCAN_WAYS */
+    uint64_t seed;
+    uint64_t idle_us, emergency_idle_us;
+    uint64_t epoch_us; /* origin of the tag lines' coarse times */
+    bool epoch_set;
+    bool emergency;
+    uint32_t open_first; /* slot index + 1 */
+    uint32_t open_count;
+    scan_evict_fn on_evict;
+    void *evict_ctx;
+    /* doorkeeper */
+    uint8_t *pending;
+    struct scan_pending_tags *pending_tags; /* one per SCAN_PENDING_WAYS records */
+    size_t pending_size;                    /* bytes a record */
+    uint32_t pending_cap;                   /* records, power of two, SCAN_PENDING_WAYS a bucket */
+    /* counters */
+    uint64_t inserts, evictions, evictions_open, idle_reused, emergency_entered;
+    uint64_t tick_inserts, tick_live_evictions;
+    uint64_t pending_started, pending_overwritten, admitted;
+};
+
+/* capacity is rounded up to a power of two times SCAN_WAYS; pending_cap
+ * (records of pending_size bytes, at least sizeof(struct scan_pending))
+ * up to a power of two.  -1 on no memory. */
+int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
+                    uint32_t pending_cap, size_t pending_size, uint64_t seed,
+                    scan_evict_fn on_evict, void *evict_ctx);
+void scan_table_free(struct scan_table *t);
+/* The hash of a key (for the caller's own sketches and as lookup input). */
+uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN]);
+/* The live entry of key, or NULL (idle entries count as gone). */
+void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
+                      uint64_t now_us);
+/* The entry of key, created when absent (head filled, body left as it
+ * was: the caller resets what it uses); *created tells which.  Never
+ * NULL: a full bucket evicts by the policy above. */
+void *scan_table_get(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
+                     uint64_t now_us, bool *created);
+/* A packet touched e at now (last_us only grows). */
+void scan_table_touch(struct scan_table *t, struct scan_head *e, uint64_t now_us);
+/* e's eviction value changed. */
+void scan_table_set_score(struct scan_table *t, struct scan_head *e, uint32_t score);
+
+/* Doorkeeper.  hash's pending record, not idle at now, or NULL. */
+void *scan_table_pending_find(struct scan_table *t, uint64_t hash, uint64_t now_us);
+/* A record for hash, first packet at now, the rest zeroed: hash's own
+ * (stale or restarted) record, a free or idle one, or else the older of
+ * its bucket's, counted as overwritten. */
+void *scan_table_pending_start(struct scan_table *t, uint64_t hash, uint64_t now_us);
+/* p's key was admitted into the table: free the record. */
+void scan_table_pending_admit(struct scan_table *t, struct scan_pending *p);
+/* Visit every live pending record (reload); not for the packet path. */
+void scan_table_pending_foreach(struct scan_table *t, uint64_t now_us,
+                                void (*fn)(void *ctx, struct scan_pending *p), void *ctx);
+
+/* Open-finding list. */
+void scan_table_open_link(struct scan_table *t, struct scan_head *e);
+void scan_table_open_unlink(struct scan_table *t, struct scan_head *e);
+/* Iterate: first, then next(e), until NULL.  Unlinking e inside the loop
+ * is allowed when next was taken before. */
+struct scan_head *scan_table_open_first(struct scan_table *t);
+struct scan_head *scan_table_open_next(struct scan_table *t, const struct scan_head *e);
+/* Once a tick: update emergency mode. */
+void scan_table_tick(struct scan_table *t, uint64_t now_us);
+/* Visit every live entry (reload, stats); not for the packet path. */
+void scan_table_foreach(struct scan_table *t, uint64_t now_us,
+                        void (*fn)(void *ctx, struct scan_head *e), void *ctx);
+/* Counters and fill into out ("table_capacity", "table_live", ...). */
+void scan_table_stats(struct scan_table *t, uint64_t now_us, json_t *out);
+
+#endif

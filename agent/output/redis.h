@@ -1,0 +1,32 @@
+/* output_redis.h — events to a Redis stream, heartbeats to another, with
+ * the spool (agent/output/spool.h) behind them for when Redis cannot take them
+ * (DESIGN §4.5, §4.6, §8).
+ *
+ * hiredis's async API on the agent's libevent loop: nothing here ever
+ * blocks the packet path.  An event goes straight to Redis when the link
+ * is up, the spool is empty and fewer than REDIS_MAX_OUTSTANDING replies
+ * are awaited; otherwise it is appended to the spool, which is replayed
+ * in order, before anything newer, as soon as Redis answers again.
+ */
+#ifndef CANH_OUTPUT_REDIS_H
+#define CANH_OUTPUT_REDIS_H
+
+#include <event2/event.h>
+
+#include "agent/output/output.h"
+#include "common/config.h"
+
+/* XADDs sent and not yet answered before new events are spooled. */
+#define REDIS_MAX_OUTSTANDING 4096
+/* MAXLEN ~ of the heartbeat stream (about a day at 10 s). */
+#define REDIS_HEARTBEAT_MAXLEN 10000
+
+/* Connect to url ("redis://[user[:password]@]host[:port]" or
+ * "unix:/path"; NULL: cfg->redis_url) and open the spool in
+ * cfg->state_dir.  The connection is made on the loop, so an unreachable
+ * Redis is not an error here; a bad URL, an unreadable password file or
+ * an unusable state directory is (err says which, exit 1/2). */
+struct output *output_redis_open(struct event_base *base, const struct agent_config *cfg,
+                                 const char *url, struct cfg_err *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* status.h — the collector's optional status page for SOC operators.
+ *
+ * An HTTP server (libevent's evhttp) on the collector's own loop, bound to
+ * [status] listen and off unless that key is set.  It serves /metrics
+ * (Prometheus text format), /api/incidents, /api/agents and /api/collector
+ * (JSON), and / — one self-contained page (collector/status/status_page.html,
+ * embedded at build time) that polls the JSON every 2 s.  Access can be
+ * limited by a bearer token (header or ?token=) and/or HTTP basic auth.
+ *
+ * Handlers never wait for Redis: a timer (every [status] refresh) sends
+ * one Lua script over the collector's command connection that reads the
+ * open and recent incidents, the agents' last heartbeats and the
+ * escalation queue in one snapshot; its reply replaces the cache the
+ * handlers answer from.  The process's own counters (struct
+ * collector_stats) are read live.  docs/status-page.md has the endpoints
+ * and metric names.
+ */
+#ifndef CANH_COLLECTOR_STATUS_H
+#define CANH_COLLECTOR_STATUS_H
+
+#include <event2/event.h>
+
+struct collector;
+struct status;
+
+/* Binds the listen address of c->cfg and starts the refresh timer; NULL
+ * (logged) when the address cannot be bound or a secret file not read. */
+struct status *status_new(struct collector *c, struct event_base *base);
+/* After c->cfg was replaced (SIGHUP): re-read the token and password files
+ * and take the new refresh interval.  -1 keeps the old secrets. */
+int status_reload(struct status *s);
+void status_free(struct status *s);
+
+#endif
