@@ -278,7 +278,11 @@ int main(int argc, char **argv)
         .debug_events = debug_events,
         .debug_rate = debug_rate,
     };
-    runloop_set_extras(rl, &extras);
+    if (runloop_set_extras(rl, &extras) < 0) {
+        log_err("out of memory");
+        status = 1;
+        goto out;
+    }
     snprintf(why, sizeof(why), "watching %s, rules %s", cap.source, pipeline_rules_version(pl));
     notify_ready(notify, why);
     status = runloop_run(rl);

@@ -6,19 +6,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/detect/finding.h"
+#include "agent/sys/debug_source.h"
 #include "agent/sys/health.h"
 #include "agent/sys/notify.h"
 #include "common/log.h"
-#include "common/taxonomy.h"
 #include "common/units.h"
 
 /* Frames per callback: large enough to amortise the loop, small enough
  * that timers and signals are served within milliseconds. */
 #define BATCH_FRAMES 4096
 #define DRAIN_CHECK_US 10000
-#define DEBUG_TICK_US 10000
-#define DEBUG_BATCH_UNPACED 1000 /* synthetic events per loop turn at most */
 
 struct runloop {
     struct event_base *base;
@@ -30,16 +27,13 @@ struct runloop {
     struct event *ev_tick;
     struct event *ev_flush;
     struct event *ev_drain;
-    struct event *ev_debug;
     struct event *ev_sigint, *ev_sigterm, *ev_sighup;
     int status;
     int stopping;
     int eof_waiting; /* offline input done, synthetic events still due */
     uint64_t drain_deadline_us;
-    uint64_t debug_sent;
-    uint64_t debug_started_us;
     uint64_t run_started_us;
-    struct rule debug_rule;
+    struct debug_source *debug; /* NULL: no synthetic events */
 };
 
 static uint64_t mono_us(void)
@@ -86,7 +80,8 @@ static void stop(struct runloop *rl, int status)
     rl->status = status;
     if (rl->cap->live)
         event_del(rl->ev_capture);
-    event_del(rl->ev_debug);
+    if (rl->debug)
+        debug_source_stop(rl->debug);
     uint64_t now = pipeline_last_packet_us(rl->pl);
     if (rl->cap->live && units_now_us() > now)
         now = units_now_us();
@@ -103,7 +98,7 @@ static void stop(struct runloop *rl, int status)
 
 static void finish_input(struct runloop *rl)
 {
-    if (rl->debug_sent < rl->x.debug_events) {
+    if (rl->debug && !debug_source_finished(rl->debug)) {
         rl->eof_waiting = 1;
         return;
     }
@@ -148,46 +143,11 @@ static void on_flush(evutil_socket_t fd, short what, void *ctx)
     pipeline_flush(rl->pl);
 }
 
-/* Synthetic events: the same enrich → JSON → outputs path as a real
- * finding, at a rate the test or benchmark chooses. */
-static void on_debug(evutil_socket_t fd, short what, void *ctx)
+static void on_debug_done(void *ctx)
 {
     struct runloop *rl = ctx;
-    uint64_t due;
-    if (rl->x.debug_rate) {
-        if (!rl->debug_started_us)
-            rl->debug_started_us = mono_us();
-        due = (mono_us() - rl->debug_started_us) * rl->x.debug_rate / 1000000u + 1;
-    } else {
-        due = rl->x.debug_events;
-    }
-    /* Never more than a batch per turn: the loop must get back to the
-     * Redis replies, or a slow turn would snowball into one endless one. */
-    if (due > rl->debug_sent + DEBUG_BATCH_UNPACED)
-        due = rl->debug_sent + DEBUG_BATCH_UNPACED;
-    if (due > rl->x.debug_events)
-        due = rl->x.debug_events;
-    json_t *evidence = json_pack("{s:s}", "note", "synthetic event (--debug-events)");
-    while (rl->debug_sent < due) {
-        struct evt ev;
-        memset(&ev, 0, sizeof(ev));
-        ev.kind = "debug_event";
-        ev.rule = &rl->debug_rule;
-        ev.state = FINDING_NEW;
-        ev.finding_seq = finding_next_seq();
-        ev.ts_us = ev.first_seen_us = ev.last_seen_us = units_now_us();
-        ev.counters = json_pack("{s:I}", "n", (json_int_t)rl->debug_sent);
-        ev.evidence = evidence;
-        pipeline_emit(rl->pl, &ev);
-        json_decref(ev.counters);
-        rl->debug_sent++;
-    }
-    json_decref(evidence);
-    if (rl->debug_sent >= rl->x.debug_events) {
-        event_del(rl->ev_debug);
-        if (rl->eof_waiting)
-            stop(rl, 0);
-    }
+    if (rl->eof_waiting)
+        stop(rl, 0);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *ctx)
@@ -225,29 +185,32 @@ struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct
     rl->ev_tick = event_new(base, -1, EV_PERSIST, on_tick, rl);
     rl->ev_flush = event_new(base, -1, EV_PERSIST, on_flush, rl);
     rl->ev_drain = event_new(base, -1, EV_PERSIST, on_drain, rl);
-    rl->ev_debug = event_new(base, -1, EV_PERSIST, on_debug, rl);
     rl->ev_sigint = evsignal_new(base, SIGINT, on_signal, rl);
     rl->ev_sigterm = evsignal_new(base, SIGTERM, on_signal, rl);
     rl->ev_sighup = evsignal_new(base, SIGHUP, on_signal, rl);
-    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_drain || !rl->ev_debug ||
+    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_drain ||
         !rl->ev_sigint || !rl->ev_sigterm || !rl->ev_sighup) {
         runloop_free(rl);
         return NULL;
     }
-    rl->debug_rule.name = (char *)"debug_event";
-    rl->debug_rule.ref = (char *)"built-in:debug_event";
-    rl->debug_rule.detector = (char *)"debug";
-    rl->debug_rule.enabled = true;
-    rl->debug_rule.taxonomy = taxonomy_find("fault.other");
-    rl->debug_rule.severity = SEV_LOW;
     return rl;
 }
 
-void runloop_set_extras(struct runloop *rl, const struct runloop_extras *x) { rl->x = *x; }
+int runloop_set_extras(struct runloop *rl, const struct runloop_extras *x)
+{
+    rl->x = *x;
+    if (x->debug_events) {
+        rl->debug = debug_source_new(rl->base, rl->pl, x->debug_events, x->debug_rate,
+                                     on_debug_done, rl);
+        if (!rl->debug)
+            return -1;
+    }
+    return 0;
+}
 
 int runloop_run(struct runloop *rl)
 {
-    struct timeval one_second = {1, 0}, half_second = {0, 500000}, debug_tick = {0, DEBUG_TICK_US};
+    struct timeval one_second = {1, 0}, half_second = {0, 500000};
     rl->run_started_us = mono_us();
     if (rl->cap->live)
         event_add(rl->ev_capture, NULL);
@@ -255,8 +218,8 @@ int runloop_run(struct runloop *rl)
         event_active(rl->ev_capture, EV_READ, 0);
     event_add(rl->ev_tick, &one_second);
     event_add(rl->ev_flush, &half_second);
-    if (rl->x.debug_events)
-        event_add(rl->ev_debug, &debug_tick);
+    if (rl->debug)
+        debug_source_start(rl->debug);
     event_add(rl->ev_sigint, NULL);
     event_add(rl->ev_sigterm, NULL);
     event_add(rl->ev_sighup, NULL);
@@ -268,10 +231,11 @@ void runloop_free(struct runloop *rl)
 {
     if (!rl)
         return;
-    struct event *evs[] = {rl->ev_capture, rl->ev_tick,   rl->ev_flush,   rl->ev_drain,
-                           rl->ev_debug,   rl->ev_sigint, rl->ev_sigterm, rl->ev_sighup};
+    struct event *evs[] = {rl->ev_capture, rl->ev_tick,    rl->ev_flush,  rl->ev_drain,
+                           rl->ev_sigint,  rl->ev_sigterm, rl->ev_sighup};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])
             event_free(evs[i]);
+    debug_source_free(rl->debug);
     free(rl);
 }

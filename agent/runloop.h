@@ -29,13 +29,13 @@ struct runloop_extras {
     struct output *const *outputs; /* whose pending() the stop waits for */
     size_t n_outputs;
     uint64_t drain_timeout_us;     /* longest wait for them */
-    /* Synthetic events for tests and benchmarks (--debug-events N
-     * --debug-rate R): N events of kind "debug_event" at R per second
-     * (0: as fast as the loop allows, at most 1000 a turn); an offline run ends after the last. */
+    /* Synthetic events (agent/sys/debug_source.h): N at R per second;
+     * an offline run ends after the last. */
     uint64_t debug_events;
     uint64_t debug_rate;
 };
-void runloop_set_extras(struct runloop *rl, const struct runloop_extras *x);
+/* -1 when the synthetic event source cannot be made (out of memory). */
+int runloop_set_extras(struct runloop *rl, const struct runloop_extras *x);
 
 /* Runs until end of file (offline) or a stop signal.  Returns the exit
  * status: 0 on a clean finish, 1 on a capture error. */
