@@ -393,13 +393,9 @@ static void portscan_on_packet(void *self, const struct pkt *p)
 /* ---- the detector interface ------------------------------------------------------ */
 
 static const struct scan_kind ps_kind = {
+    SCAN_KIND_LAYOUT(struct ps_entry, exact, hll, struct ps_pending),
     .defaults = &ps_defaults,
-    .entry_size = offsetof(struct ps_entry, hll),
-    .reset_end = offsetof(struct ps_entry, exact),
-    .pending_size = sizeof(struct ps_pending),
-    .pending_flags = offsetof(struct ps_pending, flags),
     .keep_flags = PS_REVERSE,
-    .seed_salt = 0,
     .describe = describe,
     .replay = replay,
     .may_open = may_open,

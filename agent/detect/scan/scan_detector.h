@@ -67,6 +67,12 @@ struct scan_kind {
     bool (*may_open)(struct scan_detector *d, struct scan_entry *e);
 };
 
+/* The sizes and offsets of a kind, from its entry type (with its reset
+ * end field and HyperLogLog field) and its pending record type. */
+#define SCAN_KIND_LAYOUT(entry, reset_end_field, hll_field, pending)                               \
+    .entry_size = offsetof(entry, hll_field), .reset_end = offsetof(entry, reset_end_field),       \
+    .pending_size = sizeof(pending), .pending_flags = offsetof(pending, flags)
+
 struct scan_detector {
     const struct scan_kind *kind;
     struct scan_params p;
