@@ -91,16 +91,6 @@ struct portscan {
     uint64_t next_decay_us;
 };
 
-static const struct scan_defaults ps_defaults = {
-    .detector = "portscan",
-    .threshold_key = "ports",
-    .threshold = 25,
-    .window_us = 60ull * 1000000,
-    .table_size = 32768,
-    .hll_precision = 7,
-    .per_src_cap = true,
-};
-
 /* ---- entry state ------------------------------------------------------------ */
 
 static void entry_addrs(const struct ps_entry *e, struct ipaddr *src, struct ipaddr *dst)
@@ -204,26 +194,10 @@ static void make_key(uint8_t key[SCAN_KEY_LEN], const struct ipaddr *a, const st
     memcpy(key + 16, b->b, 16);
 }
 
-/* Count port on e.  The first PS_EXACT distinct ports are kept exactly
- * (thresholds compare against small counts); later ones go to the
- * HyperLogLog, whose error then applies to the excess only. */
+/* Count port on e (its distinct ports are its score). */
 static void entry_add_port(struct scan_detector *d, struct ps_entry *e, uint16_t port)
 {
-    for (int i = 0; i < e->n_exact; i++)
-        if (e->exact[i] == port)
-            return;
-    if (e->n_exact < PS_EXACT) {
-        e->exact[e->n_exact++] = port;
-        e->ports = e->n_exact;
-        if (e->n_exact == PS_EXACT) /* the next new port goes to the HyperLogLog */
-            memset(e->hll, 0, (size_t)1 << d->hll_p);
-    } else {
-        struct hll h = {.p = d->hll_p, .reg = e->hll};
-        if (!hll_add_hash(&h, hash_mix64(d->table.seed ^ port)))
-            return;
-        double est = PS_EXACT + hll_estimate(&h) + 0.5;
-        e->ports = est > 65535 ? 65535 : (uint16_t)est;
-    }
+    scan_detector_count_port(d, e->exact, &e->n_exact, PS_EXACT, e->hll, d->hll_p, port, &e->ports);
     scan_table_set_score(&d->table, &e->s.head, e->ports);
 }
 
@@ -394,7 +368,7 @@ static void portscan_on_packet(void *self, const struct pkt *p)
 
 static const struct scan_kind ps_kind = {
     SCAN_KIND_LAYOUT(struct ps_entry, exact, hll, struct ps_pending),
-    .defaults = &ps_defaults,
+    .defaults = &scan_rules_defaults[SCAN_RULES_PORTSCAN],
     .keep_flags = PS_REVERSE,
     .describe = describe,
     .replay = replay,
@@ -413,15 +387,10 @@ static void portscan_on_tick(void *self, uint64_t now_us)
     }
 }
 
-static void portscan_flush(void *self, uint64_t now_us)
-{
-    scan_detector_flush(&((struct portscan *)self)->d, now_us);
-}
-
 static int portscan_check(struct ruleset *rules, struct cfg_err *err)
 {
     struct scan_params p;
-    return scan_params_load(rules, &ps_defaults, &p, err);
+    return scan_params_load(rules, &scan_rules_defaults[SCAN_RULES_PORTSCAN], &p, err);
 }
 
 static void portscan_free(void *self)
@@ -467,11 +436,6 @@ static int portscan_reload(void *self, struct ruleset *rules, struct cfg_err *er
     return 0;
 }
 
-static void portscan_stats(void *self, json_t *out)
-{
-    scan_detector_stats(&((struct portscan *)self)->d, out);
-}
-
 const struct detector_ops portscan_detector = {
     .name = "portscan",
     .check = portscan_check,
@@ -479,7 +443,7 @@ const struct detector_ops portscan_detector = {
     .on_packet = portscan_on_packet,
     .on_tick = portscan_on_tick,
     .reload = portscan_reload,
-    .stats = portscan_stats,
-    .flush = portscan_flush,
+    .stats = scan_detector_stats,
+    .flush = scan_detector_flush,
     .free = portscan_free,
 };

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "agent/detect/sketch.h"
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -132,6 +133,32 @@ struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t ke
     return e;
 }
 
+void scan_detector_count_excess(uint8_t *reg, uint8_t p, uint32_t cap, uint64_t hash,
+                                uint16_t *count)
+{
+    struct hll h = {.p = p, .reg = reg};
+    if (!hll_add_hash(&h, hash))
+        return;
+    double est = cap + hll_estimate(&h) + 0.5;
+    *count = est > 65535 ? 65535 : (uint16_t)est;
+}
+
+void scan_detector_count_port(struct scan_detector *d, uint16_t *exact, uint8_t *n, uint8_t cap,
+                              uint8_t *reg, uint8_t p, uint16_t port, uint16_t *count)
+{
+    for (int i = 0; i < *n; i++)
+        if (exact[i] == port)
+            return;
+    if (*n < cap) {
+        exact[(*n)++] = port;
+        *count = *n;
+        if (*n == cap) /* the next new port goes to the HyperLogLog */
+            memset(reg, 0, (size_t)1 << p);
+        return;
+    }
+    scan_detector_count_excess(reg, p, cap, hash_mix64(d->table.seed ^ port), count);
+}
+
 /* A rule fired: open the finding, unless the source is allowed or the
  * detector's cap says no. */
 static void rule_fired(struct scan_detector *d, struct scan_entry *e, uint32_t ri, uint64_t now_us)
@@ -173,16 +200,18 @@ void scan_detector_evaluate(struct scan_detector *d, struct scan_entry *e, uint6
 
 /* ---- clock ------------------------------------------------------------------- */
 
-void scan_detector_tick(struct scan_detector *d, uint64_t now_us)
+void scan_detector_tick(void *self, uint64_t now_us)
 {
+    struct scan_detector *d = self;
     if (now_us > d->now_us)
         d->now_us = now_us;
     scan_table_tick(&d->table, d->now_us);
     finding_walk_tick(&d->findings, d->now_us);
 }
 
-void scan_detector_flush(struct scan_detector *d, uint64_t now_us)
+void scan_detector_flush(void *self, uint64_t now_us)
 {
+    struct scan_detector *d = self;
     finding_walk_flush(&d->findings, now_us > d->now_us ? now_us : d->now_us);
 }
 
@@ -254,8 +283,9 @@ static void reload_pending(void *ctx, struct scan_pending *pd)
     *pending_flags(ctx, pd) |= SCAN_PENDING_RELOADED;
 }
 
-int scan_detector_reload(struct scan_detector *d, struct ruleset *rules, struct cfg_err *err)
+int scan_detector_reload(void *self, struct ruleset *rules, struct cfg_err *err)
 {
+    struct scan_detector *d = self;
     struct scan_params next;
     if (scan_params_load(rules, d->kind->defaults, &next, err) < 0)
         return -1;
@@ -280,8 +310,9 @@ int scan_detector_reload(struct scan_detector *d, struct ruleset *rules, struct 
     return 0;
 }
 
-void scan_detector_stats(struct scan_detector *d, json_t *out)
+void scan_detector_stats(void *self, json_t *out)
 {
+    struct scan_detector *d = self;
     scan_table_stats(&d->table, d->now_us, out);
     json_object_set_new(out, "probes", json_integer((json_int_t)d->probes));
     json_object_set_new(out, "answers", json_integer((json_int_t)d->answers));

@@ -107,10 +107,23 @@ void scan_detector_restart(struct scan_detector *d, struct scan_entry *e, uint64
  * file order and open the finding of the first that fires. */
 void scan_detector_evaluate(struct scan_detector *d, struct scan_entry *e, uint64_t now_us);
 
-/* The detector interface's clock, reload and stats, shared. */
-void scan_detector_tick(struct scan_detector *d, uint64_t now_us);
-void scan_detector_flush(struct scan_detector *d, uint64_t now_us);
-int scan_detector_reload(struct scan_detector *d, struct ruleset *rules, struct cfg_err *err);
-void scan_detector_stats(struct scan_detector *d, json_t *out);
+/* Distinct values as both detectors count them: the first few exactly
+ * (thresholds compare small counts), later ones in a HyperLogLog of
+ * 1 << p registers, whose error then applies to the excess only.
+ * count_excess adds one value beyond the cap exact ones (hash: its
+ * hash) and sets *count to cap plus the estimate; count_port keeps a port
+ * in exact[0..*n) up to cap, clears reg when exact fills, then goes on in
+ * reg.  *count only grows. */
+void scan_detector_count_excess(uint8_t *reg, uint8_t p, uint32_t cap, uint64_t hash,
+                                uint16_t *count);
+void scan_detector_count_port(struct scan_detector *d, uint16_t *exact, uint8_t *n, uint8_t cap,
+                              uint8_t *reg, uint8_t p, uint16_t port, uint16_t *count);
+
+/* The detector interface's clock, reload and stats (detector.h), shared:
+ * self is a struct scan_detector, or a struct that starts with one. */
+void scan_detector_tick(void *self, uint64_t now_us);
+void scan_detector_flush(void *self, uint64_t now_us);
+int scan_detector_reload(void *self, struct ruleset *rules, struct cfg_err *err);
+void scan_detector_stats(void *self, json_t *out);
 
 #endif

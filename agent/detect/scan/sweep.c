@@ -82,16 +82,6 @@ struct sw_pending {
     uint8_t flags;
 };
 
-static const struct scan_defaults sw_defaults = {
-    .detector = "sweep",
-    .threshold_key = "hosts",
-    .threshold = 20,
-    .window_us = 60ull * 1000000,
-    .table_size = 16384,
-    .hll_precision = 7,
-    .per_src_cap = false,
-};
-
 static const char *entry_sweep_type(const struct sw_entry *e)
 {
     int kinds = 0, best = SW_TCP; /* RST answers alone: a TCP (ACK) ping */
@@ -167,9 +157,8 @@ static void entry_add_host(struct scan_detector *d, struct sw_entry *e, const st
         e->ascending += low > e->last_host_low;
     }
     e->last_host_low = low;
-    /* The first SW_EXACT hosts exactly (thresholds compare small counts),
-     * later ones in the HyperLogLog, whose error then applies to the
-     * excess only. */
+    /* The first SW_EXACT hosts exactly (as scan_detector_count_port
+     * counts), kept as 32-bit hashes, later ones in the HyperLogLog. */
     if (e->n_exact < SW_EXACT) {
         if (e->n_exact < SW_SAMPLE_HOSTS)
             e->sample_hosts[e->n_exact] = *host;
@@ -178,32 +167,9 @@ static void entry_add_host(struct scan_detector *d, struct sw_entry *e, const st
         if (e->n_exact == SW_EXACT) /* the next new host goes to the HyperLogLog */
             memset(e->hosts_hll, 0, (size_t)1 << d->hll_p);
     } else {
-        struct hll h = {.p = d->hll_p, .reg = e->hosts_hll};
-        if (!hll_add_hash(&h, hh))
-            return;
-        double est = SW_EXACT + hll_estimate(&h) + 0.5;
-        e->hosts = est > 65535 ? 65535 : (uint16_t)est;
+        scan_detector_count_excess(e->hosts_hll, d->hll_p, SW_EXACT, hh, &e->hosts);
     }
     scan_table_set_score(&d->table, &e->s.head, e->hosts);
-}
-
-static void entry_add_port(struct scan_detector *d, struct sw_entry *e, uint16_t port)
-{
-    for (int i = 0; i < e->n_ports; i++)
-        if (e->sample_ports[i] == port)
-            return;
-    if (e->n_ports < SW_SAMPLE_PORTS) {
-        e->sample_ports[e->n_ports++] = port;
-        e->ports = e->n_ports;
-        if (e->n_ports == SW_SAMPLE_PORTS)
-            memset(e->ports_hll, 0, sizeof(e->ports_hll));
-        return;
-    }
-    struct hll h = {.p = SW_PORTS_P, .reg = e->ports_hll};
-    if (!hll_add_hash(&h, hash_mix64(d->table.seed ^ port)))
-        return;
-    double est = SW_SAMPLE_PORTS + hll_estimate(&h) + 0.5;
-    e->ports = est > 65535 ? 65535 : (uint16_t)est;
 }
 
 /* What one event adds to an entry (the global counters are the caller's). */
@@ -218,7 +184,8 @@ static void entry_apply(struct scan_detector *d, struct sw_entry *e, uint8_t wha
     }
     entry_add_host(d, e, host);
     if (has_port)
-        entry_add_port(d, e, port);
+        scan_detector_count_port(d, e->sample_ports, &e->n_ports, SW_SAMPLE_PORTS, e->ports_hll,
+                                 SW_PORTS_P, port, &e->ports);
 }
 
 /* A pending source's entry as it would be after the first event and the
@@ -357,12 +324,12 @@ static void sweep_on_packet(void *self, const struct pkt *p)
 static int sweep_check(struct ruleset *rules, struct cfg_err *err)
 {
     struct scan_params p;
-    return scan_params_load(rules, &sw_defaults, &p, err);
+    return scan_params_load(rules, &scan_rules_defaults[SCAN_RULES_SWEEP], &p, err);
 }
 
 static const struct scan_kind sw_kind = {
     SCAN_KIND_LAYOUT(struct sw_entry, exact_hosts, hosts_hll, struct sw_pending),
-    .defaults = &sw_defaults,
+    .defaults = &scan_rules_defaults[SCAN_RULES_SWEEP],
     .seed_salt = 0x7377,
     .describe = describe,
     .replay = replay,
@@ -390,34 +357,14 @@ static void sweep_free(void *self)
     free(self);
 }
 
-static void sweep_on_tick(void *self, uint64_t now_us)
-{
-    scan_detector_tick(self, now_us);
-}
-
-static void sweep_flush(void *self, uint64_t now_us)
-{
-    scan_detector_flush(self, now_us);
-}
-
-static int sweep_reload(void *self, struct ruleset *rules, struct cfg_err *err)
-{
-    return scan_detector_reload(self, rules, err);
-}
-
-static void sweep_stats(void *self, json_t *out)
-{
-    scan_detector_stats(self, out);
-}
-
 const struct detector_ops sweep_detector = {
     .name = "sweep",
     .check = sweep_check,
     .init = sweep_init,
     .on_packet = sweep_on_packet,
-    .on_tick = sweep_on_tick,
-    .reload = sweep_reload,
-    .stats = sweep_stats,
-    .flush = sweep_flush,
+    .on_tick = scan_detector_tick,
+    .reload = scan_detector_reload,
+    .stats = scan_detector_stats,
+    .flush = scan_detector_flush,
     .free = sweep_free,
 };
