@@ -12,8 +12,9 @@
  * second's worth of it has been seen; ticks only age findings (update, end).
  *
  * One attack is one finding per (destination, class), with the lifecycle of
- * agent/detect/finding.h, whose walk ticks, flushes and reloads them.  State is fixed at init (flood_table.c); sources exist
- * only in sketches.  The judgement and fingerprint are in flood_evidence.c.
+ * agent/detect/finding.h, whose walk ticks, flushes and reloads them.
+ * State is fixed at init (flood_table.c); sources exist only in sketches.
+ * The judgement and fingerprint are in flood_evidence.c.
  */
 #include <math.h>
 #include <stdlib.h>
