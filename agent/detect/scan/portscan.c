@@ -46,7 +46,6 @@
 #include "agent/detect/scan/scan_detector.h"
 #include "agent/detect/sketch.h"
 #include "common/hash.h"
-#include "common/log.h"
 
 enum ps_type { PS_SYN, PS_FIN, PS_NULL, PS_XMAS, PS_ACK, PS_MAIMON, PS_UDP, PS_OTHER, PS_TYPES };
 
@@ -263,9 +262,12 @@ static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type 
     const struct scan_pending *stale;
     struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &stale);
     if (!e) {
-        uint8_t flags = stale ? ((const struct ps_pending *)stale)->flags & PS_REVERSE
-                        : reverse_probed(d, p, now_us) ? PS_REVERSE
-                                                       : 0;
+        /* Whether the target probed first is known from a stale record. */
+        uint8_t flags;
+        if (stale)
+            flags = ((const struct ps_pending *)stale)->flags & PS_REVERSE;
+        else
+            flags = reverse_probed(d, p, now_us) ? PS_REVERSE : 0;
         pending_first(d, h, p, type, flags, now_us);
         return;
     }

@@ -35,9 +35,7 @@
 
 #include "agent/detect/detector.h"
 #include "agent/detect/scan/scan_detector.h"
-#include "agent/detect/sketch.h"
 #include "common/hash.h"
-#include "common/log.h"
 
 enum sw_kind { SW_ICMP, SW_TCP, SW_UDP, SW_KINDS };
 static const char *const sw_kind_names[SW_KINDS] = {"icmp", "tcp", "udp"};
