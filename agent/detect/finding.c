@@ -71,8 +71,8 @@ void finding_counts_json(const struct finding_counts *c, json_t *out)
     json_object_set_new(out, "suppressed_findings", json_integer((json_int_t)c->suppressed));
 }
 
-static void walk_emit(const struct finding_source *s, void *item, enum finding_state state,
-                      uint64_t now_us)
+void finding_source_emit(const struct finding_source *s, void *item, enum finding_state state,
+                         uint64_t now_us)
 {
     s->emit(s->det, item, state, now_us);
     if (s->counts)
@@ -91,10 +91,10 @@ void finding_walk_tick(const struct finding_source *s, uint64_t now_us)
         bool news = !s->news || s->news(s->det, item);
         switch (finding_due(life, s->rule(s->det, item), news, now_us)) {
         case FINDING_DUE_END:
-            walk_emit(s, item, FINDING_END, now_us);
+            finding_source_emit(s, item, FINDING_END, now_us);
             break;
         case FINDING_DUE_UPDATE:
-            walk_emit(s, item, FINDING_UPDATE, now_us);
+            finding_source_emit(s, item, FINDING_UPDATE, now_us);
             break;
         case FINDING_DUE_NOTHING:
             break;
@@ -107,7 +107,7 @@ void finding_walk_flush(const struct finding_source *s, uint64_t now_us)
     for (void *item = s->next(s->det, NULL), *nx; item; item = nx) {
         nx = s->next(s->det, item);
         if (finding_is_open(s->life(s->det, item)))
-            walk_emit(s, item, FINDING_END, now_us);
+            finding_source_emit(s, item, FINDING_END, now_us);
     }
 }
 
@@ -117,6 +117,6 @@ void finding_walk_reload(const struct finding_source *s, bool (*remap)(void *det
     for (void *item = s->next(s->det, NULL), *nx; item; item = nx) {
         nx = s->next(s->det, item);
         if (finding_is_open(s->life(s->det, item)) && !remap(s->det, item))
-            walk_emit(s, item, FINDING_END, now_us);
+            finding_source_emit(s, item, FINDING_END, now_us);
     }
 }

@@ -83,6 +83,12 @@ struct finding_source {
     struct finding_counts *counts;
 };
 
+/* One emission outside the walk (a finding opened on a packet, ended by
+ * an eviction): emit, count it, and after END call ended, as the walk
+ * does. */
+void finding_source_emit(const struct finding_source *s, void *item, enum finding_state state,
+                         uint64_t now_us);
+
 /* Tick: end what is quiet, update what has news (finding_due). */
 void finding_walk_tick(const struct finding_source *s, uint64_t now_us);
 /* Shutdown or end of input: end every open finding. */

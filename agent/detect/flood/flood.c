@@ -12,8 +12,9 @@
  * second's worth of it has been seen; ticks only age findings (update, end).
  *
  * One attack is one finding per (destination, class), with the lifecycle of
- * agent/detect/finding.h.  State is fixed at init (flood_table.c); sources exist
- * only in sketches.  The judgement and fingerprint are in flood_evidence.c.
+ * agent/detect/finding.h, whose walk ticks, flushes and reloads them.
+ * State is fixed at init (flood_table.c); sources exist only in sketches.
+ * The judgement and fingerprint are in flood_evidence.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -35,8 +36,11 @@ struct flood {
     struct flood_table table;
     const struct taxonomy *dos;
     uint64_t now_us;
+    struct finding_source findings; /* open (destination, class) findings, for finding.h */
+    const struct flood_params *reload_params; /* the new rules, during a reload */
     /* stats */
-    uint64_t packets, allowed, scan_like, findings, evicted_open, unrequested_skips;
+    struct finding_counts counts;
+    uint64_t packets, allowed, scan_like, evicted_open, unrequested_skips;
 };
 
 /* ---- rules ------------------------------------------------------------------- */
@@ -231,13 +235,13 @@ static enum severity severity_for(const struct flood_params *p, const struct flo
 }
 
 static void emit(struct flood *f, struct flood_dest *d, enum flood_class c,
-                 const struct flood_params *p, enum finding_state state, uint64_t now_us)
+                 enum finding_state state, uint64_t now_us)
 {
+    const struct flood_params *p = &f->p[c];
     struct flood_class_state *cs = &d->cls[c];
     struct flood_view v;
     double share;
-    const struct asset *a =
-        classify_asset(&f->env.inv, &d->addr);
+    const struct asset *a = classify_asset(&f->env.inv, &d->addr);
     d->capacity_bytes_per_s = a && a->capacity_mbps ? a->capacity_mbps * 1e6 / 8 : 0;
     flood_view_compute(d, c, p, &v);
     /* Impact and forgery, once seen during the attack, stay part of it. */
@@ -266,25 +270,101 @@ static void emit(struct flood *f, struct flood_dest *d, enum flood_class c,
     ev.evidence = flood_evidence(d, c, p, &v, share, now_us);
     ev.counters = flood_counters(d, c);
     finding_fill(&cs->life, &ev, state, now_us);
-    if (state == FINDING_NEW)
-        f->findings++;
     f->env.emit(f->env.emit_ctx, &ev);
     json_decref(ev.evidence);
     json_decref(ev.counters);
-    if (state == FINDING_END) {
-        if (cs->restart_pending)
-            flood_class_restart(cs, 0);
-        cs->impact = cs->spoofed = false;
-        cs->f_pkts = cs->f_bytes = 0;
-        cs->peak_pps = cs->peak_bytes_per_s = 0;
+}
+
+/* ---- the open findings, as finding.h's walk sees them ----------------------------- */
+
+/* An item of the walk is the state of one class of one destination. */
+static struct flood_dest *dest_of(struct flood *f, struct flood_class_state *cs,
+                                  enum flood_class *c)
+{
+    size_t offset = (size_t)((char *)cs - (char *)f->table.dest);
+    struct flood_dest *d = &f->table.dest[offset / sizeof(*d)];
+    *c = (enum flood_class)(cs - d->cls);
+    return d;
+}
+
+/* The open, watched class after cursor: destinations in table order,
+ * classes in enum order. */
+static void *open_next(void *det, void *cursor)
+{
+    struct flood *f = det;
+    uint32_t i = 0;
+    int c = 0;
+    if (cursor) {
+        enum flood_class cc;
+        i = (uint32_t)(dest_of(f, cursor, &cc) - f->table.dest);
+        c = (int)cc + 1;
     }
+    for (; i < f->table.capacity; i++, c = 0) {
+        struct flood_dest *d = &f->table.dest[i];
+        if (!d->used)
+            continue;
+        for (; c < FLOOD_CLASS_COUNT; c++)
+            if (finding_is_open(&d->cls[c].life) && f->p[c].rule)
+                return &d->cls[c];
+    }
+    return NULL;
+}
+
+static struct finding_life *class_life(void *det, void *item)
+{
+    (void)det;
+    return &((struct flood_class_state *)item)->life;
+}
+
+static const struct rule *class_rule(void *det, void *item)
+{
+    struct flood *f = det;
+    enum flood_class c;
+    dest_of(f, item, &c);
+    return f->p[c].rule;
+}
+
+static void class_emit(void *det, void *item, enum finding_state state, uint64_t now_us)
+{
+    struct flood *f = det;
+    enum flood_class c;
+    struct flood_dest *d = dest_of(f, item, &c);
+    emit(f, d, c, state, now_us);
+}
+
+/* After the end: the attack's marks go, and a deferred restart happens. */
+static void class_ended(void *det, void *item, uint64_t now_us)
+{
+    (void)det;
+    (void)now_us;
+    struct flood_class_state *cs = item;
+    if (cs->restart_pending)
+        flood_class_restart(cs, 0);
+    cs->impact = cs->spoofed = false;
+    cs->f_pkts = cs->f_bytes = 0;
+    cs->peak_pps = cs->peak_bytes_per_s = 0;
+}
+
+/* A class stays watched through a reload while its rule is there. */
+static bool class_remap(void *det, void *item)
+{
+    struct flood *f = det;
+    enum flood_class c;
+    dest_of(f, item, &c);
+    return f->reload_params[c].rule != NULL;
+}
+
+static void emit_counted(struct flood *f, struct flood_dest *d, enum flood_class c,
+                         enum finding_state state, uint64_t now_us)
+{
+    finding_source_emit(&f->findings, &d->cls[c], state, now_us);
 }
 
 static void end_all(struct flood *f, struct flood_dest *d, uint64_t now_us)
 {
     for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
         if (finding_is_open(&d->cls[c].life) && f->p[c].rule)
-            emit(f, d, (enum flood_class)c, &f->p[c], FINDING_END, now_us);
+            emit_counted(f, d, (enum flood_class)c, FINDING_END, now_us);
 }
 
 /* ---- decisions ------------------------------------------------------------------ */
@@ -347,7 +427,7 @@ static void evaluate(struct flood *f, struct flood_dest *d, enum flood_class c, 
     struct rule *rule = p->rule;
     if (finding_is_open(&cs->life)) {
         if (finding_end_due(&cs->life, now_us, rule->hold_down_us)) {
-            emit(f, d, c, p, FINDING_END, now_us);
+            emit_counted(f, d, c, FINDING_END, now_us);
         } else {
             note_peak(d, c);
             if (over_floor(d, c, p))
@@ -358,7 +438,7 @@ static void evaluate(struct flood *f, struct flood_dest *d, enum flood_class c, 
             if (finding_update_due(&cs->life, now_us, rule->update_interval_us) ||
                 (!cs->impact && flood_answers_collapsed(d, p)) ||
                 severity_for(p, d, cs, &share) > (enum severity)cs->severity)
-                emit(f, d, c, p, FINDING_UPDATE, now_us);
+                emit_counted(f, d, c, FINDING_UPDATE, now_us);
             return;
         }
     }
@@ -368,7 +448,7 @@ static void evaluate(struct flood *f, struct flood_dest *d, enum flood_class c, 
     cs->f_pkts = cs->acc_pkts;
     cs->f_bytes = cs->acc_bytes;
     note_peak(d, c);
-    emit(f, d, c, p, FINDING_NEW, now_us);
+    emit_counted(f, d, c, FINDING_NEW, now_us);
 }
 
 /* ---- packets ----------------------------------------------------------------- */
@@ -487,6 +567,8 @@ static void flood_on_tick(void *self, uint64_t now_us)
     struct flood *f = self;
     if (now_us > f->now_us)
         f->now_us = now_us;
+    /* Quiet destinations age lazily, on their next packet; those with an
+     * open finding age now, so that the walk judges their rates of now. */
     for (uint32_t i = 0; i < f->table.capacity; i++) {
         struct flood_dest *d = &f->table.dest[i];
         if (!d->used)
@@ -494,20 +576,10 @@ static void flood_on_tick(void *self, uint64_t now_us)
         bool open = false;
         for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
             open |= finding_is_open(&d->cls[c].life);
-        if (!open)
-            continue; /* quiet destinations age lazily, on their next packet */
-        flood_dest_advance(d, f->now_us, f->learn);
-        for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
-            struct flood_class_state *cs = &d->cls[c];
-            const struct flood_params *p = &f->p[c];
-            if (!finding_is_open(&cs->life) || !p->rule)
-                continue;
-            if (finding_end_due(&cs->life, f->now_us, p->rule->hold_down_us))
-                emit(f, d, (enum flood_class)c, p, FINDING_END, f->now_us);
-            else if (finding_update_due(&cs->life, f->now_us, p->rule->update_interval_us))
-                emit(f, d, (enum flood_class)c, p, FINDING_UPDATE, f->now_us);
-        }
+        if (open)
+            flood_dest_advance(d, f->now_us, f->learn);
     }
+    finding_walk_tick(&f->findings, f->now_us);
 }
 
 static void flood_flush(void *self, uint64_t now_us)
@@ -515,9 +587,7 @@ static void flood_flush(void *self, uint64_t now_us)
     struct flood *f = self;
     if (now_us > f->now_us)
         f->now_us = now_us;
-    for (uint32_t i = 0; i < f->table.capacity; i++)
-        if (f->table.dest[i].used)
-            end_all(f, &f->table.dest[i], f->now_us);
+    finding_walk_flush(&f->findings, f->now_us);
 }
 
 /* ---- the detector interface ------------------------------------------------------ */
@@ -548,6 +618,15 @@ static void *flood_init(struct ruleset *rules, const struct detect_env *env, str
         goto err;
     }
     set_learning(f);
+    f->findings = (struct finding_source){
+        .det = f,
+        .next = open_next,
+        .life = class_life,
+        .rule = class_rule,
+        .emit = class_emit,
+        .ended = class_ended,
+        .counts = &f->counts,
+    };
     return f;
 err:
     free(f);
@@ -565,14 +644,9 @@ static int flood_reload(void *self, struct ruleset *rules, struct cfg_err *err)
         log_warn("flood: new table sizes (destinations, top) apply at the next restart");
     /* Findings of a class no longer watched end now, under their old rule
      * (still alive until reload returns). */
-    for (uint32_t i = 0; i < f->table.capacity; i++) {
-        struct flood_dest *d = &f->table.dest[i];
-        if (!d->used)
-            continue;
-        for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
-            if (finding_is_open(&d->cls[c].life) && f->p[c].rule && !params[c].rule)
-                emit(f, d, (enum flood_class)c, &f->p[c], FINDING_END, f->now_us);
-    }
+    f->reload_params = params;
+    finding_walk_reload(&f->findings, class_remap, f->now_us);
+    f->reload_params = NULL;
     memcpy(f->p, params, sizeof(params));
     set_learning(f);
     return 0;
@@ -591,7 +665,7 @@ static void flood_stats(void *self, json_t *out)
     json_object_set_new(out, "scan_like_checks", json_integer((json_int_t)f->scan_like));
     json_object_set_new(out, "requested_reply_checks",
                         json_integer((json_int_t)f->unrequested_skips));
-    json_object_set_new(out, "findings", json_integer((json_int_t)f->findings));
+    finding_counts_json(&f->counts, out);
 }
 
 static void flood_free(void *self)

@@ -33,18 +33,19 @@
  * ports (masscan) is capped at max_targets_per_src findings per source
  * (a count-min sketch of findings per source); the rest are counted as
  * suppressed_findings and left to the sweep detector's one finding.
+ *
+ * What portscan shares with sweep (admission, windows, the finding's life,
+ * reload, stats) is in scan_detector.c; this file says what a probe and an
+ * answer are, what an entry counts and what its events say.
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/detect/detector.h"
-#include "agent/detect/scan/scan_rules.h"
-#include "agent/detect/scan/scan_table.h"
-#include "agent/detect/finding.h"
+#include "agent/detect/scan/scan_detector.h"
 #include "agent/detect/sketch.h"
 #include "common/hash.h"
-#include "common/log.h"
 
 enum ps_type { PS_SYN, PS_FIN, PS_NULL, PS_XMAS, PS_ACK, PS_MAIMON, PS_UDP, PS_OTHER, PS_TYPES };
 
@@ -54,29 +55,18 @@ static const char *const ps_type_names[PS_TYPES] = {"syn", "fin",    "null", "xm
 #define PS_EXACT 32  /* distinct ports counted exactly */
 #define PS_SAMPLE 10 /* of which the first are shown in evidence */
 
-/* entry flags */
-#define PS_REVERSE 0x01    /* the target talked to the scanner first */
-#define PS_ALLOWED 0x02    /* crossed a threshold from an allowed source */
-#define PS_SUPPRESSED 0x04 /* crossed it beyond max_targets_per_src */
-
-/* pending record flags (besides PS_REVERSE) */
-#define PEND_COUNTED 0x10  /* the first packet counted as a probe */
-#define PEND_RELOADED 0x20 /* a reload restarted the rule windows since */
+/* entry and pending record flag (besides scan_detector.h's) */
+#define PS_REVERSE 0x01 /* the target talked to the scanner first */
+/* pending record flag */
+#define PEND_COUNTED 0x10 /* the first packet counted as a probe */
 
 struct ps_entry {
-    struct scan_head head; /* key: scanner address, then target address */
-    /* Reset by entry_restart: */
-    uint64_t first_us; /* first probe of this entry's window */
-    uint32_t probes;
-    uint32_t emitted_probes; /* probes at the last new/update */
+    struct scan_entry s; /* key: scanner address, then target address */
+    /* Reset by a restart: */
     uint32_t open_answers, closed_answers, filtered_answers;
-    uint32_t win_start_ms[SCAN_MAX_RULES];
-    uint16_t win_base[SCAN_MAX_RULES];
     uint16_t by_type[PS_TYPES]; /* saturating */
-    uint16_t ports;             /* distinct ports, estimated */
+    uint16_t ports;             /* distinct ports, estimated (s.head.score) */
     uint8_t n_exact;
-    uint8_t rule; /* index of the rule whose finding is open */
-    uint8_t flags;
     uint8_t open_type; /* scan type named by the "new" event, kept after */
     /* Not reset: valid up to n_exact, and cleared when n_exact fills. */
     uint16_t exact[PS_EXACT]; /* the first distinct ports */
@@ -95,40 +85,17 @@ struct ps_pending {
 _Static_assert(sizeof(struct ps_pending) == 32, "two pending records a cache line");
 
 struct portscan {
-    struct scan_params p;
-    const struct detect_env *env;
-    struct scan_table table;
+    struct scan_detector d;
     struct cms per_src; /* findings opened per source (max_targets_per_src) */
     uint64_t next_decay_us;
-    uint64_t now_us;
-    uint8_t hll_p;
-    uint64_t reload_us; /* now_us at the last reload */
-    uint64_t probes, answers, findings, updates, ends, allowed_scans, suppressed_findings;
-};
-
-static const struct scan_defaults ps_defaults = {
-    .detector = "portscan",
-    .threshold_key = "ports",
-    .threshold = 25,
-    .window_us = 60ull * 1000000,
-    .table_size = 32768,
-    .hll_precision = 7,
-    .per_src_cap = true,
 };
 
 /* ---- entry state ------------------------------------------------------------ */
 
-static void entry_restart(struct portscan *ps, struct ps_entry *e, uint64_t now_us)
-{
-    memset(&e->first_us, 0, offsetof(struct ps_entry, exact) - offsetof(struct ps_entry, first_us));
-    e->first_us = now_us;
-    scan_table_set_score(&ps->table, &e->head, 0);
-}
-
 static void entry_addrs(const struct ps_entry *e, struct ipaddr *src, struct ipaddr *dst)
 {
-    memcpy(src->b, e->head.key, 16);
-    memcpy(dst->b, e->head.key + 16, 16);
+    memcpy(src->b, e->s.head.key, 16);
+    memcpy(dst->b, e->s.head.key + 16, 16);
 }
 
 static enum ps_type entry_major_type(const struct ps_entry *e)
@@ -160,74 +127,39 @@ static const char *entry_scan_type(struct ps_entry *e, enum finding_state state)
     return e->open_type == PS_TYPES ? "connect" : ps_type_names[e->open_type];
 }
 
-static void emit(struct portscan *ps, struct ps_entry *e, enum finding_state state, uint64_t now_us)
+static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
+                     struct evt *ev)
 {
-    struct evt ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = "portscan";
-    ev.rule = ps->p.r[e->rule].rule;
-    entry_addrs(e, &ev.src, &ev.dst);
-    ev.has_src = ev.has_dst = true;
-    ev.proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
-    ev.counters =
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "packets", (json_int_t)e->probes, "ports",
-                  (json_int_t)e->ports, "open_answers", (json_int_t)e->open_answers,
-                  "closed_answers", (json_int_t)e->closed_answers, "filtered_answers",
-                  (json_int_t)e->filtered_answers);
+    (void)d;
+    struct ps_entry *e = (struct ps_entry *)se;
+    entry_addrs(e, &ev->src, &ev->dst);
+    ev->has_src = ev->has_dst = true;
+    ev->proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
+    ev->counters = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I}", "packets", (json_int_t)e->s.probes, "ports",
+        (json_int_t)e->ports, "open_answers", (json_int_t)e->open_answers, "closed_answers",
+        (json_int_t)e->closed_answers, "filtered_answers", (json_int_t)e->filtered_answers);
     json_t *sample = json_array();
     for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
         json_array_append_new(sample, json_integer(e->exact[i]));
-    ev.evidence = json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e, state),
-                            "sample_ports", sample);
-    finding_fill(&e->head.life, &ev, state, now_us);
-    e->emitted_probes = e->probes;
-    if (ev.counters && ev.evidence)
-        ps->env->emit(ps->env->emit_ctx, &ev);
-    else
-        log_err("portscan: out of memory building an event");
-    json_decref(ev.counters);
-    json_decref(ev.evidence);
-    if (state == FINDING_UPDATE)
-        ps->updates++;
+    ev->evidence =
+        json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e, state), "sample_ports", sample);
 }
 
-static void finding_close(struct portscan *ps, struct ps_entry *e, uint64_t now_us)
+/* A scanner that sweeps many hosts and ports has been reported for
+ * enough targets: the rest are left to the sweep detector. */
+static bool may_open(struct scan_detector *d, struct scan_entry *e)
 {
-    emit(ps, e, FINDING_END, now_us);
-    ps->ends++;
-    scan_table_open_unlink(&ps->table, &e->head);
-}
-
-static void on_evict(void *ctx, struct scan_head *h, uint64_t now_us)
-{
-    finding_close(ctx, (struct ps_entry *)h, now_us);
-}
-
-/* A rule fired: open the finding, unless the source is allowed or has
- * already been reported for enough targets. */
-static void rule_fired(struct portscan *ps, struct ps_entry *e, uint32_t ri, uint64_t now_us)
-{
-    const struct rule *r = ps->p.r[ri].rule;
-    struct ipaddr src, dst;
-    entry_addrs(e, &src, &dst);
-    if (netset_contains(&r->allow, &src)) {
-        ps->allowed_scans++;
-        e->flags |= PS_ALLOWED;
-        return;
+    struct portscan *ps = (struct portscan *)d;
+    if (!d->p.max_targets_per_src)
+        return true;
+    if (cms_estimate(&ps->per_src, e->head.key, 16) >= d->p.max_targets_per_src) {
+        d->counts.suppressed++;
+        e->flags |= SCAN_ENTRY_SUPPRESSED;
+        return false;
     }
-    if (ps->p.max_targets_per_src) {
-        if (cms_estimate(&ps->per_src, src.b, 16) >= ps->p.max_targets_per_src) {
-            ps->suppressed_findings++;
-            e->flags |= PS_SUPPRESSED;
-            return;
-        }
-        cms_add(&ps->per_src, src.b, 16, 1);
-    }
-    e->rule = (uint8_t)ri;
-    finding_open(&e->head.life, e->first_us, now_us);
-    scan_table_open_link(&ps->table, &e->head);
-    ps->findings++;
-    emit(ps, e, FINDING_NEW, now_us);
+    cms_add(&ps->per_src, e->head.key, 16, 1);
+    return true;
 }
 
 /* ---- packets ------------------------------------------------------------------ */
@@ -261,169 +193,120 @@ static void make_key(uint8_t key[SCAN_KEY_LEN], const struct ipaddr *a, const st
     memcpy(key + 16, b->b, 16);
 }
 
-/* Count port on e.  The first PS_EXACT distinct ports are kept exactly
- * (thresholds compare against small counts); later ones go to the
- * HyperLogLog, whose error then applies to the excess only. */
-static void entry_add_port(struct portscan *ps, struct ps_entry *e, uint16_t port)
+/* Count port on e (its distinct ports are its score). */
+static void entry_add_port(struct scan_detector *d, struct ps_entry *e, uint16_t port)
 {
-    for (int i = 0; i < e->n_exact; i++)
-        if (e->exact[i] == port)
-            return;
-    if (e->n_exact < PS_EXACT) {
-        e->exact[e->n_exact++] = port;
-        e->ports = e->n_exact;
-        if (e->n_exact == PS_EXACT) /* the next new port goes to the HyperLogLog */
-            memset(e->hll, 0, (size_t)1 << ps->hll_p);
-    } else {
-        struct hll h = {.p = ps->hll_p, .reg = e->hll};
-        if (!hll_add_hash(&h, hash_mix64(ps->table.seed ^ port)))
-            return;
-        double est = PS_EXACT + hll_estimate(&h) + 0.5;
-        e->ports = est > 65535 ? 65535 : (uint16_t)est;
-    }
-    scan_table_set_score(&ps->table, &e->head, e->ports);
+    scan_detector_count_port(d, e->exact, &e->n_exact, PS_EXACT, e->hll, d->hll_p, port, &e->ports);
+    scan_table_set_score(&d->table, &e->s.head, e->ports);
 }
 
 /* Did the "target" of (src, dst) open the conversation, as a scanner of
  * src that has sent a counted probe?  Then what src sends now are its
  * answers' answers, not probes (see the file comment). */
-static bool reverse_probed(struct portscan *ps, const struct pkt *p, uint64_t now_us)
+static bool reverse_probed(struct scan_detector *d, const struct pkt *p, uint64_t now_us)
 {
     /* Only protected targets have entries: none for (dst, src) unless src
      * is protected. */
-    if (!detect_src_protected(ps->env, p))
+    if (!detect_src_protected(d->env, p))
         return false;
     uint8_t rkey[SCAN_KEY_LEN];
     make_key(rkey, &p->dst, &p->src);
-    uint64_t rh = scan_table_hash(&ps->table, rkey);
-    struct ps_entry *rev = scan_table_find(&ps->table, rkey, rh, now_us);
+    uint64_t rh = scan_table_hash(&d->table, rkey);
+    struct ps_entry *rev = scan_table_find(&d->table, rkey, rh, now_us);
     if (rev)
-        return rev->probes > 0;
-    const struct ps_pending *rp = scan_table_pending_find(&ps->table, rh, now_us);
+        return rev->s.probes > 0;
+    const struct ps_pending *rp = scan_table_pending_find(&d->table, rh, now_us);
     return rp && (rp->flags & PEND_COUNTED);
 }
 
 /* The first packet of a (scanner, target) life: a pending record only.
  * flags: PS_REVERSE when the reverse check is already known. */
-static void pending_first(struct portscan *ps, uint64_t h, const struct pkt *p, enum ps_type type,
-                          uint8_t flags, uint64_t now_us)
+static void pending_first(struct scan_detector *d, uint64_t h, const struct pkt *p,
+                          enum ps_type type, uint8_t flags, uint64_t now_us)
 {
-    struct ps_pending *pd = scan_table_pending_start(&ps->table, h, now_us);
+    struct ps_pending *pd = scan_table_pending_start(&d->table, h, now_us);
     pd->flags = flags;
     if ((flags & PS_REVERSE) && type != PS_SYN)
         return;
-    ps->probes++;
+    d->probes++;
     pd->flags |= PEND_COUNTED;
     pd->port = p->dport;
     pd->type = (uint8_t)type;
 }
 
-/* Admit a pending pair: its entry as it would be after the first packet
- * (and the answers and reloads since). */
-static struct ps_entry *admit(struct portscan *ps, struct ps_pending *pd,
-                              const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
+/* A pending pair's entry as it would be after the first packet and the
+ * answers since. */
+static void replay(struct scan_detector *d, struct scan_entry *se, const struct scan_pending *ph)
 {
-    bool created;
-    struct ps_entry *e = scan_table_get(&ps->table, key, h, now_us, &created);
-    entry_restart(ps, e, pd->head.first_us);
-    e->flags = pd->flags & PS_REVERSE;
+    struct ps_entry *e = (struct ps_entry *)se;
+    const struct ps_pending *pd = (const struct ps_pending *)ph;
+    e->s.flags = pd->flags & PS_REVERSE;
     if (pd->flags & PEND_COUNTED) {
-        e->probes = 1;
+        e->s.probes = 1;
         e->by_type[pd->type] = 1;
-        entry_add_port(ps, e, pd->port);
+        entry_add_port(d, e, pd->port);
     }
     e->open_answers = pd->open_answers;
     e->closed_answers = pd->closed_answers;
     e->filtered_answers = pd->filtered_answers;
-    if (pd->flags & PEND_RELOADED) {
-        uint32_t age_ms =
-            (uint32_t)((ps->reload_us > e->first_us ? ps->reload_us - e->first_us : 0) / 1000);
-        for (int i = 0; i < SCAN_MAX_RULES; i++) {
-            e->win_start_ms[i] = age_ms;
-            e->win_base[i] = e->ports;
-        }
-    }
-    scan_table_pending_admit(&ps->table, &pd->head);
-    return e;
 }
 
-static void on_probe(struct portscan *ps, const struct pkt *p, enum ps_type type, uint64_t now_us)
+static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type type,
+                     uint64_t now_us)
 {
-    if (ps->p.n == 0 || !detect_dst_protected(ps->env, p))
+    if (d->p.n == 0 || !detect_dst_protected(d->env, p))
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
-    uint64_t h = scan_table_hash(&ps->table, key);
-    struct ps_entry *e = scan_table_find(&ps->table, key, h, now_us);
+    uint64_t h = scan_table_hash(&d->table, key);
+    const struct scan_pending *stale;
+    struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &stale);
     if (!e) {
-        struct ps_pending *pd = scan_table_pending_find(&ps->table, h, now_us);
-        if (!pd) {
-            pending_first(ps, h, p, type, reverse_probed(ps, p, now_us) ? PS_REVERSE : 0, now_us);
-            return;
-        }
-        if (now_us - pd->head.first_us > ps->p.longest_window_us) {
-            /* The window ran out: start over, as an entry would. */
-            pending_first(ps, h, p, type, pd->flags & PS_REVERSE, now_us);
-            return;
-        }
-        e = admit(ps, pd, key, h, now_us);
-    } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > ps->p.longest_window_us) {
-        uint8_t keep = e->flags & PS_REVERSE;
-        entry_restart(ps, e, now_us);
-        e->flags = keep;
-    }
-    scan_table_touch(&ps->table, &e->head, now_us);
-    if ((e->flags & PS_REVERSE) && type != PS_SYN)
+        /* Whether the target probed first is known from a stale record. */
+        uint8_t flags;
+        if (stale)
+            flags = ((const struct ps_pending *)stale)->flags & PS_REVERSE;
+        else
+            flags = reverse_probed(d, p, now_us) ? PS_REVERSE : 0;
+        pending_first(d, h, p, type, flags, now_us);
         return;
-    ps->probes++;
-    e->probes++;
+    }
+    if ((e->s.flags & PS_REVERSE) && type != PS_SYN)
+        return;
+    d->probes++;
+    e->s.probes++;
     if (e->by_type[type] < UINT16_MAX)
         e->by_type[type]++;
-    entry_add_port(ps, e, p->dport);
-    if (finding_is_open(&e->head.life)) {
-        finding_touch(&e->head.life, now_us);
-        return;
-    }
-    if (e->flags & (PS_ALLOWED | PS_SUPPRESSED))
-        return;
-    for (uint32_t i = 0; i < ps->p.n; i++) {
-        struct scan_window w = {e->win_start_ms[i], e->win_base[i]};
-        bool fires = scan_rule_fires(&ps->p.r[i], &w, e->first_us, now_us, e->ports);
-        e->win_start_ms[i] = w.start_ms;
-        e->win_base[i] = w.base;
-        if (fires) {
-            rule_fired(ps, e, i, now_us);
-            break;
-        }
-    }
+    entry_add_port(d, e, p->dport);
+    scan_detector_evaluate(d, &e->s, now_us);
 }
 
 enum answer { ANSWER_OPEN, ANSWER_CLOSED, ANSWER_FILTERED };
 
 /* target answered scanner: evidence on an existing entry only. */
-static void on_answer(struct portscan *ps, const struct pkt *p, const struct ipaddr *scanner,
+static void on_answer(struct scan_detector *d, const struct pkt *p, const struct ipaddr *scanner,
                       const struct ipaddr *target, enum answer a, uint64_t now_us)
 {
-    if (ps->p.n == 0 || !detect_addr_protected(ps->env, p, target))
+    if (d->p.n == 0 || !detect_addr_protected(d->env, p, target))
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, scanner, target);
-    uint64_t h = scan_table_hash(&ps->table, key);
-    struct ps_entry *e = scan_table_find(&ps->table, key, h, now_us);
+    uint64_t h = scan_table_hash(&d->table, key);
+    struct ps_entry *e = scan_table_find(&d->table, key, h, now_us);
     uint32_t *c;
     if (e) {
         c = a == ANSWER_OPEN     ? &e->open_answers
             : a == ANSWER_CLOSED ? &e->closed_answers
                                  : &e->filtered_answers;
     } else {
-        struct ps_pending *pd = scan_table_pending_find(&ps->table, h, now_us);
+        struct ps_pending *pd = scan_table_pending_find(&d->table, h, now_us);
         if (!pd)
             return;
         c = a == ANSWER_OPEN     ? &pd->open_answers
             : a == ANSWER_CLOSED ? &pd->closed_answers
                                  : &pd->filtered_answers;
     }
-    ps->answers++;
+    d->answers++;
     if (*c < UINT32_MAX)
         (*c)++;
 }
@@ -444,28 +327,28 @@ static bool udp_service_answer(const struct pkt *p)
 
 static void portscan_on_packet(void *self, const struct pkt *p)
 {
-    struct portscan *ps = self;
+    struct scan_detector *d = &((struct portscan *)self)->d;
     if (p->later_fragment)
         return;
-    uint64_t now_us = p->ts_us > ps->now_us ? p->ts_us : ps->now_us;
-    ps->now_us = now_us;
+    uint64_t now_us = p->ts_us > d->now_us ? p->ts_us : d->now_us;
+    d->now_us = now_us;
     switch (p->proto) {
     case PROTO_TCP: {
         uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
         if (f == (TCP_SYN | TCP_ACK))
-            on_answer(ps, p, &p->dst, &p->src, ANSWER_OPEN, now_us);
+            on_answer(d, p, &p->dst, &p->src, ANSWER_OPEN, now_us);
         else if (f & TCP_RST)
-            on_answer(ps, p, &p->dst, &p->src, ANSWER_CLOSED, now_us);
+            on_answer(d, p, &p->dst, &p->src, ANSWER_CLOSED, now_us);
         else {
             int type = tcp_probe_type(p->tcp_flags, p->payload_wire_len);
             if (type >= 0)
-                on_probe(ps, p, (enum ps_type)type, now_us);
+                on_probe(d, p, (enum ps_type)type, now_us);
         }
         break;
     }
     case PROTO_UDP:
         if (!udp_service_answer(p))
-            on_probe(ps, p, PS_UDP, now_us);
+            on_probe(d, p, PS_UDP, now_us);
         break;
     case PROTO_ICMP:
     case PROTO_ICMPV6: {
@@ -474,7 +357,7 @@ static void portscan_on_packet(void *self, const struct pkt *p)
             (p->inner_proto != PROTO_UDP && p->inner_proto != PROTO_TCP))
             break;
         bool port_unreach = p->proto == PROTO_ICMP ? p->icmp_code == 3 : p->icmp_code == 4;
-        on_answer(ps, p, &p->inner_src, &p->inner_dst,
+        on_answer(d, p, &p->inner_src, &p->inner_dst,
                   port_unreach ? ANSWER_CLOSED : ANSWER_FILTERED, now_us);
         break;
     }
@@ -483,54 +366,33 @@ static void portscan_on_packet(void *self, const struct pkt *p)
     }
 }
 
-/* ---- clock ------------------------------------------------------------------- */
+/* ---- the detector interface ------------------------------------------------------ */
+
+static const struct scan_kind ps_kind = {
+    SCAN_KIND_LAYOUT(struct ps_entry, exact, hll, struct ps_pending),
+    .defaults = &scan_rules_defaults[SCAN_RULES_PORTSCAN],
+    .keep_flags = PS_REVERSE,
+    .describe = describe,
+    .replay = replay,
+    .may_open = may_open,
+};
 
 static void portscan_on_tick(void *self, uint64_t now_us)
 {
     struct portscan *ps = self;
-    if (now_us > ps->now_us)
-        ps->now_us = now_us;
-    now_us = ps->now_us;
-    scan_table_tick(&ps->table, now_us);
-    if (ps->p.max_targets_per_src && now_us >= ps->next_decay_us) {
+    scan_detector_tick(&ps->d, now_us);
+    now_us = ps->d.now_us;
+    if (ps->d.p.max_targets_per_src && now_us >= ps->next_decay_us) {
         if (ps->next_decay_us)
             cms_decay(&ps->per_src);
-        ps->next_decay_us = now_us + ps->p.idle_us;
-    }
-    struct scan_head *h = scan_table_open_first(&ps->table), *next;
-    for (; h; h = next) {
-        next = scan_table_open_next(&ps->table, h);
-        struct ps_entry *e = (struct ps_entry *)h;
-        const struct rule *r = ps->p.r[e->rule].rule;
-        if (finding_end_due(&h->life, now_us, r->hold_down_us)) {
-            finding_close(ps, e, now_us);
-            entry_restart(ps, e, now_us);
-        } else if (e->probes != e->emitted_probes &&
-                   finding_update_due(&h->life, now_us, r->update_interval_us)) {
-            emit(ps, e, FINDING_UPDATE, now_us);
-        }
+        ps->next_decay_us = now_us + ps->d.p.idle_us;
     }
 }
-
-static void portscan_flush(void *self, uint64_t now_us)
-{
-    struct portscan *ps = self;
-    if (now_us < ps->now_us)
-        now_us = ps->now_us;
-    struct scan_head *h = scan_table_open_first(&ps->table), *next;
-    for (; h; h = next) {
-        next = scan_table_open_next(&ps->table, h);
-        finding_close(ps, (struct ps_entry *)h, now_us);
-        entry_restart(ps, (struct ps_entry *)h, now_us);
-    }
-}
-
-/* ---- life cycle ------------------------------------------------------------------ */
 
 static int portscan_check(struct ruleset *rules, struct cfg_err *err)
 {
     struct scan_params p;
-    return scan_params_load(rules, &ps_defaults, &p, err);
+    return scan_params_load(rules, &scan_rules_defaults[SCAN_RULES_PORTSCAN], &p, err);
 }
 
 static void portscan_free(void *self)
@@ -538,8 +400,8 @@ static void portscan_free(void *self)
     struct portscan *ps = self;
     if (!ps)
         return;
-    scan_table_free(&ps->table);
-    if (ps->p.max_targets_per_src)
+    scan_detector_free(&ps->d);
+    if (ps->d.p.max_targets_per_src)
         cms_free(&ps->per_src);
     free(ps);
 }
@@ -551,27 +413,13 @@ static void *portscan_init(struct ruleset *rules, const struct detect_env *env, 
         cfg_fail(err, "portscan", 0, "out of memory");
         return NULL;
     }
-    ps->env = env;
-    if (scan_params_load(rules, &ps_defaults, &ps->p, err) < 0) {
+    if (scan_detector_init(&ps->d, &ps_kind, rules, env, err) < 0) {
         free(ps);
         return NULL;
     }
-    ps->hll_p = (uint8_t)ps->p.hll_precision;
-    /* Without rules the detector is off: keep the smallest table. */
-    uint32_t capacity = ps->p.n ? (uint32_t)ps->p.table_size : SCAN_WAYS;
-    size_t entry_size = offsetof(struct ps_entry, hll) + ((size_t)1 << ps->hll_p);
-    uint32_t pending = ps->p.n ? (uint32_t)ps->p.pending_size : 64;
-    if (scan_table_init(&ps->table, capacity, entry_size, pending, sizeof(struct ps_pending),
-                        env->hash_seed, on_evict, ps) < 0) {
-        free(ps);
-        cfg_fail(err, "portscan", 0, "out of memory for a table of %u entries", capacity);
-        return NULL;
-    }
-    ps->table.idle_us = ps->p.idle_us;
-    ps->table.emergency_idle_us = ps->p.emergency_idle_us;
-    if (ps->p.max_targets_per_src &&
+    if (ps->d.p.max_targets_per_src &&
         cms_init(&ps->per_src, 4096, 4, hash_mix64(env->hash_seed ^ 0x706f7274)) < 0) {
-        scan_table_free(&ps->table);
+        scan_detector_free(&ps->d);
         free(ps);
         cfg_fail(err, "portscan", 0, "out of memory");
         return NULL;
@@ -579,83 +427,15 @@ static void *portscan_init(struct ruleset *rules, const struct detect_env *env, 
     return ps;
 }
 
-struct remap_ctx {
-    struct portscan *ps;
-    const struct scan_params *next;
-};
-
-/* Restart every entry's rule windows under the new rules. */
-static void restart_windows(void *ctx, struct scan_head *h)
-{
-    struct remap_ctx *rc = ctx;
-    struct ps_entry *e = (struct ps_entry *)h;
-    uint64_t now_us = rc->ps->now_us;
-    uint32_t age_ms = (uint32_t)((now_us > e->first_us ? now_us - e->first_us : 0) / 1000);
-    for (int i = 0; i < SCAN_MAX_RULES; i++) {
-        e->win_start_ms[i] = age_ms;
-        e->win_base[i] = e->ports;
-    }
-    e->flags &= PS_REVERSE;
-}
-
-/* A pending pair's windows restart too, when it is admitted. */
-static void mark_reloaded(void *ctx, struct scan_pending *p)
-{
-    (void)ctx;
-    ((struct ps_pending *)p)->flags |= PEND_RELOADED;
-}
-
 static int portscan_reload(void *self, struct ruleset *rules, struct cfg_err *err)
 {
     struct portscan *ps = self;
-    struct scan_params next;
-    if (scan_params_load(rules, &ps_defaults, &next, err) < 0)
+    bool has_sketch = ps->d.p.max_targets_per_src != 0;
+    if (scan_detector_reload(&ps->d, rules, err) < 0)
         return -1;
-    if (next.table_size != ps->p.table_size || next.hll_precision != ps->p.hll_precision ||
-        next.pending_size != ps->p.pending_size)
-        log_warn("portscan: table_size, pending_size and hll_precision changes take effect at "
-                 "restart");
-    next.table_size = ps->p.table_size;
-    next.pending_size = ps->p.pending_size;
-    next.hll_precision = ps->p.hll_precision;
-    if (!ps->p.max_targets_per_src)
-        next.max_targets_per_src = 0; /* no sketch was allocated */
-    /* Open findings follow their rule by name; a rule that is gone ends
-     * its findings now, while its old rule text is still alive. */
-    struct scan_head *h = scan_table_open_first(&ps->table), *nx;
-    for (; h; h = nx) {
-        nx = scan_table_open_next(&ps->table, h);
-        struct ps_entry *e = (struct ps_entry *)h;
-        int idx = scan_params_find(&next, ps->p.r[e->rule].rule);
-        if (idx < 0) {
-            finding_close(ps, e, ps->now_us);
-            entry_restart(ps, e, ps->now_us);
-        } else {
-            e->rule = (uint8_t)idx;
-        }
-    }
-    struct remap_ctx rc = {ps, &next};
-    scan_table_foreach(&ps->table, ps->now_us, restart_windows, &rc);
-    scan_table_pending_foreach(&ps->table, ps->now_us, mark_reloaded, NULL);
-    ps->reload_us = ps->now_us;
-    ps->p = next;
-    ps->table.idle_us = next.idle_us;
-    ps->table.emergency_idle_us = next.emergency_idle_us;
+    if (!has_sketch)
+        ps->d.p.max_targets_per_src = 0; /* no sketch was allocated */
     return 0;
-}
-
-static void portscan_stats(void *self, json_t *out)
-{
-    struct portscan *ps = self;
-    scan_table_stats(&ps->table, ps->now_us, out);
-    json_object_set_new(out, "probes", json_integer((json_int_t)ps->probes));
-    json_object_set_new(out, "answers", json_integer((json_int_t)ps->answers));
-    json_object_set_new(out, "findings", json_integer((json_int_t)ps->findings));
-    json_object_set_new(out, "updates", json_integer((json_int_t)ps->updates));
-    json_object_set_new(out, "ends", json_integer((json_int_t)ps->ends));
-    json_object_set_new(out, "allowed_scans", json_integer((json_int_t)ps->allowed_scans));
-    json_object_set_new(out, "suppressed_findings",
-                        json_integer((json_int_t)ps->suppressed_findings));
 }
 
 const struct detector_ops portscan_detector = {
@@ -665,7 +445,7 @@ const struct detector_ops portscan_detector = {
     .on_packet = portscan_on_packet,
     .on_tick = portscan_on_tick,
     .reload = portscan_reload,
-    .stats = portscan_stats,
-    .flush = portscan_flush,
+    .stats = scan_detector_stats,
+    .flush = scan_detector_flush,
     .free = portscan_free,
 };

@@ -5,6 +5,12 @@
 
 #include "agent/detect/sketch.h"
 
+const struct scan_defaults scan_rules_defaults[2] = {
+    /* detector, threshold key, threshold, window, table_size, hll_precision, per_src_cap */
+    [SCAN_RULES_PORTSCAN] = {"portscan", "ports", 25, 60ull * 1000000, 32768, 7, true},
+    [SCAN_RULES_SWEEP] = {"sweep", "hosts", 20, 60ull * 1000000, 16384, 7, false},
+};
+
 /* Table keys are one setting for the whole detector: they belong in its
  * first rule, and writing them elsewhere is a mistake worth a message. */
 static const char *const table_keys[] = {"table_size",          "hll_precision",

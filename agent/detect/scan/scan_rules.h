@@ -43,6 +43,10 @@ struct scan_defaults {
     bool per_src_cap; /* read max_targets_per_src */
 };
 
+/* The two scan detectors' defaults, side by side (docs/rules-scan.md). */
+enum scan_rules_kind { SCAN_RULES_PORTSCAN, SCAN_RULES_SWEEP };
+extern const struct scan_defaults scan_rules_defaults[2];
+
 /* Read every rule of the detector; -1 with err as "file:line: message". */
 int scan_params_load(struct ruleset *rs, const struct scan_defaults *d, struct scan_params *out,
                      struct cfg_err *err);
