@@ -196,17 +196,12 @@ int value_name(const struct cfg_at *at, const char *text, char *dst, size_t size
 
 int value_ports(const struct cfg_at *at, const char *text, uint16_t *ports, size_t max, size_t *n)
 {
+    static const char sep[] = ", \t";
     *n = 0;
-    const char *p = text;
-    while (*p) {
-        while (*p == ',' || isspace((unsigned char)*p))
-            p++;
-        if (!*p)
-            break;
+    for (const char *p = text + strspn(text, sep); *p; p += strspn(p, sep)) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 1 || v > 65535 || *n >= max ||
-            (*end && *end != ',' && !isspace((unsigned char)*end)))
+        if (end == p || v < 1 || v > 65535 || *n >= max || (*end && !strchr(sep, *end)))
             return value_fail(at, "'%s' is not a list of up to %zu ports", text, max);
         ports[(*n)++] = (uint16_t)v;
         p = end;

@@ -25,6 +25,65 @@ static void assert_error_at(const struct cfg_err *err, const char *path, int lin
     ck_assert_msg(strstr(err->msg, fragment) != NULL, "expected '%s' in '%s'", fragment, err->msg);
 }
 
+/* The file kinds the INI layer reads, loaded from text; returns the
+ * loader's result with err filled. */
+enum conf_kind { AGENT_CONF, ASSETS_CONF, RULES_FILE, COLLECTOR_CONF };
+
+static int load_kind(enum conf_kind kind, const char *path, struct cfg_err *err)
+{
+    int rc;
+    switch (kind) {
+    case AGENT_CONF: {
+        struct agent_config c;
+        agent_config_defaults(&c);
+        rc = agent_config_load(path, &c, err);
+        agent_config_free(&c);
+        return rc;
+    }
+    case ASSETS_CONF: {
+        struct assets a;
+        rc = assets_load(path, &a, err);
+        if (rc == 0)
+            assets_free(&a);
+        return rc;
+    }
+    case RULES_FILE: {
+        struct ruleset rs = {0};
+        rc = ruleset_load_file(path, &rs, err);
+        double ratio;
+        size_t cursor = 0;
+        struct rule *r = rc == 0 ? ruleset_next(&rs, "flood", &cursor) : NULL;
+        if (r)
+            rc = rule_get_ratio(r, "half_open", 0.7, &ratio, err);
+        ruleset_free(&rs);
+        return rc;
+    }
+    case COLLECTOR_CONF: {
+        struct collector_config *c = malloc(sizeof(*c));
+        collector_config_defaults(c);
+        rc = collector_config_load(path, c, err);
+        free(c);
+        return rc;
+    }
+    }
+    return -1;
+}
+
+static void kind_fails(enum conf_kind kind, const char *text, int line, const char *fragment)
+{
+    const char *path = write_temp_file("kind.conf", text);
+    struct cfg_err err;
+    ck_assert_int_eq(load_kind(kind, path, &err), -1);
+    assert_error_at(&err, path, line, fragment);
+}
+
+static void kind_loads(enum conf_kind kind, const char *text)
+{
+    const char *path = write_temp_file("kind.conf", text);
+    struct cfg_err err;
+    ck_assert_msg(load_kind(kind, path, &err) == 0, "%s", err.msg);
+}
+
 START_TEST(agent_conf_good)
 {
     const char *path = write_temp_file("good.conf", "; a gateway\n"
@@ -67,28 +126,18 @@ START_TEST(agent_conf_good)
 }
 END_TEST
 
-static void agent_conf_fails(const char *text, int line, const char *fragment)
-{
-    const char *path = write_temp_file("bad.conf", text);
-    struct agent_config c;
-    struct cfg_err err;
-    agent_config_defaults(&c);
-    ck_assert_int_eq(agent_config_load(path, &c, &err), -1);
-    assert_error_at(&err, path, line, fragment);
-    agent_config_free(&c);
-}
-
 START_TEST(agent_conf_mistakes)
 {
-    agent_conf_fails("[agent]\nname = a\nnmae = b\n", 3, "unknown key 'nmae' in [agent]");
-    agent_conf_fails("[agent]\n\n[captur]\nsnaplen = 5\n", 3, "unknown section [captur]");
-    agent_conf_fails("[capture]\nlink_silent = soon\n", 2, "not a duration");
-    agent_conf_fails("[capture]\nsnaplen = -1\n", 2, "not a whole number");
-    agent_conf_fails("[agent]\nserious_level = 7\n", 2, "level from 1 to 5");
-    agent_conf_fails("[agent]\nhome_net = 10.0.0.0/33\n", 2, "'10.0.0.0/33' is not an address");
-    agent_conf_fails("[agent]\nname = gw 1\n", 2, "may only use letters");
-    agent_conf_fails("[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
-    agent_conf_fails("[output]\nspool_max_mb = lots\n", 2, "size in MiB");
+    kind_fails(AGENT_CONF, "[agent]\nname = a\nnmae = b\n", 3, "unknown key 'nmae' in [agent]");
+    kind_fails(AGENT_CONF, "[agent]\n\n[captur]\nsnaplen = 5\n", 3, "unknown section [captur]");
+    kind_fails(AGENT_CONF, "[capture]\nlink_silent = soon\n", 2, "not a duration");
+    kind_fails(AGENT_CONF, "[capture]\nsnaplen = -1\n", 2, "not a whole number");
+    kind_fails(AGENT_CONF, "[agent]\nserious_level = 7\n", 2, "level from 1 to 5");
+    kind_fails(AGENT_CONF, "[agent]\nhome_net = 10.0.0.0/33\n", 2,
+               "'10.0.0.0/33' is not an address");
+    kind_fails(AGENT_CONF, "[agent]\nname = gw 1\n", 2, "may only use letters");
+    kind_fails(AGENT_CONF, "[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
+    kind_fails(AGENT_CONF, "[output]\nspool_max_mb = lots\n", 2, "size in MiB");
 }
 END_TEST
 
@@ -131,25 +180,20 @@ START_TEST(assets_good_and_lookup)
 }
 END_TEST
 
-static void assets_fail(const char *text, int line, const char *fragment)
-{
-    const char *path = write_temp_file("assets-bad.conf", text);
-    struct assets a;
-    struct cfg_err err;
-    ck_assert_int_eq(assets_load(path, &a, &err), -1);
-    assert_error_at(&err, path, line, fragment);
-}
-
 START_TEST(assets_mistakes)
 {
-    assets_fail("[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
-    assets_fail("[web]\naddress = 198.51.100.300\n", 2, "'198.51.100.300' is not an address");
-    assets_fail("[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3, "web_ports");
-    assets_fail("[web]\naddress = 198.51.100.10\nmonitor = index.html\n", 3, "starting with /");
-    assets_fail("[web]\naddress = 198.51.100.10\nmonitor = /a sha256:12\n", 3, "sha256");
-    assets_fail("[web]\nname = portal\n", 1, "has no address");
-    assets_fail("[web]\naddress = 198.51.100.10\nowner = x\ncolour = red\n", 4,
-                "unknown key 'colour'");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.300\n", 2,
+               "'198.51.100.300' is not an address");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3,
+               "web_ports");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nmonitor = index.html\n", 3,
+               "starting with /");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nmonitor = /a sha256:12\n", 3,
+               "sha256");
+    kind_fails(ASSETS_CONF, "[web]\nname = portal\n", 1, "has no address");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nowner = x\ncolour = red\n", 4,
+               "unknown key 'colour'");
 }
 END_TEST
 
@@ -388,65 +432,6 @@ START_TEST(prefix_index_longest_wins)
     netset_free(&ns);
 }
 END_TEST
-
-/* The file kinds the INI layer reads, loaded from text; returns the
- * loader's result with err filled. */
-enum conf_kind { AGENT_CONF, ASSETS_CONF, RULES_FILE, COLLECTOR_CONF };
-
-static int load_kind(enum conf_kind kind, const char *path, struct cfg_err *err)
-{
-    int rc;
-    switch (kind) {
-    case AGENT_CONF: {
-        struct agent_config c;
-        agent_config_defaults(&c);
-        rc = agent_config_load(path, &c, err);
-        agent_config_free(&c);
-        return rc;
-    }
-    case ASSETS_CONF: {
-        struct assets a;
-        rc = assets_load(path, &a, err);
-        if (rc == 0)
-            assets_free(&a);
-        return rc;
-    }
-    case RULES_FILE: {
-        struct ruleset rs = {0};
-        rc = ruleset_load_file(path, &rs, err);
-        double ratio;
-        size_t cursor = 0;
-        struct rule *r = rc == 0 ? ruleset_next(&rs, "flood", &cursor) : NULL;
-        if (r)
-            rc = rule_get_ratio(r, "half_open", 0.7, &ratio, err);
-        ruleset_free(&rs);
-        return rc;
-    }
-    case COLLECTOR_CONF: {
-        struct collector_config *c = malloc(sizeof(*c));
-        collector_config_defaults(c);
-        rc = collector_config_load(path, c, err);
-        free(c);
-        return rc;
-    }
-    }
-    return -1;
-}
-
-static void kind_fails(enum conf_kind kind, const char *text, int line, const char *fragment)
-{
-    const char *path = write_temp_file("kind.conf", text);
-    struct cfg_err err;
-    ck_assert_int_eq(load_kind(kind, path, &err), -1);
-    assert_error_at(&err, path, line, fragment);
-}
-
-static void kind_loads(enum conf_kind kind, const char *text)
-{
-    const char *path = write_temp_file("kind.conf", text);
-    struct cfg_err err;
-    ck_assert_msg(load_kind(kind, path, &err) == 0, "%s", err.msg);
-}
 
 #define RULE_HEAD "[syn]\ndetector = flood\ntaxonomy = attack.dos\n"
 
