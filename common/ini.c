@@ -68,9 +68,11 @@ static char *run_read(char *str, int num, void *stream)
     r->digest = hash_bytes(str, n, r->digest);
     if (!r->line_start && n == (size_t)num - 1) {
         int ch = getc(r->fp);
-        if (ch != EOF) {
+        if (ch == '\n') {
+            r->line_start = true; /* the line just fits */
+        } else if (ch != EOF) {
             /* inih would read the rest as a line of its own */
-            cfg_fail(r->err, r->path, r->line, "line longer than %d characters", num - 2);
+            cfg_fail(r->err, r->path, r->line, "line longer than %d characters", num - 1);
             run_fail(r, r->line);
             return NULL;
         }

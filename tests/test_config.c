@@ -485,6 +485,12 @@ START_TEST(one_grammar_everywhere)
     memset(long_line + strlen(long_line), 'x', 900);
     strcat(long_line, "\n");
     kind_fails(AGENT_CONF, long_line, 2, "line longer than");
+    /* One that just fits inih's buffer (199 characters) is read whole and
+     * the lines after it keep their numbers. */
+    char fits[300] = "[capture]\nfilter = ";
+    memset(fits + strlen(fits), 'x', 199 - strlen("filter = "));
+    strcat(fits, "\nsnaplen = many\n");
+    kind_fails(AGENT_CONF, fits, 3, "snaplen: 'many' is not a whole number");
 }
 END_TEST
 
