@@ -1,23 +1,25 @@
-/* config.c — see config.h.  libinih does the syntax; a counting reader feeds
- * it so every message can name the line (inih's handler is not told). */
+/* config.c — see config.h.  The file is read by common/ini.c and its values
+ * parsed by common/values.c, as the agent's files are; this file knows only
+ * collector.conf's sections, keys, defaults and cross-key checks. */
 #include "collector/config.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <ini.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/ini.h"
 #include "common/log.h"
 #include "common/units.h"
 
 static const char *const sink_names[SINK_COUNT] = {"webhook", "syslog", "report"};
 
-const char *sink_name(enum sink_id s) { return (unsigned)s < SINK_COUNT ? sink_names[s] : "?"; }
+const char *sink_name(enum sink_id s)
+{
+    return (unsigned)s < SINK_COUNT ? sink_names[s] : "?";
+}
 
 int sink_parse(const char *name, enum sink_id *out)
 {
@@ -100,270 +102,203 @@ int collector_listen_parse(const char *text, char *host, size_t host_len, uint16
     return 0;
 }
 
-/* ---- line-counting reader ------------------------------------------- */
+/* ---- keys ------------------------------------------------------------- */
 
-struct parse {
-    FILE *fp;
-    const char *path;
-    int line;
-    int section_line;
-    bool failed;
-    struct cfg_err *err;
-    struct collector_config *cfg;
-};
+/* Each section's handler returns 0, -1 with the error filled, or
+ * NOT_MINE for a key it does not know. */
+#define NOT_MINE 1
 
-static char *reader(char *str, int num, void *stream)
+static int set_count32(const struct cfg_at *at, const char *value, uint64_t min, uint64_t max,
+                       uint32_t *dst)
 {
-    struct parse *p = stream;
-    if (!fgets(str, num, p->fp))
-        return NULL;
-    p->line++;
-    const char *s = str;
-    while (isspace((unsigned char)*s))
-        s++;
-    if (*s == '[')
-        p->section_line = p->line;
-    return str;
-}
-
-static int fail(struct parse *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct parse *p, int line, const char *fmt, ...)
-{
-    if (p->failed)
-        return 0;
-    char text[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    cfg_fail(p->err, p->path, line, "%s", text);
-    p->failed = true;
+    uint64_t u;
+    if (value_count(at, value, min, max, &u) < 0)
+        return -1;
+    *dst = (uint32_t)u;
     return 0;
 }
 
-static int set_string(struct parse *p, const char *key, char *dst, size_t size, const char *value)
+/* A path whose line --check names when the file cannot be read. */
+static int set_file(const struct cfg_at *at, const char *value, char *dst, size_t size, int *line)
 {
-    size_t n = strlen(value);
-    if (n >= size)
-        return fail(p, p->line, "%s is too long (at most %zu characters)", key, size - 1);
-    memcpy(dst, value, n + 1);
-    return 1;
+    *line = at->line;
+    return value_string(at, value, dst, size);
 }
 
-static int set_duration(struct parse *p, const char *key, uint64_t *dst, const char *value, bool nonzero)
+static int set_agents(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    if (units_parse_duration_us(value, dst) < 0)
-        return fail(p, p->line, "%s: '%s' is not a duration (e.g. 30s, 5m, 1h, 5d)", key, value);
-    if (nonzero && *dst == 0)
-        return fail(p, p->line, "%s must be longer than 0", key);
-    return 1;
-}
-
-static int set_count(struct parse *p, const char *key, uint32_t *dst, const char *value, uint64_t min,
-                     uint64_t max)
-{
-    uint64_t u;
-    if (units_parse_count(value, &u) < 0 || u < min || u > max)
-        return fail(p, p->line, "%s: '%s' is not a whole number from %llu to %llu", key, value,
-                    (unsigned long long)min, (unsigned long long)max);
-    *dst = (uint32_t)u;
-    return 1;
-}
-
-static int set_severity(struct parse *p, const char *key, enum severity *dst, const char *value)
-{
-    if (severity_parse(value, dst) < 0)
-        return fail(p, p->line, "%s: '%s' is not one of low, medium, high, critical", key, value);
-    return 1;
-}
-
-static int set_agents(struct parse *p, const char *value)
-{
-    struct collector_config *c = p->cfg;
     char buf[4096];
     if (strlen(value) >= sizeof(buf))
-        return fail(p, p->line, "agents: list too long");
+        return value_fail(at, "list too long");
     strcpy(buf, value);
     c->n_agents = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-        for (const char *s = tok; *s; s++)
-            if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
-                return fail(p, p->line, "agents: '%s' may only use letters, digits, '-', '_' and '.'",
-                            tok);
-        if (strlen(tok) >= sizeof(c->agents[0]))
-            return fail(p, p->line, "agents: '%s' is too long", tok);
+    for (char *save = NULL, *tok = strtok_r(buf, ", \t", &save); tok;
+         tok = strtok_r(NULL, ", \t", &save)) {
         if (c->n_agents == COLLECTOR_MAX_AGENTS)
-            return fail(p, p->line, "agents: more than %d agents listed; leave it empty to discover them",
-                        COLLECTOR_MAX_AGENTS);
-        strcpy(c->agents[c->n_agents++], tok);
+            return value_fail(at, "more than %d agents listed; leave it empty to discover them",
+                              COLLECTOR_MAX_AGENTS);
+        if (value_name(at, tok, c->agents[c->n_agents], sizeof(c->agents[0])) < 0)
+            return -1;
+        c->n_agents++;
     }
-    return 1;
+    return 0;
 }
 
 /* min_severity / class / rate / burst, shared by the sink sections. */
-static int set_route(struct parse *p, enum sink_id sink, const char *name, const char *value)
+static int set_route(struct collector_config *c, enum sink_id sink, const char *value,
+                     const struct cfg_at *at)
 {
-    struct sink_route *r = &p->cfg->route[sink];
+    struct sink_route *r = &c->route[sink];
+    const char *name = at->key;
     if (strcmp(name, "min_severity") == 0)
-        return set_severity(p, name, &r->min_severity, value);
+        return value_severity(at, value, &r->min_severity);
     if (strcmp(name, "class") == 0) {
         if (strcmp(value, "any") == 0)
             r->serious_only = false;
         else if (strcmp(value, "serious_candidate") == 0)
             r->serious_only = true;
         else
-            return fail(p, p->line, "class: '%s' is not 'any' or 'serious_candidate'", value);
-        return 1;
+            return value_fail(at, "'%s' is not 'any' or 'serious_candidate'", value);
+        return 0;
     }
     if (strcmp(name, "rate") == 0) {
         if (strcmp(value, "0") == 0 || strcmp(value, "unlimited") == 0) {
             r->rate_per_s = 0;
-            return 1;
+            return 0;
         }
-        if (units_parse_rate_per_s(value, &r->rate_per_s) < 0 || r->rate_per_s <= 0)
-            return fail(p, p->line, "rate: '%s' is not a rate (e.g. 30/m, 1/s) or 'unlimited'", value);
-        return 1;
+        double rate;
+        if (units_parse_rate_per_s(value, &rate) < 0 || rate <= 0)
+            return value_fail(at, "'%s' is not a rate (e.g. 30/m, 1/s) or 'unlimited'", value);
+        r->rate_per_s = rate;
+        return 0;
     }
     if (strcmp(name, "burst") == 0)
-        return set_count(p, name, &r->burst, value, 1, 100000);
-    return -1; /* not a routing key */
+        return set_count32(at, value, 1, 100000, &r->burst);
+    return NOT_MINE;
 }
 
-static int h_collector(struct parse *p, const char *name, const char *value)
+static int h_collector(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
+    const char *name = at->key;
     if (strcmp(name, "redis_url") == 0) {
         if (strncmp(value, "redis://", 8) != 0 && strncmp(value, "unix:", 5) != 0)
-            return fail(p, p->line, "redis_url: '%s' is not redis://host:port or unix:/path", value);
-        return set_string(p, name, c->redis_url, sizeof(c->redis_url), value);
+            return value_fail(at, "'%s' is not redis://host:port or unix:/path", value);
+        return value_string(at, value, c->redis_url, sizeof(c->redis_url));
     }
     if (strcmp(name, "user") == 0)
-        return set_string(p, name, c->redis_user, sizeof(c->redis_user), value);
-    if (strcmp(name, "password_file") == 0) {
-        c->password_file_line = p->line;
-        return set_string(p, name, c->password_file, sizeof(c->password_file), value);
-    }
+        return value_string(at, value, c->redis_user, sizeof(c->redis_user));
+    if (strcmp(name, "password_file") == 0)
+        return set_file(at, value, c->password_file, sizeof(c->password_file),
+                        &c->password_file_line);
     if (strcmp(name, "consumer") == 0) {
         if (!*value)
-            return fail(p, p->line, "consumer must not be empty");
-        return set_string(p, name, c->consumer, sizeof(c->consumer), value);
+            return value_fail(at, "must not be empty");
+        return value_string(at, value, c->consumer, sizeof(c->consumer));
     }
     if (strcmp(name, "agents") == 0)
-        return set_agents(p, value);
+        return set_agents(c, value, at);
     if (strcmp(name, "discover_interval") == 0)
-        return set_duration(p, name, &c->discover_interval_us, value, true);
+        return value_duration(at, value, 1, &c->discover_interval_us);
     if (strcmp(name, "batch") == 0)
-        return set_count(p, name, &c->batch, value, 1, 10000);
+        return set_count32(at, value, 1, 10000, &c->batch);
     if (strcmp(name, "block") == 0)
-        return set_duration(p, name, &c->block_us, value, true);
+        return value_duration(at, value, 1, &c->block_us);
     if (strcmp(name, "claim_idle") == 0)
-        return set_duration(p, name, &c->claim_idle_us, value, true);
+        return value_duration(at, value, 1, &c->claim_idle_us);
     if (strcmp(name, "claim_interval") == 0)
-        return set_duration(p, name, &c->claim_interval_us, value, true);
+        return value_duration(at, value, 1, &c->claim_interval_us);
     if (strcmp(name, "dedup_ttl") == 0)
-        return set_duration(p, name, &c->dedup_ttl_us, value, true);
+        return value_duration(at, value, 1, &c->dedup_ttl_us);
     if (strcmp(name, "timeout") == 0)
-        return set_duration(p, name, &c->timeout_us, value, true);
-    if (strcmp(name, "maxlen") == 0) {
-        if (units_parse_count(value, &c->maxlen) < 0 || c->maxlen < 100)
-            return fail(p, p->line, "maxlen: '%s' is not a whole number of at least 100", value);
-        return 1;
-    }
-    if (strcmp(name, "log_level") == 0) {
-        enum log_level level;
-        if (log_level_parse(value, &level) < 0)
-            return fail(p, p->line, "log_level: '%s' is not one of error, warning, info, debug", value);
-        c->log_level = (int)level;
-        return 1;
-    }
-    return 0;
+        return value_duration(at, value, 1, &c->timeout_us);
+    if (strcmp(name, "maxlen") == 0)
+        return value_count(at, value, 100, UINT64_MAX, &c->maxlen);
+    if (strcmp(name, "log_level") == 0)
+        return value_log_level(at, value, &c->log_level);
+    return NOT_MINE;
 }
 
-static int h_incidents(struct parse *p, const char *name, const char *value)
+static int h_incidents(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
+    const char *name = at->key;
     if (strcmp(name, "window") == 0)
-        return set_duration(p, name, &c->incident_window_us, value, true);
+        return value_duration(at, value, 1, &c->incident_window_us);
     if (strcmp(name, "max_event_ids") == 0)
-        return set_count(p, name, &c->max_event_ids, value, 1, 1000);
-    if (strcmp(name, "serious_level") == 0) {
-        uint32_t level = 3;
-        int rc = set_count(p, name, &level, value, 1, 5);
-        c->serious_level = (int)level;
-        return rc;
-    }
+        return set_count32(at, value, 1, 1000, &c->max_event_ids);
+    if (strcmp(name, "serious_level") == 0)
+        return value_level(at, value, &c->serious_level);
     if (strcmp(name, "sweep_interval") == 0)
-        return set_duration(p, name, &c->sweep_interval_us, value, true);
-    return 0;
+        return value_duration(at, value, 1, &c->sweep_interval_us);
+    return NOT_MINE;
 }
 
-static int h_correlation(struct parse *p, const char *name, const char *value)
+static int h_correlation(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
+    const char *name = at->key;
     if (strcmp(name, "window") == 0)
-        return set_duration(p, name, &c->correlation_window_us, value, true);
+        return value_duration(at, value, 1, &c->correlation_window_us);
     if (strcmp(name, "combined_min_kinds") == 0)
-        return set_count(p, name, &c->combined_min_kinds, value, 2, 21);
+        return set_count32(at, value, 2, 21, &c->combined_min_kinds);
     if (strcmp(name, "province_min_agencies") == 0)
-        return set_count(p, name, &c->province_min_agencies, value, 2, 1000);
+        return set_count32(at, value, 2, 1000, &c->province_min_agencies);
     if (strcmp(name, "silent_after") == 0)
-        return set_duration(p, name, &c->silent_after_us, value, true);
+        return value_duration(at, value, 1, &c->silent_after_us);
     if (strcmp(name, "link_severity") == 0)
-        return set_severity(p, name, &c->link_severity, value);
-    return 0;
+        return value_severity(at, value, &c->link_severity);
+    return NOT_MINE;
 }
 
-static int h_escalation(struct parse *p, const char *name, const char *value)
+static int h_escalation(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
+    const char *name = at->key;
     if (strcmp(name, "retry_base") == 0)
-        return set_duration(p, name, &c->retry_base_us, value, true);
+        return value_duration(at, value, 1, &c->retry_base_us);
     if (strcmp(name, "retry_max") == 0)
-        return set_duration(p, name, &c->retry_max_us, value, true);
+        return value_duration(at, value, 1, &c->retry_max_us);
     if (strcmp(name, "poll_interval") == 0)
-        return set_duration(p, name, &c->poll_interval_us, value, true);
-    return 0;
+        return value_duration(at, value, 1, &c->poll_interval_us);
+    return NOT_MINE;
 }
 
-static int h_webhook(struct parse *p, const char *name, const char *value)
+static int h_webhook(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
-    int rc = set_route(p, SINK_WEBHOOK, name, value);
-    if (rc >= 0)
+    const char *name = at->key;
+    int rc = set_route(c, SINK_WEBHOOK, value, at);
+    if (rc != NOT_MINE)
         return rc;
     if (strcmp(name, "url") == 0) {
         if (strncmp(value, "http://", 7) != 0)
-            return fail(p, p->line,
-                        "url: '%s' must start with http:// (for https put a TLS proxy such as stunnel "
-                        "in front)",
-                        value);
+            return value_fail(at,
+                              "'%s' must start with http:// (for https put a TLS proxy such as "
+                              "stunnel in front)",
+                              value);
         c->route[SINK_WEBHOOK].enabled = true;
-        return set_string(p, name, c->webhook_url, sizeof(c->webhook_url), value);
+        return value_string(at, value, c->webhook_url, sizeof(c->webhook_url));
     }
-    if (strcmp(name, "secret_file") == 0) {
-        c->webhook_secret_line = p->line;
-        return set_string(p, name, c->webhook_secret_file, sizeof(c->webhook_secret_file), value);
-    }
+    if (strcmp(name, "secret_file") == 0)
+        return set_file(at, value, c->webhook_secret_file, sizeof(c->webhook_secret_file),
+                        &c->webhook_secret_line);
     if (strcmp(name, "timeout") == 0)
-        return set_duration(p, name, &c->webhook_timeout_us, value, true);
-    return 0;
+        return value_duration(at, value, 1, &c->webhook_timeout_us);
+    return NOT_MINE;
 }
 
-static int h_syslog(struct parse *p, const char *name, const char *value)
+static int h_syslog(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
-    int rc = set_route(p, SINK_SYSLOG, name, value);
-    if (rc >= 0)
+    const char *name = at->key;
+    int rc = set_route(c, SINK_SYSLOG, value, at);
+    if (rc != NOT_MINE)
         return rc;
     if (strcmp(name, "host") == 0) {
         c->route[SINK_SYSLOG].enabled = *value != '\0';
-        return set_string(p, name, c->syslog_host, sizeof(c->syslog_host), value);
+        return value_string(at, value, c->syslog_host, sizeof(c->syslog_host));
     }
     if (strcmp(name, "port") == 0) {
-        uint32_t port = 514;
-        rc = set_count(p, name, &port, value, 1, 65535);
+        uint64_t port;
+        if (value_count(at, value, 1, 65535, &port) < 0)
+            return -1;
         c->syslog_port = (uint16_t)port;
-        return rc;
+        return 0;
     }
     if (strcmp(name, "proto") == 0) {
         if (strcasecmp(value, "udp") == 0)
@@ -371,108 +306,99 @@ static int h_syslog(struct parse *p, const char *name, const char *value)
         else if (strcasecmp(value, "tcp") == 0)
             c->syslog_tcp = true;
         else
-            return fail(p, p->line, "proto: '%s' is not udp or tcp", value);
-        return 1;
+            return value_fail(at, "'%s' is not udp or tcp", value);
+        return 0;
     }
     if (strcmp(name, "app_name") == 0)
-        return set_string(p, name, c->syslog_app, sizeof(c->syslog_app), value);
-    return 0;
+        return value_string(at, value, c->syslog_app, sizeof(c->syslog_app));
+    return NOT_MINE;
 }
 
-static int h_report(struct parse *p, const char *name, const char *value)
+static int h_report(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
-    int rc = set_route(p, SINK_REPORT, name, value);
-    if (rc >= 0)
+    const char *name = at->key;
+    int rc = set_route(c, SINK_REPORT, value, at);
+    if (rc != NOT_MINE)
         return rc;
     if (strcmp(name, "dir") == 0) {
         c->route[SINK_REPORT].enabled = *value != '\0';
-        return set_string(p, name, c->report_dir, sizeof(c->report_dir), value);
+        return value_string(at, value, c->report_dir, sizeof(c->report_dir));
     }
     if (strcmp(name, "deadline") == 0)
-        return set_duration(p, name, &c->report_deadline_us, value, true);
+        return value_duration(at, value, 1, &c->report_deadline_us);
     if (strcmp(name, "reporting_unit") == 0)
-        return set_string(p, name, c->reporting_unit, sizeof(c->reporting_unit), value);
+        return value_string(at, value, c->reporting_unit, sizeof(c->reporting_unit));
     if (strcmp(name, "contact") == 0)
-        return set_string(p, name, c->contact, sizeof(c->contact), value);
-    return 0;
+        return value_string(at, value, c->contact, sizeof(c->contact));
+    return NOT_MINE;
 }
 
-static int h_status(struct parse *p, const char *name, const char *value)
+static int h_status(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
-    struct collector_config *c = p->cfg;
+    const char *name = at->key;
     if (strcmp(name, "listen") == 0) {
         char host[128];
         uint16_t port;
         if (*value && collector_listen_parse(value, host, sizeof(host), &port) < 0)
-            return fail(p, p->line, "listen: '%s' is not host:port (e.g. 127.0.0.1:8088, [::1]:8088)",
-                        value);
-        return set_string(p, name, c->status_listen, sizeof(c->status_listen), value);
+            return value_fail(at, "'%s' is not host:port (e.g. 127.0.0.1:8088, [::1]:8088)", value);
+        return value_string(at, value, c->status_listen, sizeof(c->status_listen));
     }
-    if (strcmp(name, "token_file") == 0) {
-        c->status_token_line = p->line;
-        return set_string(p, name, c->status_token_file, sizeof(c->status_token_file), value);
-    }
+    if (strcmp(name, "token_file") == 0)
+        return set_file(at, value, c->status_token_file, sizeof(c->status_token_file),
+                        &c->status_token_line);
     if (strcmp(name, "user") == 0) {
         if (strchr(value, ':'))
-            return fail(p, p->line, "user: '%s' must not contain ':' (basic auth)", value);
-        return set_string(p, name, c->status_user, sizeof(c->status_user), value);
+            return value_fail(at, "'%s' must not contain ':' (basic auth)", value);
+        return value_string(at, value, c->status_user, sizeof(c->status_user));
     }
-    if (strcmp(name, "password_file") == 0) {
-        c->status_password_line = p->line;
-        return set_string(p, name, c->status_password_file, sizeof(c->status_password_file), value);
-    }
+    if (strcmp(name, "password_file") == 0)
+        return set_file(at, value, c->status_password_file, sizeof(c->status_password_file),
+                        &c->status_password_line);
     if (strcmp(name, "refresh") == 0)
-        return set_duration(p, name, &c->status_refresh_us, value, true);
+        return value_duration(at, value, 1, &c->status_refresh_us);
     if (strcmp(name, "max_open") == 0)
-        return set_count(p, name, &c->status_max_open, value, 1, 5000);
+        return set_count32(at, value, 1, 5000, &c->status_max_open);
     if (strcmp(name, "recent") == 0)
-        return set_count(p, name, &c->status_recent, value, 0, 500);
-    return 0;
+        return set_count32(at, value, 0, 500, &c->status_recent);
+    return NOT_MINE;
 }
 
 static const struct {
     const char *name;
-    int (*handler)(struct parse *p, const char *name, const char *value);
+    int (*handler)(struct collector_config *c, const char *value, const struct cfg_at *at);
 } sections[] = {
-    {"collector", h_collector}, {"incidents", h_incidents}, {"correlation", h_correlation},
+    {"collector", h_collector},   {"incidents", h_incidents}, {"correlation", h_correlation},
     {"escalation", h_escalation}, {"webhook", h_webhook},     {"syslog", h_syslog},
-    {"report", h_report},       {"status", h_status},
+    {"report", h_report},         {"status", h_status},
 };
 
-static int handler(void *user, const char *section, const char *name, const char *value)
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+static int collector_section(void *user, const char *section, const struct cfg_at *at)
 {
-    struct parse *p = user;
-    if (p->failed)
-        return 0;
-    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+    const char *names[N_SECTIONS];
+    for (size_t i = 0; i < N_SECTIONS; i++)
+        names[i] = sections[i].name;
+    return ini_check_section(at, section, names, N_SECTIONS);
+}
+
+static int collector_key(void *user, const char *section, const char *value,
+                         const struct cfg_at *at)
+{
+    for (size_t i = 0; i < N_SECTIONS; i++) {
         if (strcmp(section, sections[i].name) != 0)
             continue;
-        int rc = sections[i].handler(p, name, value);
-        if (rc == 0 && !p->failed)
-            return fail(p, p->line, "unknown key '%s' in [%s]", name, section);
-        return 1;
+        int rc = sections[i].handler(user, value, at);
+        return rc == NOT_MINE ? ini_unknown_key(at, section) : rc;
     }
-    return fail(p, p->section_line,
-                "unknown section [%s] (expected collector, incidents, correlation, escalation, "
-                "webhook, syslog, report or status)",
-                section);
+    return ini_unknown_key(at, section); /* collector_section refused it already */
 }
 
 int collector_config_load(const char *path, struct collector_config *c, struct cfg_err *err)
 {
-    struct parse p = {.path = path, .err = err, .cfg = c};
-    p.fp = fopen(path, "r");
-    if (!p.fp)
-        return cfg_fail(err, path, 0, "cannot open: %s", strerror(errno));
-    int rc = ini_parse_stream(reader, &p, handler, &p);
-    fclose(p.fp);
-    if (p.failed)
+    static const struct ini_format format = {collector_section, collector_key};
+    if (ini_load(path, &format, c, NULL, err) < 0)
         return -1;
-    if (rc > 0)
-        return cfg_fail(err, path, rc, "syntax error (expected [section] or key = value)");
-    if (rc < 0)
-        return cfg_fail(err, path, 0, "cannot parse (out of memory)");
     if (c->route[SINK_WEBHOOK].enabled && !c->webhook_secret_file[0])
         return cfg_fail(err, path, 0,
                         "[webhook] url is set but secret_file is not: receivers need the HMAC key");
@@ -529,7 +455,7 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
                             status_files[i].key, status_files[i].file);
     }
     if (c->route[SINK_REPORT].enabled && access(c->report_dir, W_OK | X_OK) < 0)
-        return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s", c->report_dir,
-                        strerror(errno));
+        return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s",
+                        c->report_dir, strerror(errno));
     return 0;
 }

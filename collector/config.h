@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "common/values.h"
 
 /* The escalation sinks besides the canh:incidents stream (always on). */
 enum sink_id { SINK_WEBHOOK, SINK_SYSLOG, SINK_REPORT, SINK_COUNT };

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "collector/ingest.h"
-#include "common/config.h"
+#include "common/values.h"
 #include "common/taxonomy.h"
 
 #define INCIDENT_ID_LEN 40

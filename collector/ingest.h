@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/config.h"
+#include "common/values.h"
 #include "common/taxonomy.h"
 
 struct in_event {

@@ -99,6 +99,20 @@ int units_parse_rate_per_s(const char *text, double *out_per_s)
     return 0;
 }
 
+int units_parse_ratio(const char *text, double *out)
+{
+    double v;
+    const char *suffix;
+    if (split_number(text, &v, &suffix) < 0)
+        return -1;
+    if (suffix_is(suffix, "%"))
+        v /= 100.0;
+    else if (*suffix)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 int units_parse_size_bytes(const char *text, uint64_t *out_bytes)
 {
     static const struct unit_scale units[] = {

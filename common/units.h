@@ -4,6 +4,7 @@
  *   durations: "500ms", "60s", "5m", "1h", "1d" (a bare number is seconds)
  *   rates:     "200/s", "30/m", "5/h" (a bare number is per second)
  *   sizes:     "512", "64k", "64KiB", "256MB", "1GiB" (binary multiples)
+ *   ratios:    "0.8", "80%" (nothing may follow the %)
  *   counts:    non-negative integers
  */
 #ifndef CANH_UNITS_H
@@ -15,6 +16,7 @@
 int units_parse_duration_us(const char *text, uint64_t *out_us);
 int units_parse_rate_per_s(const char *text, double *out_per_s);
 int units_parse_size_bytes(const char *text, uint64_t *out_bytes);
+int units_parse_ratio(const char *text, double *out);
 int units_parse_count(const char *text, uint64_t *out);
 int units_parse_bool(const char *text, int *out);
 

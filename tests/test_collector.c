@@ -72,6 +72,9 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_int_eq(load_text("[syslog]\nmin_severity = severe\n", cfg, &err), -1);
     ck_assert_int_eq(load_text("[collector]\nagents = gw 1, gw/2\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "'gw/2'"));
+    /* The same INI layer as the agent's files: a key set twice is refused. */
+    ck_assert_int_eq(load_text("[syslog]\nport = 514\nport = 1514\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: key 'port' is set twice in [syslog] (first at line 2)"));
     free(cfg);
 }
 END_TEST

@@ -1,11 +1,14 @@
-/* test_config.c — agent.conf, assets.conf, rules and units: good files
- * load with the right values, and every kind of mistake is reported as
- * file:line: message with the right line. */
+/* test_config.c — agent.conf, assets.conf, rules, collector.conf and
+ * units: good files load with the right values, every kind of mistake is
+ * reported as file:line: message with the right line, and the four formats
+ * read the INI grammar and the typed values the same way. */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/config.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -20,6 +23,65 @@ static void assert_error_at(const struct cfg_err *err, const char *path, int lin
     ck_assert_msg(strncmp(err->msg, prefix, strlen(prefix)) == 0, "expected '%s...', got '%s'",
                   prefix, err->msg);
     ck_assert_msg(strstr(err->msg, fragment) != NULL, "expected '%s' in '%s'", fragment, err->msg);
+}
+
+/* The file kinds the INI layer reads, loaded from text; returns the
+ * loader's result with err filled. */
+enum conf_kind { AGENT_CONF, ASSETS_CONF, RULES_FILE, COLLECTOR_CONF };
+
+static int load_kind(enum conf_kind kind, const char *path, struct cfg_err *err)
+{
+    int rc;
+    switch (kind) {
+    case AGENT_CONF: {
+        struct agent_config c;
+        agent_config_defaults(&c);
+        rc = agent_config_load(path, &c, err);
+        agent_config_free(&c);
+        return rc;
+    }
+    case ASSETS_CONF: {
+        struct assets a;
+        rc = assets_load(path, &a, err);
+        if (rc == 0)
+            assets_free(&a);
+        return rc;
+    }
+    case RULES_FILE: {
+        struct ruleset rs = {0};
+        rc = ruleset_load_file(path, &rs, err);
+        double ratio;
+        size_t cursor = 0;
+        struct rule *r = rc == 0 ? ruleset_next(&rs, "flood", &cursor) : NULL;
+        if (r)
+            rc = rule_get_ratio(r, "half_open", 0.7, &ratio, err);
+        ruleset_free(&rs);
+        return rc;
+    }
+    case COLLECTOR_CONF: {
+        struct collector_config *c = malloc(sizeof(*c));
+        collector_config_defaults(c);
+        rc = collector_config_load(path, c, err);
+        free(c);
+        return rc;
+    }
+    }
+    return -1;
+}
+
+static void kind_fails(enum conf_kind kind, const char *text, int line, const char *fragment)
+{
+    const char *path = write_temp_file("kind.conf", text);
+    struct cfg_err err;
+    ck_assert_int_eq(load_kind(kind, path, &err), -1);
+    assert_error_at(&err, path, line, fragment);
+}
+
+static void kind_loads(enum conf_kind kind, const char *text)
+{
+    const char *path = write_temp_file("kind.conf", text);
+    struct cfg_err err;
+    ck_assert_msg(load_kind(kind, path, &err) == 0, "%s", err.msg);
 }
 
 START_TEST(agent_conf_good)
@@ -64,28 +126,18 @@ START_TEST(agent_conf_good)
 }
 END_TEST
 
-static void agent_conf_fails(const char *text, int line, const char *fragment)
-{
-    const char *path = write_temp_file("bad.conf", text);
-    struct agent_config c;
-    struct cfg_err err;
-    agent_config_defaults(&c);
-    ck_assert_int_eq(agent_config_load(path, &c, &err), -1);
-    assert_error_at(&err, path, line, fragment);
-    agent_config_free(&c);
-}
-
 START_TEST(agent_conf_mistakes)
 {
-    agent_conf_fails("[agent]\nname = a\nnmae = b\n", 3, "unknown key 'nmae' in [agent]");
-    agent_conf_fails("[agent]\n\n[captur]\nsnaplen = 5\n", 3, "unknown section [captur]");
-    agent_conf_fails("[capture]\nlink_silent = soon\n", 2, "not a duration");
-    agent_conf_fails("[capture]\nsnaplen = -1\n", 2, "not a whole number");
-    agent_conf_fails("[agent]\nserious_level = 7\n", 2, "level from 1 to 5");
-    agent_conf_fails("[agent]\nhome_net = 10.0.0.0/33\n", 2, "'10.0.0.0/33' is not an address");
-    agent_conf_fails("[agent]\nname = gw 1\n", 2, "may only use letters");
-    agent_conf_fails("[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
-    agent_conf_fails("[output]\nspool_max_mb = lots\n", 2, "size in MiB");
+    kind_fails(AGENT_CONF, "[agent]\nname = a\nnmae = b\n", 3, "unknown key 'nmae' in [agent]");
+    kind_fails(AGENT_CONF, "[agent]\n\n[captur]\nsnaplen = 5\n", 3, "unknown section [captur]");
+    kind_fails(AGENT_CONF, "[capture]\nlink_silent = soon\n", 2, "not a duration");
+    kind_fails(AGENT_CONF, "[capture]\nsnaplen = -1\n", 2, "not a whole number");
+    kind_fails(AGENT_CONF, "[agent]\nserious_level = 7\n", 2, "level from 1 to 5");
+    kind_fails(AGENT_CONF, "[agent]\nhome_net = 10.0.0.0/33\n", 2,
+               "'10.0.0.0/33' is not an address");
+    kind_fails(AGENT_CONF, "[agent]\nname = gw 1\n", 2, "may only use letters");
+    kind_fails(AGENT_CONF, "[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
+    kind_fails(AGENT_CONF, "[output]\nspool_max_mb = lots\n", 2, "size in MiB");
 }
 END_TEST
 
@@ -128,40 +180,35 @@ START_TEST(assets_good_and_lookup)
 }
 END_TEST
 
-static void assets_fail(const char *text, int line, const char *fragment)
-{
-    const char *path = write_temp_file("assets-bad.conf", text);
-    struct assets a;
-    struct cfg_err err;
-    ck_assert_int_eq(assets_load(path, &a, &err), -1);
-    assert_error_at(&err, path, line, fragment);
-}
-
 START_TEST(assets_mistakes)
 {
-    assets_fail("[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
-    assets_fail("[web]\naddress = 198.51.100.300\n", 2, "'198.51.100.300' is not an address");
-    assets_fail("[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3, "web_ports");
-    assets_fail("[web]\naddress = 198.51.100.10\nmonitor = index.html\n", 3, "starting with /");
-    assets_fail("[web]\naddress = 198.51.100.10\nmonitor = /a sha256:12\n", 3, "sha256");
-    assets_fail("[web]\nname = portal\n", 1, "has no address");
-    assets_fail("[web]\naddress = 198.51.100.10\nowner = x\ncolour = red\n", 4,
-                "unknown key 'colour'");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.300\n", 2,
+               "'198.51.100.300' is not an address");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3,
+               "web_ports");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nmonitor = index.html\n", 3,
+               "starting with /");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nmonitor = /a sha256:12\n", 3,
+               "sha256");
+    kind_fails(ASSETS_CONF, "[web]\nname = portal\n", 1, "has no address");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nowner = x\ncolour = red\n", 4,
+               "unknown key 'colour'");
 }
 END_TEST
 
 START_TEST(rules_good_and_getters)
 {
     const char *path = write_temp_file("t.rules", "[fast_scan]\n"
-                                                   "detector = portscan\n"
-                                                   "taxonomy = attack.other\n"
-                                                   "severity = high\n"
-                                                   "allow = 10.0.0.5, 192.0.2.0/24\n"
-                                                   "window = 60s\n"
-                                                   "rate = 30/m\n"
-                                                   "ports = 100\n"
-                                                   "half_open = 80%\n"
-                                                   "hold_down = 2m\n");
+                                                  "detector = portscan\n"
+                                                  "taxonomy = attack.other\n"
+                                                  "severity = high\n"
+                                                  "allow = 10.0.0.5, 192.0.2.0/24\n"
+                                                  "window = 60s\n"
+                                                  "rate = 30/m\n"
+                                                  "ports = 100\n"
+                                                  "half_open = 80%\n"
+                                                  "hold_down = 2m\n");
     struct ruleset rs = {0};
     struct cfg_err err;
     ck_assert_msg(ruleset_load_file(path, &rs, &err) == 0, "%s", err.msg);
@@ -207,8 +254,8 @@ START_TEST(rules_mistakes)
     assert_error_at(&err, p, 1, "has no 'detector ='");
     ruleset_free(&rs);
 
-    p = write_temp_file("c.rules",
-                        "[x]\ndetector = portscan\ntaxonomy = attack.other\nports = 5\nports = 6\n");
+    p = write_temp_file(
+        "c.rules", "[x]\ndetector = portscan\ntaxonomy = attack.other\nports = 5\nports = 6\n");
     ck_assert_int_eq(ruleset_load_file(p, &rs, &err), -1);
     assert_error_at(&err, p, 5, "set twice");
     ruleset_free(&rs);
@@ -268,7 +315,8 @@ START_TEST(rules_local_overlay)
     snprintf(path, sizeof(path), "%s/local.rules", dir);
     FILE *fp = fopen(path, "w");
     fputs("[scan]\ndetector = portscan\ntaxonomy = attack.other\nports = 500\n"
-          "[extra]\ndetector = sweep\ntaxonomy = attack.other\n", fp);
+          "[extra]\ndetector = sweep\ntaxonomy = attack.other\n",
+          fp);
     fclose(fp);
     ck_assert_msg(ruleset_overlay_dir(dir, &rs, &err) == 0, "%s", err.msg);
     ck_assert_uint_eq(rs.n, 2);
@@ -385,6 +433,117 @@ START_TEST(prefix_index_longest_wins)
 }
 END_TEST
 
+#define RULE_HEAD "[syn]\ndetector = flood\ntaxonomy = attack.dos\n"
+
+/* Issue 11: the collector had a copy of the reader and the copies drifted.
+ * The same mistake must now read the same way in every file. */
+START_TEST(one_grammar_everywhere)
+{
+    /* A key set twice is an error in every format, with both lines. */
+    kind_fails(AGENT_CONF, "[capture]\nsnaplen = 100\nsnaplen = 200\n", 3,
+               "key 'snaplen' is set twice in [capture] (first at line 2)");
+    kind_fails(AGENT_CONF,
+               "[capture]\nsnaplen = 100\n[output]\nmaxlen = 5\n[capture]\nsnaplen = 9\n", 6,
+               "set twice");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nlevel = 2\nlevel = 3\n", 4,
+               "key 'level' is set twice in [web] (first at line 3)");
+    kind_fails(RULES_FILE, RULE_HEAD "severity = low\nseverity = high\n", 5,
+               "key 'severity' is set twice in [syn] (first at line 4)");
+    kind_fails(COLLECTOR_CONF, "[collector]\nbatch = 10\n\nbatch = 20\n", 4,
+               "key 'batch' is set twice in [collector] (first at line 2)");
+
+    /* A ratio with anything after its % is refused, and so is one above
+     * 1.  Assets and collector.conf have no ratio key; their numbers
+     * refuse the same text. */
+    kind_fails(AGENT_CONF, "[capture]\ndrop_alert_ratio = 1%garbage\n", 2,
+               "drop_alert_ratio: '1%garbage' is not a ratio");
+    kind_fails(AGENT_CONF, "[capture]\ndrop_alert_ratio = 150%\n", 2, "not a ratio from 0 to 1");
+    kind_fails(RULES_FILE, RULE_HEAD "half_open = 1%garbage\n", 4,
+               "half_open: '1%garbage' is not a ratio");
+    kind_fails(RULES_FILE, RULE_HEAD "half_open = 1.5\n", 4, "not a ratio from 0 to 1");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\ncapacity_mbps = 1%garbage\n", 3,
+               "not a whole number");
+    kind_fails(COLLECTOR_CONF, "[collector]\nbatch = 1%garbage\n", 2, "not a whole number");
+    kind_loads(AGENT_CONF, "[capture]\ndrop_alert_ratio = 0.5 %\n");
+    kind_loads(RULES_FILE, RULE_HEAD "half_open = 80%\n");
+
+    /* Keys outside any section, and the same wording for unknown keys. */
+    kind_fails(AGENT_CONF, "snaplen = 5\n", 1, "outside any [section]");
+    kind_fails(COLLECTOR_CONF, "batch = 5\n[collector]\n", 1, "outside any [section]");
+    kind_fails(RULES_FILE, "; a rule\ndetector = flood\n", 2, "outside any [section]");
+    kind_fails(AGENT_CONF, "[agent]\nname = a\n[capture]\nsnaplen = 1\ncolour = red\n", 5,
+               "unknown key 'colour' in [capture]");
+    kind_fails(COLLECTOR_CONF, "[status]\ncolour = red\n", 2, "unknown key 'colour' in [status]");
+    /* Durations and levels read the same in agent.conf and collector.conf. */
+    kind_fails(AGENT_CONF, "[output]\ntimeout = soon\n", 2, "timeout: 'soon' is not a duration");
+    kind_fails(COLLECTOR_CONF, "[collector]\ntimeout = soon\n", 2,
+               "timeout: 'soon' is not a duration");
+    kind_fails(AGENT_CONF, "[agent]\nserious_level = 6\n", 2, "not a level from 1 to 5");
+    kind_fails(COLLECTOR_CONF, "[incidents]\nserious_level = 6\n", 2, "not a level from 1 to 5");
+    /* A line inih would cut in two is refused, not split. */
+    char long_line[1200] = "[agent]\nagency = ";
+    memset(long_line + strlen(long_line), 'x', 900);
+    strcat(long_line, "\n");
+    kind_fails(AGENT_CONF, long_line, 2, "line longer than");
+    /* One that just fits inih's buffer (199 characters) is read whole and
+     * the lines after it keep their numbers. */
+    char fits[300] = "[capture]\nfilter = ";
+    memset(fits + strlen(fits), 'x', 199 - strlen("filter = "));
+    strcat(fits, "\nsnaplen = many\n");
+    kind_fails(AGENT_CONF, fits, 3, "snaplen: 'many' is not a whole number");
+}
+END_TEST
+
+/* An indented line continues the value in every format: list keys read
+ * the parts as one list. */
+START_TEST(continuation_lines_join)
+{
+    const char *path = write_temp_file("cont.conf", "[agent]\nhome_net = 10.0.0.0/8,\n"
+                                                    "  192.0.2.0/24\n"
+                                                    "serious_level = 4\n");
+    struct agent_config c;
+    struct cfg_err err;
+    agent_config_defaults(&c);
+    ck_assert_msg(agent_config_load(path, &c, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(c.home_net.n, 2);
+    ck_assert_int_eq(c.serious_level, 4);
+    agent_config_free(&c);
+
+    path = write_temp_file("cont.rules", RULE_HEAD "allow = 10.0.0.5\n  10.0.0.6\n"
+                                                   "top = 3\n");
+    struct ruleset rs = {0};
+    ck_assert_msg(ruleset_load_file(path, &rs, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rs.v[0].allow.n, 2);
+    ck_assert_int_eq(rule_key_line(&rs.v[0], "top"), 6);
+    ruleset_free(&rs);
+}
+END_TEST
+
+START_TEST(values_ranges)
+{
+    struct cfg_err err;
+    struct cfg_at at = {&err, "x.conf", 7, "k"};
+    double d;
+    uint64_t u;
+    ck_assert_int_eq(value_ratio(&at, "0.25", &d), 0);
+    ck_assert_double_eq_tol(d, 0.25, 1e-12);
+    ck_assert_int_eq(value_ratio(&at, "25%", &d), 0);
+    ck_assert_double_eq_tol(d, 0.25, 1e-12);
+    ck_assert_int_eq(value_ratio(&at, "1%garbage", &d), -1);
+    ck_assert_str_eq(err.msg,
+                     "x.conf:7: k: '1%garbage' is not a ratio from 0 to 1 (e.g. 0.8 or 80%)");
+    ck_assert_int_eq(value_ratio(&at, "1.01", &d), -1);
+    ck_assert_int_eq(value_ratio(&at, "nan", &d), -1);
+    ck_assert_int_eq(value_multiple(&at, "10", &d), 0);
+    ck_assert_double_eq_tol(d, 10, 1e-12);
+    ck_assert_int_eq(value_multiple(&at, "4x", &d), -1);
+    ck_assert_int_eq(value_count(&at, "5", 1, 4, &u), -1);
+    ck_assert_str_eq(err.msg, "x.conf:7: k: 5 is out of range (1 to 4)");
+    ck_assert_int_eq(value_duration(&at, "0s", 1, &u), -1);
+    ck_assert_str_eq(err.msg, "x.conf:7: k: '0s' must be longer than 0");
+}
+END_TEST
+
 int main(void)
 {
     log_init("test_config", LOG_LEVEL_ERR);
@@ -403,6 +562,9 @@ int main(void)
     tcase_add_test(tc, taxonomy_table);
     tcase_add_test(tc, cidr_forms);
     tcase_add_test(tc, prefix_index_longest_wins);
+    tcase_add_test(tc, one_grammar_everywhere);
+    tcase_add_test(tc, continuation_lines_join);
+    tcase_add_test(tc, values_ranges);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -29,7 +29,7 @@
 #include "collector/incident.h"
 #include "collector/ingest.h"
 #include "collector/rconn.h"
-#include "common/config.h"
+#include "common/values.h"
 #include "common/units.h"
 
 #define BLOCK_MS 500

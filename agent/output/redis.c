@@ -695,7 +695,7 @@ static int parse_url(struct redis_output *r, const char *url, const char *file, 
     if (strncmp(url, "redis://", 8) != 0)
         return cfg_fail(err, file, 0,
                         "redis_url %s: expected redis://[user[:password]@]host[:port] or "
-                        "unix:/path (use stunnel for TLS, DESIGN §8)",
+                        "unix:/path (use stunnel for TLS, see docs/deployment.md)",
                         url);
     const char *p = url + 8, *at = strrchr(p, '@');
     if (at) {

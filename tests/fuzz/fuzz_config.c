@@ -1,14 +1,17 @@
 /* fuzz_config.c — libFuzzer target for the configuration parsers:
- * agent.conf, assets.conf and rule files (common/config.c over libinih),
- * and the unit parsers every rule value goes through.  The first byte
+ * agent.conf, assets.conf, rule files and collector.conf (common/ini.c
+ * over libinih, common/{agent,assets,rules}_conf.c, collector/config.c),
+ * and the typed value parsers every value goes through.  The first byte
  * picks the file kind; the rest is the file.  A parser may refuse the
  * input (it must, with file:line) but never crash or leak. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "collector/config.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -28,6 +31,7 @@ static void read_all_keys(struct ruleset *rs)
             rule_get_count(r, key, 0, 0, 1000000, &u, &err);
             rule_get_size(r, key, 0, &u, &err);
             rule_get_ratio(r, key, 0, &d, &err);
+            rule_get_multiple(r, key, 0, &d, &err);
             rule_get_bool(r, key, false, &b, &err);
         }
     }
@@ -53,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     struct cfg_err err;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0: {
         struct agent_config c;
         agent_config_defaults(&c);
@@ -69,6 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assets_lookup(&a, &probe);
             assets_free(&a);
         }
+        break;
+    }
+    case 2: {
+        struct collector_config *c = malloc(sizeof(*c));
+        if (!c)
+            break;
+        collector_config_defaults(c);
+        collector_config_load(path, c, &err);
+        free(c);
         break;
     }
     default: {

@@ -120,10 +120,10 @@ static int parse_rule(struct rule *r, struct flood_params *p, struct table_sizes
     p->kind = class_defaults[c].kind;
     if (rule_get_rate(r, "rate", class_defaults[c].rate_pps, &p->rate_pps, err) < 0 ||
         get_bytes_rate(r, &p->bytes_per_s, err) < 0 ||
-        rule_get_ratio(r, "baseline_multiple", 4.0, &p->multiple, err) < 0 ||
+        rule_get_multiple(r, "baseline_multiple", 4.0, &p->multiple, err) < 0 ||
         rule_get_duration(r, "baseline_halflife", 600ull * 1000000, &halflife_us, err) < 0 ||
         rule_get_ratio(r, "half_open", c == FLOOD_TCP_SYN ? 0.7 : 0, &p->half_open, err) < 0 ||
-        rule_get_ratio(r, "amplification", 5.0, &p->amplification, err) < 0 ||
+        rule_get_multiple(r, "amplification", 5.0, &p->amplification, err) < 0 ||
         rule_get_ratio(r, "impact_answer_ratio", 0.25, &p->impact_answer_ratio, err) < 0 ||
         rule_get_ratio(r, "dos_share", 0.5, &p->dos_share, err) < 0 ||
         rule_get_ratio(r, "spoof_distinct_ratio", 0.5, &p->spoof_distinct_ratio, err) < 0 ||

@@ -566,7 +566,7 @@ static int params_load(struct ruleset *rs, struct params *p, struct cfg_err *err
     p->flood_top = 5;
     p->max_targets = 256;
     if (r && (rule_get_rate(r, "rate", 1000, &p->flood_rate, err) < 0 ||
-              rule_get_ratio(r, "factor", 10, &p->flood_factor, err) < 0 ||
+              rule_get_multiple(r, "factor", 10, &p->flood_factor, err) < 0 ||
               rule_get_ratio(r, "answered_ratio", 0.5, &p->answered_ratio, err) < 0 ||
               rule_get_duration(r, "window", 1000000, &p->flood_window_us, err) < 0 ||
               rule_get_duration(r, "learn", 300ull * 1000000, &p->flood_learn_us, err) < 0 ||

@@ -1,0 +1,162 @@
+/* agent_conf.c — see agent_conf.h.  One table maps every key to its field
+ * and its kind of value; common/values.c parses and words the mistakes. */
+#include "common/agent_conf.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ini.h"
+#include "common/log.h"
+
+enum field_kind {
+    F_STRING,
+    F_NAME,
+    F_DURATION,
+    F_MB,
+    F_COUNT,
+    F_LEVEL,
+    F_NETSET,
+    F_LOGLEVEL,
+    F_RATIO_PPM
+};
+
+struct field {
+    const char *section;
+    const char *key;
+    enum field_kind kind;
+    size_t offset;
+    size_t size; /* strings: buffer size; counts: 4 or 8 */
+};
+
+#define FIELD(sec, key, kind, member)                                                              \
+    {                                                                                              \
+        sec, key, kind, offsetof(struct agent_config, member),                                     \
+            sizeof(((struct agent_config *)0)->member)                                             \
+    }
+
+static const struct field agent_fields[] = {
+    FIELD("agent", "name", F_NAME, name),
+    FIELD("agent", "agency", F_STRING, agency),
+    FIELD("agent", "state_dir", F_STRING, state_dir),
+    FIELD("agent", "rules_dir", F_STRING, rules_dir),
+    FIELD("agent", "local_rules_dir", F_STRING, local_rules_dir),
+    FIELD("agent", "assets", F_STRING, assets_file),
+    FIELD("agent", "user", F_STRING, run_as_user),
+    FIELD("agent", "home_net", F_NETSET, home_net),
+    FIELD("agent", "serious_level", F_LEVEL, serious_level),
+    FIELD("agent", "log_level", F_LOGLEVEL, log_level),
+    FIELD("capture", "interface", F_STRING, interface),
+    FIELD("capture", "snaplen", F_COUNT, snaplen),
+    FIELD("capture", "buffer_mb", F_COUNT, buffer_mb),
+    FIELD("capture", "filter", F_STRING, filter),
+    FIELD("capture", "drop_alert_ratio", F_RATIO_PPM, drop_alert_ratio_ppm),
+    FIELD("capture", "link_silent", F_DURATION, link_silent_us),
+    FIELD("output", "redis_url", F_STRING, redis_url),
+    FIELD("output", "stream", F_STRING, stream),
+    FIELD("output", "heartbeat_stream", F_STRING, heartbeat_stream),
+    FIELD("output", "maxlen", F_COUNT, maxlen),
+    FIELD("output", "user", F_STRING, redis_user),
+    FIELD("output", "password_file", F_STRING, password_file),
+    FIELD("output", "spool_max_mb", F_MB, spool_max_bytes),
+    FIELD("output", "heartbeat_interval", F_DURATION, heartbeat_interval_us),
+    FIELD("output", "timeout", F_DURATION, redis_timeout_us),
+    FIELD("geoip", "mmdb", F_STRING, mmdb),
+};
+
+static const char *const agent_sections[] = {"agent", "capture", "output", "geoip"};
+
+void agent_config_defaults(struct agent_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    char host[64] = "canh";
+    gethostname(host, sizeof(host) - 1);
+    /* Redis keys and ids use the name: keep it to a safe alphabet. */
+    for (char *p = host; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+            *p = '-';
+    snprintf(c->name, sizeof(c->name), "%s", host);
+    snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/canh");
+    snprintf(c->local_rules_dir, sizeof(c->local_rules_dir), "/etc/canh/rules.d");
+    c->serious_level = 3;
+    c->log_level = LOG_LEVEL_INFO;
+    c->snaplen = 65535;
+    c->buffer_mb = 32;
+    c->drop_alert_ratio_ppm = 10000; /* 1 % */
+    c->link_silent_us = 300ull * 1000000;
+    c->maxlen = 1000000;
+    c->spool_max_bytes = 256ull << 20;
+    c->heartbeat_interval_us = 10ull * 1000000;
+    c->redis_timeout_us = 5ull * 1000000;
+}
+
+static int field_set(struct agent_config *cfg, const struct field *f, const char *value,
+                     const struct cfg_at *at)
+{
+    char *base = (char *)cfg + f->offset;
+    uint64_t u;
+    double ratio;
+    switch (f->kind) {
+    case F_NAME:
+        return value_name(at, value, base, f->size);
+    case F_STRING:
+        return value_string(at, value, base, f->size);
+    case F_DURATION:
+        return value_duration(at, value, 0, (uint64_t *)base);
+    case F_MB:
+        return value_mb(at, value, (uint64_t *)base);
+    case F_COUNT:
+        if (value_count(at, value, 0, f->size == sizeof(uint32_t) ? UINT32_MAX : UINT64_MAX, &u) <
+            0)
+            return -1;
+        if (f->size == sizeof(uint32_t))
+            *(uint32_t *)base = (uint32_t)u;
+        else
+            *(uint64_t *)base = u;
+        return 0;
+    case F_LEVEL:
+        return value_level(at, value, (int *)base);
+    case F_LOGLEVEL:
+        return value_log_level(at, value, (int *)base);
+    case F_RATIO_PPM:
+        if (value_ratio(at, value, &ratio) < 0)
+            return -1;
+        *(uint64_t *)base = (uint64_t)(ratio * 1e6 + 0.5);
+        return 0;
+    case F_NETSET:
+        return value_netset(at, value, (struct netset *)base);
+    }
+    return 0;
+}
+
+static int agent_section(void *user, const char *section, const struct cfg_at *at)
+{
+    return ini_check_section(at, section, agent_sections,
+                             sizeof(agent_sections) / sizeof(agent_sections[0]));
+}
+
+static int agent_key(void *user, const char *section, const char *value, const struct cfg_at *at)
+{
+    for (size_t i = 0; i < sizeof(agent_fields) / sizeof(agent_fields[0]); i++) {
+        const struct field *f = &agent_fields[i];
+        if (strcmp(section, f->section) == 0 && strcmp(at->key, f->key) == 0)
+            return field_set(user, f, value, at);
+    }
+    return ini_unknown_key(at, section);
+}
+
+int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *err)
+{
+    static const struct ini_format format = {agent_section, agent_key};
+    if (ini_load(path, &format, c, NULL, err) < 0)
+        return -1;
+    c->path = path;
+    return 0;
+}
+
+void agent_config_free(struct agent_config *c)
+{
+    netset_free(&c->home_net);
+}

@@ -1,0 +1,51 @@
+/* agent_conf.h — agent.conf: [agent], [capture], [output], [geoip]
+ * (DESIGN §7, docs/configuration.md).  Read through common/ini.h; every
+ * mistake is "file:line: message" and the loader returns -1, so the caller
+ * prints it and exits 2 (or, on SIGHUP, keeps the old configuration). */
+#ifndef CANH_AGENT_CONF_H
+#define CANH_AGENT_CONF_H
+
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/values.h"
+
+struct agent_config {
+    const char *path; /* NULL: built-in defaults */
+    /* [agent] */
+    char name[64];
+    char agency[128];
+    char state_dir[256];
+    char rules_dir[256];
+    char local_rules_dir[256]; /* overrides and additions, kept on upgrade */
+    char assets_file[256];
+    char run_as_user[64];
+    struct netset home_net; /* empty: every address is "ours" */
+    int serious_level;      /* asset level from which impact is serious */
+    int log_level;          /* enum log_level */
+    /* [capture] */
+    char interface[64];
+    uint32_t snaplen;
+    uint32_t buffer_mb;
+    char filter[1024];
+    uint64_t drop_alert_ratio_ppm; /* capture_drops when drops/packets above */
+    uint64_t link_silent_us;       /* link_silent after this long without packets */
+    /* [output] */
+    char redis_url[256];
+    char stream[128]; /* default canh:events:<name> */
+    char heartbeat_stream[128];
+    uint64_t maxlen;
+    char redis_user[64];
+    char password_file[256];
+    uint64_t spool_max_bytes;
+    uint64_t heartbeat_interval_us;
+    uint64_t redis_timeout_us;
+    /* [geoip] */
+    char mmdb[256];
+};
+
+void agent_config_defaults(struct agent_config *c);
+int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *err);
+void agent_config_free(struct agent_config *c);
+
+#endif
