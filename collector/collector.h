@@ -4,7 +4,8 @@
  * applies each entry (process.c decides, store.h's script writes), runs
  * the periodic jobs (stream discovery, claiming entries of dead consumers,
  * closing quiet incidents, watching heartbeats); escalate.c delivers the
- * queued escalations.  main.c wires them to the configuration and signals.
+ * queued escalations through the sinks (sinks/).  main.c wires them to
+ * the configuration and signals; status/ reads the counters.
  */
 #ifndef CANH_COLLECTOR_COLLECTOR_H
 #define CANH_COLLECTOR_COLLECTOR_H
@@ -17,8 +18,9 @@
 #include "collector/config.h"
 #include "collector/rconn.h"
 
-struct escalator;
+struct escalate;
 
+/* consume.c's counters; status.c and main.c read them. */
 struct collector_stats {
     uint64_t entries;      /* stream entries taken in */
     uint64_t applied;      /* events whose effects were written */
@@ -29,15 +31,12 @@ struct collector_stats {
     uint64_t opened, escalated, closed;
     uint64_t claimed;      /* entries taken over from other consumers */
     uint64_t errors;
-    uint64_t delivered[SINK_COUNT];         /* escalations delivered, per sink */
-    uint64_t delivery_failures[SINK_COUNT]; /* attempts that failed (retried later) */
 };
 
 struct collector {
-    const struct collector_config *cfg;
-    struct event_base *base;
+    const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
     struct rconn *rc;
-    struct escalator *esc;
+    struct escalate *esc; /* its counters: escalate_stats(c->esc) */
     /* Streams with the group in place, in XREADGROUP order. */
     char (*streams)[192];
     size_t n_streams, cap_streams;
@@ -60,6 +59,12 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
 void collector_start(struct collector *c);
 /* Stop taking new entries; returns true when nothing is in flight. */
 bool collector_stop(struct collector *c);
+/* SIGHUP: cfg (kept by the caller until the next call) becomes the running
+ * configuration, escalation sinks rebuilt from it; -1 (logged) changes
+ * nothing. */
+int collector_reconfigure(struct collector *c, const struct collector_config *cfg);
+/* Streams read through the group now. */
+size_t collector_streams(const struct collector *c);
 void collector_free(struct collector *c);
 
 #endif

@@ -849,7 +849,6 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
-    c->base = base;
     struct redis_target target;
     if (redis_url_parse(cfg->redis_url, &target) < 0) {
         log_err("redis_url '%s' is not redis://host:port or unix:/path", cfg->redis_url);
@@ -860,7 +859,7 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
     c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
     if (!c->rc || !c->tick)
         goto err;
-    c->esc = escalate_new(c);
+    c->esc = escalate_new(cfg, base, c->rc);
     if (!c->esc)
         goto err;
     return 0;
@@ -882,14 +881,24 @@ bool collector_stop(struct collector *c)
     return c->inflight == 0 && escalate_idle(c->esc);
 }
 
+int collector_reconfigure(struct collector *c, const struct collector_config *cfg)
+{
+    if (escalate_reconfigure(c->esc, cfg) < 0)
+        return -1;
+    c->cfg = cfg;
+    return 0;
+}
+
+size_t collector_streams(const struct collector *c) { return c->n_streams; }
+
 void collector_free(struct collector *c)
 {
     if (c->tick)
         event_free(c->tick);
     c->tick = NULL;
     /* Deliveries still in flight finish (as failures) through the session,
-     * so the escalator goes first; then pending Redis callbacks run with
-     * NULL replies while the session is freed. */
+     * so the escalation worker goes first; then pending Redis callbacks
+     * run with NULL replies while the session is freed. */
     escalate_free(c->esc);
     c->esc = NULL;
     if (c->rc)
