@@ -18,6 +18,7 @@
 #include "collector/config.h"
 #include "collector/rconn.h"
 
+struct consume;
 struct escalate;
 
 /* consume.c's counters; status.c and main.c read them. */
@@ -33,23 +34,15 @@ struct collector_stats {
     uint64_t errors;
 };
 
+/* What the collector's parts share; the reading state stays in consume.c
+ * and the escalation worker's in escalate.c (its counters:
+ * escalate_stats(c->esc)). */
 struct collector {
     const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
     struct rconn *rc;
-    struct escalate *esc; /* its counters: escalate_stats(c->esc) */
-    /* Streams with the group in place, in XREADGROUP order. */
-    char (*streams)[192];
-    size_t n_streams, cap_streams;
-    bool scanning;      /* discovery in flight */
-    bool reading;       /* an XREADGROUP in flight */
-    bool own_pending_done; /* this session re-read its own pending entries */
-    size_t inflight;    /* entries being applied */
-    size_t groups_pending;
-    bool sweeping, watching, claiming;
-    struct event *tick; /* drives discovery, claims, sweeps, heartbeats */
-    uint64_t next_discover_us, next_claim_us, next_sweep_us, next_silent_us;
+    struct escalate *esc;
     struct collector_stats stats;
-    bool stopping;
+    struct consume *rd; /* the reading state, consume.c only */
 };
 
 /* Set up (no I/O yet); 0 or -1. */
