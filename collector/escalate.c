@@ -32,7 +32,6 @@ struct sink_slot {
     const struct sink_ops *ops;
     void *state;
     size_t inflight;
-    bool retired;
     struct sink_slot *next; /* on the retired list */
 };
 
@@ -44,7 +43,6 @@ struct escalate {
     struct sink_slot *retired;
     struct escalate_stats stats;
     bool claiming;
-    bool closing; /* in escalate_free: sinks fail what they still hold */
     size_t inflight;
     uint64_t next_poll_us;
 };
@@ -81,14 +79,21 @@ static void slot_close(struct sink_slot *slot)
     free(slot);
 }
 
-static void slot_release(struct escalate *e, struct sink_slot *slot)
+/* Closes the retired sinks whose deliveries have ended.  Not from a
+ * sink's own callback: libevent still uses a connection after its
+ * request's callback returns. */
+static void reap_retired(struct escalate *e)
 {
-    for (struct sink_slot **p = &e->retired; *p; p = &(*p)->next)
-        if (*p == slot) {
-            *p = slot->next;
-            break;
+    struct sink_slot **p = &e->retired;
+    while (*p) {
+        struct sink_slot *slot = *p;
+        if (slot->inflight) {
+            p = &slot->next;
+            continue;
         }
-    slot_close(slot);
+        *p = slot->next;
+        slot_close(slot);
+    }
 }
 
 /* Opens every sink cfg enables into slots; -1 with none left open. */
@@ -131,9 +136,8 @@ static void finish(struct delivery *d, const char *error)
         else
             e->stats.delivered[sink]++;
     }
-    struct sink_slot *slot = d->slot;
-    if (slot && --slot->inflight == 0 && slot->retired && !e->closing)
-        slot_release(e, slot);
+    if (d->slot)
+        d->slot->inflight--;
     struct store_ops o;
     store_ops_init(&o);
     char key[192];
@@ -258,6 +262,7 @@ void escalate_tick(struct escalate *e)
 {
     const struct collector_config *cfg = e->cfg;
     uint64_t now = units_now_us();
+    reap_retired(e);
     if (e->claiming || e->inflight >= MAX_INFLIGHT || now < e->next_poll_us)
         return;
     e->next_poll_us = now + cfg->poll_interval_us;
@@ -336,7 +341,6 @@ int escalate_reconfigure(struct escalate *e, const struct collector_config *cfg)
         if (old->inflight == 0) {
             slot_close(old);
         } else {
-            old->retired = true;
             old->next = e->retired;
             e->retired = old;
         }
@@ -351,7 +355,6 @@ void escalate_free(struct escalate *e)
         return;
     /* Closing a sink may finish its deliveries (as failures), which still
      * look at their slot: each is freed after its sink is closed. */
-    e->closing = true;
     for (int s = 0; s < SINK_COUNT; s++)
         slot_close(e->slots[s]);
     while (e->retired) {
