@@ -4,7 +4,8 @@
  * applies each entry (process.c decides, store.h's script writes), runs
  * the periodic jobs (stream discovery, claiming entries of dead consumers,
  * closing quiet incidents, watching heartbeats); escalate.c delivers the
- * queued escalations.  main.c wires them to the configuration and signals.
+ * queued escalations through the sinks (sinks/).  main.c wires them to
+ * the configuration and signals; status/ reads the counters.
  */
 #ifndef CANH_COLLECTOR_COLLECTOR_H
 #define CANH_COLLECTOR_COLLECTOR_H
@@ -17,8 +18,10 @@
 #include "collector/config.h"
 #include "collector/rconn.h"
 
-struct escalator;
+struct consume;
+struct escalate;
 
+/* consume.c's counters; status.c and main.c read them. */
 struct collector_stats {
     uint64_t entries;      /* stream entries taken in */
     uint64_t applied;      /* events whose effects were written */
@@ -29,28 +32,17 @@ struct collector_stats {
     uint64_t opened, escalated, closed;
     uint64_t claimed;      /* entries taken over from other consumers */
     uint64_t errors;
-    uint64_t delivered[SINK_COUNT];         /* escalations delivered, per sink */
-    uint64_t delivery_failures[SINK_COUNT]; /* attempts that failed (retried later) */
 };
 
+/* What the collector's parts share; the reading state stays in consume.c
+ * and the escalation worker's in escalate.c (its counters:
+ * escalate_stats(c->esc)). */
 struct collector {
-    const struct collector_config *cfg;
-    struct event_base *base;
+    const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
     struct rconn *rc;
-    struct escalator *esc;
-    /* Streams with the group in place, in XREADGROUP order. */
-    char (*streams)[192];
-    size_t n_streams, cap_streams;
-    bool scanning;      /* discovery in flight */
-    bool reading;       /* an XREADGROUP in flight */
-    bool own_pending_done; /* this session re-read its own pending entries */
-    size_t inflight;    /* entries being applied */
-    size_t groups_pending;
-    bool sweeping, watching, claiming;
-    struct event *tick; /* drives discovery, claims, sweeps, heartbeats */
-    uint64_t next_discover_us, next_claim_us, next_sweep_us, next_silent_us;
+    struct escalate *esc;
     struct collector_stats stats;
-    bool stopping;
+    struct consume *rd; /* the reading state, consume.c only */
 };
 
 /* Set up (no I/O yet); 0 or -1. */
@@ -60,6 +52,12 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
 void collector_start(struct collector *c);
 /* Stop taking new entries; returns true when nothing is in flight. */
 bool collector_stop(struct collector *c);
+/* SIGHUP: cfg (kept by the caller until the next call) becomes the running
+ * configuration, escalation sinks rebuilt from it; -1 (logged) changes
+ * nothing. */
+int collector_reconfigure(struct collector *c, const struct collector_config *cfg);
+/* Streams read through the group now. */
+size_t collector_streams(const struct collector *c);
 void collector_free(struct collector *c);
 
 #endif

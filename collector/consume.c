@@ -33,6 +33,22 @@
 #define SCAN_MAX_PAGES 1000
 #define CLAIM_MAX_PAGES 20
 
+/* The reading side of one collector: nothing outside this file uses it. */
+struct consume {
+    /* Streams with the group in place, in XREADGROUP order. */
+    char (*streams)[192];
+    size_t n_streams, cap_streams;
+    bool scanning;         /* discovery in flight */
+    bool reading;          /* an XREADGROUP in flight */
+    bool own_pending_done; /* this session re-read its own pending entries */
+    size_t inflight;       /* entries being applied */
+    size_t groups_pending;
+    bool sweeping, watching, claiming;
+    struct event *tick; /* drives discovery, claims, sweeps, heartbeats */
+    uint64_t next_discover_us, next_claim_us, next_sweep_us, next_silent_us;
+    bool stopping;
+};
+
 static uint32_t random_u32(void *user)
 {
     (void)user;
@@ -114,7 +130,7 @@ static void job_end(struct job *j)
     free(j->raw);
     bool counted = j->counted;
     free(j);
-    if (counted && --c->inflight == 0)
+    if (counted && --c->rd->inflight == 0)
         maybe_read(c);
 }
 
@@ -344,7 +360,7 @@ static struct job *job_new(struct collector *c, enum job_kind kind, bool counted
     j->kind = kind;
     j->counted = counted;
     if (counted)
-        c->inflight++;
+        c->rd->inflight++;
     return j;
 }
 
@@ -442,11 +458,11 @@ static void on_read(redisReply *reply, void *priv)
 {
     struct read_req *rq = priv;
     struct collector *c = rq->c;
-    c->reading = false;
+    c->rd->reading = false;
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         log_warn("XREADGROUP: %s; discovering streams again", reply->str);
-        c->n_streams = 0;
-        c->next_discover_us = 0;
+        c->rd->n_streams = 0;
+        c->rd->next_discover_us = 0;
     } else if (reply && reply->type == REDIS_REPLY_ARRAY) {
         for (size_t s = 0; s < reply->elements; s++) {
             const redisReply *sr = reply->element[s];
@@ -458,31 +474,32 @@ static void on_read(redisReply *reply, void *priv)
         }
     }
     if (reply && reply->type != REDIS_REPLY_ERROR && rq->own_pending)
-        c->own_pending_done = true;
+        c->rd->own_pending_done = true;
     free(rq->keys);
     free(rq);
-    if (reply && c->inflight == 0)
+    if (reply && c->rd->inflight == 0)
         maybe_read(c);
 }
 
 static void maybe_read(struct collector *c)
 {
-    if (c->reading || c->inflight || c->stopping || !rconn_up(c->rc) || c->n_streams == 0 ||
-        c->groups_pending)
+    struct consume *rd = c->rd;
+    if (rd->reading || rd->inflight || rd->stopping || !rconn_up(c->rc) || rd->n_streams == 0 ||
+        rd->groups_pending)
         return;
-    size_t n = c->n_streams < 250 ? c->n_streams : 250;
+    size_t n = c->rd->n_streams < 250 ? c->rd->n_streams : 250;
     struct read_req *rq = calloc(1, sizeof(*rq));
     if (!rq)
         return;
     rq->c = c;
-    rq->own_pending = !c->own_pending_done;
+    rq->own_pending = !c->rd->own_pending_done;
     rq->n = n;
     rq->keys = malloc(n * sizeof(*rq->keys));
     if (!rq->keys) {
         free(rq);
         return;
     }
-    memcpy(rq->keys, c->streams, n * sizeof(*rq->keys));
+    memcpy(rq->keys, c->rd->streams, n * sizeof(*rq->keys));
     struct argv_builder b = {0};
     ab_add(&b, "XREADGROUP");
     ab_add(&b, "GROUP");
@@ -499,9 +516,9 @@ static void maybe_read(struct collector *c)
         ab_add(&b, rq->keys[i]);
     for (size_t i = 0; i < n; i++)
         ab_add(&b, rq->own_pending ? "0" : ">");
-    c->reading = true;
+    c->rd->reading = true;
     if (send_cmd(c, RCONN_RD, on_read, rq, &b) < 0) {
-        c->reading = false;
+        c->rd->reading = false;
         free(rq->keys);
         free(rq);
     }
@@ -517,8 +534,8 @@ struct stream_group_req {
 
 static bool have_stream(const struct collector *c, const char *key)
 {
-    for (size_t i = 0; i < c->n_streams; i++)
-        if (strcmp(c->streams[i], key) == 0)
+    for (size_t i = 0; i < c->rd->n_streams; i++)
+        if (strcmp(c->rd->streams[i], key) == 0)
             return true;
     return false;
 }
@@ -528,26 +545,27 @@ static void on_group(redisReply *reply, void *priv)
     struct stream_group_req *g = priv;
     struct collector *c = g->c;
     if (reply && g->generation == rconn_generation(c->rc)) {
-        c->groups_pending--;
+        c->rd->groups_pending--;
         bool ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
         if (!ok) {
             log_warn("XGROUP CREATE %s: %s", g->key, reply->str);
         } else if (!have_stream(c, g->key)) {
-            if (c->n_streams == c->cap_streams) {
-                size_t cap = c->cap_streams ? c->cap_streams * 2 : 16;
-                char(*v)[192] = realloc(c->streams, cap * sizeof(*v));
+            if (c->rd->n_streams == c->rd->cap_streams) {
+                size_t cap = c->rd->cap_streams ? c->rd->cap_streams * 2 : 16;
+                char(*v)[192] = realloc(c->rd->streams, cap * sizeof(*v));
                 if (v) {
-                    c->streams = v;
-                    c->cap_streams = cap;
+                    c->rd->streams = v;
+                    c->rd->cap_streams = cap;
                 }
             }
-            if (c->n_streams < c->cap_streams) {
-                snprintf(c->streams[c->n_streams++], sizeof(c->streams[0]), "%s", g->key);
+            if (c->rd->n_streams < c->rd->cap_streams) {
+                snprintf(c->rd->streams[c->rd->n_streams++], sizeof(c->rd->streams[0]), "%s",
+                         g->key);
                 log_info("reading %s", g->key);
                 /* A new stream's pending entries are not ours to re-read. */
             }
         }
-        if (c->groups_pending == 0)
+        if (c->rd->groups_pending == 0)
             maybe_read(c);
     }
     free(g);
@@ -570,7 +588,7 @@ static void ensure_group(struct collector *c, const char *key)
     if (rconn_command(c->rc, RCONN_CMD, on_group, g, 6, argv, lens) < 0)
         free(g);
     else
-        c->groups_pending++;
+        c->rd->groups_pending++;
 }
 
 struct scan_req {
@@ -587,7 +605,7 @@ static void on_scan(redisReply *reply, void *priv)
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         if (reply)
             log_warn("SCAN failed: %s", reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
-        c->scanning = false;
+        c->rd->scanning = false;
         free(sr);
         return;
     }
@@ -600,7 +618,7 @@ static void on_scan(redisReply *reply, void *priv)
     }
     const char *cursor = reply->element[0]->str;
     if (strcmp(cursor, "0") == 0 || ++sr->pages >= SCAN_MAX_PAGES) {
-        c->scanning = false;
+        c->rd->scanning = false;
         free(sr);
         return;
     }
@@ -614,7 +632,7 @@ static void send_scan(struct scan_req *sr, const char *cursor)
     for (int i = 0; i < 8; i++)
         lens[i] = strlen(argv[i]);
     if (rconn_command(sr->c->rc, RCONN_CMD, on_scan, sr, 8, argv, lens) < 0) {
-        sr->c->scanning = false;
+        sr->c->rd->scanning = false;
         free(sr);
     }
 }
@@ -635,7 +653,7 @@ static void discover(struct collector *c)
     if (!sr)
         return;
     sr->c = c;
-    c->scanning = true;
+    c->rd->scanning = true;
     send_scan(sr, "0");
 }
 
@@ -654,18 +672,19 @@ static void on_claim(redisReply *reply, void *priv)
     struct claim_req *cr = priv;
     struct collector *c = cr->c;
     if (!reply) {
-        c->claiming = false;
+        c->rd->claiming = false;
         free(cr);
         return;
     }
     const char *next = "0-0";
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
-        reply->element[1]->type == REDIS_REPLY_ARRAY && cr->stream < c->n_streams) {
+        reply->element[1]->type == REDIS_REPLY_ARRAY && cr->stream < c->rd->n_streams) {
         const redisReply *entries = reply->element[1];
         for (size_t e = 0; e < entries->elements; e++)
-            take_entry(c, c->streams[cr->stream], entries->element[e]);
+            take_entry(c, c->rd->streams[cr->stream], entries->element[e]);
         if (entries->elements)
-            log_info("claimed %zu idle entries of %s", entries->elements, c->streams[cr->stream]);
+            log_info("claimed %zu idle entries of %s", entries->elements,
+                     c->rd->streams[cr->stream]);
         c->stats.claimed += entries->elements;
         next = reply->element[0]->str;
     } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -677,11 +696,11 @@ static void on_claim(redisReply *reply, void *priv)
     }
     cr->stream++;
     cr->pages = 0;
-    if (cr->stream < c->n_streams) {
+    if (cr->stream < c->rd->n_streams) {
         send_claim(cr, "0-0");
         return;
     }
-    c->claiming = false;
+    c->rd->claiming = false;
     free(cr);
 }
 
@@ -690,7 +709,7 @@ static void send_claim(struct claim_req *cr, const char *cursor)
     struct collector *c = cr->c;
     struct argv_builder b = {0};
     ab_add(&b, "XAUTOCLAIM");
-    ab_add(&b, c->streams[cr->stream]);
+    ab_add(&b, c->rd->streams[cr->stream]);
     ab_add(&b, STORE_GROUP);
     ab_add(&b, c->cfg->consumer);
     ab_num(&b, c->cfg->claim_idle_us / 1000);
@@ -698,20 +717,20 @@ static void send_claim(struct claim_req *cr, const char *cursor)
     ab_add(&b, "COUNT");
     ab_num(&b, c->cfg->batch);
     if (send_cmd(c, RCONN_CMD, on_claim, cr, &b) < 0) {
-        c->claiming = false;
+        c->rd->claiming = false;
         free(cr);
     }
 }
 
 static void claim(struct collector *c)
 {
-    if (c->n_streams == 0)
+    if (c->rd->n_streams == 0)
         return;
     struct claim_req *cr = calloc(1, sizeof(*cr));
     if (!cr)
         return;
     cr->c = c;
-    c->claiming = true;
+    c->rd->claiming = true;
     send_claim(cr, "0-0");
 }
 
@@ -720,7 +739,7 @@ static void claim(struct collector *c)
 static void on_sweep(redisReply *reply, void *priv)
 {
     struct collector *c = priv;
-    c->sweeping = false;
+    c->rd->sweeping = false;
     if (!reply || reply->type != REDIS_REPLY_ARRAY)
         return;
     for (size_t i = 0; i < reply->elements; i++) {
@@ -750,13 +769,13 @@ static void sweep(struct collector *c)
     ab_add(&b, "LIMIT");
     ab_add(&b, "0");
     ab_add(&b, "100");
-    c->sweeping = send_cmd(c, RCONN_CMD, on_sweep, c, &b) == 0;
+    c->rd->sweeping = send_cmd(c, RCONN_CMD, on_sweep, c, &b) == 0;
 }
 
 static void on_silent(redisReply *reply, void *priv)
 {
     struct collector *c = priv;
-    c->watching = false;
+    c->rd->watching = false;
     if (!reply || reply->type != REDIS_REPLY_ARRAY)
         return;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
@@ -788,7 +807,7 @@ static void watch_heartbeats(struct collector *c)
     ab_add(&b, "LIMIT");
     ab_add(&b, "0");
     ab_add(&b, "100");
-    c->watching = send_cmd(c, RCONN_CMD, on_silent, c, &b) == 0;
+    c->rd->watching = send_cmd(c, RCONN_CMD, on_silent, c, &b) == 0;
 }
 
 /* ---- the loop ------------------------------------------------------- */
@@ -796,19 +815,19 @@ static void watch_heartbeats(struct collector *c)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct collector *c = arg;
-    if (!rconn_up(c->rc) || c->stopping)
+    if (!rconn_up(c->rc) || c->rd->stopping)
         return;
     uint64_t now = units_now_us();
-    if (!c->scanning && !c->groups_pending && now >= c->next_discover_us) {
-        c->next_discover_us = now + c->cfg->discover_interval_us;
+    if (!c->rd->scanning && !c->rd->groups_pending && now >= c->rd->next_discover_us) {
+        c->rd->next_discover_us = now + c->cfg->discover_interval_us;
         discover(c);
     }
-    if (!c->claiming && now >= c->next_claim_us && c->n_streams) {
-        c->next_claim_us = now + c->cfg->claim_interval_us;
+    if (!c->rd->claiming && now >= c->rd->next_claim_us && c->rd->n_streams) {
+        c->rd->next_claim_us = now + c->cfg->claim_interval_us;
         claim(c);
     }
-    if (!c->sweeping && now >= c->next_sweep_us) {
-        c->next_sweep_us = now + c->cfg->sweep_interval_us;
+    if (!c->rd->sweeping && now >= c->rd->next_sweep_us) {
+        c->rd->next_sweep_us = now + c->cfg->sweep_interval_us;
         sweep(c);
     }
     uint64_t silent_every = c->cfg->silent_after_us / 4;
@@ -816,8 +835,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         silent_every = 500000;
     if (silent_every > 10000000)
         silent_every = 10000000;
-    if (!c->watching && now >= c->next_silent_us) {
-        c->next_silent_us = now + silent_every;
+    if (!c->rd->watching && now >= c->rd->next_silent_us) {
+        c->rd->next_silent_us = now + silent_every;
         watch_heartbeats(c);
     }
     maybe_read(c);
@@ -827,20 +846,20 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void on_ready(void *owner)
 {
     struct collector *c = owner;
-    c->n_streams = 0;
-    c->groups_pending = 0;
-    c->own_pending_done = false;
-    c->scanning = c->claiming = c->sweeping = c->watching = c->reading = false;
-    c->next_discover_us = c->next_sweep_us = c->next_silent_us = 0;
+    c->rd->n_streams = 0;
+    c->rd->groups_pending = 0;
+    c->rd->own_pending_done = false;
+    c->rd->scanning = c->rd->claiming = c->rd->sweeping = c->rd->watching = c->rd->reading = false;
+    c->rd->next_discover_us = c->rd->next_sweep_us = c->rd->next_silent_us = 0;
     /* Claim only after a first read of our own pending entries. */
-    c->next_claim_us = units_now_us() + 1000000;
+    c->rd->next_claim_us = units_now_us() + 1000000;
     on_tick(-1, 0, c);
 }
 
 static void on_lost(void *owner)
 {
     struct collector *c = owner;
-    c->reading = false;
+    c->rd->reading = false;
     escalate_session_lost(c->esc);
 }
 
@@ -849,18 +868,20 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
-    c->base = base;
+    c->rd = calloc(1, sizeof(*c->rd));
+    if (!c->rd)
+        return -1;
     struct redis_target target;
     if (redis_url_parse(cfg->redis_url, &target) < 0) {
         log_err("redis_url '%s' is not redis://host:port or unix:/path", cfg->redis_url);
-        return -1;
+        goto err;
     }
     c->rc = rconn_new(base, &target, cfg->redis_user, password, cfg->timeout_us, cfg->block_us,
                       on_ready, on_lost, c);
-    c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
-    if (!c->rc || !c->tick)
+    c->rd->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
+    if (!c->rc || !c->rd->tick)
         goto err;
-    c->esc = escalate_new(c);
+    c->esc = escalate_new(cfg, base, c->rc);
     if (!c->esc)
         goto err;
     return 0;
@@ -872,29 +893,40 @@ err:
 void collector_start(struct collector *c)
 {
     struct timeval tv = {0, 100000};
-    event_add(c->tick, &tv);
+    event_add(c->rd->tick, &tv);
     rconn_start(c->rc);
 }
 
 bool collector_stop(struct collector *c)
 {
-    c->stopping = true;
-    return c->inflight == 0 && escalate_idle(c->esc);
+    c->rd->stopping = true;
+    return c->rd->inflight == 0 && escalate_idle(c->esc);
 }
+
+int collector_reconfigure(struct collector *c, const struct collector_config *cfg)
+{
+    if (escalate_reconfigure(c->esc, cfg) < 0)
+        return -1;
+    c->cfg = cfg;
+    return 0;
+}
+
+size_t collector_streams(const struct collector *c) { return c->rd->n_streams; }
 
 void collector_free(struct collector *c)
 {
-    if (c->tick)
-        event_free(c->tick);
-    c->tick = NULL;
+    if (c->rd && c->rd->tick)
+        event_free(c->rd->tick);
     /* Deliveries still in flight finish (as failures) through the session,
-     * so the escalator goes first; then pending Redis callbacks run with
-     * NULL replies while the session is freed. */
+     * so the escalation worker goes first; then pending Redis callbacks
+     * run with NULL replies while the session is freed. */
     escalate_free(c->esc);
     c->esc = NULL;
     if (c->rc)
         rconn_free(c->rc);
     c->rc = NULL;
-    free(c->streams);
-    c->streams = NULL;
+    if (c->rd)
+        free(c->rd->streams);
+    free(c->rd);
+    c->rd = NULL;
 }

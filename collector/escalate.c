@@ -1,59 +1,61 @@
 /* escalate.c — see escalate.h. */
 #include "collector/escalate.h"
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
-#include "collector/collector.h"
 #include "collector/incident.h"
 #include "collector/report.h"
-#include "collector/store.h"
+#include "collector/sinks/sink.h"
 #include "collector/sinks/syslog.h"
+#include "collector/sinks/webhook.h"
+#include "collector/store.h"
 #include "common/log.h"
 #include "common/units.h"
 
 #define MAX_INFLIGHT 16
 #define LEASE_EXTRA_US ((uint64_t)30 * 1000000)
 
-struct escalator {
-    struct collector *c;
-    char secret[512];
-    struct evhttp_uri *uri;
-    struct evhttp_connection *http;
-    struct syslog_sink *syslog;
-    char hostname[128];
+/* The sinks, by enum sink_id. */
+static const struct sink_ops *const sink_ops[SINK_COUNT] = {
+    [SINK_WEBHOOK] = &webhook_sink_ops,
+    [SINK_SYSLOG] = &syslog_sink_ops,
+    [SINK_REPORT] = &report_sink_ops,
+};
+
+/* One opened sink.  A reload replaces it; the old one is kept on the
+ * retired list until the deliveries it started have ended. */
+struct sink_slot {
+    const struct sink_ops *ops;
+    void *state;
+    size_t inflight;
+    struct sink_slot *next; /* on the retired list */
+};
+
+struct escalate {
+    const struct collector_config *cfg;
+    struct event_base *base;
+    struct rconn *rc;
+    struct sink_slot *slots[SINK_COUNT]; /* NULL: not configured here */
+    struct sink_slot *retired;
+    struct escalate_stats stats;
     bool claiming;
     size_t inflight;
     uint64_t next_poll_us;
 };
 
 struct delivery {
-    struct escalator *e;
+    struct escalate *e;
+    struct sink_slot *slot; /* NULL until handed to a sink */
     char id[160];
     char sink[16];
     char action[16];
     uint64_t attempts;
     struct incident inc;
 };
-
-void escalate_signature(const char *secret, const void *body, size_t len, char *out, size_t outlen)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, md, &mdlen);
-    size_t used = (size_t)snprintf(out, outlen, "sha256=");
-    for (unsigned i = 0; i < mdlen && used + 3 <= outlen; i++)
-        used += (size_t)snprintf(out + used, outlen - used, "%02x", md[i]);
-}
 
 uint64_t escalate_backoff_us(const struct collector_config *cfg, uint64_t attempts, uint32_t random)
 {
@@ -67,6 +69,54 @@ uint64_t escalate_backoff_us(const struct collector_config *cfg, uint64_t attemp
     return delay - delay / 4 + (spread ? random % (spread + 1) : 0);
 }
 
+/* ---- sinks ---------------------------------------------------------- */
+
+static void slot_close(struct sink_slot *slot)
+{
+    if (!slot)
+        return;
+    slot->ops->close(slot->state);
+    free(slot);
+}
+
+/* Closes the retired sinks whose deliveries have ended.  Not from a
+ * sink's own callback: libevent still uses a connection after its
+ * request's callback returns. */
+static void reap_retired(struct escalate *e)
+{
+    struct sink_slot **p = &e->retired;
+    while (*p) {
+        struct sink_slot *slot = *p;
+        if (slot->inflight) {
+            p = &slot->next;
+            continue;
+        }
+        *p = slot->next;
+        slot_close(slot);
+    }
+}
+
+/* Opens every sink cfg enables into slots; -1 with none left open. */
+static int open_slots(struct sink_slot *slots[SINK_COUNT], const struct collector_config *cfg,
+                      struct event_base *base)
+{
+    for (int s = 0; s < SINK_COUNT; s++) {
+        slots[s] = NULL;
+        if (!cfg->route[s].enabled)
+            continue;
+        slots[s] = calloc(1, sizeof(*slots[s]));
+        if (!slots[s] || sink_ops[s]->open(&slots[s]->state, cfg, base) < 0) {
+            free(slots[s]);
+            slots[s] = NULL;
+            while (s-- > 0)
+                slot_close(slots[s]);
+            return -1;
+        }
+        slots[s]->ops = sink_ops[s];
+    }
+    return 0;
+}
+
 /* ---- finishing a job ------------------------------------------------ */
 
 static void on_finish(redisReply *reply, void *priv)
@@ -78,14 +128,16 @@ static void on_finish(redisReply *reply, void *priv)
 
 static void finish(struct delivery *d, const char *error)
 {
-    struct escalator *e = d->e;
+    struct escalate *e = d->e;
     enum sink_id sink;
     if (sink_parse(d->sink, &sink) == 0) {
         if (error)
-            e->c->stats.delivery_failures[sink]++;
+            e->stats.failures[sink]++;
         else
-            e->c->stats.delivered[sink]++;
+            e->stats.delivered[sink]++;
     }
+    if (d->slot)
+        d->slot->inflight--;
     struct store_ops o;
     store_ops_init(&o);
     char key[192];
@@ -98,7 +150,7 @@ static void finish(struct delivery *d, const char *error)
         uint32_t r;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
             r = (uint32_t)random();
-        uint64_t delay = escalate_backoff_us(e->c->cfg, d->attempts ? d->attempts : 1, r);
+        uint64_t delay = escalate_backoff_us(e->cfg, d->attempts ? d->attempts : 1, r);
         log_warn("escalation %s to %s failed (attempt %" PRIu64 "): %s; retry in %" PRIu64 " ms",
                  d->inc.id, d->sink, d->attempts, error, delay / 1000);
         store_begin(&o, "ZADD");
@@ -112,7 +164,7 @@ static void finish(struct delivery *d, const char *error)
     size_t *lens, argc;
     if (store_apply_argv(&o, &argv, &lens, &argc) == 0) {
         /* If Redis is away now, the lease runs out and the job comes back. */
-        rconn_command(e->c->rc, RCONN_CMD, on_finish, e, (int)argc, argv, lens);
+        rconn_command(e->rc, RCONN_CMD, on_finish, e, (int)argc, argv, lens);
         free(argv);
         free(lens);
     }
@@ -121,105 +173,25 @@ static void finish(struct delivery *d, const char *error)
     free(d);
 }
 
-/* ---- sinks ---------------------------------------------------------- */
+static void on_sent(void *priv, const char *error) { finish(priv, error); }
 
-static char *payload(const struct delivery *d)
+static void deliver(struct delivery *d, enum sink_id sink)
 {
-    json_t *root = json_object();
-    json_object_set_new(root, "delivery", json_string(d->id));
-    json_object_set_new(root, "action", json_string(d->action));
-    json_object_set_new(root, "incident", incident_to_json(&d->inc));
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    return text;
-}
-
-static void on_http(struct evhttp_request *req, void *arg)
-{
-    struct delivery *d = arg;
-    int code = req ? evhttp_request_get_response_code(req) : 0;
-    char error[64];
-    if (code >= 200 && code < 300) {
-        finish(d, NULL);
+    struct sink_slot *slot = d->e->slots[sink];
+    if (!slot) {
+        /* Leased just before a reload turned the sink off. */
+        finish(d, "the sink is not configured");
         return;
     }
-    if (code == 0)
-        snprintf(error, sizeof(error), "no answer (connection refused or timed out)");
-    else
-        snprintf(error, sizeof(error), "HTTP %d", code);
-    finish(d, error);
-}
-
-static void deliver_webhook(struct delivery *d)
-{
-    struct escalator *e = d->e;
-    char *body = payload(d);
-    if (!body || !e->http) {
-        free(body);
-        finish(d, "cannot build the request");
-        return;
-    }
-    struct evhttp_request *req = evhttp_request_new(on_http, d);
-    if (!req) {
-        free(body);
-        finish(d, "out of memory");
-        return;
-    }
-    char sig[80], host[300];
-    escalate_signature(e->secret, body, strlen(body), sig, sizeof(sig));
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    int port = evhttp_uri_get_port(e->uri);
-    snprintf(host, sizeof(host), "%s:%d", evhttp_uri_get_host(e->uri), port > 0 ? port : 80);
-    evhttp_add_header(h, "Host", host);
-    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
-    evhttp_add_header(h, "User-Agent", "canh-collector/" CANH_VERSION);
-    evhttp_add_header(h, "X-Canh-Signature", sig);
-    evhttp_add_header(h, "X-Canh-Delivery", d->id);
-    evhttp_add_header(h, "X-Canh-Action", d->action);
-    evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
-    free(body);
-    const char *path = evhttp_uri_get_path(e->uri);
-    const char *query = evhttp_uri_get_query(e->uri);
-    char target[600];
-    snprintf(target, sizeof(target), "%s%s%s", path && *path ? path : "/", query ? "?" : "",
-             query ? query : "");
-    if (evhttp_make_request(e->http, req, EVHTTP_REQ_POST, target) < 0)
-        finish(d, "cannot send the request");
-}
-
-static void on_syslog(void *priv, const char *error) { finish(priv, error); }
-
-static void deliver_syslog(struct delivery *d)
-{
-    struct escalator *e = d->e;
-    char msg[2048];
-    size_t len = syslog_format(msg, sizeof(msg), &d->inc, d->action, d->id, e->hostname,
-                               e->c->cfg->syslog_app, units_now_us());
-    if (!e->syslog) {
-        e->syslog = syslog_sink_new(e->c->base, e->c->cfg->syslog_host, e->c->cfg->syslog_port,
-                                    e->c->cfg->syslog_tcp);
-        if (!e->syslog) {
-            finish(d, "syslog host cannot be resolved");
-            return;
-        }
-    }
-    syslog_sink_send(e->syslog, msg, len, on_syslog, d);
-}
-
-static void deliver_report(struct delivery *d)
-{
-    if (report_write(d->e->c->cfg, &d->inc, units_now_us()) < 0) {
-        char error[320];
-        snprintf(error, sizeof(error), "cannot write the report in %s", d->e->c->cfg->report_dir);
-        finish(d, error);
-        return;
-    }
-    finish(d, NULL);
+    d->slot = slot;
+    slot->inflight++;
+    struct sink_delivery sd = {.id = d->id, .action = d->action, .inc = &d->inc};
+    slot->ops->send(slot->state, d->e->cfg, &sd, on_sent, d);
 }
 
 /* ---- leasing -------------------------------------------------------- */
 
-static void take_job(struct escalator *e, const redisReply *item)
+static void take_job(struct escalate *e, const redisReply *item)
 {
     if (item->type != REDIS_REPLY_ARRAY || item->elements != 3 ||
         item->element[0]->type != REDIS_REPLY_STRING)
@@ -265,23 +237,12 @@ static void take_job(struct escalator *e, const redisReply *item)
         finish(d, NULL);
         return;
     }
-    switch (sink) {
-    case SINK_WEBHOOK:
-        deliver_webhook(d);
-        break;
-    case SINK_SYSLOG:
-        deliver_syslog(d);
-        break;
-    case SINK_REPORT:
-    case SINK_COUNT:
-        deliver_report(d);
-        break;
-    }
+    deliver(d, sink);
 }
 
 static void on_claim(redisReply *reply, void *priv)
 {
-    struct escalator *e = priv;
+    struct escalate *e = priv;
     e->claiming = false;
     if (!reply)
         return;
@@ -297,14 +258,14 @@ static void on_claim(redisReply *reply, void *priv)
         e->next_poll_us = 0;
 }
 
-void escalate_tick(struct escalator *e)
+void escalate_tick(struct escalate *e)
 {
-    struct collector *c = e->c;
+    const struct collector_config *cfg = e->cfg;
     uint64_t now = units_now_us();
-    if (e->claiming || e->inflight >= MAX_INFLIGHT || now < e->next_poll_us || c->stopping ||
-        !rconn_up(c->rc))
+    reap_retired(e);
+    if (e->claiming || e->inflight >= MAX_INFLIGHT || now < e->next_poll_us)
         return;
-    e->next_poll_us = now + c->cfg->poll_interval_us;
+    e->next_poll_us = now + cfg->poll_interval_us;
     const char *argv[4 + 4 + 3 * SINK_COUNT];
     size_t lens[4 + 4 + 3 * SINK_COUNT];
     char nums[4 + 3 * SINK_COUNT][32];
@@ -325,14 +286,14 @@ void escalate_tick(struct escalator *e)
     ARG(store_claim_lua);
     ARG("0");
     NUM("%" PRIu64, now / 1000);
-    NUM("%" PRIu64, (c->cfg->webhook_timeout_us + LEASE_EXTRA_US) / 1000);
+    NUM("%" PRIu64, (cfg->webhook_timeout_us + LEASE_EXTRA_US) / 1000);
     NUM("%zu", (size_t)(MAX_INFLIGHT - e->inflight));
     int n_sinks = 0;
     for (int s = 0; s < SINK_COUNT; s++)
-        n_sinks += c->cfg->route[s].enabled;
+        n_sinks += cfg->route[s].enabled;
     NUM("%d", n_sinks);
     for (int s = 0; s < SINK_COUNT; s++) {
-        const struct sink_route *r = &c->cfg->route[s];
+        const struct sink_route *r = &cfg->route[s];
         if (!r->enabled)
             continue;
         ARG(sink_name((enum sink_id)s));
@@ -341,57 +302,65 @@ void escalate_tick(struct escalator *e)
     }
 #undef ARG
 #undef NUM
-    if (rconn_command(c->rc, RCONN_CMD, on_claim, e, n, argv, lens) == 0)
+    if (rconn_command(e->rc, RCONN_CMD, on_claim, e, n, argv, lens) == 0)
         e->claiming = true;
 }
 
-void escalate_session_lost(struct escalator *e) { e->claiming = false; }
+void escalate_session_lost(struct escalate *e) { e->claiming = false; }
 
-bool escalate_idle(const struct escalator *e) { return e->inflight == 0 && !e->claiming; }
+bool escalate_idle(const struct escalate *e) { return e->inflight == 0 && !e->claiming; }
 
-struct escalator *escalate_new(struct collector *c)
+const struct escalate_stats *escalate_stats(const struct escalate *e) { return &e->stats; }
+
+struct escalate *escalate_new(const struct collector_config *cfg, struct event_base *base,
+                              struct rconn *rc)
 {
-    struct escalator *e = calloc(1, sizeof(*e));
+    struct escalate *e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->c = c;
-    gethostname(e->hostname, sizeof(e->hostname) - 1);
-    const struct collector_config *cfg = c->cfg;
-    if (cfg->route[SINK_WEBHOOK].enabled) {
-        if (collector_read_secret(cfg->webhook_secret_file, e->secret, sizeof(e->secret)) < 0 ||
-            !e->secret[0]) {
-            log_err("cannot read the webhook secret from %s", cfg->webhook_secret_file);
-            goto err;
-        }
-        e->uri = evhttp_uri_parse(cfg->webhook_url);
-        if (!e->uri || !evhttp_uri_get_host(e->uri)) {
-            log_err("webhook url '%s' cannot be parsed", cfg->webhook_url);
-            goto err;
-        }
-        int port = evhttp_uri_get_port(e->uri);
-        e->http = evhttp_connection_base_new(c->base, NULL, evhttp_uri_get_host(e->uri),
-                                             (uint16_t)(port > 0 ? port : 80));
-        if (!e->http)
-            goto err;
-        struct timeval tv = {(time_t)(cfg->webhook_timeout_us / 1000000),
-                             (suseconds_t)(cfg->webhook_timeout_us % 1000000)};
-        evhttp_connection_set_timeout_tv(e->http, &tv);
-        evhttp_connection_set_retries(e->http, 0);
+    e->cfg = cfg;
+    e->base = base;
+    e->rc = rc;
+    if (open_slots(e->slots, cfg, base) < 0) {
+        free(e);
+        return NULL;
     }
     return e;
-err:
-    escalate_free(e);
-    return NULL;
 }
 
-void escalate_free(struct escalator *e)
+int escalate_reconfigure(struct escalate *e, const struct collector_config *cfg)
+{
+    struct sink_slot *fresh[SINK_COUNT];
+    if (open_slots(fresh, cfg, e->base) < 0)
+        return -1;
+    for (int s = 0; s < SINK_COUNT; s++) {
+        struct sink_slot *old = e->slots[s];
+        e->slots[s] = fresh[s];
+        if (!old)
+            continue;
+        if (old->inflight == 0) {
+            slot_close(old);
+        } else {
+            old->next = e->retired;
+            e->retired = old;
+        }
+    }
+    e->cfg = cfg;
+    return 0;
+}
+
+void escalate_free(struct escalate *e)
 {
     if (!e)
         return;
-    if (e->http)
-        evhttp_connection_free(e->http);
-    if (e->uri)
-        evhttp_uri_free(e->uri);
-    syslog_sink_free(e->syslog);
+    /* Closing a sink may finish its deliveries (as failures), which still
+     * look at their slot: each is freed after its sink is closed. */
+    for (int s = 0; s < SINK_COUNT; s++)
+        slot_close(e->slots[s]);
+    while (e->retired) {
+        struct sink_slot *slot = e->retired;
+        e->retired = slot->next;
+        slot_close(slot);
+    }
     free(e);
 }

@@ -4,35 +4,52 @@
  * write as the incident change: the hash canh:escalation:<job> and its
  * next-attempt time in the sorted set canh:escalations.  Any collector's
  * worker leases due jobs (store_claim_lua, which also applies each sink's
- * token-bucket rate limit shared through Redis), delivers them — webhook
- * (HTTP POST, JSON, HMAC-SHA256 signature), syslog (RFC 5424, UDP or TCP)
- * or report draft (report.c) — and then deletes the job, or puts it back
- * with exponential backoff.  A collector that dies mid-delivery leaves the
- * lease to expire and the job is delivered again: delivery is at least
- * once, and each carries its job id (X-Canh-Delivery, syslog msgid
- * field) so a receiver can drop a repeat.
+ * token-bucket rate limit shared through Redis), hands each to its sink
+ * through struct sink_ops (sinks/sink.h): webhook (sinks/webhook.c),
+ * syslog (sinks/syslog.c) or report draft (report.c) — and then deletes
+ * the job, or puts it back with exponential backoff.  A collector that
+ * dies mid-delivery leaves the lease to expire and the job is delivered
+ * again: delivery is at least once, and each carries its job id
+ * (X-Canh-Delivery, syslog msgid field) so a receiver can drop a repeat.
+ *
+ * The worker owns its sinks and its counters.  A reload gives it the new
+ * configuration (escalate_reconfigure): sinks are rebuilt from it and the
+ * replaced ones close when the deliveries they started have ended.
  */
 #ifndef CANH_COLLECTOR_ESCALATE_H
 #define CANH_COLLECTOR_ESCALATE_H
 
+#include <event2/event.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "collector/config.h"
+#include "collector/rconn.h"
 
-struct collector;
-struct escalator;
+struct escalate;
 
-struct escalator *escalate_new(struct collector *c);
-/* Called on the collector's tick: lease and deliver due jobs. */
-void escalate_tick(struct escalator *e);
-void escalate_session_lost(struct escalator *e);
-bool escalate_idle(const struct escalator *e);
-void escalate_free(struct escalator *e);
+/* This process's deliveries since start, per sink. */
+struct escalate_stats {
+    uint64_t delivered[SINK_COUNT];
+    uint64_t failures[SINK_COUNT]; /* attempts that failed (retried later) */
+};
 
-/* "sha256=" + hex HMAC-SHA256 of body under secret; out >= 72 bytes. */
-void escalate_signature(const char *secret, const void *body, size_t len, char *out, size_t outlen);
+/* Opens the sinks cfg enables; cfg must outlive the worker or the next
+ * escalate_reconfigure.  NULL (logged) when a sink cannot be set up. */
+struct escalate *escalate_new(const struct collector_config *cfg, struct event_base *base,
+                              struct rconn *rc);
+/* Takes cfg as the running configuration, with sinks rebuilt from it;
+ * -1 (logged) leaves everything as it was. */
+int escalate_reconfigure(struct escalate *e, const struct collector_config *cfg);
+/* Lease and deliver due jobs; call on the collector's tick while the
+ * session is up and the collector is not stopping. */
+void escalate_tick(struct escalate *e);
+void escalate_session_lost(struct escalate *e);
+/* No lease asked for and no delivery in flight. */
+bool escalate_idle(const struct escalate *e);
+const struct escalate_stats *escalate_stats(const struct escalate *e);
+void escalate_free(struct escalate *e);
+
 /* Delay before attempt number attempts+1 (attempts >= 1), with jitter. */
 uint64_t escalate_backoff_us(const struct collector_config *cfg, uint64_t attempts, uint32_t random);
 

@@ -10,9 +10,9 @@
  * full before anything changes; a bad one is logged (file:line) and the
  * running configuration stays.  Incident, correlation, routing and rate
  * settings take effect at once (the parts read c->cfg on every use); the
- * escalator is rebuilt for new sink addresses and secrets, the old one
- * finishing its deliveries in flight first.  The Redis session and the
- * status page's address stay as they are until a restart (logged).
+ * escalation worker rebuilds its sinks for new addresses and secrets, the
+ * old ones finishing their deliveries in flight first.  The Redis session
+ * and the status page's address stay as they are until a restart (logged).
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -26,7 +26,6 @@
 
 #include "collector/collector.h"
 #include "collector/config.h"
-#include "collector/escalate.h"
 #include "collector/status/status.h"
 #include "common/log.h"
 
@@ -50,20 +49,16 @@ struct runner {
     struct event_base *base;
     struct event *stop_tick;
     struct event *watchdog;
-    struct event *retire_tick;
     int grace;
     const char *path;
-    bool level_forced; /* --log-level given: a reload keeps it */
-    struct collector_config *cfg;         /* running */
-    struct collector_config *retired_cfg; /* kept until retired_esc is idle */
-    struct escalator *retired_esc;
+    bool level_forced;            /* --log-level given: a reload keeps it */
+    struct collector_config *cfg; /* running */
 };
 
 static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct runner *r = arg;
-    bool idle = collector_stop(r->c) && (!r->retired_esc || escalate_idle(r->retired_esc));
-    if (idle || ++r->grace > STOP_GRACE_TICKS)
+    if (collector_stop(r->c) || ++r->grace > STOP_GRACE_TICKS)
         event_base_loopexit(r->base, NULL);
 }
 
@@ -82,24 +77,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg) { sd_notify(0, "WATCHDOG=1"); }
 
 /* ---- SIGHUP ---------------------------------------------------------- */
-
-static void retire_done(struct runner *r)
-{
-    escalate_free(r->retired_esc);
-    r->retired_esc = NULL;
-    free(r->retired_cfg);
-    r->retired_cfg = NULL;
-}
-
-/* The escalator replaced by a reload is freed once its deliveries end. */
-static void on_retire_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct runner *r = arg;
-    if (r->retired_esc && escalate_idle(r->retired_esc)) {
-        retire_done(r);
-        event_del(r->retire_tick);
-    }
-}
 
 /* Keys only a restart applies: keep the running values, say so. */
 static void keep_for_restart(const struct collector_config *old, struct collector_config *next)
@@ -141,12 +118,6 @@ static void reload(struct runner *r)
         log_info("SIGHUP: no configuration file (-c) to re-read");
         goto done;
     }
-    if (r->retired_esc) {
-        /* The escalator of the previous reload is still delivering. */
-        log_err("reload: the previous reload is still finishing deliveries; send SIGHUP again "
-                "in a few seconds");
-        goto done;
-    }
     next = malloc(sizeof(*next));
     if (!next) {
         log_err("reload: out of memory; keeping the running configuration");
@@ -160,34 +131,24 @@ static void reload(struct runner *r)
     }
     keep_for_restart(r->cfg, next);
     struct collector_config *old = r->cfg;
-    struct escalator *old_esc = r->c->esc;
-    r->c->cfg = next;
-    struct escalator *esc = escalate_new(r->c);
-    if (!esc) {
-        r->c->cfg = old;
+    if (collector_reconfigure(r->c, next) < 0) {
         log_err("reload: the new sink settings cannot be used (see above); keeping the running "
                 "configuration");
         goto done;
     }
     if (r->status && status_reload(r->status) < 0) {
         /* The secrets went away since the check a moment ago. */
-        escalate_free(esc);
-        r->c->cfg = old;
-        log_err("reload: status page secrets unreadable; keeping the running configuration");
-        goto done;
+        if (collector_reconfigure(r->c, old) == 0) {
+            log_err("reload: status page secrets unreadable; keeping the running configuration");
+            goto done;
+        }
+        /* The collector runs on next now: keep it, with the old secrets. */
+        log_err("reload: status page secrets unreadable and the previous sink settings cannot be "
+                "restored (see above); the status page keeps its old secrets");
     }
     /* Committed: from here on the new configuration is the running one. */
-    r->c->esc = esc;
     r->cfg = next;
-    next = NULL;
-    r->retired_esc = old_esc;
-    r->retired_cfg = old;
-    if (escalate_idle(old_esc)) {
-        retire_done(r);
-    } else {
-        struct timeval tv = {0, 100000};
-        event_add(r->retire_tick, &tv);
-    }
+    next = old; /* no part holds it any more: freed below */
     if (!r->level_forced)
         log_set_level((enum log_level)r->cfg->log_level);
     log_info("reloaded %s", r->path);
@@ -300,7 +261,6 @@ int main(int argc, char **argv)
     struct event *sigint = evsignal_new(base, SIGINT, on_signal, &r);
     struct event *sigterm = evsignal_new(base, SIGTERM, on_signal, &r);
     struct event *sighup = evsignal_new(base, SIGHUP, on_hup, &r);
-    r.retire_tick = event_new(base, -1, EV_PERSIST, on_retire_tick, &r);
     event_add(sigint, NULL);
     event_add(sigterm, NULL);
     event_add(sighup, NULL);
@@ -326,18 +286,14 @@ int main(int argc, char **argv)
              " closed, %" PRIu64 " errors",
              s->entries, s->applied, s->duplicates, s->deadletters, s->heartbeats, s->claimed,
              s->conflicts, s->opened, s->escalated, s->closed, s->errors);
-    /* An escalator retired by a reload ends its deliveries through the
-     * session, so it goes before the collector; then the collector, whose
-     * session answers pending Redis callbacks (the status page's refresh
-     * among them) with NULL; then the status page. */
-    if (r.retired_esc)
-        retire_done(&r);
+    /* The collector first: its session answers pending Redis callbacks
+     * (the status page's refresh among them) with NULL; then the status
+     * page. */
     collector_free(&c);
     status_free(r.status);
     event_free(sigint);
     event_free(sigterm);
     event_free(sighup);
-    event_free(r.retire_tick);
     if (r.watchdog)
         event_free(r.watchdog);
     if (r.stop_tick)

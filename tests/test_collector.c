@@ -1,5 +1,5 @@
 /* test_collector.c — collector.conf, escalation helpers, syslog and report
- * formatting (collector/config.c, escalate.c, syslog.c, report.c). */
+ * formatting (collector/config.c, escalate.c, sinks/, report.c). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "collector/rconn.h"
 #include "collector/report.h"
 #include "collector/sinks/syslog.h"
+#include "collector/sinks/webhook.h"
 
 static char conf_path[64];
 
@@ -100,7 +101,7 @@ START_TEST(test_signature_and_backoff)
 {
     char sig[80];
     /* RFC 4231 test case 2. */
-    escalate_signature("Jefe", "what do ya want for nothing?", 28, sig, sizeof(sig));
+    webhook_signature("Jefe", "what do ya want for nothing?", 28, sig, sizeof(sig));
     ck_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     struct collector_config *cfg = malloc(sizeof(*cfg));
     collector_config_defaults(cfg);

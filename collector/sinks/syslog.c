@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/units.h"
 
 /* RFC 5424 §6.3.3: inside PARAM-VALUE, '"', '\' and ']' are escaped. */
 static size_t put_param(char *buf, size_t len, size_t used, const char *name, const char *value)
@@ -224,3 +225,61 @@ void syslog_sink_free(struct syslog_sink *s)
         close(s->udp_fd);
     free(s);
 }
+
+/* ---- the escalation sink -------------------------------------------- */
+
+struct syslog_escalation {
+    struct event_base *base;
+    char host[256];
+    uint16_t port;
+    bool tcp;
+    char app[48];
+    char hostname[128];
+    struct syslog_sink *link; /* NULL until the host resolves */
+};
+
+static int escalation_open(void **state, const struct collector_config *cfg,
+                           struct event_base *base)
+{
+    struct syslog_escalation *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -1;
+    e->base = base;
+    snprintf(e->host, sizeof(e->host), "%s", cfg->syslog_host);
+    e->port = cfg->syslog_port;
+    e->tcp = cfg->syslog_tcp;
+    snprintf(e->app, sizeof(e->app), "%s", cfg->syslog_app);
+    gethostname(e->hostname, sizeof(e->hostname) - 1);
+    *state = e;
+    return 0;
+}
+
+static void escalation_send(void *state, const struct collector_config *cfg,
+                            const struct sink_delivery *d, sink_done_fn done, void *priv)
+{
+    (void)cfg;
+    struct syslog_escalation *e = state;
+    char msg[2048];
+    size_t len = syslog_format(msg, sizeof(msg), d->inc, d->action, d->id, e->hostname, e->app,
+                               units_now_us());
+    if (!e->link) {
+        e->link = syslog_sink_new(e->base, e->host, e->port, e->tcp);
+        if (!e->link) {
+            done(priv, "syslog host cannot be resolved");
+            return;
+        }
+    }
+    syslog_sink_send(e->link, msg, len, done, priv);
+}
+
+static void escalation_close(void *state)
+{
+    struct syslog_escalation *e = state;
+    if (!e)
+        return;
+    syslog_sink_free(e->link);
+    free(e);
+}
+
+const struct sink_ops syslog_sink_ops = {
+    .name = "syslog", .open = escalation_open, .send = escalation_send, .close = escalation_close};

@@ -6,6 +6,9 @@
  * RFC 5612 reserves for documentation; a deployment with its own number
  * can change SYSLOG_SD_ID.  UDP sends one datagram per message (RFC 5426);
  * TCP uses octet-counting framing (RFC 6587) on one kept connection.
+ * syslog_sink_ops is the escalation sink (sink.h) built on them: it
+ * resolves [syslog] host at its first delivery, and again after a failed
+ * resolution, so a SIEM missing at start delays deliveries only.
  */
 #ifndef CANH_COLLECTOR_SYSLOG_H
 #define CANH_COLLECTOR_SYSLOG_H
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #include "collector/incident.h"
+#include "collector/sinks/sink.h"
 
 #define SYSLOG_SD_ID "canh@32473"
 #define SYSLOG_FACILITY 16 /* local0 */
@@ -33,5 +37,7 @@ struct syslog_sink *syslog_sink_new(struct event_base *base, const char *host, u
 void syslog_sink_send(struct syslog_sink *s, const char *msg, size_t len, syslog_done_fn done,
                       void *priv);
 void syslog_sink_free(struct syslog_sink *s);
+
+extern const struct sink_ops syslog_sink_ops;
 
 #endif

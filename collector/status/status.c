@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "collector/collector.h"
+#include "collector/escalate.h"
 #include "collector/incident.h"
 #include "collector/store.h"
 #include "common/log.h"
@@ -554,6 +555,7 @@ static void send_collector(struct status *s, struct evhttp_request *req)
 {
     const struct collector *c = s->c;
     const struct collector_stats *st = &c->stats;
+    const struct escalate_stats *es = escalate_stats(c->esc);
     uint64_t now = units_now_us();
     char ts[64];
     json_t *o = json_object();
@@ -565,7 +567,7 @@ static void send_collector(struct status *s, struct evhttp_request *req)
     json_object_set_new(o, "snapshot_age_s",
                         s->snap.valid ? json_real((double)(now - s->snap.at_us) / 1e6)
                                       : json_null());
-    json_object_set_new(o, "streams", json_integer((json_int_t)c->n_streams));
+    json_object_set_new(o, "streams", json_integer((json_int_t)collector_streams(c)));
     json_t *ev =
         json_pack("{s:I,s:I,s:I,s:I,s:I}", "in", (json_int_t)st->entries, "applied",
                   (json_int_t)st->applied, "duplicates", (json_int_t)st->duplicates, "deadlettered",
@@ -580,8 +582,8 @@ static void send_collector(struct status *s, struct evhttp_request *req)
         json_object_set_new(sinks, sink_name((enum sink_id)i),
                             json_pack("{s:b,s:I,s:I,s:I}", "enabled", c->cfg->route[i].enabled,
                                       "queued", (json_int_t)s->snap.queue_jobs[i], "delivered",
-                                      (json_int_t)st->delivered[i], "failures",
-                                      (json_int_t)st->delivery_failures[i]));
+                                      (json_int_t)es->delivered[i], "failures",
+                                      (json_int_t)es->failures[i]));
     json_object_set_new(
         o, "escalation",
         json_pack("{s:I,s:o}", "queue_depth", (json_int_t)s->snap.queue_depth, "sinks", sinks));
@@ -625,6 +627,7 @@ static void prom_one(struct evbuffer *b, const char *name, const char *type, con
 static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now)
 {
     const struct collector_stats *st = &s->c->stats;
+    const struct escalate_stats *es = escalate_stats(s->c->esc);
     prom_head(b, "canh_collector_info", "gauge", "Version and consumer name of this collector.");
     evbuffer_add_printf(b, "canh_collector_info{version=\"%s\",consumer=\"", CANH_VERSION);
     prom_label(b, s->c->cfg->consumer);
@@ -634,7 +637,7 @@ static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now
     prom_one(b, "canh_collector_redis_up", "gauge", "1 while the Redis session is up.",
              rconn_up(s->c->rc) ? 1 : 0);
     prom_one(b, "canh_collector_streams", "gauge", "Agent streams read through the group.",
-             s->c->n_streams);
+             collector_streams(s->c));
     prom_one(b, "canh_collector_entries_total", "counter",
              "Stream entries taken in (events and heartbeats).", st->entries);
     prom_one(b, "canh_collector_events_applied_total", "counter",
@@ -664,12 +667,12 @@ static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now
               "Escalations this collector delivered, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)
         evbuffer_add_printf(b, "canh_escalation_deliveries_total{sink=\"%s\"} %" PRIu64 "\n",
-                            sink_name((enum sink_id)i), st->delivered[i]);
+                            sink_name((enum sink_id)i), es->delivered[i]);
     prom_head(b, "canh_escalation_failures_total", "counter",
               "Delivery attempts of this collector that failed (the job is retried).");
     for (int i = 0; i < SINK_COUNT; i++)
         evbuffer_add_printf(b, "canh_escalation_failures_total{sink=\"%s\"} %" PRIu64 "\n",
-                            sink_name((enum sink_id)i), st->delivery_failures[i]);
+                            sink_name((enum sink_id)i), es->failures[i]);
 }
 
 static void metrics_snapshot(struct status *s, struct evbuffer *b, uint64_t now)

@@ -12,7 +12,7 @@
  * open and recent incidents, the agents' last heartbeats and the
  * escalation queue in one snapshot; its reply replaces the cache the
  * handlers answer from.  The process's own counters (struct
- * collector_stats) are read live.  docs/status-page.md has the endpoints
+ * collector_stats, escalate_stats()) are read live.  docs/status-page.md has the endpoints
  * and metric names.
  */
 #ifndef CANH_COLLECTOR_STATUS_H

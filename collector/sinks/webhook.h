@@ -1,0 +1,22 @@
+/* webhook.h — escalations as signed HTTP POSTs to the SOC's receiver.
+ *
+ * Each delivery is one POST of {"delivery", "action", "incident"} (JSON)
+ * to [webhook] url on one kept connection, with X-Canh-Signature
+ * ("sha256=" + hex HMAC-SHA256 of the body under the secret file's key),
+ * X-Canh-Delivery (the job id, so a receiver can drop a repeat) and
+ * X-Canh-Action.  Any 2xx answer is a delivery; anything else, or no
+ * answer within [webhook] timeout, is a failure the queue retries.
+ */
+#ifndef CANH_COLLECTOR_WEBHOOK_H
+#define CANH_COLLECTOR_WEBHOOK_H
+
+#include <stddef.h>
+
+#include "collector/sinks/sink.h"
+
+extern const struct sink_ops webhook_sink_ops;
+
+/* "sha256=" + hex HMAC-SHA256 of body under secret; out >= 72 bytes. */
+void webhook_signature(const char *secret, const void *body, size_t len, char *out, size_t outlen);
+
+#endif
