@@ -228,7 +228,7 @@ static bool show_event(const struct options *o, json_t *ev)
         return true;
     }
     uint64_t ts = 0;
-    if (ingest_parse_time(str_at(ev, "timestamp", NULL), &ts) < 0)
+    if (units_parse_time_us(str_at(ev, "timestamp", NULL), &ts) < 0)
         ts = units_now_us();
     char dst[200], detail[96], summary[256] = "";
     json_t *port = json_object_get(ev, "dest_port");
@@ -310,7 +310,7 @@ static int since_id(const char *since, char *buf, size_t len)
         snprintf(buf, len, "%" PRIu64 "-0", (now > us ? now - us : 0) / 1000);
         return 0;
     }
-    if (ingest_parse_time(since, &us) == 0) {
+    if (units_parse_time_us(since, &us) == 0) {
         snprintf(buf, len, "%" PRIu64 "-0", us / 1000);
         return 0;
     }
