@@ -15,9 +15,14 @@
 #include <stdint.h>
 
 #include "collector/config.h"
-#include "collector/rconn.h"
+#include "common/redis/link.h"
 
 struct escalator;
+
+/* The two connections of the collector's Redis link: "rd" only waits in
+ * XREADGROUP ... BLOCK, "cmd" carries everything else, so a blocked read
+ * never delays a write. */
+enum { COLLECTOR_CMD = 0, COLLECTOR_RD = 1 };
 
 struct collector_stats {
     uint64_t entries;      /* stream entries taken in */
@@ -36,7 +41,7 @@ struct collector_stats {
 struct collector {
     const struct collector_config *cfg;
     struct event_base *base;
-    struct rconn *rc;
+    struct redis_link *link;
     struct escalator *esc;
     /* Streams with the group in place, in XREADGROUP order. */
     char (*streams)[192];
@@ -53,9 +58,9 @@ struct collector {
     bool stopping;
 };
 
-/* Set up (no I/O yet); 0 or -1. */
-int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base,
-                   const char *password);
+/* Set up (no I/O yet): parses redis_url, reads password_file; 0 or -1
+ * (logged). */
+int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base);
 /* Connect and run on the loop. */
 void collector_start(struct collector *c);
 /* Stop taking new entries; returns true when nothing is in flight. */

@@ -77,10 +77,10 @@ static void ab_num(struct argv_builder *b, uint64_t value)
     ab_add(b, buf);
 }
 
-static int send_cmd(struct collector *c, enum rconn_which which, rconn_reply_fn fn, void *priv,
+static int send_cmd(struct collector *c, unsigned which, redis_link_reply_fn fn, void *priv,
                     struct argv_builder *b)
 {
-    return rconn_command(c->rc, which, fn, priv, b->n, b->v, b->len);
+    return redis_link_command(c->link, which, fn, priv, b->n, b->v, b->len);
 }
 
 /* ---- applying one entry --------------------------------------------- */
@@ -175,7 +175,7 @@ static void apply(struct job *j, struct store_ops *o)
         job_end(j);
         return;
     }
-    int rc = rconn_command(j->c->rc, RCONN_CMD, on_apply, j, (int)argc, argv, lens);
+    int rc = redis_link_command(j->c->link, COLLECTOR_CMD, on_apply, j, (int)argc, argv, lens);
     free(argv);
     free(lens);
     store_ops_free(o);
@@ -331,7 +331,7 @@ static void job_load(struct job *j)
     } else {
         ab_num(&b, 0);
     }
-    if (send_cmd(j->c, RCONN_CMD, on_load, j, &b) < 0)
+    if (send_cmd(j->c, COLLECTOR_CMD, on_load, j, &b) < 0)
         job_end(j);
 }
 
@@ -467,7 +467,7 @@ static void on_read(redisReply *reply, void *priv)
 
 static void maybe_read(struct collector *c)
 {
-    if (c->reading || c->inflight || c->stopping || !rconn_up(c->rc) || c->n_streams == 0 ||
+    if (c->reading || c->inflight || c->stopping || !redis_link_up(c->link) || c->n_streams == 0 ||
         c->groups_pending)
         return;
     size_t n = c->n_streams < 250 ? c->n_streams : 250;
@@ -500,7 +500,7 @@ static void maybe_read(struct collector *c)
     for (size_t i = 0; i < n; i++)
         ab_add(&b, rq->own_pending ? "0" : ">");
     c->reading = true;
-    if (send_cmd(c, RCONN_RD, on_read, rq, &b) < 0) {
+    if (send_cmd(c, COLLECTOR_RD, on_read, rq, &b) < 0) {
         c->reading = false;
         free(rq->keys);
         free(rq);
@@ -527,7 +527,7 @@ static void on_group(redisReply *reply, void *priv)
 {
     struct stream_group_req *g = priv;
     struct collector *c = g->c;
-    if (reply && g->generation == rconn_generation(c->rc)) {
+    if (reply && g->generation == redis_link_generation(c->link)) {
         c->groups_pending--;
         bool ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
         if (!ok) {
@@ -561,13 +561,13 @@ static void ensure_group(struct collector *c, const char *key)
     if (!g)
         return;
     g->c = c;
-    g->generation = rconn_generation(c->rc);
+    g->generation = redis_link_generation(c->link);
     snprintf(g->key, sizeof(g->key), "%s", key);
     const char *argv[] = {"XGROUP", "CREATE", key, STORE_GROUP, "0", "MKSTREAM"};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(argv[i]);
-    if (rconn_command(c->rc, RCONN_CMD, on_group, g, 6, argv, lens) < 0)
+    if (redis_link_command(c->link, COLLECTOR_CMD, on_group, g, 6, argv, lens) < 0)
         free(g);
     else
         c->groups_pending++;
@@ -613,7 +613,7 @@ static void send_scan(struct scan_req *sr, const char *cursor)
     size_t lens[8];
     for (int i = 0; i < 8; i++)
         lens[i] = strlen(argv[i]);
-    if (rconn_command(sr->c->rc, RCONN_CMD, on_scan, sr, 8, argv, lens) < 0) {
+    if (redis_link_command(sr->c->link, COLLECTOR_CMD, on_scan, sr, 8, argv, lens) < 0) {
         sr->c->scanning = false;
         free(sr);
     }
@@ -697,7 +697,7 @@ static void send_claim(struct claim_req *cr, const char *cursor)
     ab_add(&b, cursor);
     ab_add(&b, "COUNT");
     ab_num(&b, c->cfg->batch);
-    if (send_cmd(c, RCONN_CMD, on_claim, cr, &b) < 0) {
+    if (send_cmd(c, COLLECTOR_CMD, on_claim, cr, &b) < 0) {
         c->claiming = false;
         free(cr);
     }
@@ -750,7 +750,7 @@ static void sweep(struct collector *c)
     ab_add(&b, "LIMIT");
     ab_add(&b, "0");
     ab_add(&b, "100");
-    c->sweeping = send_cmd(c, RCONN_CMD, on_sweep, c, &b) == 0;
+    c->sweeping = send_cmd(c, COLLECTOR_CMD, on_sweep, c, &b) == 0;
 }
 
 static void on_silent(redisReply *reply, void *priv)
@@ -788,7 +788,7 @@ static void watch_heartbeats(struct collector *c)
     ab_add(&b, "LIMIT");
     ab_add(&b, "0");
     ab_add(&b, "100");
-    c->watching = send_cmd(c, RCONN_CMD, on_silent, c, &b) == 0;
+    c->watching = send_cmd(c, COLLECTOR_CMD, on_silent, c, &b) == 0;
 }
 
 /* ---- the loop ------------------------------------------------------- */
@@ -796,7 +796,7 @@ static void watch_heartbeats(struct collector *c)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct collector *c = arg;
-    if (!rconn_up(c->rc) || c->stopping)
+    if (!redis_link_up(c->link) || c->stopping)
         return;
     uint64_t now = units_now_us();
     if (!c->scanning && !c->groups_pending && now >= c->next_discover_us) {
@@ -844,21 +844,31 @@ static void on_lost(void *owner)
     escalate_session_lost(c->esc);
 }
 
-int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base,
-                   const char *password)
+int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base)
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
     c->base = base;
-    struct redis_target target;
-    if (redis_url_parse(cfg->redis_url, &target) < 0) {
-        log_err("redis_url '%s' is not redis://host:port or unix:/path", cfg->redis_url);
+    struct redis_url target;
+    char why[768];
+    if (redis_url_parse(cfg->redis_url, &target, why, sizeof(why)) < 0 ||
+        redis_url_credentials(&target, cfg->redis_user, cfg->password_file, why, sizeof(why)) < 0) {
+        redis_url_wipe(&target);
+        log_err("%s", why);
         return -1;
     }
-    c->rc = rconn_new(base, &target, cfg->redis_user, password, cfg->timeout_us, cfg->block_us,
-                      on_ready, on_lost, c);
+    struct redis_link_options opt = {
+        .connections = 2,
+        .timeout_us = cfg->timeout_us,
+        .slack_us = {[COLLECTOR_RD] = cfg->block_us},
+        .ready = on_ready,
+        .lost = on_lost,
+        .owner = c,
+    };
+    c->link = redis_link_new(base, &target, &opt);
+    redis_url_wipe(&target);
     c->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
-    if (!c->rc || !c->tick)
+    if (!c->link || !c->tick)
         goto err;
     c->esc = escalate_new(c);
     if (!c->esc)
@@ -873,7 +883,7 @@ void collector_start(struct collector *c)
 {
     struct timeval tv = {0, 100000};
     event_add(c->tick, &tv);
-    rconn_start(c->rc);
+    redis_link_start(c->link);
 }
 
 bool collector_stop(struct collector *c)
@@ -892,9 +902,8 @@ void collector_free(struct collector *c)
      * NULL replies while the session is freed. */
     escalate_free(c->esc);
     c->esc = NULL;
-    if (c->rc)
-        rconn_free(c->rc);
-    c->rc = NULL;
+    redis_link_free(c->link);
+    c->link = NULL;
     free(c->streams);
     c->streams = NULL;
 }

@@ -19,6 +19,7 @@
 #include "collector/store.h"
 #include "collector/sinks/syslog.h"
 #include "common/log.h"
+#include "common/redis/secret.h"
 #include "common/units.h"
 
 #define MAX_INFLIGHT 16
@@ -112,7 +113,7 @@ static void finish(struct delivery *d, const char *error)
     size_t *lens, argc;
     if (store_apply_argv(&o, &argv, &lens, &argc) == 0) {
         /* If Redis is away now, the lease runs out and the job comes back. */
-        rconn_command(e->c->rc, RCONN_CMD, on_finish, e, (int)argc, argv, lens);
+        redis_link_command(e->c->link, COLLECTOR_CMD, on_finish, e, (int)argc, argv, lens);
         free(argv);
         free(lens);
     }
@@ -302,7 +303,7 @@ void escalate_tick(struct escalator *e)
     struct collector *c = e->c;
     uint64_t now = units_now_us();
     if (e->claiming || e->inflight >= MAX_INFLIGHT || now < e->next_poll_us || c->stopping ||
-        !rconn_up(c->rc))
+        !redis_link_up(c->link))
         return;
     e->next_poll_us = now + c->cfg->poll_interval_us;
     const char *argv[4 + 4 + 3 * SINK_COUNT];
@@ -341,7 +342,7 @@ void escalate_tick(struct escalator *e)
     }
 #undef ARG
 #undef NUM
-    if (rconn_command(c->rc, RCONN_CMD, on_claim, e, n, argv, lens) == 0)
+    if (redis_link_command(c->link, COLLECTOR_CMD, on_claim, e, n, argv, lens) == 0)
         e->claiming = true;
 }
 
@@ -358,9 +359,10 @@ struct escalator *escalate_new(struct collector *c)
     gethostname(e->hostname, sizeof(e->hostname) - 1);
     const struct collector_config *cfg = c->cfg;
     if (cfg->route[SINK_WEBHOOK].enabled) {
-        if (collector_read_secret(cfg->webhook_secret_file, e->secret, sizeof(e->secret)) < 0 ||
-            !e->secret[0]) {
-            log_err("cannot read the webhook secret from %s", cfg->webhook_secret_file);
+        char why[600];
+        if (secret_read_file(cfg->webhook_secret_file, e->secret, sizeof(e->secret), why,
+                             sizeof(why)) < 0) {
+            log_err("[webhook] secret_file: %s", why);
             goto err;
         }
         e->uri = evhttp_uri_parse(cfg->webhook_url);

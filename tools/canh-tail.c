@@ -10,7 +10,9 @@
  *
  * Synchronous hiredis is enough for one reader: the socket has a timeout
  * longer than the BLOCK time, so a dead server is noticed, and SIGINT is
- * checked between reads (at most one BLOCK period, 500 ms, later).
+ * checked between reads (at most one BLOCK period, 500 ms, later).  The
+ * URL, the credentials and the AUTH command are common/redis/url.h's, as
+ * for the agent and the collector; it links no collector code.
  */
 #include <getopt.h>
 #include <hiredis/hiredis.h>
@@ -25,11 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector/config.h"
-#include "collector/incident.h"
-#include "collector/ingest.h"
-#include "collector/rconn.h"
 #include "common/config.h"
+#include "common/redis/url.h"
 #include "common/units.h"
 
 #define BLOCK_MS 500
@@ -64,7 +63,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: canh-tail [options]\n"
-            "  -r, --redis URL         redis://host:port or unix:/path (default $CANH_REDIS or\n"
+            "  -r, --redis URL         redis://[user[:password]@]host[:port] (host a name, IPv4\n"
+            "                          or [IPv6]) or unix:/path (default $CANH_REDIS or\n"
             "                          redis://127.0.0.1:6379)\n"
             "      --user NAME         Redis ACL user\n"
             "      --password-file F   file holding the password\n"
@@ -92,8 +92,13 @@ static const char *str_at(json_t *obj, const char *a, const char *b)
 
 static bool agency_matches(const char *want, const char *agency)
 {
-    /* Province-wide incidents list their agencies with '|'. */
-    return incident_list_contains(agency, want, '|');
+    /* Province-wide incidents list their agencies with '|': look for
+     * "|want|" in "|agency|". */
+    size_t n = strlen(want);
+    for (const char *p = strstr(agency, want); p; p = strstr(p + 1, want))
+        if ((p == agency || p[-1] == '|') && (p[n] == '\0' || p[n] == '|'))
+            return true;
+    return false;
 }
 
 static bool taxonomy_matches(const char *want, const char *code)
@@ -260,30 +265,29 @@ static bool show_event(const struct options *o, json_t *ev)
 
 static redisContext *connect_redis(const struct options *o)
 {
-    struct redis_target t;
-    if (redis_url_parse(o->url, &t) < 0) {
-        fprintf(stderr, "canh-tail: '%s' is not redis://host:port or unix:/path\n", o->url);
+    struct redis_url u;
+    char why[768];
+    if (redis_url_parse(o->url, &u, why, sizeof(why)) < 0 ||
+        redis_url_credentials(&u, o->user, o->password_file, why, sizeof(why)) < 0) {
+        fprintf(stderr, "canh-tail: %s\n", why);
         exit(2);
     }
     struct timeval tv = {5, 0};
-    redisContext *rc = t.unix_socket ? redisConnectUnixWithTimeout(t.path, tv)
-                                     : redisConnectWithTimeout(t.host, t.port, tv);
+    redisContext *rc = u.unix_socket ? redisConnectUnixWithTimeout(u.path, tv)
+                                     : redisConnectWithTimeout(u.host, u.port, tv);
     if (!rc || rc->err) {
-        fprintf(stderr, "canh-tail: cannot connect to Redis at %s: %s\n", o->url,
+        fprintf(stderr, "canh-tail: cannot connect to %s: %s\n", u.where,
                 rc ? rc->errstr : "out of memory");
         exit(1);
     }
     struct timeval rtv = {BLOCK_MS / 1000 + 5, 0};
     redisSetTimeout(rc, rtv);
-    if (o->password_file) {
-        char pw[512];
-        if (collector_read_secret(o->password_file, pw, sizeof(pw)) < 0) {
-            fprintf(stderr, "canh-tail: cannot read %s\n", o->password_file);
-            exit(2);
-        }
-        redisReply *r = o->user ? redisCommand(rc, "AUTH %s %s", o->user, pw)
-                                : redisCommand(rc, "AUTH %s", pw);
-        memset(pw, 0, sizeof(pw));
+    const char *argv[3];
+    size_t lens[3];
+    int argc = redis_url_auth_argv(&u, argv, lens);
+    if (argc) {
+        redisReply *r = redisCommandArgv(rc, argc, argv, lens);
+        redis_url_wipe(&u);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             fprintf(stderr, "canh-tail: Redis AUTH failed: %s\n", r ? r->str : rc->errstr);
             exit(1);
