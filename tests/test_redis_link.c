@@ -115,7 +115,8 @@ START_TEST(test_url_errors)
         {"redis://[::1", "unterminated"},
         {"redis://[nothost]:6379", "not an IPv6 address"},
         {"redis://[]", "not an IPv6 address"},
-        {"redis://::1:6379", "no host"},
+        {"redis://::1:6379", "in brackets"},
+        {"redis://fe80::1", "in brackets"},
         {"redis://[::1]x", "unexpected"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

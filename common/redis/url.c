@@ -93,6 +93,14 @@ static int parse_hostport(const char *text, const char *p, struct redis_url *u, 
         end++;
     } else {
         end = p + strcspn(p, ":/[]");
+        size_t hostport_len = strcspn(p, "/");
+        const char *colon = memchr(p, ':', hostport_len);
+        if (colon && memchr(colon + 1, ':', hostport_len - (size_t)(colon + 1 - p))) {
+            snprintf(err, err_len,
+                     "redis_url %s: an IPv6 address goes in brackets, as in redis://[::1]:6379",
+                     text);
+            return -1;
+        }
         if (end == p) {
             snprintf(err, err_len, "redis_url %s: no host; " EXPECTED, text);
             return -1;
