@@ -428,6 +428,22 @@ static void scan_page(struct tail *t)
     command(t, on_scan, 8, argv);
 }
 
+static void scan_from_start(struct tail *t)
+{
+    snprintf(t->cursor, sizeof(t->cursor), "0");
+    t->pages = 0;
+    scan_page(t);
+}
+
+/* Look for new agent streams every RESCAN_US, else read on. */
+static void read_next(struct tail *t)
+{
+    if (t->o->events && units_now_us() >= t->next_scan_us)
+        scan_from_start(t);
+    else
+        read_streams(t);
+}
+
 static void show_entries(struct tail *t, const redisReply *r)
 {
     const struct options *o = t->o;
@@ -471,15 +487,8 @@ static void on_read(redisReply *r, void *priv)
     if (!reply_ok(t, r))
         return;
     show_entries(t, r);
-    if (t->exit_code >= 0)
-        return;
-    if (t->o->events && units_now_us() >= t->next_scan_us) {
-        snprintf(t->cursor, sizeof(t->cursor), "0");
-        t->pages = 0;
-        scan_page(t);
-        return;
-    }
-    read_streams(t);
+    if (t->exit_code < 0)
+        read_next(t);
 }
 
 static void read_streams(struct tail *t)
@@ -506,24 +515,13 @@ static void read_streams(struct tail *t)
     command(t, on_read, argc, argv);
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    struct tail *t = arg;
-    if (t->o->events && units_now_us() >= t->next_scan_us) {
-        snprintf(t->cursor, sizeof(t->cursor), "0");
-        t->pages = 0;
-        scan_page(t);
-        return;
-    }
-    read_streams(t);
-}
+static void on_retry(evutil_socket_t fd, short what, void *arg) { read_next(arg); }
 
 static void on_ready(void *owner)
 {
     struct tail *t = owner;
     if (t->o->events) {
-        snprintf(t->cursor, sizeof(t->cursor), "0");
-        scan_page(t);
+        scan_from_start(t);
         return;
     }
     add_stream(t, "canh:incidents", t->start);
