@@ -16,10 +16,15 @@
 #include <stdint.h>
 
 #include "collector/config.h"
-#include "collector/rconn.h"
+#include "common/redis/link.h"
 
 struct consume;
 struct escalate;
+
+/* The two connections of the collector's Redis link: "rd" only waits in
+ * XREADGROUP ... BLOCK, "cmd" carries everything else, so a blocked read
+ * never delays a write. */
+enum { COLLECTOR_CMD = 0, COLLECTOR_RD = 1 };
 
 /* consume.c's counters; status.c and main.c read them. */
 struct collector_stats {
@@ -39,15 +44,15 @@ struct collector_stats {
  * escalate_stats(c->esc)). */
 struct collector {
     const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
-    struct rconn *rc;
+    struct redis_link *link;
     struct escalate *esc;
     struct collector_stats stats;
     struct consume *rd; /* the reading state, consume.c only */
 };
 
-/* Set up (no I/O yet); 0 or -1. */
-int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base,
-                   const char *password);
+/* Set up (no I/O yet): parses redis_url, reads password_file; 0 or -1
+ * (logged). */
+int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base);
 /* Connect and run on the loop. */
 void collector_start(struct collector *c);
 /* Stop taking new entries; returns true when nothing is in flight. */

@@ -12,6 +12,7 @@
 
 #include "common/ini.h"
 #include "common/log.h"
+#include "common/redis/secret.h"
 #include "common/units.h"
 
 static const char *const sink_names[SINK_COUNT] = {"webhook", "syslog", "report"};
@@ -411,33 +412,16 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
     return 0;
 }
 
-int collector_read_secret(const char *path, char *buf, size_t len)
-{
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return -1;
-    if (!fgets(buf, (int)len, fp))
-        buf[0] = '\0';
-    fclose(fp);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return 0;
-}
-
 int collector_config_check_files(const struct collector_config *c, struct cfg_err *err)
 {
     const char *path = c->path ? c->path : "collector.conf";
-    char secret[512];
-    if (c->password_file[0] && collector_read_secret(c->password_file, secret, sizeof(secret)) < 0)
-        return cfg_fail(err, path, c->password_file_line, "password_file: cannot read %s: %s",
-                        c->password_file, strerror(errno));
-    if (c->webhook_secret_file[0]) {
-        if (collector_read_secret(c->webhook_secret_file, secret, sizeof(secret)) < 0)
-            return cfg_fail(err, path, c->webhook_secret_line, "secret_file: cannot read %s: %s",
-                            c->webhook_secret_file, strerror(errno));
-        if (!secret[0])
-            return cfg_fail(err, path, c->webhook_secret_line, "secret_file: %s is empty",
-                            c->webhook_secret_file);
-    }
+    char secret[512], why[600];
+    if (c->password_file[0] &&
+        secret_read_file(c->password_file, secret, sizeof(secret), why, sizeof(why)) < 0)
+        return cfg_fail(err, path, c->password_file_line, "password_file: %s", why);
+    if (c->webhook_secret_file[0] &&
+        secret_read_file(c->webhook_secret_file, secret, sizeof(secret), why, sizeof(why)) < 0)
+        return cfg_fail(err, path, c->webhook_secret_line, "secret_file: %s", why);
     const struct {
         const char *key, *file;
         int line;
@@ -446,9 +430,8 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
     for (size_t i = 0; i < 2; i++) {
         if (!status_files[i].file[0])
             continue;
-        if (collector_read_secret(status_files[i].file, secret, sizeof(secret)) < 0)
-            return cfg_fail(err, path, status_files[i].line, "%s: cannot read %s: %s",
-                            status_files[i].key, status_files[i].file, strerror(errno));
+        if (secret_read_file(status_files[i].file, secret, sizeof(secret), why, sizeof(why)) < 0)
+            return cfg_fail(err, path, status_files[i].line, "%s: %s", status_files[i].key, why);
         if (strlen(secret) < 8)
             return cfg_fail(err, path, status_files[i].line,
                             "%s: %s holds fewer than 8 characters; use a long random secret",

@@ -104,7 +104,5 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
 /* Opens the files the configuration names (password, webhook secret) and
  * checks the report directory; errors name the key's file:line. */
 int collector_config_check_files(const struct collector_config *c, struct cfg_err *err);
-/* Reads a secret file (first line, without the newline) into buf. */
-int collector_read_secret(const char *path, char *buf, size_t len);
 
 #endif

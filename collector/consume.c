@@ -93,10 +93,10 @@ static void ab_num(struct argv_builder *b, uint64_t value)
     ab_add(b, buf);
 }
 
-static int send_cmd(struct collector *c, enum rconn_which which, rconn_reply_fn fn, void *priv,
+static int send_cmd(struct collector *c, unsigned which, redis_link_reply_fn fn, void *priv,
                     struct argv_builder *b)
 {
-    return rconn_command(c->rc, which, fn, priv, b->n, b->v, b->len);
+    return redis_link_command(c->link, which, fn, priv, b->n, b->v, b->len);
 }
 
 /* ---- applying one entry --------------------------------------------- */
@@ -191,7 +191,7 @@ static void apply(struct job *j, struct store_ops *o)
         job_end(j);
         return;
     }
-    int rc = rconn_command(j->c->rc, RCONN_CMD, on_apply, j, (int)argc, argv, lens);
+    int rc = redis_link_command(j->c->link, COLLECTOR_CMD, on_apply, j, (int)argc, argv, lens);
     free(argv);
     free(lens);
     store_ops_free(o);
@@ -347,7 +347,7 @@ static void job_load(struct job *j)
     } else {
         ab_num(&b, 0);
     }
-    if (send_cmd(j->c, RCONN_CMD, on_load, j, &b) < 0)
+    if (send_cmd(j->c, COLLECTOR_CMD, on_load, j, &b) < 0)
         job_end(j);
 }
 
@@ -484,7 +484,7 @@ static void on_read(redisReply *reply, void *priv)
 static void maybe_read(struct collector *c)
 {
     struct consume *rd = c->rd;
-    if (rd->reading || rd->inflight || rd->stopping || !rconn_up(c->rc) || rd->n_streams == 0 ||
+    if (rd->reading || rd->inflight || rd->stopping || !redis_link_up(c->link) || rd->n_streams == 0 ||
         rd->groups_pending)
         return;
     size_t n = c->rd->n_streams < 250 ? c->rd->n_streams : 250;
@@ -517,7 +517,7 @@ static void maybe_read(struct collector *c)
     for (size_t i = 0; i < n; i++)
         ab_add(&b, rq->own_pending ? "0" : ">");
     c->rd->reading = true;
-    if (send_cmd(c, RCONN_RD, on_read, rq, &b) < 0) {
+    if (send_cmd(c, COLLECTOR_RD, on_read, rq, &b) < 0) {
         c->rd->reading = false;
         free(rq->keys);
         free(rq);
@@ -544,7 +544,7 @@ static void on_group(redisReply *reply, void *priv)
 {
     struct stream_group_req *g = priv;
     struct collector *c = g->c;
-    if (reply && g->generation == rconn_generation(c->rc)) {
+    if (reply && g->generation == redis_link_generation(c->link)) {
         c->rd->groups_pending--;
         bool ok = reply->type != REDIS_REPLY_ERROR || strncmp(reply->str, "BUSYGROUP", 9) == 0;
         if (!ok) {
@@ -579,13 +579,13 @@ static void ensure_group(struct collector *c, const char *key)
     if (!g)
         return;
     g->c = c;
-    g->generation = rconn_generation(c->rc);
+    g->generation = redis_link_generation(c->link);
     snprintf(g->key, sizeof(g->key), "%s", key);
     const char *argv[] = {"XGROUP", "CREATE", key, STORE_GROUP, "0", "MKSTREAM"};
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(argv[i]);
-    if (rconn_command(c->rc, RCONN_CMD, on_group, g, 6, argv, lens) < 0)
+    if (redis_link_command(c->link, COLLECTOR_CMD, on_group, g, 6, argv, lens) < 0)
         free(g);
     else
         c->rd->groups_pending++;
@@ -631,7 +631,7 @@ static void send_scan(struct scan_req *sr, const char *cursor)
     size_t lens[8];
     for (int i = 0; i < 8; i++)
         lens[i] = strlen(argv[i]);
-    if (rconn_command(sr->c->rc, RCONN_CMD, on_scan, sr, 8, argv, lens) < 0) {
+    if (redis_link_command(sr->c->link, COLLECTOR_CMD, on_scan, sr, 8, argv, lens) < 0) {
         sr->c->rd->scanning = false;
         free(sr);
     }
@@ -716,7 +716,7 @@ static void send_claim(struct claim_req *cr, const char *cursor)
     ab_add(&b, cursor);
     ab_add(&b, "COUNT");
     ab_num(&b, c->cfg->batch);
-    if (send_cmd(c, RCONN_CMD, on_claim, cr, &b) < 0) {
+    if (send_cmd(c, COLLECTOR_CMD, on_claim, cr, &b) < 0) {
         c->rd->claiming = false;
         free(cr);
     }
@@ -769,7 +769,7 @@ static void sweep(struct collector *c)
     ab_add(&b, "LIMIT");
     ab_add(&b, "0");
     ab_add(&b, "100");
-    c->rd->sweeping = send_cmd(c, RCONN_CMD, on_sweep, c, &b) == 0;
+    c->rd->sweeping = send_cmd(c, COLLECTOR_CMD, on_sweep, c, &b) == 0;
 }
 
 static void on_silent(redisReply *reply, void *priv)
@@ -807,7 +807,7 @@ static void watch_heartbeats(struct collector *c)
     ab_add(&b, "LIMIT");
     ab_add(&b, "0");
     ab_add(&b, "100");
-    c->rd->watching = send_cmd(c, RCONN_CMD, on_silent, c, &b) == 0;
+    c->rd->watching = send_cmd(c, COLLECTOR_CMD, on_silent, c, &b) == 0;
 }
 
 /* ---- the loop ------------------------------------------------------- */
@@ -815,7 +815,7 @@ static void watch_heartbeats(struct collector *c)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct collector *c = arg;
-    if (!rconn_up(c->rc) || c->rd->stopping)
+    if (!redis_link_up(c->link) || c->rd->stopping)
         return;
     uint64_t now = units_now_us();
     if (!c->rd->scanning && !c->rd->groups_pending && now >= c->rd->next_discover_us) {
@@ -863,25 +863,35 @@ static void on_lost(void *owner)
     escalate_session_lost(c->esc);
 }
 
-int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base,
-                   const char *password)
+int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base)
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
     c->rd = calloc(1, sizeof(*c->rd));
     if (!c->rd)
         return -1;
-    struct redis_target target;
-    if (redis_url_parse(cfg->redis_url, &target) < 0) {
-        log_err("redis_url '%s' is not redis://host:port or unix:/path", cfg->redis_url);
+    struct redis_url target;
+    char why[768];
+    if (redis_url_parse(cfg->redis_url, &target, why, sizeof(why)) < 0 ||
+        redis_url_credentials(&target, cfg->redis_user, cfg->password_file, why, sizeof(why)) < 0) {
+        redis_url_wipe(&target);
+        log_err("%s", why);
         goto err;
     }
-    c->rc = rconn_new(base, &target, cfg->redis_user, password, cfg->timeout_us, cfg->block_us,
-                      on_ready, on_lost, c);
+    struct redis_link_options opt = {
+        .connections = 2,
+        .timeout_us = cfg->timeout_us,
+        .slack_us = {[COLLECTOR_RD] = cfg->block_us},
+        .ready = on_ready,
+        .lost = on_lost,
+        .owner = c,
+    };
+    c->link = redis_link_new(base, &target, &opt);
+    redis_url_wipe(&target);
     c->rd->tick = event_new(base, -1, EV_PERSIST, on_tick, c);
-    if (!c->rc || !c->rd->tick)
+    if (!c->link || !c->rd->tick)
         goto err;
-    c->esc = escalate_new(cfg, base, c->rc);
+    c->esc = escalate_new(cfg, base, c->link);
     if (!c->esc)
         goto err;
     return 0;
@@ -894,7 +904,7 @@ void collector_start(struct collector *c)
 {
     struct timeval tv = {0, 100000};
     event_add(c->rd->tick, &tv);
-    rconn_start(c->rc);
+    redis_link_start(c->link);
 }
 
 bool collector_stop(struct collector *c)
@@ -922,9 +932,8 @@ void collector_free(struct collector *c)
      * run with NULL replies while the session is freed. */
     escalate_free(c->esc);
     c->esc = NULL;
-    if (c->rc)
-        rconn_free(c->rc);
-    c->rc = NULL;
+    redis_link_free(c->link);
+    c->link = NULL;
     if (c->rd)
         free(c->rd->streams);
     free(c->rd);

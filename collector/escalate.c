@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "collector/collector.h"
 #include "collector/incident.h"
 #include "collector/report.h"
 #include "collector/sinks/sink.h"
@@ -38,7 +39,7 @@ struct sink_slot {
 struct escalate {
     const struct collector_config *cfg;
     struct event_base *base;
-    struct rconn *rc;
+    struct redis_link *link;
     struct sink_slot *slots[SINK_COUNT]; /* NULL: not configured here */
     struct sink_slot *retired;
     struct escalate_stats stats;
@@ -164,7 +165,7 @@ static void finish(struct delivery *d, const char *error)
     size_t *lens, argc;
     if (store_apply_argv(&o, &argv, &lens, &argc) == 0) {
         /* If Redis is away now, the lease runs out and the job comes back. */
-        rconn_command(e->rc, RCONN_CMD, on_finish, e, (int)argc, argv, lens);
+        redis_link_command(e->link, COLLECTOR_CMD, on_finish, e, (int)argc, argv, lens);
         free(argv);
         free(lens);
     }
@@ -302,7 +303,7 @@ void escalate_tick(struct escalate *e)
     }
 #undef ARG
 #undef NUM
-    if (rconn_command(e->rc, RCONN_CMD, on_claim, e, n, argv, lens) == 0)
+    if (redis_link_command(e->link, COLLECTOR_CMD, on_claim, e, n, argv, lens) == 0)
         e->claiming = true;
 }
 
@@ -313,14 +314,14 @@ bool escalate_idle(const struct escalate *e) { return e->inflight == 0 && !e->cl
 const struct escalate_stats *escalate_stats(const struct escalate *e) { return &e->stats; }
 
 struct escalate *escalate_new(const struct collector_config *cfg, struct event_base *base,
-                              struct rconn *rc)
+                              struct redis_link *link)
 {
     struct escalate *e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
     e->cfg = cfg;
     e->base = base;
-    e->rc = rc;
+    e->link = link;
     if (open_slots(e->slots, cfg, base) < 0) {
         free(e);
         return NULL;

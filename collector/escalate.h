@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "collector/config.h"
-#include "collector/rconn.h"
+#include "common/redis/link.h"
 
 struct escalate;
 
@@ -37,7 +37,7 @@ struct escalate_stats {
 /* Opens the sinks cfg enables; cfg must outlive the worker or the next
  * escalate_reconfigure.  NULL (logged) when a sink cannot be set up. */
 struct escalate *escalate_new(const struct collector_config *cfg, struct event_base *base,
-                              struct rconn *rc);
+                              struct redis_link *link);
 /* Takes cfg as the running configuration, with sinks rebuilt from it;
  * -1 (logged) leaves everything as it was. */
 int escalate_reconfigure(struct escalate *e, const struct collector_config *cfg);

@@ -5,9 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/event.h"
+#include "common/units.h"
 
 #define EVENTS_PREFIX "canh:events:"
 #define HEARTBEATS_PREFIX "canh:heartbeats:"
@@ -34,70 +34,6 @@ static int refuse(char *reason, size_t len, const char *fmt, ...)
     vsnprintf(reason, len, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static int digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*p)[i]))
-            return -1;
-        v = v * 10 + ((*p)[i] - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-int ingest_parse_time(const char *text, uint64_t *out_us)
-{
-    const char *p = text;
-    int year, mon, day, hour, min, sec;
-    if (digits(&p, 4, &year) < 0 || *p++ != '-' || digits(&p, 2, &mon) < 0 || *p++ != '-' ||
-        digits(&p, 2, &day) < 0 || (*p != 'T' && *p != ' '))
-        return -1;
-    p++;
-    if (digits(&p, 2, &hour) < 0 || *p++ != ':' || digits(&p, 2, &min) < 0 || *p++ != ':' ||
-        digits(&p, 2, &sec) < 0)
-        return -1;
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
-        return -1;
-    uint64_t frac_us = 0;
-    if (*p == '.') {
-        p++;
-        int n = 0;
-        for (; isdigit((unsigned char)*p); p++, n++)
-            if (n < 6)
-                frac_us = frac_us * 10 + (uint64_t)(*p - '0');
-        if (n == 0)
-            return -1;
-        for (; n < 6; n++)
-            frac_us *= 10;
-    }
-    long offset_s = 0;
-    if (*p == 'Z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om;
-        if (digits(&p, 2, &oh) < 0)
-            return -1;
-        if (*p == ':')
-            p++;
-        if (digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
-            return -1;
-        offset_s = sign * (oh * 3600L + om * 60L);
-    } else {
-        return -1;
-    }
-    if (*p)
-        return -1;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour,
-                    .tm_min = min, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 || (long)t - offset_s < 0)
-        return -1;
-    *out_us = (uint64_t)((long)t - offset_s) * 1000000u + frac_us;
-    return 0;
 }
 
 static const char *get_str(json_t *obj, const char *key)
@@ -193,12 +129,12 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
         return refuse(reason, rlen, "canh.class is not normal or serious_candidate");
     ev->serious = strcmp(cls, "serious_candidate") == 0;
     const char *ts = get_str(root, "timestamp");
-    if (!ts || ingest_parse_time(ts, &ev->ts_us) < 0)
+    if (!ts || units_parse_time_us(ts, &ev->ts_us) < 0)
         return refuse(reason, rlen, "timestamp missing or not ISO 8601");
     const char *fs = get_str(c, "first_seen"), *ls = get_str(c, "last_seen");
-    if (!fs || ingest_parse_time(fs, &ev->first_seen_us) < 0)
+    if (!fs || units_parse_time_us(fs, &ev->first_seen_us) < 0)
         ev->first_seen_us = ev->ts_us;
-    if (!ls || ingest_parse_time(ls, &ev->last_seen_us) < 0)
+    if (!ls || units_parse_time_us(ls, &ev->last_seen_us) < 0)
         ev->last_seen_us = ev->ts_us;
     ev->src_ip = get_str(root, "src_ip");
     ev->dest_ip = get_str(root, "dest_ip");

@@ -62,7 +62,5 @@ int ingest_parse_heartbeat(const char *stream_agent, const char *text, size_t le
                            struct in_heartbeat *out, char *reason, size_t reason_len);
 void ingest_heartbeat_free(struct in_heartbeat *hb);
 
-/* "2026-11-23T08:16:14.123456+0700" (also Z, +07:00, no fraction). */
-int ingest_parse_time(const char *text, uint64_t *out_us);
 
 #endif

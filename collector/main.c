@@ -232,10 +232,6 @@ int main(int argc, char **argv)
         free(cfg);
         return 0;
     }
-    char password[512] = "";
-    if (cfg->password_file[0])
-        collector_read_secret(cfg->password_file, password, sizeof(password));
-
     signal(SIGPIPE, SIG_IGN);
     struct event_base *base = event_base_new();
     if (!base) {
@@ -243,15 +239,14 @@ int main(int argc, char **argv)
         return 1;
     }
     static struct collector c;
-    if (collector_init(&c, cfg, base, password) < 0) {
+    if (collector_init(&c, cfg, base) < 0) {
         event_base_free(base);
         return 1;
     }
-    memset(password, 0, sizeof(password));
     struct runner r = {.c = &c, .base = base, .path = path, .level_forced = level_arg != NULL,
                        .cfg = cfg};
     if (cfg->status_listen[0]) {
-        r.status = status_new(&c, base);
+        r.status = status_new(&c, c.link, base);
         if (!r.status) {
             collector_free(&c);
             event_base_free(base);

@@ -156,6 +156,70 @@ int units_parse_bool(const char *text, int *out)
     return -1;
 }
 
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+int units_parse_time_us(const char *text, uint64_t *out_us)
+{
+    const char *p = text;
+    int year, mon, day, hour, min, sec;
+    if (digits(&p, 4, &year) < 0 || *p++ != '-' || digits(&p, 2, &mon) < 0 || *p++ != '-' ||
+        digits(&p, 2, &day) < 0 || (*p != 'T' && *p != ' '))
+        return -1;
+    p++;
+    if (digits(&p, 2, &hour) < 0 || *p++ != ':' || digits(&p, 2, &min) < 0 || *p++ != ':' ||
+        digits(&p, 2, &sec) < 0)
+        return -1;
+    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+        return -1;
+    uint64_t frac_us = 0;
+    if (*p == '.') {
+        p++;
+        int n = 0;
+        for (; isdigit((unsigned char)*p); p++, n++)
+            if (n < 6)
+                frac_us = frac_us * 10 + (uint64_t)(*p - '0');
+        if (n == 0)
+            return -1;
+        for (; n < 6; n++)
+            frac_us *= 10;
+    }
+    long offset_s = 0;
+    if (*p == 'Z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (digits(&p, 2, &oh) < 0)
+            return -1;
+        if (*p == ':')
+            p++;
+        if (digits(&p, 2, &om) < 0 || oh > 23 || om > 59)
+            return -1;
+        offset_s = sign * (oh * 3600L + om * 60L);
+    } else {
+        return -1;
+    }
+    if (*p)
+        return -1;
+    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour,
+                    .tm_min = min, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || (long)t - offset_s < 0)
+        return -1;
+    *out_us = (uint64_t)((long)t - offset_s) * 1000000u + frac_us;
+    return 0;
+}
+
 const char *units_format_time(uint64_t ts_us, char *buf, size_t len)
 {
     time_t secs = (time_t)(ts_us / 1000000);

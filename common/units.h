@@ -20,6 +20,9 @@ int units_parse_ratio(const char *text, double *out);
 int units_parse_count(const char *text, uint64_t *out);
 int units_parse_bool(const char *text, int *out);
 
+/* "2026-11-23T08:16:14.123456+0700" (also Z, +07:00, no fraction) to
+ * microseconds since the epoch; -1 on anything else. */
+int units_parse_time_us(const char *text, uint64_t *out_us);
 /* "2026-11-23T08:16:14.123456+0700" in local time; buf >= 40 bytes. */
 const char *units_format_time(uint64_t ts_us, char *buf, size_t len);
 

@@ -8,7 +8,6 @@
 
 #include "collector/config.h"
 #include "collector/escalate.h"
-#include "collector/rconn.h"
 #include "collector/report.h"
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
@@ -77,23 +76,6 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_int_eq(load_text("[syslog]\nport = 514\nport = 1514\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, ":3: key 'port' is set twice in [syslog] (first at line 2)"));
     free(cfg);
-}
-END_TEST
-
-START_TEST(test_redis_url)
-{
-    struct redis_target t;
-    ck_assert_int_eq(redis_url_parse("redis://10.1.2.3:6380", &t), 0);
-    ck_assert_str_eq(t.host, "10.1.2.3");
-    ck_assert_int_eq(t.port, 6380);
-    ck_assert_int_eq(redis_url_parse("redis://soc-redis", &t), 0);
-    ck_assert_int_eq(t.port, 6379);
-    ck_assert_int_eq(redis_url_parse("unix:/run/redis/redis.sock", &t), 0);
-    ck_assert(t.unix_socket);
-    ck_assert_str_eq(t.path, "/run/redis/redis.sock");
-    ck_assert_int_eq(redis_url_parse("redis://user:pw@host", &t), -1);
-    ck_assert_int_eq(redis_url_parse("redis://host:99999", &t), -1);
-    ck_assert_int_eq(redis_url_parse("http://host", &t), -1);
 }
 END_TEST
 
@@ -185,7 +167,6 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_config_values);
     tcase_add_test(tc, test_config_errors_name_the_line);
-    tcase_add_test(tc, test_redis_url);
     tcase_add_test(tc, test_signature_and_backoff);
     tcase_add_test(tc, test_syslog_format);
     tcase_add_test(tc, test_report_draft);

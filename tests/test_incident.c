@@ -7,6 +7,7 @@
 
 #include "collector/incident.h"
 #include "collector/ingest.h"
+#include "common/units.h"
 
 static const char *EVENT =
     "{\"timestamp\":\"2026-11-23T08:16:14.123456+0700\",\"event_type\":\"alert\","
@@ -40,14 +41,14 @@ static int parse(const char *text, struct in_event *ev, char *reason)
 START_TEST(test_time_parse)
 {
     uint64_t us;
-    ck_assert_int_eq(ingest_parse_time("2026-11-23T08:16:14.123456+0700", &us), 0);
+    ck_assert_int_eq(units_parse_time_us("2026-11-23T08:16:14.123456+0700", &us), 0);
     ck_assert_uint_eq(us, 1795396574123456ull);
-    ck_assert_int_eq(ingest_parse_time("2026-11-23T01:16:14.123456Z", &us), 0);
+    ck_assert_int_eq(units_parse_time_us("2026-11-23T01:16:14.123456Z", &us), 0);
     ck_assert_uint_eq(us, 1795396574123456ull);
-    ck_assert_int_eq(ingest_parse_time("2026-11-23T08:16:14+07:00", &us), 0);
+    ck_assert_int_eq(units_parse_time_us("2026-11-23T08:16:14+07:00", &us), 0);
     ck_assert_uint_eq(us, 1795396574000000ull);
-    ck_assert_int_eq(ingest_parse_time("2026-11-23 08:16:14", &us), -1);
-    ck_assert_int_eq(ingest_parse_time("2026-13-23T08:16:14Z", &us), -1);
+    ck_assert_int_eq(units_parse_time_us("2026-11-23 08:16:14", &us), -1);
+    ck_assert_int_eq(units_parse_time_us("2026-13-23T08:16:14Z", &us), -1);
 }
 END_TEST
 

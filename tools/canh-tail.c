@@ -8,11 +8,14 @@
  * JSON instead, for scripts.  It only reads, so a tail user needs no more
  * than +xread +scan on canh:* in Redis's ACL.
  *
- * Synchronous hiredis is enough for one reader: the socket has a timeout
- * longer than the BLOCK time, so a dead server is noticed, and SIGINT is
- * checked between reads (at most one BLOCK period, 500 ms, later).
+ * It runs on common/redis/link.h, the Redis link of the agent and the
+ * collector (URL grammar, AUTH, timeouts), on a libevent loop: one XREAD
+ * BLOCK at a time, SIGINT and SIGTERM end the loop, a lost link ends the
+ * run with status 1 and so does a first connection attempt that fails
+ * (a CLI does not wait out a backoff).  It links no collector code.
  */
 #include <getopt.h>
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -25,11 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector/config.h"
-#include "collector/incident.h"
-#include "collector/ingest.h"
-#include "collector/rconn.h"
 #include "common/values.h"
+#include "common/log.h"
+#include "common/redis/link.h"
+#include "common/redis/url.h"
 #include "common/units.h"
 
 #define BLOCK_MS 500
@@ -56,15 +58,12 @@ struct stream {
     char last_id[48];
 };
 
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig) { interrupted = sig; }
-
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: canh-tail [options]\n"
-            "  -r, --redis URL         redis://host:port or unix:/path (default $CANH_REDIS or\n"
+            "  -r, --redis URL         redis://[user[:password]@]host[:port] (host a name, IPv4\n"
+            "                          or [IPv6]) or unix:/path (default $CANH_REDIS or\n"
             "                          redis://127.0.0.1:6379)\n"
             "      --user NAME         Redis ACL user\n"
             "      --password-file F   file holding the password\n"
@@ -92,8 +91,13 @@ static const char *str_at(json_t *obj, const char *a, const char *b)
 
 static bool agency_matches(const char *want, const char *agency)
 {
-    /* Province-wide incidents list their agencies with '|'. */
-    return incident_list_contains(agency, want, '|');
+    /* Province-wide incidents list their agencies with '|': look for
+     * "|want|" in "|agency|". */
+    size_t n = strlen(want);
+    for (const char *p = strstr(agency, want); p; p = strstr(p + 1, want))
+        if ((p == agency || p[-1] == '|') && (p[n] == '\0' || p[n] == '|'))
+            return true;
+    return false;
 }
 
 static bool taxonomy_matches(const char *want, const char *code)
@@ -228,7 +232,7 @@ static bool show_event(const struct options *o, json_t *ev)
         return true;
     }
     uint64_t ts = 0;
-    if (ingest_parse_time(str_at(ev, "timestamp", NULL), &ts) < 0)
+    if (units_parse_time_us(str_at(ev, "timestamp", NULL), &ts) < 0)
         ts = units_now_us();
     char dst[200], detail[96], summary[256] = "";
     json_t *port = json_object_get(ev, "dest_port");
@@ -256,42 +260,7 @@ static bool show_event(const struct options *o, json_t *ev)
     return true;
 }
 
-/* ---- Redis ---------------------------------------------------------- */
-
-static redisContext *connect_redis(const struct options *o)
-{
-    struct redis_target t;
-    if (redis_url_parse(o->url, &t) < 0) {
-        fprintf(stderr, "canh-tail: '%s' is not redis://host:port or unix:/path\n", o->url);
-        exit(2);
-    }
-    struct timeval tv = {5, 0};
-    redisContext *rc = t.unix_socket ? redisConnectUnixWithTimeout(t.path, tv)
-                                     : redisConnectWithTimeout(t.host, t.port, tv);
-    if (!rc || rc->err) {
-        fprintf(stderr, "canh-tail: cannot connect to Redis at %s: %s\n", o->url,
-                rc ? rc->errstr : "out of memory");
-        exit(1);
-    }
-    struct timeval rtv = {BLOCK_MS / 1000 + 5, 0};
-    redisSetTimeout(rc, rtv);
-    if (o->password_file) {
-        char pw[512];
-        if (collector_read_secret(o->password_file, pw, sizeof(pw)) < 0) {
-            fprintf(stderr, "canh-tail: cannot read %s\n", o->password_file);
-            exit(2);
-        }
-        redisReply *r = o->user ? redisCommand(rc, "AUTH %s %s", o->user, pw)
-                                : redisCommand(rc, "AUTH %s", pw);
-        memset(pw, 0, sizeof(pw));
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "canh-tail: Redis AUTH failed: %s\n", r ? r->str : rc->errstr);
-            exit(1);
-        }
-        freeReplyObject(r);
-    }
-    return rc;
-}
+/* ---- since ---------------------------------------------------------- */
 
 /* "$", or the id --since names. */
 static int since_id(const char *since, char *buf, size_t len)
@@ -310,7 +279,7 @@ static int since_id(const char *since, char *buf, size_t len)
         snprintf(buf, len, "%" PRIu64 "-0", (now > us ? now - us : 0) / 1000);
         return 0;
     }
-    if (ingest_parse_time(since, &us) == 0) {
+    if (units_parse_time_us(since, &us) == 0) {
         snprintf(buf, len, "%" PRIu64 "-0", us / 1000);
         return 0;
     }
@@ -323,32 +292,54 @@ static int since_id(const char *since, char *buf, size_t len)
     return -1;
 }
 
-static size_t scan_events(redisContext *rc, struct stream *s, size_t n, const char *start_id)
+/* ---- following streams on the link ------------------------------------ */
+
+struct tail {
+    const struct options *o;
+    struct event_base *base;
+    struct redis_link *link;
+    struct stream streams[MAX_STREAMS];
+    size_t n;
+    char start[48];        /* first id for the streams found at start */
+    const char *later_id;  /* and for those that appear later */
+    char cursor[32];       /* SCAN in progress */
+    int pages;
+    bool following;        /* start-up (scan, pinning "$") done */
+    size_t pinning;        /* XINFO STREAM replies awaited */
+    uint64_t next_scan_us;
+    long shown;
+    int exit_code;
+    struct event *retry;   /* XREAD again later (no stream yet) */
+};
+
+static void finish(struct tail *t, int code)
 {
-    char cursor[32] = "0";
-    for (int pages = 0; pages < 1000; pages++) {
-        redisReply *r = redisCommand(rc, "SCAN %s MATCH canh:events:* COUNT 1000 TYPE stream", cursor);
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-            freeReplyObject(r);
-            break;
-        }
-        for (size_t i = 0; i < r->element[1]->elements && n < MAX_STREAMS; i++) {
-            const char *key = r->element[1]->element[i]->str;
-            bool have = false;
-            for (size_t k = 0; k < n; k++)
-                have |= strcmp(s[k].key, key) == 0;
-            if (!have && strlen(key) < sizeof(s[0].key)) {
-                snprintf(s[n].key, sizeof(s[n].key), "%s", key);
-                snprintf(s[n].last_id, sizeof(s[n].last_id), "%s", start_id);
-                n++;
-            }
-        }
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        freeReplyObject(r);
-        if (strcmp(cursor, "0") == 0)
-            break;
+    t->exit_code = code;
+    event_base_loopbreak(t->base);
+}
+
+static void read_streams(struct tail *t);
+static void scan_page(struct tail *t);
+
+static bool command(struct tail *t, redis_link_reply_fn fn, int argc, const char **argv)
+{
+    size_t lens[6 + 2 * MAX_STREAMS];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return redis_link_command(t->link, 0, fn, t, argc, argv, lens) == 0;
+}
+
+/* NULL (the link went down: on_lost reports it) or an error: stop. */
+static bool reply_ok(struct tail *t, const redisReply *r)
+{
+    if (!r)
+        return false;
+    if (r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "canh-tail: Redis: %s\n", r->str);
+        finish(t, 1);
+        return false;
     }
-    return n;
+    return true;
 }
 
 static const char *field(const redisReply *fields, const char *name)
@@ -361,115 +352,256 @@ static const char *field(const redisReply *fields, const char *name)
     return NULL;
 }
 
-static void resolve_last_id(redisContext *rc, struct stream *s)
+static void add_stream(struct tail *t, const char *key, const char *id)
 {
-    redisReply *info = redisCommand(rc, "XINFO STREAM %s", s->key);
-    const char *last =
-        info && info->type == REDIS_REPLY_ARRAY ? field(info, "last-generated-id") : NULL;
-    snprintf(s->last_id, sizeof(s->last_id), "%s", last ? last : "0-0");
-    freeReplyObject(info);
+    for (size_t k = 0; k < t->n; k++)
+        if (strcmp(t->streams[k].key, key) == 0)
+            return;
+    if (t->n == MAX_STREAMS || strlen(key) >= sizeof(t->streams[0].key))
+        return;
+    snprintf(t->streams[t->n].key, sizeof(t->streams[0].key), "%s", key);
+    snprintf(t->streams[t->n].last_id, sizeof(t->streams[0].last_id), "%s", id);
+    t->n++;
 }
 
-static int follow(const struct options *o)
+static void on_pinned(redisReply *r, void *priv)
 {
-    redisContext *rc = connect_redis(o);
-    static struct stream streams[MAX_STREAMS];
-    size_t n = 0;
-    char start[48];
-    if (since_id(o->since, start, sizeof(start)) < 0) {
-        fprintf(stderr, "canh-tail: --since '%s' is not a duration, ISO time or stream id\n", o->since);
-        return 2;
+    struct tail *t = priv;
+    if (!r)
+        return;
+    /* A stream not there yet starts at 0. */
+    const char *last = r->type == REDIS_REPLY_ARRAY ? field(r, "last-generated-id") : NULL;
+    snprintf(t->streams[t->n - t->pinning].last_id, sizeof(t->streams[0].last_id), "%s",
+             last ? last : "0-0");
+    if (--t->pinning == 0) {
+        t->following = true;
+        read_streams(t);
     }
-    if (o->events) {
-        n = scan_events(rc, streams, 0, start);
+}
+
+/* "$" would lose what arrives between two reads: pin it to each stream's
+ * last id now (replies come in order, so the k-th reply is stream k). */
+static void start_following(struct tail *t)
+{
+    if (strcmp(t->start, "$") == 0) {
+        for (size_t i = 0; i < t->n; i++) {
+            const char *argv[] = {"XINFO", "STREAM", t->streams[i].key};
+            if (!command(t, on_pinned, 3, argv))
+                return;
+            t->pinning++;
+        }
+        if (t->pinning)
+            return;
+    }
+    t->following = true;
+    read_streams(t);
+}
+
+static void on_scan(redisReply *r, void *priv)
+{
+    struct tail *t = priv;
+    if (!reply_ok(t, r))
+        return;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->element[1]->elements; i++)
+            add_stream(t, r->element[1]->element[i]->str, t->following ? t->later_id : t->start);
+        snprintf(t->cursor, sizeof(t->cursor), "%s", r->element[0]->str);
     } else {
-        snprintf(streams[0].key, sizeof(streams[0].key), "canh:incidents");
-        snprintf(streams[0].last_id, sizeof(streams[0].last_id), "%s", start);
-        n = 1;
+        snprintf(t->cursor, sizeof(t->cursor), "0");
     }
-    /* "$" would lose what arrives between two reads: pin it to each
-     * stream's last id now (a stream not there yet starts at 0). */
-    for (size_t i = 0; i < n && strcmp(start, "$") == 0; i++)
-        resolve_last_id(rc, &streams[i]);
-    /* Streams that appear later are new: read them from their start. */
-    const char *later_id = strcmp(start, "$") == 0 ? "0-0" : start;
-    uint64_t next_scan = units_now_us() + RESCAN_US;
-    long shown = 0;
-    while (!interrupted) {
-        if (o->events && units_now_us() >= next_scan) {
-            n = scan_events(rc, streams, n, later_id);
-            next_scan = units_now_us() + RESCAN_US;
-        }
-        if (n == 0) {
-            usleep(BLOCK_MS * 1000);
+    if (strcmp(t->cursor, "0") != 0 && ++t->pages < 1000) {
+        scan_page(t);
+        return;
+    }
+    t->next_scan_us = units_now_us() + RESCAN_US;
+    if (t->following)
+        read_streams(t);
+    else
+        start_following(t);
+}
+
+static void scan_page(struct tail *t)
+{
+    const char *argv[] = {"SCAN", t->cursor, "MATCH", "canh:events:*", "COUNT", "1000",
+                          "TYPE", "stream"};
+    command(t, on_scan, 8, argv);
+}
+
+static void scan_from_start(struct tail *t)
+{
+    snprintf(t->cursor, sizeof(t->cursor), "0");
+    t->pages = 0;
+    scan_page(t);
+}
+
+/* Look for new agent streams every RESCAN_US, else read on. */
+static void read_next(struct tail *t)
+{
+    if (t->o->events && units_now_us() >= t->next_scan_us)
+        scan_from_start(t);
+    else
+        read_streams(t);
+}
+
+static void show_entries(struct tail *t, const redisReply *r)
+{
+    const struct options *o = t->o;
+    for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
+        const redisReply *sr = r->element[s];
+        size_t k = 0;
+        while (k < t->n && strcmp(t->streams[k].key, sr->element[0]->str) != 0)
+            k++;
+        if (k == t->n)
             continue;
-        }
-        const char *argv[6 + 2 * MAX_STREAMS];
-        int argc = 0;
-        char block[16];
-        snprintf(block, sizeof(block), "%d", BLOCK_MS);
-        argv[argc++] = "XREAD";
-        argv[argc++] = "COUNT";
-        argv[argc++] = "100";
-        argv[argc++] = "BLOCK";
-        argv[argc++] = block;
-        argv[argc++] = "STREAMS";
-        for (size_t i = 0; i < n; i++)
-            argv[argc++] = streams[i].key;
-        for (size_t i = 0; i < n; i++)
-            argv[argc++] = streams[i].last_id;
-        redisReply *r = redisCommandArgv(rc, argc, argv, NULL);
-        if (!r) {
-            if (interrupted)
-                break;
-            fprintf(stderr, "canh-tail: lost connection to Redis: %s\n",
-                    rc->errstr[0] ? rc->errstr : "no answer");
-            redisFree(rc);
-            return 1;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "canh-tail: Redis: %s\n", r->str);
-            freeReplyObject(r);
-            redisFree(rc);
-            return 1;
-        }
-        for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
-            const redisReply *sr = r->element[s];
-            size_t k = 0;
-            while (k < n && strcmp(streams[k].key, sr->element[0]->str) != 0)
-                k++;
-            if (k == n)
+        const redisReply *entries = sr->element[1];
+        for (size_t e = 0; e < entries->elements; e++) {
+            const redisReply *entry = entries->element[e];
+            const char *id = entry->element[0]->str;
+            snprintf(t->streams[k].last_id, sizeof(t->streams[k].last_id), "%s", id);
+            if (entry->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;
-            const redisReply *entries = sr->element[1];
-            for (size_t e = 0; e < entries->elements; e++) {
-                const redisReply *entry = entries->element[e];
-                const char *id = entry->element[0]->str;
-                snprintf(streams[k].last_id, sizeof(streams[k].last_id), "%s", id);
-                if (entry->element[1]->type != REDIS_REPLY_ARRAY)
-                    continue;
-                const char *text = field(entry->element[1], o->events ? "event" : "incident");
-                json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-                if (!j)
-                    continue;
-                const char *action = field(entry->element[1], "action");
-                bool printed = o->events ? show_event(o, j)
-                                         : show_incident(o, strtoull(id, NULL, 10),
-                                                         action ? action : "?", j);
-                json_decref(j);
-                if (printed) {
-                    fflush(stdout);
-                    if (o->count && ++shown >= o->count) {
-                        freeReplyObject(r);
-                        redisFree(rc);
-                        return 0;
-                    }
+            const char *text = field(entry->element[1], o->events ? "event" : "incident");
+            json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+            if (!j)
+                continue;
+            const char *action = field(entry->element[1], "action");
+            bool printed = o->events ? show_event(o, j)
+                                     : show_incident(o, strtoull(id, NULL, 10),
+                                                     action ? action : "?", j);
+            json_decref(j);
+            if (printed) {
+                fflush(stdout);
+                if (o->count && ++t->shown >= o->count) {
+                    finish(t, 0);
+                    return;
                 }
             }
         }
-        freeReplyObject(r);
     }
-    redisFree(rc);
-    return 0;
+}
+
+static void on_read(redisReply *r, void *priv)
+{
+    struct tail *t = priv;
+    if (!reply_ok(t, r))
+        return;
+    show_entries(t, r);
+    if (t->exit_code < 0)
+        read_next(t);
+}
+
+static void read_streams(struct tail *t)
+{
+    if (t->n == 0) {
+        struct timeval tv = {0, BLOCK_MS * 1000};
+        evtimer_add(t->retry, &tv);
+        return;
+    }
+    const char *argv[6 + 2 * MAX_STREAMS];
+    int argc = 0;
+    char block[16];
+    snprintf(block, sizeof(block), "%d", BLOCK_MS);
+    argv[argc++] = "XREAD";
+    argv[argc++] = "COUNT";
+    argv[argc++] = "100";
+    argv[argc++] = "BLOCK";
+    argv[argc++] = block;
+    argv[argc++] = "STREAMS";
+    for (size_t i = 0; i < t->n; i++)
+        argv[argc++] = t->streams[i].key;
+    for (size_t i = 0; i < t->n; i++)
+        argv[argc++] = t->streams[i].last_id;
+    command(t, on_read, argc, argv);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) { read_next(arg); }
+
+static void on_ready(void *owner)
+{
+    struct tail *t = owner;
+    if (t->o->events) {
+        scan_from_start(t);
+        return;
+    }
+    add_stream(t, "canh:incidents", t->start);
+    start_following(t);
+}
+
+static void on_lost(void *owner)
+{
+    fprintf(stderr, "canh-tail: lost connection to Redis\n");
+    finish(owner, 1);
+}
+
+/* A CLI does not wait out a backoff: the first failed attempt (the link
+ * logged why) ends the run. */
+static void on_connect_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct tail *t = arg;
+    struct redis_link_stats st;
+    redis_link_get_stats(t->link, &st);
+    if (st.connects == 0 && st.attempts > 0) {
+        fprintf(stderr, "canh-tail: cannot connect to %s\n", redis_link_where(t->link));
+        finish(t, 1);
+    }
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg) { finish(arg, 0); }
+
+static int follow(const struct options *o)
+{
+    static struct tail t;
+    t.o = o;
+    t.exit_code = -1;
+    if (since_id(o->since, t.start, sizeof(t.start)) < 0) {
+        fprintf(stderr, "canh-tail: --since '%s' is not a duration, ISO time or stream id\n",
+                o->since);
+        return 2;
+    }
+    /* Streams that appear later are new: read them from their start. */
+    t.later_id = strcmp(t.start, "$") == 0 ? "0-0" : t.start;
+    struct redis_url u;
+    char why[768];
+    if (redis_url_parse(o->url, &u, why, sizeof(why)) < 0 ||
+        redis_url_credentials(&u, o->user, o->password_file, why, sizeof(why)) < 0) {
+        redis_url_wipe(&u);
+        fprintf(stderr, "canh-tail: %s\n", why);
+        return 2;
+    }
+    t.base = event_base_new();
+    if (!t.base)
+        return 1;
+    struct redis_link_options opt = {.connections = 1,
+                                     .timeout_us = 5000000,
+                                     .slack_us = {BLOCK_MS * 1000},
+                                     .ready = on_ready,
+                                     .lost = on_lost,
+                                     .owner = &t};
+    t.link = redis_link_new(t.base, &u, &opt);
+    redis_url_wipe(&u);
+    t.retry = evtimer_new(t.base, on_retry, &t);
+    struct event *check = event_new(t.base, -1, EV_PERSIST, on_connect_check, &t);
+    struct event *sigint = evsignal_new(t.base, SIGINT, on_signal, &t);
+    struct event *sigterm = evsignal_new(t.base, SIGTERM, on_signal, &t);
+    if (t.link && t.retry && check && sigint && sigterm) {
+        struct timeval tick = {0, 100000};
+        event_add(check, &tick);
+        event_add(sigint, NULL);
+        event_add(sigterm, NULL);
+        redis_link_start(t.link);
+        event_base_dispatch(t.base);
+    } else {
+        fprintf(stderr, "canh-tail: out of memory\n");
+        t.exit_code = 1;
+    }
+    struct event *evs[] = {t.retry, check, sigint, sigterm};
+    for (size_t i = 0; i < 4; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    redis_link_free(t.link);
+    event_base_free(t.base);
+    return t.exit_code < 0 ? 0 : t.exit_code;
 }
 
 int main(int argc, char **argv)
@@ -554,10 +686,7 @@ int main(int argc, char **argv)
     }
     if (o.color < 0)
         o.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-    struct sigaction sa = {.sa_handler = on_sigint};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a blocked read returns */
-    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    log_init("canh-tail", LOG_LEVEL_ERR);
     return follow(&o);
 }

@@ -21,8 +21,10 @@
 /* MAXLEN ~ of the heartbeat stream (about a day at 10 s). */
 #define REDIS_HEARTBEAT_MAXLEN 10000
 
-/* Connect to url ("redis://[user[:password]@]host[:port]" or
- * "unix:/path"; NULL: cfg->redis_url) and open the spool in
+/* Connect to url (common/redis/url.h: "redis://[user[:password]@]host[:port]",
+ * host a name, IPv4 or [IPv6], or "unix:/path"; NULL: cfg->redis_url) with
+ * [output] user and password_file for what the URL leaves out, and open the
+ * spool in
  * cfg->state_dir.  The connection is made on the loop, so an unreachable
  * Redis is not an error here; a bad URL, an unreadable password file or
  * an unusable state directory is (err says which, exit 1/2). */

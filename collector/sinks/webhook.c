@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/redis/secret.h"
 
 struct webhook {
     char secret[512];
@@ -131,9 +132,10 @@ static int webhook_open(void **state, const struct collector_config *cfg, struct
     struct webhook *w = calloc(1, sizeof(*w));
     if (!w)
         return -1;
-    if (collector_read_secret(cfg->webhook_secret_file, w->secret, sizeof(w->secret)) < 0 ||
-        !w->secret[0]) {
-        log_err("cannot read the webhook secret from %s", cfg->webhook_secret_file);
+    char why[600];
+    if (secret_read_file(cfg->webhook_secret_file, w->secret, sizeof(w->secret), why,
+                         sizeof(why)) < 0) {
+        log_err("[webhook] secret_file: %s", why);
         goto err;
     }
     w->uri = evhttp_uri_parse(cfg->webhook_url);

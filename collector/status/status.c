@@ -27,6 +27,8 @@
 #include "collector/incident.h"
 #include "collector/store.h"
 #include "common/log.h"
+#include "common/redis/link.h"
+#include "common/redis/secret.h"
 #include "common/units.h"
 #include "status_page.h" /* generated from status_page.html */
 
@@ -126,6 +128,7 @@ struct snapshot {
 
 struct status {
     struct collector *c;
+    struct redis_link *link; /* the collector's: snapshots go on its command connection */
     struct event_base *base;
     struct evhttp *http;
     struct event *timer;
@@ -438,7 +441,7 @@ static void on_snapshot(redisReply *reply, void *priv)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct status *s = arg;
-    if (s->refreshing || !rconn_up(s->c->rc))
+    if (s->refreshing || !redis_link_up(s->link))
         return;
     const struct collector_config *cfg = s->c->cfg;
     char max_open[16], recent[16], cap[16];
@@ -449,7 +452,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     size_t lens[6];
     for (int i = 0; i < 6; i++)
         lens[i] = strlen(argv[i]);
-    if (rconn_command(s->c->rc, RCONN_CMD, on_snapshot, s, 6, argv, lens) == 0)
+    if (redis_link_command(s->link, COLLECTOR_CMD, on_snapshot, s, 6, argv, lens) == 0)
         s->refreshing = true;
 }
 
@@ -459,16 +462,17 @@ static int load_secrets(struct status *s, char *token, char *basic, size_t basic
 {
     const struct collector_config *cfg = s->c->cfg;
     token[0] = basic[0] = '\0';
+    char why[512];
     if (cfg->status_token_file[0] &&
-        (collector_read_secret(cfg->status_token_file, token, sizeof(s->token)) < 0 || !token[0])) {
-        log_err("status page: cannot read a token from %s", cfg->status_token_file);
+        secret_read_file(cfg->status_token_file, token, sizeof(s->token), why, sizeof(why)) < 0) {
+        log_err("status page: token_file: %s", why);
         return -1;
     }
     if (cfg->status_user[0]) {
         char password[512], pair[600];
-        if (collector_read_secret(cfg->status_password_file, password, sizeof(password)) < 0 ||
-            !password[0]) {
-            log_err("status page: cannot read a password from %s", cfg->status_password_file);
+        if (secret_read_file(cfg->status_password_file, password, sizeof(password), why,
+                             sizeof(why)) < 0) {
+            log_err("status page: password_file: %s", why);
             return -1;
         }
         int n = snprintf(pair, sizeof(pair), "%s:%s", cfg->status_user, password);
@@ -563,7 +567,7 @@ static void send_collector(struct status *s, struct evhttp_request *req)
     json_object_set_new(o, "version", json_string(CANH_VERSION));
     json_object_set_new(o, "consumer", json_string(c->cfg->consumer));
     json_object_set_new(o, "uptime_s", json_integer((json_int_t)((now - s->started_us) / 1000000)));
-    json_object_set_new(o, "redis_up", json_boolean(rconn_up(c->rc)));
+    json_object_set_new(o, "redis_up", json_boolean(redis_link_up(s->link)));
     json_object_set_new(o, "snapshot_age_s",
                         s->snap.valid ? json_real((double)(now - s->snap.at_us) / 1e6)
                                       : json_null());
@@ -635,7 +639,7 @@ static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now
     prom_one(b, "canh_collector_uptime_seconds", "gauge", "Seconds since the collector started.",
              (now - s->started_us) / 1000000);
     prom_one(b, "canh_collector_redis_up", "gauge", "1 while the Redis session is up.",
-             rconn_up(s->c->rc) ? 1 : 0);
+             redis_link_up(s->link) ? 1 : 0);
     prom_one(b, "canh_collector_streams", "gauge", "Agent streams read through the group.",
              collector_streams(s->c));
     prom_one(b, "canh_collector_entries_total", "counter",
@@ -846,7 +850,7 @@ static void log_bound(struct evhttp_bound_socket *bound)
     log_info("status page on http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }
 
-struct status *status_new(struct collector *c, struct event_base *base)
+struct status *status_new(struct collector *c, struct redis_link *link, struct event_base *base)
 {
     const struct collector_config *cfg = c->cfg;
     char host[128];
@@ -859,6 +863,7 @@ struct status *status_new(struct collector *c, struct event_base *base)
     if (!s)
         return NULL;
     s->c = c;
+    s->link = link;
     s->base = base;
     s->started_us = units_now_us();
     s->scratch = malloc(sizeof(*s->scratch));

@@ -8,7 +8,7 @@
  * limited by a bearer token (header or ?token=) and/or HTTP basic auth.
  *
  * Handlers never wait for Redis: a timer (every [status] refresh) sends
- * one Lua script over the collector's command connection that reads the
+ * one Lua script over the command connection of the Redis link it is given that reads the
  * open and recent incidents, the agents' last heartbeats and the
  * escalation queue in one snapshot; its reply replaces the cache the
  * handlers answer from.  The process's own counters (struct
@@ -21,11 +21,13 @@
 #include <event2/event.h>
 
 struct collector;
+struct redis_link;
 struct status;
 
-/* Binds the listen address of c->cfg and starts the refresh timer; NULL
- * (logged) when the address cannot be bound or a secret file not read. */
-struct status *status_new(struct collector *c, struct event_base *base);
+/* Binds the listen address of c->cfg and starts the refresh timer, which
+ * sends its snapshot script over link (the collector's, common/redis/link.h);
+ * NULL (logged) when the address cannot be bound or a secret file not read. */
+struct status *status_new(struct collector *c, struct redis_link *link, struct event_base *base);
 /* After c->cfg was replaced (SIGHUP): re-read the token and password files
  * and take the new refresh interval.  -1 keeps the old secrets. */
 int status_reload(struct status *s);

@@ -1,0 +1,394 @@
+/* link.c — see link.h.
+ *
+ * Freeing a hiredis context inside one of its own callbacks is not
+ * allowed, so every failure only records why and arms a zero timer
+ * (reset); the reset runs from the loop, frees the contexts and
+ * schedules the retry.
+ */
+#include "common/redis/link.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+
+#define WATCHDOG_PERIOD_US 100000
+#define DEFAULT_TIMEOUT_US 5000000ull
+#define DEFAULT_BACKOFF_MIN_US 100000ull
+#define DEFAULT_BACKOFF_MAX_US 10000000ull
+
+struct conn {
+    struct redis_link *link;
+    redisAsyncContext *ac;
+    bool connected;
+    bool authed;
+    size_t pending;
+    uint64_t progress_us; /* last reply, or when pending became non-zero */
+};
+
+struct redis_link {
+    struct event_base *base;
+    struct redis_url url;
+    struct redis_link_options opt;
+    enum redis_link_state state;
+    uint64_t generation;
+    uint64_t state_since_us;
+    uint64_t rng;
+    struct conn conn[REDIS_LINK_MAX_CONNECTIONS];
+    struct event *watchdog, *retry, *reset;
+    char reset_why[200];
+    char last_problem[256];
+    struct redis_link_stats stats;
+};
+
+struct call {
+    struct redis_link *link;
+    unsigned which;
+    uint64_t generation;
+    redis_link_reply_fn fn;
+    void *priv;
+};
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static struct timeval tv_us(uint64_t us)
+{
+    struct timeval tv = {(time_t)(us / 1000000u), (suseconds_t)(us % 1000000u)};
+    return tv;
+}
+
+/* Once per distinct message at error level, then at debug. */
+static void problem(struct redis_link *l, const char *msg)
+{
+    if (strcmp(msg, l->last_problem) == 0) {
+        log_debug("%s: %s (retrying)", l->url.where, msg);
+        return;
+    }
+    snprintf(l->last_problem, sizeof(l->last_problem), "%s", msg);
+    log_err("%s: %s; retrying with backoff", l->url.where, msg);
+}
+
+static void fail(struct redis_link *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct redis_link *l, const char *fmt, ...)
+{
+    if (l->state == REDIS_LINK_DOWN)
+        return;
+    if (!l->reset_why[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(l->reset_why, sizeof(l->reset_why), fmt, ap);
+        va_end(ap);
+    }
+    struct timeval now = {0, 0};
+    event_add(l->reset, &now);
+}
+
+static int which_of(const struct redis_link *l, const redisAsyncContext *ac)
+{
+    for (unsigned i = 0; i < l->opt.connections; i++)
+        if (l->conn[i].ac == ac)
+            return (int)i;
+    return -1;
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
+{
+    struct call *call = privdata;
+    struct redis_link *l = call->link;
+    redisReply *reply = reply_;
+    bool current = call->generation == l->generation && l->state != REDIS_LINK_DOWN;
+    if (current) {
+        struct conn *cn = &l->conn[call->which];
+        if (cn->pending)
+            cn->pending--;
+        cn->progress_us = mono_us();
+        if (!reply)
+            fail(l, "connection lost: %s", ac && ac->errstr[0] ? ac->errstr : "no reply");
+    }
+    call->fn(current ? reply : NULL, call->priv);
+    free(call);
+}
+
+static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
+                     int argc, const char **argv, const size_t *lens)
+{
+    struct conn *cn = &l->conn[which];
+    struct call *call = malloc(sizeof(*call));
+    if (!call)
+        return -1;
+    *call = (struct call){l, which, l->generation, fn, priv};
+    if (redisAsyncCommandArgv(cn->ac, on_reply, call, argc, argv, lens) != REDIS_OK) {
+        free(call);
+        return -1;
+    }
+    if (cn->pending++ == 0)
+        cn->progress_us = mono_us();
+    return 0;
+}
+
+static void check_ready(struct redis_link *l)
+{
+    if (l->state != REDIS_LINK_CONNECTING)
+        return;
+    for (unsigned i = 0; i < l->opt.connections; i++)
+        if (!l->conn[i].connected || !l->conn[i].authed)
+            return;
+    l->state = REDIS_LINK_UP;
+    l->state_since_us = mono_us();
+    l->stats.connects++;
+    if (l->last_problem[0])
+        log_info("%s: connected again after %u attempts", l->url.where, l->stats.attempts);
+    else
+        log_info("%s: connected", l->url.where);
+    l->last_problem[0] = '\0';
+    l->stats.attempts = 0;
+    if (l->opt.ready)
+        l->opt.ready(l->opt.owner);
+}
+
+static void on_auth(redisReply *reply, void *priv)
+{
+    struct conn *cn = priv;
+    struct redis_link *l = cn->link;
+    if (!reply)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        l->stats.auth_refused++;
+        fail(l, "AUTH%s%s refused: %s; check the user and password_file against the ACL",
+             l->url.user[0] ? " as " : "", l->url.user, reply->str);
+        return;
+    }
+    cn->authed = true;
+    check_ready(l);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct redis_link *l = ac->data;
+    int i = which_of(l, ac);
+    if (i < 0)
+        return;
+    if (status != REDIS_OK) {
+        l->conn[i].ac = NULL; /* hiredis frees the context after this callback */
+        fail(l, "cannot connect: %s", ac->errstr[0] ? ac->errstr : "error");
+        return;
+    }
+    l->conn[i].connected = true;
+    check_ready(l);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct redis_link *l = ac->data;
+    int i = which_of(l, ac);
+    if (i < 0)
+        return; /* freed by us */
+    l->conn[i].ac = NULL;
+    l->conn[i].connected = false;
+    fail(l, "connection lost: %s", status == REDIS_OK ? "the server closed it" : ac->errstr);
+}
+
+static void free_connections(struct redis_link *l)
+{
+    for (unsigned i = 0; i < l->opt.connections; i++) {
+        redisAsyncContext *ac = l->conn[i].ac;
+        memset(&l->conn[i], 0, sizeof(l->conn[i]));
+        if (ac)
+            redisAsyncFree(ac);
+    }
+}
+
+static void schedule_retry(struct redis_link *l)
+{
+    unsigned shift = l->stats.attempts < 20 ? l->stats.attempts : 20;
+    l->stats.attempts++;
+    uint64_t delay = l->opt.backoff_min_us << shift;
+    if (delay > l->opt.backoff_max_us)
+        delay = l->opt.backoff_max_us;
+    /* Equal jitter: half fixed, half random (xorshift64). */
+    l->rng ^= l->rng << 13;
+    l->rng ^= l->rng >> 7;
+    l->rng ^= l->rng << 17;
+    struct timeval tv = tv_us(delay / 2 + l->rng % (delay / 2 + 1));
+    evtimer_add(l->retry, &tv);
+}
+
+static void on_reset(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_link *l = arg;
+    if (l->state == REDIS_LINK_DOWN)
+        return;
+    bool was_up = l->state == REDIS_LINK_UP;
+    problem(l, l->reset_why[0] ? l->reset_why : "error");
+    l->reset_why[0] = '\0';
+    l->state = REDIS_LINK_DOWN;
+    l->state_since_us = mono_us();
+    free_connections(l);
+    l->generation++;
+    if (was_up) {
+        l->stats.losses++;
+        if (l->opt.lost)
+            l->opt.lost(l->opt.owner);
+    }
+    schedule_retry(l);
+}
+
+static void connect_all(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_link *l = arg;
+    l->state = REDIS_LINK_CONNECTING;
+    l->state_since_us = mono_us();
+    for (unsigned i = 0; i < l->opt.connections; i++) {
+        redisAsyncContext *ac = l->url.unix_socket ? redisAsyncConnectUnix(l->url.path)
+                                                   : redisAsyncConnect(l->url.host, l->url.port);
+        if (!ac || ac->err) {
+            fail(l, "cannot connect: %s", ac ? ac->errstr : "out of memory");
+            if (ac)
+                redisAsyncFree(ac);
+            return;
+        }
+        ac->data = l;
+        if (redisLibeventAttach(ac, l->base) != REDIS_OK) {
+            redisAsyncFree(ac);
+            fail(l, "cannot connect: the event loop refused the socket");
+            return;
+        }
+        redisAsyncSetConnectCallback(ac, on_connect);
+        redisAsyncSetDisconnectCallback(ac, on_disconnect);
+        struct conn *cn = &l->conn[i];
+        cn->link = l;
+        cn->ac = ac;
+        const char *argv[3];
+        size_t lens[3];
+        int argc = redis_url_auth_argv(&l->url, argv, lens);
+        if (argc == 0)
+            cn->authed = true;
+        else if (send_call(l, i, on_auth, cn, argc, argv, lens) < 0)
+            fail(l, "cannot queue AUTH: out of memory");
+    }
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_link *l = arg;
+    uint64_t now = mono_us();
+    if (l->state == REDIS_LINK_CONNECTING) {
+        if (now - l->state_since_us > l->opt.timeout_us) {
+            l->stats.timeouts++;
+            fail(l, "no answer within %llu ms while connecting or authenticating",
+                 (unsigned long long)(l->opt.timeout_us / 1000));
+        }
+        return;
+    }
+    if (l->state != REDIS_LINK_UP)
+        return;
+    for (unsigned i = 0; i < l->opt.connections; i++) {
+        struct conn *cn = &l->conn[i];
+        if (cn->pending && now - cn->progress_us > l->opt.timeout_us + l->opt.slack_us[i]) {
+            l->stats.timeouts++;
+            fail(l, "no reply within %llu ms",
+                 (unsigned long long)((l->opt.timeout_us + l->opt.slack_us[i]) / 1000));
+            return;
+        }
+    }
+}
+
+struct redis_link *redis_link_new(struct event_base *base, const struct redis_url *url,
+                                  const struct redis_link_options *opt)
+{
+    struct redis_link *l = calloc(1, sizeof(*l));
+    if (!l)
+        return NULL;
+    l->base = base;
+    l->url = *url;
+    l->opt = *opt;
+    if (l->opt.connections < 1 || l->opt.connections > REDIS_LINK_MAX_CONNECTIONS)
+        l->opt.connections = 1;
+    if (!l->opt.timeout_us)
+        l->opt.timeout_us = DEFAULT_TIMEOUT_US;
+    if (!l->opt.backoff_min_us)
+        l->opt.backoff_min_us = DEFAULT_BACKOFF_MIN_US;
+    if (!l->opt.backoff_max_us)
+        l->opt.backoff_max_us = DEFAULT_BACKOFF_MAX_US;
+    l->generation = 1;
+    l->rng = hash_random_seed() | 1;
+    l->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, l);
+    l->retry = evtimer_new(base, connect_all, l);
+    l->reset = evtimer_new(base, on_reset, l);
+    if (!l->watchdog || !l->retry || !l->reset) {
+        redis_link_free(l);
+        return NULL;
+    }
+    struct timeval tick = tv_us(WATCHDOG_PERIOD_US);
+    event_add(l->watchdog, &tick);
+    return l;
+}
+
+void redis_link_start(struct redis_link *l)
+{
+    connect_all(-1, 0, l);
+}
+
+void redis_link_free(struct redis_link *l)
+{
+    if (!l)
+        return;
+    l->state = REDIS_LINK_DOWN;
+    l->generation++;
+    free_connections(l);
+    struct event *evs[] = {l->watchdog, l->retry, l->reset};
+    for (size_t i = 0; i < 3; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    redis_url_wipe(&l->url);
+    free(l);
+}
+
+enum redis_link_state redis_link_state(const struct redis_link *l)
+{
+    return l->state;
+}
+
+bool redis_link_up(const struct redis_link *l)
+{
+    return l->state == REDIS_LINK_UP;
+}
+
+uint64_t redis_link_generation(const struct redis_link *l)
+{
+    return l->generation;
+}
+
+const char *redis_link_where(const struct redis_link *l)
+{
+    return l->url.where;
+}
+
+void redis_link_get_stats(const struct redis_link *l, struct redis_link_stats *out)
+{
+    *out = l->stats;
+}
+
+int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
+                       int argc, const char **argv, const size_t *lens)
+{
+    if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
+        return -1;
+    return send_call(l, conn, fn, priv, argc, argv, lens);
+}
+
+void redis_link_fail(struct redis_link *l, const char *why)
+{
+    fail(l, "%s", why);
+}

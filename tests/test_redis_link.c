@@ -1,0 +1,347 @@
+/* test_redis_link.c — common/redis/: the URL grammar, the secret-file
+ * reader, and the link against a real redis-server (AUTH, a refused
+ * password, reconnection after the server comes back). */
+#include <check.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/redis/link.h"
+#include "common/redis/secret.h"
+#include "common/redis/url.h"
+#include "testutil.h"
+
+static struct redis_url u;
+static char why[768];
+
+static int parse(const char *text)
+{
+    return redis_url_parse(text, &u, why, sizeof(why));
+}
+
+START_TEST(test_url_hosts)
+{
+    ck_assert_int_eq(parse("redis://10.1.2.3:6380"), 0);
+    ck_assert_str_eq(u.host, "10.1.2.3");
+    ck_assert_int_eq(u.port, 6380);
+    ck_assert(!u.has_password);
+    ck_assert_int_eq(parse("redis://soc-redis"), 0);
+    ck_assert_str_eq(u.host, "soc-redis");
+    ck_assert_int_eq(u.port, 6379);
+    ck_assert_int_eq(parse("redis://soc-redis:6379/0"), 0);
+    ck_assert_int_eq(parse("redis://soc-redis/"), 0);
+    ck_assert_int_eq(parse("redis://[::1]:6380"), 0);
+    ck_assert_str_eq(u.host, "::1");
+    ck_assert_int_eq(u.port, 6380);
+    ck_assert_str_eq(u.where, "redis [::1]:6380");
+    ck_assert_int_eq(parse("redis://[fe80::1%eth0]"), 0);
+    ck_assert_str_eq(u.host, "fe80::1%eth0");
+    ck_assert_int_eq(u.port, 6379);
+}
+END_TEST
+
+START_TEST(test_url_credentials)
+{
+    ck_assert_int_eq(parse("redis://gw01:s3cr@t@10.0.0.1:6380"), 0);
+    ck_assert_str_eq(u.user, "gw01");
+    ck_assert_str_eq(u.password, "s3cr@t");
+    ck_assert(u.has_password);
+    ck_assert_str_eq(u.host, "10.0.0.1");
+    ck_assert(strstr(u.where, "s3cr") == NULL);
+    const char *argv[3];
+    size_t lens[3];
+    ck_assert_int_eq(redis_url_auth_argv(&u, argv, lens), 3);
+    ck_assert_str_eq(argv[1], "gw01");
+    ck_assert_int_eq(lens[2], 6);
+    ck_assert_int_eq(parse("redis://:only-pw@[::1]"), 0);
+    ck_assert_str_eq(u.user, "");
+    ck_assert_int_eq(redis_url_auth_argv(&u, argv, lens), 2);
+    ck_assert_str_eq(argv[1], "only-pw");
+    ck_assert_int_eq(parse("redis://host"), 0);
+    ck_assert_int_eq(redis_url_auth_argv(&u, argv, lens), 0);
+
+    /* Configuration keys fill what the URL leaves out; the URL wins. */
+    const char *pw = write_temp_file("redis.pw", "from-file\n");
+    ck_assert_int_eq(parse("redis://host"), 0);
+    ck_assert_int_eq(redis_url_credentials(&u, "collector", pw, why, sizeof(why)), 0);
+    ck_assert_str_eq(u.user, "collector");
+    ck_assert_str_eq(u.password, "from-file");
+    ck_assert_int_eq(parse("redis://gw:url-pw@host"), 0);
+    ck_assert_int_eq(redis_url_credentials(&u, "other", pw, why, sizeof(why)), 0);
+    ck_assert_str_eq(u.user, "gw");
+    ck_assert_str_eq(u.password, "url-pw");
+    ck_assert_int_eq(parse("redis://gw@host"), 0);
+    ck_assert_int_eq(redis_url_credentials(&u, NULL, NULL, why, sizeof(why)), -1);
+    ck_assert_ptr_nonnull(strstr(why, "needs a password"));
+}
+END_TEST
+
+START_TEST(test_url_unix)
+{
+    ck_assert_int_eq(parse("unix:/run/redis/redis.sock"), 0);
+    ck_assert(u.unix_socket);
+    ck_assert_str_eq(u.path, "/run/redis/redis.sock");
+    ck_assert_str_eq(u.where, "redis unix:/run/redis/redis.sock");
+    ck_assert_int_eq(parse("unix:///run/redis/redis.sock"), 0);
+    ck_assert_str_eq(u.path, "/run/redis/redis.sock");
+    ck_assert_int_eq(parse("unix:redis.sock"), -1);
+    ck_assert_ptr_nonnull(strstr(why, "absolute"));
+}
+END_TEST
+
+/* Each bad URL is refused with a message naming what is wrong. */
+START_TEST(test_url_errors)
+{
+    static const struct {
+        const char *url, *says;
+    } bad[] = {
+        {"http://host", "expected redis://"},
+        {"host:6379", "expected redis://"},
+        {"rediss://host:6380", "stunnel"},
+        {"redis://", "no host"},
+        {"redis://:6379", "no host"},
+        {"redis://host:99999", "port"},
+        {"redis://host:0", "port"},
+        {"redis://host:", "port"},
+        {"redis://host:-1", "port"},
+        {"redis://host:63x", "unexpected"},
+        {"redis://host/1", "database 0"},
+        {"redis://[::1", "unterminated"},
+        {"redis://[nothost]:6379", "not an IPv6 address"},
+        {"redis://[]", "not an IPv6 address"},
+        {"redis://::1:6379", "in brackets"},
+        {"redis://fe80::1", "in brackets"},
+        {"redis://[::1]x", "unexpected"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        ck_assert_msg(parse(bad[i].url) == -1, "%s accepted", bad[i].url);
+        ck_assert_msg(strstr(why, bad[i].says) != NULL, "%s: \"%s\" does not say %s", bad[i].url,
+                      why, bad[i].says);
+    }
+    char longer[600] = "redis://u:";
+    memset(longer + strlen(longer), 'p', 520);
+    strcat(longer, "@host");
+    ck_assert_int_eq(parse(longer), -1);
+    ck_assert_ptr_nonnull(strstr(why, "password is longer"));
+    ck_assert_str_eq(u.password, "");
+}
+END_TEST
+
+START_TEST(test_secret_file)
+{
+    char buf[16];
+    ck_assert_int_eq(secret_read_file(write_temp_file("s1", "hunter2\nsecond line\n"), buf,
+                                      sizeof(buf), why, sizeof(why)),
+                     0);
+    ck_assert_str_eq(buf, "hunter2");
+    ck_assert_int_eq(
+        secret_read_file(write_temp_file("s2", "crlf\r\n"), buf, sizeof(buf), why, sizeof(why)), 0);
+    ck_assert_str_eq(buf, "crlf");
+    ck_assert_int_eq(
+        secret_read_file(write_temp_file("s3", "no-newline"), buf, sizeof(buf), why, sizeof(why)),
+        0);
+    ck_assert_str_eq(buf, "no-newline");
+    ck_assert_int_lt(
+        secret_read_file(write_temp_file("s4", "\nlater"), buf, sizeof(buf), why, sizeof(why)), 0);
+    ck_assert_ptr_nonnull(strstr(why, "empty"));
+    ck_assert_int_lt(
+        secret_read_file(write_temp_file("s5", ""), buf, sizeof(buf), why, sizeof(why)), 0);
+    ck_assert_ptr_nonnull(strstr(why, "empty"));
+    ck_assert_int_lt(secret_read_file(write_temp_file("s6", "0123456789abcdef\n"), buf, sizeof(buf),
+                                      why, sizeof(why)),
+                     0);
+    ck_assert_ptr_nonnull(strstr(why, "longer than 15"));
+    ck_assert_str_eq(buf, "");
+    ck_assert_int_lt(secret_read_file("/nonexistent/pw", buf, sizeof(buf), why, sizeof(why)), 0);
+    ck_assert_ptr_nonnull(strstr(why, "/nonexistent/pw"));
+}
+END_TEST
+
+/* ---- the link against a real redis-server ------------------------------ */
+
+static char dir[64], sock[128];
+static pid_t server;
+
+static void server_start(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "exec redis-server --port 0 --unixsocket %s --unixsocketperm 700 --dir %s "
+             "--save '' --appendonly no --requirepass right-pw --logfile %s/redis.log",
+             sock, dir, dir);
+    server = fork();
+    ck_assert_int_ge(server, 0);
+    if (server == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
+        usleep(10000);
+    ck_assert_int_eq(access(sock, F_OK), 0);
+}
+
+static void server_stop(void)
+{
+    if (server <= 0)
+        return;
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    server = 0;
+    unlink(sock);
+}
+
+static void link_setup(void)
+{
+    log_init("test", LOG_LEVEL_ERR);
+    snprintf(dir, sizeof(dir), "/tmp/canh-link-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
+    server_start();
+}
+
+static void link_teardown(void)
+{
+    server_stop();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+struct owner {
+    struct event_base *base;
+    int ready, lost, pongs, nulls;
+};
+
+static void on_ready(void *p)
+{
+    struct owner *o = p;
+    o->ready++;
+    event_base_loopbreak(o->base);
+}
+
+static void on_lost(void *p)
+{
+    ((struct owner *)p)->lost++;
+}
+
+static void on_pong(redisReply *reply, void *p)
+{
+    struct owner *o = p;
+    if (!reply)
+        o->nulls++;
+    else if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0)
+        o->pongs++;
+    event_base_loopbreak(o->base);
+}
+
+static void run_for_ms(struct event_base *base, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_base_loopexit(base, &tv);
+    event_base_dispatch(base);
+}
+
+static struct redis_link *open_link(struct owner *o, const char *password)
+{
+    char url[160];
+    snprintf(url, sizeof(url), "unix:%s", sock);
+    ck_assert_int_eq(parse(url), 0);
+    ck_assert_int_eq(
+        redis_url_credentials(&u, NULL, write_temp_file("link.pw", password), why, sizeof(why)), 0);
+    struct redis_link_options opt = {.connections = 2,
+                                     .timeout_us = 2000000,
+                                     .backoff_min_us = 20000,
+                                     .backoff_max_us = 100000,
+                                     .ready = on_ready,
+                                     .lost = on_lost,
+                                     .owner = o};
+    struct redis_link *l = redis_link_new(o->base, &u, &opt);
+    ck_assert_ptr_nonnull(l);
+    redis_link_start(l);
+    return l;
+}
+
+START_TEST(test_link_auth_and_reconnect)
+{
+    struct owner o = {.base = event_base_new()};
+    struct redis_link *l = open_link(&o, "right-pw\n");
+    run_for_ms(o.base, 3000);
+    ck_assert_int_eq(o.ready, 1);
+    ck_assert(redis_link_up(l));
+    uint64_t generation = redis_link_generation(l);
+    const char *argv[] = {"PING"};
+    size_t lens[] = {4};
+    for (unsigned conn = 0; conn < 2; conn++) {
+        ck_assert_int_eq(redis_link_command(l, conn, on_pong, &o, 1, argv, lens), 0);
+        run_for_ms(o.base, 2000);
+    }
+    ck_assert_int_eq(o.pongs, 2);
+
+    /* The server goes away: lost once, and up again when it is back. */
+    server_stop();
+    run_for_ms(o.base, 300);
+    ck_assert_int_eq(o.lost, 1);
+    ck_assert(!redis_link_up(l));
+    ck_assert_int_eq(redis_link_command(l, 0, on_pong, &o, 1, argv, lens), -1);
+    server_start();
+    run_for_ms(o.base, 3000);
+    ck_assert_int_eq(o.ready, 2);
+    ck_assert_uint_gt(redis_link_generation(l), generation);
+    struct redis_link_stats st;
+    redis_link_get_stats(l, &st);
+    ck_assert_uint_eq(st.connects, 2);
+    ck_assert_uint_eq(st.losses, 1);
+
+    /* Freeing answers what is pending with NULL. */
+    ck_assert_int_eq(redis_link_command(l, 0, on_pong, &o, 1, argv, lens), 0);
+    redis_link_free(l);
+    ck_assert_int_eq(o.nulls, 1);
+    event_base_free(o.base);
+}
+END_TEST
+
+START_TEST(test_link_wrong_password)
+{
+    struct owner o = {.base = event_base_new()};
+    struct redis_link *l = open_link(&o, "wrong-pw\n");
+    run_for_ms(o.base, 500);
+    ck_assert_int_eq(o.ready, 0);
+    ck_assert(!redis_link_up(l));
+    struct redis_link_stats st;
+    redis_link_get_stats(l, &st);
+    ck_assert_uint_gt(st.auth_refused, 0);
+    ck_assert_uint_gt(st.attempts, 1); /* it keeps trying, with backoff */
+    ck_assert_uint_eq(st.losses, 0);
+    redis_link_free(l);
+    event_base_free(o.base);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("redis_link");
+    TCase *tc = tcase_create("url_secret");
+    tcase_add_test(tc, test_url_hosts);
+    tcase_add_test(tc, test_url_credentials);
+    tcase_add_test(tc, test_url_unix);
+    tcase_add_test(tc, test_url_errors);
+    tcase_add_test(tc, test_secret_file);
+    suite_add_tcase(s, tc);
+    TCase *live = tcase_create("link");
+    tcase_add_checked_fixture(live, link_setup, link_teardown);
+    tcase_add_test(live, test_link_auth_and_reconnect);
+    tcase_add_test(live, test_link_wrong_password);
+    suite_add_tcase(s, live);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
