@@ -28,6 +28,21 @@ struct http_zslot {
 
 /* ---- page_changed ---------------------------------------------------- */
 
+/* The server served what it should not (both kinds are its impact):
+ * report it with the answer's status and size; evidence e is stolen. */
+static void report_served(struct http_det *d, enum http_kind kind, const struct flow *f,
+                          const struct http_side *s, const struct http_req *q, json_t *e)
+{
+    struct http_occurrence o = {.kind = kind,
+                                .flow = f,
+                                .req = q,
+                                .status = s->status,
+                                .response_bytes = s->body.decoded,
+                                .impact = true,
+                                .extra = e};
+    http_report(d, &o);
+}
+
 int8_t http_deface_monitor_index(const struct http_det *d, const struct flow *f, const char *path)
 {
     const struct asset *a = classify_asset(&d->env->inv, &f->server);
@@ -99,14 +114,7 @@ static void page_done(struct http_det *d, struct flow *f, struct http_side *s,
     json_object_set_new(e, "new_sha256", json_string(nh));
     json_object_set_new(e, "baseline", json_string(declared ? "declared" : "learned"));
     json_object_set_new(e, "monitored_path", json_string(path));
-    struct http_occurrence o = {.kind = HTTP_K_PAGE_CHANGED,
-                                .flow = f,
-                                .req = q,
-                                .status = s->status,
-                                .response_bytes = s->body.decoded,
-                                .impact = true,
-                                .extra = e};
-    http_report(d, &o);
+    report_served(d, HTTP_K_PAGE_CHANGED, f, s, q, e);
 }
 
 void http_deface_release(struct http_det *d, struct http_side *s)
@@ -223,14 +231,7 @@ static void check_defacement(struct http_det *d, struct flow *f, struct http_sid
     if (s->coding != HTTP_CODING_IDENTITY)
         json_object_set_new(e, "content_encoding",
                             json_string(s->coding == HTTP_CODING_GZIP ? "gzip" : "deflate"));
-    struct http_occurrence o = {.kind = HTTP_K_DEFACEMENT,
-                                .flow = f,
-                                .req = q,
-                                .status = s->status,
-                                .response_bytes = s->body.decoded,
-                                .impact = true,
-                                .extra = e};
-    http_report(d, &o);
+    report_served(d, HTTP_K_DEFACEMENT, f, s, q, e);
 }
 
 /* ---- the answer's life ------------------------------------------------ */

@@ -163,8 +163,10 @@ static void http_on_tick(void *self, uint64_t now_us)
     if (now_us > d->now_us)
         d->now_us = now_us;
     flow_expire(d->flows, d->now_us);
-    http_findings_tick(d);
-    http_flood_tick(d);
+    struct finding_source slots = http_findings_source(d), floods = http_flood_source(d);
+    finding_walk_tick(&slots, d->now_us);
+    http_flood_advance(d);
+    finding_walk_tick(&floods, d->now_us);
 }
 
 /* The table sizes, allocated at init. */
@@ -201,8 +203,11 @@ static int http_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     if (keep_table_sizes(&np, &d->p))
         log_info("http: new table sizes apply at the next restart");
     /* Findings whose rule is gone end now, under the old rule. */
-    http_findings_reload(d, &np);
-    http_flood_reload(d, &np);
+    struct finding_source slots = http_findings_source(d), floods = http_flood_source(d);
+    d->reload_to = &np;
+    finding_walk_reload(&slots, http_findings_remap, d->now_us);
+    finding_walk_reload(&floods, http_flood_remap, d->now_us);
+    d->reload_to = NULL;
     http_params_free(&d->p);
     d->p = np;
     d->map_ready = false;
@@ -251,9 +256,12 @@ static void http_flush(void *self, uint64_t now_us)
     struct http_det *d = self;
     if (now_us > d->now_us)
         d->now_us = now_us;
+    d->input_ended = true;
     flow_flush(d->flows, d->now_us);
-    http_findings_flush(d);
-    http_flood_flush(d);
+    struct finding_source slots = http_findings_source(d), floods = http_flood_source(d);
+    finding_walk_flush(&slots, d->now_us);
+    http_flood_advance(d);
+    finding_walk_flush(&floods, d->now_us);
 }
 
 static void http_free(void *self)

@@ -13,14 +13,14 @@
 #include "common/hash.h"
 
 struct http_finding {
+    struct http_lifecycle lifecycle; /* first: the walk's callbacks read it */
     bool used;
     uint8_t kind;
     struct ipaddr src, dst;
     uint16_t dport;
-    struct finding_life life;
     uint64_t requests, ok, lru_us;
     int last_status;
-    bool impact, dirty;
+    bool impact;
     const struct taxonomy *taxonomy;
     json_t *evidence;
 };
@@ -45,7 +45,7 @@ static void emit_slot(struct http_det *d, struct http_finding *s, enum finding_s
     memset(&ev, 0, sizeof(ev));
     ev.kind = http_kind_names[s->kind];
     ev.rule = d->p.rule[s->kind];
-    finding_fill(&s->life, &ev, state, d->now_us);
+    finding_fill(&s->lifecycle.life, &ev, state, d->now_us);
     ev.src = s->src;
     ev.has_src = true;
     ev.dst = s->dst;
@@ -59,7 +59,7 @@ static void emit_slot(struct http_det *d, struct http_finding *s, enum finding_s
     ev.evidence = s->evidence;
     d->env->emit(d->env->emit_ctx, &ev);
     json_decref(ev.counters);
-    s->dirty = false;
+    s->lifecycle.dirty = false;
 }
 
 static void slot_clear(struct http_finding *s)
@@ -93,7 +93,7 @@ static struct http_finding *slot_for(struct http_det *d, enum http_kind k, const
         if (!s->used) {
             if (!victim || victim->used)
                 victim = s;
-        } else if (!finding_is_open(&s->life) &&
+        } else if (!finding_is_open(&s->lifecycle.life) &&
                    (!victim || (victim->used && s->lru_us < victim->lru_us))) {
             victim = s;
         }
@@ -145,12 +145,12 @@ void http_report(struct http_det *d, struct http_occurrence *o)
         s->ok++;
     s->last_status = o->status;
     s->impact = s->impact || o->impact;
-    s->dirty = true;
+    s->lifecycle.dirty = true;
 
-    if (finding_is_open(&s->life)) {
-        finding_touch(&s->life, d->now_us);
+    if (finding_is_open(&s->lifecycle.life)) {
+        finding_touch(&s->lifecycle.life, d->now_us);
         json_decref(o->extra);
-        if (finding_update_due(&s->life, d->now_us, rule->update_interval_us)) {
+        if (finding_update_due(&s->lifecycle.life, d->now_us, rule->update_interval_us)) {
             emit_slot(d, s, FINDING_UPDATE);
             finding_count(&d->counts, FINDING_UPDATE);
         }
@@ -180,39 +180,39 @@ void http_report(struct http_det *d, struct http_occurrence *o)
     /* A key seen again after its finding ended starts a new one. */
     json_decref(s->evidence);
     s->evidence = e;
-    finding_open(&s->life, d->now_us, d->now_us);
+    finding_open(&s->lifecycle.life, d->now_us, d->now_us);
     emit_slot(d, s, FINDING_NEW);
     finding_count(&d->counts, FINDING_NEW);
 }
 
 /* ---- the shared walk --------------------------------------------------- */
 
+static struct finding_life *walk_life(void *det, void *item)
+{
+    (void)det;
+    return &((struct http_lifecycle *)item)->life;
+}
+
+static bool walk_news(void *det, void *item)
+{
+    (void)det;
+    return ((struct http_lifecycle *)item)->dirty;
+}
+
 static void *walk_next(void *det, void *cursor)
 {
     struct http_det *d = det;
     struct http_finding *s = cursor ? (struct http_finding *)cursor + 1 : d->findings;
     for (; s < d->findings + d->n_findings; s++)
-        if (s->used && finding_is_open(&s->life) && d->p.rule[s->kind])
+        if (s->used && finding_is_open(&s->lifecycle.life) && d->p.rule[s->kind])
             return s;
     return NULL;
-}
-
-static struct finding_life *walk_life(void *det, void *item)
-{
-    (void)det;
-    return &((struct http_finding *)item)->life;
 }
 
 static const struct rule *walk_rule(void *det, void *item)
 {
     struct http_det *d = det;
     return d->p.rule[((struct http_finding *)item)->kind];
-}
-
-static bool walk_news(void *det, void *item)
-{
-    (void)det;
-    return ((struct http_finding *)item)->dirty;
 }
 
 /* The end carries the final counters. */
@@ -222,41 +222,25 @@ static void walk_emit(void *det, void *item, enum finding_state state, uint64_t 
     emit_slot(det, item, state);
 }
 
-static bool walk_remap(void *det, void *item)
+bool http_findings_remap(void *det, void *item)
 {
     struct http_det *d = det;
     return d->reload_to->rule[((struct http_finding *)item)->kind] != NULL;
 }
 
-static struct finding_source walk_source(struct http_det *d)
+struct finding_source http_walk_base(struct http_det *d)
 {
-    return (struct finding_source){.det = d,
-                                   .next = walk_next,
-                                   .life = walk_life,
-                                   .rule = walk_rule,
-                                   .news = walk_news,
-                                   .emit = walk_emit,
-                                   .counts = &d->counts};
+    return (struct finding_source){
+        .det = d, .life = walk_life, .news = walk_news, .counts = &d->counts};
 }
 
-void http_findings_tick(struct http_det *d)
+struct finding_source http_findings_source(struct http_det *d)
 {
-    struct finding_source src = walk_source(d);
-    finding_walk_tick(&src, d->now_us);
-}
-
-void http_findings_flush(struct http_det *d)
-{
-    struct finding_source src = walk_source(d);
-    finding_walk_flush(&src, d->now_us);
-}
-
-void http_findings_reload(struct http_det *d, const struct http_params *next)
-{
-    struct finding_source src = walk_source(d);
-    d->reload_to = next;
-    finding_walk_reload(&src, walk_remap, d->now_us);
-    d->reload_to = NULL;
+    struct finding_source src = http_walk_base(d);
+    src.next = walk_next;
+    src.rule = walk_rule;
+    src.emit = walk_emit;
+    return src;
 }
 
 int http_findings_init(struct http_det *d)

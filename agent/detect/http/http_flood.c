@@ -22,6 +22,7 @@ struct url_name {
 };
 
 struct http_target {
+    struct http_lifecycle lifecycle; /* first: the walk's callbacks read it */
     bool used;
     struct ipaddr addr;
     uint16_t port;
@@ -32,8 +33,6 @@ struct http_target {
     double peak_rate;
     struct topk urls, clients;
     struct url_name names[TOP_NAMES];
-    struct finding_life life;
-    bool dirty;
     struct ipaddr src;
     bool has_src;
 };
@@ -56,7 +55,7 @@ static struct http_target *target_for(struct http_det *d, const struct ipaddr *s
         if (!t->used) {
             if (!victim || victim->used)
                 victim = t;
-        } else if (!finding_is_open(&t->life) &&
+        } else if (!finding_is_open(&t->lifecycle.life) &&
                    (!victim || (victim->used && t->last_us < victim->last_us))) {
             victim = t;
         }
@@ -84,7 +83,7 @@ static void flood_evaluate(struct http_det *d, struct http_target *t, bool parti
 static void learn_seconds(struct http_det *d, struct http_target *t, uint32_t requests,
                           uint64_t seconds)
 {
-    if (finding_is_open(&t->life) || requests >= d->p.flood_rate)
+    if (finding_is_open(&t->lifecycle.life) || requests >= d->p.flood_rate)
         return;
     double alpha = 1.0 / (double)(d->p.flood_learn_us / 1000000);
     t->baseline = baseline_learn(t->baseline, (double)requests, alpha, seconds);
@@ -185,7 +184,7 @@ static void emit_flood(struct http_det *d, struct http_target *t, enum finding_s
     memset(&ev, 0, sizeof(ev));
     ev.kind = http_kind_names[HTTP_K_HTTP_FLOOD];
     ev.rule = d->p.rule[HTTP_K_HTTP_FLOOD];
-    finding_fill(&t->life, &ev, state, d->now_us);
+    finding_fill(&t->lifecycle.life, &ev, state, d->now_us);
     ev.dst = t->addr;
     ev.has_dst = true;
     ev.src = t->src;
@@ -238,7 +237,7 @@ static void emit_flood(struct http_det *d, struct http_target *t, enum finding_s
     d->env->emit(d->env->emit_ctx, &ev);
     json_decref(c);
     json_decref(e);
-    t->dirty = false;
+    t->lifecycle.dirty = false;
 }
 
 /* Check the window ending now (partial: with the second under way) and
@@ -252,10 +251,10 @@ static void flood_evaluate(struct http_det *d, struct http_target *t, bool parti
     double rate = (double)req / (double)flood_window_s(d);
     if (rate > t->peak_rate)
         t->peak_rate = rate;
-    if (finding_is_open(&t->life)) {
+    if (finding_is_open(&t->lifecycle.life)) {
         if (rate >= d->p.flood_rate / 2) {
-            finding_touch(&t->life, d->now_us);
-            t->dirty = true;
+            finding_touch(&t->lifecycle.life, d->now_us);
+            t->lifecycle.dirty = true;
         }
         return;
     }
@@ -272,7 +271,7 @@ static void flood_evaluate(struct http_det *d, struct http_target *t, bool parti
             }
             t->has_src = true;
         }
-        finding_open(&t->life, d->now_us, d->now_us);
+        finding_open(&t->lifecycle.life, d->now_us, d->now_us);
         emit_flood(d, t, FINDING_NEW, partial);
         finding_count(&d->counts, FINDING_NEW);
     } else if (rate < d->p.flood_rate / 4) {
@@ -319,15 +318,9 @@ static void *walk_next(void *det, void *cursor)
         return NULL;
     struct http_target *t = cursor ? (struct http_target *)cursor + 1 : d->targets;
     for (; t < d->targets + d->n_targets; t++)
-        if (t->used && finding_is_open(&t->life))
+        if (t->used && finding_is_open(&t->lifecycle.life))
             return t;
     return NULL;
-}
-
-static struct finding_life *walk_life(void *det, void *item)
-{
-    (void)det;
-    return &((struct http_target *)item)->life;
 }
 
 static const struct rule *walk_rule(void *det, void *item)
@@ -336,17 +329,11 @@ static const struct rule *walk_rule(void *det, void *item)
     return ((struct http_det *)det)->p.rule[HTTP_K_HTTP_FLOOD];
 }
 
-static bool walk_news(void *det, void *item)
-{
-    (void)det;
-    return ((struct http_target *)item)->dirty;
-}
-
 static void walk_emit(void *det, void *item, enum finding_state state, uint64_t now_us)
 {
     struct http_det *d = det;
     (void)now_us; /* the walk's now is d->now_us */
-    emit_flood(d, item, state, d->flood_partial);
+    emit_flood(d, item, state, d->input_ended);
 }
 
 /* The next flood's tops are its own. */
@@ -360,27 +347,23 @@ static void walk_ended(void *det, void *item, uint64_t now_us)
     t->peak_rate = 0;
 }
 
-static bool walk_remap(void *det, void *item)
+bool http_flood_remap(void *det, void *item)
 {
     (void)item;
     return ((struct http_det *)det)->reload_to->rule[HTTP_K_HTTP_FLOOD] != NULL;
 }
 
-static struct finding_source walk_source(struct http_det *d)
+struct finding_source http_flood_source(struct http_det *d)
 {
-    return (struct finding_source){.det = d,
-                                   .next = walk_next,
-                                   .life = walk_life,
-                                   .rule = walk_rule,
-                                   .news = walk_news,
-                                   .emit = walk_emit,
-                                   .ended = walk_ended,
-                                   .counts = &d->counts};
+    struct finding_source src = http_walk_base(d);
+    src.next = walk_next;
+    src.rule = walk_rule;
+    src.emit = walk_emit;
+    src.ended = walk_ended;
+    return src;
 }
 
-/* Close the seconds every server's clock has passed; at the end of input
- * (flush) the second under way is checked too, as no later one will come. */
-static void advance_all(struct http_det *d, bool flush)
+void http_flood_advance(struct http_det *d)
 {
     if (!d->p.rule[HTTP_K_HTTP_FLOOD])
         return;
@@ -389,33 +372,9 @@ static void advance_all(struct http_det *d, bool flush)
         if (!t->used)
             continue;
         target_advance(d, t);
-        if (flush)
+        if (d->input_ended)
             flood_evaluate(d, t, true);
     }
-}
-
-void http_flood_tick(struct http_det *d)
-{
-    advance_all(d, false);
-    struct finding_source src = walk_source(d);
-    finding_walk_tick(&src, d->now_us);
-}
-
-void http_flood_flush(struct http_det *d)
-{
-    advance_all(d, true);
-    struct finding_source src = walk_source(d);
-    d->flood_partial = true;
-    finding_walk_flush(&src, d->now_us);
-    d->flood_partial = false;
-}
-
-void http_flood_reload(struct http_det *d, const struct http_params *next)
-{
-    struct finding_source src = walk_source(d);
-    d->reload_to = next;
-    finding_walk_reload(&src, walk_remap, d->now_us);
-    d->reload_to = NULL;
 }
 
 int http_flood_init(struct http_det *d)

@@ -173,7 +173,6 @@ struct http_det {
     uint32_t n_findings;
     struct http_target *targets;
     uint32_t n_targets;
-    bool flood_partial; /* flood evidence counts the second under way */
     struct http_upload *uploads;
     uint32_t n_uploads, next_upload;
     struct http_page *pages;
@@ -185,6 +184,9 @@ struct http_det {
     uint8_t *scratch;
     size_t scratch_cap;
     uint64_t now_us;
+    /* flushed (shutdown, end of file): the second under way counts, as no
+     * later one will come */
+    bool input_ended;
     struct http_counters c;
     /* opened, updates, ends; suppressed: sources in a rule's allow list */
     struct finding_counts counts;
@@ -262,6 +264,17 @@ void http_deface_release(struct http_det *d, struct http_side *s);
 
 /* ---- http_findings.c ----------------------------------------------- */
 
+/* The first member of each open-finding record (the verdict slots here,
+ * the http_flood targets), so both walks share their life and news
+ * callbacks. */
+struct http_lifecycle {
+    struct finding_life life;
+    bool dirty; /* counters moved since the last emission */
+};
+/* A finding_source with what both walks share (det, life, news, counts);
+ * the caller sets next, rule, emit and ended. */
+struct finding_source http_walk_base(struct http_det *d);
+
 /* One verdict about a flow. */
 struct http_occurrence {
     enum http_kind kind;
@@ -279,10 +292,10 @@ int http_findings_init(struct http_det *d);
 void http_findings_free(struct http_det *d);
 /* Open or feed the finding of an occurrence. */
 void http_report(struct http_det *d, struct http_occurrence *o);
-void http_findings_tick(struct http_det *d);
-void http_findings_flush(struct http_det *d);
-/* End the findings whose rule next does not have (d->p is still the old). */
-void http_findings_reload(struct http_det *d, const struct http_params *next);
+/* The open findings for finding.h's walk; remap keeps an item whose kind
+ * d->reload_to still has a rule for. */
+struct finding_source http_findings_source(struct http_det *d);
+bool http_findings_remap(void *det, void *item);
 
 /* ---- http_flood.c -------------------------------------------------- */
 
@@ -290,8 +303,11 @@ int http_flood_init(struct http_det *d);
 void http_flood_free(struct http_det *d);
 /* Count a packet of a web flow (request lines and status lines). */
 void http_flood_on_packet(struct http_det *d, const struct pkt *p, bool to_server);
-void http_flood_tick(struct http_det *d);
-void http_flood_flush(struct http_det *d);
-void http_flood_reload(struct http_det *d, const struct http_params *next);
+/* Close the seconds every server's clock has passed (a flood may open);
+ * once input_ended, the second under way is checked too. */
+void http_flood_advance(struct http_det *d);
+/* The open floods for finding.h's walk, and their reload remap. */
+struct finding_source http_flood_source(struct http_det *d);
+bool http_flood_remap(void *det, void *item);
 
 #endif
