@@ -563,6 +563,47 @@ START_TEST(http_flood_with_tops)
 }
 END_TEST
 
+/* A reload that drops rules ends their open findings at once, under the
+ * old rule; the others go on. */
+START_TEST(reload_ends_findings_of_removed_rules)
+{
+    struct harness h;
+    h_start(&h);
+    exchange(&h,
+             "PUT /index.html HTTP/1.1\r\nHost: portal\r\nContent-Length: 44\r\n\r\n"
+             "<html><h1>Hacked by Example Team</h1></html>",
+             "HTTP/1.1 204 No Content\r\n\r\n");
+    load(&h, "203.0.113.70", 3, 10, "/");
+    load(&h, CLIENT, 6000, 1, "/search?q=x");
+    h.now += 2 * SEC;
+    http_detector.on_tick(h.det, h.now);
+    ck_assert_int_eq(h_count(&h, "dav_write", "new"), 1);
+    ck_assert_int_eq(h_count(&h, "http_flood", "new"), 1);
+    ck_assert_int_eq(h_count(&h, NULL, "end"), 0);
+
+    struct ruleset next;
+    struct cfg_err err;
+    const char *path = write_temp_file("http-reload.rules", "[webshell_upload]\n"
+                                                            "detector = http\n"
+                                                            "taxonomy = attack.intrusion\n"
+                                                            "severity = high\n");
+    ck_assert_msg(ruleset_load_file(path, &next, &err) == 0, "%s", err.msg);
+    ck_assert_msg(http_detector.reload(h.det, &next, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(h_count(&h, "dav_write", "end"), 1);
+    ck_assert_int_eq(h_count(&h, "http_flood", "end"), 1);
+
+    json_t *st = json_object();
+    http_detector.stats(h.det, st);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "findings")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "ends")), 2);
+    json_decref(st);
+    h_finish(&h);
+    ck_assert_int_eq(h_count(&h, NULL, "end"), 2);
+    h_stop(&h);
+    ruleset_free(&next);
+}
+END_TEST
+
 START_TEST(busy_site_is_no_flood)
 {
     struct harness h;
@@ -773,6 +814,7 @@ static Suite *suite(void)
     tcase_add_test(tc, page_changed_declared_gzip);
     tcase_add_test(tc, http_flood_with_tops);
     tcase_add_test(tc, busy_site_is_no_flood);
+    tcase_add_test(tc, reload_ends_findings_of_removed_rules);
     tcase_add_test(tc, benign_browsing_forms_and_image_upload);
     tcase_add_test(tc, tls_and_garbage_are_counted_not_reported);
     tcase_add_test(tc, only_web_ports_of_assets);

@@ -3,10 +3,10 @@
  * slot, two HyperLogLogs and two small top-K lists, and never allocates. */
 #include "agent/detect/flood/flood_table.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/detect/baseline.h"
 #include "agent/pkt.h"
 #include "common/hash.h"
 
@@ -253,13 +253,8 @@ static void close_seconds(struct flood_dest *d, uint64_t new_sec,
             cs->history[s % FLOOD_HISTORY_S] = 0;
         bool active = class_active(cs, l, boundary_us);
         if (l->watched && !active) {
-            cs->base_pps += l->alpha * ((double)cs->sec_pkts - cs->base_pps);
-            cs->base_bps += l->alpha * ((double)cs->sec_bytes - cs->base_bps);
-            if (gap > 1) {
-                double keep = pow(1.0 - l->alpha, (double)(gap - 1));
-                cs->base_pps *= keep;
-                cs->base_bps *= keep;
-            }
+            cs->base_pps = baseline_learn(cs->base_pps, (double)cs->sec_pkts, l->alpha, gap);
+            cs->base_bps = baseline_learn(cs->base_bps, (double)cs->sec_bytes, l->alpha, gap);
         }
         /* The fingerprint describes the attack, so it restarts while the
          * class is quiet (under half its floor) and does not run on for
