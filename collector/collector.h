@@ -1,9 +1,10 @@
 /* collector.h — one canh-collector process: its loop, session and parts.
  *
  * consume.c reads the agents' streams through the consumer group and
- * applies each entry (process.c decides, store.h's script writes), runs
- * the periodic jobs (stream discovery, claiming entries of dead consumers,
- * closing quiet incidents, watching heartbeats); escalate.c delivers the
+ * apply.c applies each entry (process.c decides, store.h's script writes);
+ * the periodic jobs are discover.c (stream discovery), claim.c (entries of
+ * dead consumers) and housekeeping.c (closing quiet incidents, watching
+ * heartbeats), sharing consume_internal.h; escalate.c delivers the
  * queued escalations through the sinks (sinks/).  main.c wires them to
  * the configuration and signals; status/ reads the counters.
  */
@@ -26,33 +27,34 @@ struct escalate;
  * never delays a write. */
 enum { COLLECTOR_CMD = 0, COLLECTOR_RD = 1 };
 
-/* consume.c's counters; status.c and main.c read them. */
+/* The reading side's counters; status/ and main.c read them. */
 struct collector_stats {
-    uint64_t entries;      /* stream entries taken in */
-    uint64_t applied;      /* events whose effects were written */
-    uint64_t duplicates;   /* events already processed (DUP) */
-    uint64_t deadletters;  /* garbage moved to canh:deadletter */
-    uint64_t conflicts;    /* guarded writes retried */
+    uint64_t entries;     /* stream entries taken in */
+    uint64_t applied;     /* events whose effects were written */
+    uint64_t duplicates;  /* events already processed (DUP) */
+    uint64_t deadletters; /* garbage moved to canh:deadletter */
+    uint64_t conflicts;   /* guarded writes retried */
     uint64_t heartbeats;
     uint64_t opened, escalated, closed;
-    uint64_t claimed;      /* entries taken over from other consumers */
+    uint64_t claimed; /* entries taken over from other consumers */
     uint64_t errors;
 };
 
-/* What the collector's parts share; the reading state stays in consume.c
- * and the escalation worker's in escalate.c (its counters:
+/* What the collector's parts share; the reading state stays in
+ * consume_internal.h and the escalation worker's in escalate.c (its counters:
  * escalate_stats(c->esc)). */
 struct collector {
     const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
     struct redis_link *link;
     struct escalate *esc;
     struct collector_stats stats;
-    struct consume *rd; /* the reading state, consume.c only */
+    struct consume *rd; /* the reading state, consume_internal.h */
 };
 
 /* Set up (no I/O yet): parses redis_url, reads password_file; 0 or -1
  * (logged). */
-int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base);
+int collector_init(struct collector *c, const struct collector_config *cfg,
+                   struct event_base *base);
 /* Connect and run on the loop. */
 void collector_start(struct collector *c);
 /* Stop taking new entries; returns true when nothing is in flight. */

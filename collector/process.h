@@ -1,6 +1,6 @@
 /* process.h — deciding what one stream entry changes.
  *
- * consume.c reads an entry and the state it touches (store_load_lua);
+ * apply.c reads an entry and the state it touches (store_load_lua);
  * these functions turn entry + state into the guarded writes of one
  * store_apply_lua call: the incident it joins or opens, the correlation
  * table of its source and the attack.combined / province-wide incidents
@@ -33,10 +33,10 @@ enum { LOAD_PRIMARY, LOAD_COMBINED, LOAD_PROVINCE, LOAD_MAX };
 struct process_load {
     bool seen;
     struct corr_state src;
-    size_t n;                         /* keys asked for */
+    size_t n; /* keys asked for */
     char keys[LOAD_MAX][INCIDENT_KEY_LEN];
     char ids[LOAD_MAX][INCIDENT_ID_LEN]; /* canh:ikeys value, "" when none */
-    struct incident *inc[LOAD_MAX];   /* NULL when the hash is missing */
+    struct incident *inc[LOAD_MAX];      /* NULL when the hash is missing */
 };
 
 /* Fills ld->keys/n for ev and returns the source hash key in src_key

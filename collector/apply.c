@@ -1,0 +1,359 @@
+/* apply.c — applying one stream entry (or one sweep/watch subject).
+ *
+ * Load (store_load_lua) → decide (process.c) → write with guards
+ * (store_apply_lua); CONFLICT means another collector changed the same
+ * state meanwhile, so load and decide again.  An entry is only
+ * acknowledged by the script that writes its effects; entries that cannot
+ * be parsed go to canh:deadletter.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "collector/consume_internal.h"
+#include "collector/ingest.h"
+#include "collector/process.h"
+#include "collector/store.h"
+#include "common/log.h"
+#include "common/units.h"
+
+#define MAX_CONFLICT_RETRIES 50
+
+static uint32_t random_u32(void *user)
+{
+    (void)user;
+    uint32_t r;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+        r = (uint32_t)random() ^ ((uint32_t)random() << 16);
+    return r;
+}
+
+static struct process_env env_now(struct collector *c)
+{
+    return (struct process_env){
+        .cfg = c->cfg, .now_us = units_now_us(), .random = random_u32, .random_user = NULL};
+}
+
+static void job_end(struct job *j)
+{
+    struct collector *c = j->c;
+    process_load_free(&j->ld);
+    ingest_event_free(&j->ev);
+    ingest_heartbeat_free(&j->hb);
+    free(j->raw);
+    bool counted = j->counted;
+    free(j);
+    if (counted && --c->rd->inflight == 0)
+        consume_maybe_read(c);
+}
+
+static void on_apply(redisReply *reply, void *priv)
+{
+    struct job *j = priv;
+    struct collector *c = j->c;
+    if (!reply) {
+        job_end(j);
+        return;
+    }
+    enum store_result r = STORE_ERROR;
+    if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_STRING)
+        r = store_result_parse(reply->str, reply->len);
+    switch (r) {
+    case STORE_OK:
+        if (j->kind == JOB_EVENT)
+            c->stats.applied++;
+        else if (j->kind == JOB_DEADLETTER)
+            c->stats.deadletters++;
+        else if (j->kind == JOB_HEARTBEAT)
+            c->stats.heartbeats++;
+        else if (j->kind == JOB_CLOSE)
+            c->stats.closed++;
+        break;
+    case STORE_DUP:
+        c->stats.duplicates++;
+        break;
+    case STORE_CONFLICT:
+        c->stats.conflicts++;
+        if (++j->attempts < MAX_CONFLICT_RETRIES && j->kind != JOB_CLOSE && j->kind != JOB_SILENT) {
+            process_load_free(&j->ld);
+            consume_job_load(j);
+            return;
+        }
+        if (j->kind == JOB_EVENT || j->kind == JOB_HEARTBEAT)
+            log_warn("%s %s: still conflicting after %d attempts; left pending for a later claim",
+                     j->stream, j->entry_id, j->attempts);
+        break;
+    case STORE_ERROR:
+        c->stats.errors++;
+        log_err("%s %s: write failed: %s", j->stream, j->entry_id,
+                reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        break;
+    }
+    job_end(j);
+}
+
+static void apply(struct job *j, struct store_ops *o)
+{
+    const char **argv;
+    size_t *lens, argc;
+    if (store_apply_argv(o, &argv, &lens, &argc) < 0) {
+        log_err("%s %s: out of memory building the write", j->stream, j->entry_id);
+        store_ops_free(o);
+        job_end(j);
+        return;
+    }
+    int rc = redis_link_command(j->c->link, COLLECTOR_CMD, on_apply, j, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
+    store_ops_free(o);
+    if (rc < 0)
+        job_end(j);
+}
+
+static void fields_of(const redisReply *r, const char ***f, size_t **l, size_t *n)
+{
+    *n = 0;
+    *f = NULL;
+    *l = NULL;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0)
+        return;
+    *f = malloc(r->elements * sizeof(**f));
+    *l = malloc(r->elements * sizeof(**l));
+    if (!*f || !*l)
+        return;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        bool s = e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS;
+        (*f)[i] = s ? e->str : "";
+        (*l)[i] = s ? e->len : 0;
+    }
+    *n = r->elements;
+}
+
+/* {id, {field, value ...}} from the load script. */
+static void take_incident(const redisReply *pair, char *id, size_t idlen, struct incident **out)
+{
+    id[0] = '\0';
+    *out = NULL;
+    if (!pair || pair->type != REDIS_REPLY_ARRAY || pair->elements != 2)
+        return;
+    if (pair->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(id, idlen, "%.*s", (int)pair->element[0]->len, pair->element[0]->str);
+    const char **f;
+    size_t *l, n;
+    fields_of(pair->element[1], &f, &l, &n);
+    if (n) {
+        struct incident *inc = malloc(sizeof(*inc));
+        if (inc && incident_from_fields(inc, f, l, n) == 0)
+            *out = inc;
+        else
+            free(inc);
+    }
+    free(f);
+    free(l);
+}
+
+static void on_load(redisReply *reply, void *priv)
+{
+    struct job *j = priv;
+    struct collector *c = j->c;
+    if (!reply) {
+        job_end(j);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 + j->ld.n) {
+        c->stats.errors++;
+        log_err("%s %s: state read failed: %s", j->stream, j->entry_id,
+                reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        job_end(j);
+        return;
+    }
+    j->ld.seen = reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 1;
+    const char **f;
+    size_t *l, n;
+    fields_of(reply->element[1], &f, &l, &n);
+    corr_state_from_fields(&j->ld.src, f, l, n);
+    free(f);
+    free(l);
+    for (size_t i = 0; i < j->ld.n; i++)
+        take_incident(reply->element[2 + i], j->ld.ids[i], sizeof(j->ld.ids[i]), &j->ld.inc[i]);
+
+    struct process_env env = env_now(c);
+    struct store_ops o;
+    store_ops_init(&o);
+    switch (j->kind) {
+    case JOB_EVENT: {
+        struct process_outcome out;
+        if (process_plan_event(&env, j->stream, j->entry_id, &j->ev, &j->ld, &o, &out) < 0) {
+            log_err("%s %s: out of memory", j->stream, j->entry_id);
+            store_ops_free(&o);
+            job_end(j);
+            return;
+        }
+        c->stats.opened += (uint64_t)out.opened;
+        c->stats.escalated += (uint64_t)out.escalated;
+        break;
+    }
+    case JOB_HEARTBEAT:
+        process_plan_heartbeat(&env, j->stream, j->entry_id, &j->hb, j->raw, j->entry_ms,
+                               j->ld.inc[0], &o);
+        break;
+    case JOB_CLOSE: {
+        struct incident *inc = j->ld.inc[0];
+        uint64_t cutoff_us = env.now_us - c->cfg->incident_window_us;
+        if (!inc || inc->status == INCIDENT_CLOSED) {
+            store_cmd(&o, "ZREM", STORE_OPEN, j->subject, NULL);
+        } else if (inc->updated_us > cutoff_us) {
+            store_ops_free(&o);
+            job_end(j);
+            return;
+        } else {
+            process_plan_close(&env, inc, &o);
+        }
+        break;
+    }
+    case JOB_SILENT: {
+        const redisReply *hb = reply->elements > 2 + j->ld.n ? reply->element[2 + j->ld.n] : NULL;
+        char agency[256] = "";
+        if (hb && hb->type == REDIS_REPLY_STRING && hb->len) {
+            json_t *root = json_loadb(hb->str, hb->len, 0, NULL);
+            const char *a =
+                json_string_value(json_object_get(json_object_get(root, "canh"), "agency"));
+            snprintf(agency, sizeof(agency), "%s", a ? a : "");
+            json_decref(root);
+        }
+        if (!process_plan_silent(&env, j->subject, agency, j->last_heartbeat_us, j->ld.ids[0],
+                                 j->ld.inc[0], &o)) {
+            store_ops_free(&o);
+            job_end(j);
+            return;
+        }
+        log_warn("agent %s silent for %" PRIu64 " s: fault.link opened", j->subject,
+                 (env.now_us - j->last_heartbeat_us) / 1000000);
+        break;
+    }
+    case JOB_DEADLETTER:
+        break;
+    }
+    apply(j, &o);
+}
+
+void consume_job_load(struct job *j)
+{
+    struct argv_builder b = {0};
+    char seen[160] = "";
+    ab_add(&b, "EVAL");
+    ab_add(&b, store_load_lua);
+    ab_add(&b, "0");
+    if (j->kind == JOB_EVENT)
+        snprintf(seen, sizeof(seen), STORE_SEEN_PREFIX "%s", j->ev.id);
+    ab_add(&b, seen);
+    ab_add(&b, j->src_key);
+    ab_num(&b, j->ld.n);
+    for (size_t i = 0; i < j->ld.n; i++)
+        ab_add(&b, j->ld.keys[i]);
+    if (j->kind == JOB_SILENT) {
+        ab_num(&b, 1);
+        ab_add(&b, STORE_AGENTS);
+        ab_add(&b, j->subject);
+    } else {
+        ab_num(&b, 0);
+    }
+    if (send_cmd(j->c, COLLECTOR_CMD, on_load, j, &b) < 0)
+        job_end(j);
+}
+
+struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counted)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->c = c;
+    j->kind = kind;
+    j->counted = counted;
+    if (counted)
+        c->rd->inflight++;
+    return j;
+}
+
+static void deadletter(struct job *j)
+{
+    struct process_env env = env_now(j->c);
+    struct store_ops o;
+    store_ops_init(&o);
+    j->kind = JOB_DEADLETTER;
+    log_warn("%s %s: to %s: %s", j->stream, j->entry_id, STORE_DEADLETTER, j->reason);
+    process_plan_deadletter(&env, j->stream, j->entry_id, j->reason, j->raw, &o);
+    apply(j, &o);
+}
+
+void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry)
+{
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
+        entry->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    c->stats.entries++;
+    const char *id = entry->element[0]->str;
+    const redisReply *fields = entry->element[1];
+    struct job *j = consume_job_new(c, JOB_EVENT, true);
+    if (!j)
+        return;
+    snprintf(j->stream, sizeof(j->stream), "%s", stream);
+    snprintf(j->entry_id, sizeof(j->entry_id), "%s", id);
+    j->entry_ms = strtoull(id, NULL, 10);
+    if (fields->type != REDIS_REPLY_ARRAY) {
+        /* Trimmed while pending: nothing left to apply, only to ack. */
+        struct store_ops o;
+        store_ops_init(&o);
+        store_ack(&o, stream, id);
+        apply(j, &o);
+        return;
+    }
+    const redisReply *value = NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(fields->element[i]->str, "event") == 0)
+            value = fields->element[i + 1];
+    if (!value || value->type != REDIS_REPLY_STRING) {
+        snprintf(j->reason, sizeof(j->reason), "entry has no field \"event\"");
+        json_t *all = json_object();
+        for (size_t i = 0; i + 1 < fields->elements; i += 2)
+            if (fields->element[i]->type == REDIS_REPLY_STRING &&
+                fields->element[i + 1]->type == REDIS_REPLY_STRING)
+                json_object_set_new(
+                    all, fields->element[i]->str,
+                    json_stringn(fields->element[i + 1]->str, fields->element[i + 1]->len));
+        j->raw = json_dumps(all, JSON_COMPACT);
+        json_decref(all);
+        deadletter(j);
+        return;
+    }
+    j->raw = malloc(value->len + 1);
+    if (!j->raw) {
+        job_end(j);
+        return;
+    }
+    memcpy(j->raw, value->str, value->len);
+    j->raw[value->len] = '\0';
+    const char *agent = ingest_stream_agent(stream);
+    if (ingest_is_heartbeat_stream(stream)) {
+        j->kind = JOB_HEARTBEAT;
+        if (ingest_parse_heartbeat(agent, j->raw, value->len, &j->hb, j->reason,
+                                   sizeof(j->reason)) < 0) {
+            deadletter(j);
+            return;
+        }
+        corr_fault_key(j->hb.agent, j->ld.keys[0], sizeof(j->ld.keys[0]));
+        j->ld.n = 1;
+        consume_job_load(j);
+        return;
+    }
+    if (ingest_parse_event(agent, j->raw, value->len, &j->ev, j->reason, sizeof(j->reason)) < 0) {
+        deadletter(j);
+        return;
+    }
+    process_event_keys(&j->ev, &j->ld, j->src_key, sizeof(j->src_key));
+    consume_job_load(j);
+}

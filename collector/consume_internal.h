@@ -1,0 +1,113 @@
+/* consume_internal.h — the reading side of one collector, shared by the
+ * files that make it up (and included by nothing else):
+ *
+ * consume.c   the XREADGROUP loop, the tick, init/start/stop/free
+ * apply.c     applying one entry: load, decide, guarded write, ack
+ * discover.c  finding the agents' streams and creating the group on each
+ * claim.c     XAUTOCLAIM of entries idle longer than claim_idle
+ * housekeeping.c  closing quiet incidents, watching silent agents
+ */
+#ifndef CANH_COLLECTOR_CONSUME_INTERNAL_H
+#define CANH_COLLECTOR_CONSUME_INTERNAL_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector/collector.h"
+#include "collector/ingest.h"
+#include "collector/process.h"
+
+/* The reading state (collector.rd): only the files above use it. */
+struct consume {
+    /* Streams with the group in place, in XREADGROUP order. */
+    char (*streams)[192];
+    size_t n_streams, cap_streams;
+    bool scanning;         /* discovery in flight */
+    bool reading;          /* an XREADGROUP in flight */
+    bool own_pending_done; /* this session re-read its own pending entries */
+    size_t inflight;       /* entries being applied */
+    size_t groups_pending;
+    bool sweeping, watching, claiming;
+    struct event *tick; /* drives discovery, claims, sweeps, heartbeats */
+    uint64_t next_discover_us, next_claim_us, next_sweep_us, next_silent_us;
+    bool stopping;
+};
+
+/* ---- a command with a vector built on the fly ------------------------ */
+
+struct argv_builder {
+    const char *v[600];
+    size_t len[600];
+    int n;
+    char nums[8][24];
+    int n_nums;
+};
+
+static inline void ab_add(struct argv_builder *b, const char *s)
+{
+    if (b->n < 600) {
+        b->v[b->n] = s;
+        b->len[b->n++] = strlen(s);
+    }
+}
+
+static inline void ab_num(struct argv_builder *b, uint64_t value)
+{
+    if (b->n_nums == 8)
+        return;
+    char *buf = b->nums[b->n_nums++];
+    snprintf(buf, 24, "%" PRIu64, value);
+    ab_add(b, buf);
+}
+
+static inline int send_cmd(struct collector *c, unsigned which, redis_link_reply_fn fn, void *priv,
+                           struct argv_builder *b)
+{
+    return redis_link_command(c->link, which, fn, priv, b->n, b->v, b->len);
+}
+
+/* ---- one entry (or one sweep/watch subject) being applied ------------ */
+
+enum job_kind { JOB_EVENT, JOB_HEARTBEAT, JOB_DEADLETTER, JOB_CLOSE, JOB_SILENT };
+
+struct job {
+    struct collector *c;
+    enum job_kind kind;
+    bool counted; /* part of the read batch (inflight) */
+    char stream[192];
+    char entry_id[48];
+    uint64_t entry_ms;
+    char *raw;
+    char reason[256];
+    struct in_event ev;
+    struct in_heartbeat hb;
+    struct process_load ld;
+    char src_key[160];
+    char subject[INCIDENT_KEY_LEN]; /* incident id (close) or agent (silent) */
+    uint64_t last_heartbeat_us;
+    int attempts;
+};
+
+/* consume.c: read again when nothing is in flight. */
+void consume_maybe_read(struct collector *c);
+
+/* apply.c */
+/* A job for c; counted jobs belong to the read batch (rd->inflight). */
+struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counted);
+/* Load the state j touches, decide, write; frees j when done. */
+void consume_job_load(struct job *j);
+/* One stream entry: [id, [field, value, ...] or nil]. */
+void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry);
+
+/* discover.c: SCAN (or the configured agents) and XGROUP CREATE. */
+void consume_discover(struct collector *c);
+/* claim.c: XAUTOCLAIM over every stream read. */
+void consume_claim(struct collector *c);
+/* housekeeping.c */
+void consume_sweep(struct collector *c);            /* close quiet incidents */
+void consume_watch_heartbeats(struct collector *c); /* fault.link for silent agents */
+
+#endif
