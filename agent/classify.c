@@ -19,9 +19,11 @@ const struct asset *classify_asset(const struct inventory *inv, const struct ipa
 static bool protected_given(const struct inventory *inv, const struct asset *asset,
                             const struct ipaddr *a)
 {
-    if (!have_home(inv) && !have_assets(inv))
-        return true; /* no inventory: every address is watched */
-    return asset || (have_home(inv) && netset_contains(inv->home_net, a));
+    if (asset)
+        return true;
+    if (have_home(inv))
+        return netset_contains(inv->home_net, a);
+    return !have_assets(inv); /* no inventory: every address is watched */
 }
 
 bool classify_is_protected(const struct inventory *inv, const struct ipaddr *a)
@@ -31,9 +33,14 @@ bool classify_is_protected(const struct inventory *inv, const struct ipaddr *a)
 
 void classify_packet(const struct inventory *inv, struct pkt *p)
 {
-    p->src_asset = classify_asset(inv, &p->src);
-    p->dst_asset = classify_asset(inv, &p->dst);
-    p->src_protected = protected_given(inv, p->src_asset, &p->src);
-    p->dst_protected = protected_given(inv, p->dst_asset, &p->dst);
+    if (!have_home(inv) && !have_assets(inv)) {
+        p->src_asset = p->dst_asset = NULL;
+        p->src_protected = p->dst_protected = true;
+    } else {
+        p->src_asset = classify_asset(inv, &p->src);
+        p->dst_asset = classify_asset(inv, &p->dst);
+        p->src_protected = protected_given(inv, p->src_asset, &p->src);
+        p->dst_protected = protected_given(inv, p->dst_asset, &p->dst);
+    }
     p->classified = true;
 }
