@@ -31,6 +31,7 @@ REDIS_PID=
 COLL_PID=
 INSTALLED=0
 cleanup() {
+    set +e
     [ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     wait 2>/dev/null
