@@ -12,7 +12,8 @@ DESTDIR=$STAGE cmake --install "$BUILD" --prefix /usr >"$TMP/install.log" 2>&1 |
 for f in usr/bin/canh-agent usr/bin/canh-collector usr/bin/canh-tail \
     usr/lib/systemd/system/canh-agent@.service usr/lib/systemd/system/canh-collector.service \
     usr/lib/systemd/system/canh-stunnel.service etc/canh/canh-stunnel.conf \
-    usr/lib/sysusers.d/canh.conf usr/lib/tmpfiles.d/canh.conf \
+    usr/lib/sysusers.d/canh-agent.conf usr/lib/tmpfiles.d/canh-agent.conf \
+    usr/lib/sysusers.d/canh-collector.conf usr/lib/tmpfiles.d/canh-collector.conf \
     usr/share/canh/rules/scan.rules etc/canh/agent.conf etc/canh/assets.conf \
     usr/share/doc/canh/README.md; do
     [ -e "$STAGE/$f" ] || fail "missing /$f after install"
