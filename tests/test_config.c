@@ -152,6 +152,24 @@ START_TEST(agent_conf_missing_file)
 }
 END_TEST
 
+START_TEST(directory_is_not_a_file)
+{
+    /* A directory opens and reads as an empty file: every format must
+     * refuse it rather than run on defaults. */
+    char dir[] = "/tmp/canh-test-dir-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char expected[600];
+    snprintf(expected, sizeof(expected), "%s: is a directory", dir);
+    for (int kind = AGENT_CONF; kind <= COLLECTOR_CONF; kind++) {
+        struct cfg_err err;
+        ck_assert_int_eq(load_kind((enum conf_kind)kind, dir, &err), -1);
+        ck_assert_msg(strstr(err.msg, expected) == err.msg, "expected '%s', got '%s'", expected,
+                      err.msg);
+    }
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(assets_good_and_lookup)
 {
     struct assets a;
@@ -552,6 +570,7 @@ int main(void)
     tcase_add_test(tc, agent_conf_good);
     tcase_add_test(tc, agent_conf_mistakes);
     tcase_add_test(tc, agent_conf_missing_file);
+    tcase_add_test(tc, directory_is_not_a_file);
     tcase_add_test(tc, assets_good_and_lookup);
     tcase_add_test(tc, assets_mistakes);
     tcase_add_test(tc, rules_good_and_getters);

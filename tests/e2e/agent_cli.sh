@@ -19,6 +19,36 @@ set -e
 expect_contains "$TMP/out" "$TMP/bad.conf:4: snaplen"
 pass "a bad agent.conf exits 2 naming file:line"
 
+# check_fails FILE:LINE TEXT -- ARGS: --check with ARGS exits 2 and says
+# FILE:LINE (or FILE: for a whole-file mistake) and TEXT
+check_fails() {
+    local where=$1 text=$2
+    shift 3
+    set +e
+    "$AGENT" --check "$@" >"$TMP/out" 2>&1
+    local rc=$?
+    set -e
+    [ $rc -eq 2 ] || { cat "$TMP/out"; fail "--check $* exited $rc, not 2"; }
+    expect_contains "$TMP/out" "$where"
+    expect_contains "$TMP/out" "$text"
+}
+
+# holes --check used to let through (issue 18)
+mkdir "$TMP/conf.d"
+check_fails "$TMP/conf.d: " "is a directory" -- -c "$TMP/conf.d"
+check_fails "$TMP/conf.d: " "is a directory" -- --assets "$TMP/conf.d"
+pass "a directory given as agent.conf or assets.conf exits 2"
+printf '[agent]\nname = gw1\n[capture]\nsnaplen = 1500\nsnaplen = 9000\n' >"$TMP/dup.conf"
+check_fails "$TMP/dup.conf:5:" "set twice" -- -c "$TMP/dup.conf"
+printf '[capture]\ndrop_alert_ratio = 170%%\n' >"$TMP/ratio.conf"
+check_fails "$TMP/ratio.conf:2:" "not a ratio from 0 to 1" -- -c "$TMP/ratio.conf"
+cp -r "$CANH_SRC/rules" "$TMP/ratio-rules"
+sed -i 's/^half_open = .*/half_open = 170%/' "$TMP/ratio-rules/flood.rules"
+line=$(grep -n '^half_open = 170%' "$TMP/ratio-rules/flood.rules" | head -1 | cut -d: -f1)
+check_fails "$TMP/ratio-rules/flood.rules:$line:" "half_open: '170%' is not a ratio" -- \
+    --rules "$TMP/ratio-rules"
+pass "a key set twice and a ratio above 100% exit 2 naming file:line"
+
 # a rule mistake in a copy of the shipped rules
 cp -r "$CANH_SRC/rules" "$TMP/rules"
 first=$(ls "$TMP/rules"/*.rules | head -1)
