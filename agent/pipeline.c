@@ -12,6 +12,7 @@
 #include "agent/enrich.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/redis/secret.h"
 
 #define PIPELINE_MAX_OUTPUTS 8
 #define PIPELINE_MAX_DETECTORS 8
@@ -89,6 +90,14 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
 {
     struct assets assets;
     struct ruleset rules;
+    char secret[512], why[600];
+    /* The Redis output reads it only when it connects: without this a
+     * missing file would surface as an AUTH failure hours later. */
+    if (cfg->password_file[0] &&
+        secret_read_file(cfg->password_file, secret, sizeof(secret), why, sizeof(why)) < 0)
+        return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->password_file_line,
+                        "password_file: %s", why);
+    explicit_bzero(secret, sizeof(secret));
     if (load_inputs(cfg, default_rules_dir(cfg), &assets, &rules, err) < 0)
         return -1;
     assets_free(&assets);

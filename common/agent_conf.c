@@ -141,8 +141,11 @@ static int agent_key(void *user, const char *section, const char *value, const s
 {
     for (size_t i = 0; i < sizeof(agent_fields) / sizeof(agent_fields[0]); i++) {
         const struct field *f = &agent_fields[i];
-        if (strcmp(section, f->section) == 0 && strcmp(at->key, f->key) == 0)
-            return field_set(user, f, value, at);
+        if (strcmp(section, f->section) != 0 || strcmp(at->key, f->key) != 0)
+            continue;
+        if (f->offset == offsetof(struct agent_config, password_file))
+            ((struct agent_config *)user)->password_file_line = at->line;
+        return field_set(user, f, value, at);
     }
     return ini_unknown_key(at, section);
 }

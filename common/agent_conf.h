@@ -37,6 +37,7 @@ struct agent_config {
     uint64_t maxlen;
     char redis_user[64];
     char password_file[256];
+    int password_file_line; /* for --check's message when it cannot be read */
     uint64_t spool_max_bytes;
     uint64_t heartbeat_interval_us;
     uint64_t redis_timeout_us;

@@ -49,6 +49,20 @@ check_fails "$TMP/ratio-rules/flood.rules:$line:" "half_open: '170%' is not a ra
     --rules "$TMP/ratio-rules"
 pass "a key set twice and a ratio above 100% exit 2 naming file:line"
 
+printf '[output]\nredis_url = redis://127.0.0.1:1\nuser = gw1\npassword_file = %s/none\n' "$TMP" \
+    >"$TMP/nopw.conf"
+check_fails "$TMP/nopw.conf:4: password_file:" "$TMP/none" -- -c "$TMP/nopw.conf"
+printf 'secret\n' >"$TMP/pw"
+chmod 000 "$TMP/pw"
+if ! cat "$TMP/pw" >/dev/null 2>&1; then # root reads it anyway
+    sed "s|$TMP/none|$TMP/pw|" "$TMP/nopw.conf" >"$TMP/unreadable.conf"
+    check_fails "$TMP/unreadable.conf:4: password_file:" "Permission denied" -- -c "$TMP/unreadable.conf"
+fi
+chmod 600 "$TMP/pw"
+sed "s|$TMP/none|$TMP/pw|" "$TMP/nopw.conf" >"$TMP/pw.conf"
+"$AGENT" --check -c "$TMP/pw.conf" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "a readable password_file refused"; }
+pass "a missing or unreadable password_file exits 2 naming file:line"
+
 # a rule mistake in a copy of the shipped rules
 cp -r "$CANH_SRC/rules" "$TMP/rules"
 first=$(ls "$TMP/rules"/*.rules | head -1)

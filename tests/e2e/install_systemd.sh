@@ -29,9 +29,11 @@ cmp -s "$STAGE/usr/share/canh/rules/scan.rules" "$CANH_SRC/rules/scan.rules" || 
 pass "reinstall keeps /etc/canh edits and refreshes shipped rules"
 
 # The installed example config passes the installed agent's --check
-# (paths pointed into the stage).
+# (paths pointed into the stage, the Redis password written).
+printf 'example-password\n' >"$TMP/redis-password"
 sed -e "s|/usr/share/canh/rules|$STAGE/usr/share/canh/rules|" \
     -e "s|/etc/canh/assets.conf|$STAGE/etc/canh/assets.conf|" \
+    -e "s|/etc/canh/redis-password|$TMP/redis-password|" \
     "$STAGE/etc/canh/agent.conf" >"$TMP/agent.conf"
 "$STAGE/usr/bin/canh-agent" --check -c "$TMP/agent.conf" >"$TMP/check.log" 2>&1 ||
     { cat "$TMP/check.log"; fail "the example agent.conf does not pass --check"; }
