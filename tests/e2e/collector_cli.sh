@@ -41,4 +41,16 @@ printf '[status]\nlisten = 127.0.0.1:0\n' >"$TMP/listen-ok.conf"
     { cat "$TMP/out"; fail "a bindable listen address refused"; }
 pass "a status listen address that cannot be bound exits 2 naming file:line"
 
+expect_exit2 "--taxonomy: 'attack.dso' is not a taxonomy code" "$TAIL" --taxonomy attack.dso
+expect_exit2 "--taxonomy: 'atack.' is not a taxonomy code" "$TAIL" -t atack.
+# a known code and a known prefix pass the options and only then need Redis
+for t in attack.dos attack. fault.; do
+    set +e
+    "$TAIL" -r "unix:$TMP/no.sock" -t "$t" -n 1 >"$TMP/out" 2>&1
+    rc=$?
+    set -e
+    [ $rc -eq 1 ] || { cat "$TMP/out"; fail "canh-tail -t $t exited $rc, not 1 (no Redis)"; }
+done
+pass "canh-tail --taxonomy with an unknown code exits 2"
+
 echo "$PASSED passed, 0 failed"
