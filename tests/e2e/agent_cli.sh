@@ -76,6 +76,29 @@ set -e
 expect_contains "$TMP/out" "$first:$line:"
 pass "a bad rule exits 2 naming file:line"
 
+# a replay (-r) on a gateway whose agent.conf names the production Redis
+# stays local unless --output redis asks for it
+SOCK=$TMP/prod.sock
+redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP" \
+    >"$TMP/redis.log" 2>&1 &
+REDIS_PID=$!
+trap 'kill "$REDIS_PID" 2>/dev/null; cleanup_tmp' EXIT
+wait_for "redis-server" 10 redis-cli -s "$SOCK" ping
+mkdir "$TMP/state"
+printf '[agent]\nname = gw-test\nstate_dir = %s/state\n[output]\nredis_url = unix:%s\n' \
+    "$TMP" "$SOCK" >"$TMP/prod.conf"
+"$AGENT" -c "$TMP/prod.conf" -r "$FIXTURES/scan_syn.pcap" >"$TMP/replay.jsonl" 2>"$TMP/out" ||
+    { cat "$TMP/out"; fail "replay with redis_url set exited $?"; }
+expect_contains "$TMP/out" "give --output redis"
+n=$(wc -l <"$TMP/replay.jsonl")
+[ "$n" -gt 0 ] || fail "a replay without --output wrote no events to standard output"
+[ "$(redis-cli -s "$SOCK" DBSIZE)" -eq 0 ] || fail "a replay without --output wrote to redis_url"
+"$AGENT" -c "$TMP/prod.conf" -r "$FIXTURES/scan_syn.pcap" --output redis >"$TMP/out" 2>&1 ||
+    { cat "$TMP/out"; fail "replay with --output redis exited $?"; }
+[ "$(redis-cli -s "$SOCK" XLEN canh:events:gw-test)" -eq "$n" ] ||
+    fail "--output redis did not deliver the $n events of the replay"
+pass "a replay goes to redis_url only with --output redis ($n events)"
+
 # an unsupported link type: exit 2 with a message naming it
 set +e
 "$AGENT" -r "$FIXTURES/link_unknown.pcap" --output jsonl:- >"$TMP/out" 2>&1
