@@ -240,6 +240,11 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
 {
     struct assets assets;
     struct ruleset rules;
+    /* First, and whatever the rules say: logrotate sends the same SIGHUP
+     * and its renamed file must be let go even if a rule is broken. */
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        if (pl->outputs[i]->reopen)
+            pl->outputs[i]->reopen(pl->outputs[i]);
     if (load_inputs(pl->cfg, pl->rules_dir, &assets, &rules, err) < 0)
         return -1;
     /* Every detector accepted the new rules in check(); from here reload

@@ -82,7 +82,8 @@ SOCK=$TMP/prod.sock
 redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP" \
     >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!
-trap 'kill "$REDIS_PID" 2>/dev/null; cleanup_tmp' EXIT
+AGENT_PID=
+trap 'kill "$REDIS_PID" $AGENT_PID 2>/dev/null; cleanup_tmp' EXIT
 wait_for "redis-server" 10 redis-cli -s "$SOCK" ping
 mkdir "$TMP/state"
 printf '[agent]\nname = gw-test\nstate_dir = %s/state\n[output]\nredis_url = unix:%s\n' \
@@ -98,6 +99,27 @@ n=$(wc -l <"$TMP/replay.jsonl")
 [ "$(redis-cli -s "$SOCK" XLEN canh:events:gw-test)" -eq "$n" ] ||
     fail "--output redis did not deliver the $n events of the replay"
 pass "a replay goes to redis_url only with --output redis ($n events)"
+
+# logrotate: the JSONL file renamed, SIGHUP, later events in a fresh file
+# at the same path, none lost or repeated
+"$AGENT" -r "$FIXTURES/scan_syn.pcap" --output jsonl:"$TMP/eve.json" --debug-events 600 \
+    --debug-rate 200 2>"$TMP/rotate.log" &
+AGENT_PID=$!
+wait_for "the first events in eve.json" 10 test -s "$TMP/eve.json"
+mv "$TMP/eve.json" "$TMP/eve.json.1"
+kill -HUP "$AGENT_PID"
+wait_for "a fresh eve.json after SIGHUP" 10 test -s "$TMP/eve.json"
+wait "$AGENT_PID" || { cat "$TMP/rotate.log"; fail "agent exited $? after SIGHUP"; }
+AGENT_PID=
+emitted=$(sed -n 's/.* \([0-9]*\) events$/\1/p' "$TMP/rotate.log")
+before=$(wc -l <"$TMP/eve.json.1")
+after=$(wc -l <"$TMP/eve.json")
+unique=$(cat "$TMP/eve.json.1" "$TMP/eve.json" | python3 -c \
+    'import json,sys; print(len({json.loads(l)["canh"]["id"] for l in sys.stdin}))')
+[ "$before" -gt 0 ] && [ "$after" -gt 0 ] || fail "rotation: $before lines before, $after after"
+[ "$((before + after))" -eq "${emitted:-0}" ] && [ "$unique" -eq "$emitted" ] ||
+    { cat "$TMP/rotate.log"; fail "rotation: $before + $after lines ($unique ids) for $emitted events"; }
+pass "SIGHUP reopens the JSONL file: $before events in the rotated file, $after in the new one"
 
 # an unsupported link type: exit 2 with a message naming it
 set +e
