@@ -138,6 +138,10 @@ START_TEST(agent_conf_mistakes)
     kind_fails(AGENT_CONF, "[agent]\nname = gw 1\n", 2, "may only use letters");
     kind_fails(AGENT_CONF, "[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
     kind_fails(AGENT_CONF, "[output]\nspool_max_mb = lots\n", 2, "size in MiB");
+    /* The shipped example's placeholders, whatever the key. */
+    kind_fails(AGENT_CONF, "[agent]\nstate_dir = /var/lib/canh\nagency = <agency name>\n", 3,
+               "agency: <agency name> is a placeholder");
+    kind_fails(AGENT_CONF, "[output]\nuser = <gateway name>\n", 2, "is a placeholder");
 }
 END_TEST
 
