@@ -67,9 +67,8 @@ static int set_string(char *dst, size_t size, const char *value, const char *wha
  * (-r) never does: a test capture replayed on a gateway must not land in
  * the SOC's incidents unless --output redis asks for it. */
 static int open_outputs(struct pipeline *pl, struct event_base *base, const char *const *specs,
-                        size_t n, const struct agent_config *cfg, bool replay,
-                        struct output **outs, size_t *n_outs, struct output **redis_outs,
-                        size_t *n_redis)
+                        size_t n, const struct agent_config *cfg, bool replay, struct output **outs,
+                        size_t *n_outs, struct output **redis_outs, size_t *n_redis)
 {
     const char *fallback = cfg->redis_url[0] && !replay ? "redis" : "jsonl:-";
     if (n == 0) {
@@ -261,8 +260,8 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
-    status = open_outputs(pl, base, output_specs, n_outputs, &cfg, read_file != NULL, outs,
-                          &n_outs, redis_outs, &n_redis);
+    status = open_outputs(pl, base, output_specs, n_outputs, &cfg, read_file != NULL, outs, &n_outs,
+                          redis_outs, &n_redis);
     if (status)
         goto out;
     rl = runloop_new(base, &cap, pl, &cfg);

@@ -458,8 +458,8 @@ int collector_config_check_listen(const struct collector_config *c, struct cfg_e
                         c->status_listen);
     snprintf(service, sizeof(service), "%u", port);
     /* As evhttp_bind_socket does: the first passive address, SO_REUSEADDR. */
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     int gai = getaddrinfo(host, service, &hints, &ai);
     if (gai != 0)
@@ -479,7 +479,7 @@ int collector_config_check_listen(const struct collector_config *c, struct cfg_e
         return 0;
     return cfg_fail(err, path, c->status_listen_line, "listen: cannot bind %s: %s%s",
                     c->status_listen, strerror(why),
-                    why == EADDRINUSE   ? " (another process, or a running canh-collector, holds it)"
+                    why == EADDRINUSE ? " (another process, or a running canh-collector, holds it)"
                     : why == EADDRNOTAVAIL ? " (not an address of this host)"
                     : why == EACCES        ? " (ports below 1024 need CAP_NET_BIND_SERVICE)"
                                            : "");

@@ -28,12 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/values.h"
 #include "common/log.h"
-#include "common/taxonomy.h"
 #include "common/redis/link.h"
 #include "common/redis/url.h"
+#include "common/taxonomy.h"
 #include "common/units.h"
+#include "common/values.h"
 
 #define BLOCK_MS 500
 #define MAX_STREAMS 256

@@ -65,8 +65,8 @@ static int jsonl_reopen(struct output *o)
         return 0;
     FILE *fresh = fopen(j->path, "a");
     if (!fresh) {
-        log_err("jsonl: cannot reopen %s: %s; still writing to the file open before",
-                j->path, strerror(errno));
+        log_err("jsonl: cannot reopen %s: %s; still writing to the file open before", j->path,
+                strerror(errno));
         return -1;
     }
     if (fclose(j->fp) != 0) {
