@@ -91,8 +91,8 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
     struct assets assets;
     struct ruleset rules;
     char secret[512], why[600];
-    /* The Redis output reads it only when it connects: without this a
-     * missing file would surface as an AUTH failure hours later. */
+    /* The Redis output reads it only when the agent starts: --check, the
+     * unit's ExecStartPre, must fail on it first and name its line. */
     if (cfg->password_file[0] &&
         secret_read_file(cfg->password_file, secret, sizeof(secret), why, sizeof(why)) < 0)
         return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->password_file_line,
@@ -241,7 +241,8 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
     struct assets assets;
     struct ruleset rules;
     /* First, and whatever the rules say: logrotate sends the same SIGHUP
-     * and its renamed file must be let go even if a rule is broken. */
+     * and its renamed file must be let go even if a rule is broken.  An
+     * output that cannot reopen logs why and keeps its old file. */
     for (size_t i = 0; i < pl->n_outputs; i++)
         if (pl->outputs[i]->reopen)
             pl->outputs[i]->reopen(pl->outputs[i]);
