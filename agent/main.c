@@ -11,6 +11,7 @@
  * configuration error (messages say file:line). */
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static void usage(FILE *to)
             "  -i, --interface IF   capture live on IF (overrides [capture] interface)\n"
             "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout), redis or redis:URL;\n"
             "                       repeatable\n"
-            "                       (default: redis when [output] redis_url is set, else jsonl:-)\n"
+            "                       (default: redis when [output] redis_url is set and\n"
+            "                       capturing live; jsonl:- otherwise, and for -r)\n"
             "      --rules DIR      rules directory (overrides [agent] rules_dir)\n"
             "      --assets FILE    assets.conf (overrides [agent] assets)\n"
             "      --name NAME      agent name (overrides [agent] name)\n"
@@ -60,13 +62,20 @@ static int set_string(char *dst, size_t size, const char *value, const char *wha
 }
 
 /* Opens every output into outs[] (the pipeline owns them); redis ones
- * are also listed in redis_outs[] for heartbeats. */
+ * are also listed in redis_outs[] for heartbeats.  Without --output a
+ * live capture goes to [output] redis_url when it is set, but a replay
+ * (-r) never does: a test capture replayed on a gateway must not land in
+ * the SOC's incidents unless --output redis asks for it. */
 static int open_outputs(struct pipeline *pl, struct event_base *base, const char *const *specs,
-                        size_t n, const struct agent_config *cfg, struct output **outs,
+                        size_t n, const struct agent_config *cfg, bool replay, struct output **outs,
                         size_t *n_outs, struct output **redis_outs, size_t *n_redis)
 {
-    const char *fallback = cfg->redis_url[0] ? "redis" : "jsonl:-";
+    const char *fallback = cfg->redis_url[0] && !replay ? "redis" : "jsonl:-";
     if (n == 0) {
+        if (replay && cfg->redis_url[0])
+            log_info("replay: events go to standard output, not to %s; give --output redis "
+                     "to send them there",
+                     cfg->redis_url);
         specs = &fallback;
         n = 1;
     }
@@ -251,8 +260,8 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
-    status = open_outputs(pl, base, output_specs, n_outputs, &cfg, outs, &n_outs, redis_outs,
-                          &n_redis);
+    status = open_outputs(pl, base, output_specs, n_outputs, &cfg, read_file != NULL, outs, &n_outs,
+                          redis_outs, &n_redis);
     if (status)
         goto out;
     rl = runloop_new(base, &cap, pl, &cfg);

@@ -12,6 +12,7 @@
 #include "agent/enrich.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/redis/secret.h"
 
 #define PIPELINE_MAX_OUTPUTS 8
 #define PIPELINE_MAX_DETECTORS 8
@@ -89,6 +90,14 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
 {
     struct assets assets;
     struct ruleset rules;
+    char secret[512], why[600];
+    /* The Redis output reads it only when the agent starts: --check, the
+     * unit's ExecStartPre, must fail on it first and name its line. */
+    if (cfg->password_file[0] &&
+        secret_read_file(cfg->password_file, secret, sizeof(secret), why, sizeof(why)) < 0)
+        return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->password_file_line,
+                        "password_file: %s", why);
+    explicit_bzero(secret, sizeof(secret));
     if (load_inputs(cfg, default_rules_dir(cfg), &assets, &rules, err) < 0)
         return -1;
     assets_free(&assets);
@@ -231,6 +240,12 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
 {
     struct assets assets;
     struct ruleset rules;
+    /* First, and whatever the rules say: logrotate sends the same SIGHUP
+     * and its renamed file must be let go even if a rule is broken.  An
+     * output that cannot reopen logs why and keeps its old file. */
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        if (pl->outputs[i]->reopen)
+            pl->outputs[i]->reopen(pl->outputs[i]);
     if (load_inputs(pl->cfg, pl->rules_dir, &assets, &rules, err) < 0)
         return -1;
     /* Every detector accepted the new rules in check(); from here reload

@@ -47,7 +47,8 @@ void pipeline_finish(struct pipeline *pl, uint64_t now_us);
 /* Flush outputs (timer). */
 void pipeline_flush(struct pipeline *pl);
 
-/* Re-read assets and rules; on error the old set stays and err says why. */
+/* SIGHUP: reopen the outputs' files (logrotate), then re-read assets and
+ * rules; on error the old set stays and err says why. */
 int pipeline_reload(struct pipeline *pl, struct cfg_err *err);
 
 /* Counters: packets, bytes, decode errors by reason, events, detectors'

@@ -4,10 +4,12 @@
 #include "collector/config.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/ini.h"
@@ -342,6 +344,7 @@ static int h_status(struct collector_config *c, const char *value, const struct 
         uint16_t port;
         if (*value && collector_listen_parse(value, host, sizeof(host), &port) < 0)
             return value_fail(at, "'%s' is not host:port (e.g. 127.0.0.1:8088, [::1]:8088)", value);
+        c->status_listen_line = at->line;
         return value_string(at, value, c->status_listen, sizeof(c->status_listen));
     }
     if (strcmp(name, "token_file") == 0)
@@ -441,4 +444,43 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
         return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s",
                         c->report_dir, strerror(errno));
     return 0;
+}
+
+int collector_config_check_listen(const struct collector_config *c, struct cfg_err *err)
+{
+    const char *path = c->path ? c->path : "collector.conf";
+    char host[128], service[8];
+    uint16_t port;
+    if (!c->status_listen[0])
+        return 0;
+    if (collector_listen_parse(c->status_listen, host, sizeof(host), &port) < 0)
+        return cfg_fail(err, path, c->status_listen_line, "listen: '%s' is not host:port",
+                        c->status_listen);
+    snprintf(service, sizeof(service), "%u", port);
+    /* As evhttp_bind_socket does: the first passive address, SO_REUSEADDR. */
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0)
+        return cfg_fail(err, path, c->status_listen_line, "listen: cannot resolve '%s': %s", host,
+                        gai_strerror(gai));
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int one = 1, rc = -1, why = 0;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        rc = 0;
+    else
+        why = errno;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    if (rc == 0)
+        return 0;
+    return cfg_fail(err, path, c->status_listen_line, "listen: cannot bind %s: %s%s",
+                    c->status_listen, strerror(why),
+                    why == EADDRINUSE ? " (another process, or a running canh-collector, holds it)"
+                    : why == EADDRNOTAVAIL ? " (not an address of this host)"
+                    : why == EACCES        ? " (ports below 1024 need CAP_NET_BIND_SERVICE)"
+                                           : "");
 }

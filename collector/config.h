@@ -86,6 +86,7 @@ struct collector_config {
     char contact[256];
     /* [status] (status.h); listen empty = no status page */
     char status_listen[128]; /* host:port */
+    int status_listen_line;
     char status_token_file[256];
     int status_token_line;
     char status_user[64];
@@ -104,5 +105,11 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
 /* Opens the files the configuration names (password, webhook secret) and
  * checks the report directory; errors name the key's file:line. */
 int collector_config_check_files(const struct collector_config *c, struct cfg_err *err);
+/* Binds [status] listen once and lets it go, so --check and the start
+ * report an address this host cannot listen on (not its own, a port
+ * below 1024 without the capability, a port in use) at listen's line.
+ * Not for SIGHUP: the running page holds the port, and listen changes
+ * only at a restart. */
+int collector_config_check_listen(const struct collector_config *c, struct cfg_err *err);
 
 #endif

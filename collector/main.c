@@ -223,7 +223,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_level(level);
-    if (collector_config_check_files(cfg, &err) < 0) {
+    if (collector_config_check_files(cfg, &err) < 0 ||
+        collector_config_check_listen(cfg, &err) < 0) {
         fprintf(stderr, "canh-collector: %s\n", err.msg);
         return 2;
     }

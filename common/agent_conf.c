@@ -139,10 +139,19 @@ static int agent_section(void *user, const char *section, const struct cfg_at *a
 
 static int agent_key(void *user, const char *section, const char *value, const struct cfg_at *at)
 {
+    /* The shipped /etc/canh/agent.conf names no agency: its identity keys
+     * read "<...>" until the admin sets them, and the agent refuses to
+     * start on a placeholder rather than report under a made-up name. */
+    size_t len = strlen(value);
+    if (len >= 2 && value[0] == '<' && value[len - 1] == '>')
+        return value_fail(at, "%s is a placeholder; set this gateway's own value", value);
     for (size_t i = 0; i < sizeof(agent_fields) / sizeof(agent_fields[0]); i++) {
         const struct field *f = &agent_fields[i];
-        if (strcmp(section, f->section) == 0 && strcmp(at->key, f->key) == 0)
-            return field_set(user, f, value, at);
+        if (strcmp(section, f->section) != 0 || strcmp(at->key, f->key) != 0)
+            continue;
+        if (f->offset == offsetof(struct agent_config, password_file))
+            ((struct agent_config *)user)->password_file_line = at->line;
+        return field_set(user, f, value, at);
     }
     return ini_unknown_key(at, section);
 }

@@ -1,7 +1,9 @@
 /* agent_conf.h — agent.conf: [agent], [capture], [output], [geoip]
  * (DESIGN §7, docs/configuration.md).  Read through common/ini.h; every
  * mistake is "file:line: message" and the loader returns -1, so the caller
- * prints it and exits 2 (or, on SIGHUP, keeps the old configuration). */
+ * prints it and exits 2 (or, on SIGHUP, keeps the old configuration).
+ * A value written "<...>" is a placeholder of the shipped example and is
+ * refused whatever the key. */
 #ifndef CANH_AGENT_CONF_H
 #define CANH_AGENT_CONF_H
 
@@ -37,6 +39,7 @@ struct agent_config {
     uint64_t maxlen;
     char redis_user[64];
     char password_file[256];
+    int password_file_line; /* for --check's message when it cannot be read */
     uint64_t spool_max_bytes;
     uint64_t heartbeat_interval_us;
     uint64_t redis_timeout_us;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/hash.h"
 
@@ -179,6 +180,13 @@ int ini_load(const char *path, const struct ini_format *fmt, void *user, uint64_
     r.fp = fopen(path, "r");
     if (!r.fp)
         return cfg_fail(err, path, 0, "cannot open: %s", strerror(errno));
+    /* fopen takes a directory and fgets then reads nothing from it: the
+     * file would pass as empty and every key keep its default. */
+    struct stat st;
+    if (fstat(fileno(r.fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(r.fp);
+        return cfg_fail(err, path, 0, "is a directory; give the path of the file itself");
+    }
     int rc = ini_parse_stream(run_read, &r, run_pair, &r);
     pending_flush(&r);
     fclose(r.fp);

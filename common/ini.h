@@ -5,7 +5,8 @@
  * inih does not give: the line of every key and section header, values
  * continued on indented lines joined into one ("a,\n  b" reads "a, b"),
  * a key set twice in a section rejected, keys outside a section rejected,
- * over-long lines rejected rather than split, and first-error-wins
+ * over-long lines rejected rather than split, a directory refused (it
+ * would read as an empty file), and first-error-wins
  * reporting as "file:line: message".  A format supplies two callbacks; each
  * returns 0, or -1 with at->err filled (value_* and cfg_fail do that).
  * After the first error no callback runs again.

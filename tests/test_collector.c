@@ -1,9 +1,12 @@
 /* test_collector.c — collector.conf, escalation helpers, syslog and report
  * formatting (collector/config.c, escalate.c, sinks/, report.c). */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "collector/config.h"
@@ -75,6 +78,36 @@ START_TEST(test_config_errors_name_the_line)
     /* The same INI layer as the agent's files: a key set twice is refused. */
     ck_assert_int_eq(load_text("[syslog]\nport = 514\nport = 1514\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, ":3: key 'port' is set twice in [syslog] (first at line 2)"));
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_check_listen_names_the_line)
+{
+    /* A port another process listens on: --check says so at listen's line
+     * instead of the page failing at start. */
+    int held = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    ck_assert_int_eq(bind(held, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    ck_assert_int_eq(listen(held, 1), 0);
+    ck_assert_int_eq(getsockname(held, (struct sockaddr *)&sin, &len), 0);
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    char text[128], want[160];
+    snprintf(text, sizeof(text), "[status]\nrefresh = 1s\nlisten = 127.0.0.1:%u\n",
+             ntohs(sin.sin_port));
+    ck_assert_int_eq(load_text(text, cfg, &err), 0);
+    ck_assert_int_eq(collector_config_check_listen(cfg, &err), -1);
+    snprintf(want, sizeof(want), "%s:3: listen: cannot bind 127.0.0.1:%u: ", conf_path,
+             ntohs(sin.sin_port));
+    ck_assert_msg(strstr(err.msg, want) == err.msg, "%s", err.msg);
+    ck_assert_ptr_nonnull(strstr(err.msg, "holds it"));
+    close(held);
+    ck_assert_int_eq(collector_config_check_listen(cfg, &err), 0);
+    /* No listen: no status page, nothing to check. */
+    ck_assert_int_eq(load_text("[status]\nrefresh = 1s\n", cfg, &err), 0);
+    ck_assert_int_eq(collector_config_check_listen(cfg, &err), 0);
     free(cfg);
 }
 END_TEST
@@ -167,6 +200,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_config_values);
     tcase_add_test(tc, test_config_errors_name_the_line);
+    tcase_add_test(tc, test_check_listen_names_the_line);
     tcase_add_test(tc, test_signature_and_backoff);
     tcase_add_test(tc, test_syslog_format);
     tcase_add_test(tc, test_report_draft);

@@ -138,6 +138,10 @@ START_TEST(agent_conf_mistakes)
     kind_fails(AGENT_CONF, "[agent]\nname = gw 1\n", 2, "may only use letters");
     kind_fails(AGENT_CONF, "[agent]\nname = a\nthis line has no equals sign\n", 3, "syntax error");
     kind_fails(AGENT_CONF, "[output]\nspool_max_mb = lots\n", 2, "size in MiB");
+    /* The shipped example's placeholders, whatever the key. */
+    kind_fails(AGENT_CONF, "[agent]\nstate_dir = /var/lib/canh\nagency = <agency name>\n", 3,
+               "agency: <agency name> is a placeholder");
+    kind_fails(AGENT_CONF, "[output]\nuser = <gateway name>\n", 2, "is a placeholder");
 }
 END_TEST
 
@@ -149,6 +153,24 @@ START_TEST(agent_conf_missing_file)
     ck_assert_int_eq(agent_config_load("/nonexistent/agent.conf", &c, &err), -1);
     ck_assert_msg(strstr(err.msg, "/nonexistent/agent.conf: cannot open") == err.msg, "%s",
                   err.msg);
+}
+END_TEST
+
+START_TEST(directory_is_not_a_file)
+{
+    /* A directory opens and reads as an empty file: every format must
+     * refuse it rather than run on defaults. */
+    char dir[] = "/tmp/canh-test-dir-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char expected[600];
+    snprintf(expected, sizeof(expected), "%s: is a directory", dir);
+    for (int kind = AGENT_CONF; kind <= COLLECTOR_CONF; kind++) {
+        struct cfg_err err;
+        ck_assert_int_eq(load_kind((enum conf_kind)kind, dir, &err), -1);
+        ck_assert_msg(strstr(err.msg, expected) == err.msg, "expected '%s', got '%s'", expected,
+                      err.msg);
+    }
+    rmdir(dir);
 }
 END_TEST
 
@@ -552,6 +574,7 @@ int main(void)
     tcase_add_test(tc, agent_conf_good);
     tcase_add_test(tc, agent_conf_mistakes);
     tcase_add_test(tc, agent_conf_missing_file);
+    tcase_add_test(tc, directory_is_not_a_file);
     tcase_add_test(tc, assets_good_and_lookup);
     tcase_add_test(tc, assets_mistakes);
     tcase_add_test(tc, rules_good_and_getters);

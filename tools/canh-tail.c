@@ -28,11 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/values.h"
 #include "common/log.h"
 #include "common/redis/link.h"
 #include "common/redis/url.h"
+#include "common/taxonomy.h"
 #include "common/units.h"
+#include "common/values.h"
 
 #define BLOCK_MS 500
 #define MAX_STREAMS 256
@@ -106,6 +107,18 @@ static bool taxonomy_matches(const char *want, const char *code)
     if (n && want[n - 1] == '.')
         return strncmp(code, want, n) == 0;
     return strcmp(code, want) == 0;
+}
+
+/* A filter that can match nothing is a typo: refuse it rather than show
+ * an empty feed that looks like a quiet province. */
+static bool taxonomy_known(const char *want)
+{
+    size_t n;
+    const struct taxonomy *all = taxonomy_all(&n);
+    for (size_t i = 0; i < n; i++)
+        if (taxonomy_matches(want, all[i].code))
+            return true;
+    return false;
 }
 
 static const char *color_of(enum severity s)
@@ -637,6 +650,13 @@ int main(int argc, char **argv)
             o.agency = optarg;
             break;
         case 't':
+            if (!taxonomy_known(optarg)) {
+                fprintf(stderr,
+                        "canh-tail: --taxonomy: '%s' is not a taxonomy code or a prefix of one "
+                        "ending in '.' (e.g. attack.dos, attack.; docs/collector.md)\n",
+                        optarg);
+                return 2;
+            }
             o.taxonomy = optarg;
             break;
         case 's':

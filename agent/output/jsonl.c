@@ -2,17 +2,23 @@
  *
  * Lines are written whole with stdio; the file is flushed at every flush()
  * call (the pipeline calls it at end of input and on the flush timer) so
- * `tail -f` shows findings promptly without a syscall per event. */
+ * `tail -f` shows findings promptly without a syscall per event.
+ *
+ * On SIGHUP (logrotate's postrotate) the pipeline calls reopen(): what is
+ * buffered goes to the file as it was, renamed or not, and later lines to
+ * a new file at the configured path, as Suricata's eve.json does. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/output/output.h"
+#include "common/log.h"
 
 struct jsonl_output {
     struct output base;
     FILE *fp;
+    char *path; /* NULL: stdout */
     int is_stdout;
     unsigned long long lines;
     unsigned long long errors;
@@ -52,12 +58,33 @@ static void jsonl_stats(struct output *o, json_t *out)
     json_object_set_new(out, "jsonl_errors", json_integer((json_int_t)j->errors));
 }
 
+static int jsonl_reopen(struct output *o)
+{
+    struct jsonl_output *j = (struct jsonl_output *)o;
+    if (j->is_stdout)
+        return 0;
+    FILE *fresh = fopen(j->path, "a");
+    if (!fresh) {
+        log_err("jsonl: cannot reopen %s: %s; still writing to the file open before", j->path,
+                strerror(errno));
+        return -1;
+    }
+    if (fclose(j->fp) != 0) {
+        j->errors++;
+        log_err("jsonl: lines buffered for %s before the reopen were lost: %s", j->path,
+                strerror(errno));
+    }
+    j->fp = fresh;
+    return 0;
+}
+
 static void jsonl_close(struct output *o)
 {
     struct jsonl_output *j = (struct jsonl_output *)o;
     fflush(j->fp);
     if (!j->is_stdout)
         fclose(j->fp);
+    free(j->path);
     free(j);
 }
 
@@ -72,9 +99,12 @@ struct output *output_jsonl_open(const char *path, struct cfg_err *err)
         j->fp = stdout;
         j->is_stdout = 1;
     } else {
-        j->fp = fopen(path, "a");
+        j->path = strdup(path);
+        j->fp = j->path ? fopen(path, "a") : NULL;
         if (!j->fp) {
-            cfg_fail(err, path, 0, "cannot open for appending: %s", strerror(errno));
+            cfg_fail(err, path, 0, "cannot open for appending: %s",
+                     j->path ? strerror(errno) : "out of memory");
+            free(j->path);
             free(j);
             return NULL;
         }
@@ -85,5 +115,6 @@ struct output *output_jsonl_open(const char *path, struct cfg_err *err)
     j->base.flush = jsonl_flush;
     j->base.stats = jsonl_stats;
     j->base.close = jsonl_close;
+    j->base.reopen = jsonl_reopen;
     return &j->base;
 }

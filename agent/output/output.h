@@ -26,6 +26,11 @@ struct output {
      * if the loop ran a little longer (shutdown waits a bounded time for
      * this to reach 0); NULL: always 0. */
     size_t (*pending)(struct output *o);
+    /* SIGHUP: let go of the file and open its path again, so a file
+     * renamed by logrotate is left whole and a fresh one started; the
+     * old file stays in use when the new one cannot be opened.  NULL:
+     * nothing to reopen. */
+    int (*reopen)(struct output *o);
 };
 
 /* "jsonl:PATH" or "jsonl:-" (stdout).  NULL with err set on failure. */

@@ -483,10 +483,14 @@ struct output *output_redis_open(struct event_base *base, const struct agent_con
     }
     struct redis_url target;
     char why[768];
-    if (redis_url_parse(url, &target, why, sizeof(why)) < 0 ||
-        redis_url_credentials(&target, cfg->redis_user, cfg->password_file, why, sizeof(why)) < 0) {
+    if (redis_url_parse(url, &target, why, sizeof(why)) < 0) {
         redis_url_wipe(&target);
         cfg_fail(err, file, 0, "[output] %s", why);
+        return NULL;
+    }
+    if (redis_url_credentials(&target, cfg->redis_user, cfg->password_file, why, sizeof(why)) < 0) {
+        redis_url_wipe(&target);
+        cfg_fail(err, file, cfg->password_file_line, "[output] %s", why);
         return NULL;
     }
     struct redis_output *r = calloc(1, sizeof(*r));

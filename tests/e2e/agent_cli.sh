@@ -19,6 +19,50 @@ set -e
 expect_contains "$TMP/out" "$TMP/bad.conf:4: snaplen"
 pass "a bad agent.conf exits 2 naming file:line"
 
+# check_fails FILE:LINE TEXT -- ARGS: --check with ARGS exits 2 and says
+# FILE:LINE (or FILE: for a whole-file mistake) and TEXT
+check_fails() {
+    local where=$1 text=$2
+    shift 3
+    set +e
+    "$AGENT" --check "$@" >"$TMP/out" 2>&1
+    local rc=$?
+    set -e
+    [ $rc -eq 2 ] || { cat "$TMP/out"; fail "--check $* exited $rc, not 2"; }
+    expect_contains "$TMP/out" "$where"
+    expect_contains "$TMP/out" "$text"
+}
+
+# holes --check used to let through (issue 18)
+mkdir "$TMP/conf.d"
+check_fails "$TMP/conf.d: " "is a directory" -- -c "$TMP/conf.d"
+check_fails "$TMP/conf.d: " "is a directory" -- --assets "$TMP/conf.d"
+pass "a directory given as agent.conf or assets.conf exits 2"
+printf '[agent]\nname = gw1\n[capture]\nsnaplen = 1500\nsnaplen = 9000\n' >"$TMP/dup.conf"
+check_fails "$TMP/dup.conf:5:" "set twice" -- -c "$TMP/dup.conf"
+printf '[capture]\ndrop_alert_ratio = 170%%\n' >"$TMP/ratio.conf"
+check_fails "$TMP/ratio.conf:2:" "not a ratio from 0 to 1" -- -c "$TMP/ratio.conf"
+cp -r "$CANH_SRC/rules" "$TMP/ratio-rules"
+sed -i 's/^half_open = .*/half_open = 170%/' "$TMP/ratio-rules/flood.rules"
+line=$(grep -n '^half_open = 170%' "$TMP/ratio-rules/flood.rules" | head -1 | cut -d: -f1)
+check_fails "$TMP/ratio-rules/flood.rules:$line:" "half_open: '170%' is not a ratio" -- \
+    --rules "$TMP/ratio-rules"
+pass "a key set twice and a ratio above 100% exit 2 naming file:line"
+
+printf '[output]\nredis_url = redis://127.0.0.1:1\nuser = gw1\npassword_file = %s/none\n' "$TMP" \
+    >"$TMP/nopw.conf"
+check_fails "$TMP/nopw.conf:4: password_file:" "$TMP/none" -- -c "$TMP/nopw.conf"
+printf 'secret\n' >"$TMP/pw"
+chmod 000 "$TMP/pw"
+if ! cat "$TMP/pw" >/dev/null 2>&1; then # root reads it anyway
+    sed "s|$TMP/none|$TMP/pw|" "$TMP/nopw.conf" >"$TMP/unreadable.conf"
+    check_fails "$TMP/unreadable.conf:4: password_file:" "Permission denied" -- -c "$TMP/unreadable.conf"
+fi
+chmod 600 "$TMP/pw"
+sed "s|$TMP/none|$TMP/pw|" "$TMP/nopw.conf" >"$TMP/pw.conf"
+"$AGENT" --check -c "$TMP/pw.conf" >"$TMP/out" 2>&1 || { cat "$TMP/out"; fail "a readable password_file refused"; }
+pass "a missing or unreadable password_file exits 2 naming file:line"
+
 # a rule mistake in a copy of the shipped rules
 cp -r "$CANH_SRC/rules" "$TMP/rules"
 first=$(ls "$TMP/rules"/*.rules | head -1)
@@ -31,6 +75,51 @@ set -e
 [ $rc -eq 2 ] || fail "--check on a bad rule exited $rc, not 2"
 expect_contains "$TMP/out" "$first:$line:"
 pass "a bad rule exits 2 naming file:line"
+
+# a replay (-r) on a gateway whose agent.conf names the production Redis
+# stays local unless --output redis asks for it
+SOCK=$TMP/prod.sock
+redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP" \
+    >"$TMP/redis.log" 2>&1 &
+REDIS_PID=$!
+AGENT_PID=
+trap 'kill "$REDIS_PID" $AGENT_PID 2>/dev/null; cleanup_tmp' EXIT
+wait_for "redis-server" 10 redis-cli -s "$SOCK" ping
+mkdir "$TMP/state"
+printf '[agent]\nname = gw-test\nstate_dir = %s/state\n[output]\nredis_url = unix:%s\n' \
+    "$TMP" "$SOCK" >"$TMP/prod.conf"
+"$AGENT" -c "$TMP/prod.conf" -r "$FIXTURES/scan_syn.pcap" >"$TMP/replay.jsonl" 2>"$TMP/out" ||
+    { cat "$TMP/out"; fail "replay with redis_url set exited $?"; }
+expect_contains "$TMP/out" "give --output redis"
+n=$(wc -l <"$TMP/replay.jsonl")
+[ "$n" -gt 0 ] || fail "a replay without --output wrote no events to standard output"
+[ "$(redis-cli -s "$SOCK" DBSIZE)" -eq 0 ] || fail "a replay without --output wrote to redis_url"
+"$AGENT" -c "$TMP/prod.conf" -r "$FIXTURES/scan_syn.pcap" --output redis >"$TMP/out" 2>&1 ||
+    { cat "$TMP/out"; fail "replay with --output redis exited $?"; }
+[ "$(redis-cli -s "$SOCK" XLEN canh:events:gw-test)" -eq "$n" ] ||
+    fail "--output redis did not deliver the $n events of the replay"
+pass "a replay goes to redis_url only with --output redis ($n events)"
+
+# logrotate: the JSONL file renamed, SIGHUP, later events in a fresh file
+# at the same path, none lost or repeated
+"$AGENT" -r "$FIXTURES/scan_syn.pcap" --output jsonl:"$TMP/eve.json" --debug-events 600 \
+    --debug-rate 200 2>"$TMP/rotate.log" &
+AGENT_PID=$!
+wait_for "the first events in eve.json" 10 test -s "$TMP/eve.json"
+mv "$TMP/eve.json" "$TMP/eve.json.1"
+kill -HUP "$AGENT_PID"
+wait_for "a fresh eve.json after SIGHUP" 10 test -s "$TMP/eve.json"
+wait "$AGENT_PID" || { cat "$TMP/rotate.log"; fail "agent exited $? after SIGHUP"; }
+AGENT_PID=
+emitted=$(sed -n 's/.* \([0-9]*\) events$/\1/p' "$TMP/rotate.log")
+before=$(wc -l <"$TMP/eve.json.1")
+after=$(wc -l <"$TMP/eve.json")
+unique=$(cat "$TMP/eve.json.1" "$TMP/eve.json" | python3 -c \
+    'import json,sys; print(len({json.loads(l)["canh"]["id"] for l in sys.stdin}))')
+[ "$before" -gt 0 ] && [ "$after" -gt 0 ] || fail "rotation: $before lines before, $after after"
+[ "$((before + after))" -eq "${emitted:-0}" ] && [ "$unique" -eq "$emitted" ] ||
+    { cat "$TMP/rotate.log"; fail "rotation: $before + $after lines ($unique ids) for $emitted events"; }
+pass "SIGHUP reopens the JSONL file: $before events in the rotated file, $after in the new one"
 
 # an unsupported link type: exit 2 with a message naming it
 set +e

@@ -29,14 +29,29 @@ tail -1 "$STAGE/etc/canh/agent.conf" | grep -q "edited by the sysadmin" || fail 
 cmp -s "$STAGE/usr/share/canh/rules/scan.rules" "$CANH_SRC/rules/scan.rules" || fail "reinstall kept stale shipped rules"
 pass "reinstall keeps /etc/canh edits and refreshes shipped rules"
 
-# The installed example config passes the installed agent's --check
-# (paths pointed into the stage).
+# The installed example config names no agency: --check refuses it
+# (exit 2, file:line) until the placeholders are set, then passes (paths
+# pointed into the stage, the Redis password written).
+grep -q -e 'gw-soyte' -e 'Sở Y tế' "$STAGE/etc/canh/agent.conf" &&
+    fail "the shipped agent.conf carries an agency's identity"
+printf 'example-password\n' >"$TMP/redis-password"
 sed -e "s|/usr/share/canh/rules|$STAGE/usr/share/canh/rules|" \
     -e "s|/etc/canh/assets.conf|$STAGE/etc/canh/assets.conf|" \
+    -e "s|/etc/canh/redis-password|$TMP/redis-password|" \
     "$STAGE/etc/canh/agent.conf" >"$TMP/agent.conf"
+line=$(grep -n '^name = <' "$TMP/agent.conf" | cut -d: -f1)
+set +e
+"$STAGE/usr/bin/canh-agent" --check -c "$TMP/agent.conf" >"$TMP/check.log" 2>&1
+rc=$?
+set -e
+[ $rc -eq 2 ] || { cat "$TMP/check.log"; fail "--check of the unset example exited $rc, not 2"; }
+expect_contains "$TMP/check.log" "$TMP/agent.conf:$line: name: <gateway name> is a placeholder"
+sed -i -e 's|^name = <.*>|name = gw-test|' -e 's|^agency = <.*>|agency = Test agency|' \
+    -e 's|^home_net = <.*>|home_net = 192.0.2.0/24|' -e 's|^user = <.*>|user = gw-test|' \
+    "$TMP/agent.conf"
 "$STAGE/usr/bin/canh-agent" --check -c "$TMP/agent.conf" >"$TMP/check.log" 2>&1 ||
-    { cat "$TMP/check.log"; fail "the example agent.conf does not pass --check"; }
-pass "the shipped example agent.conf passes --check"
+    { cat "$TMP/check.log"; fail "the example agent.conf with its placeholders set fails --check"; }
+pass "the shipped agent.conf is refused until its placeholders are set, then passes --check"
 
 # systemd-analyze: the units as installed, with the binary paths pointed
 # at the stage so the check does not depend on this machine's /usr/bin.

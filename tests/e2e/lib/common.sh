@@ -14,3 +14,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 # expect_contains FILE TEXT
 expect_contains() { grep -qF -- "$2" "$1" || { echo "--- $1:"; cat "$1"; fail "expected '$2' in $1"; }; }
+# wait_for WHAT SECONDS CMD...: poll CMD every 50 ms until it succeeds
+wait_for() {
+    local what=$1 deadline=$((SECONDS + $2))
+    shift 2
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || fail "timed out waiting for $what"
+        sleep 0.05
+    done
+}
