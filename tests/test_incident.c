@@ -86,9 +86,11 @@ START_TEST(test_event_types)
     ck_assert_int_eq(parse(finding, &ev, reason), 0);
     ck_assert_str_eq(ev.state, "update");
     ingest_event_free(&ev);
-    ck_assert_int_eq(parse(edit("\"event_type\":\"alert\"", "\"event_type\":\"finding\""), &ev, reason), -1);
+    ck_assert_int_eq(
+        parse(edit("\"event_type\":\"alert\"", "\"event_type\":\"finding\""), &ev, reason), -1);
     ck_assert_ptr_nonnull(strstr(reason, "cannot open a finding"));
-    ck_assert_int_eq(parse(edit("\"event_type\":\"alert\"", "\"event_type\":\"flow\""), &ev, reason), -1);
+    ck_assert_int_eq(
+        parse(edit("\"event_type\":\"alert\"", "\"event_type\":\"flow\""), &ev, reason), -1);
     ck_assert_ptr_nonnull(strstr(reason, "event_type"));
 }
 END_TEST
