@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/community_id.h"
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -26,6 +27,11 @@ void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct 
 }
 
 void enrich_set_assets(struct enrich *e, const struct assets *assets) { e->assets = assets; }
+
+void enrich_set_rules_digest(struct enrich *e, uint64_t digest)
+{
+    e->rules_rev = event_rules_rev(digest);
+}
 
 static int mmdb_string(MMDB_lookup_result_s *res, char *buf, const char *const *path)
 {
@@ -79,6 +85,14 @@ void enrich_event(struct enrich *e, struct evt *ev)
     snprintf(ev->finding_id, sizeof(ev->finding_id), "%s:%s:f%llu", cfg->name, e->boot_id,
              (unsigned long long)ev->finding_seq);
     ev->agent = cfg->name;
+    ev->flow_id = event_flow_id(ev->finding_id);
+    ev->in_iface = cfg->interface[0] ? cfg->interface : NULL;
+    ev->rules_rev = e->rules_rev;
+    /* Seed 0, the spec's default, so ids match other tools' out of the box. */
+    if (!ev->has_src || !ev->has_dst ||
+        community_id_v1(0, &ev->src, ev->src_port, &ev->dst, ev->dest_port, ev->proto,
+                        ev->community_id) < 0)
+        ev->community_id[0] = '\0';
     if (!ev->taxonomy)
         ev->taxonomy = ev->rule->taxonomy;
     if (ev->severity == SEV_NONE)

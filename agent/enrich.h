@@ -1,7 +1,8 @@
 /* enrich.h — what the agent adds to a detector's finding (DESIGN §4.4):
  * event and finding ids, agent and agency, taxonomy and severity (the
  * rule's unless the detector chose), the target asset, the regulatory
- * class and the source country from an optional MMDB file. */
+ * class, the source country from an optional MMDB file, and the EVE
+ * identity fields (flow_id, in_iface, host, community_id, alert.rev). */
 #ifndef CANH_ENRICH_H
 #define CANH_ENRICH_H
 
@@ -19,12 +20,15 @@ struct enrich {
     bool has_mmdb;
     char boot_id[7]; /* 6 hex digits, new every start */
     uint64_t seq;    /* events emitted since start */
+    uint32_t rules_rev;
 };
 
 /* Opens the MMDB when configured; a missing or unreadable DB is one
  * warning, not an error (GeoIP is optional). */
 void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct assets *assets);
 void enrich_set_assets(struct enrich *e, const struct assets *assets);
+/* The loaded rules' digest (struct ruleset), for alert.rev. */
+void enrich_set_rules_digest(struct enrich *e, uint64_t digest);
 void enrich_event(struct enrich *e, struct evt *ev);
 /* ISO country of addr, "" when unknown; buf >= 3. */
 const char *enrich_country(struct enrich *e, const struct ipaddr *addr, char *buf);

@@ -219,6 +219,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* A replay has no capture interface: its events carry no in_iface. */
+    if (read_file)
+        cfg.interface[0] = '\0';
     struct pipeline *pl = pipeline_new(&cfg, &err);
     if (!pl) {
         log_err("%s", err.msg);

@@ -152,6 +152,7 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
     pl->env.inv.home_net = &cfg->home_net;
     pl->env.hash_seed = hash_random_seed();
     enrich_init(&pl->enrich, cfg, &pl->assets);
+    enrich_set_rules_digest(&pl->enrich, pl->rules.digest);
     pl->ops = detector_all(&pl->n_ops);
     for (size_t i = 0; i < pl->n_ops; i++) {
         pl->det[i] = pl->ops[i]->init(&pl->rules, &pl->env, err);
@@ -267,6 +268,7 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
     pl->rules = rules;
     pl->assets = assets;
     enrich_set_assets(&pl->enrich, &pl->assets);
+    enrich_set_rules_digest(&pl->enrich, pl->rules.digest);
     log_info("reloaded: rules version %s, %zu assets", pl->rules.version, pl->assets.n);
     return 0;
 }

@@ -72,9 +72,12 @@ static bool safe_token(const char *s)
 static int parse_body(const char *stream_agent, struct in_event *ev, char *reason, size_t rlen)
 {
     json_t *root = ev->root;
+    /* A finding's new event is an "alert", its update and end "finding"
+     * events (docs/event.md); agents before that sent "alert" for all
+     * three, which stays accepted. */
     const char *type = get_str(root, "event_type");
-    if (!type || strcmp(type, "alert") != 0)
-        return refuse(reason, rlen, "event_type is not \"alert\"");
+    if (!type || (strcmp(type, "alert") != 0 && strcmp(type, "finding") != 0))
+        return refuse(reason, rlen, "event_type is not \"alert\" or \"finding\"");
     json_t *c = json_object_get(root, "canh");
     if (!json_is_object(c))
         return refuse(reason, rlen, "missing object \"canh\"");
@@ -106,6 +109,8 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
     if (strcmp(ev->state, "new") != 0 && strcmp(ev->state, "update") != 0 &&
         strcmp(ev->state, "end") != 0)
         return refuse(reason, rlen, "canh.state \"%.32s\" is not new, update or end", ev->state);
+    if (strcmp(type, "finding") == 0 && strcmp(ev->state, "new") == 0)
+        return refuse(reason, rlen, "a \"finding\" event cannot open a finding (state new)");
     const char *kind = ev->kind;
     for (; *kind; kind++)
         if (!isalnum((unsigned char)*kind) && *kind != '_' && *kind != '-' && *kind != '.')

@@ -40,18 +40,61 @@ const char *event_proto_name(uint8_t proto, char *buf, size_t len)
     }
 }
 
-/* EVE's alert.severity: 1 is the most severe, 3 the least. */
-static int eve_severity(enum severity s)
+/* EVE's alert.severity: 1 is the most severe, as Suricata's rule
+ * priorities; each canh level keeps its own number so a SIEM can tell
+ * critical from high (docs/decisions.md). */
+int event_eve_severity(enum severity s)
 {
     switch (s) {
     case SEV_CRITICAL:
-    case SEV_HIGH:
         return 1;
-    case SEV_MEDIUM:
+    case SEV_HIGH:
         return 2;
-    default:
+    case SEV_MEDIUM:
         return 3;
+    default:
+        return 4;
     }
+}
+
+const char *event_type_name(enum finding_state s)
+{
+    return s == FINDING_NEW ? "alert" : "finding";
+}
+
+/* FNV-1a: byte order independent, so ids are the same on every agent. */
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+uint64_t event_flow_id(const char *finding_id)
+{
+    /* 51 bits, as Suricata's flow ids, so JavaScript-based consumers
+     * read the number exactly; never 0. */
+    uint64_t id = fnv1a64(finding_id) & ((1ull << 51) - 1);
+    return id ? id : 1;
+}
+
+uint32_t event_signature_id(const char *rule_name)
+{
+    uint32_t h = 0x811c9dc5u;
+    for (; *rule_name; rule_name++) {
+        h ^= (uint8_t)*rule_name;
+        h *= 0x01000193u;
+    }
+    return EVENT_SIGNATURE_ID_BASE + h % EVENT_SIGNATURE_ID_SPAN;
+}
+
+uint32_t event_rules_rev(uint64_t rules_digest)
+{
+    uint32_t rev = (uint32_t)(rules_digest >> 33);
+    return rev ? rev : 1;
 }
 
 static json_t *json_time(uint64_t ts_us)
@@ -74,22 +117,37 @@ json_t *evt_to_json(const struct evt *ev)
 
     json_t *root = json_object();
     json_object_set_new(root, "timestamp", json_time(ev->ts_us));
-    json_object_set_new(root, "event_type", json_string("alert"));
+    if (ev->flow_id)
+        json_object_set_new(root, "flow_id", json_integer((json_int_t)ev->flow_id));
+    if (ev->in_iface && ev->in_iface[0])
+        json_object_set_new(root, "in_iface", json_string(ev->in_iface));
+    json_object_set_new(root, "event_type", json_string(event_type_name(ev->state)));
     if (ev->has_src)
         json_object_set_new(root, "src_ip", json_addr(&ev->src));
+    if (ev->src_port)
+        json_object_set_new(root, "src_port", json_integer(ev->src_port));
     if (ev->has_dst)
         json_object_set_new(root, "dest_ip", json_addr(&ev->dst));
     if (ev->dest_port)
         json_object_set_new(root, "dest_port", json_integer(ev->dest_port));
     if (ev->proto)
         json_object_set_new(root, "proto", json_string(event_proto_name(ev->proto, buf, sizeof(buf))));
+    if (ev->community_id[0])
+        json_object_set_new(root, "community_id", json_string(ev->community_id));
+    if (ev->agent && ev->agent[0])
+        json_object_set_new(root, "host", json_string(ev->agent));
 
+    /* canh only watches: nothing it reports was blocked. */
     json_t *alert = json_object();
+    json_object_set_new(alert, "action", json_string("allowed"));
+    json_object_set_new(alert, "gid", json_integer(EVENT_SIGNATURE_GID));
+    json_object_set_new(alert, "signature_id", json_integer(event_signature_id(ev->rule->name)));
+    json_object_set_new(alert, "rev", json_integer(ev->rules_rev ? ev->rules_rev : 1));
     snprintf(buf, sizeof(buf), "canh %s", ev->kind);
     json_object_set_new(alert, "signature", json_string(buf));
     snprintf(buf, sizeof(buf), "%s / %s", tax->vi, tax->en);
     json_object_set_new(alert, "category", json_string(buf));
-    json_object_set_new(alert, "severity", json_integer(eve_severity(sev)));
+    json_object_set_new(alert, "severity", json_integer(event_eve_severity(sev)));
     json_object_set_new(root, "alert", alert);
 
     json_t *c = json_object();

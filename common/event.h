@@ -36,6 +36,7 @@ struct evt {
     struct ipaddr src, dst;
     bool has_src, has_dst;    /* a distributed attack may have no one source */
     uint16_t dest_port;       /* 0: none */
+    uint16_t src_port;        /* of the finding's main flow; 0: none */
     uint8_t proto;            /* IPPROTO_*, 0: none */
     bool impact;              /* victim-side impact seen (DESIGN §6 class) */
     enum severity severity;   /* SEV_NONE: the rule's (set by enrich) */
@@ -51,7 +52,26 @@ struct evt {
     const struct asset *asset;
     enum event_class class_;
     char src_country[3];      /* ISO code, "" when unknown */
+    uint64_t flow_id;         /* EVE flow_id: one per finding (event_flow_id) */
+    const char *in_iface;     /* capture interface; NULL for a replay */
+    uint32_t rules_rev;       /* EVE alert.rev: of the rules version */
+    char community_id[32];    /* Community ID v1 of the main flow, "" without one */
 };
+
+/* EVE identity of a finding (docs/event.md): flow_id from the finding id,
+ * so new, update and end of one finding share it; signature_id from the
+ * rule's name, so a local rule that replaces a shipped one keeps its id. */
+#define EVENT_SIGNATURE_GID 1
+#define EVENT_SIGNATURE_ID_BASE 8600000u
+#define EVENT_SIGNATURE_ID_SPAN 100000u
+uint64_t event_flow_id(const char *finding_id);
+uint32_t event_signature_id(const char *rule_name);
+/* alert.rev of a rules version digest: positive and 31 bits wide. */
+uint32_t event_rules_rev(uint64_t rules_digest);
+/* EVE alert.severity: critical 1, high 2, medium 3, low 4. */
+int event_eve_severity(enum severity s);
+/* "alert" for a finding's new event, "finding" for its update and end. */
+const char *event_type_name(enum finding_state s);
 
 /* The JSON object of DESIGN §5 (new reference; the caller decrefs) of an
  * enriched event: taxonomy and severity are set. */

@@ -68,6 +68,33 @@ START_TEST(test_event_accepted)
 }
 END_TEST
 
+/* update and end are "finding" events (docs/event.md); "alert" for every
+ * state, as older agents send, stays accepted. */
+START_TEST(test_event_types)
+{
+    struct in_event ev;
+    char reason[256];
+    char update[4096];
+    snprintf(update, sizeof(update), "%s", edit("\"state\":\"new\"", "\"state\":\"update\""));
+    ck_assert_int_eq(parse(update, &ev, reason), 0);
+    ingest_event_free(&ev);
+    const char *at = strstr(update, "\"event_type\":\"alert\"");
+    ck_assert_ptr_nonnull(at);
+    char finding[4096];
+    snprintf(finding, sizeof(finding), "%.*s\"event_type\":\"finding\"%s", (int)(at - update),
+             update, at + strlen("\"event_type\":\"alert\""));
+    ck_assert_int_eq(parse(finding, &ev, reason), 0);
+    ck_assert_str_eq(ev.state, "update");
+    ingest_event_free(&ev);
+    ck_assert_int_eq(
+        parse(edit("\"event_type\":\"alert\"", "\"event_type\":\"finding\""), &ev, reason), -1);
+    ck_assert_ptr_nonnull(strstr(reason, "cannot open a finding"));
+    ck_assert_int_eq(
+        parse(edit("\"event_type\":\"alert\"", "\"event_type\":\"flow\""), &ev, reason), -1);
+    ck_assert_ptr_nonnull(strstr(reason, "event_type"));
+}
+END_TEST
+
 START_TEST(test_event_refused_with_reason)
 {
     struct in_event ev;
@@ -222,6 +249,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_time_parse);
     tcase_add_test(tc, test_event_accepted);
+    tcase_add_test(tc, test_event_types);
     tcase_add_test(tc, test_event_refused_with_reason);
     tcase_add_test(tc, test_key_and_merge);
     tcase_add_test(tc, test_event_id_cap_and_class);

@@ -164,11 +164,33 @@ n=$(wc -l <"$TMP/all.jsonl")
 import json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))
 validator = jsonschema.Draft202012Validator(schema)
+flows, sids = {}, {}
 for n, line in enumerate(open(sys.argv[2]), 1):
     event = json.loads(line)
     errors = sorted(validator.iter_errors(event), key=str)
     if errors:
         sys.exit(f"event {n} invalid: {errors[0].message}\n{line}")
+    # One finding, one flow_id and one alert; a rule, one signature_id;
+    # alert.severity tells every canh level apart (docs/event.md).
+    c, a = event["canh"], event["alert"]
+    flows.setdefault(c["finding_id"], set()).add(event["flow_id"])
+    sids.setdefault(c["rule"].split(":", 1)[1], set()).add(a["signature_id"])
+    if (event["event_type"] == "alert") != (c["state"] == "new"):
+        sys.exit(f"event {n}: event_type {event['event_type']} for state {c['state']}")
+    want = {"critical": 1, "high": 2, "medium": 3, "low": 4}[c["severity"]]
+    if a["severity"] != want:
+        sys.exit(f"event {n}: alert.severity {a['severity']} for {c['severity']}")
+    if event.get("src_port") and event.get("dest_port") and "community_id" not in event:
+        sys.exit(f"event {n}: a flow without community_id")
+    last = event
+bad = [k for k, v in flows.items() if len(v) != 1] + [k for k, v in sids.items() if len(v) != 1]
+if bad:
+    sys.exit(f"flow_id or signature_id not stable for {bad}")
+if len({next(iter(v)) for v in sids.values()}) != len(sids):
+    sys.exit("two rules share a signature_id")
+last["event_type"] = "alert" if last["canh"]["state"] != "new" else "finding"
+if validator.is_valid(last):
+    sys.exit("the schema accepts an event_type that does not match canh.state")
 PY
 pass "$n events from the fixtures validate against docs/event.schema.json"
 

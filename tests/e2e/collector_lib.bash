@@ -64,7 +64,7 @@ now_iso() { date +%Y-%m-%dT%H:%M:%S.%6N%z; }
 mkevent() {
     local agent=$1 seq=$2 kind=$3 tax=$4 sev=$5 class=$6 src=$7 dst=$8 asset=$9 level=${10}
     local state=${11:-new} agency=${12:-Sở Y tế}
-    local ts vi en eve
+    local ts vi en eve type
     ts=$(now_iso)
     case $tax in
         attack.dos) vi="Tấn công từ chối dịch vụ"; en="Denial of service" ;;
@@ -72,9 +72,12 @@ mkevent() {
         attack.intrusion) vi="Tấn công truy cập trái phép, chiếm quyền điều khiển"; en="Unauthorised access, takeover" ;;
         *) vi="Các hình thức tấn công mạng khác"; en="Other attack" ;;
     esac
-    case $sev in high | critical) eve=1 ;; medium) eve=2 ;; *) eve=3 ;; esac
-    printf '{"timestamp":"%s","event_type":"alert","src_ip":"%s","dest_ip":"%s","dest_port":80,"proto":"TCP",' "$ts" "$src" "$dst"
-    printf '"alert":{"signature":"canh %s","category":"%s / %s","severity":%d},' "$kind" "$vi" "$en" "$eve"
+    case $sev in critical) eve=1 ;; high) eve=2 ;; medium) eve=3 ;; *) eve=4 ;; esac
+    case $state in new) type=alert ;; *) type=finding ;; esac
+    printf '{"timestamp":"%s","flow_id":%d,"event_type":"%s","src_ip":"%s","dest_ip":"%s","dest_port":80,"proto":"TCP","host":"%s",' \
+        "$ts" "$(cksum <<<"$agent:$kind" | cut -d' ' -f1)" "$type" "$src" "$dst" "$agent"
+    printf '"alert":{"action":"allowed","gid":1,"signature_id":8600001,"rev":1,"signature":"canh %s","category":"%s / %s","severity":%d},' \
+        "$kind" "$vi" "$en" "$eve"
     printf '"canh":{"v":1,"id":"%s:b00t:%06d","finding_id":"%s:b00t:f%s","agent":"%s","agency":"%s","kind":"%s","state":"%s",' \
         "$agent" "$seq" "$agent" "$kind" "$agent" "$agency" "$kind" "$state"
     printf '"taxonomy":{"code":"%s","vi":"%s","en":"%s"},"severity":"%s","class":"%s","rule":"test.rules:%s",' \

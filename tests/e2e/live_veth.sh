@@ -4,7 +4,8 @@
 # tcpreplay sends a fixture from the other.  Checks: the agent drops to
 # [agent] user after opening the capture; link_silent (fault.link) is
 # raised while the link is quiet; findings from the replayed traffic are in
-# Redis within 1 second; SIGTERM closes the open findings and exits 0.
+# Redis within 1 second and name veth-b as in_iface; SIGTERM closes the
+# open findings and exits 0.
 set -euo pipefail
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
@@ -85,6 +86,11 @@ done
 ms=$(( ($(date +%s%N) - sent) / 1000000 ))
 [ "$found" = 1 ] || fail "no portscan finding in Redis $ms ms after the traffic"
 echo "portscan finding in Redis ${ms} ms after the replay ended"
+# A live capture names its interface in every event (EVE in_iface).
+rcli --json XRANGE canh:events:live - + | python3 -c '
+import json, sys
+ifaces = {json.loads(dict(zip(f[::2], f[1::2]))["event"]).get("in_iface") for _, f in json.load(sys.stdin)}
+sys.exit(0 if ifaces == {"veth-b"} else f"in_iface {ifaces}")' || fail "events without in_iface veth-b"
 
 kill -TERM "$AGENT_PID"
 rc=0; wait "$AGENT_PID" || rc=$?

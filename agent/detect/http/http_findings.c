@@ -18,6 +18,7 @@ struct http_finding {
     uint8_t kind;
     struct ipaddr src, dst;
     uint16_t dport;
+    uint16_t sport; /* of the flow that opened the finding */
     uint64_t requests, ok, lru_us;
     int last_status;
     bool impact;
@@ -51,6 +52,7 @@ static void emit_slot(struct http_det *d, struct http_finding *s, enum finding_s
     ev.dst = s->dst;
     ev.has_dst = true;
     ev.dest_port = s->dport;
+    ev.src_port = s->sport;
     ev.proto = PROTO_TCP;
     ev.impact = s->impact;
     ev.taxonomy = s->taxonomy;
@@ -133,6 +135,7 @@ void http_report(struct http_det *d, struct http_occurrence *o)
         s->src = f->client;
         s->dst = f->server;
         s->dport = f->server_port;
+        s->sport = f->client_port;
         s->taxonomy = tax;
     } else if (s->taxonomy && !tax) {
         /* A page was written after other writes: the finding is now a
