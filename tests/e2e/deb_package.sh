@@ -125,11 +125,21 @@ pass "postinst ran sysusers (canh, canh-collector in group canh) and tmpfiles (/
 # --- run the installed programs as their units would --------------------------
 as_agent() { setpriv --reuid=canh --regid=canh --init-groups "$@"; }
 as_collector() { setpriv --reuid=canh-collector --regid=canh --init-groups "$@"; }
+# The shipped agent.conf carries placeholders, not one agency's identity:
+# --check refuses it until the sysadmin fills them in (exit 2, file:line).
+rc=0
+as_agent /usr/bin/canh-agent --check -c /etc/canh/agent.conf >"$TMP/check0.log" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "agent.conf:[0-9]*: .*placeholder" "$TMP/check0.log" ||
+    { cat "$TMP/check0.log"; fail "--check of the shipped agent.conf: exit $rc, expected 2 naming a placeholder"; }
+sed -i -e 's|^name = <.*|name = gw-debtest|' -e 's|^agency = <.*|agency = Sở Thử nghiệm|' \
+    -e 's|^home_net = <.*|home_net = 198.51.100.0/24|' -e 's|^user = <.*|user = gw-debtest|' /etc/canh/agent.conf
+install -o root -g canh -m 640 /dev/null /etc/canh/redis-password
+echo "not-a-real-password" >/etc/canh/redis-password
 as_agent /usr/bin/canh-agent --check -c /etc/canh/agent.conf >"$TMP/check.log" 2>&1 ||
-    { cat "$TMP/check.log"; fail "canh-agent --check of the shipped agent.conf failed"; }
+    { cat "$TMP/check.log"; fail "canh-agent --check of the filled-in agent.conf failed"; }
 as_collector /usr/bin/canh-collector --check -c /etc/canh/collector.conf >"$TMP/ccheck.log" 2>&1 ||
     { cat "$TMP/ccheck.log"; fail "canh-collector --check of the shipped collector.conf failed"; }
-pass "the installed agent and collector pass --check on the shipped conffiles"
+pass "the installed agent refuses its placeholders, then passes --check once filled in; the collector passes on the shipped collector.conf"
 
 cp "$FIXTURES/scan_syn.pcap" "$TMP/scan_syn.pcap"
 chmod 644 "$TMP/scan_syn.pcap"
@@ -191,7 +201,14 @@ pass "the upgrade to $V2 keeps edited conffiles (a changed one lands in .dpkg-di
 dpkg --purge canh-agent canh-collector canh-doc >"$TMP/purge.log" 2>&1 ||
     { cat "$TMP/purge.log"; fail "dpkg --purge failed"; }
 INSTALLED=0
-for f in /etc/canh /usr/bin/canh-agent /usr/bin/canh-collector /usr/bin/canh-tail /usr/share/canh \
+# What dpkg shipped goes; the sysadmin's own secret stays, as dpkg leaves
+# files no package owns.
+if [ -e /etc/canh ]; then
+    left=$(cd /etc/canh && find . -mindepth 1 | sort | tr '\n' ' ')
+    [ "$left" = "./redis-password " ] || fail "/etc/canh still holds shipped files after the purge: $left"
+    rm -rf /etc/canh
+fi
+for f in /usr/bin/canh-agent /usr/bin/canh-collector /usr/bin/canh-tail /usr/share/canh \
     /lib/systemd/system/canh-agent@.service /lib/systemd/system/canh-collector.service \
     /usr/lib/sysusers.d/canh-agent.conf /usr/share/doc/canh /var/lib/canh /var/lib/canh-collector; do
     [ ! -e "$f" ] || fail "$f is still there after the purge"
