@@ -561,6 +561,8 @@ START_TEST(memory_flat_under_a_million_spoofed_sources)
     h_start(&h, NULL);
     json_t *before = json_object();
     flood_detector.stats(h.det, before);
+    long rss_before = rss_peak_reset();
+    ck_assert_msg(rss_before > 0, "cannot read /proc/self/status or reset its VmHWM");
     uint32_t x = 88172645u;
     char src[ADDR_STRLEN];
     for (int i = 0; i < 1000000; i++) {
@@ -573,6 +575,10 @@ START_TEST(memory_flat_under_a_million_spoofed_sources)
         h_packet(&h, &p);
     }
     flood_detector.flush(h.det, T0 + 21 * SEC);
+    /* A byte kept per source would be a megabyte; a table entry, tens. */
+    long grew_kib = rss_peak_kib() - rss_before;
+    ck_assert_msg(grew_kib < 1024, "resident memory grew by %ld KiB over a million sources",
+                  grew_kib);
     json_t *after = json_object();
     flood_detector.stats(h.det, after);
     ck_assert_int_eq(json_integer_value(json_object_get(after, "destinations")), 1);
