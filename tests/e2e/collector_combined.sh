@@ -16,7 +16,7 @@ xadd_event gw-soyte "$(mkevent gw-soyte 4 defacement attack.defacement critical 
 # Another source, another agency: must not join the campaign.
 xadd_event gw-tuphap "$(mkevent gw-tuphap 1 portscan attack.other low normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
 
-wait_for "all events acknowledged" 20 bash -c "[[ \$(source /dev/stdin <<<'$(declare -f rc pending_count); SOCK=$SOCK'; pending_count) == 0 && \$(redis-cli -s $SOCK XLEN canh:incidents) -ge 6 ]]"
+wait_until 30 "all events acknowledged" bash -c "[[ \$(source /dev/stdin <<<'$(declare -f rc pending_count); SOCK=$SOCK'; pending_count) == 0 && \$(redis-cli -s $SOCK XLEN canh:incidents) -ge 6 ]]"
 
 combined=$(incidents_where type combined)
 [[ $(wc -w <<<"$combined") == 1 ]] || fail "expected one combined incident, got: $combined"

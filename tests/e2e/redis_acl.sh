@@ -23,7 +23,7 @@ as() {
         --no-auth-warning "$@" 2>&1
 }
 admin() { as canh-admin "$@"; }
-wait_until 10 "redis-server with the ACL file" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
+wait_until 30 "redis-server with the ACL file" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
 
 # allowed USER CMD...: the command is not refused by the ACL.
 allowed() {

@@ -55,7 +55,7 @@ with open(sys.argv[2], "a", buffering=1) as log:
         log.write(data.decode().replace("\n", " ") + "\n")
 EOF
 PIDS+=($!)
-wait_for "notify socket" 5 test -S "$T/notify.sock"
+wait_until 30 "notify socket" test -S "$T/notify.sock"
 
 # ---- Redis, secrets, collector -------------------------------------------
 start_redis
@@ -78,7 +78,7 @@ refresh = 500ms
 status_conf "$T/token"
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=2000000 start_collector "$T/c.conf" collector
 COLLECTOR=$LAST_PID
-wait_for "status page address in the log" 10 grep -q 'status page on http://127.0.0.1:' "$T/collector.log"
+wait_until 30 "status page address in the log" grep -q 'status page on http://127.0.0.1:' "$T/collector.log"
 PORT=$(grep -o 'status page on http://127.0.0.1:[0-9]*' "$T/collector.log" | head -1 | sed 's/.*://')
 BASE="http://127.0.0.1:$PORT"
 ok "status page bound to $BASE"
@@ -123,7 +123,7 @@ timeout 90 node "$CANH_SRC/tests/e2e/status_browser.mjs" "$BASE/?token=$TOKEN" "
     gw-soyte "$DOS" "$DEFACE" "$COMBINED" >"$T/browser.out" 2>"$T/browser.log" &
 BROWSER=$!
 PIDS+=($BROWSER)
-wait_for "the browser to open the page" 45 bash -c "test -f '$T/browser/ready' || ! kill -0 $BROWSER"
+wait_until 45 "the browser to open the page" bash -c "test -f '$T/browser/ready' || ! kill -0 $BROWSER"
 [[ -f "$T/browser/ready" ]] || bad "the browser driver ended early: $(cat "$T/browser.out" "$T/browser.log")"
 [[ $(cat "$T/browser/ready") == 0 ]] || bad "the page showed incidents before any were added"
 ok "page open in chromium, no incidents yet"
@@ -155,7 +155,7 @@ ok "new incidents appeared on the open page without reload, Vietnamese names, se
 ok "screenshot saved: $SHOT"
 
 # ---- JSON endpoints ------------------------------------------------------
-wait_for "all 4 events applied" 20 bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 4$'"
+wait_until 30 "all 4 events applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 4$'"
 open_redis=$(rc ZCARD canh:open)
 get "$BASE/api/incidents" >"$T/incidents.json" || bad "GET /api/incidents"
 python3 - "$T/incidents.json" "$open_redis" <<'EOF' || bad "/api/incidents content: $(cat "$T/incidents.json")"
@@ -243,7 +243,7 @@ ok "answers from the cache in ${elapsed_ms} ms while Redis is paused"
 sleep 2.5
 
 # ---- systemd notifications -----------------------------------------------
-wait_for "READY=1" 5 grep -q 'READY=1' "$T/notify.log"
+wait_until 30 "READY=1" grep -q 'READY=1' "$T/notify.log"
 before=$(grep -c 'WATCHDOG=1' "$T/notify.log" || true)
 sleep 3.2
 pings=$(($(grep -c 'WATCHDOG=1' "$T/notify.log" || true) - before))
@@ -255,7 +255,7 @@ status_conf "$T/token"
 echo "bogus_key = 1" >>"$T/c.conf"
 bad_line=$(wc -l <"$T/c.conf")
 kill -HUP "$COLLECTOR"
-wait_for "reload refused" 5 grep -q "keeping the running configuration" "$T/collector.log"
+wait_until 30 "reload refused" grep -q "keeping the running configuration" "$T/collector.log"
 grep -q "c.conf:$bad_line: unknown key 'bogus_key' in \[status\]" "$T/collector.log" ||
     bad "the refused reload should name c.conf:$bad_line"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 200 ]] || bad "old token after a bad reload"
@@ -267,7 +267,7 @@ NEW_TOKEN=tok2-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$NEW_TOKEN" >"$T/token2"
 status_conf "$T/token2"
 kill -HUP "$COLLECTOR"
-wait_for "reloaded" 5 grep -q "reloaded $T/c.conf" "$T/collector.log"
+wait_until 30 "reloaded" grep -q "reloaded $T/c.conf" "$T/collector.log"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 401 ]] || bad "old token after reload"
 [[ $(http_code -H "Authorization: Bearer $NEW_TOKEN" "$BASE/metrics") == 200 ]] || bad "new token after reload"
 grep -q 'RELOADING=1' "$T/notify.log" || bad "no RELOADING=1 on SIGHUP"
@@ -275,7 +275,7 @@ grep -q 'RELOADING=1' "$T/notify.log" || bad "no RELOADING=1 on SIGHUP"
 ok "SIGHUP with a good file: new token in force, RELOADING=1 then READY=1"
 # Still processing after the reloads.
 xadd_event gw-tuphap "$(mkevent gw-tuphap 2 syn_flood attack.dos high normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
-wait_for "event after reload applied" 10 bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $NEW_TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 5$'"
+wait_until 30 "event after reload applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $NEW_TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 5$'"
 ok "events still applied after the reloads"
 
 # ---- stop ----------------------------------------------------------------
