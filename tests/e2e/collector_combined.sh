@@ -58,20 +58,21 @@ python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["incident"]["ta
     fail "tail --json: $out"
 # --color uses escapes; Ctrl-C exits cleanly.
 timeout 10 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --since all -n 1 --color | grep -q $'\033\[' || fail "tail --color"
+# following: a client of Redis blocks in XREAD (canh-tail following;
+# the collector reads with XREADGROUP)
+following() { rc CLIENT LIST | grep -q ' cmd=xread '; }
 "$CANH_BIN/canh-tail" -r "unix:$SOCK" >"$T/tail.out" 2>&1 &
 tail_pid=$!
-sleep 0.5
+wait_until 30 "canh-tail to follow the stream" following
 kill -INT $tail_pid
-wait $tail_pid || fail "canh-tail should exit 0 on SIGINT, got $?"
+wait_pid 30 $tail_pid || fail "canh-tail should exit 0 on SIGINT, got $?"
 # A lost connection ends it with a message.
 "$CANH_BIN/canh-tail" -r "unix:$SOCK" >"$T/tail2.out" 2>&1 &
 tail_pid=$!
-sleep 0.5
+wait_until 30 "canh-tail to follow the stream" following
 rc CLIENT KILL TYPE normal >/dev/null
-set +e
-wait $tail_pid
-status=$?
-set -e
+status=0
+wait_pid 30 $tail_pid || status=$?
 [[ $status == 1 ]] && grep -q "lost connection" "$T/tail2.out" || fail "tail on lost connection: $status $(cat "$T/tail2.out")"
 # --events reads raw events from every agent.
 out=$(timeout 10 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --events --since all -n 5 --no-color) ||
