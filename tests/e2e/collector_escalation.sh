@@ -98,20 +98,19 @@ retried() {
 wait_until 60 "a third attempt at an escalation" retried
 [[ ! -s "$T/hooks.txt" ]] || fail "nothing can have been delivered yet"
 
-# Every time the collector takes due escalations from the queue, as Redis
-# sees it.
-redis-cli -s "$SOCK" MONITOR | grep --line-buffered -F '"EVAL"' |
-    grep --line-buffered -F "canh:escalations" >"$T/escalation_polls.txt" &
+# Every command Redis runs, to count the collector's polls of the queue.
+stdbuf -oL redis-cli -s "$SOCK" MONITOR >"$T/monitor.txt" &
 PIDS+=($!)
+queue_polls() { grep -F '"EVAL"' "$T/monitor.txt" | grep -cF canh:escalations || true; }
 python3 "$T/receiver.py" "$HOOK_PORT" s3cr3t-key "$T/hooks.txt" &
 PIDS+=($!)
 queue_empty() { [[ $(rc ZCARD canh:escalations) == 0 ]]; }
 wait_until 60 "every escalation delivered" queue_empty
 # A second delivery of anything would show once the collector has looked
 # at the queue a few more times.
-polls=$(wc -l <"$T/escalation_polls.txt")
-wait_until 60 "three more polls of the escalation queue" \
-    bash -c "(( \$(wc -l <'$T/escalation_polls.txt') >= $polls + 3 ))"
+polls=$(queue_polls)
+polled_thrice_more() { (($(queue_polls) >= polls + 3)); }
+wait_until 60 "three more polls of the escalation queue" polled_thrice_more
 
 cat "$T/hooks.txt"
 [[ $(wc -l <"$T/hooks.txt") == 6 ]] || fail "expected 6 webhook deliveries, got $(wc -l <"$T/hooks.txt")"
