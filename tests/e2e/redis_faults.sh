@@ -33,7 +33,7 @@ in_stream() { (($(rcli XLEN "$1") > 0)); }
 # caught_up KEY N: the stream KEY has at least N entries
 caught_up() { (($(rcli XLEN "$1") >= $2)); }
 # stop_agent: SIGTERM, which ends a run of events that would otherwise go
-# on for hours (1000 a second, paced) and writes what is left to Redis;
+# on for hours (200 a second, paced) and writes what is left to Redis;
 # exit 0 expected.
 stop_agent() {
     kill -TERM "$AGENT_PID"
@@ -78,7 +78,7 @@ cp "$SRC"/rules/* "$T/rules/"
 start_redis
 conf kill
 "$BIN/canh-agent" -c "$T/agent.conf" -r "$SRC/tests/fixtures/scan_syn.pcap" --output redis \
-    --output "jsonl:$T/out.jsonl" --debug-events 10000000 --debug-rate 1000 2>"$T/agent.log" &
+    --output "jsonl:$T/out.jsonl" --debug-events 10000000 --debug-rate 200 2>"$T/agent.log" &
 AGENT_PID=$!
 wait_until 60 "the first events in Redis" in_stream canh:events:kill
 kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
@@ -95,7 +95,7 @@ check_exact canh:events:kill || fail "Redis kill: stream != JSONL"
 conf pause
 rm -f "$T/out.jsonl"
 "$BIN/canh-agent" -c "$T/agent.conf" -r "$SRC/tests/fixtures/scan_syn.pcap" --output redis \
-    --output "jsonl:$T/out.jsonl" --debug-events 10000000 --debug-rate 1000 2>"$T/agent.log" &
+    --output "jsonl:$T/out.jsonl" --debug-events 10000000 --debug-rate 200 2>"$T/agent.log" &
 AGENT_PID=$!
 wait_until 60 "the first events in Redis" in_stream canh:events:pause
 # Writes stay paused until the spool has grown (the heartbeat cannot be
@@ -114,10 +114,10 @@ size=$(stat -c %s "$T/state-pause/events.spool")
 conf term
 rm -f "$T/out.jsonl"
 "$BIN/canh-agent" -c "$T/agent.conf" -r "$SRC/tests/fixtures/scan_syn.pcap" --output redis \
-    --output "jsonl:$T/out.jsonl" --debug-events 1000000 --debug-rate 2000 2>"$T/agent.log" &
+    --output "jsonl:$T/out.jsonl" --debug-events 1000000 --debug-rate 200 2>"$T/agent.log" &
 AGENT_PID=$!
 wait_until 60 "the first events in Redis" in_stream canh:events:term
-# Without the signal the run would last 500 s.
+# Without the signal the run would last 5000 s.
 stop_agent
 check_exact canh:events:term || fail "SIGTERM: stream != JSONL"
 
