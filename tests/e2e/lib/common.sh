@@ -41,13 +41,15 @@ wait_until() {
 
 # wait_pid SECONDS PID: wait for the background child PID and return its
 # exit status; a child still running after SECONDS is killed (status 137),
-# so the test cannot hang on it.
+# so the test cannot hang on it.  The watchdog is a separate sh that ends
+# by itself once PID is gone: a signal to a bash subshell just forked could
+# run this shell's EXIT trap (its cleanup) in it.
 wait_pid() {
-    local secs=$1 pid=$2 watchdog status=0
-    (sleep "$secs" && kill -9 "$pid") >/dev/null 2>&1 &
-    watchdog=$!
+    local secs=$1 pid=$2 status=0
+    sh -c 'i=0; while kill -0 "$2" 2>/dev/null; do
+               [ "$i" -ge "$(($1 * 10))" ] && { kill -9 "$2"; exit; }
+               i=$((i + 1)); sleep 0.1
+           done' sh "$secs" "$pid" >/dev/null 2>&1 &
     wait "$pid" || status=$?
-    kill "$watchdog" 2>/dev/null || true
-    wait "$watchdog" 2>/dev/null || true
     return "$status"
 }
