@@ -6,6 +6,7 @@
  * iteration, so a failure names the list file and line. */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,33 +36,59 @@ struct replay {
 static struct replay replays[MAX_LINES];
 static int n_replays;
 
+/* What went wrong reading the lists; a list that cannot be read whole is a
+ * failure, not fewer cases. */
+static char load_errors[2048];
+
+static void load_error(const char *fmt, const char *where, const char *what)
+{
+    size_t used = strlen(load_errors);
+    snprintf(load_errors + used, sizeof(load_errors) - used, fmt, where, what);
+}
+
 static void load_list(const char *dir, const char *name)
 {
     char path[1100], buf[2048];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *fp = fopen(path, "r");
-    if (!fp)
+    if (!fp) {
+        load_error(" %s: cannot read (%s);", name, strerror(errno));
         return;
+    }
     for (int lineno = 1; fgets(buf, sizeof(buf), fp); lineno++) {
         char *save = NULL, *tok[MAX_WORDS + 2];
         int n = 0;
+        char where[160];
+        snprintf(where, sizeof(where), "%s:%d", name, lineno);
+        if (!strchr(buf, '\n') && !feof(fp)) {
+            load_error(" %s: %s;", where, "line longer than the test reads");
+            break;
+        }
         char *hash = strchr(buf, '#');
         if (hash)
             *hash = '\0';
-        for (char *t = strtok_r(buf, " \t\r\n", &save); t && n < MAX_WORDS + 2;
-             t = strtok_r(NULL, " \t\r\n", &save))
+        for (char *t = strtok_r(buf, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
+            if (n == MAX_WORDS + 2) {
+                load_error(" %s: %s;", where, "more words than the test reads");
+                break;
+            }
             tok[n++] = t;
+        }
         if (n == 0)
             continue;
-        if (n_lines == MAX_LINES)
+        if (n_lines == MAX_LINES) {
+            load_error(" %s: %s;", where, "more lines than the test reads (MAX_LINES)");
             break;
+        }
         struct golden_line *g = &lines[n_lines++];
-        snprintf(g->where, sizeof(g->where), "%s:%d", name, lineno);
+        snprintf(g->where, sizeof(g->where), "%s", where);
         snprintf(g->pcap, sizeof(g->pcap), "%s", tok[0]);
         snprintf(g->assets, sizeof(g->assets), "%s", n > 1 ? tok[1] : "-");
         for (int i = 2; i < n; i++)
             g->words[g->n_words++] = strdup(tok[i]);
     }
+    if (ferror(fp))
+        load_error(" %s: read error (%s);", name, strerror(errno));
     fclose(fp);
 }
 
@@ -71,6 +98,8 @@ static void load_lists(void)
     snprintf(dir, sizeof(dir), "%s/tests/golden", SOURCE_DIR);
     struct dirent **names;
     int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0)
+        load_error(" %s: cannot list (%s);", dir, strerror(errno));
     for (int i = 0; i < n; i++) {
         size_t len = strlen(names[i]->d_name);
         if (len > 5 && strcmp(names[i]->d_name + len - 5, ".list") == 0)
@@ -231,6 +260,7 @@ END_TEST
 
 START_TEST(golden_lists_present)
 {
+    ck_assert_msg(load_errors[0] == '\0', "tests/golden/ lists not read whole:%s", load_errors);
     ck_assert_msg(n_lines > 0, "no lines in tests/golden/ lists");
 }
 END_TEST

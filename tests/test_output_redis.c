@@ -176,6 +176,37 @@ static void run_for(struct event_base *base, int ms)
     }
 }
 
+/* 1 when redis-server does not answer a PING within 100 ms. */
+static int server_stalled(void)
+{
+    struct timeval tv = {0, 100000};
+    redisContext *c = redisConnectUnixWithTimeout(srv.sock, tv);
+    if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        redisFree(c);
+        return 0;
+    }
+    redisReply *r = redisCommand(c, "PING");
+    int stalled = r == NULL && c->err == REDIS_ERR_IO; /* a read timeout */
+    freeReplyObject(r);
+    redisFree(c);
+    return stalled;
+}
+
+/* Run the loop until the statistic name reaches at_least; 0 if ms pass
+ * first.  The bound only stops a hang: a busy machine just takes longer. */
+static int run_until_stat(struct event_base *base, struct output *o, const char *name,
+                          long long at_least, int ms)
+{
+    uint64_t end = now_ms() + (uint64_t)ms;
+    while (now_ms() < end) {
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        if (stat_of(o, name) >= at_least)
+            return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
 static int run_until_delivered(struct event_base *base, struct output *o, long long want, int ms)
 {
     uint64_t end = now_ms() + (uint64_t)ms;
@@ -225,16 +256,15 @@ START_TEST(test_events_arrive_in_order)
     struct agent_config cfg;
     config(&cfg);
     struct output *o = open_redis(base, &cfg);
-    run_for(base, 100);
-    ck_assert_int_eq(stat_of(o, "redis_connected"), 1);
+    ck_assert(run_until_stat(base, o, "redis_connected", 1, 60000));
     write_events(o, 0, 3000);
-    ck_assert(run_until_delivered(base, o, 3000, 10000));
+    ck_assert(run_until_delivered(base, o, 3000, 60000));
     assert_stream_exact(3000);
     ck_assert_int_eq(stat_of(o, "spool_lost_records"), 0);
     /* A heartbeat goes to its own stream. */
     const char *hb = "{\"event_type\":\"stats\",\"canh\":{\"agent\":\"gw-test\"}}";
     ck_assert_int_eq(o->write_stats(o, hb, strlen(hb)), 0);
-    run_for(base, 100);
+    ck_assert(run_until_stat(base, o, "heartbeats_sent", 1, 60000));
     ck_assert_int_eq(stream_len("canh:heartbeats:gw-test"), 1);
     ck_assert_int_eq(stat_of(o, "heartbeats_sent"), 1);
     o->close(o);
@@ -249,7 +279,7 @@ START_TEST(test_redis_killed_and_restarted_loses_and_repeats_nothing)
     struct agent_config cfg;
     config(&cfg);
     struct output *o = open_redis(base, &cfg);
-    run_for(base, 100);
+    ck_assert(run_until_stat(base, o, "redis_connected", 1, 60000));
     int n = 0;
     /* 200 events a millisecond-ish loop turn; Redis dies a third of the way. */
     while (n < 30000) {
@@ -262,7 +292,7 @@ START_TEST(test_redis_killed_and_restarted_loses_and_repeats_nothing)
             srv_start(NULL);
     }
     ck_assert_int_gt(stat_of(o, "spool_appended"), 0);
-    ck_assert(run_until_delivered(base, o, 30000, 30000));
+    ck_assert(run_until_delivered(base, o, 30000, 60000));
     assert_stream_exact(30000);
     ck_assert_int_eq(stat_of(o, "spool_records"), 0);
     ck_assert_int_ge(stat_of(o, "redis_connection_losses"), 1);
@@ -278,18 +308,18 @@ START_TEST(test_client_pause_spools_then_drains)
     struct agent_config cfg;
     config(&cfg);
     struct output *o = open_redis(base, &cfg);
-    run_for(base, 100);
+    ck_assert(run_until_stat(base, o, "redis_connected", 1, 60000));
+    /* Paused until the test says so: writing never waits for Redis, or
+     * write_events would not return before the unpause (the test's
+     * timeout would end it). */
     redisContext *c = cli();
-    freeReplyObject(redisCommand(c, "CLIENT PAUSE 1500 WRITE"));
-    redisFree(c);
-    uint64_t t0 = now_ms();
+    freeReplyObject(redisCommand(c, "CLIENT PAUSE 600000 WRITE"));
     write_events(o, 0, 10000);
-    /* Writing never waited for Redis. */
-    ck_assert_uint_lt(now_ms() - t0, 1000);
-    run_for(base, 300);
-    ck_assert_int_gt(stat_of(o, "spool_records"), 0);
+    ck_assert(run_until_stat(base, o, "spool_records", 1, 60000));
     ck_assert_int_eq(stream_len("canh:events:gw-test") > 0 ? 1 : 0, 0);
-    ck_assert(run_until_delivered(base, o, 10000, 15000));
+    freeReplyObject(redisCommand(c, "CLIENT UNPAUSE"));
+    redisFree(c);
+    ck_assert(run_until_delivered(base, o, 10000, 60000));
     assert_stream_exact(10000);
     ck_assert_int_eq(stat_of(o, "spool_records"), 0);
     o->close(o);
@@ -308,6 +338,8 @@ START_TEST(test_wrong_password_spools_without_a_storm)
              write_temp_file("wrong.pass", "wrong-password\n"));
     struct output *o = open_redis(base, &cfg);
     write_events(o, 0, 100);
+    ck_assert(run_until_stat(base, o, "redis_refused", 1, 60000));
+    /* Watch the retries for 1.5 s (a slow machine only makes fewer). */
     run_for(base, 1500);
     ck_assert_int_eq(stat_of(o, "redis_connected"), 0);
     ck_assert_int_eq(stat_of(o, "spool_records"), 100);
@@ -320,7 +352,7 @@ START_TEST(test_wrong_password_spools_without_a_storm)
     snprintf(cfg.password_file, sizeof(cfg.password_file), "%s",
              write_temp_file("right.pass", "right-password\n"));
     o = open_redis(base, &cfg);
-    ck_assert(run_until_delivered(base, o, 100, 5000));
+    ck_assert(run_until_delivered(base, o, 100, 60000));
     assert_stream_exact(100);
     o->close(o);
     event_base_free(base);
@@ -367,7 +399,7 @@ START_TEST(test_agent_killed_while_spooling_loses_nothing)
     ck_assert_int_eq(stat_of(o, "spool_records"), 2000);
     ck_assert_int_eq(stat_of(o, "spool_torn_bytes"), 0);
     write_events(o, 2000, 2100);
-    ck_assert(run_until_delivered(base, o, 2100, 10000));
+    ck_assert(run_until_delivered(base, o, 2100, 60000));
     assert_stream_exact(2100);
     o->close(o);
     event_base_free(base);
@@ -385,13 +417,21 @@ START_TEST(test_executed_but_unanswered_is_not_resent)
     config(&cfg);
     cfg.redis_timeout_us = 300000;
     struct output *o = open_redis(base, &cfg);
-    run_for(base, 100);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "redis-cli -s %s DEBUG SLEEP 1 >/dev/null &", srv.sock);
-    ck_assert_int_eq(system(cmd), 0);
-    usleep(200000);
+    ck_assert(run_until_stat(base, o, "redis_connected", 1, 60000));
+    /* Redis stalls for 5 s (far past the 300 ms timeout) from the moment
+     * it stops answering a PING, which is when the events are written. */
+    redisContext *sleeper = cli();
+    ck_assert_ptr_nonnull(sleeper);
+    redisAppendCommand(sleeper, "DEBUG SLEEP 5");
+    int done = 0;
+    while (!done)
+        ck_assert_int_eq(redisBufferWrite(sleeper, &done), REDIS_OK);
+    uint64_t deadline = now_ms() + 60000;
+    while (!server_stalled())
+        ck_assert_msg(now_ms() < deadline, "redis-server did not start DEBUG SLEEP");
     write_events(o, 0, 100);
-    ck_assert(run_until_delivered(base, o, 100, 10000));
+    ck_assert(run_until_delivered(base, o, 100, 60000));
+    redisFree(sleeper);
     assert_stream_exact(100);
     ck_assert_int_eq(stat_of(o, "redis_timeouts") >= 1, 1);
     /* How many Redis read before the hang-up varies; that none is twice

@@ -23,4 +23,13 @@ json_t *run_pcap(const char *pcap_path, const char *rules_dir, const char *asset
  * (state NULL: any). */
 size_t count_events(json_t *events, const char *kind, const char *state);
 
+/* Peak resident memory, for tests that promise memory stays flat:
+ * rss_peak_reset() restarts the kernel's high-water mark (VmHWM, through
+ * /proc/self/clear_refs) and returns the resident size now, in KiB;
+ * rss_peak_kib() reads the mark.  Both return -1 when /proc cannot tell.
+ * Under ASan the figures include shadow memory and the free quarantine, so
+ * they still grow when the code under test allocates. */
+long rss_peak_reset(void);
+long rss_peak_kib(void);
+
 #endif

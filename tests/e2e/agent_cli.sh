@@ -84,7 +84,7 @@ redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --dir "$TMP
 REDIS_PID=$!
 AGENT_PID=
 trap 'kill "$REDIS_PID" $AGENT_PID 2>/dev/null; cleanup_tmp' EXIT
-wait_for "redis-server" 10 redis-cli -s "$SOCK" ping
+wait_until 60 "redis-server" redis-cli -s "$SOCK" ping
 mkdir "$TMP/state"
 printf '[agent]\nname = gw-test\nstate_dir = %s/state\n[output]\nredis_url = unix:%s\n' \
     "$TMP" "$SOCK" >"$TMP/prod.conf"
@@ -105,10 +105,10 @@ pass "a replay goes to redis_url only with --output redis ($n events)"
 "$AGENT" -r "$FIXTURES/scan_syn.pcap" --output jsonl:"$TMP/eve.json" --debug-events 600 \
     --debug-rate 200 2>"$TMP/rotate.log" &
 AGENT_PID=$!
-wait_for "the first events in eve.json" 10 test -s "$TMP/eve.json"
+wait_until 60 "the first events in eve.json" test -s "$TMP/eve.json"
 mv "$TMP/eve.json" "$TMP/eve.json.1"
 kill -HUP "$AGENT_PID"
-wait_for "a fresh eve.json after SIGHUP" 10 test -s "$TMP/eve.json"
+wait_until 60 "a fresh eve.json after SIGHUP" test -s "$TMP/eve.json"
 wait "$AGENT_PID" || { cat "$TMP/rotate.log"; fail "agent exited $? after SIGHUP"; }
 AGENT_PID=
 emitted=$(sed -n 's/.* \([0-9]*\) events$/\1/p' "$TMP/rotate.log")

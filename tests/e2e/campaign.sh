@@ -17,16 +17,6 @@ stop_all() {
 }
 trap stop_all EXIT
 
-# show_logs: the tail of every log, for a failure's context
-show_logs() {
-    local f
-    for f in "$TMP"/*.log; do
-        [ -f "$f" ] || continue
-        echo "--- $f (last 20 lines)" >&2
-        tail -n 20 "$f" >&2
-    done
-}
-die() { show_logs; fail "$*"; }
 
 rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
 
@@ -47,11 +37,7 @@ incident_with() {
 redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
     --save '' --appendonly no --logfile "$TMP/redis.log" &
 PIDS+=($!)
-for _ in $(seq 100); do
-    rc PING 2>/dev/null | grep -q PONG && break
-    sleep 0.05
-done
-rc PING | grep -q PONG || die "redis-server did not start"
+wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
 
 cat >"$TMP/collector.conf" <<EOF
 [collector]
@@ -82,14 +68,14 @@ redis_url = unix:$SOCK
 EOF
 timeout 60 "$CANH_BIN/canh-agent" -c "$TMP/agent.conf" -r "$FIXTURES/campaign.pcap" \
     --assets "$FIXTURES/assets.conf" --output redis --output "jsonl:$TMP/agent.jsonl" \
-    >"$TMP/agent.log" 2>&1 || die "canh-agent exited $?"
+    >"$TMP/agent.log" 2>&1 || fail "canh-agent exited $?"
 n_jsonl=$(wc -l <"$TMP/agent.jsonl")
 n_stream=$(rc XLEN canh:events:gw-soyte)
 if [ "$n_jsonl" -eq 0 ] || [ "$n_stream" != "$n_jsonl" ]; then
-    die "canh:events:gw-soyte has $n_stream entries, the agent wrote $n_jsonl events"
+    fail "canh:events:gw-soyte has $n_stream entries, the agent wrote $n_jsonl events"
 fi
 for kind in portscan syn_flood dav_write defacement webshell_upload webshell_access; do
-    grep -q "\"kind\":\"$kind\"" "$TMP/agent.jsonl" || die "the agent raised no $kind"
+    grep -q "\"kind\":\"$kind\"" "$TMP/agent.jsonl" || fail "the agent raised no $kind"
 done
 pass "canh-agent put its $n_stream events into canh:events:gw-soyte"
 
@@ -106,23 +92,19 @@ settled() {
     [ "$(wc -w <<<"$combined")" = 1 ] || return 1
     [ "$(rc HGET "canh:incident:$combined" children | tr ',' '\n' | grep -c .)" = 4 ]
 }
-deadline=$((SECONDS + 30))
-until settled; do
-    [ $SECONDS -lt $deadline ] || die "no settled attack.combined incident after 30 s"
-    sleep 0.2
-done
+wait_until 60 "a settled attack.combined incident" settled
 combined=$(incident_with type combined)
 pass "the collector acknowledged every event and opened one combined incident"
 
-[ "$(rc HGET "canh:incident:$combined" taxonomy)" = attack.combined ] || die "combined taxonomy"
+[ "$(rc HGET "canh:incident:$combined" taxonomy)" = attack.combined ] || fail "combined taxonomy"
 [ "$(rc HGET "canh:incident:$combined" taxonomy_vi)" = "Tấn công tổng hợp sử dụng kết hợp nhiều hình thức" ] ||
-    die "combined Vietnamese name: $(rc HGET "canh:incident:$combined" taxonomy_vi)"
-[ "$(rc HGET "canh:incident:$combined" agency)" = "Sở Y tế" ] || die "combined agency"
-rc HGET "canh:incident:$combined" sources | grep -q '203\.0\.113\.7' || die "combined sources"
-rc HGET "canh:incident:$combined" targets | grep -q '198\.51\.100\.10' || die "combined targets"
-[ "$(rc HGET "canh:incident:$combined" class)" = serious_candidate ] || die "combined class"
-[ "$(rc HGET "canh:incident:$combined" severity)" = critical ] || die "combined severity"
-[ -z "$(incident_with type province)" ] || die "one agency only: no province-wide incident expected"
+    fail "combined Vietnamese name: $(rc HGET "canh:incident:$combined" taxonomy_vi)"
+[ "$(rc HGET "canh:incident:$combined" agency)" = "Sở Y tế" ] || fail "combined agency"
+rc HGET "canh:incident:$combined" sources | grep -q '203\.0\.113\.7' || fail "combined sources"
+rc HGET "canh:incident:$combined" targets | grep -q '198\.51\.100\.10' || fail "combined targets"
+[ "$(rc HGET "canh:incident:$combined" class)" = serious_candidate ] || fail "combined class"
+[ "$(rc HGET "canh:incident:$combined" severity)" = critical ] || fail "combined severity"
+[ -z "$(incident_with type province)" ] || fail "one agency only: no province-wide incident expected"
 pass "attack.combined: Sở Y tế, 203.0.113.7 → 198.51.100.10, serious candidate, critical"
 
 # One incident per taxonomy, each linked both ways.  WebDAV write and the
@@ -133,14 +115,14 @@ check_child() {  # check_child TAXONOMY KINDS...
     local tax=$1 id kinds k
     shift
     id=$(incident_with taxonomy "$tax")
-    [ "$(wc -w <<<"$id")" = 1 ] || die "expected one $tax incident, got: $id"
-    grep -q "$id" <<<"$children" || die "$tax incident $id is not a child of $combined"
-    [ "$(rc HGET "canh:incident:$id" combined_id)" = "$combined" ] || die "$tax incident lacks combined_id"
-    [ "$(rc HGET "canh:incident:$id" agency)" = "Sở Y tế" ] || die "$tax incident agency"
-    rc HGET "canh:incident:$id" sources | grep -q '203\.0\.113\.7' || die "$tax incident sources"
+    [ "$(wc -w <<<"$id")" = 1 ] || fail "expected one $tax incident, got: $id"
+    grep -q "$id" <<<"$children" || fail "$tax incident $id is not a child of $combined"
+    [ "$(rc HGET "canh:incident:$id" combined_id)" = "$combined" ] || fail "$tax incident lacks combined_id"
+    [ "$(rc HGET "canh:incident:$id" agency)" = "Sở Y tế" ] || fail "$tax incident agency"
+    rc HGET "canh:incident:$id" sources | grep -q '203\.0\.113\.7' || fail "$tax incident sources"
     kinds=$(rc HGET "canh:incident:$id" kinds)
     for k in "$@"; do
-        tr ',| ' '\n' <<<"$kinds" | grep -qx "$k" || die "$tax incident kinds '$kinds' lack $k"
+        tr ',| ' '\n' <<<"$kinds" | grep -qx "$k" || fail "$tax incident kinds '$kinds' lack $k"
     done
 }
 check_child attack.other portscan
@@ -148,17 +130,17 @@ check_child attack.dos syn_flood
 check_child attack.defacement dav_write defacement
 check_child attack.intrusion webshell_upload webshell_access
 n_inc=$(incident_ids | grep -c .)
-[ "$n_inc" = 5 ] || die "expected 5 incidents (4 + combined), got $n_inc"
+[ "$n_inc" = 5 ] || fail "expected 5 incidents (4 + combined), got $n_inc"
 [ "$(rc XRANGE canh:incidents - + | grep -cx linked)" = 2 ] ||
-    die "the third and fourth taxonomies should be announced as linked"
+    fail "the third and fourth taxonomies should be announced as linked"
 pass "scan, flood, defacement and intrusion incidents, each linked to the combined one"
 
 # --- canh-tail prints them ---------------------------------------------------
 
 n=$(rc XLEN canh:incidents)
-timeout 10 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --since all -n "$n" --no-color >"$TMP/tail.out" 2>"$TMP/tail.log" ||
-    die "canh-tail -n $n failed"
-[ "$(wc -l <"$TMP/tail.out")" = "$n" ] || die "canh-tail -n $n printed $(wc -l <"$TMP/tail.out") lines"
+timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --since all -n "$n" --no-color >"$TMP/tail.out" 2>"$TMP/tail.log" ||
+    fail "canh-tail -n $n failed"
+[ "$(wc -l <"$TMP/tail.out")" = "$n" ] || fail "canh-tail -n $n printed $(wc -l <"$TMP/tail.out") lines"
 cat "$TMP/tail.out"
 for text in "Sở Y tế" "203.0.113.7 → portal (198.51.100.10)" \
     "Tấn công tổng hợp sử dụng kết hợp nhiều hình thức [combined]" \
@@ -167,7 +149,7 @@ for text in "Sở Y tế" "203.0.113.7 → portal (198.51.100.10)" \
     "$combined"; do
     expect_contains "$TMP/tail.out" "$text"
 done
-[ "$(grep -c ' opened ' "$TMP/tail.out")" -ge 5 ] || die "canh-tail should show 5 opened incidents"
+[ "$(grep -c ' opened ' "$TMP/tail.out")" -ge 5 ] || fail "canh-tail should show 5 opened incidents"
 pass "canh-tail -n $n prints the campaign's incidents in Vietnamese"
 
 echo "$PASSED passed, 0 failed"

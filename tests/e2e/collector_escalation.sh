@@ -43,6 +43,8 @@ with open(sys.argv[2], "a") as f:
 PY
 python3 "$T/syslog.py" "$SYSLOG_PORT" "$T/syslog.txt" &
 PIDS+=($!)
+# UDP sent before the receiver is bound is lost: it opens its file after.
+wait_until 30 "the syslog receiver" test -e "$T/syslog.txt"
 
 write_conf "$T/c.conf" "
 [escalation]
@@ -83,15 +85,32 @@ xadd_event gw-soyte "$(mkevent gw-soyte 7 portscan attack.other low normal 10.7.
 xadd_event gw-soyte "$(mkevent gw-soyte 8 portscan attack.other low normal 10.7.2.2 198.51.100.10 portal 3)"
 
 failed_once() { [[ $(rc HGET "canh:escalation:$(rc ZRANGE canh:escalations 0 0)" last_error) == *"no answer"* ]]; }
-wait_for "a failed webhook attempt" 20 failed_once
-sleep 2 # several more retries while the receiver is down
+wait_until 60 "a failed webhook attempt" failed_once
+# Several more retries while the receiver is down.
+retried() {
+    local id n
+    for id in $(rc ZRANGE canh:escalations 0 -1); do
+        n=$(rc HGET "canh:escalation:$id" attempts)
+        ((${n:-0} >= 3)) && return 0
+    done
+    return 1
+}
+wait_until 60 "a third attempt at an escalation" retried
 [[ ! -s "$T/hooks.txt" ]] || fail "nothing can have been delivered yet"
 
+# Every command Redis runs, to count the collector's polls of the queue.
+stdbuf -oL redis-cli -s "$SOCK" MONITOR >"$T/monitor.txt" &
+PIDS+=($!)
+queue_polls() { grep -F '"EVAL"' "$T/monitor.txt" | grep -cF canh:escalations || true; }
 python3 "$T/receiver.py" "$HOOK_PORT" s3cr3t-key "$T/hooks.txt" &
 PIDS+=($!)
 queue_empty() { [[ $(rc ZCARD canh:escalations) == 0 ]]; }
-wait_for "every escalation delivered" 30 queue_empty
-sleep 1 # a second delivery of anything would show now
+wait_until 60 "every escalation delivered" queue_empty
+# A second delivery of anything would show once the collector has looked
+# at the queue a few more times.
+polls=$(queue_polls)
+polled_thrice_more() { (($(queue_polls) >= polls + 3)); }
+wait_until 60 "three more polls of the escalation queue" polled_thrice_more
 
 cat "$T/hooks.txt"
 [[ $(wc -l <"$T/hooks.txt") == 6 ]] || fail "expected 6 webhook deliveries, got $(wc -l <"$T/hooks.txt")"
@@ -108,7 +127,7 @@ done
 [[ $(rc XRANGE canh:incidents - + | grep -c '^opened$') == 8 ]] || fail "8 incidents should be announced"
 
 # Syslog: RFC 5424 header and structured data, six messages, rate limited.
-wait_for "six syslog messages" 20 bash -c "[[ \$(wc -l <'$T/syslog.txt') == 6 ]]"
+wait_until 60 "six syslog messages" bash -c "[[ \$(wc -l <'$T/syslog.txt') == 6 ]]"
 head -1 "$T/syslog.txt"
 grep -qE '^[0-9.]+ <13[0-4]>1 [0-9T:.-]+Z [^ ]+ canh-collector [0-9]+ INCIDENT \[canh@32473 id="' "$T/syslog.txt" ||
     fail "syslog lines are not RFC 5424"
@@ -121,7 +140,7 @@ python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >=
 
 # One report draft, for the serious candidate only.
 serious=$(incidents_where class serious_candidate type finding)
-wait_for "the report draft" 10 test -f "$T/reports/$serious.md"
+wait_until 60 "the report draft" test -f "$T/reports/$serious.md"
 [[ $(ls "$T/reports" | wc -l) == 2 ]] || fail "expected only $serious.md and .json: $(ls "$T/reports")"
 grep -q "BÁO CÁO BAN ĐẦU SỰ CỐ" "$T/reports/$serious.md" || fail "report title"
 grep -q "Tấn công thay đổi giao diện" "$T/reports/$serious.md" || fail "report incident type"

@@ -53,7 +53,7 @@ drained() {
     [[ $(pending_count) == 0 ]] &&
         [[ $(grep -A1 '^last-delivered-id$' <<<"$info" | tail -1) == $(rc XINFO STREAM canh:events:gw-soyte | grep -A1 '^last-generated-id$' | tail -1) ]]
 }
-wait_for "the group drained (claims of killed consumers included)" 60 drained
+wait_until 60 "the group drained (claims of killed consumers included)" drained
 
 # Each distinct event id was processed: one dedup marker each.
 seen=$(rc --scan --pattern 'canh:seen:*' | wc -l)

@@ -9,7 +9,8 @@ set -euo pipefail
 : "${CANH_BIN:?set CANH_BIN to the bin directory of the build}"
 : "${CANH_SRC:?set CANH_SRC to the source tree}"
 
-T=$(mktemp -d /tmp/canh-e2e.XXXXXX)
+source "$CANH_SRC/tests/e2e/lib/common.sh" # fail, wait_until, wait_pid
+T=$TMP
 SOCK="$T/redis.sock"
 PIDS=()
 
@@ -33,16 +34,6 @@ cleanup() {
     if [[ "${KEEP_TMP:-0}" != 1 ]]; then rm -rf "$T"; fi
 }
 trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    for f in "$T"/*.log; do
-        [[ -f "$f" ]] || continue
-        echo "--- $f (last 30 lines)" >&2
-        tail -n 30 "$f" >&2
-    done
-    exit 1
-}
 
 start_redis() {
     redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$T" \
@@ -120,18 +111,6 @@ start_collector() {
     "$CANH_BIN/canh-collector" -c "$1" >>"$T/$2.log" 2>&1 &
     PIDS+=($!)
     LAST_PID=$!
-}
-
-# wait_for DESCRIPTION SECONDS COMMAND...: polls until the command succeeds
-wait_for() {
-    local what=$1 secs=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    while ((SECONDS < deadline)); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    fail "timed out after ${secs}s waiting for: $what"
 }
 
 pending_count() {

@@ -23,7 +23,7 @@ as() {
         --no-auth-warning "$@" 2>&1
 }
 admin() { as canh-admin "$@"; }
-wait_until 10 "redis-server with the ACL file" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
+wait_until 30 "redis-server with the ACL file" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
 
 # allowed USER CMD...: the command is not refused by the ACL.
 allowed() {
@@ -234,7 +234,7 @@ kill -0 "$COLLECTOR_PID" 2>/dev/null || { cat "$TMP/collector.log"; fail "the co
     { cat "$TMP/collector.log"; fail "the collector was refused something"; }
 pass "canh-collector as canh-collector opens incidents, acknowledges every event, records heartbeats"
 
-out=$(timeout 10 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --user canh-tail --password-file "$TMP/canh-tail.pw" \
+out=$(timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --user canh-tail --password-file "$TMP/canh-tail.pw" \
     --since all -n 1 --json 2>&1) || fail "canh-tail as canh-tail failed: $out"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["incident"]["agency"] == "Sở Y tế", d' "$out" ||
     fail "canh-tail printed: $out"

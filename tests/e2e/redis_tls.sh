@@ -38,7 +38,7 @@ tls_redis() {
         --tls-cert-file "$PKI/$cert.crt" --tls-key-file "$PKI/$cert.key" \
         --tls-ca-cert-file "$PKI/soc-ca.crt" --dir "$TMP/$name" --save '' --appendonly no "$@"
     printf -v "${name}_PORT" '%s' "$port"
-    wait_until 10 "redis-server $name on TLS port $port" \
+    wait_until 30 "redis-server $name on TLS port $port" \
         timeout 2 openssl s_client -connect "127.0.0.1:$port" -brief </dev/null
 }
 
@@ -57,7 +57,7 @@ tunnel() {
     grep -q "^verifyChain = yes\$" "$TMP/$name.conf" || fail "the shipped stunnel config does not verify the chain"
     bg "$name" stunnel4 "$TMP/$name.conf"
     printf -v "${name}_PORT" '%s' "$port"
-    wait_until 10 "stunnel $name listening on $port" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+    wait_until 30 "stunnel $name listening on $port" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 }
 
 # admin CMD...: a command as canh-admin over TLS straight to the SOC Redis.
@@ -84,14 +84,14 @@ out=$(timeout 5 redis-cli -h 127.0.0.1 -p "$soc_PORT" --user canh-admin \
 [ "$out" != PONG ] || fail "plain TCP to the TLS port got PONG"
 grep -q 'canh:' < <(timeout 5 redis-cli -h 127.0.0.1 -p "$soc_PORT" --user canh-admin \
     --pass "$(test_password canh-admin)" --no-auth-warning KEYS '*' 2>&1) && fail "plain TCP read keys"
-wait_until 5 "redis-server to log the plain-text client" grep -q 'wrong version number' "$TMP/soc.log"
+wait_until 30 "redis-server to log the plain-text client" grep -q 'wrong version number' "$TMP/soc.log"
 pass "plain TCP to the TLS port gets no answer (Redis logs 'wrong version number')"
 
 # TLS without a client certificate: refused by tls-auth-clients yes.
 out=$(timeout 5 redis-cli --tls --cacert "$PKI/soc-ca.crt" -h 127.0.0.1 -p "$soc_PORT" \
     --user canh-admin --pass "$(test_password canh-admin)" --no-auth-warning PING 2>&1) || true
 [ "$out" != PONG ] || fail "a client without a certificate got PONG"
-wait_until 5 "redis-server to log the client without a certificate" grep -q 'peer did not return a certificate' "$TMP/soc.log"
+wait_until 30 "redis-server to log the client without a certificate" grep -q 'peer did not return a certificate' "$TMP/soc.log"
 pass "a TLS client without a certificate from the SOC CA is refused"
 
 tunnel tun "$soc_PORT"
@@ -143,7 +143,7 @@ tls_redis rogue rogue --tls-auth-clients no
 tunnel tun_rogue "$rogue_PORT"
 out=$(via "$tun_rogue_PORT" gw-soyte PING) || true
 [ "$out" != PONG ] || fail "stunnel talked to a server with a rogue CA's certificate"
-wait_until 10 "stunnel to log the rogue certificate" grep -q 'unable to get local issuer certificate' "$TMP/tun_rogue.log"
+wait_until 30 "stunnel to log the rogue certificate" grep -q 'unable to get local issuer certificate' "$TMP/tun_rogue.log"
 agent_conf "$TMP/agent_rogue.conf" "$tun_rogue_PORT" "$TMP/state_rogue"
 timeout 60 "$CANH_BIN/canh-agent" -c "$TMP/agent_rogue.conf" -r "$FIXTURES/scan_syn.pcap" \
     --output redis >"$TMP/agent_rogue.log" 2>&1 || true
@@ -158,7 +158,7 @@ tls_redis wrong wronghost --tls-auth-clients no
 tunnel tun_wrong "$wrong_PORT"
 out=$(via "$tun_wrong_PORT" gw-soyte PING) || true
 [ "$out" != PONG ] || fail "stunnel talked to a server certified for another host"
-wait_until 10 "stunnel to log the host name mismatch" grep -q 'Subject checks failed' "$TMP/tun_wrong.log"
+wait_until 30 "stunnel to log the host name mismatch" grep -q 'Subject checks failed' "$TMP/tun_wrong.log"
 pass "stunnel refuses a SOC-signed certificate for another host name (checkHost)"
 
 # The unit that runs the tunnel on a gateway.

@@ -45,17 +45,17 @@ import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(0.5)
-end = time.time() + 300
+end = time.time() + 3600
 with open(sys.argv[2], "a", buffering=1) as log:
     while time.time() < end:
         try:
             data = s.recv(4096)
         except socket.timeout:
             continue
-        log.write(data.decode().replace("\n", " ") + "\n")
+        log.write("%.3f %s\n" % (time.time(), data.decode().replace("\n", " ")))
 EOF
 PIDS+=($!)
-wait_for "notify socket" 5 test -S "$T/notify.sock"
+wait_until 30 "notify socket" test -S "$T/notify.sock"
 
 # ---- Redis, secrets, collector -------------------------------------------
 start_redis
@@ -78,7 +78,7 @@ refresh = 500ms
 status_conf "$T/token"
 NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=2000000 start_collector "$T/c.conf" collector
 COLLECTOR=$LAST_PID
-wait_for "status page address in the log" 10 grep -q 'status page on http://127.0.0.1:' "$T/collector.log"
+wait_until 30 "status page address in the log" grep -q 'status page on http://127.0.0.1:' "$T/collector.log"
 PORT=$(grep -o 'status page on http://127.0.0.1:[0-9]*' "$T/collector.log" | head -1 | sed 's/.*://')
 BASE="http://127.0.0.1:$PORT"
 ok "status page bound to $BASE"
@@ -123,7 +123,7 @@ timeout 90 node "$CANH_SRC/tests/e2e/status_browser.mjs" "$BASE/?token=$TOKEN" "
     gw-soyte "$DOS" "$DEFACE" "$COMBINED" >"$T/browser.out" 2>"$T/browser.log" &
 BROWSER=$!
 PIDS+=($BROWSER)
-wait_for "the browser to open the page" 45 bash -c "test -f '$T/browser/ready' || ! kill -0 $BROWSER"
+wait_until 45 "the browser to open the page" bash -c "test -f '$T/browser/ready' || ! kill -0 $BROWSER"
 [[ -f "$T/browser/ready" ]] || bad "the browser driver ended early: $(cat "$T/browser.out" "$T/browser.log")"
 [[ $(cat "$T/browser/ready") == 0 ]] || bad "the page showed incidents before any were added"
 ok "page open in chromium, no incidents yet"
@@ -133,7 +133,7 @@ xadd_event gw-soyte "$(mkevent gw-soyte 1 portscan attack.other medium normal $S
 xadd_event gw-soyte "$(mkevent gw-soyte 2 syn_flood attack.dos high normal $SRC 198.51.100.10 portal 3)"
 xadd_event gw-soyte "$(mkevent gw-soyte 3 defacement attack.defacement critical serious_candidate $SRC 198.51.100.10 portal 3)"
 xadd_event gw-tuphap "$(mkevent gw-tuphap 1 portscan attack.other low normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
-for _ in 1 2 3; do heartbeat gw-soyte; sleep 0.3; done
+for _ in 1 2 3; do heartbeat gw-soyte; done
 
 set +e
 wait "$BROWSER"
@@ -155,7 +155,7 @@ ok "new incidents appeared on the open page without reload, Vietnamese names, se
 ok "screenshot saved: $SHOT"
 
 # ---- JSON endpoints ------------------------------------------------------
-wait_for "all 4 events applied" 20 bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 4$'"
+wait_until 30 "all 4 events applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 4$'"
 open_redis=$(rc ZCARD canh:open)
 get "$BASE/api/incidents" >"$T/incidents.json" || bad "GET /api/incidents"
 python3 - "$T/incidents.json" "$open_redis" <<'EOF' || bad "/api/incidents content: $(cat "$T/incidents.json")"
@@ -231,31 +231,35 @@ fi
 ok "/metrics is valid Prometheus text with the open incidents by taxonomy and class"
 
 # ---- handlers answer from the cache while Redis is stalled ----------------
-rc CLIENT PAUSE 3000 ALL >/dev/null
-sleep 0.7 # the next refresh is now stuck in Redis
-start=$(date +%s%N)
+# Nothing, not even CLIENT UNPAUSE, gets through a pause of ALL: it lasts
+# 10 s, and each request below may take 5 (http_code, get), so an answer
+# that waited for Redis fails.
+rc CLIENT PAUSE 10000 ALL >/dev/null
+# A refresh (every 500 ms) is stuck in Redis once the snapshot is 1 s old.
+snapshot_old() { get "$BASE/metrics" | grep -qE '^canh_status_snapshot_age_seconds [1-9]'; }
+wait_until 30 "a snapshot 1 s old while Redis is paused" snapshot_old
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/api/incidents") == 200 ]] ||
     bad "/api/incidents while Redis is paused"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 200 ]] || bad "/metrics while Redis is paused"
-elapsed_ms=$((($(date +%s%N) - start) / 1000000))
-((elapsed_ms < 500)) || bad "answers took ${elapsed_ms} ms while Redis was paused"
-ok "answers from the cache in ${elapsed_ms} ms while Redis is paused"
-sleep 2.5
+ok "answers from the cache while Redis is paused"
+wait_until 60 "Redis to answer after the pause" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
 
 # ---- systemd notifications -----------------------------------------------
-wait_for "READY=1" 5 grep -q 'READY=1' "$T/notify.log"
+wait_until 30 "READY=1" grep -q 'READY=1' "$T/notify.log"
 before=$(grep -c 'WATCHDOG=1' "$T/notify.log" || true)
-sleep 3.2
-pings=$(($(grep -c 'WATCHDOG=1' "$T/notify.log" || true) - before))
-((pings >= 3 && pings <= 4)) || bad "$pings watchdog pings in 3.2 s for WATCHDOG_USEC=2s (want one a second)"
-ok "sd_notify READY=1, and WATCHDOG=1 every second for WATCHDOG_USEC=2s ($pings pings in 3.2 s)"
+wait_until 60 "four more WATCHDOG=1" bash -c "(( \$(grep -c 'WATCHDOG=1' '$T/notify.log') >= $before + 4 ))"
+# A busy machine only makes the gaps longer: the shortest is the interval.
+gap=$(grep 'WATCHDOG=1' "$T/notify.log" | tail -4 | awk 'NR > 1 && (min == "" || $1 - prev < min) { min = $1 - prev } { prev = $1 } END { printf "%.2f", min }')
+awk -v g="$gap" 'BEGIN { exit !(g >= 0.5 && g < 1.5) }' ||
+    bad "WATCHDOG=1 every $gap s at best for WATCHDOG_USEC=2s (want one a second)"
+ok "sd_notify READY=1, and WATCHDOG=1 every second for WATCHDOG_USEC=2s (shortest gap $gap s)"
 
 # ---- SIGHUP: a bad file keeps the running configuration -------------------
 status_conf "$T/token"
 echo "bogus_key = 1" >>"$T/c.conf"
 bad_line=$(wc -l <"$T/c.conf")
 kill -HUP "$COLLECTOR"
-wait_for "reload refused" 5 grep -q "keeping the running configuration" "$T/collector.log"
+wait_until 30 "reload refused" grep -q "keeping the running configuration" "$T/collector.log"
 grep -q "c.conf:$bad_line: unknown key 'bogus_key' in \[status\]" "$T/collector.log" ||
     bad "the refused reload should name c.conf:$bad_line"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 200 ]] || bad "old token after a bad reload"
@@ -267,7 +271,7 @@ NEW_TOKEN=tok2-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$NEW_TOKEN" >"$T/token2"
 status_conf "$T/token2"
 kill -HUP "$COLLECTOR"
-wait_for "reloaded" 5 grep -q "reloaded $T/c.conf" "$T/collector.log"
+wait_until 30 "reloaded" grep -q "reloaded $T/c.conf" "$T/collector.log"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 401 ]] || bad "old token after reload"
 [[ $(http_code -H "Authorization: Bearer $NEW_TOKEN" "$BASE/metrics") == 200 ]] || bad "new token after reload"
 grep -q 'RELOADING=1' "$T/notify.log" || bad "no RELOADING=1 on SIGHUP"
@@ -275,17 +279,14 @@ grep -q 'RELOADING=1' "$T/notify.log" || bad "no RELOADING=1 on SIGHUP"
 ok "SIGHUP with a good file: new token in force, RELOADING=1 then READY=1"
 # Still processing after the reloads.
 xadd_event gw-tuphap "$(mkevent gw-tuphap 2 syn_flood attack.dos high normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
-wait_for "event after reload applied" 10 bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $NEW_TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 5$'"
+wait_until 30 "event after reload applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $NEW_TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 5$'"
 ok "events still applied after the reloads"
 
 # ---- stop ----------------------------------------------------------------
 kill -TERM "$COLLECTOR"
-for _ in $(seq 100); do kill -0 "$COLLECTOR" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "$COLLECTOR" 2>/dev/null || bad "collector did not stop within 10 s"
-set +e
-wait "$COLLECTOR"
-status=$?
-set -e
+status=0
+wait_pid 60 "$COLLECTOR" || status=$?
+[[ $status != 137 ]] || bad "collector did not stop within 60 s"
 [[ $status == 0 ]] || bad "collector exited $status"
 grep -q 'STOPPING=1' "$T/notify.log" || bad "no STOPPING=1 on SIGTERM"
 ok "SIGTERM: STOPPING=1 and a clean exit"

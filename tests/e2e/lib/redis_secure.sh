@@ -1,6 +1,6 @@
 # redis_secure.sh — sourced (after common.sh) by redis_acl.sh and
 # redis_tls.sh: background processes that are always stopped on exit, the
-# shipped ACL file with test passwords put in, bounded waits, loopback
+# shipped ACL file with test passwords put in, loopback
 # ports, and a throw-away certificate authority made with openssl.
 
 # shellcheck shell=bash
@@ -45,21 +45,6 @@ stop_pid() {
     done
     kill -9 "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
-}
-
-# wait_until SECONDS WHAT CMD...: run CMD every 0.1 s until it succeeds;
-# fail naming WHAT when SECONDS pass first.
-wait_until() {
-    local secs=$1 what=$2
-    shift 2
-    for _ in $(seq $((secs * 10))); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    for f in "$TMP"/*.log; do
-        [ -f "$f" ] && { echo "--- $f (last 20 lines)"; tail -20 "$f"; }
-    done
-    fail "timed out after ${secs}s waiting for $what"
 }
 
 # free_port: a TCP port nothing listens on at 127.0.0.1 right now.
