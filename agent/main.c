@@ -186,6 +186,7 @@ int main(int argc, char **argv)
     }
     if (instance && (interface || read_file)) {
         log_err("--instance names the interface: give no -i or -r with it");
+        agent_config_free(&cfg);
         return 2;
     }
     if (instance && agent_config_instance(&cfg, instance, &err) < 0) {

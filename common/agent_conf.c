@@ -147,10 +147,11 @@ static int agent_key(void *user, const char *section, const char *value, const s
     return ini_unknown_key(at, section);
 }
 
+static const struct ini_format agent_format = {agent_section, agent_key};
+
 int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *err)
 {
-    static const struct ini_format format = {agent_section, agent_key};
-    if (ini_load(path, &format, c, NULL, err) < 0)
+    if (ini_load(path, &agent_format, c, NULL, err) < 0)
         return -1;
     c->path = path;
     return 0;
@@ -173,8 +174,7 @@ int agent_config_instance(struct agent_config *c, const char *iface, struct cfg_
                  iface);
         if (access(c->instance_path, F_OK) != 0)
             c->instance_path[0] = '\0';
-        else if (ini_load(c->instance_path, &(struct ini_format){agent_section, agent_key}, c,
-                          NULL, err) < 0)
+        else if (ini_load(c->instance_path, &agent_format, c, NULL, err) < 0)
             return -1;
     }
     const char *from = c->instance_path[0] ? c->instance_path : "--instance";
