@@ -2,6 +2,7 @@
  *
  *   canh-agent [-c agent.conf] (-r FILE | -i IFACE) [--output SPEC]...
  *   canh-agent --check [-c agent.conf]
+ *   canh-agent -c agent.conf --instance IFACE   (canh-agent@IFACE.service)
  *
  * Start order matters: the capture is opened first (it may need root),
  * then privileges are dropped ([agent] user), and only then are outputs
@@ -39,6 +40,8 @@ static void usage(FILE *to)
             "  -c, --config FILE    agent.conf (default: built-in defaults, shipped rules)\n"
             "  -r, --read FILE      replay a pcap/pcapng file as fast as possible\n"
             "  -i, --interface IF   capture live on IF (overrides [capture] interface)\n"
+            "      --instance IF    one of several agents: capture on IF, read agent-IF.conf\n"
+            "                       next to -c over it; name NAME-IF, state in STATE_DIR/IF\n"
             "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout), redis or redis:URL;\n"
             "                       repeatable\n"
             "                       (default: redis when [output] redis_url is set and\n"
@@ -128,6 +131,7 @@ int main(int argc, char **argv)
         {"interface", required_argument, NULL, 'i'}, {"output", required_argument, NULL, 'o'},
         {"rules", required_argument, NULL, 'R'},   {"assets", required_argument, NULL, 'A'},
         {"name", required_argument, NULL, 'N'},    {"check", no_argument, NULL, 'C'},
+        {"instance", required_argument, NULL, 'I'},
         {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
         /* Not in --help: synthetic events for tests and benchmarks
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
         {"debug-rate", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *read_file = NULL, *interface = NULL, *rules_dir = NULL,
-               *assets_file = NULL, *name = NULL;
+               *assets_file = NULL, *name = NULL, *instance = NULL;
     const char *output_specs[MAX_OUTPUT_SPECS];
     size_t n_outputs = 0;
     int check_only = 0, verbosity = 0, opt;
@@ -160,6 +164,7 @@ int main(int argc, char **argv)
         case 'R': rules_dir = optarg; break;
         case 'A': assets_file = optarg; break;
         case 'N': name = optarg; break;
+        case 'I': instance = optarg; break;
         case 'C': check_only = 1; break;
         case 'v': verbosity = 1; break;
         case 'q': verbosity = -1; break;
@@ -188,6 +193,16 @@ int main(int argc, char **argv)
         log_err("%s", err.msg);
         return 2;
     }
+    if (instance && (interface || read_file)) {
+        log_err("--instance names the interface: give no -i or -r with it");
+        agent_config_free(&cfg);
+        return 2;
+    }
+    if (instance && agent_config_instance(&cfg, instance, &err) < 0) {
+        log_err("%s", err.msg);
+        agent_config_free(&cfg);
+        return 2;
+    }
     log_set_level(verbosity > 0   ? LOG_LEVEL_DEBUG
                   : verbosity < 0 ? LOG_LEVEL_ERR
                                   : (enum log_level)cfg.log_level);
@@ -204,8 +219,9 @@ int main(int argc, char **argv)
             agent_config_free(&cfg);
             return 2;
         }
-        printf("%s: configuration, assets and rules are valid\n",
-               config_path ? config_path : "built-in defaults");
+        printf("%s%s%s: configuration, assets and rules are valid\n",
+               config_path ? config_path : "built-in defaults",
+               cfg.instance_path[0] ? " + " : "", cfg.instance_path);
         agent_config_free(&cfg);
         return 0;
     }

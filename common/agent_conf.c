@@ -156,12 +156,47 @@ static int agent_key(void *user, const char *section, const char *value, const s
     return ini_unknown_key(at, section);
 }
 
+static const struct ini_format agent_format = {agent_section, agent_key};
+
 int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *err)
 {
-    static const struct ini_format format = {agent_section, agent_key};
-    if (ini_load(path, &format, c, NULL, err) < 0)
+    if (ini_load(path, &agent_format, c, NULL, err) < 0)
         return -1;
     c->path = path;
+    return 0;
+}
+
+int agent_config_instance(struct agent_config *c, const char *iface, struct cfg_err *err)
+{
+    if (!value_is_name(iface))
+        return cfg_fail(err, "--instance", 0,
+                        "'%s': an interface name of letters, digits, '-', '_' and '.'", iface);
+    char name[sizeof(c->name)], state_dir[sizeof(c->state_dir)];
+    memcpy(name, c->name, sizeof(name));
+    memcpy(state_dir, c->state_dir, sizeof(state_dir));
+    c->name[0] = c->state_dir[0] = '\0';
+    c->instance_path[0] = '\0';
+    if (c->path) {
+        const char *slash = strrchr(c->path, '/');
+        int dir = slash ? (int)(slash - c->path + 1) : 0;
+        snprintf(c->instance_path, sizeof(c->instance_path), "%.*sagent-%s.conf", dir, c->path,
+                 iface);
+        if (access(c->instance_path, F_OK) != 0)
+            c->instance_path[0] = '\0';
+        else if (ini_load(c->instance_path, &agent_format, c, NULL, err) < 0)
+            return -1;
+    }
+    const char *from = c->instance_path[0] ? c->instance_path : "--instance";
+    if (!c->name[0] && snprintf(c->name, sizeof(c->name), "%s-%s", name, iface) >=
+                           (int)sizeof(c->name))
+        return cfg_fail(err, from, 0, "agent name %s-%s is too long; set [agent] name", name,
+                        iface);
+    if (!c->state_dir[0] && snprintf(c->state_dir, sizeof(c->state_dir), "%s/%s", state_dir,
+                                     iface) >= (int)sizeof(c->state_dir))
+        return cfg_fail(err, from, 0, "state directory %s/%s is too long; set [agent] state_dir",
+                        state_dir, iface);
+    if (snprintf(c->interface, sizeof(c->interface), "%s", iface) >= (int)sizeof(c->interface))
+        return cfg_fail(err, from, 0, "interface name too long");
     return 0;
 }
 

@@ -14,6 +14,7 @@
 
 struct agent_config {
     const char *path; /* NULL: built-in defaults */
+    char instance_path[512]; /* agent-IFACE.conf read over path, "" if none */
     /* [agent] */
     char name[64];
     char agency[128];
@@ -49,6 +50,12 @@ struct agent_config {
 
 void agent_config_defaults(struct agent_config *c);
 int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *err);
+/* Instance IFACE (canh-agent@IFACE.service, --instance): agent-IFACE.conf
+ * in the directory of c->path, when it exists, is read over c; the capture
+ * interface is IFACE; [agent] name and state_dir not set in that file
+ * become NAME-IFACE and STATE_DIR/IFACE, so instances on one gateway never
+ * share a stream, a spool or its lock. */
+int agent_config_instance(struct agent_config *c, const char *iface, struct cfg_err *err);
 void agent_config_free(struct agent_config *c);
 
 #endif

@@ -174,6 +174,44 @@ START_TEST(directory_is_not_a_file)
 }
 END_TEST
 
+/* canh-agent@IFACE: agent-IFACE.conf over agent.conf; name and state_dir
+ * derived per instance unless that file sets them. */
+START_TEST(agent_conf_instance)
+{
+    const char *path = write_temp_file("agent.conf", "[agent]\nname = gw\nstate_dir = /var/lib/canh\n"
+                                                     "[capture]\nsnaplen = 2048\n");
+    write_temp_file("agent-eth2.conf", "[agent]\nname = gw-dmz\n[capture]\nsnaplen = 1500\n");
+    struct agent_config c;
+    struct cfg_err err;
+    agent_config_defaults(&c);
+    ck_assert_msg(agent_config_load(path, &c, &err) == 0, "%s", err.msg);
+    ck_assert_msg(agent_config_instance(&c, "eth1", &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(c.name, "gw-eth1");
+    ck_assert_str_eq(c.state_dir, "/var/lib/canh/eth1");
+    ck_assert_str_eq(c.interface, "eth1");
+    ck_assert_str_eq(c.instance_path, "");
+    ck_assert_uint_eq(c.snaplen, 2048);
+    agent_config_free(&c);
+
+    agent_config_defaults(&c);
+    ck_assert_msg(agent_config_load(path, &c, &err) == 0, "%s", err.msg);
+    ck_assert_msg(agent_config_instance(&c, "eth2", &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(c.name, "gw-dmz");
+    ck_assert_str_eq(c.state_dir, "/var/lib/canh/eth2");
+    ck_assert_uint_eq(c.snaplen, 1500);
+    ck_assert_ptr_nonnull(strstr(c.instance_path, "/agent-eth2.conf"));
+    agent_config_free(&c);
+
+    write_temp_file("agent-eth3.conf", "[capture]\nsnaplen = x\n");
+    agent_config_defaults(&c);
+    ck_assert_msg(agent_config_load(path, &c, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(agent_config_instance(&c, "eth3", &err), -1);
+    ck_assert_msg(strstr(err.msg, "agent-eth3.conf:2: ") != NULL, "%s", err.msg);
+    agent_config_free(&c);
+    ck_assert_int_eq(agent_config_instance(&c, "../x", &err), -1);
+}
+END_TEST
+
 START_TEST(assets_good_and_lookup)
 {
     struct assets a;
@@ -575,6 +613,7 @@ int main(void)
     tcase_add_test(tc, agent_conf_mistakes);
     tcase_add_test(tc, agent_conf_missing_file);
     tcase_add_test(tc, directory_is_not_a_file);
+    tcase_add_test(tc, agent_conf_instance);
     tcase_add_test(tc, assets_good_and_lookup);
     tcase_add_test(tc, assets_mistakes);
     tcase_add_test(tc, rules_good_and_getters);

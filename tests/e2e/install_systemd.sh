@@ -15,11 +15,14 @@ for f in usr/bin/canh-agent usr/bin/canh-collector usr/bin/canh-tail \
     usr/lib/sysusers.d/canh-agent.conf usr/lib/tmpfiles.d/canh-agent.conf \
     usr/lib/sysusers.d/canh-collector.conf usr/lib/tmpfiles.d/canh-collector.conf \
     usr/share/canh/rules/scan.rules etc/canh/agent.conf etc/canh/assets.conf \
-    usr/share/doc/canh/README.md; do
+    usr/share/doc/canh/README.md usr/share/man/man8/canh-agent.8 usr/share/man/man8/canh-collector.8 \
+    usr/share/man/man1/canh-tail.1 usr/share/man/man5/canh-agent.conf.5 usr/share/man/man5/canh-rules.5 \
+    usr/share/man/man5/canh-collector.conf.5 usr/share/bash-completion/completions/canh-agent \
+    usr/share/bash-completion/completions/canh-collector usr/share/bash-completion/completions/canh-tail; do
     [ -e "$STAGE/$f" ] || fail "missing /$f after install"
 done
 [ -d "$STAGE/etc/canh/rules.d" ] || fail "missing /etc/canh/rules.d"
-pass "install puts binaries, units, rules and configs in place"
+pass "install puts binaries, units, rules, configs, man pages and completions in place"
 
 # An upgrade (install again) keeps local edits, replaces shipped rules.
 echo "; edited by the sysadmin" >>"$STAGE/etc/canh/agent.conf"
@@ -62,7 +65,8 @@ for u in canh-agent@.service canh-collector.service canh-stunnel.service; do
 done
 cp "$UNITS/canh-agent@.service" "$UNITS/canh-agent@eth0.service"
 for u in canh-agent@eth0.service canh-collector.service canh-stunnel.service; do
-    systemd-analyze verify "$UNITS/$u" >"$TMP/verify.log" 2>&1 || { cat "$TMP/verify.log"; fail "verify $u"; }
+    # --man=no: the Documentation= pages are in the stage, not in this machine's man path
+    systemd-analyze verify --man=no "$UNITS/$u" >"$TMP/verify.log" 2>&1 || { cat "$TMP/verify.log"; fail "verify $u"; }
     # verify exits 0 on many warnings: any line about our unit is a finding
     if grep -v -e "Unit sysinit.target not found" "$TMP/verify.log" | grep -q "$u"; then
         cat "$TMP/verify.log"

@@ -64,7 +64,10 @@ allowed gw-soyte PING
 allowed gw-soyte XADD canh:events:gw-soyte MAXLEN '~' 1000 '*' event '{"own":1}'
 allowed gw-soyte XADD canh:heartbeats:gw-soyte MAXLEN '~' 1000 '*' event '{"hb":1}'
 [ "$(admin XLEN canh:events:gw-soyte)" = 1 ] || fail "the agent's XADD did not land"
-pass "an agent adds to its own events and heartbeats streams"
+# canh-agent@eth1 on that gateway is agent gw-soyte-eth1
+allowed gw-soyte XADD canh:events:gw-soyte-eth1 MAXLEN '~' 1000 '*' event '{"own":1}'
+allowed gw-soyte XADD canh:heartbeats:gw-soyte-eth1 MAXLEN '~' 1000 '*' event '{"hb":1}'
+pass "an agent adds to its own events and heartbeats streams (and its instances' gw-soyte-IFACE)"
 
 denied gw-soyte XADD canh:events:gw-sotc '*' event '{"forged":1}'
 denied gw-soyte XADD canh:heartbeats:gw-sotc '*' event '{"forged":1}'
