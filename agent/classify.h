@@ -1,4 +1,4 @@
-/* classify.h — who a packet's addresses are (DESIGN §4.4, the step between
+/* classify.h — who a packet's addresses are (architecture §4.4, the step between
  * decode and the detectors).
  *
  * The agent protects its declared assets and home_net; with neither, every

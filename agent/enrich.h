@@ -1,4 +1,4 @@
-/* enrich.h — what the agent adds to a detector's finding (DESIGN §4.4):
+/* enrich.h — what the agent adds to a detector's finding (architecture §4.4):
  * event and finding ids, agent and agency, taxonomy and severity (the
  * rule's unless the detector chose), the target asset, the regulatory
  * class, the source country from an optional MMDB file, and the EVE

@@ -1,4 +1,4 @@
-/* runloop.h — the agent's one libevent loop (DESIGN §4).
+/* runloop.h — the agent's one libevent loop (architecture §4).
  *
  * It drives the capture (the pcap fd when live, a batched read loop when
  * offline so timers and signals keep running), the one-second detector

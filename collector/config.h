@@ -1,4 +1,4 @@
-/* config.h — collector.conf (DESIGN §7, §9).
+/* config.h — collector.conf (architecture §7, §9).
  *
  * One INI file read with libinih, sections [collector], [incidents],
  * [correlation], [escalation], [webhook], [syslog], [report] and [status].  Every

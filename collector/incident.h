@@ -96,7 +96,7 @@ void incident_open_from_event(struct incident *inc, const char *id, const char *
 /* Merge one more event (counts, times, lists, severity, class). */
 void incident_add_event(struct incident *inc, const struct in_event *ev,
                         const struct incident_policy *pol, uint64_t now_us);
-/* The class rule of DESIGN §6 as the collector applies it. */
+/* The class rule of architecture §6 as the collector applies it. */
 bool incident_event_serious(const struct in_event *ev, const struct incident_policy *pol);
 
 /* ---- storage and output -------------------------------------------- */

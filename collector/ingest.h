@@ -1,7 +1,7 @@
 /* ingest.h — validating what agents put in their streams.
  *
  * An entry of canh:events:<agent> carries one field "event" with the JSON
- * of DESIGN §5; an entry of canh:heartbeats:<agent> one field "event" with
+ * of architecture §5; an entry of canh:heartbeats:<agent> one field "event" with
  * an "event_type":"stats" object.  Anything that does not parse, lacks a
  * field the collector needs, has an unknown schema version or claims to
  * come from another agent than the stream's owner is refused with a short

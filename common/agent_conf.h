@@ -1,5 +1,5 @@
 /* agent_conf.h — agent.conf: [agent], [capture], [output], [geoip]
- * (DESIGN §7, docs/configuration.md).  Read through common/ini.h; every
+ * (architecture §7, docs/configuration.md).  Read through common/ini.h; every
  * mistake is "file:line: message" and the loader returns -1, so the caller
  * prints it and exits 2 (or, on SIGHUP, keeps the old configuration).
  * A value written "<...>" is a placeholder of the shipped example and is

@@ -1,4 +1,4 @@
-/* assets_conf.h — assets.conf: one section per protected asset (DESIGN §7,
+/* assets_conf.h — assets.conf: one section per protected asset (architecture §7,
  * docs/configuration.md), and the lookup from an address to its asset.
  * Read through common/ini.h; mistakes are "file:line: message". */
 #ifndef CANH_ASSETS_CONF_H

@@ -1,4 +1,4 @@
-/* event.h — the event model of DESIGN §5 and its JSON form.
+/* event.h — the event model of architecture §5 and its JSON form.
  *
  * A detector fills the finding part of a struct evt (kind, lifecycle
  * state, addresses, counters, evidence); the agent's enrich step fills the
@@ -38,7 +38,7 @@ struct evt {
     uint16_t dest_port;       /* 0: none */
     uint16_t src_port;        /* of the finding's main flow; 0: none */
     uint8_t proto;            /* IPPROTO_*, 0: none */
-    bool impact;              /* victim-side impact seen (DESIGN §6 class) */
+    bool impact;              /* victim-side impact seen (architecture §6 class) */
     enum severity severity;   /* SEV_NONE: the rule's (set by enrich) */
     const struct taxonomy *taxonomy; /* NULL: the rule's (set by enrich) */
     json_t *counters;         /* object; borrowed, the detector frees it */
@@ -73,7 +73,7 @@ int event_eve_severity(enum severity s);
 /* "alert" for a finding's new event, "finding" for its update and end. */
 const char *event_type_name(enum finding_state s);
 
-/* The JSON object of DESIGN §5 (new reference; the caller decrefs) of an
+/* The JSON object of architecture §5 (new reference; the caller decrefs) of an
  * enriched event: taxonomy and severity are set. */
 json_t *evt_to_json(const struct evt *ev);
 

@@ -1,4 +1,4 @@
-/* ini.h — the one INI reader of canh (DESIGN §2, §7): agent.conf,
+/* ini.h — the one INI reader of canh (architecture §2, §7): agent.conf,
  * assets.conf, rules/NAME.rules and collector.conf all go through it.
  *
  * libinih does the syntax; this layer adds what every format needs and

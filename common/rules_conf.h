@@ -1,4 +1,4 @@
-/* rules_conf.h — rules/NAME.rules: one section per rule (DESIGN §7,
+/* rules_conf.h — rules/NAME.rules: one section per rule (architecture §7,
  * docs/configuration.md, docs/rules-*.md).
  *
  * Rules are kept generic here — a section with a detector name, the common

@@ -1,4 +1,4 @@
-/* taxonomy.c — the table of DESIGN §6, in the order the plans list it. */
+/* taxonomy.c — the table of architecture §6, in the order the plans list it. */
 #include "common/taxonomy.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 /* taxonomy.h — the incident taxonomy of the provincial response plans.
  *
- * Codes, Vietnamese and English names of DESIGN §6 (Decision 05/2017,
+ * Codes, Vietnamese and English names of architecture §6 (Decision 05/2017,
  * Circular 20/2017).  Rules name a code; events carry all three names.
  */
 #ifndef CANH_TAXONOMY_H

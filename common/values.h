@@ -1,5 +1,5 @@
 /* values.h — typed configuration values and the "file:line: message" they
- * report (DESIGN §7).
+ * report (architecture §7).
  *
  * agent.conf, assets.conf, rule files and collector.conf all turn text into
  * values here, so a duration, a ratio or a port list means the same thing

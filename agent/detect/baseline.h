@@ -1,4 +1,4 @@
-/* baseline.h — the learned normal of a rate (DESIGN §4.3): an
+/* baseline.h — the learned normal of a rate (architecture §4.3): an
  * exponentially weighted mean of per-second counts, one step for each
  * second that closes.  The flood and http_flood detectors learn their
  * baselines through this one function, so both forget the same way.

@@ -1,4 +1,4 @@
-/* detector.h — the one interface every detector implements (DESIGN §4.3).
+/* detector.h — the one interface every detector implements (architecture §4.3).
  *
  * A detector sees decoded packets and the packet clock, keeps its own
  * fixed-capacity state sized from its rules, and reports findings through

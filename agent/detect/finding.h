@@ -1,4 +1,4 @@
-/* finding.h — the lifecycle every finding follows (DESIGN §4.3).
+/* finding.h — the lifecycle every finding follows (architecture §4.3).
  *
  * One attack is one finding: emitted once as "new", then at most every
  * update_interval as "update" while it goes on, then once as "end" after

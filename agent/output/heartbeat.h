@@ -1,5 +1,5 @@
 /* heartbeat.h — the agent's periodic "I am alive, and this is how I am
- * doing" record (DESIGN §4.7): every [output] heartbeat_interval one
+ * doing" record (architecture §4.7): every [output] heartbeat_interval one
  * event_type "stats" JSON object goes to the outputs given (the Redis
  * output sends it to canh:heartbeats:<agent>; the collector turns it into
  * the canh:agents hash).  JSON-lines outputs are not given heartbeats, so

@@ -19,7 +19,7 @@
  * some of them.  Before resending, SYNC reads the stream's last entry
  * (XREVRANGE + - COUNT 1): if it is one of the records about to be resent,
  * that record and those before it are dropped from the spool.  An ACL
- * that forbids the read (DESIGN §8's minimal one) makes this a resend,
+ * that forbids the read (architecture §8's minimal one) makes this a resend,
  * and consumers drop the duplicate by canh.id.
  */
 #include "agent/output/redis.h"

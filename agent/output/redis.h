@@ -1,6 +1,6 @@
 /* output_redis.h — events to a Redis stream, heartbeats to another, with
  * the spool (agent/output/spool.h) behind them for when Redis cannot take them
- * (DESIGN §4.5, §4.6, §8).
+ * (architecture §4.5, §4.6, §8).
  *
  * hiredis's async API on the agent's libevent loop: nothing here ever
  * blocks the packet path.  An event goes straight to Redis when the link

@@ -1,5 +1,5 @@
 /* spool.h — the durable queue of events Redis has not acknowledged yet
- * (DESIGN §4.6).
+ * (architecture §4.6).
  *
  * One append-only journal file in the state directory.  Each record is
  *

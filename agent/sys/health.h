@@ -1,4 +1,4 @@
-/* health.h — the agent's own faults as findings (DESIGN §4.7):
+/* health.h — the agent's own faults as findings (architecture §4.7):
  *
  *   capture_drops (fault.overload)  the kernel dropped more than
  *       [capture] drop_alert_ratio of the packets over one heartbeat

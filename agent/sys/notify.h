@@ -1,5 +1,5 @@
 /* notify.h — systemd readiness and watchdog through libsystemd's
- * sd_notify (DESIGN §4.7).  Everything is a no-op unless NOTIFY_SOCKET is
+ * sd_notify (architecture §4.7).  Everything is a no-op unless NOTIFY_SOCKET is
  * set (started by systemd with Type=notify); the watchdog is pinged at
  * half of WATCHDOG_USEC from a loop timer, so a wedged loop stops the
  * pings and systemd restarts the agent.

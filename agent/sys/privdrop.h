@@ -1,5 +1,5 @@
 /* privdrop.h — become the unprivileged [agent] user once the capture is
- * open (DESIGN §4.7).
+ * open (architecture §4.7).
  *
  * Live capture needs CAP_NET_RAW only to open the packet socket; the open
  * socket keeps working after every capability is gone, so the agent

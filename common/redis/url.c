@@ -145,7 +145,7 @@ int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t err
         return parse_unix(text, u, err, err_len);
     if (strncmp(text, "rediss://", 9) == 0) {
         snprintf(err, err_len,
-                 "redis_url %s: TLS goes through stunnel (DESIGN §8); point redis_url at its "
+                 "redis_url %s: TLS goes through stunnel (docs/deployment.md); point redis_url at its "
                  "local end, redis://127.0.0.1:PORT",
                  text);
         return -1;

@@ -7,7 +7,7 @@
  * host is a name, an IPv4 address or an IPv6 address in brackets
  * ("redis://[::1]:6380"); the port defaults to 6379.  Only database 0
  * exists for canh (streams are per agent already).  TLS is stunnel's job
- * (DESIGN §8), so rediss:// is refused with that hint.  Credentials may
+ * (architecture §8), so rediss:// is refused with that hint.  Credentials may
  * also come from configuration keys (user, password_file):
  * redis_url_credentials() merges them, the URL winning.
  */

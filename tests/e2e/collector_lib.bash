@@ -51,7 +51,7 @@ rc() { redis-cli -s "$SOCK" "$@"; }
 now_iso() { date +%Y-%m-%dT%H:%M:%S.%6N%z; }
 
 # mkevent AGENT SEQ KIND TAXONOMY SEVERITY CLASS SRC DST ASSET LEVEL [STATE [AGENCY]]
-# prints one event as common/event.c writes it (DESIGN §5).
+# prints one event as common/event.c writes it (architecture §5).
 mkevent() {
     local agent=$1 seq=$2 kind=$3 tax=$4 sev=$5 class=$6 src=$7 dst=$8 asset=$9 level=${10}
     local state=${11:-new} agency=${12:-Sở Y tế}

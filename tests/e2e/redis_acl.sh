@@ -113,7 +113,7 @@ if [ "$(admin XLEN canh:events:gw-sotc)" != 1 ] || [ "$(admin XLEN canh:incident
 fi
 pass "an agent cannot delete, trim, expire, rename or flush anything, nor script, nor configure"
 
-# The limit of Redis ACLs (DESIGN §8): XADD ... MAXLEN trims the stream it
+# The limit of Redis ACLs (architecture §8): XADD ... MAXLEN trims the stream it
 # adds to, so an agent can empty its OWN stream; per-agent streams confine
 # that to its own events, never another agency's or the incidents.
 allowed gw-soyte XADD canh:events:gw-soyte MAXLEN 0 '*' event '{"trim":1}'

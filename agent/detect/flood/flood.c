@@ -1,4 +1,4 @@
-/* flood.c — the DoS/DDoS detector (DESIGN §4.3 `flood`, issue 3).
+/* flood.c — the DoS/DDoS detector (architecture §4.3 `flood`, issue 3).
  *
  * Per protected destination, packets are sorted into traffic classes (TCP
  * SYN, other TCP, UDP, ICMP/ICMPv6, IP fragments, and UDP replies from

@@ -57,7 +57,7 @@ double flood_top_share(const struct topk *t, uint64_t total, struct topk_item *t
 /* Half-open share of the SYNs in the last second. */
 double flood_half_open(const struct flood_dest *d);
 
-/* The victim answers far less than it normally does (DESIGN §6 impact). */
+/* The victim answers far less than it normally does (architecture §6 impact). */
 bool flood_answers_collapsed(const struct flood_dest *d, const struct flood_params *p);
 
 void flood_view_compute(const struct flood_dest *d, enum flood_class c,

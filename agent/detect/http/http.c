@@ -1,4 +1,4 @@
-/* http.c — the http detector (DESIGN §4.3, issue 4): defacement-like web
+/* http.c — the http detector (architecture §4.3, issue 4): defacement-like web
  * traffic seen on the web ports of the agency's assets.  This file is its
  * face to the pipeline: the detector's ops, which packets are web traffic,
  * and the clock, tables and stats the other files share (http_internal.h

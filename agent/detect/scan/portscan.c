@@ -1,5 +1,5 @@
 /* portscan.c — vertical scans: one source probing many ports of one
- * protected host (DESIGN §4.3).
+ * protected host (architecture §4.3).
  *
  * State is one scan_table entry per (scanner, target) with a small
  * HyperLogLog of the ports probed, the first ports exactly, and counts per

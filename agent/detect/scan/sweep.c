@@ -1,5 +1,5 @@
 /* sweep.c — horizontal scans: one source probing many protected hosts
- * (DESIGN §4.3): ICMP echo sweeps (nmap -sn -PE), TCP ping sweeps
+ * (architecture §4.3): ICMP echo sweeps (nmap -sn -PE), TCP ping sweeps
  * (-PS/-PA), one-port scans across a range, and masscan-style randomised
  * scans of many hosts x many ports.  All are one kind, "sweep"; evidence
  * says how (sweep_type icmp|tcp|udp|mixed, the ports, the order).
