@@ -26,7 +26,10 @@ void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct 
     }
 }
 
-void enrich_set_assets(struct enrich *e, const struct assets *assets) { e->assets = assets; }
+void enrich_set_assets(struct enrich *e, const struct assets *assets)
+{
+    e->assets = assets;
+}
 
 void enrich_set_rules_digest(struct enrich *e, uint64_t digest)
 {

@@ -18,14 +18,14 @@
 #include <string.h>
 
 #include "agent/capture.h"
-#include "agent/sys/health.h"
 #include "agent/output/heartbeat.h"
-#include "agent/sys/notify.h"
 #include "agent/output/output.h"
 #include "agent/output/redis.h"
 #include "agent/pipeline.h"
-#include "agent/sys/privdrop.h"
 #include "agent/runloop.h"
+#include "agent/sys/health.h"
+#include "agent/sys/notify.h"
+#include "agent/sys/privdrop.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -33,25 +33,24 @@
 
 static void usage(FILE *to)
 {
-    fprintf(to,
-            "usage: canh-agent [-c agent.conf] (-r FILE | -i IFACE) [--output SPEC]...\n"
-            "       canh-agent --check [-c agent.conf]\n"
-            "\n"
-            "  -c, --config FILE    agent.conf (default: built-in defaults, shipped rules)\n"
-            "  -r, --read FILE      replay a pcap/pcapng file as fast as possible\n"
-            "  -i, --interface IF   capture live on IF (overrides [capture] interface)\n"
-            "      --instance IF    one of several agents: capture on IF, read agent-IF.conf\n"
-            "                       next to -c over it; name NAME-IF, state in STATE_DIR/IF\n"
-            "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout), redis or redis:URL;\n"
-            "                       repeatable\n"
-            "                       (default: redis when [output] redis_url is set and\n"
-            "                       capturing live; jsonl:- otherwise, and for -r)\n"
-            "      --rules DIR      rules directory (overrides [agent] rules_dir)\n"
-            "      --assets FILE    assets.conf (overrides [agent] assets)\n"
-            "      --name NAME      agent name (overrides [agent] name)\n"
-            "      --check          validate config, assets and rules, then exit 0 or 2\n"
-            "  -v, --verbose        debug logging;  -q, --quiet: errors only\n"
-            "  -V, --version        print the version\n");
+    fprintf(to, "usage: canh-agent [-c agent.conf] (-r FILE | -i IFACE) [--output SPEC]...\n"
+                "       canh-agent --check [-c agent.conf]\n"
+                "\n"
+                "  -c, --config FILE    agent.conf (default: built-in defaults, shipped rules)\n"
+                "  -r, --read FILE      replay a pcap/pcapng file as fast as possible\n"
+                "  -i, --interface IF   capture live on IF (overrides [capture] interface)\n"
+                "      --instance IF    one of several agents: capture on IF, read agent-IF.conf\n"
+                "                       next to -c over it; name NAME-IF, state in STATE_DIR/IF\n"
+                "  -o, --output SPEC    jsonl:PATH, jsonl:- (stdout), redis or redis:URL;\n"
+                "                       repeatable\n"
+                "                       (default: redis when [output] redis_url is set and\n"
+                "                       capturing live; jsonl:- otherwise, and for -r)\n"
+                "      --rules DIR      rules directory (overrides [agent] rules_dir)\n"
+                "      --assets FILE    assets.conf (overrides [agent] assets)\n"
+                "      --name NAME      agent name (overrides [agent] name)\n"
+                "      --check          validate config, assets and rules, then exit 0 or 2\n"
+                "  -v, --verbose        debug logging;  -q, --quiet: errors only\n"
+                "  -V, --version        print the version\n");
 }
 
 static int set_string(char *dst, size_t size, const char *value, const char *what)
@@ -126,19 +125,24 @@ static void log_summary(struct pipeline *pl, const char *source)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"read", required_argument, NULL, 'r'},
-        {"interface", required_argument, NULL, 'i'}, {"output", required_argument, NULL, 'o'},
-        {"rules", required_argument, NULL, 'R'},   {"assets", required_argument, NULL, 'A'},
-        {"name", required_argument, NULL, 'N'},    {"check", no_argument, NULL, 'C'},
-        {"instance", required_argument, NULL, 'I'},
-        {"verbose", no_argument, NULL, 'v'},       {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
-        /* Not in --help: synthetic events for tests and benchmarks
-         * (docs/redis.md). */
-        {"debug-events", required_argument, NULL, 'E'},
-        {"debug-rate", required_argument, NULL, 'T'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"read", required_argument, NULL, 'r'},
+                                             {"interface", required_argument, NULL, 'i'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"rules", required_argument, NULL, 'R'},
+                                             {"assets", required_argument, NULL, 'A'},
+                                             {"name", required_argument, NULL, 'N'},
+                                             {"check", no_argument, NULL, 'C'},
+                                             {"instance", required_argument, NULL, 'I'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"quiet", no_argument, NULL, 'q'},
+                                             {"version", no_argument, NULL, 'V'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             /* Not in --help: synthetic events for tests and
+                                              * benchmarks (docs/redis.md). */
+                                             {"debug-events", required_argument, NULL, 'E'},
+                                             {"debug-rate", required_argument, NULL, 'T'},
+                                             {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *read_file = NULL, *interface = NULL, *rules_dir = NULL,
                *assets_file = NULL, *name = NULL, *instance = NULL;
     const char *output_specs[MAX_OUTPUT_SPECS];
@@ -151,9 +155,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "c:r:i:o:vqVh", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'r': read_file = optarg; break;
-        case 'i': interface = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'r':
+            read_file = optarg;
+            break;
+        case 'i':
+            interface = optarg;
+            break;
         case 'o':
             if (n_outputs == MAX_OUTPUT_SPECS) {
                 log_err("at most %d --output options", MAX_OUTPUT_SPECS);
@@ -161,13 +171,27 @@ int main(int argc, char **argv)
             }
             output_specs[n_outputs++] = optarg;
             break;
-        case 'R': rules_dir = optarg; break;
-        case 'A': assets_file = optarg; break;
-        case 'N': name = optarg; break;
-        case 'I': instance = optarg; break;
-        case 'C': check_only = 1; break;
-        case 'v': verbosity = 1; break;
-        case 'q': verbosity = -1; break;
+        case 'R':
+            rules_dir = optarg;
+            break;
+        case 'A':
+            assets_file = optarg;
+            break;
+        case 'N':
+            name = optarg;
+            break;
+        case 'I':
+            instance = optarg;
+            break;
+        case 'C':
+            check_only = 1;
+            break;
+        case 'v':
+            verbosity = 1;
+            break;
+        case 'q':
+            verbosity = -1;
+            break;
         case 'E':
         case 'T':
             if (units_parse_count(optarg, opt == 'E' ? &debug_events : &debug_rate) < 0) {
@@ -175,9 +199,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'V': printf("canh-agent %s\n", CANH_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'V':
+            printf("canh-agent %s\n", CANH_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -220,8 +250,8 @@ int main(int argc, char **argv)
             return 2;
         }
         printf("%s%s%s: configuration, assets and rules are valid\n",
-               config_path ? config_path : "built-in defaults",
-               cfg.instance_path[0] ? " + " : "", cfg.instance_path);
+               config_path ? config_path : "built-in defaults", cfg.instance_path[0] ? " + " : "",
+               cfg.instance_path);
         agent_config_free(&cfg);
         return 0;
     }

@@ -55,8 +55,8 @@ static const char *default_rules_dir(const struct agent_config *cfg)
 
 /* Load assets and rules and check every detector's keys; on success the
  * caller owns *assets and *rules. */
-static int load_inputs(const struct agent_config *cfg, const char *rules_dir,
-                       struct assets *assets, struct ruleset *rules, struct cfg_err *err)
+static int load_inputs(const struct agent_config *cfg, const char *rules_dir, struct assets *assets,
+                       struct ruleset *rules, struct cfg_err *err)
 {
     memset(assets, 0, sizeof(*assets));
     memset(rules, 0, sizeof(*rules));
@@ -304,10 +304,22 @@ json_t *pipeline_stats(struct pipeline *pl)
     return s;
 }
 
-const struct decode_stats *pipeline_decode_stats(const struct pipeline *pl) { return &pl->dstats; }
-uint64_t pipeline_events(const struct pipeline *pl) { return pl->events; }
-uint64_t pipeline_last_packet_us(const struct pipeline *pl) { return pl->last_packet_us; }
-const char *pipeline_rules_version(const struct pipeline *pl) { return pl->rules.version; }
+const struct decode_stats *pipeline_decode_stats(const struct pipeline *pl)
+{
+    return &pl->dstats;
+}
+uint64_t pipeline_events(const struct pipeline *pl)
+{
+    return pl->events;
+}
+uint64_t pipeline_last_packet_us(const struct pipeline *pl)
+{
+    return pl->last_packet_us;
+}
+const char *pipeline_rules_version(const struct pipeline *pl)
+{
+    return pl->rules.version;
+}
 struct rule *pipeline_rule(struct pipeline *pl, const char *detector, const char *name)
 {
     return ruleset_find(&pl->rules, detector, name);

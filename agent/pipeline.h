@@ -37,7 +37,8 @@ typedef void (*pipeline_event_hook)(void *ctx, const struct evt *ev, json_t *jso
 void pipeline_set_event_hook(struct pipeline *pl, pipeline_event_hook hook, void *ctx);
 
 /* One captured frame of link type dlt. */
-void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, const uint8_t *frame);
+void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h,
+                    const uint8_t *frame);
 /* One already decoded packet (fuzzing, synthetic tests). */
 void pipeline_packet(struct pipeline *pl, const struct pkt *p);
 /* Advance the clock without a packet (quiet link timer). */

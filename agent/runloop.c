@@ -188,8 +188,8 @@ struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct
     rl->ev_sigint = evsignal_new(base, SIGINT, on_signal, rl);
     rl->ev_sigterm = evsignal_new(base, SIGTERM, on_signal, rl);
     rl->ev_sighup = evsignal_new(base, SIGHUP, on_signal, rl);
-    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_drain ||
-        !rl->ev_sigint || !rl->ev_sigterm || !rl->ev_sighup) {
+    if (!rl->ev_capture || !rl->ev_tick || !rl->ev_flush || !rl->ev_drain || !rl->ev_sigint ||
+        !rl->ev_sigterm || !rl->ev_sighup) {
         runloop_free(rl);
         return NULL;
     }
@@ -200,8 +200,8 @@ int runloop_set_extras(struct runloop *rl, const struct runloop_extras *x)
 {
     rl->x = *x;
     if (x->debug_events) {
-        rl->debug = debug_source_new(rl->base, rl->pl, x->debug_events, x->debug_rate,
-                                     on_debug_done, rl);
+        rl->debug =
+            debug_source_new(rl->base, rl->pl, x->debug_events, x->debug_rate, on_debug_done, rl);
         if (!rl->debug)
             return -1;
     }
@@ -231,7 +231,7 @@ void runloop_free(struct runloop *rl)
 {
     if (!rl)
         return;
-    struct event *evs[] = {rl->ev_capture, rl->ev_tick,    rl->ev_flush,  rl->ev_drain,
+    struct event *evs[] = {rl->ev_capture, rl->ev_tick,    rl->ev_flush, rl->ev_drain,
                            rl->ev_sigint,  rl->ev_sigterm, rl->ev_sighup};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

@@ -28,7 +28,7 @@ struct runloop_extras {
     struct notify *notify;         /* STOPPING=1 at stop */
     struct output *const *outputs; /* whose pending() the stop waits for */
     size_t n_outputs;
-    uint64_t drain_timeout_us;     /* longest wait for them */
+    uint64_t drain_timeout_us; /* longest wait for them */
     /* Synthetic events (agent/sys/debug_source.h): N at R per second;
      * an offline run ends after the last. */
     uint64_t debug_events;

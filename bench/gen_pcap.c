@@ -179,8 +179,8 @@ int main(int argc, char **argv)
             if (i < probes) {
                 uint32_t s = (uint32_t)(i % scanners), port = (uint32_t)(i / scanners);
                 uint32_t src = 0x64400000u + s; /* 100.64.0.0/10 scanners */
-                emit(&g, src, AGENCY + 10 + s % 20, 6, 40000, (uint16_t)(1 + port * 7), 0x02,
-                     NULL, 0);
+                emit(&g, src, AGENCY + 10 + s % 20, 6, 40000, (uint16_t)(1 + port * 7), 0x02, NULL,
+                     0);
             }
             background(&g);
         }

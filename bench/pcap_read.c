@@ -2,8 +2,8 @@
  * but touch each frame's length.  canh-agent's throughput is reported as
  * a ratio to this loop on the same file in the same run. */
 #include <pcap/pcap.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {

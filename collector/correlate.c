@@ -174,9 +174,15 @@ void corr_combined_key(const char *src, const char *agency, char *buf, size_t le
     snprintf(buf, len, "combined|%s|%s", src, agency);
 }
 
-void corr_province_key(const char *src, char *buf, size_t len) { snprintf(buf, len, "province|%s", src); }
+void corr_province_key(const char *src, char *buf, size_t len)
+{
+    snprintf(buf, len, "province|%s", src);
+}
 
-void corr_fault_key(const char *agent, char *buf, size_t len) { snprintf(buf, len, "fault|%s", agent); }
+void corr_fault_key(const char *agent, char *buf, size_t len)
+{
+    snprintf(buf, len, "fault|%s", agent);
+}
 
 bool corr_link_accepts(const struct incident *inc, const struct in_event *ev, uint64_t window_us)
 {
@@ -220,7 +226,8 @@ size_t corr_link(struct incident *inc, bool fresh, enum incident_type type, cons
             inc->events += e->events;
         incident_list_add(inc->kinds, sizeof(inc->kinds), e->kind, ',', INCIDENT_LIST_ITEMS);
         if (type == INCIDENT_PROVINCE) {
-            incident_list_add(inc->agency, sizeof(inc->agency), e->agency, '|', INCIDENT_MAX_CHILDREN);
+            incident_list_add(inc->agency, sizeof(inc->agency), e->agency, '|',
+                              INCIDENT_MAX_CHILDREN);
             /* Several codes across agencies make it a combined campaign. */
             if (e->taxonomy != inc->taxonomy)
                 inc->taxonomy = taxonomy_find("attack.combined");
@@ -244,9 +251,10 @@ size_t corr_link(struct incident *inc, bool fresh, enum incident_type type, cons
     if (ev->src_ip)
         incident_list_add(inc->sources, sizeof(inc->sources), ev->src_ip, ',', INCIDENT_LIST_ITEMS);
     if (ev->dest_ip)
-        incident_list_add(inc->targets, sizeof(inc->targets), ev->dest_ip, ',', INCIDENT_LIST_ITEMS);
-    uint32_t cap = pol->max_event_ids < INCIDENT_MAX_EVENT_IDS ? pol->max_event_ids
-                                                               : INCIDENT_MAX_EVENT_IDS;
+        incident_list_add(inc->targets, sizeof(inc->targets), ev->dest_ip, ',',
+                          INCIDENT_LIST_ITEMS);
+    uint32_t cap =
+        pol->max_event_ids < INCIDENT_MAX_EVENT_IDS ? pol->max_event_ids : INCIDENT_MAX_EVENT_IDS;
     incident_list_add(inc->event_ids, sizeof(inc->event_ids), ev->id, ',', cap);
     snprintf(inc->summary, sizeof(inc->summary), "%zu incidents linked; kinds: %s",
              incident_list_count(inc->children, ','), inc->kinds);

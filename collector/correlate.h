@@ -48,7 +48,8 @@ struct corr_state {
 void corr_state_from_fields(struct corr_state *st, const char *const *fields, const size_t *lens,
                             size_t n);
 void corr_state_to_fields(const struct corr_state *st,
-                          void (*add)(void *user, const char *field, const char *value), void *user);
+                          void (*add)(void *user, const char *field, const char *value),
+                          void *user);
 /* Record that ev went into incident inc; entries older than the window
  * (event time) are dropped, and the oldest when the table is full. */
 void corr_state_note(struct corr_state *st, const struct in_event *ev, const struct incident *inc,

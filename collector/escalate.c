@@ -174,7 +174,10 @@ static void finish(struct delivery *d, const char *error)
     free(d);
 }
 
-static void on_sent(void *priv, const char *error) { finish(priv, error); }
+static void on_sent(void *priv, const char *error)
+{
+    finish(priv, error);
+}
 
 static void deliver(struct delivery *d, enum sink_id sink)
 {
@@ -307,11 +310,20 @@ void escalate_tick(struct escalate *e)
         e->claiming = true;
 }
 
-void escalate_session_lost(struct escalate *e) { e->claiming = false; }
+void escalate_session_lost(struct escalate *e)
+{
+    e->claiming = false;
+}
 
-bool escalate_idle(const struct escalate *e) { return e->inflight == 0 && !e->claiming; }
+bool escalate_idle(const struct escalate *e)
+{
+    return e->inflight == 0 && !e->claiming;
+}
 
-const struct escalate_stats *escalate_stats(const struct escalate *e) { return &e->stats; }
+const struct escalate_stats *escalate_stats(const struct escalate *e)
+{
+    return &e->stats;
+}
 
 struct escalate *escalate_new(const struct collector_config *cfg, struct event_base *base,
                               struct redis_link *link)

@@ -51,6 +51,7 @@ const struct escalate_stats *escalate_stats(const struct escalate *e);
 void escalate_free(struct escalate *e);
 
 /* Delay before attempt number attempts+1 (attempts >= 1), with jitter. */
-uint64_t escalate_backoff_us(const struct collector_config *cfg, uint64_t attempts, uint32_t random);
+uint64_t escalate_backoff_us(const struct collector_config *cfg, uint64_t attempts,
+                             uint32_t random);
 
 #endif

@@ -77,8 +77,8 @@ static void copy(char *dst, size_t size, const char *src)
 
 void incident_key_for_event(const struct in_event *ev, char *buf, size_t len)
 {
-    snprintf(buf, len, "f|%s|%s|%s|%s", ev->taxonomy->code, ev->src_ip ? ev->src_ip : "*", ev->agency,
-             ev->asset_name);
+    snprintf(buf, len, "f|%s|%s|%s|%s", ev->taxonomy->code, ev->src_ip ? ev->src_ip : "*",
+             ev->agency, ev->asset_name);
 }
 
 void incident_new_id(uint64_t now_us, uint32_t random, char *buf, size_t len)
@@ -197,9 +197,10 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
     if (ev->src_ip)
         incident_list_add(inc->sources, sizeof(inc->sources), ev->src_ip, ',', INCIDENT_LIST_ITEMS);
     if (ev->dest_ip)
-        incident_list_add(inc->targets, sizeof(inc->targets), ev->dest_ip, ',', INCIDENT_LIST_ITEMS);
-    uint32_t cap = pol->max_event_ids < INCIDENT_MAX_EVENT_IDS ? pol->max_event_ids
-                                                               : INCIDENT_MAX_EVENT_IDS;
+        incident_list_add(inc->targets, sizeof(inc->targets), ev->dest_ip, ',',
+                          INCIDENT_LIST_ITEMS);
+    uint32_t cap =
+        pol->max_event_ids < INCIDENT_MAX_EVENT_IDS ? pol->max_event_ids : INCIDENT_MAX_EVENT_IDS;
     incident_list_add(inc->event_ids, sizeof(inc->event_ids), ev->id, ',', cap);
     if (inc->type == INCIDENT_FINDING) {
         summarise(inc, ev);
@@ -209,7 +210,10 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
 
 /* ---- storage -------------------------------------------------------- */
 
-static uint64_t to_u64(const char *s) { return strtoull(s, NULL, 10); }
+static uint64_t to_u64(const char *s)
+{
+    return strtoull(s, NULL, 10);
+}
 
 static void copy_field(char *dst, size_t size, const char *value, size_t len)
 {

@@ -22,8 +22,8 @@
 #include <stdint.h>
 
 #include "collector/ingest.h"
-#include "common/values.h"
 #include "common/taxonomy.h"
+#include "common/values.h"
 
 #define INCIDENT_ID_LEN 40
 #define INCIDENT_KEY_LEN 400
@@ -52,7 +52,7 @@ struct incident {
     enum severity severity;
     char sources[INCIDENT_LIST_ITEMS * 48]; /* comma lists, capped */
     char targets[INCIDENT_LIST_ITEMS * 48];
-    uint64_t first_seen_us, last_seen_us; /* event time */
+    uint64_t first_seen_us, last_seen_us;      /* event time */
     uint64_t opened_us, updated_us, closed_us; /* collector wall clock */
     uint64_t events;
     char event_ids[INCIDENT_MAX_EVENT_IDS * 97]; /* first ones, comma list */

@@ -26,7 +26,8 @@ bool ingest_is_heartbeat_stream(const char *stream)
     return strncmp(stream, HEARTBEATS_PREFIX, strlen(HEARTBEATS_PREFIX)) == 0;
 }
 
-static int refuse(char *reason, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *reason, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int refuse(char *reason, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -91,7 +92,7 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
     do {                                                                                           \
         ev->field = get_str(c, key);                                                               \
         if (!ev->field || !*ev->field)                                                             \
-            return refuse(reason, rlen, "missing canh." key);                                    \
+            return refuse(reason, rlen, "missing canh." key);                                      \
     } while (0)
     REQUIRE(id, "id");
     REQUIRE(agent, "agent");

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/values.h"
 #include "common/taxonomy.h"
+#include "common/values.h"
 
 struct in_event {
     json_t *root; /* owned */
@@ -30,7 +30,7 @@ struct in_event {
     const char *state; /* "new", "update", "end" */
     const struct taxonomy *taxonomy;
     enum severity severity;
-    bool serious; /* class serious_candidate */
+    bool serious;        /* class serious_candidate */
     const char *src_ip;  /* NULL: no single source */
     const char *dest_ip; /* NULL: none */
     int dest_port;
@@ -61,6 +61,5 @@ void ingest_event_free(struct in_event *ev);
 int ingest_parse_heartbeat(const char *stream_agent, const char *text, size_t len,
                            struct in_heartbeat *out, char *reason, size_t reason_len);
 void ingest_heartbeat_free(struct in_heartbeat *hb);
-
 
 #endif

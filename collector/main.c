@@ -74,7 +74,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_add(r->stop_tick, &tv);
 }
 
-static void on_watchdog(evutil_socket_t fd, short what, void *arg) { sd_notify(0, "WATCHDOG=1"); }
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    sd_notify(0, "WATCHDOG=1");
+}
 
 /* ---- SIGHUP ---------------------------------------------------------- */
 
@@ -244,8 +247,8 @@ int main(int argc, char **argv)
         event_base_free(base);
         return 1;
     }
-    struct runner r = {.c = &c, .base = base, .path = path, .level_forced = level_arg != NULL,
-                       .cfg = cfg};
+    struct runner r = {
+        .c = &c, .base = base, .path = path, .level_forced = level_arg != NULL, .cfg = cfg};
     if (cfg->status_listen[0]) {
         r.status = status_new(&c, c.link, base);
         if (!r.status) {
@@ -266,7 +269,8 @@ int main(int argc, char **argv)
         struct timeval tv = {(time_t)(watchdog_us / 2 / 1000000),
                              (suseconds_t)(watchdog_us / 2 % 1000000)};
         event_add(r.watchdog, &tv);
-        log_debug("systemd watchdog: pinging every %llu ms", (unsigned long long)(watchdog_us / 2000));
+        log_debug("systemd watchdog: pinging every %llu ms",
+                  (unsigned long long)(watchdog_us / 2000));
     }
     log_info("consumer %s of group canh-collectors, Redis %s", cfg->consumer, cfg->redis_url);
     collector_start(&c);

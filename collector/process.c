@@ -8,7 +8,8 @@
 
 #include "common/units.h"
 
-void process_event_keys(const struct in_event *ev, struct process_load *ld, char *src_key, size_t len)
+void process_event_keys(const struct in_event *ev, struct process_load *ld, char *src_key,
+                        size_t len)
 {
     incident_key_for_event(ev, ld->keys[LOAD_PRIMARY], sizeof(ld->keys[0]));
     ld->n = 1;

@@ -27,7 +27,10 @@ static const char *severity_vi(enum severity s)
     }
 }
 
-static const char *or_fill(const char *s) { return s && *s ? s : TO_FILL; }
+static const char *or_fill(const char *s)
+{
+    return s && *s ? s : TO_FILL;
+}
 
 json_t *report_json(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us)
 {
@@ -36,7 +39,8 @@ json_t *report_json(const struct collector_config *cfg, const struct incident *i
     units_format_time(inc->first_seen_us + cfg->report_deadline_us, deadline, sizeof(deadline));
     units_format_time(now_us, drafted, sizeof(drafted));
     json_t *r = json_object();
-    json_object_set_new(r, "form", json_string("Báo cáo ban đầu sự cố (Thông tư 20/2017/TT-BTTTT)"));
+    json_object_set_new(r, "form",
+                        json_string("Báo cáo ban đầu sự cố (Thông tư 20/2017/TT-BTTTT)"));
     json_object_set_new(r, "draft", json_true());
     json_object_set_new(r, "incident_id", json_string(inc->id));
     json_object_set_new(r, "drafted_at", json_string(drafted));
@@ -44,7 +48,8 @@ json_t *report_json(const struct collector_config *cfg, const struct incident *i
     json_object_set_new(r, "contact", json_string(cfg->contact));
     json_t *sys = json_object();
     json_object_set_new(sys, "name", json_string(inc->asset));
-    json_object_set_new(sys, "owner", json_string(inc->asset_owner[0] ? inc->asset_owner : inc->agency));
+    json_object_set_new(sys, "owner",
+                        json_string(inc->asset_owner[0] ? inc->asset_owner : inc->agency));
     json_object_set_new(sys, "agency", json_string(inc->agency));
     json_object_set_new(sys, "level", json_integer(inc->level));
     json_object_set_new(r, "affected_system", sys);
@@ -64,7 +69,8 @@ json_t *report_json(const struct collector_config *cfg, const struct incident *i
     return r;
 }
 
-char *report_markdown(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us)
+char *report_markdown(const struct collector_config *cfg, const struct incident *inc,
+                      uint64_t now_us)
 {
     char detected[48], deadline[48], drafted[48], last[48];
     units_format_time(inc->first_seen_us, detected, sizeof(detected));
@@ -86,20 +92,23 @@ char *report_markdown(const struct collector_config *cfg, const struct incident 
     fprintf(f, "- **Ngày lập dự thảo:** %s\n\n", drafted);
     fprintf(f, "## 1. Đơn vị báo cáo\n\n- Tên đơn vị: %s\n- Người liên hệ: %s\n\n",
             or_fill(cfg->reporting_unit), or_fill(cfg->contact));
-    fprintf(f, "## 2. Hệ thống bị sự cố\n\n- Tên hệ thống: %s\n- Đơn vị chủ quản: %s\n"
-               "- Cơ quan: %s\n- Cấp độ an toàn hệ thống thông tin: %s\n\n",
+    fprintf(f,
+            "## 2. Hệ thống bị sự cố\n\n- Tên hệ thống: %s\n- Đơn vị chủ quản: %s\n"
+            "- Cơ quan: %s\n- Cấp độ an toàn hệ thống thông tin: %s\n\n",
             or_fill(inc->asset), or_fill(inc->asset_owner[0] ? inc->asset_owner : inc->agency),
             inc->agency, inc->level ? (char[]){(char)('0' + inc->level), '\0'} : TO_FILL);
     fprintf(f, "## 3. Thời điểm phát hiện\n\n%s (lần cuối ghi nhận: %s)\n\n", detected, last);
     fprintf(f, "## 4. Loại sự cố\n\n%s (`%s`)\n\n", inc->taxonomy->vi, inc->taxonomy->code);
-    fprintf(f, "## 5. Mô tả sơ bộ\n\n- Mức độ: %s\n- Phân loại: %s\n- Dạng tấn công ghi nhận: %s\n"
-               "- Số sự kiện: %" PRIu64 "\n- Tóm tắt: %s\n",
+    fprintf(f,
+            "## 5. Mô tả sơ bộ\n\n- Mức độ: %s\n- Phân loại: %s\n- Dạng tấn công ghi nhận: %s\n"
+            "- Số sự kiện: %" PRIu64 "\n- Tóm tắt: %s\n",
             severity_vi(inc->severity),
             inc->serious ? "có dấu hiệu sự cố nghiêm trọng (cần xác nhận)" : "sự cố thông thường",
             inc->kinds, inc->events, inc->summary);
     if (inc->children[0])
         fprintf(f, "- Các sự cố liên quan: %s\n", inc->children);
-    fprintf(f, "\n## 6. Nguồn tấn công và đối tượng bị tấn công\n\n- Nguồn: %s\n- Đối tượng: %s\n\n",
+    fprintf(f,
+            "\n## 6. Nguồn tấn công và đối tượng bị tấn công\n\n- Nguồn: %s\n- Đối tượng: %s\n\n",
             or_fill(inc->sources), or_fill(inc->targets));
     fprintf(f, "## 7. Bằng chứng\n\n```json\n%s\n```\n\n- Mã sự kiện: %s\n\n",
             inc->evidence[0] ? inc->evidence : "{}", inc->event_ids);
@@ -182,7 +191,10 @@ static void sink_send(void *state, const struct collector_config *cfg,
     done(priv, NULL);
 }
 
-static void sink_close(void *state) { (void)state; }
+static void sink_close(void *state)
+{
+    (void)state;
+}
 
 const struct sink_ops report_sink_ops = {
     .name = "report", .open = sink_open, .send = sink_send, .close = sink_close};

@@ -22,9 +22,11 @@
 #include "collector/incident.h"
 #include "collector/sinks/sink.h"
 
-json_t *report_json(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us);
+json_t *report_json(const struct collector_config *cfg, const struct incident *inc,
+                    uint64_t now_us);
 /* Markdown text (malloc'd) of the same draft; NULL on no memory. */
-char *report_markdown(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us);
+char *report_markdown(const struct collector_config *cfg, const struct incident *inc,
+                      uint64_t now_us);
 /* Writes both files; 0, or -1 with errno. */
 int report_write(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us);
 

@@ -136,7 +136,10 @@ static void strvec_free(struct strvec *sv)
     memset(sv, 0, sizeof(*sv));
 }
 
-void store_ops_init(struct store_ops *o) { memset(o, 0, sizeof(*o)); }
+void store_ops_init(struct store_ops *o)
+{
+    memset(o, 0, sizeof(*o));
+}
 
 void store_ops_free(struct store_ops *o)
 {
@@ -171,7 +174,10 @@ void store_begin(struct store_ops *o, const char *op)
     o->oom |= strvec_push(&o->ops, "0", 1);
 }
 
-void store_arg(struct store_ops *o, const char *s) { o->oom |= strvec_push(&o->ops, s, strlen(s)); }
+void store_arg(struct store_ops *o, const char *s)
+{
+    o->oom |= strvec_push(&o->ops, s, strlen(s));
+}
 
 void store_argf(struct store_ops *o, const char *fmt, ...)
 {

@@ -21,18 +21,18 @@
 #include <stdint.h>
 
 #define STORE_GROUP "canh-collectors"
-#define STORE_IKEYS "canh:ikeys"              /* hash: incident key → open id */
-#define STORE_INCIDENT_PREFIX "canh:incident:" /* hash per incident */
-#define STORE_INCIDENTS "canh:incidents"       /* stream: opened/escalated/closed */
-#define STORE_OPEN "canh:open"                 /* zset: open id by last update (ms) */
-#define STORE_ESCALATIONS "canh:escalations"   /* zset: job id by next attempt (ms) */
+#define STORE_IKEYS "canh:ikeys"                   /* hash: incident key → open id */
+#define STORE_INCIDENT_PREFIX "canh:incident:"     /* hash per incident */
+#define STORE_INCIDENTS "canh:incidents"           /* stream: opened/escalated/closed */
+#define STORE_OPEN "canh:open"                     /* zset: open id by last update (ms) */
+#define STORE_ESCALATIONS "canh:escalations"       /* zset: job id by next attempt (ms) */
 #define STORE_ESCALATION_PREFIX "canh:escalation:" /* hash per job */
 #define STORE_RATELIMIT_PREFIX "canh:ratelimit:"   /* hash per sink: token bucket */
-#define STORE_DEADLETTER "canh:deadletter"     /* stream */
-#define STORE_AGENTS "canh:agents"             /* hash: agent → last heartbeat */
-#define STORE_AGENT_SEEN "canh:agent_seen"     /* zset: agent by last heartbeat (ms) */
-#define STORE_SRC_PREFIX "canh:src:"           /* hash per source: correlation */
-#define STORE_SEEN_PREFIX "canh:seen:"         /* string per processed event id */
+#define STORE_DEADLETTER "canh:deadletter"         /* stream */
+#define STORE_AGENTS "canh:agents"                 /* hash: agent → last heartbeat */
+#define STORE_AGENT_SEEN "canh:agent_seen"         /* zset: agent by last heartbeat (ms) */
+#define STORE_SRC_PREFIX "canh:src:"               /* hash per source: correlation */
+#define STORE_SEEN_PREFIX "canh:seen:"             /* string per processed event id */
 
 struct strvec {
     char **v;
@@ -45,9 +45,9 @@ struct store_ops {
     uint64_t seen_ttl_s;
     char ack_stream[192];
     char ack_id[48];
-    struct strvec guards; /* key, field, expected ... */
-    struct strvec ops;    /* opcode, nargs, args ... */
-    size_t op_nargs_at;   /* slot of the open op's nargs */
+    struct strvec guards;                /* key, field, expected ... */
+    struct strvec ops;                   /* opcode, nargs, args ... */
+    size_t op_nargs_at;                  /* slot of the open op's nargs */
     char ttl_text[24], nguards_text[24]; /* numbers of the EVAL vector */
     int oom;
 };

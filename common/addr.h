@@ -47,8 +47,8 @@ struct prefix_cache_entry {
 
 struct prefix_index {
     struct prefix_slot *slots;
-    uint32_t mask;      /* slots - 1 (a power of two minus one) */
-    uint8_t lens[129];  /* distinct prefix lengths, longest first */
+    uint32_t mask;     /* slots - 1 (a power of two minus one) */
+    uint8_t lens[129]; /* distinct prefix lengths, longest first */
     uint8_t n_lens;
     struct prefix_cache_entry *cache; /* PREFIX_CACHE_SIZE entries */
     /* One bit per address key that some prefix covers: most addresses
@@ -83,7 +83,10 @@ static inline void addr_from_v4(struct ipaddr *a, const uint8_t v4[4])
     memcpy(a->b + 12, v4, 4);
 }
 
-static inline void addr_from_v6(struct ipaddr *a, const uint8_t v6[16]) { memcpy(a->b, v6, 16); }
+static inline void addr_from_v6(struct ipaddr *a, const uint8_t v6[16])
+{
+    memcpy(a->b, v6, 16);
+}
 
 static inline bool addr_is_v4(const struct ipaddr *a)
 {

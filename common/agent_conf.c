@@ -187,8 +187,8 @@ int agent_config_instance(struct agent_config *c, const char *iface, struct cfg_
             return -1;
     }
     const char *from = c->instance_path[0] ? c->instance_path : "--instance";
-    if (!c->name[0] && snprintf(c->name, sizeof(c->name), "%s-%s", name, iface) >=
-                           (int)sizeof(c->name))
+    if (!c->name[0] &&
+        snprintf(c->name, sizeof(c->name), "%s-%s", name, iface) >= (int)sizeof(c->name))
         return cfg_fail(err, from, 0, "agent name %s-%s is too long; set [agent] name", name,
                         iface);
     if (!c->state_dir[0] && snprintf(c->state_dir, sizeof(c->state_dir), "%s/%s", state_dir,

@@ -13,7 +13,7 @@
 #include "common/values.h"
 
 struct agent_config {
-    const char *path; /* NULL: built-in defaults */
+    const char *path;        /* NULL: built-in defaults */
     char instance_path[512]; /* agent-IFACE.conf read over path, "" if none */
     /* [agent] */
     char name[64];

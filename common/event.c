@@ -131,7 +131,8 @@ json_t *evt_to_json(const struct evt *ev)
     if (ev->dest_port)
         json_object_set_new(root, "dest_port", json_integer(ev->dest_port));
     if (ev->proto)
-        json_object_set_new(root, "proto", json_string(event_proto_name(ev->proto, buf, sizeof(buf))));
+        json_object_set_new(root, "proto",
+                            json_string(event_proto_name(ev->proto, buf, sizeof(buf))));
     if (ev->community_id[0])
         json_object_set_new(root, "community_id", json_string(ev->community_id));
     if (ev->agent && ev->agent[0])

@@ -27,35 +27,35 @@ const char *event_class_name(enum event_class c);
 
 struct evt {
     /* --- filled by the detector --- */
-    const char *kind;         /* "portscan", "syn_flood", "dav_write" ... */
-    const struct rule *rule;  /* the rule that matched (taxonomy, severity) */
+    const char *kind;        /* "portscan", "syn_flood", "dav_write" ... */
+    const struct rule *rule; /* the rule that matched (taxonomy, severity) */
     enum finding_state state;
-    uint64_t finding_seq;     /* stable for the life of one finding */
-    uint64_t ts_us;           /* packet time of this emission */
+    uint64_t finding_seq; /* stable for the life of one finding */
+    uint64_t ts_us;       /* packet time of this emission */
     uint64_t first_seen_us, last_seen_us;
     struct ipaddr src, dst;
-    bool has_src, has_dst;    /* a distributed attack may have no one source */
-    uint16_t dest_port;       /* 0: none */
-    uint16_t src_port;        /* of the finding's main flow; 0: none */
-    uint8_t proto;            /* IPPROTO_*, 0: none */
-    bool impact;              /* victim-side impact seen (architecture §6 class) */
-    enum severity severity;   /* SEV_NONE: the rule's (set by enrich) */
+    bool has_src, has_dst;           /* a distributed attack may have no one source */
+    uint16_t dest_port;              /* 0: none */
+    uint16_t src_port;               /* of the finding's main flow; 0: none */
+    uint8_t proto;                   /* IPPROTO_*, 0: none */
+    bool impact;                     /* victim-side impact seen (architecture §6 class) */
+    enum severity severity;          /* SEV_NONE: the rule's (set by enrich) */
     const struct taxonomy *taxonomy; /* NULL: the rule's (set by enrich) */
-    json_t *counters;         /* object; borrowed, the detector frees it */
-    json_t *evidence;         /* object; borrowed */
+    json_t *counters;                /* object; borrowed, the detector frees it */
+    json_t *evidence;                /* object; borrowed */
 
     /* --- filled by enrich --- */
-    char id[96];              /* agent:boot_id:seq */
-    char finding_id[96];      /* agent:boot_id:f<finding_seq> */
+    char id[96];         /* agent:boot_id:seq */
+    char finding_id[96]; /* agent:boot_id:f<finding_seq> */
     const char *agent;
     const char *agency;
     const struct asset *asset;
     enum event_class class_;
-    char src_country[3];      /* ISO code, "" when unknown */
-    uint64_t flow_id;         /* EVE flow_id: one per finding (event_flow_id) */
-    const char *in_iface;     /* capture interface; NULL for a replay */
-    uint32_t rules_rev;       /* EVE alert.rev: of the rules version */
-    char community_id[32];    /* Community ID v1 of the main flow, "" without one */
+    char src_country[3];   /* ISO code, "" when unknown */
+    uint64_t flow_id;      /* EVE flow_id: one per finding (event_flow_id) */
+    const char *in_iface;  /* capture interface; NULL for a replay */
+    uint32_t rules_rev;    /* EVE alert.rev: of the rules version */
+    char community_id[32]; /* Community ID v1 of the main flow, "" without one */
 };
 
 /* EVE identity of a finding (docs/event.md): flow_id from the finding id,

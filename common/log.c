@@ -36,8 +36,14 @@ int log_level_parse(const char *name, enum log_level *out)
     return -1;
 }
 
-void log_set_level(enum log_level level) { log_threshold = level; }
-enum log_level log_get_level(void) { return log_threshold; }
+void log_set_level(enum log_level level)
+{
+    log_threshold = level;
+}
+enum log_level log_get_level(void)
+{
+    return log_threshold;
+}
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
@@ -51,8 +57,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (log_to_journal) {
         fprintf(stderr, "<%d>%s\n", (int)level, line);
     } else {
-        const char *tag = level == LOG_LEVEL_ERR    ? "error: "
-                          : level == LOG_LEVEL_WARN ? "warning: "
+        const char *tag = level == LOG_LEVEL_ERR     ? "error: "
+                          : level == LOG_LEVEL_WARN  ? "warning: "
                           : level == LOG_LEVEL_DEBUG ? "debug: "
                                                      : "";
         fprintf(stderr, "%s: %s%s\n", log_progname, tag, line);

@@ -68,9 +68,9 @@ static int parse_scaled(const char *text, const struct unit_scale *units, size_t
 
 int units_parse_duration_us(const char *text, uint64_t *out_us)
 {
-    static const struct unit_scale units[] = {
-        {"us", 1},   {"ms", 1e3},    {"s", 1e6},    {"sec", 1e6}, {"m", 60e6},
-        {"min", 60e6}, {"h", 3600e6}, {"d", 86400e6}, {"", 1e6}};
+    static const struct unit_scale units[] = {{"us", 1},     {"ms", 1e3},    {"s", 1e6},
+                                              {"sec", 1e6},  {"m", 60e6},    {"min", 60e6},
+                                              {"h", 3600e6}, {"d", 86400e6}, {"", 1e6}};
     return parse_scaled(text, units, sizeof(units) / sizeof(units[0]), 1e17, out_us);
 }
 
@@ -116,8 +116,8 @@ int units_parse_ratio(const char *text, double *out)
 int units_parse_size_bytes(const char *text, uint64_t *out_bytes)
 {
     static const struct unit_scale units[] = {
-        {"", 1},           {"b", 1},          {"k", 1024},       {"kb", 1024},
-        {"kib", 1024},     {"m", 1048576},    {"mb", 1048576},   {"mib", 1048576},
+        {"", 1},           {"b", 1},           {"k", 1024},        {"kb", 1024},
+        {"kib", 1024},     {"m", 1048576},     {"mb", 1048576},    {"mib", 1048576},
         {"g", 1073741824}, {"gb", 1073741824}, {"gib", 1073741824}};
     return parse_scaled(text, units, sizeof(units) / sizeof(units[0]), 1e18, out_bytes);
 }
@@ -211,8 +211,12 @@ int units_parse_time_us(const char *text, uint64_t *out_us)
     }
     if (*p)
         return -1;
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day, .tm_hour = hour,
-                    .tm_min = min, .tm_sec = sec};
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = mon - 1,
+                    .tm_mday = day,
+                    .tm_hour = hour,
+                    .tm_min = min,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || (long)t - offset_s < 0)
         return -1;

@@ -75,8 +75,8 @@ static inline struct ipaddr addr(const char *text)
     return a;
 }
 
-static inline struct pkt tcp(uint64_t ts, const char *src, const char *dst, uint16_t sport, uint16_t dport,
-                      uint8_t flags, uint32_t payload)
+static inline struct pkt tcp(uint64_t ts, const char *src, const char *dst, uint16_t sport,
+                             uint16_t dport, uint8_t flags, uint32_t payload)
 {
     struct pkt p;
     memset(&p, 0, sizeof(p));
@@ -93,7 +93,8 @@ static inline struct pkt tcp(uint64_t ts, const char *src, const char *dst, uint
     return p;
 }
 
-static inline struct pkt udp(uint64_t ts, const char *src, const char *dst, uint16_t sport, uint16_t dport)
+static inline struct pkt udp(uint64_t ts, const char *src, const char *dst, uint16_t sport,
+                             uint16_t dport)
 {
     struct pkt p = tcp(ts, src, dst, sport, dport, 0, 8);
     p.proto = PROTO_UDP;
@@ -101,8 +102,8 @@ static inline struct pkt udp(uint64_t ts, const char *src, const char *dst, uint
 }
 
 /* ICMP port unreachable from target about scanner's UDP probe to port. */
-static inline struct pkt port_unreach(uint64_t ts, const char *target, const char *scanner, uint16_t sport,
-                               uint16_t port)
+static inline struct pkt port_unreach(uint64_t ts, const char *target, const char *scanner,
+                                      uint16_t sport, uint16_t port)
 {
     struct pkt p = tcp(ts, target, scanner, 0, 0, 0, 0);
     p.proto = PROTO_ICMP;

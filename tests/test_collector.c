@@ -69,7 +69,8 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_int_eq(load_text("[incidents]\nwindw = 5m\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, ":2: unknown key 'windw' in [incidents]"));
     ck_assert_int_eq(load_text("[webhook]\nurl = https://soc.example/hook\n", cfg, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, ":2: url: 'https://soc.example/hook' must start with http://"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, ":2: url: 'https://soc.example/hook' must start with http://"));
     ck_assert_int_eq(load_text("[webhook]\nurl = http://127.0.0.1:9/hook\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "secret_file is not"));
     ck_assert_int_eq(load_text("[syslog]\nmin_severity = severe\n", cfg, &err), -1);
@@ -77,7 +78,8 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_ptr_nonnull(strstr(err.msg, "'gw/2'"));
     /* The same INI layer as the agent's files: a key set twice is refused. */
     ck_assert_int_eq(load_text("[syslog]\nport = 514\nport = 1514\n", cfg, &err), -1);
-    ck_assert_ptr_nonnull(strstr(err.msg, ":3: key 'port' is set twice in [syslog] (first at line 2)"));
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, ":3: key 'port' is set twice in [syslog] (first at line 2)"));
     free(cfg);
 }
 END_TEST
@@ -117,7 +119,8 @@ START_TEST(test_signature_and_backoff)
     char sig[80];
     /* RFC 4231 test case 2. */
     webhook_signature("Jefe", "what do ya want for nothing?", 28, sig, sizeof(sig));
-    ck_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    ck_assert_str_eq(sig,
+                     "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     struct collector_config *cfg = malloc(sizeof(*cfg));
     collector_config_defaults(cfg);
     cfg->retry_base_us = 1000000;
@@ -161,7 +164,8 @@ START_TEST(test_syslog_format)
     ck_assert_ptr_nonnull(strstr(msg, "<130>1 2026-11-23T01:16:14.123456Z soc1 canh-collector "));
     ck_assert_ptr_nonnull(strstr(msg, " INCIDENT [canh@32473 id=\"20261123-081614-0000abcd\""));
     ck_assert_ptr_nonnull(strstr(msg, "asset=\"portal \\\"main\\\"\\]\""));
-    ck_assert_ptr_nonnull(strstr(msg, "] \xEF\xBB\xBF" "escalated: Tấn công thay đổi giao diện - Sở Y tế"));
+    ck_assert_ptr_nonnull(strstr(msg, "] \xEF\xBB\xBF"
+                                      "escalated: Tấn công thay đổi giao diện - Sở Y tế"));
     n = syslog_format(msg, 64, inc, "closed", "J1", "soc1", "canh-collector", 0);
     ck_assert_uint_eq(n, 63);
     ck_assert_ptr_nonnull(strstr(msg, "<134>1 "));

@@ -178,8 +178,9 @@ END_TEST
  * derived per instance unless that file sets them. */
 START_TEST(agent_conf_instance)
 {
-    const char *path = write_temp_file("agent.conf", "[agent]\nname = gw\nstate_dir = /var/lib/canh\n"
-                                                     "[capture]\nsnaplen = 2048\n");
+    const char *path =
+        write_temp_file("agent.conf", "[agent]\nname = gw\nstate_dir = /var/lib/canh\n"
+                                      "[capture]\nsnaplen = 2048\n");
     write_temp_file("agent-eth2.conf", "[agent]\nname = gw-dmz\n[capture]\nsnaplen = 1500\n");
     struct agent_config c;
     struct cfg_err err;

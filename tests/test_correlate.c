@@ -9,16 +9,27 @@
 #include "collector/correlate.h"
 #include "collector/process.h"
 
-#define S(x) ((uint64_t)(x) * 1000000)
+#define S(x) ((uint64_t)(x)*1000000)
 
 static struct in_event mk(const char *id, const char *agency, const char *code, const char *kind,
                           const char *src, uint64_t ts)
 {
-    return (struct in_event){.id = id, .finding_id = id, .agent = "gw", .agency = agency,
-                             .kind = kind, .state = "new", .taxonomy = taxonomy_find(code),
-                             .severity = SEV_MEDIUM, .src_ip = src, .dest_ip = "198.51.100.10",
-                             .asset_name = "portal", .asset_owner = "", .level = 3, .ts_us = ts,
-                             .first_seen_us = ts, .last_seen_us = ts};
+    return (struct in_event){.id = id,
+                             .finding_id = id,
+                             .agent = "gw",
+                             .agency = agency,
+                             .kind = kind,
+                             .state = "new",
+                             .taxonomy = taxonomy_find(code),
+                             .severity = SEV_MEDIUM,
+                             .src_ip = src,
+                             .dest_ip = "198.51.100.10",
+                             .asset_name = "portal",
+                             .asset_owner = "",
+                             .level = 3,
+                             .ts_us = ts,
+                             .first_seen_us = ts,
+                             .last_seen_us = ts};
 }
 
 static struct incident *inc_with_id(const char *id, enum severity sev)
@@ -51,7 +62,8 @@ START_TEST(test_kinds_and_agencies_in_window)
     ck_assert_uint_eq(st->v[0].events, 2);
     ck_assert_uint_eq(corr_kinds_for_agency(st, "Sở Y tế", S(1100 + 3601), S(3600)), 1);
     /* A later event prunes what fell out of the window. */
-    struct in_event late = mk("e9", "Sở Y tế", "attack.dos", "udp_flood", "1.2.3.4", S(1250 + 3600));
+    struct in_event late =
+        mk("e9", "Sở Y tế", "attack.dos", "udp_flood", "1.2.3.4", S(1250 + 3600));
     corr_state_note(st, &late, b, S(3600));
     ck_assert_uint_eq(st->n, 2);
     free(st);
@@ -112,9 +124,10 @@ START_TEST(test_combined_links_every_kind)
     struct corr_state *st = calloc(1, sizeof(*st));
     struct incident *ids[3] = {inc_with_id("SCAN", SEV_MEDIUM), inc_with_id("DOS", SEV_HIGH),
                                inc_with_id("DEFACE", SEV_CRITICAL)};
-    struct in_event evs[3] = {mk("e1", "Sở Y tế", "attack.other", "portscan", "9.9.9.9", S(100)),
-                              mk("e2", "Sở Y tế", "attack.dos", "syn_flood", "9.9.9.9", S(200)),
-                              mk("e3", "Sở Y tế", "attack.defacement", "defacement", "9.9.9.9", S(300))};
+    struct in_event evs[3] = {
+        mk("e1", "Sở Y tế", "attack.other", "portscan", "9.9.9.9", S(100)),
+        mk("e2", "Sở Y tế", "attack.dos", "syn_flood", "9.9.9.9", S(200)),
+        mk("e3", "Sở Y tế", "attack.defacement", "defacement", "9.9.9.9", S(300))};
     struct incident_policy pol = {.window_us = S(1800), .max_event_ids = 50, .serious_level = 3};
     struct incident *comb = calloc(1, sizeof(*comb));
     for (int i = 0; i < 2; i++)
@@ -160,9 +173,10 @@ START_TEST(test_plan_event)
     collector_config_defaults(cfg);
     cfg->route[SINK_WEBHOOK].enabled = true; /* medium and above */
     uint32_t seq = 1;
-    struct process_env env = {.cfg = cfg, .now_us = S(1795396574), .random = fixed_random,
-                              .random_user = &seq};
-    struct in_event ev = mk("gw:b:1", "Sở Y tế", "attack.dos", "syn_flood", "9.9.9.9", S(1795396570));
+    struct process_env env = {
+        .cfg = cfg, .now_us = S(1795396574), .random = fixed_random, .random_user = &seq};
+    struct in_event ev =
+        mk("gw:b:1", "Sở Y tế", "attack.dos", "syn_flood", "9.9.9.9", S(1795396570));
     struct process_load *ld = calloc(1, sizeof(*ld));
     char src_key[160];
     process_event_keys(&ev, ld, src_key, sizeof(src_key));
@@ -190,7 +204,8 @@ START_TEST(test_plan_event)
 
     /* The same source already scanned this agency: attack.combined opens. */
     struct incident *scan = inc_with_id("SCAN", SEV_MEDIUM);
-    struct in_event prev = mk("gw:b:0", "Sở Y tế", "attack.other", "portscan", "9.9.9.9", S(1795396500));
+    struct in_event prev =
+        mk("gw:b:0", "Sở Y tế", "attack.other", "portscan", "9.9.9.9", S(1795396500));
     corr_state_note(&ld->src, &prev, scan, cfg->correlation_window_us);
     ld->src.ver = 4;
     store_ops_init(&o);

@@ -122,8 +122,8 @@ static struct replay *replay_for(const struct golden_line *g)
     char pcap[512], assets[512];
     snprintf(pcap, sizeof(pcap), "%s", fixture_path(g->pcap));
     snprintf(assets, sizeof(assets), "%s", fixture_path(g->assets));
-    r->events = run_pcap(pcap, NULL, strcmp(g->assets, "-") == 0 ? NULL : assets, r->err,
-                         sizeof(r->err));
+    r->events =
+        run_pcap(pcap, NULL, strcmp(g->assets, "-") == 0 ? NULL : assets, r->err, sizeof(r->err));
     return r;
 }
 
@@ -157,10 +157,12 @@ static void check_no_storm(const struct golden_line *g, json_t *events)
 {
     size_t i, j;
     json_t *ev, *other;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         const char *fid = ev_str(ev, "finding_id");
         int news = 0, ends = 0;
-        json_array_foreach(events, j, other) {
+        json_array_foreach(events, j, other)
+        {
             const char *ofid = ev_str(other, "finding_id");
             if (!ofid || strcmp(ofid, fid) != 0)
                 continue;
@@ -177,7 +179,8 @@ static void describe(json_t *events, char *out, size_t len)
     size_t i, used = 0;
     json_t *ev;
     out[0] = '\0';
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         if (strcmp(ev_str(ev, "state"), "new") != 0)
             continue;
         used += (size_t)snprintf(out + used, used < len ? len - used : 0, " [%s %s->%s]",
@@ -210,7 +213,8 @@ START_TEST(golden_line)
         json_t *ev;
         char allowed[512];
         snprintf(allowed, sizeof(allowed), ",%s,", g->words[1]);
-        json_array_foreach(r->events, i, ev) {
+        json_array_foreach(r->events, i, ev)
+        {
             char kind[80];
             snprintf(kind, sizeof(kind), ",%s,", ev_str(ev, "kind"));
             ck_assert_msg(strstr(allowed, kind) != NULL, "%s: %s raised %s, not in %s", g->where,
@@ -221,7 +225,8 @@ START_TEST(golden_line)
     long want = 1, at_least = -1;
     size_t matched = 0, i;
     json_t *ev;
-    json_array_foreach(r->events, i, ev) {
+    json_array_foreach(r->events, i, ev)
+    {
         if (strcmp(ev_str(ev, "kind"), what) != 0 || strcmp(ev_str(ev, "state"), "new") != 0)
             continue;
         int ok = 1;
@@ -250,11 +255,13 @@ START_TEST(golden_line)
             at_least = atol(g->words[w] + 4);
     }
     if (at_least >= 0)
-        ck_assert_msg((long)matched >= at_least, "%s: %s: wanted at least %ld %s, got %zu; raised:%s",
-                      g->where, g->pcap, at_least, what, matched, seen);
+        ck_assert_msg((long)matched >= at_least,
+                      "%s: %s: wanted at least %ld %s, got %zu; raised:%s", g->where, g->pcap,
+                      at_least, what, matched, seen);
     else
-        ck_assert_msg((long)matched == want, "%s: %s: wanted %ld %s finding(s) matching, got %zu; raised:%s",
-                      g->where, g->pcap, want, what, matched, seen);
+        ck_assert_msg((long)matched == want,
+                      "%s: %s: wanted %ld %s finding(s) matching, got %zu; raised:%s", g->where,
+                      g->pcap, want, what, matched, seen);
 }
 END_TEST
 

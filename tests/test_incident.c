@@ -15,14 +15,16 @@ static const char *EVENT =
     "\"alert\":{\"signature\":\"canh portscan\",\"category\":\"x\",\"severity\":2},"
     "\"canh\":{\"v\":1,\"id\":\"gw-soyte:7f3a9c:000042\",\"finding_id\":\"gw-soyte:7f3a9c:f17\","
     "\"agent\":\"gw-soyte\",\"agency\":\"Sở Y tế\",\"kind\":\"portscan\",\"state\":\"new\","
-    "\"taxonomy\":{\"code\":\"attack.other\",\"vi\":\"Các hình thức tấn công mạng khác\",\"en\":\"Other attack\"},"
+    "\"taxonomy\":{\"code\":\"attack.other\",\"vi\":\"Các hình thức tấn công mạng "
+    "khác\",\"en\":\"Other attack\"},"
     "\"severity\":\"medium\",\"class\":\"normal\",\"rule\":\"scan.rules:portscan\","
     "\"asset\":{\"name\":\"portal\",\"owner\":\"Sở Y tế\",\"level\":3},"
-    "\"first_seen\":\"2026-11-23T08:15:00.000000+0700\",\"last_seen\":\"2026-11-23T08:16:14.123456+0700\","
+    "\"first_seen\":\"2026-11-23T08:15:00.000000+0700\",\"last_seen\":\"2026-11-23T08:16:14.123456+"
+    "0700\","
     "\"counters\":{\"packets\":1204,\"ports\":1000},\"evidence\":{\"scan_type\":\"syn\"}}}";
 
-static const struct incident_policy POL = {.window_us = 1800ull * 1000000, .max_event_ids = 3,
-                                           .serious_level = 3};
+static const struct incident_policy POL = {
+    .window_us = 1800ull * 1000000, .max_event_ids = 3, .serious_level = 3};
 
 static char *edit(const char *from, const char *to)
 {
@@ -105,9 +107,11 @@ START_TEST(test_event_refused_with_reason)
     ck_assert_str_eq(reason, "unknown schema version canh.v=2");
     ck_assert_int_eq(parse(edit("\"agent\":\"gw-soyte\"", "\"agent\":\"gw-x\""), &ev, reason), -1);
     ck_assert_ptr_nonnull(strstr(reason, "not the stream's agent"));
-    ck_assert_int_eq(parse(edit("\"id\":\"gw-soyte:7f3a9c:000042\"", "\"id\":\"a b\""), &ev, reason), -1);
+    ck_assert_int_eq(
+        parse(edit("\"id\":\"gw-soyte:7f3a9c:000042\"", "\"id\":\"a b\""), &ev, reason), -1);
     ck_assert_int_eq(parse(edit("\"state\":\"new\"", "\"state\":\"old\""), &ev, reason), -1);
-    ck_assert_int_eq(parse(edit("\"severity\":\"medium\"", "\"severity\":\"huge\""), &ev, reason), -1);
+    ck_assert_int_eq(parse(edit("\"severity\":\"medium\"", "\"severity\":\"huge\""), &ev, reason),
+                     -1);
     ck_assert_int_eq(parse(edit("\"timestamp\":\"2026", "\"timestamp\":\"x2026"), &ev, reason), -1);
     ck_assert_str_eq(reason, "timestamp missing or not ISO 8601");
 }

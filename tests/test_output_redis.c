@@ -147,8 +147,8 @@ static json_int_t stat_of(struct output *o, const char *key)
 {
     json_t *s = json_object();
     o->stats(o, s);
-    json_int_t v = json_is_true(json_object_get(s, key)) ? 1
-                                                         : json_integer_value(json_object_get(s, key));
+    json_int_t v =
+        json_is_true(json_object_get(s, key)) ? 1 : json_integer_value(json_object_get(s, key));
     json_decref(s);
     return v;
 }
@@ -240,8 +240,8 @@ static void assert_stream_exact(int n)
         ck_assert_str_eq(fields->element[0]->str, "event");
         event_text(want, sizeof(want), (int)i);
         ck_assert_msg(strcmp(fields->element[1]->str, want) == 0,
-                      "entry %zu is %s, expected %s (duplicate or gap)", i,
-                      fields->element[1]->str, want);
+                      "entry %zu is %s, expected %s (duplicate or gap)", i, fields->element[1]->str,
+                      want);
     }
     ck_assert_msg(r->elements == (size_t)n, "%zu entries in the stream, expected %d", r->elements,
                   n);

@@ -30,8 +30,7 @@ static void collect(void *ctx, const struct evt *ev, json_t *json)
 static void write_rules(int ports, const char *extra)
 {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -f %s/* && cp %s/rules/* %s/", rules_dir,
-             SOURCE_DIR, rules_dir);
+    snprintf(cmd, sizeof(cmd), "rm -f %s/* && cp %s/rules/* %s/", rules_dir, SOURCE_DIR, rules_dir);
     ck_assert_int_eq(system(cmd), 0);
     snprintf(cmd, sizeof(cmd),
              "sed -i '/^\\[portscan\\]/,/^\\[/ s/^ports = .*/ports = %d/' %s/scan.rules", ports,
@@ -86,7 +85,8 @@ static int news_from(const char *src)
     int n = 0;
     size_t i;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         json_t *c = json_object_get(ev, "canh");
         if (strcmp(json_string_value(json_object_get(c, "kind")), "portscan") == 0 &&
             strcmp(json_string_value(json_object_get(c, "state")), "new") == 0 &&
@@ -100,7 +100,8 @@ static const char *finding_of(const char *src, const char *state)
 {
     size_t i;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         json_t *c = json_object_get(ev, "canh");
         if (strcmp(json_string_value(json_object_get(ev, "src_ip")), src) == 0 &&
             strcmp(json_string_value(json_object_get(c, "state")), state) == 0)

@@ -103,7 +103,8 @@ size_t count_events(json_t *events, const char *kind, const char *state)
 {
     size_t n = 0, i;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         json_t *c = json_object_get(ev, "canh");
         const char *k = json_string_value(json_object_get(c, "kind"));
         const char *s = json_string_value(json_object_get(c, "state"));

@@ -14,8 +14,8 @@
  * run with status 1 and so does a first connection attempt that fails
  * (a CLI does not wait out a backoff).  It links no collector code.
  */
-#include <getopt.h>
 #include <event2/event.h>
+#include <getopt.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -61,23 +61,24 @@ struct stream {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: canh-tail [options]\n"
-            "  -r, --redis URL         redis://[user[:password]@]host[:port] (host a name, IPv4\n"
-            "                          or [IPv6]) or unix:/path (default $CANH_REDIS or\n"
-            "                          redis://127.0.0.1:6379)\n"
-            "      --user NAME         Redis ACL user\n"
-            "      --password-file F   file holding the password\n"
-            "  -e, --events            follow raw events of every agent instead of incidents\n"
-            "  -a, --agency NAME       only this agency\n"
-            "  -t, --taxonomy CODE     only this taxonomy code, or a prefix ending in '.' (attack.)\n"
-            "  -s, --min-severity S    low, medium, high or critical\n"
-            "  -k, --class C           normal or serious_candidate\n"
-            "      --since WHEN        start in the past: a duration (10m, 2h), an ISO time,\n"
-            "                          a stream id, or 'all'\n"
-            "  -j, --json              one JSON object per line\n"
-            "  -n, --count N           exit after N entries\n"
-            "      --color / --no-color  force colours on or off (default: when a terminal)\n");
+    fprintf(
+        out,
+        "usage: canh-tail [options]\n"
+        "  -r, --redis URL         redis://[user[:password]@]host[:port] (host a name, IPv4\n"
+        "                          or [IPv6]) or unix:/path (default $CANH_REDIS or\n"
+        "                          redis://127.0.0.1:6379)\n"
+        "      --user NAME         Redis ACL user\n"
+        "      --password-file F   file holding the password\n"
+        "  -e, --events            follow raw events of every agent instead of incidents\n"
+        "  -a, --agency NAME       only this agency\n"
+        "  -t, --taxonomy CODE     only this taxonomy code, or a prefix ending in '.' (attack.)\n"
+        "  -s, --min-severity S    low, medium, high or critical\n"
+        "  -k, --class C           normal or serious_candidate\n"
+        "      --since WHEN        start in the past: a duration (10m, 2h), an ISO time,\n"
+        "                          a stream id, or 'all'\n"
+        "  -j, --json              one JSON object per line\n"
+        "  -n, --count N           exit after N entries\n"
+        "      --color / --no-color  force colours on or off (default: when a terminal)\n");
 }
 
 /* ---- filters and formatting ------------------------------------------ */
@@ -215,7 +216,8 @@ static bool show_incident(const struct options *o, uint64_t entry_ms, const char
         snprintf(dst, sizeof(dst), "%s", *asset ? asset : targets);
     const char *type = str_at(inc, "type", NULL);
     if (strcmp(type, "finding") != 0)
-        snprintf(detail, sizeof(detail), " [%s]", strcmp(type, "province") == 0 ? "toàn tỉnh" : type);
+        snprintf(detail, sizeof(detail), " [%s]",
+                 strcmp(type, "province") == 0 ? "toàn tỉnh" : type);
     if (strcmp(str_at(inc, "class", NULL), "serious_candidate") == 0)
         strncat(detail, " [nghiêm trọng?]", sizeof(detail) - strlen(detail) - 1);
     print_line(o, entry_ms * 1000, sev, strcmp(action, "closed") == 0, action,
@@ -254,8 +256,8 @@ static bool show_event(const struct options *o, json_t *ev)
         snprintf(dst, sizeof(dst), "%s%s%s:%" JSON_INTEGER_FORMAT "%s", asset, *asset ? " (" : "",
                  str_at(ev, "dest_ip", NULL), json_integer_value(port), *asset ? ")" : "");
     else
-        snprintf(dst, sizeof(dst), "%s%s%s%s", asset, *asset ? " (" : "", str_at(ev, "dest_ip", NULL),
-                 *asset ? ")" : "");
+        snprintf(dst, sizeof(dst), "%s%s%s%s", asset, *asset ? " (" : "",
+                 str_at(ev, "dest_ip", NULL), *asset ? ")" : "");
     snprintf(detail, sizeof(detail), " (%s)", str_at(c, "kind", NULL));
     size_t used = 0;
     const char *key;
@@ -264,8 +266,9 @@ static bool show_event(const struct options *o, json_t *ev)
     {
         if (!json_is_integer(v) || used + 40 > sizeof(summary))
             continue;
-        used += (size_t)snprintf(summary + used, sizeof(summary) - used, "%s%s=%" JSON_INTEGER_FORMAT,
-                                 used ? " " : "", key, json_integer_value(v));
+        used +=
+            (size_t)snprintf(summary + used, sizeof(summary) - used, "%s%s=%" JSON_INTEGER_FORMAT,
+                             used ? " " : "", key, json_integer_value(v));
     }
     print_line(o, ts, sev, strcmp(str_at(c, "state", NULL), "end") == 0, str_at(c, "state", NULL),
                str_at(c, "agency", NULL), str_at(c, "taxonomy", "vi"), detail,
@@ -313,16 +316,16 @@ struct tail {
     struct redis_link *link;
     struct stream streams[MAX_STREAMS];
     size_t n;
-    char start[48];        /* first id for the streams found at start */
-    const char *later_id;  /* and for those that appear later */
-    char cursor[32];       /* SCAN in progress */
+    char start[48];       /* first id for the streams found at start */
+    const char *later_id; /* and for those that appear later */
+    char cursor[32];      /* SCAN in progress */
     int pages;
-    bool following;        /* start-up (scan, pinning "$") done */
-    size_t pinning;        /* XINFO STREAM replies awaited */
+    bool following; /* start-up (scan, pinning "$") done */
+    size_t pinning; /* XINFO STREAM replies awaited */
     uint64_t next_scan_us;
     long shown;
     int exit_code;
-    struct event *retry;   /* XREAD again later (no stream yet) */
+    struct event *retry; /* XREAD again later (no stream yet) */
 };
 
 static void finish(struct tail *t, int code)
@@ -436,8 +439,8 @@ static void on_scan(redisReply *r, void *priv)
 
 static void scan_page(struct tail *t)
 {
-    const char *argv[] = {"SCAN", t->cursor, "MATCH", "canh:events:*", "COUNT", "1000",
-                          "TYPE", "stream"};
+    const char *argv[] = {"SCAN",  t->cursor, "MATCH", "canh:events:*",
+                          "COUNT", "1000",    "TYPE",  "stream"};
     command(t, on_scan, 8, argv);
 }
 
@@ -479,9 +482,9 @@ static void show_entries(struct tail *t, const redisReply *r)
             if (!j)
                 continue;
             const char *action = field(entry->element[1], "action");
-            bool printed = o->events ? show_event(o, j)
-                                     : show_incident(o, strtoull(id, NULL, 10),
-                                                     action ? action : "?", j);
+            bool printed = o->events
+                               ? show_event(o, j)
+                               : show_incident(o, strtoull(id, NULL, 10), action ? action : "?", j);
             json_decref(j);
             if (printed) {
                 fflush(stdout);
@@ -528,7 +531,10 @@ static void read_streams(struct tail *t)
     command(t, on_read, argc, argv);
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg) { read_next(arg); }
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    read_next(arg);
+}
 
 static void on_ready(void *owner)
 {
@@ -560,7 +566,10 @@ static void on_connect_check(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void on_signal(evutil_socket_t fd, short what, void *arg) { finish(arg, 0); }
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+    finish(arg, 0);
+}
 
 static int follow(const struct options *o)
 {
@@ -619,15 +628,22 @@ static int follow(const struct options *o)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"redis", required_argument, NULL, 'r'},  {"user", required_argument, NULL, 'U'},
-        {"password-file", required_argument, NULL, 'P'}, {"events", no_argument, NULL, 'e'},
-        {"agency", required_argument, NULL, 'a'}, {"taxonomy", required_argument, NULL, 't'},
-        {"min-severity", required_argument, NULL, 's'}, {"class", required_argument, NULL, 'k'},
-        {"since", required_argument, NULL, 'S'},  {"json", no_argument, NULL, 'j'},
-        {"count", required_argument, NULL, 'n'},  {"color", no_argument, NULL, 'C'},
-        {"colour", no_argument, NULL, 'C'},       {"no-color", no_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"redis", required_argument, NULL, 'r'},
+                                         {"user", required_argument, NULL, 'U'},
+                                         {"password-file", required_argument, NULL, 'P'},
+                                         {"events", no_argument, NULL, 'e'},
+                                         {"agency", required_argument, NULL, 'a'},
+                                         {"taxonomy", required_argument, NULL, 't'},
+                                         {"min-severity", required_argument, NULL, 's'},
+                                         {"class", required_argument, NULL, 'k'},
+                                         {"since", required_argument, NULL, 'S'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"color", no_argument, NULL, 'C'},
+                                         {"colour", no_argument, NULL, 'C'},
+                                         {"no-color", no_argument, NULL, 'N'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct options o = {.min_severity = SEV_LOW, .color = -1};
     o.url = getenv("CANH_REDIS") ? getenv("CANH_REDIS") : "redis://127.0.0.1:6379";
     int opt;
@@ -661,14 +677,16 @@ int main(int argc, char **argv)
             break;
         case 's':
             if (severity_parse(optarg, &o.min_severity) < 0) {
-                fprintf(stderr, "canh-tail: --min-severity: '%s' is not low, medium, high or critical\n",
+                fprintf(stderr,
+                        "canh-tail: --min-severity: '%s' is not low, medium, high or critical\n",
                         optarg);
                 return 2;
             }
             break;
         case 'k':
             if (strcmp(optarg, "normal") != 0 && strcmp(optarg, "serious_candidate") != 0) {
-                fprintf(stderr, "canh-tail: --class: '%s' is not normal or serious_candidate\n", optarg);
+                fprintf(stderr, "canh-tail: --class: '%s' is not normal or serious_candidate\n",
+                        optarg);
                 return 2;
             }
             o.class_ = optarg;

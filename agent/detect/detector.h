@@ -30,8 +30,8 @@ struct detect_env {
      * borrowed for the call: counters/evidence stay the detector's. */
     void (*emit)(void *ctx, struct evt *ev);
     void *emit_ctx;
-    struct inventory inv;          /* what the agent protects (classify.h) */
-    uint64_t hash_seed;            /* secret seed for attacker-keyed tables */
+    struct inventory inv; /* what the agent protects (classify.h) */
+    uint64_t hash_seed;   /* secret seed for attacker-keyed tables */
 };
 
 struct detector_ops {

@@ -5,7 +5,10 @@
 
 static uint64_t finding_seq_counter;
 
-uint64_t finding_next_seq(void) { return ++finding_seq_counter; }
+uint64_t finding_next_seq(void)
+{
+    return ++finding_seq_counter;
+}
 
 void finding_open(struct finding_life *f, uint64_t first_us, uint64_t now_us)
 {

@@ -26,7 +26,10 @@ struct finding_life {
 /* A process-wide sequence for finding ids (never 0). */
 uint64_t finding_next_seq(void);
 
-static inline bool finding_is_open(const struct finding_life *f) { return f->seq != 0; }
+static inline bool finding_is_open(const struct finding_life *f)
+{
+    return f->seq != 0;
+}
 
 /* Open a finding (call when the threshold is first crossed). */
 void finding_open(struct finding_life *f, uint64_t first_us, uint64_t now_us);
@@ -43,7 +46,8 @@ bool finding_end_due(const struct finding_life *f, uint64_t now_us, uint64_t hol
 
 /* Fill the lifecycle fields of ev (state, seq, times) for an emission now;
  * marks the emission time, and closes the finding after FINDING_END. */
-void finding_fill(struct finding_life *f, struct evt *ev, enum finding_state state, uint64_t now_us);
+void finding_fill(struct finding_life *f, struct evt *ev, enum finding_state state,
+                  uint64_t now_us);
 
 /* ---- the walk every detector's tick, flush and reload share ----------- */
 

@@ -13,4 +13,3 @@ const struct detector_ops *const *detector_all(size_t *count)
     *count = sizeof(detectors) / sizeof(detectors[0]);
     return detectors;
 }
-

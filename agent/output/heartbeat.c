@@ -47,7 +47,8 @@ json_t *heartbeat_build(struct heartbeat *hb)
     json_object_set_new(canh, "agent", json_string(hb->cfg->name));
     json_object_set_new(canh, "agency", json_string(hb->cfg->agency));
     json_object_set_new(canh, "version", json_string(CANH_VERSION));
-    json_object_set_new(canh, "uptime_s", json_integer((json_int_t)((now - hb->started_us) / 1000000)));
+    json_object_set_new(canh, "uptime_s",
+                        json_integer((json_int_t)((now - hb->started_us) / 1000000)));
     json_object_set_new(canh, "rss_bytes", json_integer((json_int_t)rss_bytes()));
     json_object_set_new(canh, "interval_s",
                         json_integer((json_int_t)(hb->cfg->heartbeat_interval_us / 1000000)));

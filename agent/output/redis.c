@@ -25,8 +25,8 @@
 #include "agent/output/redis.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +49,7 @@
 enum out_state { OUT_DOWN, OUT_SYNC, OUT_READY };
 
 struct flight {
-    char *payload;      /* event sent from memory: our copy until acknowledged */
+    char *payload; /* event sent from memory: our copy until acknowledged */
     size_t len;
     uint64_t spool_end; /* event from the spool: offset past its record */
     bool heartbeat;

@@ -167,8 +167,8 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
         goto fail;
     }
     if (flock(s->fd, LOCK_EX | LOCK_NB) < 0) {
-        snprintf(err, err_len, "%s: %s; is another canh-agent using this state directory?",
-                 path, errno == EWOULDBLOCK ? "locked" : strerror(errno));
+        snprintf(err, err_len, "%s: %s; is another canh-agent using this state directory?", path,
+                 errno == EWOULDBLOCK ? "locked" : strerror(errno));
         goto fail;
     }
     s->ack_fd = open(s->ack_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
@@ -244,8 +244,10 @@ static int compact(struct spool *s)
         goto fail;
     char chunk[65536];
     for (uint64_t pos = from; pos < s->file_size;) {
-        size_t n = s->file_size - pos < sizeof(chunk) ? (size_t)(s->file_size - pos) : sizeof(chunk);
-        if (read_full(s->fd, chunk, n, pos) < 0 || pwrite(nfd, chunk, n, (off_t)(pos - from)) != (ssize_t)n)
+        size_t n =
+            s->file_size - pos < sizeof(chunk) ? (size_t)(s->file_size - pos) : sizeof(chunk);
+        if (read_full(s->fd, chunk, n, pos) < 0 ||
+            pwrite(nfd, chunk, n, (off_t)(pos - from)) != (ssize_t)n)
             goto fail;
         pos += n;
     }
@@ -306,8 +308,14 @@ int spool_append(struct spool *s, const void *payload, size_t len, uint64_t *end
     return 0;
 }
 
-uint64_t spool_head(const struct spool *s) { return s->head; }
-uint64_t spool_tail(const struct spool *s) { return s->base + s->file_size; }
+uint64_t spool_head(const struct spool *s)
+{
+    return s->head;
+}
+uint64_t spool_tail(const struct spool *s)
+{
+    return s->base + s->file_size;
+}
 
 int spool_read(struct spool *s, uint64_t *off, const char **payload, size_t *len)
 {
@@ -364,7 +372,10 @@ void spool_get_stats(const struct spool *s, struct spool_stats *out)
     out->bytes = spool_tail(s) - s->head;
 }
 
-const char *spool_path(const struct spool *s) { return s->path; }
+const char *spool_path(const struct spool *s)
+{
+    return s->path;
+}
 
 void spool_close(struct spool *s)
 {

@@ -46,7 +46,7 @@ struct spool_stats {
     uint64_t appended;     /* records appended since open */
     uint64_t lost_records; /* refused because the spool was full */
     uint64_t lost_bytes;
-    uint64_t torn_bytes;   /* cut off as a torn/corrupt tail at open */
+    uint64_t torn_bytes; /* cut off as a torn/corrupt tail at open */
     uint64_t syncs;
     uint64_t compactions;
 };

@@ -70,9 +70,8 @@ static void on_timer(evutil_socket_t fd, short what, void *ctx)
     }
 }
 
-struct debug_source *debug_source_new(struct event_base *base, struct pipeline *pl,
-                                      uint64_t events, uint64_t rate_per_s,
-                                      void (*done)(void *ctx), void *ctx)
+struct debug_source *debug_source_new(struct event_base *base, struct pipeline *pl, uint64_t events,
+                                      uint64_t rate_per_s, void (*done)(void *ctx), void *ctx)
 {
     struct debug_source *ds = calloc(1, sizeof(*ds));
     if (!ds)
@@ -103,9 +102,15 @@ void debug_source_start(struct debug_source *ds)
         event_add(ds->timer, &tick);
 }
 
-void debug_source_stop(struct debug_source *ds) { event_del(ds->timer); }
+void debug_source_stop(struct debug_source *ds)
+{
+    event_del(ds->timer);
+}
 
-bool debug_source_finished(const struct debug_source *ds) { return ds->sent >= ds->events; }
+bool debug_source_finished(const struct debug_source *ds)
+{
+    return ds->sent >= ds->events;
+}
 
 void debug_source_free(struct debug_source *ds)
 {

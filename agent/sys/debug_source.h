@@ -18,9 +18,8 @@
 struct debug_source;
 
 /* done(ctx) is called once, after the last event went out. */
-struct debug_source *debug_source_new(struct event_base *base, struct pipeline *pl,
-                                      uint64_t events, uint64_t rate_per_s,
-                                      void (*done)(void *ctx), void *ctx);
+struct debug_source *debug_source_new(struct event_base *base, struct pipeline *pl, uint64_t events,
+                                      uint64_t rate_per_s, void (*done)(void *ctx), void *ctx);
 void debug_source_start(struct debug_source *ds);
 /* Stop sending (shutdown); done is not called. */
 void debug_source_stop(struct debug_source *ds);

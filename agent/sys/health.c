@@ -119,8 +119,8 @@ static void check_drops(struct health *h, uint64_t now_us)
         h->last_ratio = ratio;
     }
     json_t *c = json_pack("{s:I,s:I,s:f,s:f}", "packets", (json_int_t)h->drops_packets, "dropped",
-                          (json_int_t)h->drops_dropped, "drop_ratio", h->last_ratio,
-                          "threshold", (double)h->cfg->drop_alert_ratio_ppm / 1e6);
+                          (json_int_t)h->drops_dropped, "drop_ratio", h->last_ratio, "threshold",
+                          (double)h->cfg->drop_alert_ratio_ppm / 1e6);
     step(h, &h->drops, bad, h->window_start_us - h->window_us, now_us, c);
     json_decref(c);
 }
@@ -131,7 +131,8 @@ static void check_silence(struct health *h, uint64_t now_us)
     if (last < h->started_us)
         last = h->started_us;
     bool bad = h->cfg->link_silent_us && now_us > last && now_us - last >= h->cfg->link_silent_us;
-    json_t *c = json_pack("{s:I}", "silent_s", (json_int_t)((now_us > last ? now_us - last : 0) / 1000000));
+    json_t *c =
+        json_pack("{s:I}", "silent_s", (json_int_t)((now_us > last ? now_us - last : 0) / 1000000));
     step(h, &h->silent, bad, last, now_us, c);
     json_decref(c);
 }
@@ -154,8 +155,8 @@ struct health *health_new(struct event_base *base, const struct agent_config *cf
     h->pl = pl;
     h->cap = cap;
     h->started_us = units_now_us();
-    h->window_us = cfg->heartbeat_interval_us > HEALTH_CHECK_US ? cfg->heartbeat_interval_us
-                                                                : HEALTH_CHECK_US;
+    h->window_us =
+        cfg->heartbeat_interval_us > HEALTH_CHECK_US ? cfg->heartbeat_interval_us : HEALTH_CHECK_US;
     builtin_rule(&h->drops, "capture_drops", "fault.overload", SEV_MEDIUM, 60000000ull,
                  60000000ull);
     builtin_rule(&h->silent, "link_silent", "fault.link", SEV_HIGH, 300000000ull, 10000000ull);

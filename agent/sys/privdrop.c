@@ -34,9 +34,10 @@ int privdrop_to_user(const char *user, const char *state_dir, char *err, size_t 
             return -1;
         }
         struct stat st;
-        if (stat(state_dir, &st) == 0 && st.st_uid == 0 && chown(state_dir, pw->pw_uid, pw->pw_gid) < 0) {
-            snprintf(err, err_len, "%s: cannot give the state directory to %s: %s", state_dir,
-                     user, strerror(errno));
+        if (stat(state_dir, &st) == 0 && st.st_uid == 0 &&
+            chown(state_dir, pw->pw_uid, pw->pw_gid) < 0) {
+            snprintf(err, err_len, "%s: cannot give the state directory to %s: %s", state_dir, user,
+                     strerror(errno));
             return -1;
         }
     }

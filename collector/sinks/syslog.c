@@ -57,9 +57,9 @@ size_t syslog_format(char *buf, size_t len, const struct incident *inc, const ch
     char stamp[40];
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     int pri = SYSLOG_FACILITY * 8 + syslog_severity(inc, action);
-    size_t used = (size_t)snprintf(buf, len, "<%d>1 %s.%06uZ %s %s %ld INCIDENT [" SYSLOG_SD_ID, pri,
-                                   stamp, (unsigned)(now_us % 1000000), *hostname ? hostname : "-",
-                                   *app ? app : "-", (long)getpid());
+    size_t used = (size_t)snprintf(buf, len, "<%d>1 %s.%06uZ %s %s %ld INCIDENT [" SYSLOG_SD_ID,
+                                   pri, stamp, (unsigned)(now_us % 1000000),
+                                   *hostname ? hostname : "-", *app ? app : "-", (long)getpid());
     if (used >= len)
         return len - 1;
     used = put_param(buf, len, used, "id", inc->id);
@@ -77,12 +77,10 @@ size_t syslog_format(char *buf, size_t len, const struct incident *inc, const ch
     used = put_param(buf, len, used, "kinds", inc->kinds);
     if (used + 2 < len) {
         /* MSG is UTF-8 (Vietnamese): RFC 5424 §6.4 marks it with a BOM. */
-        used += (size_t)snprintf(buf + used, len - used,
-                                 "] \xEF\xBB\xBF%s: %s - %s - %s → %s - %s", action,
-                                 inc->taxonomy->vi, inc->agency,
-                                 *inc->sources ? inc->sources : "?",
-                                 *inc->asset ? inc->asset : (*inc->targets ? inc->targets : "?"),
-                                 inc->summary);
+        used += (size_t)snprintf(
+            buf + used, len - used, "] \xEF\xBB\xBF%s: %s - %s - %s → %s - %s", action,
+            inc->taxonomy->vi, inc->agency, *inc->sources ? inc->sources : "?",
+            *inc->asset ? inc->asset : (*inc->targets ? inc->targets : "?"), inc->summary);
     }
     return used < len ? used : len - 1;
 }
@@ -106,7 +104,8 @@ struct syslog_sink {
     size_t queued_bytes;
 };
 
-struct syslog_sink *syslog_sink_new(struct event_base *base, const char *host, uint16_t port, bool tcp)
+struct syslog_sink *syslog_sink_new(struct event_base *base, const char *host, uint16_t port,
+                                    bool tcp)
 {
     struct addrinfo hints = {.ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM}, *res = NULL;
     char portbuf[8];
@@ -174,7 +173,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
         s->connected = true;
         return;
     }
-    fail_all(s, (what & BEV_EVENT_TIMEOUT) ? "syslog TCP timed out" : "syslog TCP connection failed");
+    fail_all(s,
+             (what & BEV_EVENT_TIMEOUT) ? "syslog TCP timed out" : "syslog TCP connection failed");
 }
 
 void syslog_sink_send(struct syslog_sink *s, const char *msg, size_t len, syslog_done_fn done,

@@ -32,7 +32,8 @@ struct syslog_sink;
 typedef void (*syslog_done_fn)(void *priv, const char *error); /* error NULL: sent */
 
 /* Resolves host now; NULL (and a logged reason) when it cannot. */
-struct syslog_sink *syslog_sink_new(struct event_base *base, const char *host, uint16_t port, bool tcp);
+struct syslog_sink *syslog_sink_new(struct event_base *base, const char *host, uint16_t port,
+                                    bool tcp);
 /* done is always called, maybe before this returns. */
 void syslog_sink_send(struct syslog_sink *s, const char *msg, size_t len, syslog_done_fn done,
                       void *priv);

@@ -133,8 +133,8 @@ static int webhook_open(void **state, const struct collector_config *cfg, struct
     if (!w)
         return -1;
     char why[600];
-    if (secret_read_file(cfg->webhook_secret_file, w->secret, sizeof(w->secret), why,
-                         sizeof(why)) < 0) {
+    if (secret_read_file(cfg->webhook_secret_file, w->secret, sizeof(w->secret), why, sizeof(why)) <
+        0) {
         log_err("[webhook] secret_file: %s", why);
         goto err;
     }

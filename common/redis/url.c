@@ -144,10 +144,11 @@ int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t err
     if (strncmp(text, "unix:", 5) == 0)
         return parse_unix(text, u, err, err_len);
     if (strncmp(text, "rediss://", 9) == 0) {
-        snprintf(err, err_len,
-                 "redis_url %s: TLS goes through stunnel (docs/deployment.md); point redis_url at its "
-                 "local end, redis://127.0.0.1:PORT",
-                 text);
+        snprintf(
+            err, err_len,
+            "redis_url %s: TLS goes through stunnel (docs/deployment.md); point redis_url at its "
+            "local end, redis://127.0.0.1:PORT",
+            text);
         return -1;
     }
     if (strncmp(text, "redis://", 8) != 0) {
