@@ -25,16 +25,6 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-show_logs() { for f in "$TMP"/agent-*.log; do echo "--- $f"; tail -15 "$f"; done >&2; }
-# wait_for SECONDS DESCRIPTION COMMAND...: poll every 0.1 s, fail at the bound
-wait_for() {
-    local limit=$(( $1 * 10 )) what=$2 i
-    shift 2
-    for ((i = 0; i < limit; i++)); do "$@" && return 0; sleep 0.1; done
-    show_logs
-    fail "$what (waited $((limit / 10)) s)"
-}
-
 ip netns add "$NSA"; ip netns add "$NSB"
 for n in 1 2; do
     ip link add "eth$n" netns "$NSA" type veth peer name "peer$n" netns "$NSB"
@@ -48,7 +38,7 @@ redis-server --port 0 --unixsocket "$TMP/r.sock" --unixsocketperm 700 --dir "$TM
 REDIS_PID=$!
 rcli() { redis-cli -s "$TMP/r.sock" "$@"; }
 redis_up() { rcli PING >/dev/null 2>&1; }
-wait_for 10 "redis-server did not start" redis_up
+wait_until 10 "redis-server" redis_up
 # at_least N COMMAND...: the command's output (a number) is N or more
 at_least() { local want=$1; shift; [ "$("$@" 2>/dev/null || echo 0)" -ge "$want" ]; }
 
@@ -95,7 +85,7 @@ for n in 1 2; do
 done
 expect_contains "$TMP/check-eth2.log" "agent-eth2.conf"
 for n in 1 2; do
-    wait_for 15 "no heartbeat on canh:heartbeats:gw-eth$n" at_least 1 rcli XLEN "canh:heartbeats:gw-eth$n"
+    wait_until 15 "a heartbeat on canh:heartbeats:gw-eth$n" at_least 1 rcli XLEN "canh:heartbeats:gw-eth$n"
 done
 pass "both instances run and send heartbeats to canh:heartbeats:gw-eth1 and gw-eth2"
 
@@ -107,12 +97,12 @@ pass "each instance has its own name; agent-eth2.conf applies to eth2 only"
 
 # Own state directory and spool, each locked by its own agent.
 for n in 1 2; do
-    wait_for 5 "no spool in $TMP/lib/canh/eth$n" test -e "$TMP/lib/canh/eth$n/events.spool"
+    wait_until 5 "the spool in $TMP/lib/canh/eth$n" test -e "$TMP/lib/canh/eth$n/events.spool"
 done
 [ ! -e "$TMP/lib/canh/events.spool" ] || fail "a spool in the shared state directory"
 for i in eth1 eth2; do
-    kill -0 "${PID[$i]}" 2>/dev/null || { show_logs; fail "canh-agent@$i died"; }
-    ! grep -qi "lock" "$TMP/agent-$i.log" || { show_logs; fail "canh-agent@$i: lock message"; }
+    kill -0 "${PID[$i]}" 2>/dev/null || fail "canh-agent@$i died"
+    ! grep -qi "lock" "$TMP/agent-$i.log" || fail "canh-agent@$i: lock message"
 done
 pass "state and spool in /var/lib/canh/eth1 and eth2 (StateDirectory=canh/%i), no lock collision"
 
@@ -124,7 +114,7 @@ done
 kinds() { rcli --raw XRANGE "canh:events:$1" - + | grep '^{' | jq -r .canh.kind | sort -u | tr '\n' ' '; }
 has_portscan() { [[ " $(kinds "$1") " == *" portscan "* ]]; }
 for n in 1 2; do
-    wait_for 15 "no portscan in canh:events:gw-eth$n" has_portscan "gw-eth$n"
+    wait_until 15 "a portscan in canh:events:gw-eth$n" has_portscan "gw-eth$n"
 done
 [ "$(rcli --raw KEYS 'canh:events:*' | sort | tr '\n' ' ')" = "canh:events:gw-eth1 canh:events:gw-eth2 " ] ||
     fail "streams: $(rcli --raw KEYS 'canh:events:*' | tr '\n' ' ')"
@@ -141,10 +131,10 @@ pass "a second agent on eth1 is refused by its spool lock (exit $rc)"
 
 for i in eth1 eth2; do
     kill -TERM "${PID[$i]}"
-    timeout 30 tail --pid="${PID[$i]}" -f /dev/null || { show_logs; fail "canh-agent@$i still runs 30 s after SIGTERM"; }
+    timeout 30 tail --pid="${PID[$i]}" -f /dev/null || fail "canh-agent@$i still runs 30 s after SIGTERM"
     rc=0; wait "${PID[$i]}" || rc=$?
     unset "PID[$i]"
-    [ "$rc" -eq 0 ] || { show_logs; fail "canh-agent@$i exited $rc after SIGTERM"; }
+    [ "$rc" -eq 0 ] || fail "canh-agent@$i exited $rc after SIGTERM"
 done
 pass "SIGTERM stops both with 0"
 echo "$PASSED passed, 0 failed"

@@ -157,8 +157,7 @@ redis-server --port 0 --unixsocket "$TMP/redis/r.sock" --unixsocketperm 777 --di
     --save '' --appendonly no --logfile "$TMP/redis.log" &
 REDIS_PID=$!
 rcli() { redis-cli -s "$TMP/redis/r.sock" "$@"; }
-for _ in $(seq 100); do rcli PING >/dev/null 2>&1 && break; sleep 0.05; done
-rcli PING | grep -q PONG || fail "redis-server did not start"
+wait_until 5 "redis-server" rcli PING
 install -d -o canh -g canh -m 750 "$TMP/agent-state"
 sed -e "s|^redis_url = .*|redis_url = unix:$TMP/redis/r.sock|" -e "s|^state_dir = .*|state_dir = $TMP/agent-state|" \
     -e '/^user = /d' -e '/^password_file = /d' /etc/canh/agent.conf >"$TMP/agent.conf"
@@ -170,12 +169,11 @@ as_agent timeout 60 /usr/bin/canh-agent -c "$TMP/agent.conf" -r "$TMP/scan_syn.p
 [ "$(rcli XLEN "canh:events:$name")" -gt 0 ] || fail "no events in canh:events:$name"
 as_collector timeout 60 /usr/bin/canh-collector -c "$TMP/collector.conf" >"$TMP/collector.log" 2>&1 &
 COLL_PID=$!
-for _ in $(seq 300); do
-    [ "$(rcli XLEN canh:incidents)" -gt 0 ] && break
-    kill -0 "$COLL_PID" 2>/dev/null || { cat "$TMP/collector.log"; fail "the installed collector exited"; }
-    sleep 0.1
-done
-[ "$(rcli XLEN canh:incidents)" -gt 0 ] || { cat "$TMP/collector.log"; fail "no incident within 30s"; }
+incident_or_exit() {
+    kill -0 "$COLL_PID" 2>/dev/null || fail "the installed collector exited"
+    [ "$(rcli XLEN canh:incidents)" -gt 0 ]
+}
+wait_until 30 "an incident from the installed collector" incident_or_exit
 kill "$COLL_PID"
 wait "$COLL_PID" 2>/dev/null || true
 COLL_PID=

@@ -34,6 +34,8 @@ def serve(path, out):
             f.write(d)
     while True:
         c, _ = s.accept()
+        with open(path + ".accepted", "a") as log:
+            log.write("connection\n")
         threading.Thread(target=drain, args=(c,), daemon=True).start()
 for path, out in zip(sys.argv[1::2], sys.argv[2::2]):
     threading.Thread(target=serve, args=(path, out), daemon=True).start()
@@ -61,19 +63,16 @@ multi-forward:
     all: true
     types: []
 EOF
-for _ in $(seq 50); do [ -S "$TMP/alerts.sock" ] && [ -S "$TMP/all.sock" ] && break; sleep 0.1; done
+wait_until 5 "the sink's sockets" test -S "$TMP/alerts.sock" -a -S "$TMP/all.sock"
 fever run --config "$TMP/fever.yaml" --dummy -v -i "$TMP/in.sock" --in-buffer-drop=false \
     --mgmt-socket "$TMP/mgmt.sock" --logfile "$TMP/fever.log" >"$TMP/fever.out" 2>&1 &
 FEVER=$!
 cleanup() { kill "$FEVER" "$SINK" 2>/dev/null || true; wait "$FEVER" "$SINK" 2>/dev/null || true; cleanup_tmp; }
 trap cleanup EXIT
-for _ in $(seq 100); do [ -S "$TMP/in.sock" ] && break; sleep 0.1; done
-[ -S "$TMP/in.sock" ] || { cat "$TMP/fever.out" "$TMP/fever.log"; fail "FEVER did not open its input socket"; }
-for _ in $(seq 50); do
-    [ "$(grep -c 'Reconnecting to forwarding socket' "$TMP/fever.log" 2>/dev/null)" -ge 2 ] && break
-    sleep 0.1
-done
-sleep 0.5
+wait_until 10 "FEVER's input socket" test -S "$TMP/in.sock"
+# Both outputs connected to the sink before anything is sent.
+wait_until 10 "FEVER connected to both forwarding sockets" \
+    test -s "$TMP/alerts.sock.accepted" -a -s "$TMP/all.sock.accepted"
 
 python3 - "$TMP/in.sock" "$TMP/events.jsonl" <<'PY'
 import socket, sys
@@ -85,7 +84,7 @@ PY
 
 alerts=$(grep -c '"event_type":"alert"' "$TMP/events.jsonl")
 got() { [ "$(grep -c . "$TMP/all.jsonl")" -ge "$n" ] && [ "$(grep -c . "$TMP/alerts.jsonl")" -ge "$alerts" ]; }
-for _ in $(seq 100); do got && break; sleep 0.2; done
+wait_until 20 "FEVER forwarded every event" got
 if grep -q 'level=warning' "$TMP/fever.log"; then
     grep 'level=warning' "$TMP/fever.log" | head -5
     fail "FEVER warned while reading canh events"
