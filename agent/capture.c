@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agent/decode.h"
+#include "common/log.h"
 
 /* Block timeout of the TPACKET_V3 ring: how long a half-filled block may
  * wait before it is handed over.  Detector windows are seconds long, so a
@@ -174,6 +175,10 @@ int capture_open(struct capture *cap, const struct capture_opts *opts)
         rc = choose_dlt(cap);
     if (rc == 0)
         rc = set_filter(cap, opts->filter);
+    if (rc == 0) {
+        int snap = pcap_snapshot(cap->pcap);
+        cap->snaplen = snap > 0 ? (uint32_t)snap : CAPTURE_DEFAULT_SNAPLEN;
+    }
     if (rc != 0) {
         if (cap->pcap != NULL)
             pcap_close(cap->pcap);
@@ -199,6 +204,22 @@ static void on_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_ch
         return;
     d->count++;
     d->cap->frames++;
+    /* The wire length is only a claim of the file (or driver): at most
+     * the largest IP datagram plus link headers (GRO/TSO super-frames
+     * included).  Without this one crafted record claiming 4 GiB is a
+     * flood's worth of bytes.  (A frame shorter than the snap length is
+     * not proof it was whole: real files cut at other lengths too.) */
+    struct pcap_pkthdr hdr = *h;
+    uint32_t most = h->caplen > CAPTURE_MAX_WIRELEN ? h->caplen : CAPTURE_MAX_WIRELEN;
+    if (hdr.len > most) {
+        if (d->cap->wirelen_capped++ == 0)
+            log_warn("%s: frame %llu claims %u bytes on the wire with %u captured (snap length "
+                     "%u); counted as %u (wirelen_capped)",
+                     d->cap->source, (unsigned long long)d->cap->frames, h->len, h->caplen,
+                     d->cap->snaplen, most);
+        hdr.len = most;
+        h = &hdr;
+    }
     if (d->cb(d->ctx, h, frame) != 0) {
         d->stopped = true;
         pcap_breakloop(d->cap->pcap);
@@ -262,6 +283,7 @@ int capture_stats(struct capture *cap, struct capture_stats *out)
     }
     if (!cap->live) {
         out->received = cap->frames;
+        out->wirelen_capped = cap->wirelen_capped;
         return 0;
     }
     if (pcap_stats(cap->pcap, &ps) != 0) {
@@ -274,6 +296,7 @@ int capture_stats(struct capture *cap, struct capture_stats *out)
     out->received = cap->total_recv;
     out->dropped = cap->total_drop;
     out->if_dropped = cap->total_ifdrop;
+    out->wirelen_capped = cap->wirelen_capped;
     return 0;
 }
 

@@ -16,9 +16,11 @@ struct capture {
     pcap_t *pcap;
     int dlt; /* link type */
     bool live;
-    bool eof;        /* offline: the file is finished */
-    bool truncated;  /* offline: it ended inside a record (or a damaged one) */
-    uint64_t frames; /* handed to callbacks so far */
+    bool eof;                /* offline: the file is finished */
+    bool truncated;          /* offline: it ended inside a record (or a damaged one) */
+    uint64_t frames;         /* handed to callbacks so far */
+    uint32_t snaplen;        /* the capture's (live) or the file's snap length */
+    uint64_t wirelen_capped; /* frames whose claimed wire length was cut down */
     char source[256];
     /* pcap_stats counters are 32-bit and wrap; the last values seen let
      * capture_stats report 64-bit totals. */
@@ -41,7 +43,9 @@ struct capture_opts {
  * and buffer_mb 0 leaves libpcap's default (2 MiB). */
 int capture_open(struct capture *cap, const struct capture_opts *opts);
 
-/* Called for each frame; return non-zero to stop early. */
+/* Called for each frame; return non-zero to stop early.  h->len is never
+ * above the larger of h->caplen and CAPTURE_MAX_WIRELEN (capped, counted,
+ * logged once). */
 typedef int (*capture_cb)(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame);
 
 /* Process up to max frames (0: all available / until EOF).  Returns the
@@ -54,9 +58,14 @@ int capture_dispatch(struct capture *cap, int max, capture_cb cb, void *ctx);
 /* Selectable fd for a live capture (nonblocking), -1 offline. */
 int capture_fd(const struct capture *cap);
 
+/* The largest wire length a cut frame may claim: a 64 KiB IP datagram
+ * (also what GRO/TSO hand a capture) plus link headers. */
+#define CAPTURE_MAX_WIRELEN (65535u + 64u)
+
 struct capture_stats {
-    uint64_t received; /* by the kernel filter */
-    uint64_t dropped;  /* kernel buffer full */
+    uint64_t received;       /* by the kernel filter */
+    uint64_t wirelen_capped; /* claimed wire lengths cut to the captured or largest one */
+    uint64_t dropped;        /* kernel buffer full */
     uint64_t if_dropped;
 };
 /* Totals since capture_open; 0, or -1 with errbuf set.  Offline there is

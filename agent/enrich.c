@@ -14,8 +14,10 @@ void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct 
     memset(e, 0, sizeof(*e));
     e->cfg = cfg;
     e->assets = assets;
-    snprintf(e->boot_id, sizeof(e->boot_id), "%06llx",
-             (unsigned long long)(hash_random_seed() & 0xffffff));
+    /* 64 random bits: two starts of any agent must not meet within the
+     * collector's 7-day dedup window (24 bits did, by the birthday bound,
+     * across a province of restarting agents). */
+    snprintf(e->boot_id, sizeof(e->boot_id), "%016llx", (unsigned long long)hash_random_seed());
     if (cfg->mmdb[0]) {
         int rc = MMDB_open(cfg->mmdb, MMDB_MODE_MMAP, &e->mmdb);
         if (rc == MMDB_SUCCESS)

@@ -18,8 +18,8 @@ struct enrich {
     const struct assets *assets;
     MMDB_s mmdb;
     bool has_mmdb;
-    char boot_id[7]; /* 6 hex digits, new every start */
-    uint64_t seq;    /* events emitted since start */
+    char boot_id[17]; /* 16 hex digits (64 random bits), new every start */
+    uint64_t seq;     /* events emitted since start */
     uint32_t rules_rev;
 };
 

@@ -235,9 +235,79 @@ START_TEST(test_live_loopback)
 }
 END_TEST
 
+/* A file whose frames are whole SYNs (54 bytes captured of 54) except that
+ * one record claims 4 GiB on the wire:
+ * a crafted pcap must not turn one packet into a flood's worth of bytes. */
+static const char *write_crafted_pcap(void)
+{
+    static char path[256];
+    snprintf(path, sizeof(path), "%s", write_temp_file("crafted.pcap", ""));
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+    pcap_dumper_t *d = pcap_dump_open(dead, path);
+    ck_assert_ptr_nonnull(d);
+    uint8_t f[54] = {0};
+    memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
+    uint8_t ip[20] = {0x45, 0, 0, 40, 0, 1, 0, 0, 64, 6, 0, 0, 198, 51, 100, 7, 10, 0, 0, 80};
+    memcpy(f + 14, ip, 20);
+    f[34] = 0x9c;
+    f[35] = 0x40; /* sport 40000 */
+    f[37] = 80;   /* dport 80 */
+    f[46] = 0x50; /* data offset 5 */
+    f[47] = 0x02; /* SYN */
+    for (int i = 0; i < 20; i++) {
+        struct pcap_pkthdr h = {.caplen = 54, .len = 54};
+        h.ts.tv_sec = 1700000000 + i / 10;
+        h.ts.tv_usec = (i % 10) * 100000;
+        if (i == 10)
+            h.len = 0xffffffffu; /* "4 GiB" */
+        f[35] = (uint8_t)(0x40 + i);
+        pcap_dump((u_char *)d, &h, f);
+    }
+    pcap_dump_close(d);
+    pcap_close(dead);
+    return path;
+}
+
+static int max_len_cb(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame)
+{
+    (void)frame;
+    uint32_t *max = ctx;
+    if (h->len > *max)
+        *max = h->len;
+    return 0;
+}
+
+START_TEST(test_crafted_wire_length_is_capped)
+{
+    const char *path = write_crafted_pcap();
+    struct capture cap;
+    struct capture_opts opts = {.file = path};
+    ck_assert_int_eq(capture_open(&cap, &opts), 0);
+    uint32_t max = 0;
+    while (!cap.eof)
+        ck_assert_int_ge(capture_dispatch(&cap, 0, max_len_cb, &max), 0);
+    /* no frame is longer on the wire than the largest IP datagram */
+    ck_assert_uint_eq(max, CAPTURE_MAX_WIRELEN);
+    struct capture_stats cs;
+    ck_assert_int_eq(capture_stats(&cap, &cs), 0);
+    ck_assert_uint_eq(cs.wirelen_capped, 1);
+    capture_close(&cap);
+
+    char err[256];
+    json_t *events = run_pcap(path, NULL, NULL, err, sizeof(err));
+    ck_assert_msg(events != NULL, "%s", err);
+    ck_assert_uint_eq(count_events(events, "tcp_flood", NULL), 0);
+    ck_assert_uint_eq(count_events(events, "udp_flood", NULL), 0);
+    json_decref(events);
+}
+END_TEST
+
 static Suite *capture_suite(void)
 {
     Suite *s = suite_create("capture");
+    TCase *tw = tcase_create("wire length");
+    tcase_add_test(tw, test_crafted_wire_length_is_capped);
+    suite_add_tcase(s, tw);
     TCase *tc = tcase_create("files");
     tcase_add_test(tc, test_fixture_files_open_and_count);
     tcase_add_test(tc, test_truncated_file_keeps_frames);

@@ -56,14 +56,16 @@ json_t *heartbeat_build(struct heartbeat *hb)
     struct capture_stats cs;
     if (hb->cap->live && capture_stats(hb->cap, &cs) == 0)
         json_object_set_new(canh, "capture",
-                            json_pack("{s:I,s:I,s:I}", "received", (json_int_t)cs.received,
+                            json_pack("{s:I,s:I,s:I,s:I}", "received", (json_int_t)cs.received,
                                       "dropped", (json_int_t)cs.dropped, "if_dropped",
-                                      (json_int_t)cs.if_dropped));
+                                      (json_int_t)cs.if_dropped, "wirelen_capped",
+                                      (json_int_t)cs.wirelen_capped));
     /* The spool counters sit with the Redis output's; the collector and
      * operators look for them in one place. */
     json_t *outs = json_object_get(canh, "outputs");
-    static const char *const spool_keys[] = {"spool_records", "spool_bytes", "spool_lost_records",
-                                             "spool_lost_bytes"};
+    static const char *const spool_keys[] = {"spool_records",      "spool_bytes",
+                                             "spool_lost_records", "spool_lost_bytes",
+                                             "spool_torn_bytes",   "spool_damaged_records"};
     json_t *spool = json_object();
     for (size_t i = 0; i < sizeof(spool_keys) / sizeof(spool_keys[0]); i++) {
         json_t *v = json_object_get(outs, spool_keys[i]);

@@ -36,6 +36,7 @@
 #include "agent/output/spool.h"
 #include "common/log.h"
 #include "common/redis/link.h"
+#include "common/units.h"
 
 /* Agents reach the SOC over a WAN: wait longer between attempts than the
  * collector next to its Redis does. */
@@ -79,6 +80,12 @@ struct redis_output {
 
     uint64_t events, sent, delivered, refused, deduped;
     uint64_t hb_sent, hb_dropped, spool_errors;
+    /* One warning per kind of spool failure, then one a minute with the
+     * count meanwhile (a full disk would otherwise log every event). */
+    struct spool_warn {
+        int err;
+        uint64_t last_us, since;
+    } spool_warn[4];
 };
 
 /* Drops the link; the link logs why, once per distinct message. */
@@ -127,13 +134,26 @@ static int spool_event(struct redis_output *r, const char *json, size_t len, uin
     if (rc < 0) {
         struct spool_stats st;
         spool_get_stats(r->spool, &st);
-        /* First loss, then every power of two: visible, never a storm. */
-        if ((st.lost_records & (st.lost_records - 1)) == 0)
-            log_err("%s: event lost (%s; policy: refuse the newest): %llu events, %llu bytes "
-                    "lost so far",
-                    spool_path(r->spool),
-                    rc == -ENOSPC ? "spool full, raise [output] spool_max_mb" : strerror(-rc),
+        int kind = rc == -ENOBUFS                   ? 0
+                   : rc == -ENOSPC || rc == -EDQUOT ? 1
+                   : rc == -EMSGSIZE                ? 2
+                                                    : 3;
+        struct spool_warn *w = &r->spool_warn[kind];
+        uint64_t now = units_now_us();
+        w->since++;
+        if (!w->last_us || now - w->last_us >= 60ull * 1000000 || w->err != rc) {
+            const char *why = kind == 0   ? "spool full, raise [output] spool_max_mb"
+                              : kind == 1 ? "no space left on the disk of the state directory"
+                              : kind == 2 ? "event larger than a spool record may be"
+                                          : strerror(-rc);
+            log_err("%s: %llu event(s) lost since the last warning (%s; policy: refuse the "
+                    "newest): %llu events, %llu bytes lost in all",
+                    spool_path(r->spool), (unsigned long long)w->since, why,
                     (unsigned long long)st.lost_records, (unsigned long long)st.lost_bytes);
+            w->last_us = now;
+            w->err = rc;
+            w->since = 0;
+        }
     }
     return rc;
 }
@@ -449,6 +469,7 @@ static void redis_stats(struct output *o, json_t *out)
     SET("spool_lost_records", st.lost_records);
     SET("spool_lost_bytes", st.lost_bytes);
     SET("spool_torn_bytes", st.torn_bytes);
+    SET("spool_damaged_records", st.damaged_records);
 #undef SET
 }
 

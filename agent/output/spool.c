@@ -20,12 +20,16 @@
 
 #define ACK_MAGIC 0x41484e43u /* "CNHA" */
 #define ACK_FILE_SIZE 16
+#define LOST_MAGIC 0x4c484e43u /* "CNHL" */
+#define LOST_FILE_SIZE 36
 
 struct spool {
     char path[512];
     char ack_path[520];
+    char lost_path[520];
     int fd;
     int ack_fd;
+    bool lost_dirty;    /* the loss counters changed since written */
     uint64_t base;      /* logical offset of the file's first byte */
     uint64_t file_size; /* bytes in the file */
     uint64_t head;      /* logical offset of the first unacknowledged record */
@@ -50,6 +54,8 @@ static uint32_t get_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+
+static int sync_dir(const char *path);
 
 static uint32_t payload_crc(const void *p, size_t len)
 {
@@ -130,6 +136,142 @@ static uint64_t read_ack(int fd)
     return (uint64_t)get_le32(rec + 4) | (uint64_t)get_le32(rec + 8) << 32;
 }
 
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    put_le32(p, (uint32_t)v);
+    put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* "<path>.lost": magic, lost records, lost bytes, torn bytes, damaged
+ * records (u64 each), CRC32.  Losses are counted since the spool was
+ * created, not since the agent started, so an overflow followed by a
+ * restart still shows in the heartbeats. */
+static void read_lost(struct spool *s)
+{
+    uint8_t rec[LOST_FILE_SIZE];
+    int fd = open(s->lost_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (read_full(fd, rec, sizeof(rec), 0) == 0 && get_le32(rec) == LOST_MAGIC &&
+        get_le32(rec + 32) == payload_crc(rec, 32)) {
+        s->st.lost_records = get_le64(rec + 4);
+        s->st.lost_bytes = get_le64(rec + 12);
+        s->st.torn_bytes = get_le64(rec + 20);
+        s->st.damaged_records = get_le32(rec + 28);
+    } else {
+        log_warn("%s: unreadable loss counters; they start again from 0", s->lost_path);
+    }
+    close(fd);
+}
+
+static int write_lost(struct spool *s)
+{
+    uint8_t rec[LOST_FILE_SIZE];
+    put_le32(rec, LOST_MAGIC);
+    put_le64(rec + 4, s->st.lost_records);
+    put_le64(rec + 12, s->st.lost_bytes);
+    put_le64(rec + 20, s->st.torn_bytes);
+    put_le32(rec + 28, (uint32_t)s->st.damaged_records);
+    put_le32(rec + 32, payload_crc(rec, 32));
+    char tmp[540];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", s->lost_path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    int rc = 0;
+    if (pwrite(fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec) || fdatasync(fd) < 0)
+        rc = -1;
+    close(fd);
+    if (rc == 0 && rename(tmp, s->lost_path) < 0)
+        rc = -1;
+    if (rc < 0)
+        unlink(tmp);
+    else
+        s->lost_dirty = false;
+    return rc;
+}
+
+static void count_lost(struct spool *s, uint64_t bytes)
+{
+    s->st.lost_records++;
+    s->st.lost_bytes += bytes;
+    s->lost_dirty = true;
+}
+
+/* The first position after pos where a whole, intact record starts, or
+ * the file size when there is none.  A frame is recognised by its leading
+ * length, the same length after the CRC, and the CRC itself, so a
+ * damaged record costs only itself, not every record after it. */
+static uint64_t resync(struct spool *s, uint64_t pos)
+{
+    size_t len;
+    for (uint64_t p = pos + 1; p + SPOOL_RECORD_OVERHEAD <= s->file_size; p++) {
+        uint8_t hdr[4], tail[4];
+        if (read_full(s->fd, hdr, 4, p) < 0)
+            break;
+        uint64_t l = get_le32(hdr);
+        if (l > SPOOL_MAX_RECORD || p + l + SPOOL_RECORD_OVERHEAD > s->file_size ||
+            read_full(s->fd, tail, 4, p + 8 + l) < 0 || get_le32(tail) != l)
+            continue;
+        if (check_record(s, p, &len))
+            return p;
+    }
+    return s->file_size;
+}
+
+/* Copy the intact records of [from, end) to a new journal, without the
+ * damaged spans between them, and put it in place.  The acknowledged
+ * prefix goes too: the new file starts at the head. */
+static int rewrite_intact(struct spool *s, uint64_t from, uint64_t end, char *err, size_t err_len)
+{
+    char tmp[530];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", s->path);
+    int nfd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (nfd < 0) {
+        snprintf(err, err_len, "%s: cannot rewrite the damaged spool: %s", tmp, strerror(errno));
+        return -1;
+    }
+    uint64_t out = 0;
+    size_t len;
+    for (uint64_t pos = from; pos < end;) {
+        uint64_t total = check_record(s, pos, &len);
+        if (!total) {
+            pos = resync(s, pos);
+            continue;
+        }
+        uint8_t frame[4];
+        put_le32(frame, (uint32_t)len);
+        uint8_t trailer[8];
+        put_le32(trailer, payload_crc(s->buf, len));
+        put_le32(trailer + 4, (uint32_t)len);
+        struct iovec iov[3] = {{frame, 4}, {s->buf, len}, {trailer, 8}};
+        if (pwritev(nfd, iov, 3, (off_t)out) != (ssize_t)total)
+            goto fail;
+        out += total;
+        pos += total;
+    }
+    if (fsync(nfd) < 0)
+        goto fail;
+    s->base = s->head = 0;
+    if (write_ack(s) < 0 || fdatasync(s->ack_fd) < 0 || rename(tmp, s->path) < 0)
+        goto fail;
+    sync_dir(s->path);
+    close(s->fd);
+    s->fd = nfd;
+    s->file_size = out;
+    return 0;
+fail:
+    snprintf(err, err_len, "%s: cannot rewrite the damaged spool: %s", tmp, strerror(errno));
+    close(nfd);
+    unlink(tmp);
+    return -1;
+}
+
 static int sync_dir(const char *path)
 {
     char copy[512];
@@ -158,6 +300,7 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
         goto fail;
     }
     snprintf(s->ack_path, sizeof(s->ack_path), "%s.ack", path);
+    snprintf(s->lost_path, sizeof(s->lost_path), "%s.lost", path);
     s->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (s->fd < 0) {
         snprintf(err, err_len,
@@ -187,26 +330,58 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
      * after everything was delivered and the ack file not yet rewritten. */
     if (ack > s->file_size)
         ack = 0;
-    uint64_t pos = ack;
+    read_lost(s);
+    uint64_t pos = ack, damaged_bytes = 0, damaged_records = 0;
     size_t len;
     for (;;) {
         uint64_t total = check_record(s, pos, &len);
-        if (!total)
+        if (total) {
+            pos += total;
+            s->st.records++;
+            continue;
+        }
+        if (pos >= s->file_size)
             break;
-        pos += total;
-        s->st.records++;
+        uint64_t next = resync(s, pos);
+        if (next >= s->file_size)
+            break; /* nothing intact after it: a torn tail */
+        /* Bit rot or a bad sector in the middle: the span is lost (at
+         * least one record), the records after it are kept. */
+        damaged_records++;
+        damaged_bytes += next - pos;
+        pos = next;
     }
+    if (damaged_records) {
+        s->st.damaged_records += damaged_records;
+        s->st.lost_records += damaged_records;
+        s->st.lost_bytes += damaged_bytes;
+        s->lost_dirty = true;
+        log_warn("%s: skipped %llu damaged records (%llu bytes; bit rot or a bad disk?) and kept "
+                 "the %llu intact ones around them; the skipped ones count as lost",
+                 path, (unsigned long long)damaged_records, (unsigned long long)damaged_bytes,
+                 (unsigned long long)s->st.records);
+    }
+    uint64_t intact_end = pos;
     if (pos < s->file_size) {
-        s->st.torn_bytes = s->file_size - pos;
+        uint64_t torn = s->file_size - pos;
+        s->st.torn_bytes += torn;
+        s->lost_dirty = true;
         log_warn("%s: dropped a torn or damaged tail of %llu bytes at offset %llu (power loss "
                  "during a write?); %llu intact records kept",
-                 path, (unsigned long long)s->st.torn_bytes, (unsigned long long)pos,
+                 path, (unsigned long long)torn, (unsigned long long)pos,
                  (unsigned long long)s->st.records);
-        if (ftruncate(s->fd, (off_t)pos) < 0 || fsync(s->fd) < 0) {
+        if (!damaged_records && (ftruncate(s->fd, (off_t)pos) < 0 || fsync(s->fd) < 0)) {
             snprintf(err, err_len, "%s: cannot cut the damaged tail: %s", path, strerror(errno));
             goto fail;
         }
-        s->file_size = pos;
+        if (!damaged_records)
+            s->file_size = pos;
+    }
+    if (damaged_records) {
+        s->head = ack;
+        if (rewrite_intact(s, ack, intact_end, err, err_len) < 0)
+            goto fail;
+        ack = 0;
     }
     s->head = ack;
     if (s->st.records == 0 && s->file_size > 0) {
@@ -219,6 +394,8 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
         s->head = 0;
     }
     write_ack(s);
+    if (s->lost_dirty && write_lost(s) < 0)
+        log_warn("%s: cannot save the loss counters: %s", s->lost_path, strerror(errno));
     return s;
 fail:
     if (s->fd >= 0)
@@ -277,9 +454,8 @@ int spool_append(struct spool *s, const void *payload, size_t len, uint64_t *end
 {
     uint64_t total = (uint64_t)len + SPOOL_RECORD_OVERHEAD;
     if (len > SPOOL_MAX_RECORD || spool_tail(s) - s->head + total > s->max_bytes) {
-        s->st.lost_records++;
-        s->st.lost_bytes += total;
-        return len > SPOOL_MAX_RECORD ? -EMSGSIZE : -ENOSPC;
+        count_lost(s, total);
+        return len > SPOOL_MAX_RECORD ? -EMSGSIZE : -ENOBUFS;
     }
     if (s->file_size + total > s->max_bytes && s->head > s->base && compact(s) < 0)
         log_warn("%s: cannot compact the spool: %s", s->path, strerror(errno));
@@ -289,13 +465,20 @@ int spool_append(struct spool *s, const void *payload, size_t len, uint64_t *end
     put_le32(trailer + 4, (uint32_t)len);
     struct iovec iov[3] = {{hdr, 4}, {(void *)payload, len}, {trailer, 8}};
     ssize_t n = pwritev(s->fd, iov, 3, (off_t)s->file_size);
+    if (n >= 0 && n < (ssize_t)total) {
+        /* A short write: the disk filled up in the middle of the record.
+         * Writing the rest gives the real reason (ENOSPC, EDQUOT). */
+        uint8_t zero = 0;
+        ssize_t m = pwrite(s->fd, &zero, 1, (off_t)(s->file_size + (uint64_t)n));
+        errno = m < 0 ? errno : ENOSPC;
+        n = -1;
+    }
     if (n != (ssize_t)total) {
-        int e = n < 0 ? errno : EIO;
+        int e = errno ? errno : EIO;
         /* Never leave half a record behind a good one. */
         if (ftruncate(s->fd, (off_t)s->file_size) < 0)
             log_warn("%s: cannot remove a partial record: %s", s->path, strerror(errno));
-        s->st.lost_records++;
-        s->st.lost_bytes += total;
+        count_lost(s, total);
         return -e;
     }
     s->file_size += total;
@@ -362,6 +545,8 @@ int spool_sync(struct spool *s)
         s->st.syncs++;
     }
     if (s->ack_dirty && (write_ack(s) < 0 || fdatasync(s->ack_fd) < 0))
+        rc = -1;
+    if (s->lost_dirty && write_lost(s) < 0)
         rc = -1;
     return rc;
 }

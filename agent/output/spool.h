@@ -9,7 +9,14 @@
  * lets a reader skip, the trailing CRC and repeated length prove the
  * record was written whole.  A torn or corrupt tail (power loss in the
  * middle of a write) is found when the spool is opened, cut off, counted
- * and logged; it is never handed out as an event.
+ * and logged; it is never handed out as an event.  A damaged record in
+ * the middle (bit rot, a bad sector) costs only itself: the reader
+ * resynchronises on the next intact frame, the journal is rewritten
+ * without the damaged span, and the span counts as lost.
+ *
+ * The loss counters (lost_records, lost_bytes, torn_bytes,
+ * damaged_records) are kept in "<path>.lost" across restarts, so they
+ * count since the spool was created and heartbeats keep showing them.
  *
  * Offsets in this API are logical: they only grow, even when the file is
  * compacted, so a caller may keep them across appends.  A sidecar file
@@ -46,7 +53,8 @@ struct spool_stats {
     uint64_t appended;     /* records appended since open */
     uint64_t lost_records; /* refused because the spool was full */
     uint64_t lost_bytes;
-    uint64_t torn_bytes; /* cut off as a torn/corrupt tail at open */
+    uint64_t torn_bytes;      /* cut off as a torn/corrupt tail at open */
+    uint64_t damaged_records; /* skipped as damaged in the middle (also in lost_records) */
     uint64_t syncs;
     uint64_t compactions;
 };
@@ -58,8 +66,9 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
                          size_t err_len);
 
 /* Append one record.  0 and *end_off (logical offset just past it), or
- * -ENOSPC when full (counted as lost), or another -errno on a write
- * error (also counted as lost). */
+ * -ENOBUFS when the spool is at max_bytes, -EMSGSIZE for a payload above
+ * SPOOL_MAX_RECORD, or the write's -errno (-ENOSPC: the disk is full, even
+ * when the write was short); every failure is counted as lost. */
 int spool_append(struct spool *s, const void *payload, size_t len, uint64_t *end_off);
 
 /* Logical offset of the first unacknowledged record / of the end. */
