@@ -289,6 +289,42 @@ static void deadletter(struct job *j)
     apply(j, &o);
 }
 
+/* ---- the limits of one agent's word (issue 19) ----------------------- */
+
+static struct ingest_policy policy_for(struct collector *c, const char *agent, uint64_t entry_ms)
+{
+    return (struct ingest_policy){
+        .bound_agency = agent ? collector_agent_agency(c->cfg, agent) : NULL,
+        .bindings = c->cfg->n_bindings > 0,
+        .entry_ms = entry_ms,
+        .max_ahead_us = c->cfg->max_clock_ahead_us,
+        .max_age_us = c->cfg->max_event_age_us,
+        .clamped = &c->stats.clamped_times,
+    };
+}
+
+/* An entry above the size bound is dead-lettered with its first KiB only:
+ * never parsed, never copied whole. */
+static bool oversized(struct collector *c, struct job *j, bool heartbeat, const char *value,
+                      size_t len)
+{
+    uint64_t max = heartbeat ? c->cfg->max_heartbeat_bytes : c->cfg->max_entry_bytes;
+    if (len <= max)
+        return false;
+    c->stats.oversized++;
+    snprintf(j->reason, sizeof(j->reason), "%s of %zu bytes is above %s (%llu bytes)",
+             heartbeat ? "heartbeat" : "entry", len,
+             heartbeat ? "max_heartbeat_size" : "max_entry_size", (unsigned long long)max);
+    size_t head = len < 1024 ? len : 1024;
+    j->raw = malloc(head + 1);
+    if (j->raw) {
+        memcpy(j->raw, value, head);
+        j->raw[head] = '\0';
+    }
+    deadletter(j);
+    return true;
+}
+
 void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry)
 {
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
@@ -330,6 +366,10 @@ void consume_take_entry(struct collector *c, const char *stream, const redisRepl
         deadletter(j);
         return;
     }
+    const char *agent = ingest_stream_agent(stream);
+    bool heartbeat = ingest_is_heartbeat_stream(stream);
+    if (oversized(c, j, heartbeat, value->str, value->len))
+        return;
     j->raw = malloc(value->len + 1);
     if (!j->raw) {
         job_end(j);
@@ -337,20 +377,28 @@ void consume_take_entry(struct collector *c, const char *stream, const redisRepl
     }
     memcpy(j->raw, value->str, value->len);
     j->raw[value->len] = '\0';
-    const char *agent = ingest_stream_agent(stream);
-    if (ingest_is_heartbeat_stream(stream)) {
+    struct ingest_policy pol = policy_for(c, agent, j->entry_ms);
+    if (heartbeat) {
         j->kind = JOB_HEARTBEAT;
         if (ingest_parse_heartbeat(agent, j->raw, value->len, &j->hb, j->reason,
-                                   sizeof(j->reason)) < 0) {
+                                   sizeof(j->reason)) < 0 ||
+            ingest_vet_heartbeat(&pol, &j->hb, j->reason, sizeof(j->reason)) < 0) {
             deadletter(j);
             return;
+        }
+        /* canh:agents keeps only the known fields, agency the bound one */
+        char *summary = ingest_heartbeat_summary(&j->hb);
+        if (summary) {
+            free(j->raw);
+            j->raw = summary;
         }
         corr_fault_key(j->hb.agent, j->ld.keys[0], sizeof(j->ld.keys[0]));
         j->ld.n = 1;
         consume_job_load(j);
         return;
     }
-    if (ingest_parse_event(agent, j->raw, value->len, &j->ev, j->reason, sizeof(j->reason)) < 0) {
+    if (ingest_parse_event(agent, j->raw, value->len, &j->ev, j->reason, sizeof(j->reason)) < 0 ||
+        ingest_vet_event(&pol, agent, &j->ev, j->reason, sizeof(j->reason)) < 0) {
         deadletter(j);
         return;
     }

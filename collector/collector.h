@@ -36,7 +36,9 @@ struct collector_stats {
     uint64_t conflicts;   /* guarded writes retried */
     uint64_t heartbeats;
     uint64_t opened, escalated, closed;
-    uint64_t claimed; /* entries taken over from other consumers */
+    uint64_t claimed;       /* entries taken over from other consumers */
+    uint64_t clamped_times; /* first_seen/last_seen pulled to the event time */
+    uint64_t oversized;     /* entries above max_entry_size/max_heartbeat_size */
     uint64_t errors;
 };
 

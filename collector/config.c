@@ -51,6 +51,11 @@ void collector_config_defaults(struct collector_config *c)
     c->timeout_us = 5ull * 1000000;
     c->maxlen = 100000;
     c->log_level = LOG_LEVEL_INFO;
+    c->max_clock_ahead_us = 5ull * 60 * 1000000;
+    c->max_event_age_us = 7ull * 86400 * 1000000;
+    c->max_entry_bytes = 256ull << 10;
+    c->max_heartbeat_bytes = 16ull << 10;
+    c->max_inflight = 1000;
     c->incident_window_us = 30ull * 60 * 1000000;
     c->max_event_ids = 50;
     c->serious_level = 3;
@@ -218,7 +223,57 @@ static int h_collector(struct collector_config *c, const char *value, const stru
         return value_count(at, value, 100, UINT64_MAX, &c->maxlen);
     if (strcmp(name, "log_level") == 0)
         return value_log_level(at, value, &c->log_level);
+    if (strcmp(name, "max_clock_ahead") == 0)
+        return value_duration(at, value, 1, &c->max_clock_ahead_us);
+    if (strcmp(name, "max_event_age") == 0)
+        return value_duration(at, value, 1, &c->max_event_age_us);
+    if (strcmp(name, "max_entry_size") == 0 || strcmp(name, "max_heartbeat_size") == 0) {
+        uint64_t bytes;
+        if (value_size(at, value, &bytes) < 0)
+            return -1;
+        if (bytes < 4096 || bytes > (64ull << 20))
+            return value_fail(at, "'%s' is outside 4KiB..64MiB", value);
+        *(name[4] == 'e' ? &c->max_entry_bytes : &c->max_heartbeat_bytes) = bytes;
+        return 0;
+    }
+    if (strcmp(name, "max_inflight") == 0)
+        return set_count32(at, value, 1, 100000, &c->max_inflight);
     return NOT_MINE;
+}
+
+/* [agents]: every key is an agent's name, its value the agency. */
+static int h_agents(struct collector_config *c, const char *value, const struct cfg_at *at)
+{
+    if (c->n_bindings == COLLECTOR_MAX_BINDINGS)
+        return value_fail(at, "more than %d agents bound", COLLECTOR_MAX_BINDINGS);
+    struct agent_binding *b = &c->bindings[c->n_bindings];
+    if (value_name(at, at->key, b->agent, sizeof(b->agent)) < 0)
+        return -1;
+    if (!*value)
+        return value_fail(at, "agent %s is bound to no agency", at->key);
+    if (strchr(value, '|'))
+        return value_fail(at, "an agency name may not contain '|'");
+    if (value_string(at, value, b->agency, sizeof(b->agency)) < 0)
+        return -1;
+    c->n_bindings++;
+    return 0;
+}
+
+const char *collector_agent_agency(const struct collector_config *c, const char *agent)
+{
+    const struct agent_binding *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < c->n_bindings; i++) {
+        const struct agent_binding *b = &c->bindings[i];
+        size_t n = strlen(b->agent);
+        if (strcmp(agent, b->agent) == 0)
+            return b->agency;
+        if (n > best_len && strncmp(agent, b->agent, n) == 0 && agent[n] == '-') {
+            best = b;
+            best_len = n;
+        }
+    }
+    return best ? best->agency : NULL;
 }
 
 static int h_incidents(struct collector_config *c, const char *value, const struct cfg_at *at)
@@ -371,9 +426,9 @@ static const struct {
     const char *name;
     int (*handler)(struct collector_config *c, const char *value, const struct cfg_at *at);
 } sections[] = {
-    {"collector", h_collector},   {"incidents", h_incidents}, {"correlation", h_correlation},
-    {"escalation", h_escalation}, {"webhook", h_webhook},     {"syslog", h_syslog},
-    {"report", h_report},         {"status", h_status},
+    {"collector", h_collector},     {"agents", h_agents},         {"incidents", h_incidents},
+    {"correlation", h_correlation}, {"escalation", h_escalation}, {"webhook", h_webhook},
+    {"syslog", h_syslog},           {"report", h_report},         {"status", h_status},
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))

@@ -1,7 +1,8 @@
 /* config.h — collector.conf (architecture §7, §9).
  *
- * One INI file read with libinih, sections [collector], [incidents],
- * [correlation], [escalation], [webhook], [syslog], [report] and [status].  Every
+ * One INI file read with libinih, sections [collector], [agents],
+ * [incidents], [correlation], [escalation], [webhook], [syslog], [report]
+ * and [status].  Every
  * mistake is reported as "file:line: message" in a struct cfg_err, as the
  * agent's files are; `canh-collector --check` loads it and also opens the
  * secret files it names, so a deployment error shows before the service
@@ -33,6 +34,13 @@ struct sink_route {
 };
 
 #define COLLECTOR_MAX_AGENTS 256
+#define COLLECTOR_MAX_BINDINGS 1024
+
+/* [agents]: an agent (its stream's name) and the agency it watches for. */
+struct agent_binding {
+    char agent[64];
+    char agency[208];
+};
 
 struct collector_config {
     const char *path; /* NULL: built-in defaults */
@@ -53,6 +61,15 @@ struct collector_config {
     uint64_t timeout_us;
     uint64_t maxlen; /* of canh:incidents and canh:deadletter */
     int log_level;
+    /* Bounds on what one agent can make the collector do (issue 19). */
+    uint64_t max_clock_ahead_us; /* event times later than the entry by more: refused */
+    uint64_t max_event_age_us;   /* event times earlier than the entry by more: refused */
+    uint64_t max_entry_bytes;    /* an event entry above: dead-lettered unread */
+    uint64_t max_heartbeat_bytes;
+    uint32_t max_inflight; /* entries read at once over all streams */
+    /* [agents]; none: every agent's own canh.agency is believed (legacy) */
+    struct agent_binding bindings[COLLECTOR_MAX_BINDINGS];
+    size_t n_bindings;
     /* [incidents] */
     uint64_t incident_window_us; /* quiet time after which an incident closes */
     uint32_t max_event_ids;      /* linked event ids kept per incident */
@@ -96,6 +113,11 @@ struct collector_config {
     uint32_t status_max_open; /* open incidents listed by /api/incidents */
     uint32_t status_recent;   /* recently closed ones listed too */
 };
+
+/* The agency [agents] binds agent to: its own name's entry, or for an
+ * instance "gw-soyte-eth1" the entry of "gw-soyte" (the ACL lets one
+ * gateway's user write both).  NULL when [agents] does not name it. */
+const char *collector_agent_agency(const struct collector_config *c, const char *agent);
 
 /* Splits "host:port" or "[v6]:port"; -1 when it is neither. */
 int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port);

@@ -2,7 +2,8 @@
  *
  * Entry encoding in canh:src:<address>: field "<agency>|<taxonomy code>",
  * value "<incident id>|<last seen us>|<kind>|<severity>|<0/1 serious>|
- * <level>|<events>", plus the field "ver".  Agencies and kinds never hold
+ * <level>|<events>|<agent>" (the agent since issue 19: older entries have
+ * seven parts), plus the field "ver".  Agencies and kinds never hold
  * '|' (ingest refuses such events).
  */
 #include "collector/correlate.h"
@@ -44,9 +45,9 @@ static int parse_entry(struct corr_entry *e, const char *field, size_t flen, con
     memset(e, 0, sizeof(*e));
     copy(e->agency, sizeof(e->agency), f);
     e->taxonomy = taxonomy_find(bar + 1);
-    char *parts[7] = {0};
+    char *parts[8] = {0};
     char *save = NULL, *tok = strtok_r(v, "|", &save);
-    for (int i = 0; i < 7 && tok; i++, tok = strtok_r(NULL, "|", &save))
+    for (int i = 0; i < 8 && tok; i++, tok = strtok_r(NULL, "|", &save))
         parts[i] = tok;
     if (!e->taxonomy || !parts[6])
         return -1;
@@ -58,6 +59,8 @@ static int parse_entry(struct corr_entry *e, const char *field, size_t flen, con
     e->serious = parts[4][0] == '1';
     e->level = atoi(parts[5]);
     e->events = strtoull(parts[6], NULL, 10);
+    if (parts[7])
+        copy(e->agent, sizeof(e->agent), parts[7]);
     return 0;
 }
 
@@ -89,9 +92,9 @@ void corr_state_to_fields(const struct corr_state *st,
     for (size_t i = 0; i < st->n; i++) {
         const struct corr_entry *e = &st->v[i];
         snprintf(field, sizeof(field), "%s|%s", e->agency, e->taxonomy->code);
-        snprintf(value, sizeof(value), "%s|%" PRIu64 "|%s|%s|%d|%d|%" PRIu64, e->incident_id,
+        snprintf(value, sizeof(value), "%s|%" PRIu64 "|%s|%s|%d|%d|%" PRIu64 "|%s", e->incident_id,
                  e->last_seen_us, e->kind, severity_name(e->severity), e->serious ? 1 : 0, e->level,
-                 e->events);
+                 e->events, e->agent);
         add(user, field, value);
     }
 }
@@ -128,6 +131,7 @@ void corr_state_note(struct corr_state *st, const struct in_event *ev, const str
     if (ev->ts_us > e->last_seen_us)
         e->last_seen_us = ev->ts_us;
     copy(e->kind, sizeof(e->kind), ev->kind);
+    copy(e->agent, sizeof(e->agent), ev->agent);
     e->severity = inc->severity;
     e->serious = inc->serious;
     e->level = inc->level;
@@ -154,7 +158,10 @@ size_t corr_kinds_for_agency(const struct corr_state *st, const char *agency, ui
 
 size_t corr_agencies(const struct corr_state *st, uint64_t ts_us, uint64_t window_us)
 {
-    const char *seen[CORR_MAX_ENTRIES];
+    /* An agency counts once, and an agent vouches for one agency only: a
+     * single agent naming several agencies (a stolen password, without
+     * [agents] bindings) cannot make a province-wide incident alone. */
+    const char *seen[CORR_MAX_ENTRIES], *by[CORR_MAX_ENTRIES];
     size_t n = 0;
     for (size_t i = 0; i < st->n; i++) {
         const struct corr_entry *e = &st->v[i];
@@ -162,9 +169,11 @@ size_t corr_agencies(const struct corr_state *st, uint64_t ts_us, uint64_t windo
             continue;
         bool dup = false;
         for (size_t j = 0; j < n; j++)
-            dup |= strcmp(seen[j], e->agency) == 0;
-        if (!dup)
+            dup |= strcmp(seen[j], e->agency) == 0 || (*e->agent && strcmp(by[j], e->agent) == 0);
+        if (!dup) {
+            by[n] = e->agent;
             seen[n++] = e->agency;
+        }
     }
     return n;
 }

@@ -36,6 +36,7 @@ struct corr_entry {
     bool serious;
     int level;
     uint64_t events;
+    char agent[64]; /* who reported it ("" in entries written before issue 19) */
 };
 
 struct corr_state {

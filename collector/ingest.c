@@ -224,3 +224,149 @@ void ingest_heartbeat_free(struct in_heartbeat *hb)
     json_decref(hb->root);
     memset(hb, 0, sizeof(*hb));
 }
+
+/* ---- what the stream's agent may claim (issue 19) -------------------- */
+
+static bool owned_by(const char *id, const char *agent)
+{
+    size_t n = strlen(agent);
+    return strncmp(id, agent, n) == 0 && id[n] == ':';
+}
+
+static int vet_agency(const struct ingest_policy *pol, const char *agent, const char **agency,
+                      char *reason, size_t rlen)
+{
+    if (!pol->bound_agency) {
+        if (pol->bindings)
+            return refuse(reason, rlen,
+                          "agent \"%.64s\" is not bound to an agency in collector.conf [agents]",
+                          agent);
+        return 0; /* no [agents]: the agent's own word (documented as unsafe) */
+    }
+    if (**agency && strcmp(*agency, pol->bound_agency) != 0)
+        return refuse(reason, rlen,
+                      "canh.agency \"%.64s\" is not agent %.64s's agency \"%.64s\" "
+                      "(collector.conf [agents])",
+                      *agency, agent, pol->bound_agency);
+    *agency = pol->bound_agency;
+    return 0;
+}
+
+static const char *time_text(uint64_t us, char *buf, size_t len)
+{
+    return units_format_time(us, buf, len);
+}
+
+int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, struct in_event *ev,
+                     char *reason, size_t rlen)
+{
+    if (stream_agent && !owned_by(ev->id, stream_agent))
+        return refuse(reason, rlen, "canh.id \"%.64s\" is not one of agent %.64s's (%.64s:...)",
+                      ev->id, stream_agent, stream_agent);
+    if (stream_agent && !owned_by(ev->finding_id, stream_agent))
+        return refuse(reason, rlen,
+                      "canh.finding_id \"%.64s\" is not one of agent %.64s's (%.64s:...)",
+                      ev->finding_id, stream_agent, stream_agent);
+    /* the event's own agency, "" when it named none */
+    const char *agency = ev->agency == ev->agent ? "" : ev->agency;
+    if (vet_agency(pol, ev->agent, &agency, reason, rlen) < 0)
+        return -1;
+    if (*agency)
+        ev->agency = agency;
+    if (!pol->entry_ms)
+        return 0;
+    uint64_t entry_us = pol->entry_ms * 1000;
+    uint64_t lo = entry_us > pol->max_age_us ? entry_us - pol->max_age_us : 0;
+    uint64_t hi = entry_us + pol->max_ahead_us;
+    char a[48], b[48];
+    if (ev->ts_us > hi)
+        return refuse(reason, rlen,
+                      "timestamp %s is more than max_clock_ahead after the stream entry (%s)",
+                      time_text(ev->ts_us, a, sizeof(a)), time_text(entry_us, b, sizeof(b)));
+    if (ev->ts_us < lo)
+        return refuse(reason, rlen,
+                      "timestamp %s is more than max_event_age before the stream entry (%s)",
+                      time_text(ev->ts_us, a, sizeof(a)), time_text(entry_us, b, sizeof(b)));
+    bool clamped = false;
+    if (ev->first_seen_us < lo || ev->first_seen_us > ev->ts_us) {
+        ev->first_seen_us = ev->ts_us;
+        clamped = true;
+    }
+    if (ev->last_seen_us > hi || ev->last_seen_us < ev->first_seen_us) {
+        ev->last_seen_us = ev->ts_us;
+        clamped = true;
+    }
+    if (clamped && pol->clamped)
+        (*pol->clamped)++;
+    return 0;
+}
+
+int ingest_vet_heartbeat(const struct ingest_policy *pol, struct in_heartbeat *hb, char *reason,
+                         size_t rlen)
+{
+    return vet_agency(pol, hb->agent, &hb->agency, reason, rlen);
+}
+
+char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
+{
+    /* canh.<key> (NULL sub) or canh.<key>.<sub>, copied when an integer
+     * or a string of at most 200 bytes */
+    static const char *const keep[][2] = {
+        {"v", NULL},
+        {"version", NULL},
+        {"uptime_s", NULL},
+        {"interval_s", NULL},
+        {"rules_version", NULL},
+        {"source", NULL},
+        {"packets", NULL},
+        {"bytes", NULL},
+        {"events", NULL},
+        {"rss_bytes", NULL},
+        {"decoded", NULL},
+        {"decode_errors", NULL},
+        {"capture", "received"},
+        {"capture", "dropped"},
+        {"capture", "if_dropped"},
+        {"capture", "wirelen_capped"},
+        {"spool", "records"},
+        {"spool", "bytes"},
+        {"spool", "lost_records"},
+        {"spool", "lost_bytes"},
+        {"spool", "torn_bytes"},
+        {"spool", "damaged_records"},
+        {"counters", "packets"},
+        {"counters", "bytes"},
+        {"counters", "pcap_drops"},
+        {"counters", "events"},
+    };
+    json_t *in = json_object_get(hb->root, "canh");
+    json_t *canh = json_object();
+    json_object_set_new(canh, "agent", json_string(hb->agent));
+    json_object_set_new(canh, "agency", json_string(hb->agency));
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(in, keep[i][0]);
+        if (keep[i][1])
+            v = json_object_get(v, keep[i][1]);
+        if (!json_is_integer(v) && !(json_is_string(v) && json_string_length(v) <= 200))
+            continue;
+        if (!keep[i][1]) {
+            json_object_set(canh, keep[i][0], v);
+            continue;
+        }
+        json_t *sub = json_object_get(canh, keep[i][0]);
+        if (!sub) {
+            sub = json_object();
+            json_object_set_new(canh, keep[i][0], sub);
+        }
+        json_object_set(sub, keep[i][1], v);
+    }
+    json_t *root = json_object();
+    json_t *ts = json_object_get(hb->root, "timestamp");
+    if (json_is_string(ts) && json_string_length(ts) <= 64)
+        json_object_set(root, "timestamp", ts);
+    json_object_set_new(root, "event_type", json_string("stats"));
+    json_object_set_new(root, "canh", canh);
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return text;
+}

@@ -58,6 +58,35 @@ int ingest_parse_event(const char *stream_agent, const char *text, size_t len, s
                        char *reason, size_t reason_len);
 void ingest_event_free(struct in_event *ev);
 
+/* What an entry may claim beyond its own well-formedness (issue 19): the
+ * stream's agent is the only one whose word counts. */
+struct ingest_policy {
+    const char *bound_agency; /* [agents] binding of the stream's agent; NULL: none */
+    bool bindings;            /* [agents] is configured: unbound agents are refused */
+    uint64_t entry_ms;        /* the stream entry's time (its id), Redis's clock */
+    uint64_t max_ahead_us;    /* event times may be this much later than the entry */
+    uint64_t max_age_us;      /* and this much earlier */
+    uint64_t *clamped;        /* counts first_seen/last_seen pulled into range */
+};
+
+/* After ingest_parse_event: canh.id and canh.finding_id must be the
+ * stream agent's own ("<agent>:..."), so no agent can name (and so
+ * suppress as a duplicate, or extend) another agent's event or finding;
+ * the agency must be the one [agents] binds the agent to (an event
+ * without one gets it); the timestamp must lie within the tolerance of
+ * the entry's time — first_seen and last_seen outside it are pulled to
+ * the timestamp and counted.  0, or -1 with a reason for the dead letter. */
+int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, struct in_event *ev,
+                     char *reason, size_t reason_len);
+/* The same binding check for a heartbeat (its agency becomes the bound
+ * one). */
+int ingest_vet_heartbeat(const struct ingest_policy *pol, struct in_heartbeat *hb, char *reason,
+                         size_t reason_len);
+/* The heartbeat as canh:agents keeps it: only the fields the status page
+ * and canh-tail show, integers and short strings, agency the vetted one.
+ * A new string (malloc) or NULL. */
+char *ingest_heartbeat_summary(const struct in_heartbeat *hb);
+
 int ingest_parse_heartbeat(const char *stream_agent, const char *text, size_t len,
                            struct in_heartbeat *out, char *reason, size_t reason_len);
 void ingest_heartbeat_free(struct in_heartbeat *hb);

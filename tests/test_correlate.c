@@ -32,6 +32,25 @@ static struct in_event mk(const char *id, const char *agency, const char *code, 
                              .last_seen_us = ts};
 }
 
+static void add_field_to(void *user, const char *field, const char *value)
+{
+    struct {
+        const char *f[40];
+        size_t l[40];
+        size_t n;
+        char buf[40][256];
+    } *fl = user;
+    if (fl->n + 2 > 40)
+        return;
+    const char *two[2] = {field, value};
+    for (int i = 0; i < 2; i++) {
+        snprintf(fl->buf[fl->n], 256, "%s", two[i]);
+        fl->f[fl->n] = fl->buf[fl->n];
+        fl->l[fl->n] = strlen(fl->buf[fl->n]);
+        fl->n++;
+    }
+}
+
 static struct incident *inc_with_id(const char *id, enum severity sev)
 {
     struct incident *inc = calloc(1, sizeof(*inc));
@@ -39,6 +58,48 @@ static struct incident *inc_with_id(const char *id, enum severity sev)
     inc->severity = sev;
     return inc;
 }
+
+/* One stolen agent password naming several agencies is one agency's word:
+ * province-wide needs distinct agents (issue 19). */
+START_TEST(test_one_agent_naming_agencies_is_not_province_wide)
+{
+    struct corr_state *st = calloc(1, sizeof(*st));
+    struct incident *a = inc_with_id("A", SEV_MEDIUM), *b = inc_with_id("B", SEV_MEDIUM),
+                    *c = inc_with_id("C", SEV_MEDIUM);
+    struct in_event e1 = mk("gw:1:1", "Sở Y tế", "attack.other", "portscan", "1.2.3.4", S(1000));
+    struct in_event e2 = mk("gw:1:2", "Sở Tư pháp", "attack.other", "portscan", "1.2.3.4", S(1001));
+    struct in_event e3 =
+        mk("gw:1:3", "Sở Tài chính", "attack.other", "portscan", "1.2.3.4", S(1002));
+    corr_state_note(st, &e1, a, S(3600));
+    corr_state_note(st, &e2, b, S(3600));
+    corr_state_note(st, &e3, c, S(3600));
+    ck_assert_uint_eq(corr_agencies(st, S(1002), S(3600)), 1);
+    /* the agent survives the round trip through canh:src:<address> */
+    struct fields {
+        const char *f[40];
+        size_t l[40];
+        size_t n;
+        char buf[40][256];
+    } *fl = calloc(1, sizeof(*fl));
+    corr_state_to_fields(st, add_field_to, fl);
+    struct corr_state *back = calloc(1, sizeof(*back));
+    corr_state_from_fields(back, fl->f, fl->l, fl->n);
+    ck_assert_uint_eq(back->n, 3);
+    ck_assert_uint_eq(corr_agencies(back, S(1002), S(3600)), 1);
+    /* a second agent makes it two */
+    struct in_event e4 =
+        mk("gw2:1:1", "Sở Tài chính", "attack.other", "portscan", "1.2.3.4", S(1003));
+    e4.agent = "gw2";
+    corr_state_note(back, &e4, c, S(3600));
+    ck_assert_uint_eq(corr_agencies(back, S(1003), S(3600)), 2);
+    free(fl);
+    free(back);
+    free(st);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
 
 START_TEST(test_kinds_and_agencies_in_window)
 {
@@ -48,6 +109,7 @@ START_TEST(test_kinds_and_agencies_in_window)
     struct in_event scan = mk("e1", "Sở Y tế", "attack.other", "portscan", "1.2.3.4", S(1000));
     struct in_event flood = mk("e2", "Sở Y tế", "attack.dos", "syn_flood", "1.2.3.4", S(1100));
     struct in_event other = mk("e3", "Sở Tư pháp", "attack.other", "sweep", "1.2.3.4", S(1200));
+    other.agent = "gw-sotp";
     corr_state_note(st, &scan, a, S(3600));
     ck_assert_uint_eq(corr_kinds_for_agency(st, "Sở Y tế", S(1000), S(3600)), 1);
     corr_state_note(st, &flood, b, S(3600));
@@ -255,6 +317,7 @@ int main(void)
     Suite *s = suite_create("correlate");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_kinds_and_agencies_in_window);
+    tcase_add_test(tc, test_one_agent_naming_agencies_is_not_province_wide);
     tcase_add_test(tc, test_state_round_trip);
     tcase_add_test(tc, test_combined_links_every_kind);
     tcase_add_test(tc, test_plan_event);
