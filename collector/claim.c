@@ -2,6 +2,7 @@
  *
  * XAUTOCLAIM, stream by stream, of entries idle longer than claim_idle: a
  * dead collector's, or our own that failed; each is applied as if read.
+ * Then the dead consumers left with nothing pending are deleted.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +22,94 @@ struct claim_req {
 };
 
 static void send_claim(struct claim_req *cr, const char *cursor);
+static void send_consumers(struct claim_req *cr);
+
+static void next_stream(struct claim_req *cr)
+{
+    struct collector *c = cr->c;
+    cr->stream++;
+    cr->pages = 0;
+    if (cr->stream < c->rd->n_streams) {
+        send_claim(cr, "0-0");
+        return;
+    }
+    c->rd->claiming = false;
+    free(cr);
+}
+
+static void on_delconsumer(redisReply *reply, void *priv)
+{
+    struct collector *c = priv;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_warn("XGROUP DELCONSUMER: %s", reply->str);
+    else if (reply && reply->type == REDIS_REPLY_INTEGER)
+        c->stats.consumers_deleted++;
+}
+
+/* XINFO CONSUMERS: each collector start is a new consumer name; the dead
+ * ones, once their entries were claimed (pending 0) and idle longer than
+ * claim_idle, are deleted so the group does not grow with every restart.
+ * A live collector reads at least every `block`, so it is never that idle;
+ * and a consumer deleted by mistake would only be created again by its
+ * next read, with nothing pending lost. */
+static void on_consumers(redisReply *reply, void *priv)
+{
+    struct claim_req *cr = priv;
+    struct collector *c = cr->c;
+    if (!reply) {
+        c->rd->claiming = false;
+        free(cr);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && cr->stream < c->rd->n_streams) {
+        for (size_t i = 0; i < reply->elements; i++) {
+            const redisReply *cons = reply->element[i];
+            const char *name = NULL;
+            long long pending = -1, idle_ms = -1;
+            for (size_t k = 0; cons->type == REDIS_REPLY_ARRAY && k + 1 < cons->elements; k += 2) {
+                const redisReply *f = cons->element[k], *v = cons->element[k + 1];
+                if (f->type != REDIS_REPLY_STRING && f->type != REDIS_REPLY_STATUS)
+                    continue;
+                if (strcmp(f->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
+                    name = v->str;
+                else if (strcmp(f->str, "pending") == 0 && v->type == REDIS_REPLY_INTEGER)
+                    pending = v->integer;
+                else if (strcmp(f->str, "idle") == 0 && v->type == REDIS_REPLY_INTEGER)
+                    idle_ms = v->integer;
+            }
+            if (!name || pending != 0 || idle_ms < 0 ||
+                (uint64_t)idle_ms <= c->cfg->claim_idle_us / 1000 ||
+                strcmp(name, c->cfg->consumer) == 0)
+                continue;
+            log_info("%s: deleting consumer %s (idle %lld s, nothing pending)",
+                     c->rd->streams[cr->stream], name, idle_ms / 1000);
+            struct argv_builder b = {0};
+            ab_add(&b, "XGROUP");
+            ab_add(&b, "DELCONSUMER");
+            ab_add(&b, c->rd->streams[cr->stream]);
+            ab_add(&b, STORE_GROUP);
+            ab_add(&b, name);
+            send_cmd(c, COLLECTOR_CMD, on_delconsumer, c, &b);
+        }
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        log_warn("XINFO CONSUMERS: %s", reply->str);
+    }
+    next_stream(cr);
+}
+
+static void send_consumers(struct claim_req *cr)
+{
+    struct collector *c = cr->c;
+    struct argv_builder b = {0};
+    ab_add(&b, "XINFO");
+    ab_add(&b, "CONSUMERS");
+    ab_add(&b, c->rd->streams[cr->stream]);
+    ab_add(&b, STORE_GROUP);
+    if (send_cmd(c, COLLECTOR_CMD, on_consumers, cr, &b) < 0) {
+        c->rd->claiming = false;
+        free(cr);
+    }
+}
 
 static void on_claim(redisReply *reply, void *priv)
 {
@@ -49,14 +138,11 @@ static void on_claim(redisReply *reply, void *priv)
         send_claim(cr, next);
         return;
     }
-    cr->stream++;
-    cr->pages = 0;
-    if (cr->stream < c->rd->n_streams) {
-        send_claim(cr, "0-0");
+    if (cr->stream < c->rd->n_streams && strcmp(next, "0-0") == 0) {
+        send_consumers(cr); /* every idle entry of the stream is claimed */
         return;
     }
-    c->rd->claiming = false;
-    free(cr);
+    next_stream(cr);
 }
 
 static void send_claim(struct claim_req *cr, const char *cursor)

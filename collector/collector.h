@@ -36,9 +36,11 @@ struct collector_stats {
     uint64_t conflicts;   /* guarded writes retried */
     uint64_t heartbeats;
     uint64_t opened, escalated, closed;
-    uint64_t claimed;       /* entries taken over from other consumers */
-    uint64_t clamped_times; /* first_seen/last_seen pulled to the event time */
-    uint64_t oversized;     /* entries above max_entry_size/max_heartbeat_size */
+    uint64_t claimed;           /* entries taken over from other consumers */
+    uint64_t clamped_times;     /* first_seen/last_seen pulled to the event time */
+    uint64_t oversized;         /* entries above max_entry_size/max_heartbeat_size */
+    uint64_t consumers_deleted; /* dead consumers removed from the group */
+    uint64_t silence_deferred;  /* silent by canh:agent_seen, but newer heartbeats wait unread */
     uint64_t errors;
 };
 

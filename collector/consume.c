@@ -81,8 +81,13 @@ void consume_maybe_read(struct collector *c)
     ab_add(&b, "GROUP");
     ab_add(&b, STORE_GROUP);
     ab_add(&b, c->cfg->consumer);
+    /* COUNT is per stream: over many streams the batch is cut so that one
+     * read never brings more than max_inflight entries in at once. */
+    uint64_t count = c->cfg->batch;
+    if (count * n > c->cfg->max_inflight)
+        count = c->cfg->max_inflight / n ? c->cfg->max_inflight / n : 1;
     ab_add(&b, "COUNT");
-    ab_num(&b, c->cfg->batch);
+    ab_num(&b, count);
     if (!rq->own_pending) {
         ab_add(&b, "BLOCK");
         ab_num(&b, c->cfg->block_us / 1000 ? c->cfg->block_us / 1000 : 1);

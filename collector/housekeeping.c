@@ -2,7 +2,8 @@
  *
  * Closing incidents quiet for the incident window (canh:open by score),
  * and opening fault.link for agents whose heartbeats stopped
- * (canh:agent_seen older than silent_after).  Each subject becomes a job
+ * (canh:agent_seen older than silent_after, and no newer heartbeat waiting
+ * unread in the agent's stream).  Each subject becomes a job
  * of apply.c.
  */
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include "collector/consume_internal.h"
 #include "collector/correlate.h"
 #include "collector/store.h"
+#include "common/log.h"
 #include "common/units.h"
 
 static void on_sweep(redisReply *reply, void *priv)
@@ -51,6 +53,62 @@ void consume_sweep(struct collector *c)
     c->rd->sweeping = send_cmd(c, COLLECTOR_CMD, on_sweep, c, &b) == 0;
 }
 
+/* The id of the newest entry of a heartbeat stream, read in the server so
+ * that no heartbeat body comes back (XINFO STREAM would send two); "" when
+ * there is no such stream.  Only XINFO STREAM: the collector's ACL allows
+ * nothing else on agents' keys. */
+static const char newest_lua[] = "local info = redis.pcall('XINFO', 'STREAM', KEYS[1])\n"
+                                 "if info.err then return '' end\n"
+                                 "for i = 1, #info, 2 do\n"
+                                 "  if info[i] == 'last-generated-id' then return info[i + 1] end\n"
+                                 "end\n"
+                                 "return ''\n";
+
+struct silent_check {
+    struct collector *c;
+    char agent[INCIDENT_KEY_LEN];
+    uint64_t last_heartbeat_us; /* as applied (canh:agent_seen) */
+};
+
+/* Silence is judged from the newest heartbeat in the agent's stream, not
+ * only from the last one applied: after an outage (a restart) or while
+ * behind (a backlog) the stream holds heartbeats the collector has not
+ * read yet, and their agents are not silent. */
+static void on_newest(redisReply *reply, void *priv)
+{
+    struct silent_check *sc = priv;
+    struct collector *c = sc->c;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        if (reply)
+            log_warn("heartbeats of %s: %s; silence not judged", sc->agent, reply->str);
+        free(sc);
+        return;
+    }
+    uint64_t newest_us = 0;
+    if (reply->type == REDIS_REPLY_STRING && reply->len)
+        newest_us = strtoull(reply->str, NULL, 10) * 1000;
+    uint64_t cutoff_us = units_now_us() - c->cfg->silent_after_us;
+    if (newest_us > cutoff_us) {
+        /* heard from lately; the backlog will move canh:agent_seen */
+        c->stats.silence_deferred++;
+        free(sc);
+        return;
+    }
+    struct job *j = consume_job_new(c, JOB_SILENT, false);
+    if (!j) {
+        free(sc);
+        return;
+    }
+    snprintf(j->stream, sizeof(j->stream), "%s", STORE_AGENT_SEEN);
+    snprintf(j->subject, sizeof(j->subject), "%s", sc->agent);
+    snprintf(j->entry_id, sizeof(j->entry_id), "%.40s", sc->agent);
+    j->last_heartbeat_us = newest_us > sc->last_heartbeat_us ? newest_us : sc->last_heartbeat_us;
+    corr_fault_key(sc->agent, j->ld.keys[0], sizeof(j->ld.keys[0]));
+    j->ld.n = 1;
+    free(sc);
+    consume_job_load(j);
+}
+
 static void on_silent(redisReply *reply, void *priv)
 {
     struct collector *c = priv;
@@ -62,16 +120,21 @@ static void on_silent(redisReply *reply, void *priv)
         if (agent->type != REDIS_REPLY_STRING || agent->len > 100 ||
             score->type != REDIS_REPLY_STRING)
             continue;
-        struct job *j = consume_job_new(c, JOB_SILENT, false);
-        if (!j)
+        struct silent_check *sc = calloc(1, sizeof(*sc));
+        if (!sc)
             return;
-        snprintf(j->stream, sizeof(j->stream), "%s", STORE_AGENT_SEEN);
-        snprintf(j->subject, sizeof(j->subject), "%s", agent->str);
-        snprintf(j->entry_id, sizeof(j->entry_id), "%.40s", agent->str);
-        j->last_heartbeat_us = (uint64_t)strtod(score->str, NULL) * 1000;
-        corr_fault_key(agent->str, j->ld.keys[0], sizeof(j->ld.keys[0]));
-        j->ld.n = 1;
-        consume_job_load(j);
+        sc->c = c;
+        snprintf(sc->agent, sizeof(sc->agent), "%s", agent->str);
+        sc->last_heartbeat_us = (uint64_t)strtod(score->str, NULL) * 1000;
+        char key[192];
+        snprintf(key, sizeof(key), "canh:heartbeats:%s", agent->str);
+        struct argv_builder b = {0};
+        ab_add(&b, "EVAL");
+        ab_add(&b, newest_lua);
+        ab_add(&b, "1");
+        ab_add(&b, key);
+        if (send_cmd(c, COLLECTOR_CMD, on_newest, sc, &b) < 0)
+            free(sc);
     }
 }
 
