@@ -325,6 +325,27 @@ static bool oversized(struct collector *c, struct job *j, bool heartbeat, const 
     return true;
 }
 
+/* The read script put {"canh_oversize", bytes, "head", first bytes} in
+ * place of an entry above its bound (consume_internal.h). */
+static bool oversized_in_server(struct collector *c, struct job *j, const char *stream,
+                                const redisReply *fields)
+{
+    if (fields->elements != 4 || fields->element[0]->type != REDIS_REPLY_STRING ||
+        strcmp(fields->element[0]->str, "canh_oversize") != 0 ||
+        fields->element[1]->type != REDIS_REPLY_STRING ||
+        fields->element[3]->type != REDIS_REPLY_STRING)
+        return false;
+    bool heartbeat = ingest_is_heartbeat_stream(stream);
+    uint64_t max = heartbeat ? c->cfg->max_heartbeat_bytes : c->cfg->max_entry_bytes;
+    c->stats.oversized++;
+    snprintf(j->reason, sizeof(j->reason), "%s of %s bytes is above %s (%llu bytes)",
+             heartbeat ? "heartbeat" : "entry", fields->element[1]->str,
+             heartbeat ? "max_heartbeat_size" : "max_entry_size", (unsigned long long)max);
+    j->raw = strndup(fields->element[3]->str, fields->element[3]->len);
+    deadletter(j);
+    return true;
+}
+
 void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry)
 {
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
@@ -347,6 +368,8 @@ void consume_take_entry(struct collector *c, const char *stream, const redisRepl
         apply(j, &o);
         return;
     }
+    if (oversized_in_server(c, j, stream, fields))
+        return;
     const redisReply *value = NULL;
     for (size_t i = 0; i + 1 < fields->elements; i += 2)
         if (fields->element[i]->type == REDIS_REPLY_STRING &&

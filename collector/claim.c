@@ -145,18 +145,31 @@ static void on_claim(redisReply *reply, void *priv)
     next_stream(cr);
 }
 
+/* XAUTOCLAIM in the server, the entries' sizes checked there as the read
+ * does.  KEYS[1]: the stream; ARGV: group, consumer, min idle ms, cursor,
+ * count, max entry bytes, max heartbeat bytes, head bytes. */
+static const char claim_lua[] = CONSUME_CAP_LUA
+    "local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', "
+    "ARGV[5])\n"
+    "cap(r[2], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), is_hb(KEYS[1]))\n"
+    "return r\n";
+
 static void send_claim(struct claim_req *cr, const char *cursor)
 {
     struct collector *c = cr->c;
     struct argv_builder b = {0};
-    ab_add(&b, "XAUTOCLAIM");
+    ab_add(&b, "EVAL");
+    ab_add(&b, claim_lua);
+    ab_add(&b, "1");
     ab_add(&b, c->rd->streams[cr->stream]);
     ab_add(&b, STORE_GROUP);
     ab_add(&b, c->cfg->consumer);
     ab_num(&b, c->cfg->claim_idle_us / 1000);
     ab_add(&b, cursor);
-    ab_add(&b, "COUNT");
     ab_num(&b, c->cfg->batch);
+    ab_num(&b, c->cfg->max_entry_bytes);
+    ab_num(&b, c->cfg->max_heartbeat_bytes);
+    ab_num(&b, CONSUME_OVERSIZE_HEAD);
     if (send_cmd(c, COLLECTOR_CMD, on_claim, cr, &b) < 0) {
         c->rd->claiming = false;
         free(cr);

@@ -1,9 +1,11 @@
 /* consume.c — reading the agents' streams: the loop and its life cycle.
  *
  * The loop, on a 100 ms tick: discover streams (discover.c); XREADGROUP
- * over every stream in one call — first this consumer's own pending
- * entries ("0"), then new ones (">"); apply the batch concurrently
- * (apply.c) and read again when it is done.  Periodically: claim idle
+ * over every stream in one call, run by a script that dead-letters
+ * oversized entries' bodies in the server — first this consumer's own
+ * pending entries ("0"), then new ones (">"); apply the batch concurrently
+ * (apply.c) and read again when it is done, or at the next tick when the
+ * read found nothing.  Periodically: claim idle
  * entries (claim.c), close quiet incidents and watch heartbeats
  * (housekeeping.c).  Also collector_init/start/stop/free.
  */
@@ -29,11 +31,27 @@ struct read_req {
     char (*keys)[192];
 };
 
+/* XREADGROUP in the server, each entry's size checked there (cap() of
+ * CONSUME_CAP_LUA).  KEYS: the streams; ARGV: group, consumer, count,
+ * id (">" or "0"), max entry bytes, max heartbeat bytes, head bytes.  A
+ * script cannot block, so an idle collector reads again at its next tick
+ * (100 ms) instead of waiting in XREADGROUP BLOCK. */
+static const char read_lua[] = CONSUME_CAP_LUA
+    "local args = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
+    "for i = 1, #KEYS do args[#args + 1] = KEYS[i] end\n"
+    "for i = 1, #KEYS do args[#args + 1] = ARGV[4] end\n"
+    "local r = redis.call(unpack(args))\n"
+    "if not r then return {} end\n"
+    "local max_entry, max_hb, head = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "for _, s in ipairs(r) do cap(s[2], max_entry, max_hb, head, is_hb(s[1])) end\n"
+    "return r\n";
+
 static void on_read(redisReply *reply, void *priv)
 {
     struct read_req *rq = priv;
     struct collector *c = rq->c;
     c->rd->reading = false;
+    size_t taken = 0;
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         log_warn("XREADGROUP: %s; discovering streams again", reply->str);
         c->rd->n_streams = 0;
@@ -45,15 +63,17 @@ static void on_read(redisReply *reply, void *priv)
                 sr->element[0]->type != REDIS_REPLY_STRING ||
                 sr->element[1]->type != REDIS_REPLY_ARRAY)
                 continue;
-            for (size_t e = 0; e < sr->element[1]->elements; e++)
+            for (size_t e = 0; e < sr->element[1]->elements; e++, taken++)
                 consume_take_entry(c, sr->element[0]->str, sr->element[1]->element[e]);
         }
     }
     if (reply && reply->type != REDIS_REPLY_ERROR && rq->own_pending)
         c->rd->own_pending_done = true;
+    /* nothing new: wait for the tick rather than spin */
+    c->rd->idle = reply && !rq->own_pending && taken == 0;
     free(rq->keys);
     free(rq);
-    if (reply && c->rd->inflight == 0)
+    if (reply && c->rd->inflight == 0 && !c->rd->idle)
         consume_maybe_read(c);
 }
 
@@ -76,27 +96,24 @@ void consume_maybe_read(struct collector *c)
         return;
     }
     memcpy(rq->keys, c->rd->streams, n * sizeof(*rq->keys));
-    struct argv_builder b = {0};
-    ab_add(&b, "XREADGROUP");
-    ab_add(&b, "GROUP");
-    ab_add(&b, STORE_GROUP);
-    ab_add(&b, c->cfg->consumer);
     /* COUNT is per stream: over many streams the batch is cut so that one
      * read never brings more than max_inflight entries in at once. */
     uint64_t count = c->cfg->batch;
     if (count * n > c->cfg->max_inflight)
         count = c->cfg->max_inflight / n ? c->cfg->max_inflight / n : 1;
-    ab_add(&b, "COUNT");
-    ab_num(&b, count);
-    if (!rq->own_pending) {
-        ab_add(&b, "BLOCK");
-        ab_num(&b, c->cfg->block_us / 1000 ? c->cfg->block_us / 1000 : 1);
-    }
-    ab_add(&b, "STREAMS");
+    struct argv_builder b = {0};
+    ab_add(&b, "EVAL");
+    ab_add(&b, read_lua);
+    ab_num(&b, n);
     for (size_t i = 0; i < n; i++)
         ab_add(&b, rq->keys[i]);
-    for (size_t i = 0; i < n; i++)
-        ab_add(&b, rq->own_pending ? "0" : ">");
+    ab_add(&b, STORE_GROUP);
+    ab_add(&b, c->cfg->consumer);
+    ab_num(&b, count);
+    ab_add(&b, rq->own_pending ? "0" : ">");
+    ab_num(&b, c->cfg->max_entry_bytes);
+    ab_num(&b, c->cfg->max_heartbeat_bytes);
+    ab_num(&b, CONSUME_OVERSIZE_HEAD);
     c->rd->reading = true;
     if (send_cmd(c, COLLECTOR_RD, on_read, rq, &b) < 0) {
         c->rd->reading = false;

@@ -33,6 +33,7 @@ struct consume {
     bool sweeping, watching, claiming;
     struct event *tick; /* drives discovery, claims, sweeps, heartbeats */
     uint64_t next_discover_us, next_claim_us, next_sweep_us, next_silent_us;
+    bool idle; /* the last read found nothing new: read again at the next tick */
     bool stopping;
 };
 
@@ -68,6 +69,33 @@ static inline int send_cmd(struct collector *c, unsigned which, redis_link_reply
 {
     return redis_link_command(c->link, which, fn, priv, b->n, b->v, b->len);
 }
+
+/* ---- reading entries with their size checked in the server ------------ */
+
+/* Lua: cap(entries, max_entry, max_heartbeat, head, heartbeat) replaces
+ * the fields of every entry larger than its bound (the sum of its field
+ * and value lengths) by {"canh_oversize", <bytes>, "head", <first bytes of
+ * its first value>}, so an oversized entry never crosses the wire whole
+ * (issue 19).  The read (consume.c) and the claim (claim.c) scripts call
+ * it on what XREADGROUP / XAUTOCLAIM gave them. */
+#define CONSUME_CAP_LUA                                                                            \
+    "local function cap(entries, max_entry, max_hb, head, hb)\n"                                   \
+    "  local max = hb and max_hb or max_entry\n"                                                   \
+    "  for _, e in ipairs(entries) do\n"                                                           \
+    "    local f = e[2]\n"                                                                         \
+    "    if type(f) == 'table' then\n"                                                             \
+    "      local n = 0\n"                                                                          \
+    "      for i = 1, #f do n = n + #f[i] end\n"                                                   \
+    "      if n > max then\n"                                                                      \
+    "        e[2] = {'canh_oversize', tostring(n), 'head', string.sub(f[2] or '', 1, head)}\n"     \
+    "      end\n"                                                                                  \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "local function is_hb(key) return string.sub(key, 1, 16) == 'canh:heartbeats:' end\n"
+
+/* Bytes of an oversized entry kept for its dead letter. */
+#define CONSUME_OVERSIZE_HEAD 1024
 
 /* ---- one entry (or one sweep/watch subject) being applied ------------ */
 
