@@ -299,6 +299,7 @@ static struct ingest_policy policy_for(struct collector *c, const char *agent, u
         .entry_ms = entry_ms,
         .max_ahead_us = c->cfg->max_clock_ahead_us,
         .max_age_us = c->cfg->max_event_age_us,
+        .deadletter_misdated = c->cfg->deadletter_misdated,
         .clamped = &c->stats.clamped_times,
     };
 }
@@ -420,11 +421,16 @@ void consume_take_entry(struct collector *c, const char *stream, const redisRepl
         consume_job_load(j);
         return;
     }
+    int vet = -1;
     if (ingest_parse_event(agent, j->raw, value->len, &j->ev, j->reason, sizeof(j->reason)) < 0 ||
-        ingest_vet_event(&pol, agent, &j->ev, j->reason, sizeof(j->reason)) < 0) {
+        (vet = ingest_vet_event(&pol, agent, &j->ev, j->reason, sizeof(j->reason))) < 0) {
         deadletter(j);
         return;
     }
+    /* first clamp, then every power of two: visible, never a storm */
+    if (vet == 1 && (c->stats.clamped_times & (c->stats.clamped_times - 1)) == 0)
+        log_warn("%s %s: %s (%" PRIu64 " clamped so far)", stream, id, j->reason,
+                 c->stats.clamped_times);
     process_event_keys(&j->ev, &j->ld, j->src_key, sizeof(j->src_key));
     consume_job_load(j);
 }

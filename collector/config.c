@@ -227,6 +227,12 @@ static int h_collector(struct collector_config *c, const char *value, const stru
         return value_duration(at, value, 1, &c->max_clock_ahead_us);
     if (strcmp(name, "max_event_age") == 0)
         return value_duration(at, value, 1, &c->max_event_age_us);
+    if (strcmp(name, "misdated") == 0) {
+        if (strcmp(value, "clamp") != 0 && strcmp(value, "deadletter") != 0)
+            return value_fail(at, "'%s' is not 'clamp' or 'deadletter'", value);
+        c->deadletter_misdated = strcmp(value, "deadletter") == 0;
+        return 0;
+    }
     if (strcmp(name, "max_entry_size") == 0 || strcmp(name, "max_heartbeat_size") == 0) {
         uint64_t bytes;
         if (value_size(at, value, &bytes) < 0)

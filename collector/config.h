@@ -62,8 +62,9 @@ struct collector_config {
     uint64_t maxlen; /* of canh:incidents and canh:deadletter */
     int log_level;
     /* Bounds on what one agent can make the collector do (issue 19). */
-    uint64_t max_clock_ahead_us; /* event times later than the entry by more: refused */
-    uint64_t max_event_age_us;   /* event times earlier than the entry by more: refused */
+    uint64_t max_clock_ahead_us; /* event times later than the entry by more: clamped */
+    uint64_t max_event_age_us;   /* event times earlier than the entry by more: clamped */
+    bool deadletter_misdated;    /* misdated = deadletter (default clamp) */
     uint64_t max_entry_bytes;    /* an event entry above: dead-lettered unread */
     uint64_t max_heartbeat_bytes;
     uint32_t max_inflight; /* entries read at once over all streams */

@@ -279,14 +279,22 @@ int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, 
     uint64_t lo = entry_us > pol->max_age_us ? entry_us - pol->max_age_us : 0;
     uint64_t hi = entry_us + pol->max_ahead_us;
     char a[48], b[48];
-    if (ev->ts_us > hi)
-        return refuse(reason, rlen,
-                      "timestamp %s is more than max_clock_ahead after the stream entry (%s)",
-                      time_text(ev->ts_us, a, sizeof(a)), time_text(entry_us, b, sizeof(b)));
-    if (ev->ts_us < lo)
-        return refuse(reason, rlen,
-                      "timestamp %s is more than max_event_age before the stream entry (%s)",
-                      time_text(ev->ts_us, a, sizeof(a)), time_text(entry_us, b, sizeof(b)));
+    const char *which = ev->ts_us > hi   ? "max_clock_ahead after"
+                        : ev->ts_us < lo ? "max_event_age before"
+                                         : NULL;
+    if (which) {
+        if (pol->deadletter_misdated)
+            return refuse(reason, rlen, "timestamp %s is more than %s the stream entry (%s)",
+                          time_text(ev->ts_us, a, sizeof(a)), which,
+                          time_text(entry_us, b, sizeof(b)));
+        snprintf(reason, rlen,
+                 "timestamp %s is more than %s the stream entry (%s); counted at the entry's time",
+                 time_text(ev->ts_us, a, sizeof(a)), which, time_text(entry_us, b, sizeof(b)));
+        ev->ts_us = ev->first_seen_us = ev->last_seen_us = entry_us;
+        if (pol->clamped)
+            (*pol->clamped)++;
+        return 1;
+    }
     bool clamped = false;
     if (ev->first_seen_us < lo || ev->first_seen_us > ev->ts_us) {
         ev->first_seen_us = ev->ts_us;

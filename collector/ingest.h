@@ -66,7 +66,8 @@ struct ingest_policy {
     uint64_t entry_ms;        /* the stream entry's time (its id), Redis's clock */
     uint64_t max_ahead_us;    /* event times may be this much later than the entry */
     uint64_t max_age_us;      /* and this much earlier */
-    uint64_t *clamped;        /* counts first_seen/last_seen pulled into range */
+    bool deadletter_misdated; /* a timestamp out of range: dead letter, not clamp */
+    uint64_t *clamped;        /* counts times pulled into range */
 };
 
 /* After ingest_parse_event: canh.id and canh.finding_id must be the
@@ -74,8 +75,11 @@ struct ingest_policy {
  * suppress as a duplicate, or extend) another agent's event or finding;
  * the agency must be the one [agents] binds the agent to (an event
  * without one gets it); the timestamp must lie within the tolerance of
- * the entry's time — first_seen and last_seen outside it are pulled to
- * the timestamp and counted.  0, or -1 with a reason for the dead letter. */
+ * the entry's time, else it (with first_seen and last_seen) is taken as
+ * the entry's time — or, with deadletter_misdated, refused; first_seen
+ * and last_seen outside it are pulled to the timestamp.  Clamps are
+ * counted.  0; 1 when the timestamp was clamped (reason says how, for the
+ * log); -1 with a reason for the dead letter. */
 int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, struct in_event *ev,
                      char *reason, size_t reason_len);
 /* The same binding check for a heartbeat (its agency becomes the bound

@@ -11,6 +11,7 @@
 
 #include "collector/config.h"
 #include "collector/escalate.h"
+#include "collector/ingest.h"
 #include "collector/report.h"
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
@@ -28,6 +29,115 @@ static int load_text(const char *text, struct collector_config *cfg, struct cfg_
     unlink(conf_path);
     return rc;
 }
+
+/* [agents] binds agents (and their per-interface instances) to agencies. */
+START_TEST(test_agents_section_binds_agencies)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    ck_assert_int_eq(load_text("[collector]\nmisdated = deadletter\nmax_entry_size = 64KiB\n"
+                               "[agents]\ngw-soyte = Sở Y tế\ngw-soyte-dmz = Sở Y tế (DMZ)\n"
+                               "gw-sotc = Sở Tài chính\n",
+                               cfg, &err),
+                     0);
+    ck_assert_uint_eq(cfg->n_bindings, 3);
+    ck_assert(cfg->deadletter_misdated);
+    ck_assert_uint_eq(cfg->max_entry_bytes, 64 << 10);
+    ck_assert_str_eq(collector_agent_agency(cfg, "gw-soyte"), "Sở Y tế");
+    ck_assert_str_eq(collector_agent_agency(cfg, "gw-soyte-eth1"), "Sở Y tế");
+    ck_assert_str_eq(collector_agent_agency(cfg, "gw-soyte-dmz"), "Sở Y tế (DMZ)");
+    ck_assert_ptr_null(collector_agent_agency(cfg, "gw-soyteX"));
+    ck_assert_ptr_null(collector_agent_agency(cfg, "gw-sotp"));
+    ck_assert_int_eq(load_text("[agents]\ngw 1 = x\n", cfg, &err), -1);
+    ck_assert_msg(strstr(err.msg, ":2:") != NULL, "%s", err.msg);
+    ck_assert_int_eq(load_text("[agents]\ngw1 = a|b\n", cfg, &err), -1);
+    ck_assert_int_eq(load_text("[collector]\nmisdated = maybe\n", cfg, &err), -1);
+    ck_assert_msg(strstr(err.msg, ":2:") != NULL, "%s", err.msg);
+    free(cfg);
+}
+END_TEST
+
+static const char *event_text(const char *id, const char *agency, const char *ts)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf),
+             "{\"timestamp\":\"%s\",\"event_type\":\"alert\",\"src_ip\":\"203.0.113.5\","
+             "\"canh\":{\"v\":1,\"id\":\"%s\",\"agent\":\"gw-soyte\",\"agency\":\"%s\","
+             "\"kind\":\"portscan\",\"state\":\"new\",\"taxonomy\":{\"code\":\"attack.other\"},"
+             "\"severity\":\"medium\",\"class\":\"normal\"}}",
+             ts, id, agency);
+    return buf;
+}
+
+/* What one agent's word may claim: its own ids, its bound agency, times
+ * near the stream entry's. */
+START_TEST(test_ingest_vets_what_an_agent_claims)
+{
+    struct in_event ev;
+    char reason[256];
+    uint64_t clamped = 0;
+    /* 2026-12-01T00:00:00Z */
+    struct ingest_policy pol = {.bound_agency = "Sở Y tế",
+                                .bindings = true,
+                                .entry_ms = 1796083200000ull,
+                                .max_ahead_us = 300ull * 1000000,
+                                .max_age_us = 86400ull * 1000000,
+                                .deadletter_misdated = true,
+                                .clamped = &clamped};
+    const char *now = "2026-12-01T00:00:00Z";
+    const struct {
+        const char *id, *agency, *ts, *why; /* why NULL: accepted */
+    } cases[] = {
+        {"gw-soyte:ab:000001", "Sở Y tế", now, NULL},
+        {"gw-soyte:ab:000001", "", now, NULL},
+        {"gw-sotc:ab:000001", "Sở Y tế", now, "is not one of agent gw-soyte's"},
+        {"gw-soyte-eth1:ab:1", "Sở Y tế", now, "is not one of agent gw-soyte's"},
+        {"gw-soyte:ab:000002", "Sở Tài chính", now, "is not agent gw-soyte's agency"},
+        {"gw-soyte:ab:000003", "Sở Y tế", "9999-12-31T23:59:59Z", "max_clock_ahead"},
+        {"gw-soyte:ab:000004", "Sở Y tế", "1970-01-01T00:00:01Z", "max_event_age"},
+        {"gw-soyte:ab:000005", "Sở Y tế", "2026-12-01T00:04:00Z", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *text = event_text(cases[i].id, cases[i].agency, cases[i].ts);
+        ck_assert_int_eq(
+            ingest_parse_event("gw-soyte", text, strlen(text), &ev, reason, sizeof(reason)), 0);
+        int rc = ingest_vet_event(&pol, "gw-soyte", &ev, reason, sizeof(reason));
+        if (cases[i].why) {
+            ck_assert_msg(rc == -1 && strstr(reason, cases[i].why), "case %zu: %d %s", i, rc,
+                          reason);
+        } else {
+            ck_assert_msg(rc == 0, "case %zu: %s", i, reason);
+            ck_assert_str_eq(ev.agency, "Sở Y tế");
+        }
+        ingest_event_free(&ev);
+    }
+    /* clamp (the default): the 1970 event counts at the entry's time */
+    pol.deadletter_misdated = false;
+    const char *text = event_text("gw-soyte:ab:000006", "Sở Y tế", "1970-01-01T00:00:01Z");
+    ck_assert_int_eq(
+        ingest_parse_event("gw-soyte", text, strlen(text), &ev, reason, sizeof(reason)), 0);
+    ck_assert_int_eq(ingest_vet_event(&pol, "gw-soyte", &ev, reason, sizeof(reason)), 1);
+    ck_assert_uint_eq(ev.ts_us, pol.entry_ms * 1000);
+    ck_assert_uint_eq(ev.first_seen_us, pol.entry_ms * 1000);
+    ck_assert_uint_eq(clamped, 1);
+    ingest_event_free(&ev);
+    /* no [agents] at all: the agent's own agency is believed (legacy) */
+    pol = (struct ingest_policy){0};
+    text = event_text("gw-soyte:ab:000007", "Sở Tài chính", now);
+    ck_assert_int_eq(
+        ingest_parse_event("gw-soyte", text, strlen(text), &ev, reason, sizeof(reason)), 0);
+    ck_assert_int_eq(ingest_vet_event(&pol, "gw-soyte", &ev, reason, sizeof(reason)), 0);
+    ck_assert_str_eq(ev.agency, "Sở Tài chính");
+    ingest_event_free(&ev);
+    /* [agents] without this agent: refused */
+    pol.bindings = true;
+    ck_assert_int_eq(
+        ingest_parse_event("gw-soyte", text, strlen(text), &ev, reason, sizeof(reason)), 0);
+    ck_assert_int_eq(ingest_vet_event(&pol, "gw-soyte", &ev, reason, sizeof(reason)), -1);
+    ck_assert_ptr_nonnull(strstr(reason, "is not bound to an agency"));
+    ingest_event_free(&ev);
+}
+END_TEST
 
 START_TEST(test_config_values)
 {
@@ -203,6 +313,8 @@ int main(void)
     Suite *s = suite_create("collector");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_config_values);
+    tcase_add_test(tc, test_agents_section_binds_agencies);
+    tcase_add_test(tc, test_ingest_vets_what_an_agent_claims);
     tcase_add_test(tc, test_config_errors_name_the_line);
     tcase_add_test(tc, test_check_listen_names_the_line);
     tcase_add_test(tc, test_signature_and_backoff);
