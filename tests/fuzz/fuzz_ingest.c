@@ -17,6 +17,33 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Inputs starting with '!' fill an event template instead, one field per
+ * newline-separated part, so the fuzzer reaches the checks after the JSON
+ * syntax: timestamp, id, finding id, agency, state, taxonomy code,
+ * first_seen, last_seen.  NULL when the input is not such a template. */
+static char *from_template(const uint8_t *data, size_t size)
+{
+    if (size < 1 || data[0] != '!')
+        return NULL;
+    const char *parts[8] = {"2026-12-01T00:00:00Z", "gw:a:1", "gw:a:f1", "Sở Y tế", "new",
+                            "attack.other",         "",       ""};
+    char *copy = strndup((const char *)data + 1, size - 1);
+    char *save = NULL, *tok = strtok_r(copy, "\n", &save);
+    for (int i = 0; i < 8 && tok; i++, tok = strtok_r(NULL, "\n", &save))
+        parts[i] = tok;
+    json_t *canh =
+        json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:{s:s},s:s,s:s,s:s,s:s}", "v", 1, "id", parts[1],
+                  "finding_id", parts[2], "agent", "gw", "agency", parts[3], "kind", "portscan",
+                  "state", parts[4], "taxonomy", "code", parts[5], "severity", "medium", "class",
+                  "normal", "first_seen", parts[6], "last_seen", parts[7]);
+    json_t *root = json_pack("{s:s,s:s,s:s,s:o}", "timestamp", parts[0], "event_type", "alert",
+                             "src_ip", "203.0.113.5", "canh", canh);
+    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
+    json_decref(root);
+    free(copy);
+    return text;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char reason[256];
@@ -29,6 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 .max_age_us = 86400ull * 1000000,
                                 .deadletter_misdated = size && (data[0] & 1),
                                 .clamped = &clamped};
+    char *templated = from_template(data, size);
+    if (templated) {
+        data = (const uint8_t *)templated;
+        size = strlen(templated);
+    }
     struct in_event ev;
     if (ingest_parse_event("gw", (const char *)data, size, &ev, reason, sizeof(reason)) == 0) {
         if (strcmp(ev.agent, "gw") != 0 || !ev.taxonomy)
@@ -56,5 +88,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         ingest_heartbeat_free(&hb);
     }
+    free(templated);
     return 0;
 }
