@@ -233,8 +233,11 @@ static bool owned_by(const char *id, const char *agent)
     return strncmp(id, agent, n) == 0 && id[n] == ':';
 }
 
-static int vet_agency(const struct ingest_policy *pol, const char *agent, const char **agency,
-                      char *reason, size_t rlen)
+/* The bound agency is written into the entry's own JSON and *agency
+ * points there: it must outlive a reload that frees the configuration it
+ * came from while the entry is being applied. */
+static int vet_agency(const struct ingest_policy *pol, json_t *root, const char *agent,
+                      const char **agency, char *reason, size_t rlen)
 {
     if (!pol->bound_agency) {
         if (pol->bindings)
@@ -248,7 +251,10 @@ static int vet_agency(const struct ingest_policy *pol, const char *agent, const 
                       "canh.agency \"%.64s\" is not agent %.64s's agency \"%.64s\" "
                       "(collector.conf [agents])",
                       *agency, agent, pol->bound_agency);
-    *agency = pol->bound_agency;
+    json_t *c = json_object_get(root, "canh");
+    if (json_object_set_new(c, "agency", json_string(pol->bound_agency)) < 0)
+        return refuse(reason, rlen, "out of memory");
+    *agency = json_string_value(json_object_get(c, "agency"));
     return 0;
 }
 
@@ -269,7 +275,7 @@ int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, 
                       ev->finding_id, stream_agent, stream_agent);
     /* the event's own agency, "" when it named none */
     const char *agency = ev->agency == ev->agent ? "" : ev->agency;
-    if (vet_agency(pol, ev->agent, &agency, reason, rlen) < 0)
+    if (vet_agency(pol, ev->root, ev->agent, &agency, reason, rlen) < 0)
         return -1;
     if (*agency)
         ev->agency = agency;
@@ -312,7 +318,7 @@ int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, 
 int ingest_vet_heartbeat(const struct ingest_policy *pol, struct in_heartbeat *hb, char *reason,
                          size_t rlen)
 {
-    return vet_agency(pol, hb->agent, &hb->agency, reason, rlen);
+    return vet_agency(pol, hb->root, hb->agent, &hb->agency, reason, rlen);
 }
 
 char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
