@@ -30,13 +30,29 @@ static void write_file(const char *p, const uint8_t *d, size_t n)
     close(fd);
 }
 
+static void remove_files(void)
+{
+    char tmp[80];
+    unlink(path);
+    unlink(ack_path);
+    unlink(lost_path);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    unlink(tmp);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", lost_path);
+    unlink(tmp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!path[0]) {
-        snprintf(path, sizeof(path), "/tmp/canh-fuzz-spool-%ld", (long)getpid());
+        /* tmpfs when there is one: the spool fsyncs, a disk would make
+         * the fuzzer crawl */
+        const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        snprintf(path, sizeof(path), "%s/canh-fuzz-spool-%ld", dir, (long)getpid());
         snprintf(ack_path, sizeof(ack_path), "%s.ack", path);
         snprintf(lost_path, sizeof(lost_path), "%s.lost", path);
         log_set_level(LOG_LEVEL_ERR);
+        atexit(remove_files);
     }
     unlink(ack_path);
     unlink(lost_path);
