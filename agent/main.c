@@ -24,6 +24,7 @@
 #include "agent/pipeline.h"
 #include "agent/runloop.h"
 #include "agent/sys/health.h"
+#include "agent/sys/metrics_http.h"
 #include "agent/sys/notify.h"
 #include "agent/sys/privdrop.h"
 #include "common/log.h"
@@ -279,6 +280,7 @@ int main(int argc, char **argv)
     struct runloop *rl = NULL;
     struct health *health = NULL;
     struct heartbeat *hb = NULL;
+    struct metrics_http *metrics = NULL;
     struct notify *notify = NULL;
     struct output *outs[MAX_OUTPUT_SPECS], *redis_outs[MAX_OUTPUT_SPECS];
     size_t n_outs = 0, n_redis = 0;
@@ -322,6 +324,11 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    if (cfg.metrics_listen[0] && !(metrics = metrics_http_new(base, &cfg, hb, why, sizeof(why)))) {
+        log_err("%s", why);
+        status = 1;
+        goto out;
+    }
     uint64_t drain_us = cfg.redis_timeout_us;
     if (drain_us < 1000000)
         drain_us = 1000000;
@@ -330,6 +337,7 @@ int main(int argc, char **argv)
     struct runloop_extras extras = {
         .health = health,
         .notify = notify,
+        .heartbeat = hb,
         .outputs = outs,
         .n_outputs = n_outs,
         .drain_timeout_us = drain_us,
@@ -359,6 +367,7 @@ int main(int argc, char **argv)
     }
 out:
     runloop_free(rl);
+    metrics_http_free(metrics);
     heartbeat_free(hb);
     health_free(health);
     notify_free(notify);

@@ -98,6 +98,11 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
         return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->password_file_line,
                         "password_file: %s", why);
     explicit_bzero(secret, sizeof(secret));
+    /* The agent's own /metrics: a port another process holds would stop
+     * the service at start, so --check says so first. */
+    if (cfg->metrics_listen[0] && value_listen_try_bind(cfg->metrics_listen, why, sizeof(why)) < 0)
+        return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->metrics_listen_line,
+                        "[metrics] listen: %s", why);
     if (load_inputs(cfg, default_rules_dir(cfg), &assets, &rules, err) < 0)
         return -1;
     assets_free(&assets);

@@ -82,27 +82,7 @@ void collector_config_defaults(struct collector_config *c)
 
 int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port)
 {
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text)
-        return -1;
-    const char *h = text;
-    size_t n = (size_t)(colon - text);
-    if (*h == '[') { /* [::1]:8088 */
-        if (n < 3 || h[n - 1] != ']')
-            return -1;
-        h++;
-        n -= 2;
-    } else if (memchr(h, ':', n)) {
-        return -1; /* a bare IPv6 address needs brackets */
-    }
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (n == 0 || n >= host_len || *end || colon[1] == '\0' || p < 0 || p > 65535)
-        return -1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    *port = (uint16_t)p;
-    return 0;
+    return value_listen_split(text, host, host_len, port);
 }
 
 /* ---- keys ------------------------------------------------------------- */

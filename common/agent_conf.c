@@ -20,7 +20,8 @@ enum field_kind {
     F_LEVEL,
     F_NETSET,
     F_LOGLEVEL,
-    F_RATIO_PPM
+    F_RATIO_PPM,
+    F_LISTEN
 };
 
 struct field {
@@ -64,9 +65,10 @@ static const struct field agent_fields[] = {
     FIELD("output", "heartbeat_interval", F_DURATION, heartbeat_interval_us),
     FIELD("output", "timeout", F_DURATION, redis_timeout_us),
     FIELD("geoip", "mmdb", F_STRING, mmdb),
+    FIELD("metrics", "listen", F_LISTEN, metrics_listen),
 };
 
-static const char *const agent_sections[] = {"agent", "capture", "output", "geoip"};
+static const char *const agent_sections[] = {"agent", "capture", "output", "geoip", "metrics"};
 
 void agent_config_defaults(struct agent_config *c)
 {
@@ -127,6 +129,8 @@ static int field_set(struct agent_config *cfg, const struct field *f, const char
         return 0;
     case F_NETSET:
         return value_netset(at, value, (struct netset *)base);
+    case F_LISTEN:
+        return value_listen(at, value, base, f->size);
     }
     return 0;
 }
@@ -151,6 +155,8 @@ static int agent_key(void *user, const char *section, const char *value, const s
             continue;
         if (f->offset == offsetof(struct agent_config, password_file))
             ((struct agent_config *)user)->password_file_line = at->line;
+        if (f->offset == offsetof(struct agent_config, metrics_listen))
+            ((struct agent_config *)user)->metrics_listen_line = at->line;
         return field_set(user, f, value, at);
     }
     return ini_unknown_key(at, section);
