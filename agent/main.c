@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "agent/capture.h"
+#include "agent/evidence.h"
 #include "agent/output/heartbeat.h"
 #include "agent/output/output.h"
 #include "agent/output/redis.h"
@@ -281,6 +282,7 @@ int main(int argc, char **argv)
     struct health *health = NULL;
     struct heartbeat *hb = NULL;
     struct metrics_http *metrics = NULL;
+    struct evidence *evidence = NULL;
     struct notify *notify = NULL;
     struct output *outs[MAX_OUTPUT_SPECS], *redis_outs[MAX_OUTPUT_SPECS];
     size_t n_outs = 0, n_redis = 0;
@@ -304,6 +306,16 @@ int main(int argc, char **argv)
         log_err("%s", why);
         status = 1;
         goto out;
+    }
+    /* After the privilege drop: the files belong to the service's user. */
+    if (cfg.evidence_ring_bytes) {
+        evidence = evidence_new(&cfg, why, sizeof(why));
+        if (!evidence) {
+            log_err("%s", why);
+            status = 1;
+            goto out;
+        }
+        pipeline_set_evidence(pl, evidence);
     }
     base = event_base_new();
     if (!base) {
@@ -367,6 +379,8 @@ int main(int argc, char **argv)
     }
 out:
     runloop_free(rl);
+    pipeline_set_evidence(pl, NULL);
+    evidence_free(evidence);
     metrics_http_free(metrics);
     heartbeat_free(hb);
     health_free(health);

@@ -119,6 +119,8 @@ agency = Sở Tư pháp
 state_dir = $TMP/live-state
 [capture]
 interface = lo
+[evidence]
+ring_mb = 1
 [metrics]
 listen = 127.0.0.1:0
 CONF
@@ -142,6 +144,7 @@ wait_until 30 "the agent's /metrics to count 40 ping packets" pinged
 promtool check metrics <"$TMP/agent.prom" >"$TMP/promtool-agent.log" 2>&1 ||
     fail "promtool check metrics (agent): $(cat "$TMP/promtool-agent.log")"
 grep -q '^canh_agent_info{' "$TMP/agent.prom" || fail "no canh_agent_info"
+grep -q "^canh_agent_evidence_disk_bytes$L 0" "$TMP/agent.prom" || fail "no evidence disk figure"
 code=$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/other")
 [ "$code" = 404 ] || fail "GET /other answered $code"
 pass "the agent's own /metrics counts the pings and passes promtool"
@@ -151,7 +154,7 @@ sed -i "s/^listen = .*/listen = 127.0.0.1:$PORT/" "$TMP/live.conf"
 if "$CANH_BIN/canh-agent" -c "$TMP/live.conf" --check >"$TMP/check2.log" 2>&1; then
     fail "--check accepted a listen address in use"
 fi
-grep -q "live.conf:8: .*listen.*in use" "$TMP/check2.log" || fail "--check: $(cat "$TMP/check2.log")"
+grep -q "live.conf:10: .*listen.*in use" "$TMP/check2.log" || fail "--check: $(cat "$TMP/check2.log")"
 pass "--check refuses a [metrics] listen address another process holds"
 
 kill -TERM "$LIVE"
