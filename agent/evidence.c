@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <nettle/sha2.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -355,8 +356,12 @@ static bool start(struct evidence *e, const struct evt *ev)
         return false;
     char path[480];
     snprintf(path, sizeof(path), "%s/%s", e->dir, o->name);
-    o->fp = fopen(path, "wbx");
+    /* 0640: the frames hold addresses and payloads of the agency's users. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    o->fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!o->fp) {
+        if (fd >= 0)
+            close(fd);
         e->st.write_errors++;
         log_error_limited(e, "evidence: cannot create %s: %s", path, strerror(errno));
         return false;
