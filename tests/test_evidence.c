@@ -79,7 +79,9 @@ static size_t read_indices(const char *path, uint32_t *out, size_t max, uint64_t
     ck_assert_ptr_nonnull(fp);
     uint8_t hdr[24];
     ck_assert_uint_eq(fread(hdr, 1, 24, fp), 24);
-    ck_assert_uint_eq(*(uint32_t *)hdr, 0xa1b2c3d4u);
+    uint32_t magic;
+    memcpy(&magic, hdr, 4);
+    ck_assert_uint_eq(magic, 0xa1b2c3d4u);
     size_t n = 0;
     uint32_t rec[4];
     uint8_t f[1600];
