@@ -18,12 +18,14 @@
 #include <string.h>
 
 #include "agent/capture.h"
+#include "agent/evidence.h"
 #include "agent/output/heartbeat.h"
 #include "agent/output/output.h"
 #include "agent/output/redis.h"
 #include "agent/pipeline.h"
 #include "agent/runloop.h"
 #include "agent/sys/health.h"
+#include "agent/sys/metrics_http.h"
 #include "agent/sys/notify.h"
 #include "agent/sys/privdrop.h"
 #include "common/log.h"
@@ -279,6 +281,8 @@ int main(int argc, char **argv)
     struct runloop *rl = NULL;
     struct health *health = NULL;
     struct heartbeat *hb = NULL;
+    struct metrics_http *metrics = NULL;
+    struct evidence *evidence = NULL;
     struct notify *notify = NULL;
     struct output *outs[MAX_OUTPUT_SPECS], *redis_outs[MAX_OUTPUT_SPECS];
     size_t n_outs = 0, n_redis = 0;
@@ -303,6 +307,16 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    /* After the privilege drop: the files belong to the service's user. */
+    if (cfg.evidence_ring_bytes) {
+        evidence = evidence_new(&cfg, why, sizeof(why));
+        if (!evidence) {
+            log_err("%s", why);
+            status = 1;
+            goto out;
+        }
+        pipeline_set_evidence(pl, evidence);
+    }
     base = event_base_new();
     if (!base) {
         log_err("cannot set up the event loop (out of memory)");
@@ -322,6 +336,11 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    if (cfg.metrics_listen[0] && !(metrics = metrics_http_new(base, &cfg, hb, why, sizeof(why)))) {
+        log_err("%s", why);
+        status = 1;
+        goto out;
+    }
     uint64_t drain_us = cfg.redis_timeout_us;
     if (drain_us < 1000000)
         drain_us = 1000000;
@@ -330,6 +349,7 @@ int main(int argc, char **argv)
     struct runloop_extras extras = {
         .health = health,
         .notify = notify,
+        .heartbeat = hb,
         .outputs = outs,
         .n_outputs = n_outs,
         .drain_timeout_us = drain_us,
@@ -359,6 +379,9 @@ int main(int argc, char **argv)
     }
 out:
     runloop_free(rl);
+    pipeline_set_evidence(pl, NULL);
+    evidence_free(evidence);
+    metrics_http_free(metrics);
     heartbeat_free(hb);
     health_free(health);
     notify_free(notify);

@@ -4,6 +4,8 @@
  * output. */
 #include "agent/pipeline.h"
 
+#include "agent/evidence.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,6 +38,7 @@ struct pipeline {
     struct enrich enrich;
     pipeline_event_hook hook;
     void *hook_ctx;
+    struct evidence *evidence; /* NULL: [evidence] off */
 
     struct decode_stats dstats;
     uint64_t packets, bytes, events;
@@ -98,6 +101,11 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
         return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->password_file_line,
                         "password_file: %s", why);
     explicit_bzero(secret, sizeof(secret));
+    /* The agent's own /metrics: a port another process holds would stop
+     * the service at start, so --check says so first. */
+    if (cfg->metrics_listen[0] && value_listen_try_bind(cfg->metrics_listen, why, sizeof(why)) < 0)
+        return cfg_fail(err, cfg->path ? cfg->path : "agent.conf", cfg->metrics_listen_line,
+                        "[metrics] listen: %s", why);
     if (load_inputs(cfg, default_rules_dir(cfg), &assets, &rules, err) < 0)
         return -1;
     assets_free(&assets);
@@ -119,6 +127,8 @@ void pipeline_emit(struct pipeline *pl, struct evt *ev)
         return;
     }
     pl->events++;
+    if (pl->evidence)
+        evidence_event(pl->evidence, ev, json);
     if (pl->hook)
         pl->hook(pl->hook_ctx, ev, json);
     char *text = json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -184,6 +194,8 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_us)
 {
     for (size_t i = 0; i < pl->n_ops; i++)
         pl->ops[i]->on_tick(pl->det[i], now_us);
+    if (pl->evidence)
+        evidence_tick(pl->evidence, now_us);
     pl->next_tick_us = now_us - now_us % TICK_US + TICK_US;
 }
 
@@ -214,7 +226,12 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
     uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
     pl->packets++;
     pl->bytes += h->len;
-    if (decode_frame(dlt, frame, h->caplen, h->len, ts_us, &p, &pl->dstats) != DECODE_OK) {
+    bool decoded = decode_frame(dlt, frame, h->caplen, h->len, ts_us, &p, &pl->dstats) == DECODE_OK;
+    /* Into the evidence ring before the detectors: the packet that opens a
+     * finding is part of its evidence. */
+    if (pl->evidence)
+        evidence_frame(pl->evidence, dlt, ts_us, frame, h->caplen, h->len, decoded ? &p : NULL);
+    if (!decoded) {
         /* Undecodable frames still move the clock. */
         if (ts_us > pl->last_packet_us)
             pl->last_packet_us = ts_us;
@@ -235,6 +252,11 @@ void pipeline_finish(struct pipeline *pl, uint64_t now_us)
     for (size_t i = 0; i < pl->n_ops; i++)
         pl->ops[i]->flush(pl->det[i], now_us);
     pipeline_flush(pl);
+}
+
+void pipeline_set_evidence(struct pipeline *pl, struct evidence *e)
+{
+    pl->evidence = e;
 }
 
 int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
@@ -301,6 +323,8 @@ json_t *pipeline_stats(struct pipeline *pl)
         if (pl->outputs[i]->stats)
             pl->outputs[i]->stats(pl->outputs[i], outs);
     json_object_set_new(s, "outputs", outs);
+    if (pl->evidence)
+        evidence_stats(pl->evidence, s);
     return s;
 }
 

@@ -45,6 +45,10 @@ void pipeline_packet(struct pipeline *pl, const struct pkt *p);
 void pipeline_tick(struct pipeline *pl, uint64_t now_us);
 /* End of input or shutdown: close open findings, flush outputs. */
 void pipeline_finish(struct pipeline *pl, uint64_t now_us);
+/* Packet evidence (agent/evidence.h) for findings from now on; NULL: none.
+ * The caller keeps e and frees it after the pipeline's last event. */
+struct evidence;
+void pipeline_set_evidence(struct pipeline *pl, struct evidence *e);
 /* Flush outputs (timer). */
 void pipeline_flush(struct pipeline *pl);
 

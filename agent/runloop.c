@@ -1,6 +1,8 @@
 /* runloop.c — see runloop.h. */
 #include "agent/runloop.h"
 
+#include "agent/output/heartbeat.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,11 @@ static void stop(struct runloop *rl, int status)
         now = units_now_us();
     health_finish(rl->x.health, now);
     pipeline_finish(rl->pl, now);
+    /* The closing events are counted now: one last heartbeat carries the
+     * final counters, so the collector's figures for this agent add up
+     * to what it sent (a replay may end before the first interval). */
+    if (rl->x.heartbeat)
+        heartbeat_send(rl->x.heartbeat);
     notify_stopping(rl->x.notify);
     /* Give the outputs a bounded time to hear back (Redis replies); the
      * loop keeps running so they can. */

@@ -18,6 +18,7 @@
 struct runloop;
 struct health;
 struct notify;
+struct heartbeat;
 
 struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct pipeline *pl,
                             const struct agent_config *cfg);
@@ -26,6 +27,7 @@ struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct
 struct runloop_extras {
     struct health *health;         /* its findings are closed at stop */
     struct notify *notify;         /* STOPPING=1 at stop */
+    struct heartbeat *heartbeat;   /* sent once more at stop, with the final counters */
     struct output *const *outputs; /* whose pending() the stop waits for */
     size_t n_outputs;
     uint64_t drain_timeout_us; /* longest wait for them */

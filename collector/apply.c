@@ -5,6 +5,11 @@
  * state meanwhile, so load and decide again.  An entry is only
  * acknowledged by the script that writes its effects; entries that cannot
  * be parsed go to canh:deadletter.
+ *
+ * Jobs of one collector that touch the same keys (incident keys, the
+ * source hash) wait for each other (the key gate below), so CONFLICT only
+ * ever means another collector.  Counters of effects (opened, escalated,
+ * closed) are taken from the write's answer, never from the plan.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +26,8 @@
 
 #define MAX_CONFLICT_RETRIES 50
 
+static void load_now(struct job *j);
+
 static uint32_t random_u32(void *user)
 {
     (void)user;
@@ -36,15 +43,87 @@ static struct process_env env_now(struct collector *c)
         .cfg = c->cfg, .now_us = units_now_us(), .random = random_u32, .random_user = NULL};
 }
 
+/* ---- the key gate ---------------------------------------------------- */
+
+static bool same_key(const char *a, const char *b)
+{
+    return a[0] != '\0' && strcmp(a, b) == 0;
+}
+
+static bool jobs_overlap(const struct job *a, const struct job *b)
+{
+    if (same_key(a->src_key, b->src_key))
+        return true;
+    for (size_t i = 0; i < a->ld.n; i++)
+        for (size_t k = 0; k < b->ld.n; k++)
+            if (same_key(a->ld.keys[i], b->ld.keys[k]))
+                return true;
+    return false;
+}
+
+/* Whether j must wait: it shares a key with an active job or with a job
+ * that arrived before it and still waits (order is kept per key). */
+static bool must_wait(const struct consume *rd, const struct job *j, const struct job *stop)
+{
+    for (const struct job *a = rd->active; a; a = a->next)
+        if (jobs_overlap(a, j))
+            return true;
+    for (const struct job *w = rd->waiting; w && w != stop; w = w->next)
+        if (jobs_overlap(w, j))
+            return true;
+    return false;
+}
+
+static void activate(struct consume *rd, struct job *j)
+{
+    j->active = true;
+    j->next = rd->active;
+    rd->active = j;
+}
+
+static void deactivate(struct consume *rd, struct job *j)
+{
+    for (struct job **p = &rd->active; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    j->active = false;
+}
+
+/* Start the waiting jobs that no longer share a key with anything before
+ * them. */
+static void start_waiting(struct collector *c)
+{
+    struct consume *rd = c->rd;
+    struct job **p = &rd->waiting;
+    while (*p) {
+        struct job *j = *p;
+        if (must_wait(rd, j, j)) {
+            p = &j->next;
+            continue;
+        }
+        *p = j->next;
+        activate(rd, j);
+        load_now(j);
+        p = &rd->waiting; /* the list may have changed under load_now */
+    }
+}
+
 static void job_end(struct job *j)
 {
     struct collector *c = j->c;
+    bool was_active = j->active;
+    if (was_active)
+        deactivate(c->rd, j);
     process_load_free(&j->ld);
     ingest_event_free(&j->ev);
     ingest_heartbeat_free(&j->hb);
     free(j->raw);
     bool counted = j->counted;
     free(j);
+    if (was_active && c->rd->waiting)
+        start_waiting(c);
     if (counted && --c->rd->inflight == 0)
         consume_maybe_read(c);
 }
@@ -62,6 +141,8 @@ static void on_apply(redisReply *reply, void *priv)
         r = store_result_parse(reply->str, reply->len);
     switch (r) {
     case STORE_OK:
+        c->stats.opened += (uint64_t)j->planned_opened;
+        c->stats.escalated += (uint64_t)j->planned_escalated;
         if (j->kind == JOB_EVENT)
             c->stats.applied++;
         else if (j->kind == JOB_DEADLETTER)
@@ -78,7 +159,7 @@ static void on_apply(redisReply *reply, void *priv)
         c->stats.conflicts++;
         if (++j->attempts < MAX_CONFLICT_RETRIES && j->kind != JOB_CLOSE && j->kind != JOB_SILENT) {
             process_load_free(&j->ld);
-            consume_job_load(j);
+            load_now(j);
             return;
         }
         if (j->kind == JOB_EVENT || j->kind == JOB_HEARTBEAT)
@@ -192,8 +273,8 @@ static void on_load(redisReply *reply, void *priv)
             job_end(j);
             return;
         }
-        c->stats.opened += (uint64_t)out.opened;
-        c->stats.escalated += (uint64_t)out.escalated;
+        j->planned_opened = out.opened;
+        j->planned_escalated = out.escalated;
         break;
     }
     case JOB_HEARTBEAT:
@@ -232,6 +313,7 @@ static void on_load(redisReply *reply, void *priv)
         }
         log_warn("agent %s silent for %" PRIu64 " s: fault.link opened", j->subject,
                  (env.now_us - j->last_heartbeat_us) / 1000000);
+        j->planned_opened = 1;
         break;
     }
     case JOB_DEADLETTER:
@@ -240,7 +322,7 @@ static void on_load(redisReply *reply, void *priv)
     apply(j, &o);
 }
 
-void consume_job_load(struct job *j)
+static void load_now(struct job *j)
 {
     struct argv_builder b = {0};
     char seen[160] = "";
@@ -263,6 +345,21 @@ void consume_job_load(struct job *j)
     }
     if (send_cmd(j->c, COLLECTOR_CMD, on_load, j, &b) < 0)
         job_end(j);
+}
+
+void consume_job_load(struct job *j)
+{
+    struct consume *rd = j->c->rd;
+    if (must_wait(rd, j, NULL)) {
+        struct job **p = &rd->waiting;
+        while (*p)
+            p = &(*p)->next;
+        j->next = NULL;
+        *p = j;
+        return;
+    }
+    activate(rd, j);
+    load_now(j);
 }
 
 struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counted)

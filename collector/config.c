@@ -79,6 +79,7 @@ void collector_config_defaults(struct collector_config *c)
     c->webhook_timeout_us = 10ull * 1000000;
     c->syslog_port = 514;
     snprintf(c->syslog_app, sizeof(c->syslog_app), "canh-collector");
+    snprintf(c->syslog_sd_id, sizeof(c->syslog_sd_id), "canh@32473");
     c->report_deadline_us = 5ull * 86400 * 1000000;
     c->status_refresh_us = 1000000;
     c->status_max_open = 200;
@@ -87,27 +88,7 @@ void collector_config_defaults(struct collector_config *c)
 
 int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port)
 {
-    const char *colon = strrchr(text, ':');
-    if (!colon || colon == text)
-        return -1;
-    const char *h = text;
-    size_t n = (size_t)(colon - text);
-    if (*h == '[') { /* [::1]:8088 */
-        if (n < 3 || h[n - 1] != ']')
-            return -1;
-        h++;
-        n -= 2;
-    } else if (memchr(h, ':', n)) {
-        return -1; /* a bare IPv6 address needs brackets */
-    }
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (n == 0 || n >= host_len || *end || colon[1] == '\0' || p < 0 || p > 65535)
-        return -1;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    *port = (uint16_t)p;
-    return 0;
+    return value_listen_split(text, host, host_len, port);
 }
 
 /* ---- keys ------------------------------------------------------------- */
@@ -375,6 +356,24 @@ static int h_syslog(struct collector_config *c, const char *value, const struct 
     }
     if (strcmp(name, "app_name") == 0)
         return value_string(at, value, c->syslog_app, sizeof(c->syslog_app));
+    if (strcmp(name, "sd_id") == 0) {
+        /* RFC 5424 §6.3.2/§7.2.2: a SD-NAME of at most 32 printable ASCII
+         * characters without '=', ' ', ']' or '"'; one that is not an
+         * IANA-registered ID carries "@" and an enterprise number. */
+        const char *at_sign = strchr(value, '@');
+        size_t len = strlen(value);
+        bool ok = len > 0 && len <= 32 && at_sign && at_sign != value && at_sign[1] != '\0';
+        for (const char *p = value; ok && *p; p++)
+            ok = *p > 32 && *p < 127 && *p != '=' && *p != ']' && *p != '"';
+        for (const char *p = at_sign ? at_sign + 1 : ""; ok && *p; p++)
+            ok = (*p >= '0' && *p <= '9') || (*p == '.' && p[1] && p[-1] != '@');
+        if (!ok)
+            return value_fail(at,
+                              "'%s' is not an RFC 5424 SD-ID: NAME@NUMBER (your organisation's "
+                              "private enterprise number), at most 32 characters",
+                              value);
+        return value_string(at, value, c->syslog_sd_id, sizeof(c->syslog_sd_id));
+    }
     return NOT_MINE;
 }
 

@@ -97,6 +97,7 @@ struct collector_config {
     uint16_t syslog_port;
     bool syslog_tcp;
     char syslog_app[48];
+    char syslog_sd_id[33]; /* RFC 5424 SD-ID, name@<private enterprise number> */
     /* [report] */
     char report_dir[256];
     uint64_t report_deadline_us;

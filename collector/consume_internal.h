@@ -29,6 +29,12 @@ struct consume {
     bool reading;          /* an XREADGROUP in flight */
     bool own_pending_done; /* this session re-read its own pending entries */
     size_t inflight;       /* entries being applied */
+    /* Jobs of this collector whose state is loaded or being written, and
+     * jobs waiting because they touch the same keys as one of those (in
+     * arrival order): two entries of one batch about the same incident
+     * or source are applied one after the other, so a single collector
+     * never conflicts with itself (apply.c). */
+    struct job *active, *waiting;
     size_t groups_pending;
     bool sweeping, watching, claiming;
     struct event *tick; /* drives discovery, claims, sweeps, heartbeats */
@@ -117,6 +123,10 @@ struct job {
     char subject[INCIDENT_KEY_LEN]; /* incident id (close) or agent (silent) */
     uint64_t last_heartbeat_us;
     int attempts;
+    bool active;        /* on consume.active */
+    struct job *next;   /* in consume.active or consume.waiting */
+    int planned_opened; /* what the write commits if it answers OK */
+    int planned_escalated;
 };
 
 /* consume.c: read again when nothing is in flight. */

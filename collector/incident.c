@@ -202,6 +202,8 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
     uint32_t cap =
         pol->max_event_ids < INCIDENT_MAX_EVENT_IDS ? pol->max_event_ids : INCIDENT_MAX_EVENT_IDS;
     incident_list_add(inc->event_ids, sizeof(inc->event_ids), ev->id, ',', cap);
+    if (ev->pcap_file)
+        incident_list_add(inc->pcaps, sizeof(inc->pcaps), ev->pcap_file, ',', INCIDENT_LIST_ITEMS);
     if (inc->type == INCIDENT_FINDING) {
         summarise(inc, ev);
         keep_evidence(inc, ev);
@@ -252,6 +254,7 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
         STR(province_id)
         STR(summary)
         STR(evidence)
+        STR(pcaps)
 #undef STR
         if (strcmp(f, "type") == 0) {
             for (int t = 0; t < 4; t++)
@@ -339,6 +342,7 @@ void incident_to_fields(const struct incident *inc,
     add(user, "sinks", sinks);
     add(user, "summary", inc->summary);
     add(user, "evidence", inc->evidence[0] ? inc->evidence : "{}");
+    add(user, "pcaps", inc->pcaps);
 #undef U64
 }
 
@@ -401,5 +405,6 @@ json_t *incident_to_json(const struct incident *inc)
     json_object_set_new(o, "summary", json_string(inc->summary));
     json_t *ev = json_loads(inc->evidence[0] ? inc->evidence : "{}", 0, NULL);
     json_object_set_new(o, "evidence", ev ? ev : json_object());
+    json_object_set_new(o, "pcaps", list_json(inc->pcaps, ','));
     return o;
 }

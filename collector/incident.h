@@ -64,6 +64,9 @@ struct incident {
     uint64_t ver;   /* bumped by every rewrite; guards concurrent collectors */
     char summary[512];
     char evidence[4096]; /* JSON of the latest event's counters and evidence */
+    /* Packet evidence files of its findings, on their agents
+     * ("evidence/<finding id>.pcap" in the agent's state directory). */
+    char pcaps[INCIDENT_LIST_ITEMS * 160];
 };
 
 /* ---- comma lists ---------------------------------------------------- */

@@ -164,6 +164,11 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
         ev->level = 0;
     ev->counters = json_object_get(c, "counters");
     ev->evidence = json_object_get(c, "evidence");
+    /* The packet evidence file: a name in the agent's state directory,
+     * kept only when it cannot break the incident's comma list. */
+    ev->pcap_file = json_string_value(json_object_get(json_object_get(c, "pcap"), "file"));
+    if (ev->pcap_file && (strchr(ev->pcap_file, ',') || strlen(ev->pcap_file) >= 160))
+        ev->pcap_file = NULL;
     return 0;
 }
 

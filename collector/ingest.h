@@ -40,6 +40,7 @@ struct in_event {
     uint64_t ts_us, first_seen_us, last_seen_us;
     json_t *counters; /* borrowed from root, may be NULL */
     json_t *evidence;
+    const char *pcap_file; /* canh.pcap.file on the agent (agent/evidence.h), NULL if none */
 };
 
 struct in_heartbeat {

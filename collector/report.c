@@ -110,8 +110,14 @@ char *report_markdown(const struct collector_config *cfg, const struct incident 
     fprintf(f,
             "\n## 6. Nguồn tấn công và đối tượng bị tấn công\n\n- Nguồn: %s\n- Đối tượng: %s\n\n",
             or_fill(inc->sources), or_fill(inc->targets));
-    fprintf(f, "## 7. Bằng chứng\n\n```json\n%s\n```\n\n- Mã sự kiện: %s\n\n",
+    fprintf(f, "## 7. Bằng chứng\n\n```json\n%s\n```\n\n- Mã sự kiện: %s\n",
             inc->evidence[0] ? inc->evidence : "{}", inc->event_ids);
+    /* The files stay on the gateways; their size and SHA-256 are in each
+     * finding's end event (canh.pcap). */
+    if (inc->pcaps[0])
+        fprintf(f, "- Tệp gói tin (pcap, trong thư mục trạng thái của agent %s): %s\n", inc->agents,
+                inc->pcaps);
+    fputc('\n', f);
     fprintf(f, "## 8. Biện pháp đã thực hiện\n\n%s\n\n", TO_FILL);
     fprintf(f, "## 9. Đề nghị hỗ trợ\n\n%s\n", TO_FILL);
     if (fclose(f) != 0) {

@@ -20,7 +20,8 @@ enum field_kind {
     F_LEVEL,
     F_NETSET,
     F_LOGLEVEL,
-    F_RATIO_PPM
+    F_RATIO_PPM,
+    F_LISTEN
 };
 
 struct field {
@@ -64,9 +65,16 @@ static const struct field agent_fields[] = {
     FIELD("output", "heartbeat_interval", F_DURATION, heartbeat_interval_us),
     FIELD("output", "timeout", F_DURATION, redis_timeout_us),
     FIELD("geoip", "mmdb", F_STRING, mmdb),
+    FIELD("evidence", "ring_mb", F_MB, evidence_ring_bytes),
+    FIELD("evidence", "before", F_DURATION, evidence_before_us),
+    FIELD("evidence", "after", F_DURATION, evidence_after_us),
+    FIELD("evidence", "finding_packets", F_COUNT, evidence_finding_packets),
+    FIELD("evidence", "disk_mb", F_MB, evidence_disk_bytes),
+    FIELD("metrics", "listen", F_LISTEN, metrics_listen),
 };
 
-static const char *const agent_sections[] = {"agent", "capture", "output", "geoip"};
+static const char *const agent_sections[] = {"agent", "capture",  "output",
+                                             "geoip", "evidence", "metrics"};
 
 void agent_config_defaults(struct agent_config *c)
 {
@@ -90,6 +98,10 @@ void agent_config_defaults(struct agent_config *c)
     c->spool_max_bytes = 256ull << 20;
     c->heartbeat_interval_us = 10ull * 1000000;
     c->redis_timeout_us = 5ull * 1000000;
+    c->evidence_before_us = 10ull * 1000000;
+    c->evidence_after_us = 10ull * 1000000;
+    c->evidence_finding_packets = 10000;
+    c->evidence_disk_bytes = 256ull << 20;
 }
 
 static int field_set(struct agent_config *cfg, const struct field *f, const char *value,
@@ -127,6 +139,8 @@ static int field_set(struct agent_config *cfg, const struct field *f, const char
         return 0;
     case F_NETSET:
         return value_netset(at, value, (struct netset *)base);
+    case F_LISTEN:
+        return value_listen(at, value, base, f->size);
     }
     return 0;
 }
@@ -151,6 +165,8 @@ static int agent_key(void *user, const char *section, const char *value, const s
             continue;
         if (f->offset == offsetof(struct agent_config, password_file))
             ((struct agent_config *)user)->password_file_line = at->line;
+        if (f->offset == offsetof(struct agent_config, metrics_listen))
+            ((struct agent_config *)user)->metrics_listen_line = at->line;
         return field_set(user, f, value, at);
     }
     return ini_unknown_key(at, section);

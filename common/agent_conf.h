@@ -1,4 +1,5 @@
-/* agent_conf.h — agent.conf: [agent], [capture], [output], [geoip]
+/* agent_conf.h — agent.conf: [agent], [capture], [output], [geoip], [evidence],
+ * [metrics]
  * (architecture §7, docs/configuration.md).  Read through common/ini.h; every
  * mistake is "file:line: message" and the loader returns -1, so the caller
  * prints it and exits 2 (or, on SIGHUP, keeps the old configuration).
@@ -46,6 +47,14 @@ struct agent_config {
     uint64_t redis_timeout_us;
     /* [geoip] */
     char mmdb[256];
+    /* [evidence] (agent/evidence.h); ring 0: off */
+    uint64_t evidence_ring_bytes;
+    uint64_t evidence_before_us, evidence_after_us;
+    uint64_t evidence_finding_packets;
+    uint64_t evidence_disk_bytes;
+    /* [metrics] */
+    char metrics_listen[128]; /* host:port of the agent's own /metrics, "" off */
+    int metrics_listen_line;  /* for --check's message when it cannot be bound */
 };
 
 void agent_config_defaults(struct agent_config *c);

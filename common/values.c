@@ -3,11 +3,15 @@
 #include "common/values.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/units.h"
@@ -207,4 +211,75 @@ int value_ports(const struct cfg_at *at, const char *text, uint16_t *ports, size
         p = end;
     }
     return 0;
+}
+
+int value_listen_split(const char *text, char *host, size_t host_len, uint16_t *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text)
+        return -1;
+    const char *h = text;
+    size_t n = (size_t)(colon - text);
+    if (*h == '[') { /* [::1]:8088 */
+        if (n < 3 || h[n - 1] != ']')
+            return -1;
+        h++;
+        n -= 2;
+    } else if (memchr(h, ':', n)) {
+        return -1; /* a bare IPv6 address needs brackets */
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (n == 0 || n >= host_len || *end || colon[1] == '\0' || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+int value_listen(const struct cfg_at *at, const char *text, char *dst, size_t size)
+{
+    char host[128];
+    uint16_t port;
+    if (*text && value_listen_split(text, host, sizeof(host), &port) < 0)
+        return value_fail(at, "'%s' is not host:port (IPv6 in brackets: [::1]:9465)", text);
+    return value_string(at, text, dst, size);
+}
+
+int value_listen_try_bind(const char *text, char *why, size_t why_len)
+{
+    char host[128], service[8];
+    uint16_t port;
+    if (value_listen_split(text, host, sizeof(host), &port) < 0) {
+        snprintf(why, why_len, "'%s' is not host:port", text);
+        return -1;
+    }
+    snprintf(service, sizeof(service), "%u", port);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0) {
+        snprintf(why, why_len, "cannot resolve '%s': %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    int one = 1, rc = -1, err = 0;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        rc = 0;
+    else
+        err = errno;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    if (rc == 0)
+        return 0;
+    snprintf(why, why_len, "cannot bind %s: %s%s", text, strerror(err),
+             err == EADDRINUSE      ? " (another process holds it)"
+             : err == EADDRNOTAVAIL ? " (not an address of this host)"
+             : err == EACCES        ? " (ports below 1024 need CAP_NET_BIND_SERVICE)"
+                                    : "");
+    return -1;
 }

@@ -73,4 +73,12 @@ bool value_is_name(const char *text);
 /* "80, 443, 8080": up to max ports from 1 to 65535. */
 int value_ports(const struct cfg_at *at, const char *text, uint16_t *ports, size_t max, size_t *n);
 
+/* Listen addresses "127.0.0.1:9465", "[::1]:9465", "localhost:9465". */
+int value_listen_split(const char *text, char *host, size_t host_len, uint16_t *port);
+int value_listen(const struct cfg_at *at, const char *text, char *dst, size_t size);
+/* Whether a listen address can be bound now (as evhttp_bind_socket does:
+ * the first passive address, SO_REUSEADDR); 0, or -1 with why filled
+ * ("Address already in use (another process holds it)"). */
+int value_listen_try_bind(const char *text, char *why, size_t why_len);
+
 #endif

@@ -184,6 +184,15 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_int_eq(load_text("[webhook]\nurl = http://127.0.0.1:9/hook\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "secret_file is not"));
     ck_assert_int_eq(load_text("[syslog]\nmin_severity = severe\n", cfg, &err), -1);
+    /* The SD-ID: NAME@NUMBER, RFC 5424's characters, at most 32 of them. */
+    ck_assert_int_eq(load_text("[syslog]\nsd_id = canh\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: sd_id: 'canh' is not an RFC 5424 SD-ID"));
+    ck_assert_int_eq(load_text("[syslog]\nsd_id = canh@12ab\n", cfg, &err), -1);
+    ck_assert_int_eq(load_text("[syslog]\nsd_id = ca=nh@1234\n", cfg, &err), -1);
+    ck_assert_int_eq(
+        load_text("[syslog]\nsd_id = soc-incidents-of-the-province@123456\n", cfg, &err), -1);
+    ck_assert_int_eq(load_text("[syslog]\nsd_id = soc@99999.1\n", cfg, &err), 0);
+    ck_assert_str_eq(cfg->syslog_sd_id, "soc@99999.1");
     ck_assert_int_eq(load_text("[collector]\nagents = gw 1, gw/2\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "'gw/2'"));
     /* The same INI layer as the agent's files: a key set twice is refused. */
@@ -268,15 +277,21 @@ START_TEST(test_syslog_format)
     struct incident *inc = sample();
     char msg[2048];
     size_t n = syslog_format(msg, sizeof(msg), inc, "escalated", "J1", "soc1", "canh-collector",
-                             1795396574123456ull);
+                             "canh@32473", 1795396574123456ull);
     ck_assert_uint_eq(n, strlen(msg));
     /* local0 (16) * 8 + crit (2) = 130 */
     ck_assert_ptr_nonnull(strstr(msg, "<130>1 2026-11-23T01:16:14.123456Z soc1 canh-collector "));
     ck_assert_ptr_nonnull(strstr(msg, " INCIDENT [canh@32473 id=\"20261123-081614-0000abcd\""));
     ck_assert_ptr_nonnull(strstr(msg, "asset=\"portal \\\"main\\\"\\]\""));
+    /* The event time, apart from the header's time of sending. */
+    ck_assert_ptr_nonnull(strstr(msg, " first_seen=\"2026-11-23T01:16:14.000000Z\""));
+    /* A deployment's own SD-ID. */
+    syslog_format(msg, sizeof(msg), inc, "escalated", "J1", "soc1", "canh-collector", "soc@99999.1",
+                  1795396574123456ull);
+    ck_assert_ptr_nonnull(strstr(msg, " INCIDENT [soc@99999.1 id=\""));
     ck_assert_ptr_nonnull(strstr(msg, "] \xEF\xBB\xBF"
                                       "escalated: Tấn công thay đổi giao diện - Sở Y tế"));
-    n = syslog_format(msg, 64, inc, "closed", "J1", "soc1", "canh-collector", 0);
+    n = syslog_format(msg, 64, inc, "closed", "J1", "soc1", "canh-collector", "canh@32473", 0);
     ck_assert_uint_eq(n, 63);
     ck_assert_ptr_nonnull(strstr(msg, "<134>1 "));
     free(inc);

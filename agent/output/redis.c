@@ -440,7 +440,9 @@ static size_t redis_pending(struct output *o)
         return 0;
     struct spool_stats st;
     spool_get_stats(r->spool, &st);
-    return r->events_in_flight + (size_t)st.records;
+    /* ring_count, not events_in_flight: the last heartbeat, sent at stop,
+     * is waited for too, so the collector sees the final counters. */
+    return r->ring_count + (size_t)st.records;
 }
 
 static void redis_stats(struct output *o, json_t *out)

@@ -48,18 +48,27 @@ static int syslog_severity(const struct incident *inc, const char *action)
     }
 }
 
-size_t syslog_format(char *buf, size_t len, const struct incident *inc, const char *action,
-                     const char *job_id, const char *hostname, const char *app, uint64_t now_us)
+/* RFC 3339 in UTC with microseconds (RFC 5424 §6.2.3). */
+static const char *rfc3339_utc(uint64_t ts_us, char *buf, size_t len)
 {
-    time_t secs = (time_t)(now_us / 1000000);
+    time_t secs = (time_t)(ts_us / 1000000);
     struct tm tm;
+    char stamp[32];
     gmtime_r(&secs, &tm);
-    char stamp[40];
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%06uZ", stamp, (unsigned)(ts_us % 1000000));
+    return buf;
+}
+
+size_t syslog_format(char *buf, size_t len, const struct incident *inc, const char *action,
+                     const char *job_id, const char *hostname, const char *app, const char *sd_id,
+                     uint64_t now_us)
+{
+    char stamp[48];
     int pri = SYSLOG_FACILITY * 8 + syslog_severity(inc, action);
-    size_t used = (size_t)snprintf(buf, len, "<%d>1 %s.%06uZ %s %s %ld INCIDENT [" SYSLOG_SD_ID,
-                                   pri, stamp, (unsigned)(now_us % 1000000),
-                                   *hostname ? hostname : "-", *app ? app : "-", (long)getpid());
+    size_t used = (size_t)snprintf(
+        buf, len, "<%d>1 %s %s %s %ld INCIDENT [%s", pri, rfc3339_utc(now_us, stamp, sizeof(stamp)),
+        *hostname ? hostname : "-", *app ? app : "-", (long)getpid(), sd_id);
     if (used >= len)
         return len - 1;
     used = put_param(buf, len, used, "id", inc->id);
@@ -75,6 +84,14 @@ size_t syslog_format(char *buf, size_t len, const struct incident *inc, const ch
     used = put_param(buf, len, used, "sources", inc->sources);
     used = put_param(buf, len, used, "targets", inc->targets);
     used = put_param(buf, len, used, "kinds", inc->kinds);
+    /* The header's TIMESTAMP is when this message was made; the SIEM
+     * places the attack by the event time the agents saw. */
+    if (inc->first_seen_us)
+        used = put_param(buf, len, used, "first_seen",
+                         rfc3339_utc(inc->first_seen_us, stamp, sizeof(stamp)));
+    if (inc->last_seen_us)
+        used = put_param(buf, len, used, "last_seen",
+                         rfc3339_utc(inc->last_seen_us, stamp, sizeof(stamp)));
     if (used + 2 < len) {
         /* MSG is UTF-8 (Vietnamese): RFC 5424 §6.4 marks it with a BOM. */
         used += (size_t)snprintf(
@@ -234,6 +251,7 @@ struct syslog_escalation {
     uint16_t port;
     bool tcp;
     char app[48];
+    char sd_id[33];
     char hostname[128];
     struct syslog_sink *link; /* NULL until the host resolves */
 };
@@ -249,6 +267,7 @@ static int escalation_open(void **state, const struct collector_config *cfg,
     e->port = cfg->syslog_port;
     e->tcp = cfg->syslog_tcp;
     snprintf(e->app, sizeof(e->app), "%s", cfg->syslog_app);
+    snprintf(e->sd_id, sizeof(e->sd_id), "%s", cfg->syslog_sd_id);
     gethostname(e->hostname, sizeof(e->hostname) - 1);
     *state = e;
     return 0;
@@ -261,7 +280,7 @@ static void escalation_send(void *state, const struct collector_config *cfg,
     struct syslog_escalation *e = state;
     char msg[2048];
     size_t len = syslog_format(msg, sizeof(msg), d->inc, d->action, d->id, e->hostname, e->app,
-                               units_now_us());
+                               e->sd_id, units_now_us());
     if (!e->link) {
         e->link = syslog_sink_new(e->base, e->host, e->port, e->tcp);
         if (!e->link) {

@@ -1,10 +1,11 @@
 /* syslog.h — RFC 5424 messages to the SOC's SIEM, over UDP or TCP.
  *
- * syslog_format builds one message (PRI, version 1, RFC 3339 time, host,
- * app, msgid, one structured-data element canh@32473 with the incident's
- * fields, a UTF-8 text with BOM).  32473 is the private enterprise number
- * RFC 5612 reserves for documentation; a deployment with its own number
- * can change SYSLOG_SD_ID.  UDP sends one datagram per message (RFC 5426);
+ * syslog_format builds one message (PRI, version 1, RFC 3339 time of
+ * sending, host, app, msgid, one structured-data element with the
+ * incident's fields and its event times, a UTF-8 text with BOM).  The
+ * element's SD-ID is [syslog] sd_id, by default canh@32473: 32473 is the
+ * private enterprise number RFC 5612 reserves for documentation, so a
+ * deployment sets its own.  UDP sends one datagram per message (RFC 5426);
  * TCP uses octet-counting framing (RFC 6587) on one kept connection.
  * syslog_sink_ops is the escalation sink (sink.h) built on them: it
  * resolves [syslog] host at its first delivery, and again after a failed
@@ -21,12 +22,12 @@
 #include "collector/incident.h"
 #include "collector/sinks/sink.h"
 
-#define SYSLOG_SD_ID "canh@32473"
 #define SYSLOG_FACILITY 16 /* local0 */
 
 /* Returns the length written (always NUL-terminated, truncated to len). */
 size_t syslog_format(char *buf, size_t len, const struct incident *inc, const char *action,
-                     const char *job_id, const char *hostname, const char *app, uint64_t now_us);
+                     const char *job_id, const char *hostname, const char *app, const char *sd_id,
+                     uint64_t now_us);
 
 struct syslog_sink;
 typedef void (*syslog_done_fn)(void *priv, const char *error); /* error NULL: sent */

@@ -1,53 +1,34 @@
 /* metrics.c — /metrics in the Prometheus text format: this collector's
  * own counters (read live) and the snapshot's figures (open incidents,
- * escalation queue, dead letters, agents).
+ * escalation queue, dead letters, agents).  The agents' cumulative
+ * counters come from their last heartbeats through common/prom.c, which
+ * the agent's own /metrics uses too.  Counters of incident changes are
+ * taken when the write that makes the change is committed (apply.c).
  */
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "collector/collector.h"
 #include "collector/escalate.h"
 #include "collector/status/status_internal.h"
+#include "common/prom.h"
 #include "common/redis/link.h"
 #include "common/units.h"
 
 /* ---- /metrics ------------------------------------------------------- */
 
-/* A label value: backslash, double quote and newline escaped. */
-static void prom_label(struct evbuffer *b, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"')
-            evbuffer_add_printf(b, "\\%c", *v);
-        else if (*v == '\n')
-            evbuffer_add(b, "\\n", 2);
-        else
-            evbuffer_add(b, v, 1);
-    }
-}
-
-static void prom_head(struct evbuffer *b, const char *name, const char *type, const char *help)
-{
-    evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void prom_one(struct evbuffer *b, const char *name, const char *type, const char *help,
-                     uint64_t value)
-{
-    prom_head(b, name, type, help);
-    evbuffer_add_printf(b, "%s %" PRIu64 "\n", name, value);
-}
-
-static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now)
+static void metrics_collector(struct status *s, FILE *b, uint64_t now)
 {
     const struct collector_stats *st = &s->c->stats;
     const struct escalate_stats *es = escalate_stats(s->c->esc);
     prom_head(b, "canh_collector_info", "gauge", "Version and consumer name of this collector.");
-    evbuffer_add_printf(b, "canh_collector_info{version=\"%s\",consumer=\"", CANH_VERSION);
+    fprintf(b, "canh_collector_info{version=\"%s\",consumer=\"", CANH_VERSION);
     prom_label(b, s->c->cfg->consumer);
-    evbuffer_add_printf(b, "\"} 1\n");
+    fprintf(b, "\"} 1\n");
     prom_one(b, "canh_collector_uptime_seconds", "gauge", "Seconds since the collector started.",
              (now - s->started_us) / 1000000);
     prom_one(b, "canh_collector_redis_up", "gauge", "1 while the Redis session is up.",
@@ -70,28 +51,30 @@ static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now
     prom_one(b, "canh_collector_claimed_total", "counter",
              "Entries taken over from other consumers.", st->claimed);
     prom_one(b, "canh_collector_conflicts_total", "counter",
-             "Guarded writes retried after another collector's change.", st->conflicts);
+             "Guarded writes retried after another collector changed the same incident.",
+             st->conflicts);
     prom_one(b, "canh_collector_errors_total", "counter", "Redis write or read errors.",
              st->errors);
     prom_one(b, "canh_collector_incidents_opened_total", "counter",
-             "Incidents this collector opened.", st->opened);
+             "Incidents this collector opened (counted once the write is committed).", st->opened);
     prom_one(b, "canh_collector_incidents_escalated_total", "counter",
-             "Incident changes this collector queued for escalation.", st->escalated);
+             "Incident changes this collector queued for escalation (committed writes).",
+             st->escalated);
     prom_one(b, "canh_collector_incidents_closed_total", "counter",
              "Incidents this collector closed.", st->closed);
     prom_head(b, "canh_escalation_deliveries_total", "counter",
               "Escalations this collector delivered, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)
-        evbuffer_add_printf(b, "canh_escalation_deliveries_total{sink=\"%s\"} %" PRIu64 "\n",
-                            sink_name((enum sink_id)i), es->delivered[i]);
+        fprintf(b, "canh_escalation_deliveries_total{sink=\"%s\"} %" PRIu64 "\n",
+                sink_name((enum sink_id)i), es->delivered[i]);
     prom_head(b, "canh_escalation_failures_total", "counter",
               "Delivery attempts of this collector that failed (the job is retried).");
     for (int i = 0; i < SINK_COUNT; i++)
-        evbuffer_add_printf(b, "canh_escalation_failures_total{sink=\"%s\"} %" PRIu64 "\n",
-                            sink_name((enum sink_id)i), es->failures[i]);
+        fprintf(b, "canh_escalation_failures_total{sink=\"%s\"} %" PRIu64 "\n",
+                sink_name((enum sink_id)i), es->failures[i]);
 }
 
-static void metrics_snapshot(struct status *s, struct evbuffer *b, uint64_t now)
+static void metrics_snapshot(struct status *s, FILE *b, uint64_t now)
 {
     const struct snapshot *sn = &s->snap;
     prom_one(b, "canh_status_snapshot_age_seconds", "gauge",
@@ -102,90 +85,86 @@ static void metrics_snapshot(struct status *s, struct evbuffer *b, uint64_t now)
               "Open incidents by taxonomy code, class and severity.");
     for (size_t i = 0; i < sn->n_counts; i++) {
         const struct open_count *oc = &sn->counts[i];
-        evbuffer_add_printf(b, "canh_incidents_open{taxonomy=\"");
+        fprintf(b, "canh_incidents_open{taxonomy=\"");
         prom_label(b, oc->taxonomy);
-        evbuffer_add_printf(b, "\",class=\"");
+        fprintf(b, "\",class=\"");
         prom_label(b, oc->class_);
-        evbuffer_add_printf(b, "\",severity=\"");
+        fprintf(b, "\",severity=\"");
         prom_label(b, oc->severity);
-        evbuffer_add_printf(b, "\"} %" PRIu64 "\n", oc->n);
+        fprintf(b, "\"} %" PRIu64 "\n", oc->n);
     }
     prom_one(b, "canh_escalation_queue_depth", "gauge", "Jobs in canh:escalations.",
              sn->queue_depth);
     prom_head(b, "canh_escalation_queue_jobs", "gauge", "Queued escalation jobs per sink.");
     for (int i = 0; i < SINK_COUNT; i++)
-        evbuffer_add_printf(b, "canh_escalation_queue_jobs{sink=\"%s\"} %" PRIu64 "\n",
-                            sink_name((enum sink_id)i), sn->queue_jobs[i]);
+        fprintf(b, "canh_escalation_queue_jobs{sink=\"%s\"} %" PRIu64 "\n",
+                sink_name((enum sink_id)i), sn->queue_jobs[i]);
     prom_head(b, "canh_escalation_queue_failing", "gauge",
               "Queued jobs whose last attempt failed, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)
-        evbuffer_add_printf(b, "canh_escalation_queue_failing{sink=\"%s\"} %" PRIu64 "\n",
-                            sink_name((enum sink_id)i), sn->queue_failing[i]);
+        fprintf(b, "canh_escalation_queue_failing{sink=\"%s\"} %" PRIu64 "\n",
+                sink_name((enum sink_id)i), sn->queue_failing[i]);
     prom_one(b, "canh_deadletter_entries", "gauge", "Entries in canh:deadletter.",
              sn->deadletter_len);
 
     static const struct {
-        const char *name, *type, *help;
-    } agent_metrics[] = {
-        {"canh_agent_up", "gauge", "1 when the agent's last heartbeat is within silent_after."},
-        {"canh_agent_last_heartbeat_timestamp_seconds", "gauge", "Time of the last heartbeat."},
-        {"canh_agent_last_heartbeat_age_seconds", "gauge", "Seconds since the last heartbeat."},
-        {"canh_agent_packets", "gauge", "Packets seen, from the last heartbeat."},
-        {"canh_agent_drops", "gauge", "Packets the capture dropped, from the last heartbeat."},
-        {"canh_agent_spool_records", "gauge", "Events waiting in the agent's spool."},
+        const char *name, *help;
+    } agent_gauges[] = {
+        {"canh_agent_up", "1 when the agent's last heartbeat is within silent_after."},
+        {"canh_agent_last_heartbeat_timestamp_seconds", "Time of the last heartbeat."},
+        {"canh_agent_last_heartbeat_age_seconds", "Seconds since the last heartbeat."},
     };
-    for (size_t m = 0; m < sizeof(agent_metrics) / sizeof(agent_metrics[0]); m++) {
-        prom_head(b, agent_metrics[m].name, agent_metrics[m].type, agent_metrics[m].help);
+    for (size_t m = 0; m < sizeof(agent_gauges) / sizeof(agent_gauges[0]); m++) {
+        prom_head(b, agent_gauges[m].name, "gauge", agent_gauges[m].help);
         for (size_t i = 0; i < sn->n_agents; i++) {
             const struct agent_row *row = &sn->agents[i];
-            double value;
-            switch (m) {
-            case 0:
-                value = row->heard && !row->silent;
-                break;
-            case 1:
-                value = (double)row->last_ms / 1000.0;
-                break;
-            case 2:
-                value =
-                    now / 1000 > row->last_ms ? (double)(now / 1000 - row->last_ms) / 1000.0 : 0;
-                break;
-            case 3:
-                value = (double)row->packets;
-                break;
-            case 4:
-                value = (double)row->drops;
-                break;
-            default:
-                value = (double)row->spool_records;
-                break;
-            }
-            if ((m >= 1 && m <= 2 && !row->heard) || value < 0)
+            if (m > 0 && !row->heard)
                 continue; /* not reported */
-            evbuffer_add_printf(b, "%s{agent=\"", agent_metrics[m].name);
+            fprintf(b, "%s{agent=\"", agent_gauges[m].name);
             prom_label(b, row->name);
-            evbuffer_add_printf(b, "\",agency=\"");
+            fprintf(b, "\",agency=\"");
             prom_label(b, row->agency);
-            /* Whole numbers print whole; times keep milliseconds. */
-            if (value == (double)(int64_t)value)
-                evbuffer_add_printf(b, "\"} %" PRId64 "\n", (int64_t)value);
+            uint64_t now_ms = now / 1000;
+            if (m == 0)
+                fprintf(b, "\"} %d\n", row->heard && !row->silent);
+            else if (m == 1)
+                fprintf(b, "\"} %.3f\n", (double)row->last_ms / 1000.0);
             else
-                evbuffer_add_printf(b, "\"} %.3f\n", value);
+                fprintf(b, "\"} %.3f\n",
+                        now_ms > row->last_ms ? (double)(now_ms - row->last_ms) / 1000.0 : 0.0);
         }
     }
+    /* The agents' own counters, from their last heartbeats. */
+    struct prom_agent *agents = calloc(sn->n_agents ? sn->n_agents : 1, sizeof(*agents));
+    if (!agents)
+        return;
+    for (size_t i = 0; i < sn->n_agents; i++)
+        agents[i] = (struct prom_agent){sn->agents[i].name, sn->agents[i].agency,
+                                        json_object_get(sn->agents[i].heartbeat, "canh")};
+    prom_agents(b, agents, sn->n_agents);
+    free(agents);
 }
 
 void status_send_metrics(struct status *s, struct evhttp_request *req)
 {
-    struct evbuffer *b = evbuffer_new();
-    if (!b) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    struct evbuffer *b = f ? evbuffer_new() : NULL;
+    if (f) {
+        uint64_t now = units_now_us();
+        metrics_collector(s, f, now);
+        if (s->snap.valid)
+            metrics_snapshot(s, f, now);
+    }
+    bool ok = f && fclose(f) == 0 && b && evbuffer_add(b, text, len) == 0;
+    free(text);
+    if (!ok) {
+        if (b)
+            evbuffer_free(b);
         status_send_text(req, 500, "Internal Server Error", "out of memory\n");
         return;
     }
-    uint64_t now = units_now_us();
-    metrics_collector(s, b, now);
-    if (s->snap.valid)
-        metrics_snapshot(s, b, now);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     evhttp_add_header(h, "Cache-Control", "no-store");

@@ -85,6 +85,8 @@ void status_snapshot_clear(struct snapshot *sn)
 {
     free(sn->incidents_json);
     free(sn->agents_json);
+    for (size_t i = 0; sn->agents && i < sn->n_agents; i++)
+        json_decref(sn->agents[i].heartbeat);
     free(sn->agents);
     memset(sn, 0, sizeof(*sn));
 }
@@ -292,6 +294,7 @@ static json_t *take_agents(struct status *s, struct snapshot *sn, const redisRep
                 continue;
             }
             take_heartbeat(row, hb);
+            row->heartbeat = json_incref(hb);
             json_object_set_new(heartbeats, row->name, hb);
         }
     for (size_t i = 0; i < cfg->n_agents; i++)

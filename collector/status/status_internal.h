@@ -38,6 +38,7 @@ struct agent_row {
     uint64_t last_ms; /* when (Redis clock of the entry id) */
     bool silent;
     json_int_t packets, drops, spool_records;
+    json_t *heartbeat; /* the last heartbeat, parsed (metrics.c), or NULL */
 };
 
 /* Everything the handlers answer from; replaced whole on each refresh. */
