@@ -179,6 +179,10 @@ static void on_load(redisReply *reply, void *priv)
     free(l);
     for (size_t i = 0; i < j->ld.n; i++)
         take_incident(reply->element[2 + i], j->ld.ids[i], sizeof(j->ld.ids[i]), &j->ld.inc[i]);
+    if (j->kind == JOB_EVENT && reply->elements > 2 + j->ld.n &&
+        reply->element[2 + j->ld.n]->type == REDIS_REPLY_STRING)
+        snprintf(j->ld.suppression, sizeof(j->ld.suppression), "%s",
+                 reply->element[2 + j->ld.n]->str);
 
     struct process_env env = env_now(c);
     struct store_ops o;
@@ -194,6 +198,8 @@ static void on_load(redisReply *reply, void *priv)
         }
         c->stats.opened += (uint64_t)out.opened;
         c->stats.escalated += (uint64_t)out.escalated;
+        c->stats.updated += (uint64_t)out.updated;
+        c->stats.suppressed += (uint64_t)out.suppressed;
         break;
     }
     case JOB_HEARTBEAT:
@@ -203,7 +209,7 @@ static void on_load(redisReply *reply, void *priv)
     case JOB_CLOSE: {
         struct incident *inc = j->ld.inc[0];
         uint64_t cutoff_us = env.now_us - c->cfg->incident_window_us;
-        if (!inc || inc->status == INCIDENT_CLOSED) {
+        if (!inc) {
             store_cmd(&o, "ZREM", STORE_OPEN, j->subject, NULL);
         } else if (inc->updated_us > cutoff_us) {
             store_ops_free(&o);
@@ -243,7 +249,7 @@ static void on_load(redisReply *reply, void *priv)
 void consume_job_load(struct job *j)
 {
     struct argv_builder b = {0};
-    char seen[160] = "";
+    char seen[160] = "", field[160];
     ab_add(&b, "EVAL");
     ab_add(&b, store_load_lua);
     ab_add(&b, "0");
@@ -258,6 +264,11 @@ void consume_job_load(struct job *j)
         ab_num(&b, 1);
         ab_add(&b, STORE_AGENTS);
         ab_add(&b, j->subject);
+    } else if (j->kind == JOB_EVENT) {
+        process_suppression_field(&j->ev, field, sizeof(field));
+        ab_num(&b, 1);
+        ab_add(&b, STORE_SUPPRESSIONS);
+        ab_add(&b, field);
     } else {
         ab_num(&b, 0);
     }

@@ -36,7 +36,9 @@ struct collector_stats {
     uint64_t conflicts;   /* guarded writes retried */
     uint64_t heartbeats;
     uint64_t opened, escalated, closed;
-    uint64_t claimed; /* entries taken over from other consumers */
+    uint64_t updated;    /* material changes announced as "updated" */
+    uint64_t suppressed; /* events matching a rejected incident (false positives) */
+    uint64_t claimed;    /* entries taken over from other consumers */
     uint64_t errors;
 };
 
