@@ -222,19 +222,24 @@ static void tell_sinks_updated(const struct process_env *env, const struct incid
 
 /* Write inc and announce it, exactly once per event: opened, escalated
  * (a sink newly matches), linked (a campaign grew) or updated (a material
- * change: severity, class, kind, target, agency, child); before is the
- * incident as loaded (NULL: new). */
+ * change: severity, class, kind, target, agency, child, or linked into a
+ * combined or province-wide incident: extra); before is the incident as
+ * loaded (NULL: new). */
 static void settle(const struct process_env *env, struct incident *inc,
                    const struct incident *before, bool opened, bool linked, const char *cause,
-                   struct store_ops *o, struct process_outcome *out)
+                   const char *extra, struct store_ops *o, struct process_outcome *out)
 {
     char changes[512];
     unsigned already = inc->sinks;
     describe_changes(before, inc, changes, sizeof(changes));
+    if (extra && *extra) {
+        size_t used = strlen(changes);
+        snprintf(changes + used, sizeof(changes) - used, "%s%s", used ? "; " : "", extra);
+    }
     bool escalated = escalate(env, inc, o);
     write_incident(env, inc, before != NULL, o);
     if (opened) {
-        announce(env, inc, "opened", cause, NULL, o);
+        announce(env, inc, "opened", cause, changes, o);
         out->opened++;
     } else if (escalated) {
         announce(env, inc, "escalated", cause, changes, o);
@@ -259,11 +264,15 @@ static void set_link(const char *child_id, const char *field, const char *parent
     store_cmd(o, "HSET", key, field, parent_id, NULL);
 }
 
-/* The combined or province-wide incident, when the source's table says so. */
+/* The combined or province-wide incident, when the source's table says so.
+ * When the event's own incident (primary) becomes one of its children, its
+ * back link is set and "combined +<id>" added to linked_into, for the
+ * primary's announcement. */
 static void link_incident(const struct process_env *env, enum incident_type type, int slot,
                           const struct corr_state *st, const struct in_event *ev,
-                          const struct process_load *ld, const char *cause, struct store_ops *o,
-                          struct process_outcome *out)
+                          const struct process_load *ld, const char *cause,
+                          struct incident *primary, char *linked_into, size_t linked_len,
+                          struct store_ops *o, struct process_outcome *out)
 {
     const struct collector_config *cfg = env->cfg;
     struct incident_policy pol = policy_of(cfg);
@@ -292,8 +301,17 @@ static void link_incident(const struct process_env *env, enum incident_type type
         if (len < sizeof(child)) {
             memcpy(child, p, len);
             child[len] = '\0';
-            if (fresh || !incident_list_contains(old->children, child, ','))
+            if (fresh || !incident_list_contains(old->children, child, ',')) {
                 set_link(child, field, inc->id, o);
+                if (strcmp(child, primary->id) == 0) {
+                    char *back =
+                        type == INCIDENT_COMBINED ? primary->combined_id : primary->province_id;
+                    snprintf(back, INCIDENT_ID_LEN, "%s", inc->id);
+                    size_t used = strlen(linked_into);
+                    snprintf(linked_into + used, linked_len - used, "%s%s +%s", used ? "; " : "",
+                             type == INCIDENT_COMBINED ? "combined" : "province", inc->id);
+                }
+            }
         }
         if (!end)
             break;
@@ -302,7 +320,7 @@ static void link_incident(const struct process_env *env, enum incident_type type
     store_guard(o, STORE_IKEYS, ld->keys[slot], ld->ids[slot]);
     if (fresh)
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[slot], inc->id, NULL);
-    settle(env, inc, fresh ? NULL : old, fresh, added > 0, cause, o, out);
+    settle(env, inc, fresh ? NULL : old, fresh, added > 0, cause, NULL, o, out);
     free(inc);
 }
 
@@ -368,8 +386,9 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         incident_open_from_event(inc, id, ld->keys[LOAD_PRIMARY], ev, &pol, env->now_us);
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[LOAD_PRIMARY], inc->id, NULL);
     }
-    settle(env, inc, extend ? old : NULL, !extend, false, cause, o, out);
-
+    /* The incident is written last, so its announcement can say that this
+     * event linked it into a combined or province-wide incident. */
+    char linked_into[2 * INCIDENT_ID_LEN + 32] = "";
     if (ev->src_ip) {
         char src_key[128], ver[24];
         struct corr_state *st = malloc(sizeof(*st));
@@ -394,11 +413,14 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         store_end(o);
         if (corr_kinds_for_agency(st, ev->agency, ev->ts_us, cfg->correlation_window_us) >=
             cfg->combined_min_kinds)
-            link_incident(env, INCIDENT_COMBINED, LOAD_COMBINED, st, ev, ld, cause, o, out);
+            link_incident(env, INCIDENT_COMBINED, LOAD_COMBINED, st, ev, ld, cause, inc,
+                          linked_into, sizeof(linked_into), o, out);
         if (corr_agencies(st, ev->ts_us, cfg->correlation_window_us) >= cfg->province_min_agencies)
-            link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, o, out);
+            link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, inc,
+                          linked_into, sizeof(linked_into), o, out);
         free(st);
     }
+    settle(env, inc, extend ? old : NULL, !extend, false, cause, linked_into, o, out);
     free(inc);
     return o->oom ? -1 : 0;
 }
@@ -488,7 +510,7 @@ bool process_plan_silent(const struct process_env *env, const char *agent, const
     store_guard(o, STORE_IKEYS, key, loaded_id);
     store_cmd(o, "HSET", STORE_IKEYS, key, inc->id, NULL);
     struct process_outcome out = {0};
-    settle(env, inc, NULL, true, false, NULL, o, &out);
+    settle(env, inc, NULL, true, false, NULL, NULL, o, &out);
     free(inc);
     return true;
 }
