@@ -386,9 +386,12 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         incident_open_from_event(inc, id, ld->keys[LOAD_PRIMARY], ev, &pol, env->now_us);
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[LOAD_PRIMARY], inc->id, NULL);
     }
-    /* The incident is written last, so its announcement can say that this
-     * event linked it into a combined or province-wide incident. */
+    /* The linking incidents are decided first, so the incident's own
+     * announcement can say this event linked it into one, but written
+     * after it, so the stream reads "opened" before "linked". */
     char linked_into[2 * INCIDENT_ID_LEN + 32] = "";
+    struct store_ops links;
+    store_ops_init(&links);
     if (ev->src_ip) {
         char src_key[128], ver[24];
         struct corr_state *st = malloc(sizeof(*st));
@@ -414,13 +417,14 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         if (corr_kinds_for_agency(st, ev->agency, ev->ts_us, cfg->correlation_window_us) >=
             cfg->combined_min_kinds)
             link_incident(env, INCIDENT_COMBINED, LOAD_COMBINED, st, ev, ld, cause, inc,
-                          linked_into, sizeof(linked_into), o, out);
+                          linked_into, sizeof(linked_into), &links, out);
         if (corr_agencies(st, ev->ts_us, cfg->correlation_window_us) >= cfg->province_min_agencies)
             link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, inc,
-                          linked_into, sizeof(linked_into), o, out);
+                          linked_into, sizeof(linked_into), &links, out);
         free(st);
     }
     settle(env, inc, extend ? old : NULL, !extend, false, cause, linked_into, o, out);
+    store_ops_append(o, &links);
     free(inc);
     return o->oom ? -1 : 0;
 }

@@ -73,6 +73,10 @@ void store_end(struct store_ops *o);
 /* A whole command of string arguments, NULL-terminated. */
 void store_cmd(struct store_ops *o, const char *op, ...) __attribute__((sentinel));
 
+/* Moves the guards and commands of src to the end of o's (src is left
+ * empty): lets a plan decide a later write before an earlier one. */
+void store_ops_append(struct store_ops *o, struct store_ops *src);
+
 /* The EVAL argument vector; pointers stay owned by o.  -1 on no memory. */
 int store_apply_argv(struct store_ops *o, const char ***argv, size_t **lens, size_t *argc);
 

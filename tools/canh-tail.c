@@ -615,6 +615,9 @@ static void on_ready(void *owner)
         read_next(t);
         return;
     }
+    /* Connected: from now on a lost link is the one line of on_lost, not
+     * also the link's own messages at every failed attempt. */
+    log_set_level((enum log_level)(LOG_LEVEL_ERR - 1));
     if (t->o->events) {
         scan_from_start(t);
         return;
