@@ -86,11 +86,13 @@ static void write_incident(const struct process_env *env, struct incident *inc, 
     }
 }
 
+/* Job <incident>/<sink>/<action><suffix>: the suffix keeps repeated
+ * actions (updated-<ver>) apart as deliveries. */
 static void queue_job(const struct process_env *env, const struct incident *inc, enum sink_id sink,
-                      const char *action, struct store_ops *o)
+                      const char *action, const char *suffix, struct store_ops *o)
 {
     char job[128], key[192];
-    snprintf(job, sizeof(job), "%s/%s/%s", inc->id, sink_name(sink), action);
+    snprintf(job, sizeof(job), "%s/%s/%s%s", inc->id, sink_name(sink), action, suffix);
     snprintf(key, sizeof(key), STORE_ESCALATION_PREFIX "%s", job);
     store_begin(o, "HSET");
     store_arg(o, key);
@@ -116,7 +118,7 @@ static bool escalate(const struct process_env *env, struct incident *inc, struct
         return false;
     for (int s = 0; s < SINK_COUNT; s++)
         if (want & (1u << s))
-            queue_job(env, inc, (enum sink_id)s, "escalated", o);
+            queue_job(env, inc, (enum sink_id)s, "escalated", "", o);
     inc->sinks |= want;
     inc->status = INCIDENT_ESCALATED;
     return true;
@@ -213,11 +215,11 @@ static void announce(const struct process_env *env, const struct incident *inc, 
 static void tell_sinks_updated(const struct process_env *env, const struct incident *inc,
                                unsigned already, struct store_ops *o)
 {
-    char action[40];
-    snprintf(action, sizeof(action), "updated-%" PRIu64, inc->ver);
+    char suffix[32];
+    snprintf(suffix, sizeof(suffix), "-%" PRIu64, inc->ver);
     for (int s = 0; s < SINK_COUNT; s++)
         if ((already & (1u << s)) && s != SINK_REPORT)
-            queue_job(env, inc, (enum sink_id)s, action, o);
+            queue_job(env, inc, (enum sink_id)s, "updated", suffix, o);
 }
 
 /* Write inc and announce it, exactly once per event: opened, escalated
@@ -444,7 +446,7 @@ static void close_incident(const struct process_env *env, struct incident *inc, 
     /* Whoever was told it opened is told it closed; reports stay drafts. */
     for (int s = 0; s < SINK_COUNT; s++)
         if ((inc->sinks & (1u << s)) && s != SINK_REPORT)
-            queue_job(env, inc, (enum sink_id)s, "closed", o);
+            queue_job(env, inc, (enum sink_id)s, "closed", "", o);
 }
 
 void process_plan_close(const struct process_env *env, struct incident *inc, struct store_ops *o)

@@ -37,6 +37,7 @@ enum { EXIT_REDIS = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3, EXIT_STATE = 4, EXIT_PE
 
 #define INCIDENTS_MAXLEN "100000" /* the collector's default [collector] maxlen */
 #define TIMEOUT_S 5
+#define MAX_TEXT 2000 /* bytes of a note, a reason or a summary */
 
 struct options {
     const char *url, *user, *password_file, *operator_name;
@@ -533,6 +534,11 @@ int main(int argc, char **argv)
         return usage_error("%s", "the note is empty");
     if (is_open && (!o.agency || !*o.agency || !o.taxonomy || !o.summary || !*o.summary))
         return usage_error("%s", "open needs --agency, --taxonomy and --summary");
+    const char *texts[] = {note, o.summary, o.agency, o.target};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (texts[i] && strlen(texts[i]) > MAX_TEXT)
+            return usage_error("%s", "a note, reason, summary, agency or target is longer "
+                                     "than 2000 bytes");
 
     const char *operator_name = o.operator_name;
     if (!operator_name)
