@@ -143,6 +143,8 @@ static void on_apply(redisReply *reply, void *priv)
     case STORE_OK:
         c->stats.opened += (uint64_t)j->planned_opened;
         c->stats.escalated += (uint64_t)j->planned_escalated;
+        c->stats.updated += (uint64_t)j->planned_updated;
+        c->stats.suppressed += (uint64_t)j->planned_suppressed;
         if (j->kind == JOB_EVENT)
             c->stats.applied++;
         else if (j->kind == JOB_DEADLETTER)
@@ -260,6 +262,10 @@ static void on_load(redisReply *reply, void *priv)
     free(l);
     for (size_t i = 0; i < j->ld.n; i++)
         take_incident(reply->element[2 + i], j->ld.ids[i], sizeof(j->ld.ids[i]), &j->ld.inc[i]);
+    if (j->kind == JOB_EVENT && reply->elements > 2 + j->ld.n &&
+        reply->element[2 + j->ld.n]->type == REDIS_REPLY_STRING)
+        snprintf(j->ld.suppression, sizeof(j->ld.suppression), "%s",
+                 reply->element[2 + j->ld.n]->str);
 
     struct process_env env = env_now(c);
     struct store_ops o;
@@ -275,6 +281,8 @@ static void on_load(redisReply *reply, void *priv)
         }
         j->planned_opened = out.opened;
         j->planned_escalated = out.escalated;
+        j->planned_updated = out.updated;
+        j->planned_suppressed = out.suppressed;
         break;
     }
     case JOB_HEARTBEAT:
@@ -284,7 +292,7 @@ static void on_load(redisReply *reply, void *priv)
     case JOB_CLOSE: {
         struct incident *inc = j->ld.inc[0];
         uint64_t cutoff_us = env.now_us - c->cfg->incident_window_us;
-        if (!inc || inc->status == INCIDENT_CLOSED) {
+        if (!inc) {
             store_cmd(&o, "ZREM", STORE_OPEN, j->subject, NULL);
         } else if (inc->updated_us > cutoff_us) {
             store_ops_free(&o);
@@ -325,7 +333,7 @@ static void on_load(redisReply *reply, void *priv)
 static void load_now(struct job *j)
 {
     struct argv_builder b = {0};
-    char seen[160] = "";
+    char seen[160] = "", field[160];
     ab_add(&b, "EVAL");
     ab_add(&b, store_load_lua);
     ab_add(&b, "0");
@@ -340,6 +348,11 @@ static void load_now(struct job *j)
         ab_num(&b, 1);
         ab_add(&b, STORE_AGENTS);
         ab_add(&b, j->subject);
+    } else if (j->kind == JOB_EVENT) {
+        process_suppression_field(&j->ev, field, sizeof(field));
+        ab_num(&b, 1);
+        ab_add(&b, STORE_SUPPRESSIONS);
+        ab_add(&b, field);
     } else {
         ab_num(&b, 0);
     }

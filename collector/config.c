@@ -60,6 +60,7 @@ void collector_config_defaults(struct collector_config *c)
     c->max_event_ids = 50;
     c->serious_level = 3;
     c->sweep_interval_us = 5ull * 1000000;
+    c->reject_suppress_us = 7ull * 24 * 3600 * 1000000;
     c->correlation_window_us = 60ull * 60 * 1000000;
     c->combined_min_kinds = 2;
     c->province_min_agencies = 2;
@@ -274,6 +275,8 @@ static int h_incidents(struct collector_config *c, const char *value, const stru
         return value_level(at, value, &c->serious_level);
     if (strcmp(name, "sweep_interval") == 0)
         return value_duration(at, value, 1, &c->sweep_interval_us);
+    if (strcmp(name, "reject_suppress") == 0)
+        return value_duration(at, value, 0, &c->reject_suppress_us);
     return NOT_MINE;
 }
 

@@ -76,6 +76,7 @@ struct collector_config {
     uint32_t max_event_ids;      /* linked event ids kept per incident */
     int serious_level;
     uint64_t sweep_interval_us;
+    uint64_t reject_suppress_us; /* a rejected incident's findings stay quiet; 0 off */
     /* [correlation] */
     uint64_t correlation_window_us;
     uint32_t combined_min_kinds;

@@ -127,6 +127,8 @@ struct job {
     struct job *next;   /* in consume.active or consume.waiting */
     int planned_opened; /* what the write commits if it answers OK */
     int planned_escalated;
+    int planned_updated;
+    int planned_suppressed;
 };
 
 /* consume.c: read again when nothing is in flight. */

@@ -10,12 +10,26 @@
 #include "collector/config.h"
 #include "common/units.h"
 
-static const char *const type_names[] = {"finding", "combined", "province", "fault"};
+static const char *const type_names[] = {"finding", "combined", "province", "fault", "manual"};
 static const char *const status_names[] = {"open", "escalated", "closed"};
+static const char *const state_names[] = {"open",     "acknowledged", "confirmed",
+                                          "rejected", "resolved",     "closed"};
 
 const char *incident_type_name(enum incident_type t)
 {
-    return (unsigned)t < 4 ? type_names[t] : "finding";
+    return (unsigned)t < 5 ? type_names[t] : "finding";
+}
+
+const char *incident_state_name(enum incident_state s)
+{
+    return (unsigned)s < 6 ? state_names[s] : "open";
+}
+
+bool incident_in_operator_hands(const struct incident *inc)
+{
+    if (inc->state == STATE_ACKNOWLEDGED || inc->state == STATE_CONFIRMED)
+        return true;
+    return inc->type == INCIDENT_MANUAL && inc->state == STATE_OPEN;
 }
 
 const char *incident_status_name(enum incident_status s)
@@ -103,7 +117,9 @@ bool incident_event_serious(const struct in_event *ev, const struct incident_pol
 bool incident_accepts(const struct incident *inc, const struct in_event *ev,
                       const struct incident_policy *pol)
 {
-    if (inc->status == INCIDENT_CLOSED)
+    /* Resolved or rejected by the SOC: a new attack is a new incident. */
+    if (inc->status == INCIDENT_CLOSED || inc->state == STATE_RESOLVED ||
+        inc->state == STATE_REJECTED || inc->type == INCIDENT_MANUAL)
         return false;
     /* Events may arrive out of order (spool replay, two collectors). */
     if (ev->ts_us + pol->window_us < inc->first_seen_us)
@@ -229,6 +245,7 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
                          size_t n)
 {
     memset(inc, 0, sizeof(*inc));
+    bool saw_state = false;
     for (size_t i = 0; i + 1 < n; i += 2) {
         const char *f = fields[i], *v = fields[i + 1];
         size_t vl = lens[i + 1];
@@ -257,13 +274,22 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
         STR(pcaps)
 #undef STR
         if (strcmp(f, "type") == 0) {
-            for (int t = 0; t < 4; t++)
+            for (int t = 0; t < 5; t++)
                 if (strcmp(small, type_names[t]) == 0)
                     inc->type = (enum incident_type)t;
         } else if (strcmp(f, "status") == 0) {
             for (int s = 0; s < 3; s++)
                 if (strcmp(small, status_names[s]) == 0)
                     inc->status = (enum incident_status)s;
+            /* Hashes written before the lifecycle existed have no state. */
+            if (inc->status == INCIDENT_CLOSED && !saw_state)
+                inc->state = STATE_CLOSED;
+        } else if (strcmp(f, "state") == 0) {
+            saw_state = true;
+            inc->state = STATE_OPEN;
+            for (int s = 0; s < 6; s++)
+                if (strcmp(small, state_names[s]) == 0)
+                    inc->state = (enum incident_state)s;
         } else if (strcmp(f, "taxonomy") == 0) {
             inc->taxonomy = taxonomy_find(small);
         } else if (strcmp(f, "severity") == 0) {
@@ -335,6 +361,7 @@ void incident_to_fields(const struct incident *inc,
     add(user, "event_ids", inc->event_ids);
     add(user, "children", inc->children);
     add(user, "status", incident_status_name(inc->status));
+    add(user, "state", incident_state_name(inc->state));
     char sinks[64] = "";
     for (int s = 0; s < SINK_COUNT; s++)
         if (inc->sinks & (1u << s))
@@ -380,6 +407,7 @@ json_t *incident_to_json(const struct incident *inc)
     json_object_set_new(o, "class", json_string(inc->serious ? "serious_candidate" : "normal"));
     json_object_set_new(o, "severity", json_string(severity_name(inc->severity)));
     json_object_set_new(o, "status", json_string(incident_status_name(inc->status)));
+    json_object_set_new(o, "state", json_string(incident_state_name(inc->state)));
     if (inc->type == INCIDENT_PROVINCE)
         json_object_set_new(o, "agencies", list_json(inc->agency, '|'));
     json_object_set_new(o, "agency", json_string(inc->agency));

@@ -31,11 +31,29 @@
 #define INCIDENT_LIST_ITEMS 16 /* sources, targets, kinds kept per incident */
 #define INCIDENT_MAX_CHILDREN 64
 
-enum incident_type { INCIDENT_FINDING, INCIDENT_COMBINED, INCIDENT_PROVINCE, INCIDENT_FAULT };
+enum incident_type {
+    INCIDENT_FINDING,
+    INCIDENT_COMBINED,
+    INCIDENT_PROVINCE,
+    INCIDENT_FAULT,
+    INCIDENT_MANUAL /* opened by an operator (canh-ctl open) */
+};
+/* Where the collector is with it: collecting events, sent to sinks, done. */
 enum incident_status { INCIDENT_OPEN, INCIDENT_ESCALATED, INCIDENT_CLOSED };
+/* Where the SOC is with it (docs/collector.md, "Lifecycle").  The
+ * collector writes open and closed; canh-ctl's scripts the others. */
+enum incident_state {
+    STATE_OPEN,
+    STATE_ACKNOWLEDGED,
+    STATE_CONFIRMED,
+    STATE_REJECTED,
+    STATE_RESOLVED,
+    STATE_CLOSED
+};
 
 const char *incident_type_name(enum incident_type t);
 const char *incident_status_name(enum incident_status s);
+const char *incident_state_name(enum incident_state s);
 
 struct incident {
     char id[INCIDENT_ID_LEN];
@@ -60,6 +78,7 @@ struct incident {
     char combined_id[INCIDENT_ID_LEN]; /* linking incidents, written apart */
     char province_id[INCIDENT_ID_LEN];
     enum incident_status status;
+    enum incident_state state;
     unsigned sinks; /* bit per enum sink_id already queued */
     uint64_t ver;   /* bumped by every rewrite; guards concurrent collectors */
     char summary[512];
@@ -68,6 +87,10 @@ struct incident {
      * ("evidence/<finding id>.pcap" in the agent's state directory). */
     char pcaps[INCIDENT_LIST_ITEMS * 160];
 };
+
+/* An operator has taken it (acknowledged or confirmed) or opened it by
+ * hand: quiet time does not close it, only resolve or reject does. */
+bool incident_in_operator_hands(const struct incident *inc);
 
 /* ---- comma lists ---------------------------------------------------- */
 bool incident_list_contains(const char *list, const char *item, char sep);

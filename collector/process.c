@@ -86,11 +86,13 @@ static void write_incident(const struct process_env *env, struct incident *inc, 
     }
 }
 
+/* Job <incident>/<sink>/<action><suffix>: the suffix keeps repeated
+ * actions (updated-<ver>) apart as deliveries. */
 static void queue_job(const struct process_env *env, const struct incident *inc, enum sink_id sink,
-                      const char *action, struct store_ops *o)
+                      const char *action, const char *suffix, struct store_ops *o)
 {
     char job[128], key[192];
-    snprintf(job, sizeof(job), "%s/%s/%s", inc->id, sink_name(sink), action);
+    snprintf(job, sizeof(job), "%s/%s/%s%s", inc->id, sink_name(sink), action, suffix);
     snprintf(key, sizeof(key), STORE_ESCALATION_PREFIX "%s", job);
     store_begin(o, "HSET");
     store_arg(o, key);
@@ -116,14 +118,65 @@ static bool escalate(const struct process_env *env, struct incident *inc, struct
         return false;
     for (int s = 0; s < SINK_COUNT; s++)
         if (want & (1u << s))
-            queue_job(env, inc, (enum sink_id)s, "escalated", o);
+            queue_job(env, inc, (enum sink_id)s, "escalated", "", o);
     inc->sinks |= want;
     inc->status = INCIDENT_ESCALATED;
     return true;
 }
 
+/* "severity high→critical; kinds +defacement; targets +198.51.100.11":
+ * what the SOC would want to know changed between before and after. */
+static void describe_list_change(char *buf, size_t size, const char *name, const char *before,
+                                 const char *after, char sep)
+{
+    size_t used = strlen(buf);
+    bool first = true;
+    for (const char *p = after; *p;) {
+        const char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char item[128];
+        if (len < sizeof(item)) {
+            memcpy(item, p, len);
+            item[len] = '\0';
+            if (!incident_list_contains(before, item, sep) && used + len + 32 < size) {
+                if (first)
+                    used += (size_t)snprintf(buf + used, size - used, "%s%s +%s", used ? "; " : "",
+                                             name, item);
+                else
+                    used += (size_t)snprintf(buf + used, size - used, " +%s", item);
+                first = false;
+            }
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+}
+
+static void describe_changes(const struct incident *before, const struct incident *after, char *buf,
+                             size_t size)
+{
+    buf[0] = '\0';
+    if (!before)
+        return;
+    if (after->severity != before->severity)
+        snprintf(buf, size, "severity %s→%s", severity_name(before->severity),
+                 severity_name(after->severity));
+    if (after->serious != before->serious) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%sclass %s→%s", used ? "; " : "",
+                 before->serious ? "serious_candidate" : "normal",
+                 after->serious ? "serious_candidate" : "normal");
+    }
+    describe_list_change(buf, size, "kinds", before->kinds, after->kinds, ',');
+    describe_list_change(buf, size, "targets", before->targets, after->targets, ',');
+    if (after->type == INCIDENT_PROVINCE)
+        describe_list_change(buf, size, "agencies", before->agency, after->agency, '|');
+    describe_list_change(buf, size, "children", before->children, after->children, ',');
+}
+
 static void announce(const struct process_env *env, const struct incident *inc, const char *action,
-                     const char *cause, struct store_ops *o)
+                     const char *cause, const char *changes, struct store_ops *o)
 {
     json_t *j = incident_to_json(inc);
     char *text = json_dumps(j, JSON_COMPACT);
@@ -139,27 +192,69 @@ static void announce(const struct process_env *env, const struct incident *inc, 
     add_field(o, "incident", text ? text : "{}");
     if (cause)
         add_field(o, "cause", cause);
+    if (changes && *changes)
+        add_field(o, "changes", changes);
+    add_field(o, "operator", "collector");
     store_end(o);
     free(text);
+    /* The incident's own log (append-only), beside the operators' entries. */
+    char log_key[128];
+    snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", inc->id);
+    store_begin(o, "XADD");
+    store_arg(o, log_key);
+    store_arg(o, "*");
+    add_field(o, "action", action);
+    add_field(o, "operator", "collector");
+    add_field(o, "state", incident_state_name(inc->state));
+    add_field(o, "note", changes && *changes ? changes : (cause ? cause : ""));
+    store_end(o);
 }
 
-/* Write inc and announce it when it opened or escalated. */
-static void settle(const struct process_env *env, struct incident *inc, bool existed, bool opened,
-                   bool linked, const char *cause, struct store_ops *o, struct process_outcome *out)
+/* Sinks that already carry the incident hear of a material change; the
+ * job id holds the version, so each change is its own delivery. */
+static void tell_sinks_updated(const struct process_env *env, const struct incident *inc,
+                               unsigned already, struct store_ops *o)
 {
+    char suffix[32];
+    snprintf(suffix, sizeof(suffix), "-%" PRIu64, inc->ver);
+    for (int s = 0; s < SINK_COUNT; s++)
+        if ((already & (1u << s)) && s != SINK_REPORT)
+            queue_job(env, inc, (enum sink_id)s, "updated", suffix, o);
+}
+
+/* Write inc and announce it, exactly once per event: opened, escalated
+ * (a sink newly matches), linked (a campaign grew) or updated (a material
+ * change: severity, class, kind, target, agency, child, or linked into a
+ * combined or province-wide incident: extra); before is the incident as
+ * loaded (NULL: new). */
+static void settle(const struct process_env *env, struct incident *inc,
+                   const struct incident *before, bool opened, bool linked, const char *cause,
+                   const char *extra, struct store_ops *o, struct process_outcome *out)
+{
+    char changes[512];
+    unsigned already = inc->sinks;
+    describe_changes(before, inc, changes, sizeof(changes));
+    if (extra && *extra) {
+        size_t used = strlen(changes);
+        snprintf(changes + used, sizeof(changes) - used, "%s%s", used ? "; " : "", extra);
+    }
     bool escalated = escalate(env, inc, o);
-    write_incident(env, inc, existed, o);
+    write_incident(env, inc, before != NULL, o);
     if (opened) {
-        announce(env, inc, "opened", cause, o);
+        announce(env, inc, "opened", cause, changes, o);
         out->opened++;
     } else if (escalated) {
-        announce(env, inc, "escalated", cause, o);
+        announce(env, inc, "escalated", cause, changes, o);
     } else if (linked) {
-        /* A campaign growing is news to the SOC; its members' updates are not. */
-        announce(env, inc, "linked", cause, o);
+        announce(env, inc, "linked", cause, changes, o);
+    } else if (changes[0]) {
+        announce(env, inc, "updated", cause, changes, o);
+        out->updated++;
     } else {
         out->extended++;
     }
+    if (!opened && changes[0])
+        tell_sinks_updated(env, inc, already, o);
     out->escalated += escalated;
 }
 
@@ -171,11 +266,15 @@ static void set_link(const char *child_id, const char *field, const char *parent
     store_cmd(o, "HSET", key, field, parent_id, NULL);
 }
 
-/* The combined or province-wide incident, when the source's table says so. */
+/* The combined or province-wide incident, when the source's table says so.
+ * When the event's own incident (primary) becomes one of its children, its
+ * back link is set and "combined +<id>" added to linked_into, for the
+ * primary's announcement. */
 static void link_incident(const struct process_env *env, enum incident_type type, int slot,
                           const struct corr_state *st, const struct in_event *ev,
-                          const struct process_load *ld, const char *cause, struct store_ops *o,
-                          struct process_outcome *out)
+                          const struct process_load *ld, const char *cause,
+                          struct incident *primary, char *linked_into, size_t linked_len,
+                          struct store_ops *o, struct process_outcome *out)
 {
     const struct collector_config *cfg = env->cfg;
     struct incident_policy pol = policy_of(cfg);
@@ -204,8 +303,17 @@ static void link_incident(const struct process_env *env, enum incident_type type
         if (len < sizeof(child)) {
             memcpy(child, p, len);
             child[len] = '\0';
-            if (fresh || !incident_list_contains(old->children, child, ','))
+            if (fresh || !incident_list_contains(old->children, child, ',')) {
                 set_link(child, field, inc->id, o);
+                if (strcmp(child, primary->id) == 0) {
+                    char *back =
+                        type == INCIDENT_COMBINED ? primary->combined_id : primary->province_id;
+                    snprintf(back, INCIDENT_ID_LEN, "%s", inc->id);
+                    size_t used = strlen(linked_into);
+                    snprintf(linked_into + used, linked_len - used, "%s%s +%s", used ? "; " : "",
+                             type == INCIDENT_COMBINED ? "combined" : "province", inc->id);
+                }
+            }
         }
         if (!end)
             break;
@@ -214,8 +322,36 @@ static void link_incident(const struct process_env *env, enum incident_type type
     store_guard(o, STORE_IKEYS, ld->keys[slot], ld->ids[slot]);
     if (fresh)
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[slot], inc->id, NULL);
-    settle(env, inc, !fresh, fresh, added > 0, cause, o, out);
+    settle(env, inc, fresh ? NULL : old, fresh, added > 0, cause, NULL, o, out);
     free(inc);
+}
+
+void process_suppression_field(const struct in_event *ev, char *buf, size_t len)
+{
+    const char *target = ev->asset_name[0] ? ev->asset_name : ev->dest_ip ? ev->dest_ip : "*";
+    snprintf(buf, len, "%s|%s|%s", ev->kind, ev->src_ip ? ev->src_ip : "*", target);
+}
+
+/* canh:suppressions value: "<rejected at, ms> <incident id> <operator>",
+ * written by canh-ctl reject; how long it holds is this collector's
+ * [incidents] reject_suppress. */
+static bool suppressed(const struct process_env *env, const struct in_event *ev,
+                       const struct process_load *ld, struct store_ops *o)
+{
+    unsigned long long rejected_ms = 0;
+    char id[INCIDENT_ID_LEN] = "";
+    if (sscanf(ld->suppression, "%llu %39s", &rejected_ms, id) != 2)
+        return false;
+    if (rejected_ms + env->cfg->reject_suppress_us / 1000 <= env->now_us / 1000)
+        return false;
+    /* A false positive the SOC rejected: counted for rule tuning, on the
+     * rejected incident and per kind, and nothing else happens. */
+    char key[128], field[96];
+    incident_hash_key(id, key, sizeof(key));
+    store_cmd(o, "HINCRBY", key, "suppressed", "1", NULL);
+    snprintf(field, sizeof(field), "suppressed:%.80s", ev->kind);
+    store_cmd(o, "HINCRBY", STORE_FALSE_POSITIVES, field, "1", NULL);
+    return true;
 }
 
 int process_plan_event(const struct process_env *env, const char *stream, const char *entry_id,
@@ -232,6 +368,10 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
     memset(out, 0, sizeof(*out));
     if (ld->seen)
         return 0; /* the script acknowledges and answers DUP */
+    if (suppressed(env, ev, ld, o)) {
+        out->suppressed = 1;
+        return o->oom ? -1 : 0;
+    }
 
     struct incident *inc = malloc(sizeof(*inc));
     if (!inc)
@@ -248,8 +388,12 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         incident_open_from_event(inc, id, ld->keys[LOAD_PRIMARY], ev, &pol, env->now_us);
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[LOAD_PRIMARY], inc->id, NULL);
     }
-    settle(env, inc, extend, !extend, false, cause, o, out);
-
+    /* The linking incidents are decided first, so the incident's own
+     * announcement can say this event linked it into one, but written
+     * after it, so the stream reads "opened" before "linked". */
+    char linked_into[2 * INCIDENT_ID_LEN + 32] = "";
+    struct store_ops links;
+    store_ops_init(&links);
     if (ev->src_ip) {
         char src_key[128], ver[24];
         struct corr_state *st = malloc(sizeof(*st));
@@ -274,11 +418,15 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         store_end(o);
         if (corr_kinds_for_agency(st, ev->agency, ev->ts_us, cfg->correlation_window_us) >=
             cfg->combined_min_kinds)
-            link_incident(env, INCIDENT_COMBINED, LOAD_COMBINED, st, ev, ld, cause, o, out);
+            link_incident(env, INCIDENT_COMBINED, LOAD_COMBINED, st, ev, ld, cause, inc,
+                          linked_into, sizeof(linked_into), &links, out);
         if (corr_agencies(st, ev->ts_us, cfg->correlation_window_us) >= cfg->province_min_agencies)
-            link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, o, out);
+            link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, inc,
+                          linked_into, sizeof(linked_into), &links, out);
         free(st);
     }
+    settle(env, inc, extend ? old : NULL, !extend, false, cause, linked_into, o, out);
+    store_ops_append(o, &links);
     free(inc);
     return o->oom ? -1 : 0;
 }
@@ -287,20 +435,41 @@ static void close_incident(const struct process_env *env, struct incident *inc, 
                            struct store_ops *o)
 {
     inc->status = INCIDENT_CLOSED;
+    if (inc->state == STATE_OPEN)
+        inc->state = STATE_CLOSED;
     inc->closed_us = env->now_us;
     inc->updated_us = env->now_us;
     write_incident(env, inc, true, o);
     store_cmd(o, "ZREM", STORE_OPEN, inc->id, NULL);
     store_cmd(o, "HDELEQ", STORE_IKEYS, inc->key, inc->id, NULL);
-    announce(env, inc, "closed", cause, o);
+    announce(env, inc, "closed", cause, NULL, o);
     /* Whoever was told it opened is told it closed; reports stay drafts. */
     for (int s = 0; s < SINK_COUNT; s++)
         if ((inc->sinks & (1u << s)) && s != SINK_REPORT)
-            queue_job(env, inc, (enum sink_id)s, "closed", o);
+            queue_job(env, inc, (enum sink_id)s, "closed", "", o);
 }
 
 void process_plan_close(const struct process_env *env, struct incident *inc, struct store_ops *o)
 {
+    char key[128], ver[24];
+    incident_hash_key(inc->id, key, sizeof(key));
+    snprintf(ver, sizeof(ver), "%" PRIu64, inc->ver);
+    if (incident_in_operator_hands(inc)) {
+        /* Not closed under an operator's hands: listed one window more.
+         * The guard keeps a resolve that raced in from being undone. */
+        store_guard(o, key, "ver", ver);
+        store_begin(o, "ZADD");
+        store_arg(o, STORE_OPEN);
+        store_argf(o, "%" PRIu64, env->now_us / 1000);
+        store_arg(o, inc->id);
+        store_end(o);
+        return;
+    }
+    if (inc->status == INCIDENT_CLOSED || inc->state != STATE_OPEN) {
+        store_guard(o, key, "ver", ver);
+        store_cmd(o, "ZREM", STORE_OPEN, inc->id, NULL);
+        return;
+    }
     close_incident(env, inc, NULL, o);
 }
 
@@ -347,7 +516,7 @@ bool process_plan_silent(const struct process_env *env, const char *agent, const
     store_guard(o, STORE_IKEYS, key, loaded_id);
     store_cmd(o, "HSET", STORE_IKEYS, key, inc->id, NULL);
     struct process_outcome out = {0};
-    settle(env, inc, false, true, false, NULL, o, &out);
+    settle(env, inc, NULL, true, false, NULL, NULL, o, &out);
     free(inc);
     return true;
 }

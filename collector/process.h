@@ -37,6 +37,7 @@ struct process_load {
     char keys[LOAD_MAX][INCIDENT_KEY_LEN];
     char ids[LOAD_MAX][INCIDENT_ID_LEN]; /* canh:ikeys value, "" when none */
     struct incident *inc[LOAD_MAX];      /* NULL when the hash is missing */
+    char suppression[160];               /* canh:suppressions value of the event, "" none */
 };
 
 /* Fills ld->keys/n for ev and returns the source hash key in src_key
@@ -46,15 +47,22 @@ void process_event_keys(const struct in_event *ev, struct process_load *ld, char
 void process_load_free(struct process_load *ld);
 
 struct process_outcome {
-    int opened, escalated, extended;
+    int opened, escalated, extended, updated;
+    int suppressed; /* matched a rejected incident's suppression */
 };
+
+/* The field of canh:suppressions an event would match:
+ * "<kind>|<source or *>|<asset, else destination, else *>". */
+void process_suppression_field(const struct in_event *ev, char *buf, size_t len);
 
 /* Everything event ev (entry id of stream) does, given what was loaded. */
 int process_plan_event(const struct process_env *env, const char *stream, const char *entry_id,
                        const struct in_event *ev, const struct process_load *ld,
                        struct store_ops *o, struct process_outcome *out);
 
-/* Close an incident whose window has passed (guarded by its version). */
+/* An incident quiet for the window (guarded by its version): closed when
+ * nobody took it; kept listed in canh:open for another window when it is
+ * in an operator's hands; dropped from canh:open when already done. */
 void process_plan_close(const struct process_env *env, struct incident *inc, struct store_ops *o);
 
 /* A heartbeat: canh:agents, canh:agent_seen, and close the agent's open

@@ -148,6 +148,20 @@ void store_ops_free(struct store_ops *o)
     memset(o, 0, sizeof(*o));
 }
 
+static void strvec_move(struct strvec *dst, struct strvec *src, int *oom)
+{
+    for (size_t i = 0; i < src->n; i++)
+        *oom |= strvec_push(dst, src->v[i], src->len[i]);
+    strvec_free(src);
+}
+
+void store_ops_append(struct store_ops *o, struct store_ops *src)
+{
+    o->oom |= src->oom;
+    strvec_move(&o->guards, &src->guards, &o->oom);
+    strvec_move(&o->ops, &src->ops, &o->oom);
+}
+
 void store_seen(struct store_ops *o, const char *key, uint64_t ttl_s)
 {
     snprintf(o->seen_key, sizeof(o->seen_key), "%s", key);

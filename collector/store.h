@@ -21,18 +21,21 @@
 #include <stdint.h>
 
 #define STORE_GROUP "canh-collectors"
-#define STORE_IKEYS "canh:ikeys"                   /* hash: incident key → open id */
-#define STORE_INCIDENT_PREFIX "canh:incident:"     /* hash per incident */
-#define STORE_INCIDENTS "canh:incidents"           /* stream: opened/escalated/closed */
-#define STORE_OPEN "canh:open"                     /* zset: open id by last update (ms) */
-#define STORE_ESCALATIONS "canh:escalations"       /* zset: job id by next attempt (ms) */
-#define STORE_ESCALATION_PREFIX "canh:escalation:" /* hash per job */
-#define STORE_RATELIMIT_PREFIX "canh:ratelimit:"   /* hash per sink: token bucket */
-#define STORE_DEADLETTER "canh:deadletter"         /* stream */
-#define STORE_AGENTS "canh:agents"                 /* hash: agent → last heartbeat */
-#define STORE_AGENT_SEEN "canh:agent_seen"         /* zset: agent by last heartbeat (ms) */
-#define STORE_SRC_PREFIX "canh:src:"               /* hash per source: correlation */
-#define STORE_SEEN_PREFIX "canh:seen:"             /* string per processed event id */
+#define STORE_IKEYS "canh:ikeys"                     /* hash: incident key → open id */
+#define STORE_INCIDENT_PREFIX "canh:incident:"       /* hash per incident */
+#define STORE_INCIDENTS "canh:incidents"             /* stream: opened/escalated/closed */
+#define STORE_OPEN "canh:open"                       /* zset: open id by last update (ms) */
+#define STORE_ESCALATIONS "canh:escalations"         /* zset: job id by next attempt (ms) */
+#define STORE_ESCALATION_PREFIX "canh:escalation:"   /* hash per job */
+#define STORE_RATELIMIT_PREFIX "canh:ratelimit:"     /* hash per sink: token bucket */
+#define STORE_DEADLETTER "canh:deadletter"           /* stream */
+#define STORE_AGENTS "canh:agents"                   /* hash: agent → last heartbeat */
+#define STORE_AGENT_SEEN "canh:agent_seen"           /* zset: agent by last heartbeat (ms) */
+#define STORE_SRC_PREFIX "canh:src:"                 /* hash per source: correlation */
+#define STORE_SEEN_PREFIX "canh:seen:"               /* string per processed event id */
+#define STORE_LOG_PREFIX "canh:log:"                 /* stream per incident: its log */
+#define STORE_SUPPRESSIONS "canh:suppressions"       /* hash: kind|source|target → until */
+#define STORE_FALSE_POSITIVES "canh:false_positives" /* hash: rejected:/suppressed:<kind> */
 
 struct strvec {
     char **v;
@@ -69,6 +72,10 @@ void store_argf(struct store_ops *o, const char *fmt, ...) __attribute__((format
 void store_end(struct store_ops *o);
 /* A whole command of string arguments, NULL-terminated. */
 void store_cmd(struct store_ops *o, const char *op, ...) __attribute__((sentinel));
+
+/* Moves the guards and commands of src to the end of o's (src is left
+ * empty): lets a plan decide a later write before an earlier one. */
+void store_ops_append(struct store_ops *o, struct store_ops *src);
 
 /* The EVAL argument vector; pointers stay owned by o.  -1 on no memory. */
 int store_apply_argv(struct store_ops *o, const char ***argv, size_t **lens, size_t *argc);

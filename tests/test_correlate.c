@@ -229,6 +229,15 @@ static bool ops_have(const struct store_ops *o, const char *a, const char *b)
     return false;
 }
 
+/* Any argument of any command contains text. */
+static bool ops_contain(const struct store_ops *o, const char *text)
+{
+    for (size_t i = 0; i < o->ops.n; i++)
+        if (strstr(o->ops.v[i], text))
+            return true;
+    return false;
+}
+
 START_TEST(test_plan_event)
 {
     struct collector_config *cfg = malloc(sizeof(*cfg));
@@ -291,6 +300,114 @@ START_TEST(test_plan_event)
 }
 END_TEST
 
+/* Lifecycle (docs/collector.md): material changes are announced once as
+ * "updated", other events are not news, a rejected finding is suppressed,
+ * and quiet time leaves incidents in an operator's hands alone. */
+START_TEST(test_lifecycle)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    collector_config_defaults(cfg);
+    cfg->route[SINK_WEBHOOK].enabled = true; /* medium and above */
+    uint32_t seq = 1;
+    struct process_env env = {
+        .cfg = cfg, .now_us = S(1795396574), .random = fixed_random, .random_user = &seq};
+    struct incident_policy pol = {.window_us = cfg->incident_window_us,
+                                  .max_event_ids = cfg->max_event_ids,
+                                  .serious_level = cfg->serious_level};
+    struct in_event first = mk("gw:b:1", "Sở Y tế", "attack.dos", "syn_flood", NULL, S(1795396570));
+    struct process_load *ld = calloc(1, sizeof(*ld));
+    char src_key[160];
+    process_event_keys(&first, ld, src_key, sizeof(src_key));
+    struct incident *old = calloc(1, sizeof(*old));
+    incident_open_from_event(old, "INC1", ld->keys[LOAD_PRIMARY], &first, &pol, env.now_us);
+    old->sinks = 1u << SINK_WEBHOOK;
+    old->status = INCIDENT_ESCALATED;
+    old->ver = 3;
+    ld->inc[LOAD_PRIMARY] = old;
+    snprintf(ld->ids[LOAD_PRIMARY], sizeof(ld->ids[0]), "INC1");
+
+    /* Severity rises: one "updated" entry saying so, logged, and the
+     * webhook that carries the incident hears of it. */
+    struct in_event worse = mk("gw:b:2", "Sở Y tế", "attack.dos", "syn_flood", NULL, S(1795396572));
+    worse.severity = SEV_HIGH;
+    struct store_ops o;
+    struct process_outcome out;
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "2-0", &worse, ld, &o, &out), 0);
+    ck_assert_int_eq(out.updated, 1);
+    ck_assert_int_eq(out.escalated, 0);
+    ck_assert(ops_have(&o, "action", "updated"));
+    ck_assert(ops_have(&o, "changes", "severity medium→high"));
+    ck_assert(ops_contain(&o, "canh:escalation:INC1/webhook/updated-4"));
+    ck_assert(ops_contain(&o, "canh:log:INC1"));
+    store_ops_free(&o);
+
+    /* The same again adds counts only: not news, nothing announced. */
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "3-0", &first, ld, &o, &out), 0);
+    ck_assert_int_eq(out.extended, 1);
+    ck_assert(!ops_contain(&o, "canh:incidents"));
+    store_ops_free(&o);
+
+    /* A new kind is news. */
+    struct in_event other = mk("gw:b:4", "Sở Y tế", "attack.dos", "tcp_flood", NULL, S(1795396573));
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "4-0", &other, ld, &o, &out), 0);
+    ck_assert(ops_have(&o, "changes", "kinds +tcp_flood"));
+    store_ops_free(&o);
+
+    /* Rejected within reject_suppress: acknowledged and counted, nothing
+     * opened; once it has run out, the finding raises incidents again. */
+    char field[160];
+    process_suppression_field(&first, field, sizeof(field));
+    ck_assert_str_eq(field, "syn_flood|*|portal");
+    snprintf(ld->suppression, sizeof(ld->suppression), "%llu INC0 alice",
+             (unsigned long long)(env.now_us / 1000 - 60000));
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "5-0", &first, ld, &o, &out), 0);
+    ck_assert_int_eq(out.suppressed, 1);
+    ck_assert_str_eq(o.ack_id, "5-0");
+    ck_assert(ops_contain(&o, "canh:incident:INC0"));
+    ck_assert(ops_have(&o, "canh:false_positives", "suppressed:syn_flood"));
+    ck_assert(!ops_contain(&o, "canh:incident:INC1"));
+    ck_assert(!ops_contain(&o, "canh:incidents"));
+    store_ops_free(&o);
+    snprintf(ld->suppression, sizeof(ld->suppression), "%llu INC0 alice",
+             (unsigned long long)(env.now_us / 1000 - cfg->reject_suppress_us / 1000 - 1));
+    store_ops_init(&o);
+    ck_assert_int_eq(process_plan_event(&env, "canh:events:gw", "6-0", &first, ld, &o, &out), 0);
+    ck_assert_int_eq(out.suppressed, 0);
+    ck_assert(ops_contain(&o, "canh:incident:INC1"));
+    store_ops_free(&o);
+
+    /* Quiet time: an acknowledged incident stays listed, untouched. */
+    old->state = STATE_ACKNOWLEDGED;
+    store_ops_init(&o);
+    process_plan_close(&env, old, &o);
+    ck_assert(ops_contain(&o, "canh:open"));
+    ck_assert(!ops_contain(&o, "canh:incidents"));
+    ck_assert_int_eq(old->state, STATE_ACKNOWLEDGED);
+    store_ops_free(&o);
+    /* An open one nobody touched closes, announced. */
+    old->state = STATE_OPEN;
+    store_ops_init(&o);
+    process_plan_close(&env, old, &o);
+    ck_assert(ops_have(&o, "action", "closed"));
+    ck_assert_int_eq(old->state, STATE_CLOSED);
+    store_ops_free(&o);
+
+    /* Resolved or rejected incidents take no more events. */
+    old->status = INCIDENT_OPEN;
+    old->state = STATE_RESOLVED;
+    ck_assert(!incident_accepts(old, &first, &pol));
+    old->state = STATE_CONFIRMED;
+    ck_assert(incident_accepts(old, &first, &pol));
+    process_load_free(ld);
+    free(ld);
+    free(cfg);
+}
+END_TEST
+
 START_TEST(test_route)
 {
     struct collector_config *cfg = malloc(sizeof(*cfg));
@@ -321,6 +438,7 @@ int main(void)
     tcase_add_test(tc, test_state_round_trip);
     tcase_add_test(tc, test_combined_links_every_kind);
     tcase_add_test(tc, test_plan_event);
+    tcase_add_test(tc, test_lifecycle);
     tcase_add_test(tc, test_route);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -210,6 +210,7 @@ START_TEST(test_hash_round_trip)
     a->sinks = 5;
     a->ver = 9;
     a->status = INCIDENT_ESCALATED;
+    a->state = STATE_CONFIRMED;
     struct fields *fs = calloc(1, sizeof(*fs));
     incident_to_fields(a, collect, fs);
     ck_assert_int_eq(incident_from_fields(b, fs->f, fs->l, fs->n), 0);
@@ -220,12 +221,22 @@ START_TEST(test_hash_round_trip)
     ck_assert_uint_eq(b->sinks, 5);
     ck_assert_uint_eq(b->ver, 9);
     ck_assert_int_eq(b->status, INCIDENT_ESCALATED);
+    ck_assert_int_eq(b->state, STATE_CONFIRMED);
     ck_assert_int_eq(b->severity, SEV_MEDIUM);
     ck_assert_str_eq(b->evidence, a->evidence);
     json_t *j = incident_to_json(b);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "taxonomy"), "vi")),
                      "Các hình thức tấn công mạng khác");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "confirmed");
     json_decref(j);
+    /* A hash written before the lifecycle: closed status means closed. */
+    struct fields *old = calloc(1, sizeof(*old));
+    collect(old, "id", "X");
+    collect(old, "taxonomy", "attack.dos");
+    collect(old, "status", "closed");
+    ck_assert_int_eq(incident_from_fields(b, old->f, old->l, old->n), 0);
+    ck_assert_int_eq(b->state, STATE_CLOSED);
+    free(old);
     free(fs);
     free(a);
     free(b);

@@ -4,15 +4,18 @@
  * stream, found with SCAN and looked for again every few seconds — with
  * XREAD BLOCK, and prints one line per entry: time, severity, action or
  * state, agency, Vietnamese taxonomy name, source → target and a short
- * evidence summary, coloured by severity on a terminal.  --json prints the
- * JSON instead, for scripts.  It only reads, so a tail user needs no more
+ * evidence summary, coloured by severity on a terminal; by default one
+ * compact line of at most 120 columns, --wide for every field.  --json
+ * prints the JSON instead, for scripts.  It only reads, so a tail user needs no more
  * than +xread +scan on canh:* in Redis's ACL.
  *
  * It runs on common/redis/link.h, the Redis link of the agent and the
  * collector (URL grammar, AUTH, timeouts), on a libevent loop: one XREAD
- * BLOCK at a time, SIGINT and SIGTERM end the loop, a lost link ends the
- * run with status 1 and so does a first connection attempt that fails
- * (a CLI does not wait out a backoff).  It links no collector code.
+ * BLOCK at a time, SIGINT and SIGTERM end the loop.  A first connection
+ * attempt that fails ends the run with status 1 (a typo in the URL should
+ * not hang); a link lost later (Redis restarted) prints one line and is
+ * made again with the link's backoff, reading on from the last entry shown.
+ * It links no collector code.
  */
 #include <event2/event.h>
 #include <getopt.h>
@@ -38,6 +41,7 @@
 #define BLOCK_MS 500
 #define MAX_STREAMS 256
 #define RESCAN_US (5ull * 1000000)
+#define COMPACT_COLUMNS 120
 
 struct options {
     const char *url;
@@ -48,7 +52,9 @@ struct options {
     const char *taxonomy;
     enum severity min_severity;
     const char *class_;
+    const char *state;
     const char *since;
+    bool wide;
     bool json;
     long count; /* 0: forever */
     int color;  /* -1 auto */
@@ -74,11 +80,15 @@ static void usage(FILE *out)
         "  -t, --taxonomy CODE     only this taxonomy code, or a prefix ending in '.' (attack.)\n"
         "  -s, --min-severity S    low, medium, high or critical\n"
         "  -k, --class C           normal or serious_candidate\n"
+        "      --state S           only incidents now in state S: open, acknowledged,\n"
+        "                          confirmed, rejected, resolved or closed\n"
         "      --since WHEN        start in the past: a duration (10m, 2h), an ISO time,\n"
         "                          a stream id, or 'all'\n"
         "  -j, --json              one JSON object per line\n"
         "  -n, --count N           exit after N entries\n"
-        "      --color / --no-color  force colours on or off (default: when a terminal)\n");
+        "  -w, --wide              every field on the line (default: compact, 120 columns)\n"
+        "      --color / --no-color  force colours on or off (default: when a terminal)\n"
+        "  -V, --version           print the version and exit\n");
 }
 
 /* ---- filters and formatting ------------------------------------------ */
@@ -164,6 +174,25 @@ static void join_array(json_t *a, char *buf, size_t len, size_t max)
     }
 }
 
+/* Cuts text to at most columns characters (UTF-8 sequences count as one
+ * column: Vietnamese letters and the arrows are single width), ending in
+ * "…" when something was cut. */
+static void fit_columns(char *text, size_t columns)
+{
+    size_t cols = 0;
+    char *cut = NULL;
+    for (char *p = text; *p; p++) {
+        if (((unsigned char)*p & 0xC0) == 0x80)
+            continue;
+        if (cols == columns - 1)
+            cut = p;
+        if (++cols > columns) {
+            memcpy(cut, "…", sizeof("…"));
+            return;
+        }
+    }
+}
+
 static void print_line(const struct options *o, uint64_t ts_us, enum severity sev, bool dim,
                        const char *what, const char *agency, const char *taxonomy_vi,
                        const char *detail, const char *src, const char *dst, const char *summary,
@@ -173,18 +202,40 @@ static void print_line(const struct options *o, uint64_t ts_us, enum severity se
     time_t secs = (time_t)(ts_us / 1000000);
     struct tm tm;
     localtime_r(&secs, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(when, sizeof(when), o->wide ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S", &tm);
     upper(sevtext, sizeof(sevtext), severity_name(sev));
     const char *on = o->color ? (dim ? "\033[2m" : color_of(sev)) : "";
     const char *off = o->color ? "\033[0m" : "";
-    printf("%s%s %-8s %-9s %s | %s%s | %s → %s | %s%s  [%s]\n", on, when, sevtext, what, agency,
-           taxonomy_vi, detail, *src ? src : "?", *dst ? dst : "?", summary, off, id);
+    if (o->wide) {
+        printf("%s%s %-8s %-12s %s | %s%s | %s → %s | %s%s  [%s]\n", on, when, sevtext, what,
+               agency, taxonomy_vi, detail, *src ? src : "?", *dst ? dst : "?", summary, off, id);
+        return;
+    }
+    /* The id first (what canh-ctl needs), then as much as fits. */
+    char line[1024];
+    snprintf(line, sizeof(line), "%s %-4.4s %-12s %s %s | %s%s | %s → %s | %s", when, sevtext, what,
+             id, agency, taxonomy_vi, detail, *src ? src : "?", *dst ? dst : "?", summary);
+    fit_columns(line, COMPACT_COLUMNS);
+    printf("%s%s%s\n", on, line, off);
+}
+
+/* An incident's lifecycle state; entries written before the lifecycle
+ * existed carry only the collector's status. */
+static const char *state_of(json_t *inc)
+{
+    const char *state = str_at(inc, "state", NULL);
+    if (*state)
+        return state;
+    return strcmp(str_at(inc, "status", NULL), "closed") == 0 ? "closed" : "open";
 }
 
 /* An incidents entry: fields action, id, incident. */
 static bool show_incident(const struct options *o, uint64_t entry_ms, const char *action,
+                          const char *operator_name, const char *note, const char *changes,
                           json_t *inc)
 {
+    if (o->state && strcmp(o->state, state_of(inc)) != 0)
+        return false;
     enum severity sev = SEV_LOW;
     severity_parse(str_at(inc, "severity", NULL), &sev);
     if (sev < o->min_severity)
@@ -198,6 +249,12 @@ static bool show_incident(const struct options *o, uint64_t entry_ms, const char
     if (o->json) {
         json_t *line = json_object();
         json_object_set_new(line, "action", json_string(action));
+        if (operator_name)
+            json_object_set_new(line, "operator", json_string(operator_name));
+        if (note)
+            json_object_set_new(line, "note", json_string(note));
+        if (changes)
+            json_object_set_new(line, "changes", json_string(changes));
         json_object_set(line, "incident", inc);
         char *text = json_dumps(line, JSON_COMPACT);
         json_decref(line);
@@ -220,9 +277,21 @@ static bool show_incident(const struct options *o, uint64_t entry_ms, const char
                  strcmp(type, "province") == 0 ? "toàn tỉnh" : type);
     if (strcmp(str_at(inc, "class", NULL), "serious_candidate") == 0)
         strncat(detail, " [nghiêm trọng?]", sizeof(detail) - strlen(detail) - 1);
-    print_line(o, entry_ms * 1000, sev, strcmp(action, "closed") == 0, action,
-               str_at(inc, "agency", NULL), str_at(inc, "taxonomy", "vi"), detail, src, dst,
-               str_at(inc, "summary", NULL), str_at(inc, "id", NULL));
+    /* What the entry is about: the operator's words, what changed, or the
+     * incident's summary. */
+    char info[1024];
+    bool by_operator = operator_name && strcmp(operator_name, "collector") != 0;
+    if (by_operator)
+        snprintf(info, sizeof(info), "by %s%s%s%s%s", operator_name, note ? ": " : "",
+                 note ? note : "", changes ? "; " : "", changes ? changes : "");
+    else if (changes)
+        snprintf(info, sizeof(info), "%s; %s", changes, str_at(inc, "summary", NULL));
+    else
+        snprintf(info, sizeof(info), "%s", str_at(inc, "summary", NULL));
+    bool dim = strcmp(action, "closed") == 0 || strcmp(action, "resolved") == 0 ||
+               strcmp(action, "rejected") == 0;
+    print_line(o, entry_ms * 1000, sev, dim, action, str_at(inc, "agency", NULL),
+               str_at(inc, "taxonomy", "vi"), detail, src, dst, info, str_at(inc, "id", NULL));
     return true;
 }
 
@@ -481,10 +550,12 @@ static void show_entries(struct tail *t, const redisReply *r)
             json_t *j = text ? json_loads(text, 0, NULL) : NULL;
             if (!j)
                 continue;
-            const char *action = field(entry->element[1], "action");
-            bool printed = o->events
-                               ? show_event(o, j)
-                               : show_incident(o, strtoull(id, NULL, 10), action ? action : "?", j);
+            const redisReply *f = entry->element[1];
+            const char *action = field(f, "action");
+            bool printed = o->events ? show_event(o, j)
+                                     : show_incident(o, strtoull(id, NULL, 10),
+                                                     action ? action : "?", field(f, "operator"),
+                                                     field(f, "note"), field(f, "changes"), j);
             json_decref(j);
             if (printed) {
                 fflush(stdout);
@@ -539,6 +610,14 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 static void on_ready(void *owner)
 {
     struct tail *t = owner;
+    if (t->following) {
+        /* Back after a restart of Redis: on from the last entry shown. */
+        read_next(t);
+        return;
+    }
+    /* Connected: from now on a lost link is the one line of on_lost, not
+     * also the link's own messages at every failed attempt. */
+    log_set_level((enum log_level)(LOG_LEVEL_ERR - 1));
     if (t->o->events) {
         scan_from_start(t);
         return;
@@ -549,8 +628,15 @@ static void on_ready(void *owner)
 
 static void on_lost(void *owner)
 {
-    fprintf(stderr, "canh-tail: lost connection to Redis\n");
-    finish(owner, 1);
+    struct tail *t = owner;
+    if (!t->following) {
+        fprintf(stderr, "canh-tail: lost connection to Redis\n");
+        finish(t, 1);
+        return;
+    }
+    evtimer_del(t->retry);
+    fprintf(stderr, "canh-tail: lost connection to %s; reconnecting\n", redis_link_where(t->link));
+    fflush(stderr);
 }
 
 /* A CLI does not wait out a backoff: the first failed attempt (the link
@@ -642,13 +728,16 @@ int main(int argc, char **argv)
                                          {"color", no_argument, NULL, 'C'},
                                          {"colour", no_argument, NULL, 'C'},
                                          {"no-color", no_argument, NULL, 'N'},
+                                         {"state", required_argument, NULL, 'Q'},
+                                         {"wide", no_argument, NULL, 'w'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct options o = {.min_severity = SEV_LOW, .color = -1};
     o.url = getenv("CANH_REDIS") ? getenv("CANH_REDIS") : "redis://127.0.0.1:6379";
     int opt;
     char *end;
-    while ((opt = getopt_long(argc, argv, "r:ea:t:s:k:jn:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "r:ea:t:s:k:jn:wVh", opts, NULL)) != -1) {
         switch (opt) {
         case 'r':
             o.url = optarg;
@@ -694,6 +783,27 @@ int main(int argc, char **argv)
         case 'S':
             o.since = optarg;
             break;
+        case 'Q': {
+            static const char *const states[] = {"open",     "acknowledged", "confirmed",
+                                                 "rejected", "resolved",     "closed"};
+            for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+                if (strcmp(optarg, states[i]) == 0)
+                    o.state = states[i];
+            if (!o.state) {
+                fprintf(stderr,
+                        "canh-tail: --state: '%s' is not open, acknowledged, confirmed, "
+                        "rejected, resolved or closed\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'w':
+            o.wide = true;
+            break;
+        case 'V':
+            printf("canh-tail %s\n", CANH_VERSION);
+            return 0;
         case 'j':
             o.json = true;
             break;

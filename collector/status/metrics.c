@@ -62,6 +62,9 @@ static void metrics_collector(struct status *s, FILE *b, uint64_t now)
              st->escalated);
     prom_one(b, "canh_collector_incidents_closed_total", "counter",
              "Incidents this collector closed.", st->closed);
+    prom_one(b, "canh_collector_events_suppressed_total", "counter",
+             "Events matching a rejected incident (false positives), not raised again.",
+             st->suppressed);
     prom_head(b, "canh_escalation_deliveries_total", "counter",
               "Escalations this collector delivered, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)

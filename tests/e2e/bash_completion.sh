@@ -19,7 +19,7 @@ complete_words() {
         printf "%s\n" "${COMPREPLY[@]}"' _ "$CANH_SRC/completions/$cmd" "$cmd" "$@"
 }
 
-for cmd in canh-agent canh-collector canh-tail; do
+for cmd in canh-agent canh-collector canh-tail canh-ctl; do
     [ -f "$CANH_SRC/completions/$cmd" ] || fail "no completions/$cmd"
     complete_words "$cmd" -- >"$TMP/$cmd.offered" || fail "completing '$cmd --' failed"
     "$CANH_BIN/$cmd" --help >"$TMP/$cmd.help"
@@ -41,5 +41,8 @@ complete_words canh-collector --log-level d >"$TMP/o"; grep -qx debug "$TMP/o" |
 complete_words canh-tail -s h >"$TMP/o"; grep -qx high "$TMP/o" || fail "canh-tail -s h"
 complete_words canh-tail --taxonomy attack.d >"$TMP/o"
 [ "$(sort "$TMP/o" | tr '\n' ' ')" = "attack.defacement attack.destruction attack.dos " ] || fail "--taxonomy attack.d: $(cat "$TMP/o")"
-pass "option values complete (interfaces, log levels, severities, taxonomy)"
+complete_words canh-ctl a >"$TMP/o"; grep -qx ack "$TMP/o" || fail "canh-ctl a does not complete ack"
+complete_words canh-ctl confirm 2026 --class s >"$TMP/o"; grep -qx serious "$TMP/o" || fail "--class s"
+complete_words canh-tail --state ac >"$TMP/o"; grep -qx acknowledged "$TMP/o" || fail "--state ac"
+pass "option values complete (interfaces, log levels, severities, taxonomy, commands, states)"
 echo "$PASSED passed, 0 failed"

@@ -138,7 +138,7 @@ pass "scan, flood, defacement and intrusion incidents, each linked to the combin
 # --- canh-tail prints them ---------------------------------------------------
 
 n=$(rc XLEN canh:incidents)
-timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --since all -n "$n" --no-color >"$TMP/tail.out" 2>"$TMP/tail.log" ||
+timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --since all -n "$n" --no-color --wide >"$TMP/tail.out" 2>"$TMP/tail.log" ||
     fail "canh-tail -n $n failed"
 [ "$(wc -l <"$TMP/tail.out")" = "$n" ] || fail "canh-tail -n $n printed $(wc -l <"$TMP/tail.out") lines"
 cat "$TMP/tail.out"

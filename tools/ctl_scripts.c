@@ -1,0 +1,212 @@
+/* ctl_scripts.c — see ctl_scripts.h.  Each script is the shared helpers,
+ * then (transitions) the incident loaded from KEYS[1], then its own body. */
+#include "tools/ctl_scripts.h"
+
+#define CTL_HELPERS                                                                                \
+    "local operator, now, maxlen, id, note, extra = ARGV[1], tonumber(ARGV[2]), ARGV[3], "         \
+    "ARGV[4], ARGV[5], ARGV[6]\n"                                                                  \
+    "local function split(s, sep)\n"                                                               \
+    "  local out = {}\n"                                                                           \
+    "  if s and s ~= '' then\n"                                                                    \
+    "    for item in string.gmatch(s, '([^' .. sep .. ']+)') do out[#out + 1] = item end\n"        \
+    "  end\n"                                                                                      \
+    "  return out\n"                                                                               \
+    "end\n"                                                                                        \
+    "local function load()\n"                                                                      \
+    "  local f = redis.call('HGETALL', KEYS[1])\n"                                                 \
+    "  if #f == 0 then return nil end\n"                                                           \
+    "  local h = {}\n"                                                                             \
+    "  for i = 1, #f, 2 do h[f[i]] = f[i + 1] end\n"                                               \
+    "  if not h.state then\n"                                                                      \
+    "    if h.status == 'closed' then h.state = 'closed' else h.state = 'open' end\n"              \
+    "  end\n"                                                                                      \
+    "  return h\n"                                                                                 \
+    "end\n"                                                                                        \
+    "local function incident_json(h)\n"                                                            \
+    "  local j = {id = h.id, type = h.type,\n"                                                     \
+    "    taxonomy = {code = h.taxonomy, vi = h.taxonomy_vi, en = h.taxonomy_en},\n"                \
+    "    kinds = split(h.kinds, ','), class = h.class, severity = h.severity,\n"                   \
+    "    status = h.status, state = h.state, agency = h.agency, agents = split(h.agents, ','),\n"  \
+    "    asset = {name = h.asset or '', owner = h.asset_owner or '', level = tonumber(h.level) "   \
+    "or 0},\n"                                                                                     \
+    "    sources = split(h.sources, ','), targets = split(h.targets, ','),\n"                      \
+    "    first_seen = h.first_seen, last_seen = h.last_seen, events = tonumber(h.events) or 0,\n"  \
+    "    children = split(h.children, ','), summary = h.summary or '', operator = h.operator,\n"   \
+    "    confirmed_class = h.confirmed_class, combined_id = h.combined_id}\n"                      \
+    "  return cjson.encode(j)\n"                                                                   \
+    "end\n"                                                                                        \
+    "local function announce(h, action, changes)\n"                                                \
+    "  local f = {'action', action, 'id', h.id, 'incident', incident_json(h), 'operator', "        \
+    "operator}\n"                                                                                  \
+    "  if note ~= '' then f[#f + 1] = 'note' f[#f + 1] = note end\n"                               \
+    "  if changes and changes ~= '' then f[#f + 1] = 'changes' f[#f + 1] = changes end\n"          \
+    "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', unpack(f))\n"                       \
+    "  redis.call('XADD', KEYS[2], '*', 'action', action, 'operator', operator, 'state', "         \
+    "h.state,\n"                                                                                   \
+    "             'note', note)\n"                                                                 \
+    "end\n"                                                                                        \
+    "-- Sinks that carried the incident hear of the action (not the report drafts).\n"             \
+    "local function tell_sinks(h, action)\n"                                                       \
+    "  local sinks = split(h.sinks, ',')\n"                                                        \
+    "  for k, sink in ipairs({'webhook', 'syslog'}) do\n"                                          \
+    "    for _, s in ipairs(sinks) do\n"                                                           \
+    "      if s == sink then\n"                                                                    \
+    "        local key = KEYS[8 + k]\n"                                                            \
+    "        redis.call('HSET', key, 'sink', sink, 'incident', h.id, 'action', action,\n"          \
+    "                   'created_ms', tostring(now), 'attempts', '0')\n"                           \
+    "        redis.call('ZADD', KEYS[6], now, string.sub(key, 17))\n"                              \
+    "      end\n"                                                                                  \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "-- Changes the hash; the bumped ver makes a collector's guarded write retry.\n"               \
+    "local function set(h, fields)\n"                                                              \
+    "  fields[#fields + 1] = 'operator' fields[#fields + 1] = operator\n"                          \
+    "  fields[#fields + 1] = 'updated_us' fields[#fields + 1] = tostring(now * 1000)\n"            \
+    "  redis.call('HSET', KEYS[1], unpack(fields))\n"                                              \
+    "  for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end\n"                                \
+    "  h.ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)\n"                                         \
+    "end\n"                                                                                        \
+    "local function refuse(h, verb, why)\n"                                                        \
+    "  return redis.error_reply('BADSTATE cannot ' .. verb .. ' incident ' .. id .. ': it is ' "   \
+    "..\n"                                                                                         \
+    "                           h.state .. why)\n"                                                 \
+    "end\n"                                                                                        \
+    "local function listed(h) redis.call('ZADD', KEYS[5], now, h.id) end\n"                        \
+    "local function unlisted(h)\n"                                                                 \
+    "  redis.call('ZREM', KEYS[5], h.id)\n"                                                        \
+    "  if h.key and redis.call('HGET', KEYS[4], h.key) == h.id then redis.call('HDEL', KEYS[4], "  \
+    "h.key) end\n"                                                                                 \
+    "end\n"                                                                                        \
+    "-- The findings an incident stands for: kind|source|target (target: its asset,\n"             \
+    "-- else each destination), the identity collector/process.c matches events on.\n"             \
+    "local function identities(h)\n"                                                               \
+    "  local kinds, sources, targets = split(h.kinds, ','), split(h.sources, ','), "               \
+    "split(h.targets, ',')\n"                                                                      \
+    "  if #sources == 0 then sources = {'*'} end\n"                                                \
+    "  if h.asset and h.asset ~= '' then targets = {h.asset} elseif #targets == 0 then targets = " \
+    "{'*'} end\n"                                                                                  \
+    "  local out = {}\n"                                                                           \
+    "  for _, k in ipairs(kinds) do\n"                                                             \
+    "    for _, s in ipairs(sources) do\n"                                                         \
+    "      for _, t in ipairs(targets) do out[#out + 1] = k .. '|' .. s .. '|' .. t end\n"         \
+    "    end\n"                                                                                    \
+    "  end\n"                                                                                      \
+    "  return out\n"                                                                               \
+    "end\n"
+
+#define CTL_LOAD                                                                                   \
+    "local h = load()\n"                                                                           \
+    "if not h then return redis.error_reply('NOINCIDENT no incident ' .. id) end\n"
+
+const char ctl_ack_lua[] = CTL_HELPERS CTL_LOAD
+    "if h.state ~= 'open' and h.state ~= 'closed' then return refuse(h, 'acknowledge', '') end\n"
+    "set(h, {'state', 'acknowledged'})\n"
+    "listed(h)\n"
+    "announce(h, 'acknowledged')\n"
+    "tell_sinks(h, 'acknowledged')\n"
+    "return h.state\n";
+
+const char ctl_confirm_lua[] =
+    CTL_HELPERS CTL_LOAD "if extra ~= 'normal' and extra ~= 'serious' then\n"
+                         "  return redis.error_reply('ERR the class is normal or serious')\n"
+                         "end\n"
+                         "if h.state == 'rejected' or h.state == 'resolved' then\n"
+                         "  return refuse(h, 'confirm', '; reopen it first')\n"
+                         "end\n"
+                         "if h.state == 'confirmed' and h.confirmed_class == extra then\n"
+                         "  return refuse(h, 'confirm', ' as ' .. extra .. ' already')\n"
+                         "end\n"
+                         "local changes = ''\n"
+                         "if h.confirmed_class and h.confirmed_class ~= extra then\n"
+                         "  changes = 'class ' .. h.confirmed_class .. '→' .. extra\n"
+                         "end\n"
+                         "set(h, {'state', 'confirmed', 'confirmed_class', extra})\n"
+                         "listed(h)\n"
+                         "announce(h, 'confirmed', changes)\n"
+                         "tell_sinks(h, 'confirmed')\n"
+                         "return h.state\n";
+
+const char ctl_reject_lua[] = CTL_HELPERS CTL_LOAD
+    "if h.state == 'rejected' or h.state == 'resolved' then\n"
+    "  return refuse(h, 'reject', '; reopen it first')\n"
+    "end\n"
+    "set(h, {'state', 'rejected', 'status', 'closed', 'closed_us', tostring(now * 1000),\n"
+    "        'rejected_why', note})\n"
+    "unlisted(h)\n"
+    "local ids = identities(h)\n"
+    "for _, f in ipairs(ids) do\n"
+    "  redis.call('HSET', KEYS[7], f, tostring(now) .. ' ' .. h.id .. ' ' .. operator)\n"
+    "end\n"
+    "for _, k in ipairs(split(h.kinds, ',')) do redis.call('HINCRBY', KEYS[8], 'rejected:' .. k, "
+    "1) end\n"
+    "redis.call('HSET', KEYS[1], 'suppressions', tostring(#ids))\n"
+    "announce(h, 'rejected', #ids .. ' finding(s) suppressed')\n"
+    "tell_sinks(h, 'rejected')\n"
+    "return h.state\n";
+
+const char ctl_resolve_lua[] = CTL_HELPERS CTL_LOAD
+    "if h.state == 'rejected' then\n"
+    "  return refuse(h, 'resolve', ' (a false positive); reopen it first')\n"
+    "end\n"
+    "if h.state ~= 'acknowledged' and h.state ~= 'confirmed' then\n"
+    "  return refuse(h, 'resolve', '; acknowledge or confirm it first')\n"
+    "end\n"
+    "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now * 1000)})\n"
+    "unlisted(h)\n"
+    "announce(h, 'resolved')\n"
+    "tell_sinks(h, 'resolved')\n"
+    "return h.state\n";
+
+const char ctl_note_lua[] = CTL_HELPERS CTL_LOAD
+    "if note == '' then return redis.error_reply('ERR a note needs text') end\n"
+    "announce(h, 'noted')\n"
+    "return h.state\n";
+
+const char ctl_reopen_lua[] = CTL_HELPERS CTL_LOAD
+    "if h.state ~= 'rejected' and h.state ~= 'resolved' and h.state ~= 'closed' then\n"
+    "  return refuse(h, 'reopen', '; only rejected, resolved or closed incidents reopen')\n"
+    "end\n"
+    "local lifted = 0\n"
+    "if h.state == 'rejected' then\n"
+    "  for _, f in ipairs(identities(h)) do\n"
+    "    local v = redis.call('HGET', KEYS[7], f)\n"
+    "    if v and split(v, ' ')[2] == h.id then\n"
+    "      redis.call('HDEL', KEYS[7], f)\n"
+    "      lifted = lifted + 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local status = 'open'\n"
+    "if h.sinks and h.sinks ~= '' then status = 'escalated' end\n"
+    "set(h, {'state', 'open', 'status', status, 'closed_us', '0', 'suppressions', '0'})\n"
+    "listed(h)\n"
+    "local changes = ''\n"
+    "if lifted > 0 then changes = lifted .. ' suppression(s) lifted' end\n"
+    "announce(h, 'reopened', changes)\n"
+    "tell_sinks(h, 'reopened')\n"
+    "return h.state\n";
+
+/* The open script announces through the same helpers; its KEYS[3] is
+ * canh:incidents and KEYS[4] canh:open (no load: the id is new). */
+const char ctl_open_lua[] = CTL_HELPERS
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  return redis.error_reply('BADSTATE incident ' .. id .. ' exists already')\n"
+    "end\n"
+    "local us, iso = tostring(now * 1000), ARGV[12]\n"
+    "local h = {id = id, type = 'manual', key = 'manual|' .. id, taxonomy = ARGV[7],\n"
+    "  taxonomy_vi = ARGV[8], taxonomy_en = ARGV[9], kinds = 'manual', class = 'normal',\n"
+    "  severity = ARGV[10], agency = ARGV[6], agents = '', asset = '', asset_owner = '', level = "
+    "'0',\n"
+    "  sources = '', targets = ARGV[11], first_seen = iso, last_seen = iso, first_seen_us = us,\n"
+    "  last_seen_us = us, opened_us = us, updated_us = us, closed_us = '0', events = '0', ver = "
+    "'1',\n"
+    "  event_ids = '', children = '', status = 'open', state = 'open', sinks = '',\n"
+    "  summary = ARGV[5], evidence = '{}', operator = operator, reporter = operator}\n"
+    "local f = {}\n"
+    "for k, v in pairs(h) do f[#f + 1] = k f[#f + 1] = v end\n"
+    "redis.call('HSET', KEYS[1], unpack(f))\n"
+    "redis.call('ZADD', KEYS[4], now, id)\n"
+    "note = ARGV[5]\n"
+    "announce(h, 'opened')\n"
+    "return h.state\n";
