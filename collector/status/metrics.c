@@ -79,6 +79,18 @@ static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now
              "Incident changes this collector queued for escalation.", st->escalated);
     prom_one(b, "canh_collector_incidents_closed_total", "counter",
              "Incidents this collector closed.", st->closed);
+    prom_one(b, "canh_status_connections", "gauge", "Open connections to the status page.",
+             s->conn->live);
+    prom_one(b, "canh_status_max_connections", "gauge",
+             "The cap on status page connections (max_connections).", s->max_connections);
+    prom_one(b, "canh_status_connection_cap_reached_total", "counter",
+             "Times the status page stopped accepting at max_connections.", s->cap_reached);
+    prom_one(b, "canh_status_unauthorized_total", "counter",
+             "Requests refused for want of a valid credential.", s->unauthorized);
+    prom_one(b, "canh_status_misdirected_total", "counter",
+             "Requests refused because their Host is not allowed (421).", s->misdirected);
+    prom_one(b, "canh_status_login_failures_total", "counter", "POST /login with an unknown token.",
+             s->login_failures);
     prom_head(b, "canh_escalation_deliveries_total", "counter",
               "Escalations this collector delivered, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)
@@ -98,6 +110,9 @@ static void metrics_snapshot(struct status *s, struct evbuffer *b, uint64_t now)
              "Seconds since the Redis figures below were read.", (now - sn->at_us) / 1000000);
     prom_one(b, "canh_incidents_open_all", "gauge", "Open incidents (all collectors).",
              sn->open_total);
+    prom_one(b, "canh_incidents_open_groups", "gauge",
+             "Open incidents counting a combined or province-wide one with its parts once.",
+             sn->open_groups);
     prom_head(b, "canh_incidents_open", "gauge",
               "Open incidents by taxonomy code, class and severity.");
     for (size_t i = 0; i < sn->n_counts; i++) {
@@ -186,9 +201,8 @@ void status_send_metrics(struct status *s, struct evhttp_request *req)
     metrics_collector(s, b, now);
     if (s->snap.valid)
         metrics_snapshot(s, b, now);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_send_reply(req, 200, "OK", b);
+    size_t len = evbuffer_get_length(b);
+    status_send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+                     (const char *)evbuffer_pullup(b, -1), len);
     evbuffer_free(b);
 }

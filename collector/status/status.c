@@ -1,22 +1,25 @@
 /* status.c — see status.h: the status page's HTTP server.
  *
- * Routing (method, access control, path) and the life cycle: binding the
- * listen address, the refresh timer, reloading secrets.  The snapshot is
- * snapshot.c's, access control auth.c's, the responses api.c's and
- * metrics.c's.
+ * Routing (Host, method, access control, path), the connection cap and
+ * the life cycle: binding the listen address, the refresh timer,
+ * reloading secrets.  The snapshot is snapshot.c's, access control
+ * auth.c's, the responses api.c's and metrics.c's.
  */
 #include "collector/status/status.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "collector/collector.h"
@@ -33,6 +36,85 @@ static void timer_interval(uint64_t us, struct timeval *tv)
 
 /* ---- routing -------------------------------------------------------- */
 
+static bool is_page(const char *path)
+{
+    return strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0;
+}
+
+static void send_unauthorized(struct status *s, struct evhttp_request *req, const char *path)
+{
+    s->unauthorized++;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    /* The page itself answers 401 with its login form; a basic-auth
+     * challenge there would make browsers prompt instead. */
+    evhttp_add_header(h, "WWW-Authenticate",
+                      s->sec.basic[0] && !is_page(path)
+                          ? "Basic realm=\"canh status\", charset=\"UTF-8\""
+                          : "Bearer realm=\"canh status\"");
+    if (is_page(path)) {
+        status_send_page(req, 401, "Unauthorized");
+        return;
+    }
+    status_send_text(req, 401, "Unauthorized",
+                     "401 Unauthorized: send Authorization: Bearer <token> (the viewers' or an "
+                     "operator's token of [status] in collector.conf), log in at / or use "
+                     "the basic-auth user\n");
+}
+
+static void route(struct status *s, struct evhttp_request *req, const char *path,
+                  const struct evkeyvalq *query)
+{
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    bool post = method == EVHTTP_REQ_POST;
+    bool action = strcmp(path, "/login") == 0 || strcmp(path, "/logout") == 0;
+    if (!status_host_allowed(s, req)) {
+        s->misdirected++;
+        status_send_text(req, 421, "Misdirected Request",
+                         "421 Misdirected Request: this Host is not one of [status] "
+                         "allowed_hosts\n");
+        return;
+    }
+    if (action ? !post : method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          action ? "POST" : "GET, HEAD");
+        status_send_text(req, 405, "Method Not Allowed",
+                         action ? "405 Method Not Allowed: POST only\n"
+                                : "405 Method Not Allowed: GET or HEAD only\n");
+        return;
+    }
+    if (strcmp(path, "/login") == 0) {
+        status_login(s, req);
+        return;
+    }
+    struct principal who;
+    status_authenticate(s, req, &who);
+    if (who.role == ROLE_NONE) {
+        send_unauthorized(s, req, path);
+        return;
+    }
+    if (strcmp(path, "/logout") == 0) {
+        status_logout(s, req, &who);
+    } else if (is_page(path)) {
+        status_send_page(req, 200, "OK");
+    } else if (strcmp(path, "/metrics") == 0) {
+        status_send_metrics(s, req);
+    } else if (strcmp(path, "/api/incidents") == 0) {
+        status_send_json(s, req, s->snap.incidents_json);
+    } else if (strcmp(path, "/api/incident") == 0) {
+        status_send_detail(s, req, evhttp_find_header(query, "id"));
+    } else if (strcmp(path, "/api/agents") == 0) {
+        status_send_json(s, req, s->snap.agents_json);
+    } else if (strcmp(path, "/api/collector") == 0) {
+        status_send_collector(s, req);
+    } else if (strcmp(path, "/api/session") == 0) {
+        status_send_session(s, req, &who);
+    } else {
+        status_send_text(req, 404, "Not Found",
+                         "404 Not Found: try /, /metrics, /api/incidents, /api/incident?id=, "
+                         "/api/agents, /api/collector or /api/session\n");
+    }
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct status *s = arg;
@@ -44,39 +126,97 @@ static void on_request(struct evhttp_request *req, void *arg)
     TAILQ_INIT(&query);
     if (query_text)
         evhttp_parse_query_str(query_text, &query);
-    if (!path || !*path)
-        path = "/";
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        status_send_text(req, 405, "Method Not Allowed",
-                         "405 Method Not Allowed: GET or HEAD only\n");
-    } else if (!status_authorized(s, req, &query)) {
-        s->unauthorized++;
-        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "WWW-Authenticate",
-                          s->basic[0] ? "Basic realm=\"canh status\", charset=\"UTF-8\""
-                                      : "Bearer realm=\"canh status\"");
-        status_send_text(
-            req, 401, "Unauthorized",
-            "401 Unauthorized: send Authorization: Bearer <token>, ?token=<token> or the "
-            "basic-auth user and password of [status] in collector.conf\n");
-    } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
-        status_send_page(req);
-    } else if (strcmp(path, "/metrics") == 0) {
-        status_send_metrics(s, req);
-    } else if (strcmp(path, "/api/incidents") == 0) {
-        status_send_json(s, req, s->snap.incidents_json);
-    } else if (strcmp(path, "/api/agents") == 0) {
-        status_send_json(s, req, s->snap.agents_json);
-    } else if (strcmp(path, "/api/collector") == 0) {
-        status_send_collector(s, req);
-    } else {
-        status_send_text(
-            req, 404, "Not Found",
-            "404 Not Found: try /, /metrics, /api/incidents, /api/agents or /api/collector\n");
-    }
+    route(s, req, path && *path ? path : "/", &query);
     evhttp_clear_headers(&query);
+}
+
+/* ---- the connection cap ---------------------------------------------- */
+
+/* Connections are counted through the bufferevent evhttp asks for each
+ * one: a pass-through filter whose context is freed with it.  At the cap
+ * the listener stops accepting (new connections wait in the kernel's
+ * backlog, holding none of our descriptors) until one closes, so idle
+ * connections can never take the descriptors Redis needs. */
+static void listener_pause(struct status *s, bool pause)
+{
+    if (!s->listener || s->paused == pause)
+        return;
+    s->paused = pause;
+    if (pause)
+        evconnlistener_disable(s->listener);
+    else
+        evconnlistener_enable(s->listener);
+}
+
+static void on_connection_freed(void *arg)
+{
+    struct conn_counter *cc = arg;
+    cc->live--;
+    if (!cc->s) {
+        if (cc->live == 0)
+            free(cc);
+        return;
+    }
+    struct status *s = cc->s;
+    if (cc->live < s->max_connections && !event_pending(s->resume, EV_TIMEOUT, NULL))
+        listener_pause(s, false);
+}
+
+static struct bufferevent *new_connection(struct event_base *base, void *arg)
+{
+    struct status *s = arg;
+    struct bufferevent *sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (!sock)
+        return NULL;
+    struct bufferevent *counted = bufferevent_filter_new(sock, NULL, NULL, BEV_OPT_CLOSE_ON_FREE,
+                                                         on_connection_freed, s->conn);
+    if (!counted) {
+        bufferevent_free(sock);
+        return NULL;
+    }
+    if (++s->conn->live >= s->max_connections) {
+        if (!s->paused)
+            s->cap_reached++;
+        log_warn("status page: %u connections, the limit (max_connections): not accepting more "
+                 "until one closes",
+                 s->conn->live);
+        listener_pause(s, true);
+    }
+    return counted;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct status *s = arg;
+    if (s->conn->live < s->max_connections)
+        listener_pause(s, false);
+}
+
+/* accept() failed (out of descriptors, most likely): pause a second
+ * rather than spin on a socket that stays readable. */
+static void on_accept_error(struct evconnlistener *listener, void *arg)
+{
+    struct status *s = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_err("status page: accept: %s; not accepting for 1 s", evutil_socket_error_to_string(err));
+    listener_pause(s, true);
+    struct timeval tv = {1, 0};
+    event_add(s->resume, &tv);
+}
+
+/* Raise the soft descriptor limit to what the cap needs, within the hard
+ * one (status_check refused a hard limit below it). */
+static void fd_limit_fit(unsigned max_connections)
+{
+    struct rlimit lim;
+    rlim_t need = (rlim_t)max_connections + STATUS_FD_RESERVE;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        lim.rlim_cur < need && (lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= need)) {
+        lim.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+            log_warn("status page: cannot raise the open-file limit to %llu: %m",
+                     (unsigned long long)need);
+    }
 }
 
 /* ---- life cycle ----------------------------------------------------- */
@@ -119,7 +259,20 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
     s->base = base;
     s->started_us = units_now_us();
     s->scratch = malloc(sizeof(*s->scratch));
-    if (!s->scratch || status_load_secrets(s, s->token, s->basic, sizeof(s->basic)) < 0)
+    s->conn = calloc(1, sizeof(*s->conn));
+    if (!s->scratch || !s->conn)
+        goto err;
+    s->conn->s = s;
+    char why[600];
+    if (status_load_secrets(cfg, &s->sec, why, sizeof(why)) < 0) {
+        log_err("status page: %s", why);
+        goto err;
+    }
+    snprintf(s->allowed_hosts, sizeof(s->allowed_hosts), "%s", cfg->status_allowed_hosts);
+    s->max_connections = cfg->status_max_connections;
+    fd_limit_fit(s->max_connections);
+    s->resume = evtimer_new(base, on_resume, s);
+    if (!s->resume)
         goto err;
     s->http = evhttp_new(base);
     if (!s->http)
@@ -130,9 +283,10 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(s->http, 16384);
-    evhttp_set_max_body_size(s->http, 0);
-    evhttp_set_timeout(s->http, 30);
+    evhttp_set_max_body_size(s->http, 1024); /* the login form */
+    evhttp_set_timeout(s->http, 15);
     evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_bevcb(s->http, new_connection, s);
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(s->http, host, port);
     if (!bound) {
         log_err("status page: cannot listen on %s (in use, or not an address of this host?)",
@@ -140,11 +294,11 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
         goto err;
     }
     log_bound(bound);
-    if (!s->token[0] && !s->basic[0] && strcmp(host, "127.0.0.1") != 0 &&
-        strcmp(host, "::1") != 0 && strcmp(host, "localhost") != 0)
-        log_warn("status page: %s is not a loopback address and no token_file or user is set: "
-                 "anyone who can reach it sees every incident",
-                 cfg->status_listen);
+    s->listener = evhttp_bound_socket_get_listener(bound);
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
+    if (cfg->status_auth_none)
+        log_warn("status page: auth = none: anyone with an account on this host sees every "
+                 "incident");
     s->refresh_us = cfg->status_refresh_us;
     s->timer = event_new(base, -1, EV_PERSIST, status_on_timer, s);
     if (!s->timer)
@@ -160,13 +314,25 @@ err:
 
 int status_reload(struct status *s)
 {
-    char token[sizeof(s->token)], basic[sizeof(s->basic)];
-    if (status_load_secrets(s, token, basic, sizeof(basic)) < 0)
+    struct status_secrets *sec = malloc(sizeof(*sec));
+    char why[600];
+    if (!sec)
         return -1;
-    memcpy(s->token, token, sizeof(token));
-    memcpy(s->basic, basic, sizeof(basic));
-    OPENSSL_cleanse(token, sizeof(token));
-    OPENSSL_cleanse(basic, sizeof(basic));
+    if (status_load_secrets(s->c->cfg, sec, why, sizeof(why)) < 0) {
+        log_err("status page: %s", why);
+        free(sec);
+        return -1;
+    }
+    if (memcmp(sec, &s->sec, sizeof(*sec)) != 0) {
+        /* A login stands for the credential it was made with. */
+        status_sessions_clear(s);
+        log_info("status page: credentials changed; everyone logs in again");
+    }
+    status_secrets_wipe(&s->sec);
+    s->sec = *sec;
+    status_secrets_wipe(sec);
+    free(sec);
+    snprintf(s->allowed_hosts, sizeof(s->allowed_hosts), "%s", s->c->cfg->status_allowed_hosts);
     if (s->refresh_us != s->c->cfg->status_refresh_us) {
         s->refresh_us = s->c->cfg->status_refresh_us;
         struct timeval tv;
@@ -180,13 +346,22 @@ void status_free(struct status *s)
 {
     if (!s)
         return;
+    status_details_drop(s);
     if (s->timer)
         event_free(s->timer);
     if (s->http)
         evhttp_free(s->http);
+    if (s->resume)
+        event_free(s->resume);
+    if (s->conn) {
+        /* Connections freed later find no status; the last frees this. */
+        s->conn->s = NULL;
+        if (s->conn->live == 0)
+            free(s->conn);
+    }
     status_snapshot_clear(&s->snap);
     free(s->scratch);
-    OPENSSL_cleanse(s->token, sizeof(s->token));
-    OPENSSL_cleanse(s->basic, sizeof(s->basic));
+    status_secrets_wipe(&s->sec);
+    status_sessions_clear(s);
     free(s);
 }
