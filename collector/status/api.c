@@ -4,7 +4,6 @@
  * and plain-text answers.  Every answer leaves through status_send_body.
  */
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -38,13 +37,7 @@ void status_send_body(struct evhttp_request *req, int code, const char *reason, 
     } else if (b && len) {
         evbuffer_add(b, body, len);
     }
-    /* The connection's bufferevent is status.c's counting filter, which
-     * moves output on only when pushed once writing is enabled. */
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
     evhttp_send_reply(req, code, reason, b);
-    if (bev)
-        bufferevent_flush(bev, EV_WRITE, BEV_NORMAL);
     if (b)
         evbuffer_free(b);
 }
@@ -133,9 +126,10 @@ void status_send_collector(struct status *s, struct evhttp_request *req)
                                       : json_null());
     json_object_set_new(o, "snapshot", status_freshness(s, now));
     json_object_set_new(o, "status_page",
-                        json_pack("{s:I,s:I,s:b,s:I}", "connections", (json_int_t)s->conn->live,
-                                  "max_connections", (json_int_t)s->max_connections, "paused",
-                                  s->paused, "cap_reached", (json_int_t)s->cap_reached));
+                        json_pack("{s:I,s:I,s:b,s:I}", "connections",
+                                  (json_int_t)status_connections(s), "max_connections",
+                                  (json_int_t)s->max_connections, "paused", s->paused,
+                                  "cap_reached", (json_int_t)s->cap_reached));
     json_object_set_new(o, "streams", json_integer((json_int_t)collector_streams(c)));
     json_t *ev =
         json_pack("{s:I,s:I,s:I,s:I,s:I}", "in", (json_int_t)st->entries, "applied",

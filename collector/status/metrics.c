@@ -80,7 +80,7 @@ static void metrics_collector(struct status *s, struct evbuffer *b, uint64_t now
     prom_one(b, "canh_collector_incidents_closed_total", "counter",
              "Incidents this collector closed.", st->closed);
     prom_one(b, "canh_status_connections", "gauge", "Open connections to the status page.",
-             s->conn->live);
+             status_connections(s));
     prom_one(b, "canh_status_max_connections", "gauge",
              "The cap on status page connections (max_connections).", s->max_connections);
     prom_one(b, "canh_status_connection_cap_reached_total", "counter",

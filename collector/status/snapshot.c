@@ -384,7 +384,9 @@ static void on_snapshot(redisReply *reply, void *priv)
     take_counts(&sn, reply->element[2]);
     json_t *inc = json_object();
     json_object_set_new(inc, "generated", json_string(ts));
+    sn.open_groups = reply_u64(reply->element[9]);
     json_object_set_new(inc, "open_total", json_integer((json_int_t)sn.open_total));
+    json_object_set_new(inc, "open_groups", json_integer((json_int_t)sn.open_groups));
     json_object_set_new(inc, "open", incident_list(s, reply->element[1], now_us));
     json_object_set_new(inc, "recent", incident_list(s, reply->element[3], now_us));
     sn.incidents_json = status_dump(inc);
@@ -413,7 +415,6 @@ static void on_snapshot(redisReply *reply, void *priv)
             sn.queue_failing[id] = reply_u64(sinks->element[i + 2]);
         }
     sn.deadletter_len = reply_u64(reply->element[8]);
-    sn.open_groups = reply_u64(reply->element[9]);
     if (!sn.incidents_json || !sn.agents_json) {
         s->refresh_errors++;
         status_snapshot_clear(&sn);

@@ -8,6 +8,7 @@
 #include "collector/status/status.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
@@ -45,12 +46,14 @@ static void send_unauthorized(struct status *s, struct evhttp_request *req, cons
 {
     s->unauthorized++;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    /* The page itself answers 401 with its login form; a basic-auth
-     * challenge there would make browsers prompt instead. */
+    /* A basic-auth challenge makes browsers prompt: right for someone who
+     * opens /metrics, wrong for the page (it has its login form) and its
+     * own fetches, which the prompt would hold. */
+    const char *mode = evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-Fetch-Mode");
+    bool prompt = s->sec.basic[0] && !is_page(path) && (!mode || strcmp(mode, "navigate") == 0);
     evhttp_add_header(h, "WWW-Authenticate",
-                      s->sec.basic[0] && !is_page(path)
-                          ? "Basic realm=\"canh status\", charset=\"UTF-8\""
-                          : "Bearer realm=\"canh status\"");
+                      prompt ? "Basic realm=\"canh status\", charset=\"UTF-8\""
+                             : "Bearer realm=\"canh status\"");
     if (is_page(path)) {
         status_send_page(req, 401, "Unauthorized");
         return;
@@ -132,64 +135,81 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- the connection cap ---------------------------------------------- */
 
-/* Connections are counted through the bufferevent evhttp asks for each
- * one: a pass-through filter whose context is freed with it.  At the cap
- * the listener stops accepting (new connections wait in the kernel's
- * backlog, holding none of our descriptors) until one closes, so idle
- * connections can never take the descriptors Redis needs. */
+/* Connections are counted from the descriptor table: the sockets whose
+ * local end is the page's address and that have a peer.  evhttp tells us
+ * of each accepted connection (the bufferevent callback) but not of its
+ * end, and a few hundred getsockname() calls per accepted connection are
+ * nothing next to the request.  At the cap the listener stops accepting
+ * (new connections wait in the kernel's backlog, holding none of our
+ * descriptors) and a timer looks again every second, so idle connections
+ * can never take the descriptors Redis needs. */
+unsigned status_connections(const struct status *s)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return s->max_connections; /* no descriptor left even for this */
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        struct sockaddr_storage local, peer;
+        socklen_t llen = sizeof(local), plen = sizeof(peer);
+        if (*end || fd < 0 || fd == dirfd(d) ||
+            getsockname((int)fd, (struct sockaddr *)&local, &llen) < 0 ||
+            local.ss_family != s->bound.ss_family)
+            continue;
+        uint16_t port = local.ss_family == AF_INET
+                            ? ((const struct sockaddr_in *)&local)->sin_port
+                            : ((const struct sockaddr_in6 *)&local)->sin6_port;
+        if (port == ((const struct sockaddr_in *)&s->bound)->sin_port &&
+            getpeername((int)fd, (struct sockaddr *)&peer, &plen) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 static void listener_pause(struct status *s, bool pause)
 {
     if (!s->listener || s->paused == pause)
         return;
     s->paused = pause;
-    if (pause)
+    if (pause) {
         evconnlistener_disable(s->listener);
-    else
+        struct timeval tv = {1, 0};
+        event_add(s->resume, &tv);
+    } else {
         evconnlistener_enable(s->listener);
-}
-
-static void on_connection_freed(void *arg)
-{
-    struct conn_counter *cc = arg;
-    cc->live--;
-    if (!cc->s) {
-        if (cc->live == 0)
-            free(cc);
-        return;
     }
-    struct status *s = cc->s;
-    if (cc->live < s->max_connections && !event_pending(s->resume, EV_TIMEOUT, NULL))
-        listener_pause(s, false);
-}
-
-static struct bufferevent *new_connection(struct event_base *base, void *arg)
-{
-    struct status *s = arg;
-    struct bufferevent *sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!sock)
-        return NULL;
-    struct bufferevent *counted = bufferevent_filter_new(sock, NULL, NULL, BEV_OPT_CLOSE_ON_FREE,
-                                                         on_connection_freed, s->conn);
-    if (!counted) {
-        bufferevent_free(sock);
-        return NULL;
-    }
-    if (++s->conn->live >= s->max_connections) {
-        if (!s->paused)
-            s->cap_reached++;
-        log_warn("status page: %u connections, the limit (max_connections): not accepting more "
-                 "until one closes",
-                 s->conn->live);
-        listener_pause(s, true);
-    }
-    return counted;
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     struct status *s = arg;
-    if (s->conn->live < s->max_connections)
+    if (status_connections(s) < s->max_connections) {
         listener_pause(s, false);
+    } else {
+        struct timeval tv = {1, 0};
+        event_add(s->resume, &tv);
+    }
+}
+
+/* evhttp asks for the bufferevent of each accepted connection: the moment
+ * to count.  NULL lets evhttp make its own. */
+static struct bufferevent *new_connection(struct event_base *base, void *arg)
+{
+    struct status *s = arg;
+    unsigned n = status_connections(s);
+    if (n >= s->max_connections) {
+        if (!s->paused)
+            s->cap_reached++;
+        log_warn("status page: %u connections, the limit (max_connections): not accepting more "
+                 "until one closes",
+                 n);
+        listener_pause(s, true);
+    }
+    return NULL;
 }
 
 /* accept() failed (out of descriptors, most likely): pause a second
@@ -259,10 +279,8 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
     s->base = base;
     s->started_us = units_now_us();
     s->scratch = malloc(sizeof(*s->scratch));
-    s->conn = calloc(1, sizeof(*s->conn));
-    if (!s->scratch || !s->conn)
+    if (!s->scratch)
         goto err;
-    s->conn->s = s;
     char why[600];
     if (status_load_secrets(cfg, &s->sec, why, sizeof(why)) < 0) {
         log_err("status page: %s", why);
@@ -294,6 +312,8 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
         goto err;
     }
     log_bound(bound);
+    socklen_t blen = sizeof(s->bound);
+    getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&s->bound, &blen);
     s->listener = evhttp_bound_socket_get_listener(bound);
     evconnlistener_set_error_cb(s->listener, on_accept_error);
     if (cfg->status_auth_none)
@@ -353,12 +373,6 @@ void status_free(struct status *s)
         evhttp_free(s->http);
     if (s->resume)
         event_free(s->resume);
-    if (s->conn) {
-        /* Connections freed later find no status; the last frees this. */
-        s->conn->s = NULL;
-        if (s->conn->live == 0)
-            free(s->conn);
-    }
     status_snapshot_clear(&s->snap);
     free(s->scratch);
     status_secrets_wipe(&s->sec);

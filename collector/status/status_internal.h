@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "collector/config.h"
 #include "collector/escalate.h"
@@ -104,13 +105,6 @@ struct session {
     uint64_t expires_us;
 };
 
-/* Counts live connections; outlives the status when connections are
- * finalised after it (libevent frees bufferevents late). */
-struct conn_counter {
-    struct status *s;
-    unsigned live;
-};
-
 struct detail_req; /* snapshot.c: a detail view waiting for Redis */
 
 struct status {
@@ -130,8 +124,8 @@ struct status {
     char allowed_hosts[512];
     /* connections */
     struct evconnlistener *listener;
-    struct event *resume; /* re-enables the listener after an accept error */
-    struct conn_counter *conn;
+    struct event *resume; /* looks again whether the listener may accept */
+    struct sockaddr_storage bound;
     unsigned max_connections;
     bool paused;          /* listener off: at the cap or after an error */
     uint64_t cap_reached; /* times the cap paused the listener */
@@ -197,6 +191,10 @@ void status_send_json(struct status *s, struct evhttp_request *req, const char *
 void status_send_page(struct evhttp_request *req, int code, const char *reason);
 void status_send_collector(struct status *s, struct evhttp_request *req); /* /api/collector */
 void status_send_session(struct status *s, struct evhttp_request *req, const struct principal *who);
+
+/* status.c */
+/* Connections open to the page now. */
+unsigned status_connections(const struct status *s);
 
 /* metrics.c */
 void status_send_metrics(struct status *s, struct evhttp_request *req);
