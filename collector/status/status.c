@@ -143,6 +143,12 @@ static void on_request(struct evhttp_request *req, void *arg)
  * (new connections wait in the kernel's backlog, holding none of our
  * descriptors) and a timer looks again every second, so idle connections
  * can never take the descriptors Redis needs. */
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                    : ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
 unsigned status_connections(const struct status *s)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -159,10 +165,7 @@ unsigned status_connections(const struct status *s)
             getsockname((int)fd, (struct sockaddr *)&local, &llen) < 0 ||
             local.ss_family != s->bound.ss_family)
             continue;
-        uint16_t port = local.ss_family == AF_INET
-                            ? ((const struct sockaddr_in *)&local)->sin_port
-                            : ((const struct sockaddr_in6 *)&local)->sin6_port;
-        if (port == ((const struct sockaddr_in *)&s->bound)->sin_port &&
+        if (port_of(&local) == port_of(&s->bound) &&
             getpeername((int)fd, (struct sockaddr *)&peer, &plen) == 0)
             n++;
     }
@@ -353,6 +356,8 @@ int status_reload(struct status *s)
     status_secrets_wipe(sec);
     free(sec);
     snprintf(s->allowed_hosts, sizeof(s->allowed_hosts), "%s", s->c->cfg->status_allowed_hosts);
+    s->max_connections = s->c->cfg->status_max_connections;
+    fd_limit_fit(s->max_connections);
     if (s->refresh_us != s->c->cfg->status_refresh_us) {
         s->refresh_us = s->c->cfg->status_refresh_us;
         struct timeval tv;

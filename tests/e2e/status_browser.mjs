@@ -182,6 +182,7 @@ try {
   // Let the "new row" highlight fade so the screenshot shows steady state.
   await page.waitForFunction(() => !document.querySelector('tr.fresh') ||
     [...document.querySelectorAll('tr.fresh')].every((t) => t.getAnimations().length === 0), null, poll);
+  await page.$eval('#open', (t) => { t.parentElement.scrollTop = 0; });
   await page.screenshot({ path: path.join(shotDir, 'status-page.png'), fullPage: false });
 
   // ---- 5. stale data -----------------------------------------------------
