@@ -3,6 +3,7 @@
  * collector.conf's sections, keys, defaults and cross-key checks. */
 #include "collector/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -85,6 +86,16 @@ void collector_config_defaults(struct collector_config *c)
     c->status_refresh_us = 1000000;
     c->status_max_open = 200;
     c->status_recent = 20;
+    snprintf(c->status_allowed_hosts, sizeof(c->status_allowed_hosts), "localhost");
+    c->status_max_connections = 64;
+}
+
+bool collector_listen_loopback(const char *host)
+{
+    unsigned char addr[16];
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        return true;
+    return inet_pton(AF_INET, host, addr) == 1 && addr[0] == 127;
 }
 
 int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port)
@@ -410,9 +421,26 @@ static int h_status(struct collector_config *c, const char *value, const struct 
         c->status_listen_line = at->line;
         return value_string(at, value, c->status_listen, sizeof(c->status_listen));
     }
+    if (strcmp(name, "auth") == 0) {
+        c->status_auth_line = at->line;
+        if (strcmp(value, "token") == 0 || strcmp(value, "none") == 0) {
+            c->status_auth_none = strcmp(value, "none") == 0;
+            return 0;
+        }
+        return value_fail(at, "'%s' is not token or none", value);
+    }
     if (strcmp(name, "token_file") == 0)
         return set_file(at, value, c->status_token_file, sizeof(c->status_token_file),
                         &c->status_token_line);
+    if (strcmp(name, "operators_file") == 0)
+        return set_file(at, value, c->status_operators_file, sizeof(c->status_operators_file),
+                        &c->status_operators_line);
+    if (strcmp(name, "allowed_hosts") == 0)
+        return value_string(at, value, c->status_allowed_hosts, sizeof(c->status_allowed_hosts));
+    if (strcmp(name, "max_connections") == 0) {
+        c->status_max_connections_line = at->line;
+        return set_count32(at, value, 1, 4096, &c->status_max_connections);
+    }
     if (strcmp(name, "user") == 0) {
         if (strchr(value, ':'))
             return value_fail(at, "'%s' must not contain ':' (basic auth)", value);
@@ -474,6 +502,27 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
     if (!c->status_user[0] != !c->status_password_file[0])
         return cfg_fail(err, path, c->status_password_line,
                         "[status] user and password_file go together (basic auth)");
+    if (c->status_listen[0]) {
+        bool creds = c->status_token_file[0] || c->status_operators_file[0] || c->status_user[0];
+        char host[128];
+        uint16_t port;
+        bool loopback = collector_listen_parse(c->status_listen, host, sizeof(host), &port) == 0 &&
+                        collector_listen_loopback(host);
+        if (c->status_auth_none && creds)
+            return cfg_fail(
+                err, path, c->status_auth_line,
+                "[status] auth = none, but credentials are set: remove one or the other");
+        if (c->status_auth_none && !loopback)
+            return cfg_fail(err, path, c->status_auth_line,
+                            "[status] auth = none is refused on %s: only a loopback address may "
+                            "serve the page without a token",
+                            c->status_listen);
+        if (!c->status_auth_none && !creds)
+            return cfg_fail(err, path, c->status_listen_line,
+                            "[status] the page needs a token: set token_file (the package creates "
+                            "/etc/canh/status-viewer.token) or operators_file, or auth = none on "
+                            "a loopback address");
+    }
     c->path = path;
     return 0;
 }

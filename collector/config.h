@@ -107,8 +107,15 @@ struct collector_config {
     /* [status] (status.h); listen empty = no status page */
     char status_listen[128]; /* host:port */
     int status_listen_line;
-    char status_token_file[256];
+    bool status_auth_none; /* auth = none: no credentials (loopback only) */
+    int status_auth_line;
+    char status_token_file[256]; /* the viewers' token */
     int status_token_line;
+    char status_operators_file[256]; /* "name token" lines: the operators */
+    int status_operators_line;
+    char status_allowed_hosts[512]; /* Host names accepted besides IP literals */
+    uint32_t status_max_connections;
+    int status_max_connections_line;
     char status_user[64];
     char status_password_file[256];
     int status_password_line;
@@ -124,6 +131,8 @@ const char *collector_agent_agency(const struct collector_config *c, const char 
 
 /* Splits "host:port" or "[v6]:port"; -1 when it is neither. */
 int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port);
+/* 127.0.0.0/8, ::1 or localhost. */
+bool collector_listen_loopback(const char *host);
 
 void collector_config_defaults(struct collector_config *c);
 int collector_config_load(const char *path, struct collector_config *c, struct cfg_err *err);

@@ -227,7 +227,7 @@ int main(int argc, char **argv)
     }
     log_set_level(level);
     if (collector_config_check_files(cfg, &err) < 0 ||
-        collector_config_check_listen(cfg, &err) < 0) {
+        collector_config_check_listen(cfg, &err) < 0 || status_check(cfg, &err) < 0) {
         fprintf(stderr, "canh-collector: %s\n", err.msg);
         return 2;
     }
@@ -237,6 +237,7 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    event_set_log_callback(log_libevent); /* rate-limited like our own lines */
     struct event_base *base = event_base_new();
     if (!base) {
         log_err("cannot create the event loop");

@@ -216,7 +216,7 @@ START_TEST(test_check_listen_names_the_line)
     struct collector_config *cfg = malloc(sizeof(*cfg));
     struct cfg_err err;
     char text[128], want[160];
-    snprintf(text, sizeof(text), "[status]\nrefresh = 1s\nlisten = 127.0.0.1:%u\n",
+    snprintf(text, sizeof(text), "[status]\nrefresh = 1s\nlisten = 127.0.0.1:%u\nauth = none\n",
              ntohs(sin.sin_port));
     ck_assert_int_eq(load_text(text, cfg, &err), 0);
     ck_assert_int_eq(collector_config_check_listen(cfg, &err), -1);

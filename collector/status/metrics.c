@@ -65,6 +65,18 @@ static void metrics_collector(struct status *s, FILE *b, uint64_t now)
     prom_one(b, "canh_collector_events_suppressed_total", "counter",
              "Events matching a rejected incident (false positives), not raised again.",
              st->suppressed);
+    prom_one(b, "canh_status_connections", "gauge", "Open connections to the status page.",
+             status_connections(s));
+    prom_one(b, "canh_status_max_connections", "gauge",
+             "The cap on status page connections (max_connections).", s->max_connections);
+    prom_one(b, "canh_status_connection_cap_reached_total", "counter",
+             "Times the status page stopped accepting at max_connections.", s->cap_reached);
+    prom_one(b, "canh_status_unauthorized_total", "counter",
+             "Requests refused for want of a valid credential.", s->unauthorized);
+    prom_one(b, "canh_status_misdirected_total", "counter",
+             "Requests refused because their Host is not allowed (421).", s->misdirected);
+    prom_one(b, "canh_status_login_failures_total", "counter", "POST /login with an unknown token.",
+             s->login_failures);
     prom_head(b, "canh_escalation_deliveries_total", "counter",
               "Escalations this collector delivered, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)
@@ -84,6 +96,9 @@ static void metrics_snapshot(struct status *s, FILE *b, uint64_t now)
              "Seconds since the Redis figures below were read.", (now - sn->at_us) / 1000000);
     prom_one(b, "canh_incidents_open_all", "gauge", "Open incidents (all collectors).",
              sn->open_total);
+    prom_one(b, "canh_incidents_open_groups", "gauge",
+             "Open incidents counting a combined or province-wide one with its parts once.",
+             sn->open_groups);
     prom_head(b, "canh_incidents_open", "gauge",
               "Open incidents by taxonomy code, class and severity.");
     for (size_t i = 0; i < sn->n_counts; i++) {
@@ -153,24 +168,17 @@ void status_send_metrics(struct status *s, struct evhttp_request *req)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    struct evbuffer *b = f ? evbuffer_new() : NULL;
     if (f) {
         uint64_t now = units_now_us();
         metrics_collector(s, f, now);
         if (s->snap.valid)
             metrics_snapshot(s, f, now);
     }
-    bool ok = f && fclose(f) == 0 && b && evbuffer_add(b, text, len) == 0;
-    free(text);
-    if (!ok) {
-        if (b)
-            evbuffer_free(b);
+    if (!f || fclose(f) != 0) {
+        free(text);
         status_send_text(req, 500, "Internal Server Error", "out of memory\n");
         return;
     }
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
+    status_send_body(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
 }

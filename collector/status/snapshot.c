@@ -24,16 +24,23 @@
 /* ARGV: max_open, max_recent, scan_cap.  Returns {open_total, {open
  * incident hash...}, {taxonomy|class|severity, n ...}, {recent incident
  * hash...}, canh:agents pairs, canh:agent_seen pairs, queue depth,
- * {sink, jobs, failing ...}, deadletter length}.  One script so the page
- * shows one moment, and one round trip per refresh. */
+ * {sink, jobs, failing ...}, deadletter length, open groups}.  One script
+ * so the page shows one moment, and one round trip per refresh.  Open
+ * groups count an incident linked into an open combined or province-wide
+ * one only through it. */
 static const char status_lua[] =
     "local max_open, max_recent, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local open_total = redis.call('ZCARD', 'canh:open')\n"
-    "local ids = redis.call('ZREVRANGE', 'canh:open', 0, cap - 1)\n"
-    "local open, counts, is_open = {}, {}, {}\n"
+    "local ids = redis.call('ZRANGE', 'canh:open', 0, cap - 1, 'REV')\n"
+    "local open, counts, is_open, parents = {}, {}, {}, {}\n"
+    "for _, id in ipairs(ids) do is_open[id] = true end\n"
+    "local groups = 0\n"
     "for _, id in ipairs(ids) do\n"
-    "  is_open[id] = true\n"
-    "  local h = redis.call('HMGET', 'canh:incident:' .. id, 'taxonomy', 'class', 'severity')\n"
+    "  local h = redis.call('HMGET', 'canh:incident:' .. id, 'taxonomy', 'class', 'severity',\n"
+    "                       'combined_id', 'province_id')\n"
+    "  if not ((h[4] and is_open[h[4]]) or (h[5] and is_open[h[5]])) then\n"
+    "    groups = groups + 1\n"
+    "  end\n"
     "  if h[1] then\n"
     "    local k = h[1] .. '|' .. (h[2] or 'normal') .. '|' .. (h[3] or 'low')\n"
     "    counts[k] = (counts[k] or 0) + 1\n"
@@ -77,7 +84,7 @@ static const char status_lua[] =
     "  sflat[#sflat + 1] = k; sflat[#sflat + 1] = v[1]; sflat[#sflat + 1] = v[2]\n"
     "end\n"
     "return {open_total, open, cflat, recent, agents, agent_seen, depth, sflat,\n"
-    "        redis.call('XLEN', 'canh:deadletter')}\n";
+    "        redis.call('XLEN', 'canh:deadletter'), groups}\n";
 
 /* ---- reply helpers --------------------------------------------------- */
 
@@ -123,8 +130,22 @@ static json_int_t json_int_at(json_t *obj, const char *a, const char *b)
 
 /* ---- snapshot: incidents -------------------------------------------- */
 
+/* The incident's state as the hash says it, whatever the value: "state"
+ * when the lifecycle writes one, else the older "status". */
+static const char *raw_state(const char *const *f, size_t n)
+{
+    const char *status = "";
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        if (strcmp(f[i], "state") == 0 && f[i + 1][0])
+            return f[i + 1];
+        if (strcmp(f[i], "status") == 0)
+            status = f[i + 1];
+    }
+    return status;
+}
+
 /* An HGETALL reply as incident JSON plus the ages the page shows. */
-static json_t *incident_json(struct status *s, const redisReply *hash, uint64_t now_us)
+json_t *status_incident_json(struct status *s, const redisReply *hash, uint64_t now_us)
 {
     if (!reply_is_array(hash) || hash->elements < 2)
         return NULL;
@@ -148,6 +169,7 @@ static json_t *incident_json(struct status *s, const redisReply *hash, uint64_t 
                 json_integer(now_us > inc->updated_us
                                  ? (json_int_t)((now_us - inc->updated_us) / 1000000)
                                  : 0));
+            json_object_set_new(o, "state", json_string(raw_state(f, hash->elements)));
         }
     }
     free(f);
@@ -161,7 +183,7 @@ static json_t *incident_list(struct status *s, const redisReply *list, uint64_t 
     if (!reply_is_array(list))
         return a;
     for (size_t i = 0; i < list->elements; i++) {
-        json_t *o = incident_json(s, list->element[i], now_us);
+        json_t *o = status_incident_json(s, list->element[i], now_us);
         if (o)
             json_array_append_new(a, o);
     }
@@ -304,6 +326,35 @@ static json_t *take_agents(struct status *s, struct snapshot *sn, const redisRep
 
 /* ---- snapshot: the refresh ------------------------------------------ */
 
+json_t *status_freshness(struct status *s, uint64_t now_us)
+{
+    char ts[64];
+    bool up = redis_link_up(s->link);
+    uint64_t age_us = s->snap.valid && now_us > s->snap.at_us ? now_us - s->snap.at_us : 0;
+    /* A refresh a few intervals late is stale even with the link up (Redis
+     * paused, a script refused). */
+    bool stale = !s->snap.valid || !up || age_us > 3 * s->refresh_us + 2000000;
+    json_t *o = json_object();
+    if (s->snap.valid) {
+        json_object_set_new(o, "at", json_string(units_format_time(s->snap.at_us, ts, sizeof(ts))));
+        json_object_set_new(o, "at_ms", json_integer((json_int_t)(s->snap.at_us / 1000)));
+        json_object_set_new(o, "age_s", json_real((double)age_us / 1e6));
+    } else {
+        json_object_set_new(o, "at", json_null());
+    }
+    json_object_set_new(o, "stale", json_boolean(stale));
+    json_object_set_new(o, "redis_up", json_boolean(up));
+    if (!up && s->redis_down_since_us) {
+        json_object_set_new(o, "redis_down_since",
+                            json_string(units_format_time(s->redis_down_since_us, ts, sizeof(ts))));
+        json_object_set_new(o, "redis_down_since_ms",
+                            json_integer((json_int_t)(s->redis_down_since_us / 1000)));
+    }
+    if (s->refresh_error[0])
+        json_object_set_new(o, "error", json_string(s->refresh_error));
+    return o;
+}
+
 char *status_dump(json_t *o)
 {
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -315,14 +366,18 @@ static void on_snapshot(redisReply *reply, void *priv)
 {
     struct status *s = priv;
     s->refreshing = false;
-    if (!reply)
-        return;
-    if (!reply_is_array(reply) || reply->elements != 9) {
-        s->refresh_errors++;
-        log_warn("status page: refresh failed: %s",
-                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+    if (!reply) {
+        snprintf(s->refresh_error, sizeof(s->refresh_error), "Redis connection lost");
         return;
     }
+    if (!reply_is_array(reply) || reply->elements != 10) {
+        s->refresh_errors++;
+        snprintf(s->refresh_error, sizeof(s->refresh_error), "refresh failed: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        log_warn("status page: %s", s->refresh_error);
+        return;
+    }
+    s->refresh_error[0] = '\0';
     uint64_t now_us = units_now_us();
     struct snapshot sn = {.valid = true, .at_us = now_us};
     char ts[64];
@@ -332,7 +387,9 @@ static void on_snapshot(redisReply *reply, void *priv)
     take_counts(&sn, reply->element[2]);
     json_t *inc = json_object();
     json_object_set_new(inc, "generated", json_string(ts));
+    sn.open_groups = reply_u64(reply->element[9]);
     json_object_set_new(inc, "open_total", json_integer((json_int_t)sn.open_total));
+    json_object_set_new(inc, "open_groups", json_integer((json_int_t)sn.open_groups));
     json_object_set_new(inc, "open", incident_list(s, reply->element[1], now_us));
     json_object_set_new(inc, "recent", incident_list(s, reply->element[3], now_us));
     sn.incidents_json = status_dump(inc);
@@ -374,7 +431,12 @@ static void on_snapshot(redisReply *reply, void *priv)
 void status_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct status *s = arg;
-    if (s->refreshing || !redis_link_up(s->link))
+    bool up = redis_link_up(s->link);
+    if (!up && !s->redis_down_since_us)
+        s->redis_down_since_us = units_now_us();
+    else if (up)
+        s->redis_down_since_us = 0;
+    if (s->refreshing || !up)
         return;
     const struct collector_config *cfg = s->c->cfg;
     char max_open[16], recent[16], cap[16];

@@ -1,22 +1,26 @@
 /* status.c — see status.h: the status page's HTTP server.
  *
- * Routing (method, access control, path) and the life cycle: binding the
- * listen address, the refresh timer, reloading secrets.  The snapshot is
- * snapshot.c's, access control auth.c's, the responses api.c's and
- * metrics.c's.
+ * Routing (Host, method, access control, path), the connection cap and
+ * the life cycle: binding the listen address, the refresh timer,
+ * reloading secrets.  The snapshot is snapshot.c's, access control
+ * auth.c's, the responses api.c's and metrics.c's.
  */
 #include "collector/status/status.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "collector/collector.h"
@@ -33,6 +37,87 @@ static void timer_interval(uint64_t us, struct timeval *tv)
 
 /* ---- routing -------------------------------------------------------- */
 
+static bool is_page(const char *path)
+{
+    return strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0;
+}
+
+static void send_unauthorized(struct status *s, struct evhttp_request *req, const char *path)
+{
+    s->unauthorized++;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    /* A basic-auth challenge makes browsers prompt: right for someone who
+     * opens /metrics, wrong for the page (it has its login form) and its
+     * own fetches, which the prompt would hold. */
+    const char *mode = evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-Fetch-Mode");
+    bool prompt = s->sec.basic[0] && !is_page(path) && (!mode || strcmp(mode, "navigate") == 0);
+    evhttp_add_header(h, "WWW-Authenticate",
+                      prompt ? "Basic realm=\"canh status\", charset=\"UTF-8\""
+                             : "Bearer realm=\"canh status\"");
+    if (is_page(path)) {
+        status_send_page(req, 401, "Unauthorized");
+        return;
+    }
+    status_send_text(req, 401, "Unauthorized",
+                     "401 Unauthorized: send Authorization: Bearer <token> (the viewers' or an "
+                     "operator's token of [status] in collector.conf), log in at / or use "
+                     "the basic-auth user\n");
+}
+
+static void route(struct status *s, struct evhttp_request *req, const char *path,
+                  const struct evkeyvalq *query)
+{
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    bool post = method == EVHTTP_REQ_POST;
+    bool action = strcmp(path, "/login") == 0 || strcmp(path, "/logout") == 0;
+    if (!status_host_allowed(s, req)) {
+        s->misdirected++;
+        status_send_text(req, 421, "Misdirected Request",
+                         "421 Misdirected Request: this Host is not one of [status] "
+                         "allowed_hosts\n");
+        return;
+    }
+    if (action ? !post : method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          action ? "POST" : "GET, HEAD");
+        status_send_text(req, 405, "Method Not Allowed",
+                         action ? "405 Method Not Allowed: POST only\n"
+                                : "405 Method Not Allowed: GET or HEAD only\n");
+        return;
+    }
+    if (strcmp(path, "/login") == 0) {
+        status_login(s, req);
+        return;
+    }
+    struct principal who;
+    status_authenticate(s, req, &who);
+    if (who.role == ROLE_NONE) {
+        send_unauthorized(s, req, path);
+        return;
+    }
+    if (strcmp(path, "/logout") == 0) {
+        status_logout(s, req, &who);
+    } else if (is_page(path)) {
+        status_send_page(req, 200, "OK");
+    } else if (strcmp(path, "/metrics") == 0) {
+        status_send_metrics(s, req);
+    } else if (strcmp(path, "/api/incidents") == 0) {
+        status_send_json(s, req, s->snap.incidents_json);
+    } else if (strcmp(path, "/api/incident") == 0) {
+        status_send_detail(s, req, evhttp_find_header(query, "id"));
+    } else if (strcmp(path, "/api/agents") == 0) {
+        status_send_json(s, req, s->snap.agents_json);
+    } else if (strcmp(path, "/api/collector") == 0) {
+        status_send_collector(s, req);
+    } else if (strcmp(path, "/api/session") == 0) {
+        status_send_session(s, req, &who);
+    } else {
+        status_send_text(req, 404, "Not Found",
+                         "404 Not Found: try /, /metrics, /api/incidents, /api/incident?id=, "
+                         "/api/agents, /api/collector or /api/session\n");
+    }
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct status *s = arg;
@@ -44,39 +129,117 @@ static void on_request(struct evhttp_request *req, void *arg)
     TAILQ_INIT(&query);
     if (query_text)
         evhttp_parse_query_str(query_text, &query);
-    if (!path || !*path)
-        path = "/";
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        status_send_text(req, 405, "Method Not Allowed",
-                         "405 Method Not Allowed: GET or HEAD only\n");
-    } else if (!status_authorized(s, req, &query)) {
-        s->unauthorized++;
-        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "WWW-Authenticate",
-                          s->basic[0] ? "Basic realm=\"canh status\", charset=\"UTF-8\""
-                                      : "Bearer realm=\"canh status\"");
-        status_send_text(
-            req, 401, "Unauthorized",
-            "401 Unauthorized: send Authorization: Bearer <token>, ?token=<token> or the "
-            "basic-auth user and password of [status] in collector.conf\n");
-    } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
-        status_send_page(req);
-    } else if (strcmp(path, "/metrics") == 0) {
-        status_send_metrics(s, req);
-    } else if (strcmp(path, "/api/incidents") == 0) {
-        status_send_json(s, req, s->snap.incidents_json);
-    } else if (strcmp(path, "/api/agents") == 0) {
-        status_send_json(s, req, s->snap.agents_json);
-    } else if (strcmp(path, "/api/collector") == 0) {
-        status_send_collector(s, req);
-    } else {
-        status_send_text(
-            req, 404, "Not Found",
-            "404 Not Found: try /, /metrics, /api/incidents, /api/agents or /api/collector\n");
-    }
+    route(s, req, path && *path ? path : "/", &query);
     evhttp_clear_headers(&query);
+}
+
+/* ---- the connection cap ---------------------------------------------- */
+
+/* Connections are counted from the descriptor table: the sockets whose
+ * local end is the page's address and that have a peer.  evhttp tells us
+ * of each accepted connection (the bufferevent callback) but not of its
+ * end, and a few hundred getsockname() calls per accepted connection are
+ * nothing next to the request.  At the cap the listener stops accepting
+ * (new connections wait in the kernel's backlog, holding none of our
+ * descriptors) and a timer looks again every second, so idle connections
+ * can never take the descriptors Redis needs. */
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                    : ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+unsigned status_connections(const struct status *s)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return s->max_connections; /* no descriptor left even for this */
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        struct sockaddr_storage local, peer;
+        socklen_t llen = sizeof(local), plen = sizeof(peer);
+        if (*end || fd < 0 || fd == dirfd(d) ||
+            getsockname((int)fd, (struct sockaddr *)&local, &llen) < 0 ||
+            local.ss_family != s->bound.ss_family)
+            continue;
+        if (port_of(&local) == port_of(&s->bound) &&
+            getpeername((int)fd, (struct sockaddr *)&peer, &plen) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void listener_pause(struct status *s, bool pause)
+{
+    if (!s->listener || s->paused == pause)
+        return;
+    s->paused = pause;
+    if (pause) {
+        evconnlistener_disable(s->listener);
+        struct timeval tv = {1, 0};
+        event_add(s->resume, &tv);
+    } else {
+        evconnlistener_enable(s->listener);
+    }
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct status *s = arg;
+    if (status_connections(s) < s->max_connections) {
+        listener_pause(s, false);
+    } else {
+        struct timeval tv = {1, 0};
+        event_add(s->resume, &tv);
+    }
+}
+
+/* evhttp asks for the bufferevent of each accepted connection: the moment
+ * to count.  NULL lets evhttp make its own. */
+static struct bufferevent *new_connection(struct event_base *base, void *arg)
+{
+    struct status *s = arg;
+    unsigned n = status_connections(s);
+    if (n >= s->max_connections) {
+        if (!s->paused)
+            s->cap_reached++;
+        log_warn("status page: %u connections, the limit (max_connections): not accepting more "
+                 "until one closes",
+                 n);
+        listener_pause(s, true);
+    }
+    return NULL;
+}
+
+/* accept() failed (out of descriptors, most likely): pause a second
+ * rather than spin on a socket that stays readable. */
+static void on_accept_error(struct evconnlistener *listener, void *arg)
+{
+    struct status *s = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_err("status page: accept: %s; not accepting for 1 s", evutil_socket_error_to_string(err));
+    listener_pause(s, true);
+    struct timeval tv = {1, 0};
+    event_add(s->resume, &tv);
+}
+
+/* Raise the soft descriptor limit to what the cap needs, within the hard
+ * one (status_check refused a hard limit below it). */
+static void fd_limit_fit(unsigned max_connections)
+{
+    struct rlimit lim;
+    rlim_t need = (rlim_t)max_connections + STATUS_FD_RESERVE;
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+        lim.rlim_cur < need && (lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= need)) {
+        lim.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+            log_warn("status page: cannot raise the open-file limit to %llu: %m",
+                     (unsigned long long)need);
+    }
 }
 
 /* ---- life cycle ----------------------------------------------------- */
@@ -119,7 +282,18 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
     s->base = base;
     s->started_us = units_now_us();
     s->scratch = malloc(sizeof(*s->scratch));
-    if (!s->scratch || status_load_secrets(s, s->token, s->basic, sizeof(s->basic)) < 0)
+    if (!s->scratch)
+        goto err;
+    char why[600];
+    if (status_load_secrets(cfg, &s->sec, why, sizeof(why)) < 0) {
+        log_err("status page: %s", why);
+        goto err;
+    }
+    snprintf(s->allowed_hosts, sizeof(s->allowed_hosts), "%s", cfg->status_allowed_hosts);
+    s->max_connections = cfg->status_max_connections;
+    fd_limit_fit(s->max_connections);
+    s->resume = evtimer_new(base, on_resume, s);
+    if (!s->resume)
         goto err;
     s->http = evhttp_new(base);
     if (!s->http)
@@ -130,9 +304,10 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(s->http, 16384);
-    evhttp_set_max_body_size(s->http, 0);
-    evhttp_set_timeout(s->http, 30);
+    evhttp_set_max_body_size(s->http, 1024); /* the login form */
+    evhttp_set_timeout(s->http, 15);
     evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_bevcb(s->http, new_connection, s);
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(s->http, host, port);
     if (!bound) {
         log_err("status page: cannot listen on %s (in use, or not an address of this host?)",
@@ -140,11 +315,13 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
         goto err;
     }
     log_bound(bound);
-    if (!s->token[0] && !s->basic[0] && strcmp(host, "127.0.0.1") != 0 &&
-        strcmp(host, "::1") != 0 && strcmp(host, "localhost") != 0)
-        log_warn("status page: %s is not a loopback address and no token_file or user is set: "
-                 "anyone who can reach it sees every incident",
-                 cfg->status_listen);
+    socklen_t blen = sizeof(s->bound);
+    getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&s->bound, &blen);
+    s->listener = evhttp_bound_socket_get_listener(bound);
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
+    if (cfg->status_auth_none)
+        log_warn("status page: auth = none: anyone with an account on this host sees every "
+                 "incident");
     s->refresh_us = cfg->status_refresh_us;
     s->timer = event_new(base, -1, EV_PERSIST, status_on_timer, s);
     if (!s->timer)
@@ -160,13 +337,27 @@ err:
 
 int status_reload(struct status *s)
 {
-    char token[sizeof(s->token)], basic[sizeof(s->basic)];
-    if (status_load_secrets(s, token, basic, sizeof(basic)) < 0)
+    struct status_secrets *sec = malloc(sizeof(*sec));
+    char why[600];
+    if (!sec)
         return -1;
-    memcpy(s->token, token, sizeof(token));
-    memcpy(s->basic, basic, sizeof(basic));
-    OPENSSL_cleanse(token, sizeof(token));
-    OPENSSL_cleanse(basic, sizeof(basic));
+    if (status_load_secrets(s->c->cfg, sec, why, sizeof(why)) < 0) {
+        log_err("status page: %s", why);
+        free(sec);
+        return -1;
+    }
+    if (memcmp(sec, &s->sec, sizeof(*sec)) != 0) {
+        /* A login stands for the credential it was made with. */
+        status_sessions_clear(s);
+        log_info("status page: credentials changed; everyone logs in again");
+    }
+    status_secrets_wipe(&s->sec);
+    s->sec = *sec;
+    status_secrets_wipe(sec);
+    free(sec);
+    snprintf(s->allowed_hosts, sizeof(s->allowed_hosts), "%s", s->c->cfg->status_allowed_hosts);
+    s->max_connections = s->c->cfg->status_max_connections;
+    fd_limit_fit(s->max_connections);
     if (s->refresh_us != s->c->cfg->status_refresh_us) {
         s->refresh_us = s->c->cfg->status_refresh_us;
         struct timeval tv;
@@ -180,13 +371,16 @@ void status_free(struct status *s)
 {
     if (!s)
         return;
+    status_details_drop(s);
     if (s->timer)
         event_free(s->timer);
     if (s->http)
         evhttp_free(s->http);
+    if (s->resume)
+        event_free(s->resume);
     status_snapshot_clear(&s->snap);
     free(s->scratch);
-    OPENSSL_cleanse(s->token, sizeof(s->token));
-    OPENSSL_cleanse(s->basic, sizeof(s->basic));
+    status_secrets_wipe(&s->sec);
+    status_sessions_clear(s);
     free(s);
 }

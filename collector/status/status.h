@@ -4,8 +4,12 @@
  * [status] listen and off unless that key is set.  It serves /metrics
  * (Prometheus text format), /api/incidents, /api/agents and /api/collector
  * (JSON), and / — one self-contained page (collector/status/status_page.html,
- * embedded at build time) that polls the JSON every 2 s.  Access can be
- * limited by a bearer token (header or ?token=) and/or HTTP basic auth.
+ * embedded at build time) that polls the JSON every 2 s.  A token is
+ * required unless [status] auth = none (loopback only): the viewers'
+ * token, an operator's token (which names the operator), or basic auth,
+ * as Authorization: Bearer or through POST /login and a session cookie.
+ * The Host header must name this server (DNS rebinding), connections are
+ * capped below the descriptor limit, HEAD answers carry no body.
  *
  * Handlers never wait for Redis: a timer (every [status] refresh) sends
  * one Lua script over the command connection of the Redis link it is given that reads the
@@ -20,9 +24,16 @@
 
 #include <event2/event.h>
 
+struct cfg_err;
 struct collector;
+struct collector_config;
 struct redis_link;
 struct status;
+
+/* For --check and the start: the operators file reads (errors as
+ * file:line), and max_connections plus the descriptors kept for Redis fit
+ * the open-file limit (RLIMIT_NOFILE, systemd's LimitNOFILE). */
+int status_check(const struct collector_config *cfg, struct cfg_err *err);
 
 /* Binds the listen address of c->cfg and starts the refresh timer, which
  * sends its snapshot script over link (the collector's, common/redis/link.h);

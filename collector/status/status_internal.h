@@ -1,9 +1,10 @@
 /* status_internal.h — what the status page's files share (included by
  * nothing outside collector/status/):
  *
- * status.c    the evhttp server: routing, life cycle
+ * status.c    the evhttp server: routing, life cycle, the connection cap
  * snapshot.c  the refresh from Redis (one Lua script) into the cache
- * auth.c      token and basic-auth checks
+ * detail.c    one incident in full (another script, when a page asks)
+ * auth.c      credentials, roles, sessions, the Host and CSRF checks
  * api.c       the responses: the page, the JSON API, plain-text errors
  * metrics.c   /metrics in the Prometheus text format
  */
@@ -13,16 +14,29 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
+#include "collector/config.h"
 #include "collector/escalate.h"
 #include "collector/status/status.h"
 
 #define MAX_AGENT_ROWS 1024
 #define MAX_OPEN_COUNTS 256
+#define STATUS_MAX_OPERATORS 64
+#define STATUS_MAX_SESSIONS 128
+#define STATUS_SESSION_US (12ull * 3600 * 1000000) /* a login lasts 12 h */
+#define STATUS_NAME_LEN 64
+/* Descriptors kept for everything but the page: the Redis connections,
+ * webhook and syslog sockets, report files, the journal. */
+#define STATUS_FD_RESERVE 64
+/* The per-incident action log written by the incident lifecycle (the
+ * collector and canh-ctl) is STORE_LOG_PREFIX<id>, a stream (a list is read
+ * too).  The page reads it and nothing more; absent means "no actions". */
 
 struct open_count {
     char taxonomy[48];
@@ -45,6 +59,7 @@ struct agent_row {
 struct snapshot {
     bool valid;
     uint64_t at_us;
+    uint64_t open_groups; /* open incidents, a combined one with its parts once */
     char *incidents_json; /* /api/incidents body */
     char *agents_json;    /* /api/agents body */
     uint64_t open_total;
@@ -57,6 +72,41 @@ struct snapshot {
     uint64_t deadletter_len;
 };
 
+enum status_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR };
+
+/* Who sent a request.  ambient: the browser adds the credential on its own
+ * (cookie, basic auth), so a state-changing request needs the session's
+ * CSRF token as well. */
+struct principal {
+    enum status_role role;
+    char name[STATUS_NAME_LEN];
+    const struct session *session;
+    bool ambient;
+};
+
+struct operator_cred {
+    char name[STATUS_NAME_LEN];
+    char token[256];
+};
+
+struct status_secrets {
+    char token[512];  /* the viewers' token */
+    char basic[1024]; /* base64 of user:password, as the header carries it */
+    struct operator_cred ops[STATUS_MAX_OPERATORS];
+    size_t n_ops;
+};
+
+/* A login: the cookie's value, the CSRF token the page echoes. */
+struct session {
+    char id[65];
+    char csrf[65];
+    char name[STATUS_NAME_LEN];
+    enum status_role role;
+    uint64_t expires_us;
+};
+
+struct detail_req; /* snapshot.c: a detail view waiting for Redis */
+
 struct status {
     struct collector *c;
     struct redis_link *link; /* the collector's: snapshots go on its command connection */
@@ -67,9 +117,22 @@ struct status {
     uint64_t started_us;
     bool refreshing;
     uint64_t refreshes, refresh_errors;
-    uint64_t requests, unauthorized;
-    char token[512];
-    char basic[1024]; /* base64 of user:password, as the header carries it */
+    uint64_t requests, unauthorized, misdirected, forbidden;
+    uint64_t logins, login_failures;
+    struct status_secrets sec;
+    struct session sessions[STATUS_MAX_SESSIONS];
+    char allowed_hosts[512];
+    /* connections */
+    struct evconnlistener *listener;
+    struct event *resume; /* looks again whether the listener may accept */
+    struct sockaddr_storage bound;
+    unsigned max_connections;
+    bool paused;          /* listener off: at the cap or after an error */
+    uint64_t cap_reached; /* times the cap paused the listener */
+    /* Redis as the page sees it */
+    uint64_t redis_down_since_us; /* 0 while up */
+    char refresh_error[256];      /* last failed refresh, "" after a good one */
+    struct detail_req *details;   /* waiting for Redis */
     struct incident *scratch;
     struct snapshot snap;
 };
@@ -80,19 +143,58 @@ void status_on_timer(evutil_socket_t fd, short what, void *arg);
 void status_snapshot_clear(struct snapshot *sn);
 /* Compact JSON text (malloc'd), or NULL; drops o. */
 char *status_dump(json_t *o);
+/* An HGETALL reply of an incident hash as the API's incident JSON (with
+ * age_s, quiet_s and the raw state), or NULL. */
+json_t *status_incident_json(struct status *s, const redisReply *hash, uint64_t now_us);
+/* {at, age_s, stale, redis_up, redis_down_since, error}: how old the data is. */
+json_t *status_freshness(struct status *s, uint64_t now_us);
+
+/* detail.c */
+/* GET /api/incident?id=: one incident with its parts, timeline, operator
+ * actions and report draft, read from Redis when asked. */
+void status_send_detail(struct status *s, struct evhttp_request *req, const char *id);
+/* Forgets the waiting detail views (their requests die with evhttp). */
+void status_details_drop(struct status *s);
 
 /* auth.c */
-/* Read the token and password files of s->c->cfg into token (sizeof
- * s->token) and basic (base64 of user:password); 0 or -1 (logged). */
-int status_load_secrets(struct status *s, char *token, char *basic, size_t basic_len);
-bool status_authorized(struct status *s, struct evhttp_request *req, const struct evkeyvalq *query);
+/* Reads the credential files of cfg; 0, or -1 with why (file:line for the
+ * operators file). */
+int status_load_secrets(const struct collector_config *cfg, struct status_secrets *sec, char *why,
+                        size_t why_len);
+void status_secrets_wipe(struct status_secrets *sec);
+/* Who sent req (role ROLE_NONE: nobody known). */
+void status_authenticate(struct status *s, struct evhttp_request *req, struct principal *who);
+/* The Host header names this server: an IP literal, or a name of
+ * [status] allowed_hosts (DNS rebinding sends the attacker's name). */
+bool status_host_allowed(const struct status *s, struct evhttp_request *req);
+/* A state-changing request comes from the page itself: no foreign Origin
+ * or Sec-Fetch-Site, and, with an ambient credential, the session's
+ * X-CSRF-Token. */
+bool status_same_origin(struct evhttp_request *req);
+bool status_csrf_ok(struct evhttp_request *req, const struct principal *who);
+/* POST /login (form field token) and POST /logout. */
+void status_login(struct status *s, struct evhttp_request *req);
+void status_logout(struct status *s, struct evhttp_request *req, const struct principal *who);
+void status_sessions_clear(struct status *s);
+const char *status_role_name(enum status_role r);
+/* The peer address of req, for log lines. */
+const char *status_peer(struct evhttp_request *req);
 
 /* api.c */
+/* Every answer goes through here: security headers, and no body for HEAD
+ * (Content-Length still tells the GET's). */
+void status_send_body(struct evhttp_request *req, int code, const char *reason, const char *type,
+                      const char *body, size_t len);
 void status_send_text(struct evhttp_request *req, int code, const char *reason, const char *text);
-/* A cached snapshot body, or 503 before the first refresh. */
+/* A cached snapshot body with its freshness, or 503 before the first refresh. */
 void status_send_json(struct status *s, struct evhttp_request *req, const char *cached);
-void status_send_page(struct evhttp_request *req);
+void status_send_page(struct evhttp_request *req, int code, const char *reason);
 void status_send_collector(struct status *s, struct evhttp_request *req); /* /api/collector */
+void status_send_session(struct status *s, struct evhttp_request *req, const struct principal *who);
+
+/* status.c */
+/* Connections open to the page now. */
+unsigned status_connections(const struct status *s);
 
 /* metrics.c */
 void status_send_metrics(struct status *s, struct evhttp_request *req);

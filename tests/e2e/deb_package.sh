@@ -112,7 +112,10 @@ dpkg-query -W -f='${Conffiles}\n' canh-agent canh-collector >"$TMP/conffiles"
 for c in /etc/canh/agent.conf /etc/canh/assets.conf /etc/canh/canh-stunnel.conf /etc/canh/collector.conf; do
     expect_contains "$TMP/conffiles" "$c "
 done
-pass "dpkg -i installs binaries, units, rules, docs and the /etc/canh conffiles"
+tok=/etc/canh/status-viewer.token
+[[ $(stat -c '%a %U' "$tok") == "600 canh-collector" ]] && [[ $(head -1 "$tok" | wc -c) -ge 33 ]] ||
+    fail "the status page's viewers' token should be created: $(ls -l "$tok" 2>&1)"
+pass "dpkg -i installs binaries, units, rules, docs, the /etc/canh conffiles and the viewers' token"
 
 getent passwd canh >/dev/null || fail "no user canh"
 getent passwd canh-collector >/dev/null || fail "no user canh-collector"

@@ -1,40 +1,51 @@
 // status_browser.mjs — drives Debian's chromium (through playwright-core)
-// for tests/e2e/status_page.sh.
+// for tests/e2e/status_page.sh, as a SOC operator would use the page.
 //
-//   node status_browser.mjs URL STATE_DIR SCREENSHOT AGENT NAME...
+//   node status_browser.mjs URL STATE_DIR SHOT_DIR AGENT TOKEN DOS DEFACE COMBINED
 //
-// Opens URL at 1366×768 and waits for the first live update, then writes
-// STATE_DIR/ready so the shell script starts adding events.  It then waits
-// (bounded) — without reloading — until the open-incidents table holds a
-// row for each Vietnamese taxonomy NAME and the agent list shows AGENT as
-// reporting, checks what an operator relies on (English name on hover,
-// serious candidates highlighted, no request leaving the collector's
-// origin, a single navigation), saves the screenshot and prints one JSON
-// line with what it saw.  Exit 0 when every check held, 1 otherwise.
+// 1. Opens URL (no credentials) at 1366×768: the login form must show and
+//    no incident.  A wrong token is refused on the form; TOKEN (an
+//    operator's) logs in, and the header names the operator.  Writes
+//    STATE_DIR/ready so the shell script starts adding events.
+// 2. Waits (bounded, no reload) for the combined incident and the other
+//    agency's incident as the only top-level rows: the per-kind incidents
+//    (DOS, DEFACE) are grouped under the combined one, the open count
+//    counts the group once; expanding it shows them.
+// 3. Filters (severity, text, agency, taxonomy) and sorts by agency.
+// 4. Opens the detail of the DOS incident (evidence, timeline, "no operator
+//    actions") and of the combined one (the action-log entry the shell
+//    script wrote, its linked incidents).
+// 5. Saves SHOT_DIR/status-page.png, writes STATE_DIR/stop-redis, and
+//    waits until the page says its data is stale ("Redis unreachable
+//    since ...") and the "data as of" time stops moving; saves
+//    SHOT_DIR/status-page-stale.png.
+// Prints one JSON line with what it saw; exit 0 when every check held.
 //
 // playwright-core is loaded from $PLAYWRIGHT_DIR (the shell script
 // installs it there with npm); the browser is /usr/bin/chromium, never a
 // downloaded one.
 import { createRequire } from 'node:module';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const [url, stateDir, screenshot, agent, ...names] = process.argv.slice(2);
-if (!url || !stateDir || !screenshot || !agent || names.length === 0) {
-  console.error('usage: status_browser.mjs URL STATE_DIR SCREENSHOT AGENT NAME...');
+const [url, stateDir, shotDir, agent, token, dos, deface, combined] = process.argv.slice(2);
+if (!combined) {
+  console.error('usage: status_browser.mjs URL STATE_DIR SHOT_DIR AGENT TOKEN DOS DEFACE COMBINED');
   process.exit(2);
 }
 const require = createRequire(path.join(process.env.PLAYWRIGHT_DIR, 'package.json'));
 const { chromium } = require('playwright-core');
 
-const WAIT_MS = 25000;
+const WAIT_MS = 30000;
 const result = { ok: false, checks: [], errors: [] };
 const check = (what, cond) => {
   result.checks.push({ what, ok: !!cond });
   if (!cond) result.errors.push(what);
 };
+const poll = { timeout: WAIT_MS, polling: 250 };
 
 const origin = new URL(url).origin;
+mkdirSync(stateDir, { recursive: true });
 // A fresh profile each run (the directory is the test's own temporary one).
 const context = await chromium.launchPersistentContext(path.join(stateDir, 'chromium-profile'), {
   executablePath: '/usr/bin/chromium',
@@ -46,59 +57,169 @@ const context = await chromium.launchPersistentContext(path.join(stateDir, 'chro
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 let exitCode = 1;
+let page = null;
 try {
-  const page = await context.newPage();
+  page = await context.newPage();
   const foreign = [];
   let navigations = 0;
   page.on('request', (r) => { if (!r.url().startsWith(origin + '/')) foreign.push(r.url()); });
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations++; });
   page.on('pageerror', (e) => result.errors.push('page error: ' + e.message));
 
+  // ---- 1. login ----------------------------------------------------------
   await page.goto(url, { waitUntil: 'load', timeout: 15000 });
-  await page.waitForSelector('body[data-updated]', { timeout: 10000 });
-  const before = await page.$$eval('#open tbody tr', (rows) => rows.length);
-  result.rows_before = before;
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(path.join(stateDir, 'ready'), String(before));
+  await page.waitForSelector('body.login #login-token', { timeout: WAIT_MS });
+  check('login form shown without a token', await page.isVisible('#login-token'));
+  check('no incident rows before login', (await page.$$('#open tbody tr')).length === 0);
+  await page.fill('#login-token', 'not-the-token-at-all');
+  await page.click('#login button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('login-error').textContent !== '', null, poll);
+  check('wrong token refused on the form', await page.$eval('body', (b) => b.className === 'login'));
+  await page.fill('#login-token', token);
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('body:not(.login)[data-updated]', { timeout: WAIT_MS });
+  result.who = await page.$eval('#who', (e) => e.textContent);
+  check('operator named in the header', result.who.startsWith('an ') && result.who.includes('operator'));
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'canh_session');
+  check('session cookie HttpOnly, SameSite=Strict', session && session.httpOnly && session.sameSite === 'Strict');
+  writeFileSync(path.join(stateDir, 'ready'), String((await page.$$('#open tbody tr')).length));
 
-  // Every name must appear in a row of the open-incidents table.
+  // ---- 2. grouping -------------------------------------------------------
+  const topRows = () => page.$$eval('#open tbody tr.inc:not(.child)', (trs) => trs.map((tr) => ({
+    id: tr.dataset.id, text: tr.textContent, toggle: !!tr.querySelector('button[data-toggle]'),
+  })));
   await page.waitForFunction((want) => {
-    const rows = [...document.querySelectorAll('#open tbody tr')].map((r) => r.textContent);
-    return want.every((n) => rows.some((t) => t.includes(n)));
-  }, names, { timeout: WAIT_MS, polling: 250 });
+    const rows = [...document.querySelectorAll('#open tbody tr.inc:not(.child)')].map((r) => r.textContent);
+    return rows.length === 2 && rows.some((t) => t.includes(want)) && rows.some((t) => t.includes('Sở Tư pháp'));
+  }, combined, poll);
+  await page.waitForFunction(() => document.getElementById('open-count').textContent === '2', null, poll);
   await page.waitForSelector(`#agents li.ok[data-agent="${agent}"]`, { timeout: WAIT_MS });
-
-  const rows = await page.$$eval('#open tbody tr', (trs) => trs.map((tr) => ({
-    id: tr.dataset.id,
-    serious: tr.classList.contains('serious'),
-    text: tr.textContent,
+  let top = await topRows();
+  const group = top.find((r) => r.text.includes(combined));
+  result.combined_id = group && group.id;
+  check('combined incident is one expandable row', group && group.toggle);
+  check('per-kind incidents not listed on their own', !top.some((r) => r.text.includes(dos) || r.text.includes(deface)));
+  check('children hidden until expanded', (await page.$$('#open tbody tr.child')).length === 0);
+  await page.click(`#open button[data-toggle="${group.id}"]`);
+  await page.waitForSelector('#open tbody tr.child', { timeout: WAIT_MS });
+  const children = await page.$$eval('#open tbody tr.child', (trs) => trs.map((tr) => ({
+    id: tr.dataset.id, parent: tr.dataset.parent, serious: tr.classList.contains('serious'), text: tr.textContent,
     title: tr.querySelector('.tax') ? tr.querySelector('.tax').title : '',
     sevColor: getComputedStyle(tr.querySelector('.sev')).backgroundColor,
   })));
-  result.rows = rows.map((r) => ({ id: r.id, serious: r.serious, title: r.title }));
-  for (const n of names) check(`row for ${n}`, rows.some((r) => r.text.includes(n)));
-  check('English taxonomy name on hover', rows.some((r) => r.title.includes('Denial of service')));
-  check('serious candidates highlighted', rows.some((r) => r.serious && r.text.includes('Nghiêm trọng?')));
-  check('severity coloured', rows.every((r) => r.sevColor && r.sevColor !== 'rgba(0, 0, 0, 0)'));
+  result.children = children.map((c) => c.id);
+  check('expanded group shows the DoS and defacement incidents',
+    children.some((c) => c.text.includes(dos)) && children.some((c) => c.text.includes(deface)) &&
+    children.every((c) => c.parent === group.id));
+  check('English taxonomy name on hover', children.some((c) => c.title.includes('Denial of service')));
+  check('serious candidates highlighted', children.some((c) => c.serious && c.text.includes('Nghiêm trọng?')));
+  check('severity coloured', children.every((c) => c.sevColor && c.sevColor !== 'rgba(0, 0, 0, 0)'));
+  check('incident id shown', children.every((c) => c.text.includes(c.id)));
+
+  // ---- 3. filter and sort ------------------------------------------------
+  const visibleTop = async () => (await topRows()).map((r) => r.text);
+  await page.selectOption('#f-severity', 'low');
+  top = await visibleTop();
+  check('filter severity=low: only the low incident', top.length === 1 && top[0].includes('Sở Tư pháp'));
+  await page.selectOption('#f-severity', '');
+  await page.fill('#f-text', '192.0.2.99');
+  top = await visibleTop();
+  check('search by source address', top.length === 1 && top[0].includes('192.0.2.99'));
+  await page.fill('#f-text', '');
+  await page.selectOption('#f-agency', 'Sở Tư pháp');
+  top = await visibleTop();
+  check('filter by agency', top.length === 1 && top[0].includes('Sở Tư pháp'));
+  await page.selectOption('#f-agency', '');
+  await page.selectOption('#f-taxonomy', 'attack.dos');
+  top = await visibleTop();
+  const dosShown = await page.$$eval('#open tbody tr.child', (trs) => trs.map((t) => t.textContent));
+  check('filter by taxonomy keeps the group and shows the matching part',
+    top.length === 1 && top[0].includes(combined) && dosShown.length === 1 && dosShown[0].includes(dos));
+  await page.selectOption('#f-taxonomy', '');
+  await page.click('#open th[data-sort="agency"]');
+  top = await visibleTop();
+  const asc = top[0];
+  await page.click('#open th[data-sort="agency"]');
+  top = await visibleTop();
+  check('sort by agency, both ways', asc.includes('Sở Tư pháp') && top[0].includes('Sở Y tế'));
+
+  // ---- 4. detail ---------------------------------------------------------
+  const dosRow = children.find((c) => c.text.includes(dos));
+  await page.click(`#open tr[data-id="${dosRow.id}"] td.id`);
+  await page.waitForSelector(`#detail.show[data-loaded="${dosRow.id}"]`, { timeout: WAIT_MS });
+  const detail = await page.$eval('#d-body', (b) => ({
+    text: b.textContent,
+    evidence: b.querySelector('pre.evidence') ? b.querySelector('pre.evidence').textContent : '',
+    timeline: [...b.querySelectorAll('ul.timeline li')].map((li) => li.textContent),
+    noActions: !!b.querySelector('.actions-none'),
+  }));
+  check('detail shows the evidence', detail.evidence.includes('"counters"') || detail.evidence.length > 10);
+  check('detail timeline has the opening', detail.timeline.some((t) => t.includes('opened')));
+  check('detail says there are no operator actions', detail.noActions && detail.text.includes('No operator actions'));
+  check('detail names the source', detail.text.includes('203.0.113.7'));
+  await page.click(`#open tr[data-id="${group.id}"] td.id`);
+  await page.waitForSelector(`#detail.show[data-loaded="${group.id}"]`, { timeout: WAIT_MS });
+  // The shell script writes the action log once the events are applied.
+  await page.waitForFunction(() => {
+    const li = [...document.querySelectorAll('#d-body ul.actions li')].map((l) => l.textContent);
+    if (li.some((t) => t.includes('acknowledged') && t.includes('an'))) return true;
+    document.getElementById('d-refresh').click();
+    return false;
+  }, null, { timeout: WAIT_MS, polling: 1000 });
+  result.actions = await page.$$eval('#d-body ul.actions li', (l) => l.map((x) => x.textContent));
+  const linked = await page.$$eval('#d-body ul.children li', (l) => l.length);
+  check('combined detail lists its linked incidents', linked === 3);
+  await page.click('#d-close');
+
   check('page not reloaded', navigations === 1);
   check('no request outside the collector', foreign.length === 0);
-  const banner = await page.$eval('#banner', (b) => getComputedStyle(b).display);
-  check('no connection-lost banner', banner === 'none');
+  check('no connection-lost banner', (await page.$eval('#banner', (b) => getComputedStyle(b).display)) === 'none');
+  check('no stale banner while Redis is up', (await page.$eval('#stale', (b) => getComputedStyle(b).display)) === 'none');
   const agentText = await page.$eval(`#agents li[data-agent="${agent}"]`, (li) => li.textContent);
   check('agent shown as reporting', agentText.includes('Hoạt động'));
-  result.agent = agentText;
   result.open_count = await page.$eval('#open-count', (e) => e.textContent);
   // Let the "new row" highlight fade so the screenshot shows steady state.
-  await page.waitForTimeout(3200);
-  await page.screenshot({ path: screenshot, fullPage: false });
+  await page.waitForFunction(() => !document.querySelector('tr.fresh') ||
+    [...document.querySelectorAll('tr.fresh')].every((t) => t.getAnimations().length === 0), null, poll);
+  await page.$eval('#open', (t) => { t.parentElement.scrollTop = 0; });
+  await page.screenshot({ path: path.join(shotDir, 'status-page.png'), fullPage: false });
+
+  // ---- 5. stale data -----------------------------------------------------
+  writeFileSync(path.join(stateDir, 'stop-redis'), '1');
+  await page.waitForFunction(() => {
+    const b = document.getElementById('stale');
+    return b.classList.contains('show') && b.textContent.includes('Redis unreachable since');
+  }, null, poll);
+  const asOf = await page.$eval('#updated', (e) => e.textContent);
+  result.stale_banner = await page.$eval('#stale', (e) => e.textContent);
+  // Two more polls: the "data as of" time must not move.
+  for (let i = 0; i < 2; i++) {
+    const before = await page.$eval('body', (b) => b.dataset.updated);
+    await page.waitForFunction((v) => document.body.dataset.updated !== v, before, poll);
+  }
+  check('"data as of" does not tick while Redis is down',
+    asOf === await page.$eval('#updated', (e) => e.textContent));
+  check('stale banner names the data time', result.stale_banner.includes(asOf.replace(/^.* /, '')));
+  await page.screenshot({ path: path.join(shotDir, 'status-page-stale.png'), fullPage: false });
   result.navigations = navigations;
   result.foreign = foreign;
   result.ok = result.errors.length === 0;
   exitCode = result.ok ? 0 : 1;
 } catch (e) {
   result.errors.push(String(e && e.message ? e.message : e).split('\n')[0]);
+  // What the operator would have seen, for the failure report.
+  try {
+    result.seen = await page.evaluate(() => ({
+      body: document.body.className, banner: document.getElementById('banner').title,
+      stale: document.getElementById('stale').textContent, who: document.getElementById('who').textContent,
+      login_error: document.getElementById('login-error').textContent,
+      rows: [...document.querySelectorAll('#open tbody tr')].map((r) => r.textContent.slice(0, 80)),
+    }));
+  } catch (e2) { result.seen = String(e2).split('\n')[0]; }
 } finally {
   await context.close();
 }
+if (!existsSync(path.join(stateDir, 'stop-redis'))) writeFileSync(path.join(stateDir, 'stop-redis'), '0');
 console.log(JSON.stringify(result));
 process.exit(exitCode);
