@@ -2,7 +2,8 @@
  * portscan and sweep suites.  Define HARNESS_DETECTOR (the detector's ops)
  * before including.  Findings are collected from the detector's emit() as
  * small JSON objects: {kind, state, seq, src, dst, rule, counters,
- * evidence, ts}.  feed() runs packets through the agent's connection
+ * evidence, ts, taxonomy} (taxonomy only when the detector chose one
+ * over the rule's).  feed() runs packets through the agent's connection
  * table first (agent/conns.h), as the pipeline does. */
 #ifndef CANH_SCAN_HARNESS_H
 #define CANH_SCAN_HARNESS_H
@@ -39,6 +40,9 @@ static inline void collect(void *ctx, struct evt *ev)
                   finding_state_name(ev->state), "seq", (json_int_t)ev->finding_seq, "src", s,
                   "dst", ev->has_dst ? d : "", "rule", ev->rule->name, "counters", ev->counters,
                   "evidence", ev->evidence, "ts", (json_int_t)ev->ts_us));
+    if (ev->taxonomy)
+        json_object_set_new(json_array_get(h->events, json_array_size(h->events) - 1), "taxonomy",
+                            json_string(ev->taxonomy->code));
 }
 
 static inline void start(struct harness *h, const char *rules_text, const char *home_net)

@@ -149,6 +149,42 @@ START_TEST(reflection_victim_is_no_sweeper)
 }
 END_TEST
 
+/* Roles swapped: an agency host pinging 40 outside hosts that never answer
+ * is attack.malware; a client opening answered connections to 40 sites
+ * is not (counted as suppressed). */
+START_TEST(outward_sweep_is_malware)
+{
+    struct harness h;
+    start(&h, sweep_rule, "198.51.100.0/24");
+    char out[32];
+    uint64_t t = T0;
+    for (int i = 1; i <= 40; i++, t += 1000) {
+        snprintf(out, sizeof(out), "192.0.2.%d", i);
+        feed(&h, tcp(t, host(10), out, 40000, 445, TCP_SYN, 0));
+    }
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, "new"), 1);
+    json_t *ev = event_at(&h, 0);
+    ck_assert_str_eq(str_at(ev, NULL, "src"), host(10));
+    ck_assert_str_eq(str_at(ev, NULL, "taxonomy"), "attack.malware");
+    ck_assert_str_eq(str_at(ev, "evidence", "direction"), "outbound");
+    stop(&h);
+
+    start(&h, sweep_rule, "198.51.100.0/24");
+    t = T0;
+    for (int i = 1; i <= 40; i++, t += 1000) {
+        snprintf(out, sizeof(out), "192.0.2.%d", i);
+        uint16_t cport = (uint16_t)(40000 + i);
+        feed(&h, tcp(t, host(10), out, cport, 443, TCP_SYN, 0));
+        feed(&h, tcp(t + 10, out, host(10), 443, cport, TCP_SYN | TCP_ACK, 0));
+    }
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    ck_assert_int_eq(stat(&h, "suppressed_findings"), 1);
+    stop(&h);
+}
+END_TEST
+
 /* The ACKs and FIN|ACKs of connections seen are no probes, even when one
  * server has connections from many hosts. */
 START_TEST(acks_of_connections_are_no_probes)
@@ -452,6 +488,7 @@ static Suite *sweep_suite(void)
     tcase_add_test(tc, tcp_ack_ping_sweep);
     tcase_add_test(tc, reflection_victim_is_no_sweeper);
     tcase_add_test(tc, acks_of_connections_are_no_probes);
+    tcase_add_test(tc, outward_sweep_is_malware);
     tcase_add_test(tc, udp_sweep);
     tcase_add_test(tc, mixed_sweep);
     tcase_add_test(tc, masscan_random_order);

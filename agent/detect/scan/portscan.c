@@ -163,7 +163,8 @@ static bool may_open(struct scan_detector *d, struct scan_entry *e)
 {
     struct portscan *ps = (struct portscan *)d;
     const struct ps_entry *pe = (const struct ps_entry *)e;
-    if ((e->flags & SCAN_OUTWARD) && (uint64_t)pe->open_answers * 2 >= e->probes) {
+    /* Ports, not probes: a connection's last handshake ACK is a probe too. */
+    if ((e->flags & SCAN_OUTWARD) && ((uint64_t)pe->open_answers + 1) * 2 > pe->ports) {
         d->counts.suppressed++;
         e->flags |= SCAN_ENTRY_SUPPRESSED;
         return false;
