@@ -1,5 +1,6 @@
 /* reflect.h — the reflection/amplification vectors the flood detector
- * names (private to agent/detect/flood*.c).
+ * names (agent/detect/flood*.c; portscan asks it too, so that a service's
+ * replies to ephemeral ports are never UDP probes).
  *
  * The services are data: one table in reflect.c (documented in
  * docs/rules-flood.md), looked up by the source port of a UDP reply

@@ -53,6 +53,7 @@
 #include <string.h>
 
 #include "agent/detect/detector.h"
+#include "agent/detect/flood/reflect.h"
 #include "agent/detect/scan/scan_detector.h"
 #include "agent/detect/sketch.h"
 #include "common/hash.h"
@@ -346,16 +347,12 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
 
 /* A datagram from a UDP service port to an ephemeral port is a server's
  * answer (or a reflected flood, the flood detector's business), not a
- * probe: DNS answers landing on many client ports are no UDP scan. */
+ * probe: DNS answers landing on many client ports are no UDP scan, nor are
+ * one reflector's SNMP or BACnet answers to a reflection victim.  The
+ * services are the flood detector's reflection table (reflect.c). */
 static bool udp_service_answer(const struct pkt *p)
 {
-    static const uint16_t services[] = {53, 123, 137, 161, 389, 1900, 5353, 11211, 19};
-    if (p->dport < 1024)
-        return false;
-    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
-        if (p->sport == services[i])
-            return true;
-    return false;
+    return p->dport >= 1024 && reflect_udp_index(p->sport) >= 0;
 }
 
 static void portscan_on_packet(void *self, const struct pkt *p)
@@ -450,6 +447,7 @@ static void *portscan_init(struct ruleset *rules, const struct detect_env *env, 
         free(ps);
         return NULL;
     }
+    reflect_init();
     if (ps->d.p.max_targets_per_src &&
         cms_init(&ps->per_src, 4096, 4, hash_mix64(env->hash_seed ^ 0x706f7274)) < 0) {
         scan_detector_free(&ps->d);
