@@ -103,6 +103,10 @@ void enrich_event(struct enrich *e, struct evt *ev)
     if (ev->severity == SEV_NONE)
         ev->severity = ev->rule->severity;
     ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
+    /* An agency host attacking outward (roles swapped): the asset is the
+     * attacker's, the one to clean. */
+    if (!ev->asset && ev->has_src && strcmp(ev->taxonomy->code, "attack.malware") == 0)
+        ev->asset = assets_lookup(e->assets, &ev->src);
     ev->agency = ev->asset && ev->asset->agency[0] ? ev->asset->agency : cfg->agency;
     ev->class_ = ev->impact && ev->asset && ev->asset->level >= cfg->serious_level
                      ? CLASS_SERIOUS_CANDIDATE

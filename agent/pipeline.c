@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/conns.h"
 #include "agent/detect/detector.h"
 #include "agent/enrich.h"
 #include "common/hash.h"
@@ -30,6 +31,7 @@ struct pipeline {
     struct assets assets;
     struct ruleset rules;
     struct detect_env env;
+    struct conns conns; /* TCP connections seen (conns.h) */
     const struct detector_ops *const *ops;
     size_t n_ops;
     void *det[PIPELINE_MAX_DETECTORS];
@@ -161,6 +163,14 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
     pl->env.inv.assets = &pl->assets;
     pl->env.inv.home_net = &cfg->home_net;
     pl->env.hash_seed = hash_random_seed();
+    if (conns_init(&pl->conns, CONNS_DEFAULT_SLOTS, hash_mix64(pl->env.hash_seed ^ 0x636f6e6e)) <
+        0) {
+        assets_free(&pl->assets);
+        ruleset_free(&pl->rules);
+        free(pl);
+        cfg_fail(err, "canh-agent", 0, "out of memory");
+        return NULL;
+    }
     enrich_init(&pl->enrich, cfg, &pl->assets);
     enrich_set_rules_digest(&pl->enrich, pl->rules.digest);
     pl->ops = detector_all(&pl->n_ops);
@@ -206,6 +216,7 @@ void pipeline_packet(struct pipeline *pl, const struct pkt *p)
         /* Built by hand (tests): classify a copy, the caller's is const. */
         own = *p;
         classify_packet(&pl->env.inv, &own);
+        conns_packet(&pl->conns, &own);
         p = &own;
     }
     /* Packet time drives every window; a timestamp that goes backwards
@@ -238,6 +249,7 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
         return;
     }
     classify_packet(&pl->env.inv, &p);
+    conns_packet(&pl->conns, &p);
     pipeline_packet(pl, &p);
 }
 
@@ -359,6 +371,7 @@ void pipeline_free(struct pipeline *pl)
     for (size_t i = 0; i < pl->n_outputs; i++)
         pl->outputs[i]->close(pl->outputs[i]);
     enrich_free(&pl->enrich);
+    conns_free(&pl->conns);
     assets_free(&pl->assets);
     ruleset_free(&pl->rules);
     free(pl);

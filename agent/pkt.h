@@ -75,6 +75,14 @@ struct pkt {
     bool classified;
     bool src_protected, dst_protected;         /* classify_is_protected() of each */
     const struct asset *src_asset, *dst_asset; /* classify_asset() of each, or NULL */
+
+    /* TCP: does the segment belong to a connection (agent/conns.h, asked
+     * once per segment by the pipeline)?  A SYN|ACK: its SYN was seen.
+     * Any other segment: the connection's SYN, SYN|ACK or data was seen,
+     * or the segment carries data.  When conn_checked is false (a packet
+     * built by hand) nothing is known and detectors assume no connection.
+     * tcp_handshake_ack: the bare ACK that completes a handshake seen. */
+    bool conn_checked, tcp_in_conn, tcp_handshake_ack;
 };
 
 #endif

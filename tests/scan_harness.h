@@ -2,13 +2,16 @@
  * portscan and sweep suites.  Define HARNESS_DETECTOR (the detector's ops)
  * before including.  Findings are collected from the detector's emit() as
  * small JSON objects: {kind, state, seq, src, dst, rule, counters,
- * evidence, ts}. */
+ * evidence, ts, taxonomy} (taxonomy only when the detector chose one
+ * over the rule's).  feed() runs packets through the agent's connection
+ * table first (agent/conns.h), as the pipeline does. */
 #ifndef CANH_SCAN_HARNESS_H
 #define CANH_SCAN_HARNESS_H
 
 #include <check.h>
 #include <string.h>
 
+#include "agent/conns.h"
 #include "agent/detect/detector.h"
 #include "testutil.h"
 
@@ -21,6 +24,7 @@ struct harness {
     struct netset home;
     struct detect_env env;
     void *det;
+    struct conns conns;
     json_t *events; /* {kind, state, seq, src, dst, rule, counters, evidence} */
 };
 
@@ -36,6 +40,9 @@ static inline void collect(void *ctx, struct evt *ev)
                   finding_state_name(ev->state), "seq", (json_int_t)ev->finding_seq, "src", s,
                   "dst", ev->has_dst ? d : "", "rule", ev->rule->name, "counters", ev->counters,
                   "evidence", ev->evidence, "ts", (json_int_t)ev->ts_us));
+    if (ev->taxonomy)
+        json_object_set_new(json_array_get(h->events, json_array_size(h->events) - 1), "taxonomy",
+                            json_string(ev->taxonomy->code));
 }
 
 static inline void start(struct harness *h, const char *rules_text, const char *home_net)
@@ -54,6 +61,7 @@ static inline void start(struct harness *h, const char *rules_text, const char *
     h->env.inv.home_net = &h->home;
     h->env.hash_seed = 0x1234abcd5678ef90ULL;
     h->events = json_array();
+    ck_assert_int_eq(conns_init(&h->conns, 4096, h->env.hash_seed), 0);
     ck_assert_msg(HARNESS_DETECTOR.check(&h->rules, &err) == 0, "%s", err.msg);
     h->det = HARNESS_DETECTOR.init(&h->rules, &h->env, &err);
     ck_assert_msg(h->det != NULL, "%s", err.msg);
@@ -63,6 +71,7 @@ static inline void start(struct harness *h, const char *rules_text, const char *
 static inline void stop(struct harness *h)
 {
     HARNESS_DETECTOR.free(h->det);
+    conns_free(&h->conns);
     ruleset_free(&h->rules);
     netset_free(&h->home);
     json_decref(h->events);
@@ -120,6 +129,7 @@ static inline struct pkt port_unreach(uint64_t ts, const char *target, const cha
 
 static inline void feed(struct harness *h, struct pkt p)
 {
+    conns_packet(&h->conns, &p);
     HARNESS_DETECTOR.on_packet(h->det, &p);
 }
 

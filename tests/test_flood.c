@@ -278,7 +278,7 @@ static uint64_t udp_traffic(struct harness *h, uint64_t from, uint64_t to, doubl
         double frac = (double)(t - from) / (double)(to - from);
         double r = r0 + (r1 - r0) * frac;
         v4_of(0xcb007100u + (i++ % 200), src); /* 203.0.113.0 + i */
-        struct pkt p = mk(t, src, VICTIM, PROTO_UDP, 5353, 5000, 0, 120);
+        struct pkt p = mk(t, src, VICTIM, PROTO_UDP, 40353, 5000, 0, 120);
         h_packet(h, &p);
         t += (uint64_t)(1e6 / r);
     }
@@ -448,6 +448,96 @@ START_TEST(amplification_names_service_and_ratio)
     h_start(&h, NULL);
     dns_answers(&h, 3, 500, 200, 80);
     ck_assert_int_eq(h.n, 0);
+    h_stop(&h);
+}
+END_TEST
+
+/* secs seconds of pps SYN|ACKs from n reflectors' port 80 that answer no
+ * SYN of the victim (as conns.h marks them), and the victim's RSTs. */
+static void synack_reflection(struct harness *h, int secs, int pps, int n)
+{
+    char src[ADDR_STRLEN];
+    int total = secs * pps;
+    for (int i = 0; i < total; i++) {
+        uint64_t t = SPREAD(T0, (uint64_t)secs * SEC, total, i);
+        v4_of(0xc0000200u + (uint32_t)(i % n), src); /* 192.0.2.0 + i */
+        struct pkt p =
+            mk(t, src, VICTIM, PROTO_TCP, 80, (uint16_t)(1024 + i % 60000), TCP_SYN | TCP_ACK, 60);
+        p.conn_checked = true;
+        h_packet(h, &p);
+        struct pkt r =
+            mk(t + 10, VICTIM, src, PROTO_TCP, (uint16_t)(1024 + i % 60000), 80, TCP_RST, 54);
+        r.conn_checked = true;
+        h_packet(h, &r);
+    }
+    flood_detector.flush(h->det, T0 + (uint64_t)(secs + 1) * SEC);
+}
+
+START_TEST(tcp_reflection_is_amplification)
+{
+    struct harness h;
+    h_start(&h, NULL);
+    synack_reflection(&h, 3, 1000, 200);
+    ck_assert_int_eq(h_count(&h, NULL, "new"), 1);
+    const struct seen *s = h_first(&h, "amplification", "new");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(json_string_value(json_object_get(s->evidence, "reflection")), "tcp");
+    ck_assert_str_eq(json_string_value(json_object_get(s->evidence, "service")), "tcp/80");
+    s = h_first(&h, "amplification", "end");
+    ck_assert_ptr_nonnull(s);
+    json_int_t reflectors = json_integer_value(json_object_get(s->evidence, "reflectors"));
+    ck_assert_int_ge(reflectors, 190);
+    ck_assert_int_le(reflectors, 210);
+    h_stop(&h);
+
+    /* SYN|ACKs of one server, unsolicited as far as the agent saw (the
+     * SYNs took another path): no reflection. */
+    h_start(&h, NULL);
+    synack_reflection(&h, 3, 1000, 1);
+    ck_assert_int_eq(h_count(&h, "amplification", NULL), 0);
+    h_stop(&h);
+}
+END_TEST
+
+/* Replies from the services of reflect.c are named; a single OpenVPN
+ * server streaming to one client is not reflection. */
+START_TEST(reflection_services_are_named)
+{
+    static const struct {
+        uint16_t port;
+        const char *name;
+    } cases[] = {
+        {161, "snmp"},          {500, "isakmp"}, {47808, "bacnet"}, {37810, "dvr_dhcpdiscover"},
+        {3702, "ws_discovery"}, {5353, "mdns"},  {69, "tftp"},      {27015, "steam"}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct harness h;
+        h_start(&h, NULL);
+        char src[ADDR_STRLEN];
+        for (int i = 0; i < 3000; i++) {
+            v4_of(0xc0000200u + (uint32_t)(i % 50), src);
+            struct pkt p = mk(SPREAD(T0, 3 * SEC, 3000, i), src, VICTIM, PROTO_UDP, cases[k].port,
+                              (uint16_t)(30000 + i % 1000), 0, 900);
+            h_packet(&h, &p);
+        }
+        flood_detector.flush(h.det, T0 + 5 * SEC);
+        ck_assert_int_eq(h_count(&h, NULL, "new"), 1);
+        const struct seen *s = h_first(&h, "amplification", "new");
+        ck_assert_msg(s != NULL, "port %u", cases[k].port);
+        ck_assert_str_eq(json_string_value(json_object_get(s->evidence, "service")), cases[k].name);
+        json_int_t reflectors = json_integer_value(json_object_get(s->evidence, "reflectors"));
+        ck_assert_int_ge(reflectors, 47);
+        ck_assert_int_le(reflectors, 53);
+        h_stop(&h);
+    }
+    struct harness h;
+    h_start(&h, NULL);
+    for (int i = 0; i < 3000; i++) {
+        struct pkt p =
+            mk(SPREAD(T0, 3 * SEC, 3000, i), "192.0.2.99", VICTIM, PROTO_UDP, 1194, 40000, 0, 1400);
+        h_packet(&h, &p);
+    }
+    flood_detector.flush(h.det, T0 + 5 * SEC);
+    ck_assert_int_eq(h_count(&h, "amplification", NULL), 0);
     h_stop(&h);
 }
 END_TEST
@@ -774,6 +864,8 @@ static Suite *flood_suite(void)
     tcase_add_test(tc, completed_handshakes_are_not_a_syn_flood);
     tcase_add_test(tc, spoofed_sources_are_recognised);
     tcase_add_test(tc, amplification_names_service_and_ratio);
+    tcase_add_test(tc, tcp_reflection_is_amplification);
+    tcase_add_test(tc, reflection_services_are_named);
     tcase_add_test(tc, lifecycle_new_update_end);
     tcase_add_test(tc, one_source_many_ports_is_a_scan_not_a_flood);
     tcase_add_test(tc, batching_and_ticks_do_not_change_findings);

@@ -204,6 +204,108 @@ START_TEST(normal_clients_are_silent)
 }
 END_TEST
 
+/* Issue 12: a client inside keeps 12 HTTPS connections open to one
+ * server for an hour; the server's ACKs and FIN|ACKs on the client's 12
+ * ephemeral ports are return traffic, not a slow ACK scan.  The same
+ * after an agent restart, when the handshakes were never seen: the first
+ * data segment makes the connection known. */
+START_TEST(long_sessions_are_no_ack_scan)
+{
+    for (int seen_open = 0; seen_open < 2; seen_open++) {
+        struct harness h;
+        char rules[2048];
+        snprintf(rules, sizeof(rules), "%s\n%s", fast_rule, slow_rule);
+        start(&h, rules, "198.51.100.0/24");
+        const char *server = "192.0.2.80", *client = TARGET;
+        uint64_t t = T0;
+        if (seen_open)
+            for (int c = 0; c < 12; c++) {
+                uint16_t cport = (uint16_t)(50000 + c);
+                feed(&h, tcp(t, client, server, cport, 443, TCP_SYN, 0));
+                feed(&h, tcp(t + 10, server, client, 443, cport, TCP_SYN | TCP_ACK, 0));
+                feed(&h, tcp(t + 20, client, server, cport, 443, TCP_ACK, 0));
+            }
+        for (int minute = 0; minute < 60; minute++, t += 60 * SEC) {
+            for (int c = 0; c < 12; c++) {
+                uint16_t cport = (uint16_t)(50000 + c);
+                uint64_t at = t + (uint64_t)c * SEC;
+                feed(&h, tcp(at, client, server, cport, 443, TCP_PSH | TCP_ACK, 120));
+                feed(&h, tcp(at + 100, server, client, 443, cport, TCP_ACK, 0));
+                feed(&h, tcp(at + 200, server, client, 443, cport, TCP_PSH | TCP_ACK, 900));
+                feed(&h, tcp(at + 300, client, server, cport, 443, TCP_ACK, 0));
+            }
+            portscan_detector.on_tick(h.det, t);
+        }
+        for (int c = 0; c < 12; c++) {
+            uint16_t cport = (uint16_t)(50000 + c);
+            feed(&h, tcp(t, server, client, 443, cport, TCP_FIN | TCP_ACK, 0));
+            feed(&h, tcp(t + 10, client, server, cport, 443, TCP_FIN | TCP_ACK, 0));
+            feed(&h, tcp(t + 20, server, client, 443, cport, TCP_ACK, 0));
+        }
+        portscan_detector.flush(h.det, t + SEC);
+        ck_assert_uint_eq(count(&h, NULL), 0);
+        stop(&h);
+    }
+}
+END_TEST
+
+/* Bare ACKs to many ports with no connection behind them stay an ACK scan. */
+START_TEST(ack_scan_without_connections)
+{
+    struct harness h;
+    start(&h, fast_rule, NULL);
+    /* some real connections of the scanner first */
+    for (int c = 0; c < 3; c++) {
+        feed(&h, tcp(T0 + (uint64_t)c, SCANNER, TARGET, (uint16_t)(41000 + c), 80, TCP_SYN, 0));
+        feed(&h, tcp(T0 + (uint64_t)c + 1, TARGET, SCANNER, 80, (uint16_t)(41000 + c),
+                     TCP_SYN | TCP_ACK, 0));
+    }
+    probe_ports(&h, T0 + SEC, 100, TCP_ACK);
+    portscan_detector.flush(h.det, T0 + 3 * SEC);
+    ck_assert_uint_eq(count(&h, "new"), 1);
+    ck_assert_str_eq(str_at(event_at(&h, 0), "evidence", "scan_type"), "ack");
+    stop(&h);
+}
+END_TEST
+
+/* Roles swapped: an agency host SYN-scanning an outside host is
+ * attack.malware with direction outbound; one opening many answered
+ * connections to one server (passive FTP) is not. */
+START_TEST(outward_scan_is_malware)
+{
+    struct harness h;
+    start(&h, fast_rule, "198.51.100.0/24");
+    for (int port = 1; port <= 100; port++) {
+        uint64_t t = T0 + (uint64_t)port * 1000;
+        feed(&h, tcp(t, TARGET, SCANNER, 40000, (uint16_t)port, TCP_SYN, 0));
+        feed(&h, tcp(t + 10, SCANNER, TARGET, (uint16_t)port, 40000, TCP_RST | TCP_ACK, 0));
+    }
+    portscan_detector.flush(h.det, T0 + SEC);
+    ck_assert_uint_eq(count(&h, "new"), 1);
+    json_t *ev = event_at(&h, 0);
+    ck_assert_str_eq(str_at(ev, NULL, "src"), TARGET);
+    ck_assert_str_eq(str_at(ev, NULL, "dst"), SCANNER);
+    ck_assert_str_eq(str_at(ev, NULL, "taxonomy"), "attack.malware");
+    ck_assert_str_eq(str_at(ev, "evidence", "direction"), "outbound");
+    ck_assert_int_ge(int_at(ev, "counters", "closed_answers"), 24);
+    stop(&h);
+
+    start(&h, fast_rule, "198.51.100.0/24");
+    for (int c = 0; c < 40; c++) {
+        uint64_t t = T0 + (uint64_t)c * 100000;
+        uint16_t cport = (uint16_t)(42000 + c), dport = (uint16_t)(30000 + c * 17);
+        feed(&h, tcp(t, TARGET, SCANNER, cport, dport, TCP_SYN, 0));
+        feed(&h, tcp(t + 10, SCANNER, TARGET, dport, cport, TCP_SYN | TCP_ACK, 0));
+        feed(&h, tcp(t + 20, TARGET, SCANNER, cport, dport, TCP_ACK, 0));
+        feed(&h, tcp(t + 30, SCANNER, TARGET, dport, cport, TCP_PSH | TCP_ACK, 1400));
+    }
+    portscan_detector.flush(h.det, T0 + 5 * SEC);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    ck_assert_int_eq(stat(&h, "suppressed_findings"), 1);
+    stop(&h);
+}
+END_TEST
+
 /* With a home network, other destinations are nobody's targets. */
 START_TEST(unprotected_targets_ignored)
 {
@@ -572,6 +674,9 @@ static Suite *portscan_suite(void)
     Suite *s = suite_create("portscan");
     TCase *tc = tcase_create("types");
     tcase_add_test(tc, type_syn);
+    tcase_add_test(tc, long_sessions_are_no_ack_scan);
+    tcase_add_test(tc, ack_scan_without_connections);
+    tcase_add_test(tc, outward_scan_is_malware);
     tcase_add_test(tc, type_fin);
     tcase_add_test(tc, type_null);
     tcase_add_test(tc, type_xmas);

@@ -106,19 +106,104 @@ START_TEST(tcp_syn_ping_sweep)
 }
 END_TEST
 
-/* nmap -sn -PA80: bare ACKs, which only the hosts' RSTs give away. */
+/* nmap -sn -PA80: bare ACKs of no connection, answered by RSTs or (behind
+ * a firewall that drops them) not at all. */
 START_TEST(tcp_ack_ping_sweep)
+{
+    for (int answered = 0; answered < 2; answered++) {
+        struct harness h;
+        start(&h, sweep_rule, NULL);
+        uint64_t t = T0;
+        for (int i = 10; i < 41; i++, t += 5000) {
+            feed(&h, tcp(t, SWEEPER, host(i), 50000, 80, TCP_ACK, 0));
+            if (answered)
+                feed(&h, tcp(t + 100, host(i), SWEEPER, 80, 50000, TCP_RST, 0));
+        }
+        json_t *end = only_finding(&h, t);
+        ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "tcp");
+        ck_assert_str_eq(str_at(end, "evidence", "probe_type"), "ack");
+        ck_assert_int_eq(int_at(end, "counters", "hosts"), 31);
+        ck_assert_int_eq(int_at(end, "counters", "answers"), answered ? 31 : 0);
+        stop(&h);
+    }
+}
+END_TEST
+
+/* TCP reflection: spoofed SYNs made 40 web servers send the victim
+ * SYN|ACKs it never asked for; it answers with RSTs, and some servers send
+ * RSTs too.  Nobody here is a scanner. */
+START_TEST(reflection_victim_is_no_sweeper)
 {
     struct harness h;
     start(&h, sweep_rule, NULL);
     uint64_t t = T0;
-    for (int i = 10; i < 41; i++, t += 5000) {
-        feed(&h, tcp(t, SWEEPER, host(i), 50000, 80, TCP_ACK, 0));
-        feed(&h, tcp(t + 100, host(i), SWEEPER, 80, 50000, TCP_RST, 0));
+    for (int i = 10; i < 50; i++, t += 1000) {
+        feed(&h, tcp(t, host(i), SWEEPER, 80, (uint16_t)(30000 + i), TCP_SYN | TCP_ACK, 0));
+        feed(&h, tcp(t + 10, SWEEPER, host(i), (uint16_t)(30000 + i), 80, TCP_RST, 0));
+        feed(&h, tcp(t + 20, host(i), SWEEPER, 80, (uint16_t)(30000 + i), TCP_RST | TCP_ACK, 0));
     }
-    json_t *end = only_finding(&h, t);
-    ck_assert_str_eq(str_at(end, "evidence", "sweep_type"), "tcp");
-    ck_assert_int_eq(int_at(end, "counters", "hosts"), 31);
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    ck_assert_int_eq(stat(&h, "table_live"), 0);
+    stop(&h);
+}
+END_TEST
+
+/* Roles swapped: an agency host pinging 40 outside hosts that never answer
+ * is attack.malware; a client opening answered connections to 40 sites
+ * is not (counted as suppressed). */
+START_TEST(outward_sweep_is_malware)
+{
+    struct harness h;
+    start(&h, sweep_rule, "198.51.100.0/24");
+    char out[32];
+    uint64_t t = T0;
+    for (int i = 1; i <= 40; i++, t += 1000) {
+        snprintf(out, sizeof(out), "192.0.2.%d", i);
+        feed(&h, tcp(t, host(10), out, 40000, 445, TCP_SYN, 0));
+    }
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, "new"), 1);
+    json_t *ev = event_at(&h, 0);
+    ck_assert_str_eq(str_at(ev, NULL, "src"), host(10));
+    ck_assert_str_eq(str_at(ev, NULL, "taxonomy"), "attack.malware");
+    ck_assert_str_eq(str_at(ev, "evidence", "direction"), "outbound");
+    stop(&h);
+
+    start(&h, sweep_rule, "198.51.100.0/24");
+    t = T0;
+    for (int i = 1; i <= 40; i++, t += 1000) {
+        snprintf(out, sizeof(out), "192.0.2.%d", i);
+        uint16_t cport = (uint16_t)(40000 + i);
+        feed(&h, tcp(t, host(10), out, cport, 443, TCP_SYN, 0));
+        feed(&h, tcp(t + 10, out, host(10), 443, cport, TCP_SYN | TCP_ACK, 0));
+    }
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, NULL), 0);
+    ck_assert_int_eq(stat(&h, "suppressed_findings"), 1);
+    stop(&h);
+}
+END_TEST
+
+/* The ACKs and FIN|ACKs of connections seen are no probes, even when one
+ * server has connections from many hosts. */
+START_TEST(acks_of_connections_are_no_probes)
+{
+    struct harness h;
+    start(&h, sweep_rule, NULL);
+    uint64_t t = T0;
+    const char *server = "192.0.2.80";
+    for (int i = 10; i < 50; i++, t += 1000) {
+        uint16_t cport = (uint16_t)(40000 + i);
+        feed(&h, tcp(t, host(i), server, cport, 443, TCP_SYN, 0));
+        feed(&h, tcp(t + 1, server, host(i), 443, cport, TCP_SYN | TCP_ACK, 0));
+        feed(&h, tcp(t + 2, host(i), server, cport, 443, TCP_ACK, 0));
+        feed(&h, tcp(t + 3, server, host(i), 443, cport, TCP_ACK, 0));
+        feed(&h, tcp(t + 4, server, host(i), 443, cport, TCP_ACK | TCP_PSH, 500));
+        feed(&h, tcp(t + 5, server, host(i), 443, cport, TCP_ACK | TCP_FIN, 0));
+    }
+    sweep_detector.flush(h.det, t);
+    ck_assert_uint_eq(count(&h, NULL), 0);
     stop(&h);
 }
 END_TEST
@@ -365,16 +450,17 @@ START_TEST(spoofed_sources_do_not_hide_sweepers)
 END_TEST
 
 /* A source's first event only reaches the doorkeeper, not the table; it
- * (here a RST, which counts the host that sent it) and the answers after
- * it are replayed when the second event admits the source, so the
- * threshold fires at the same probe with the same counters. */
+ * (here a bare ACK ping) and the answers after it are replayed when the
+ * second event admits the source, so the threshold fires at the same
+ * probe with the same counters. */
 START_TEST(first_event_replayed_on_admission)
 {
     struct harness h;
     start(&h, sweep_rule, NULL);
     uint64_t t = T0;
-    feed(&h, tcp(t, host(10), SWEEPER, 80, 40000, TCP_RST | TCP_ACK, 0));
-    feed(&h, icmp(t + 100, host(10), SWEEPER, 0));
+    feed(&h, tcp(t, SWEEPER, host(10), 40000, 80, TCP_ACK, 0));
+    feed(&h, tcp(t + 100, host(10), SWEEPER, 80, 40000, TCP_RST, 0));
+    feed(&h, icmp(t + 200, host(10), SWEEPER, 0));
     ck_assert_int_eq(stat(&h, "table_live"), 0);
     ck_assert_int_eq(stat(&h, "pending_live"), 1);
     for (int i = 11; i < 29; i++)
@@ -385,7 +471,7 @@ START_TEST(first_event_replayed_on_admission)
     ck_assert_uint_eq(count(&h, "new"), 1);
     json_t *ev = event_at(&h, 0);
     ck_assert_int_eq(int_at(ev, "counters", "hosts"), 20);
-    ck_assert_int_eq(int_at(ev, "counters", "packets"), 19);
+    ck_assert_int_eq(int_at(ev, "counters", "packets"), 20);
     ck_assert_int_eq(int_at(ev, "counters", "answers"), 2);
     json_t *sample = json_object_get(json_object_get(ev, "evidence"), "sample_hosts");
     ck_assert_str_eq(json_string_value(json_array_get(sample, 0)), host(10));
@@ -400,6 +486,9 @@ static Suite *sweep_suite(void)
     tcase_add_test(tc, icmp_echo_sweep);
     tcase_add_test(tc, tcp_syn_ping_sweep);
     tcase_add_test(tc, tcp_ack_ping_sweep);
+    tcase_add_test(tc, reflection_victim_is_no_sweeper);
+    tcase_add_test(tc, acks_of_connections_are_no_probes);
+    tcase_add_test(tc, outward_sweep_is_malware);
     tcase_add_test(tc, udp_sweep);
     tcase_add_test(tc, mixed_sweep);
     tcase_add_test(tc, masscan_random_order);

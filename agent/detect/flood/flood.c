@@ -1,8 +1,10 @@
 /* flood.c — the DoS/DDoS detector (architecture §4.3 `flood`, issue 3).
  *
  * Per protected destination, packets are sorted into traffic classes (TCP
- * SYN, other TCP, UDP, ICMP/ICMPv6, IP fragments, and UDP replies from
- * reflector services) and counted in a one-second sliding window.  A class
+ * SYN, other TCP, UDP, ICMP/ICMPv6, IP fragments, and reflection: UDP
+ * replies from the reflector services of reflect.c, and SYN|ACKs that
+ * answer no SYN the destination sent, agent/conns.h) and counted in a
+ * one-second sliding window.  A class
  * floods when its rate is over the rule's absolute floor AND over a multiple
  * of its learned baseline, and the traffic does not look like what a busy
  * but healthy service sees: SYNs must mostly stay half-open, service
@@ -22,6 +24,7 @@
 
 #include "agent/detect/detector.h"
 #include "agent/detect/flood/flood.h"
+#include "agent/detect/flood/reflect.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -40,7 +43,7 @@ struct flood {
     const struct flood_params *reload_params; /* the new rules, during a reload */
     /* stats */
     struct finding_counts counts;
-    uint64_t packets, allowed, scan_like, evicted_open, unrequested_skips;
+    uint64_t packets, allowed, scan_like, evicted_open, unrequested_skips, few_reflector_skips;
 };
 
 /* ---- rules ------------------------------------------------------------------- */
@@ -262,6 +265,9 @@ static void emit(struct flood *f, struct flood_dest *d, enum flood_class c,
     if (v.has_port && v.top_port_share >= 0.5)
         ev.dest_port = v.top_port;
     ev.proto = class_proto(c, &d->addr);
+    const struct flood_reflected *top = c == FLOOD_AMPLIFICATION ? flood_reflected_top(cs) : NULL;
+    if (top && (top->key & REFLECT_KEY_TCP))
+        ev.proto = PROTO_TCP;
     ev.impact = cs->impact;
     enum severity sev = severity_for(p, d, cs, &share);
     cs->severity = (uint8_t)sev;
@@ -384,6 +390,16 @@ static bool over_baseline(const struct flood_dest *d, enum flood_class c,
            (p->bytes_per_s > 0 && bytes >= p->bytes_per_s && bytes > p->multiple * cs->base_bps);
 }
 
+static double min_reflectors(const struct flood_class_state *cs)
+{
+    const struct flood_reflected *top = flood_reflected_top(cs);
+    if (!top)
+        return 1;
+    if (top->key & REFLECT_KEY_TCP)
+        return REFLECT_TCP_MIN_REFLECTORS;
+    return reflect_services[top->key].min_reflectors;
+}
+
 /* What busy but healthy traffic looks like, class by class. */
 static bool looks_like_flood(struct flood *f, const struct flood_dest *d, enum flood_class c,
                              const struct flood_params *p)
@@ -406,6 +422,12 @@ static bool looks_like_flood(struct flood *f, const struct flood_dest *d, enum f
     if (c == FLOOD_AMPLIFICATION && cs->req_pkts > 0 &&
         (double)cs->acc_bytes < p->amplification * (double)cs->req_bytes) {
         f->unrequested_skips++;
+        return false;
+    }
+    /* A VPN, game or RDP server answering one client, or one server whose
+     * SYNs took another path, is no reflection: those need reflectors. */
+    if (c == FLOOD_AMPLIFICATION && hll_estimate(&cs->sources) < min_reflectors(cs)) {
+        f->few_reflector_skips++;
         return false;
     }
     return true;
@@ -459,13 +481,25 @@ static bool icmpv6_is_neighbour_talk(const struct pkt *p)
     return p->proto == PROTO_ICMPV6 && p->icmp_type >= 130 && p->icmp_type <= 143;
 }
 
+/* A SYN|ACK nobody asked for (TCP reflection), or a RST of no connection
+ * while a reflection is under way (the reflectors giving up). */
+static bool tcp_reflected(const struct flood_dest *d, const struct pkt *p)
+{
+    if (!p->conn_checked || p->tcp_in_conn)
+        return false;
+    uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
+    if (f == (TCP_SYN | TCP_ACK))
+        return true;
+    return (f & TCP_RST) && finding_is_open(&d->cls[FLOOD_AMPLIFICATION].life);
+}
+
 static enum flood_class classify(const struct flood_dest *d, const struct pkt *p)
 {
     if (p->fragment) {
         /* Big reflector answers arrive fragmented: their first fragment
          * names the service, the rest belong to the reflection finding
          * while one is open rather than raising a second one. */
-        if (!p->later_fragment && p->proto == PROTO_UDP && flood_service_index(p->sport) >= 0)
+        if (!p->later_fragment && p->proto == PROTO_UDP && reflect_udp_index(p->sport) >= 0)
             return FLOOD_AMPLIFICATION;
         if (p->later_fragment && finding_is_open(&d->cls[FLOOD_AMPLIFICATION].life))
             return FLOOD_AMPLIFICATION;
@@ -473,9 +507,11 @@ static enum flood_class classify(const struct flood_dest *d, const struct pkt *p
     }
     switch (p->proto) {
     case PROTO_TCP:
-        return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? FLOOD_TCP_SYN : FLOOD_TCP_OTHER;
+        if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+            return FLOOD_TCP_SYN;
+        return tcp_reflected(d, p) ? FLOOD_AMPLIFICATION : FLOOD_TCP_OTHER;
     case PROTO_UDP:
-        return flood_service_index(p->sport) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
+        return reflect_udp_index(p->sport) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
     case PROTO_ICMP:
         return FLOOD_ICMP;
     case PROTO_ICMPV6:
@@ -516,7 +552,7 @@ static void outbound(struct flood *f, const struct pkt *p)
         return;
     flood_dest_advance(d, p->ts_us, f->learn);
     flood_dest_reply(d);
-    if (p->proto == PROTO_UDP && !p->later_fragment && flood_service_index(p->dport) >= 0) {
+    if (p->proto == PROTO_UDP && !p->later_fragment && reflect_udp_index(p->dport) >= 0) {
         struct flood_class_state *cs = &d->cls[FLOOD_AMPLIFICATION];
         cs->req_pkts++;
         cs->req_bytes += p->wirelen;
@@ -544,8 +580,15 @@ static void inbound(struct flood *f, const struct pkt *p)
         f->allowed++;
         return;
     }
+    uint32_t reflect_key = 0;
+    if (c == FLOOD_AMPLIFICATION) {
+        int svc = p->proto == PROTO_UDP && !p->later_fragment ? reflect_udp_index(p->sport) : -1;
+        reflect_key = svc >= 0                ? (uint32_t)svc
+                      : p->proto == PROTO_TCP ? REFLECT_KEY_TCP | p->sport
+                                              : flood_reflected_key(&d->cls[c]);
+    }
     flood_dest_count(&f->table, d, c, p->ts_us, &p->src, p->dport, p->ttl, p->tcp_flags, p->wirelen,
-                     p->sport);
+                     reflect_key);
     if (params->rule)
         evaluate(f, d, c, p->ts_us);
 }
@@ -609,6 +652,7 @@ static void *flood_init(struct ruleset *rules, const struct detect_env *env, str
     }
     f->env = *env;
     f->dos = taxonomy_find("attack.dos");
+    reflect_init();
     if (parse_rules(rules, f->p, &sizes, err) < 0)
         goto err;
     if (flood_table_init(&f->table, (uint32_t)sizes.destinations, (uint32_t)sizes.handshakes,
@@ -665,6 +709,8 @@ static void flood_stats(void *self, json_t *out)
     json_object_set_new(out, "scan_like_checks", json_integer((json_int_t)f->scan_like));
     json_object_set_new(out, "requested_reply_checks",
                         json_integer((json_int_t)f->unrequested_skips));
+    json_object_set_new(out, "few_reflector_checks",
+                        json_integer((json_int_t)f->few_reflector_skips));
     finding_counts_json(&f->counts, out);
 }
 

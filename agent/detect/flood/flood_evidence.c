@@ -4,8 +4,10 @@
  * flags, packet sizes, start and duration).  Runs only when a finding is
  * emitted, never per packet. */
 #include "agent/detect/flood/flood.h"
+#include "agent/detect/flood/reflect.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Enough packets for a distinct-per-packet ratio to mean something. */
@@ -208,14 +210,22 @@ json_t *flood_evidence(const struct flood_dest *d, enum flood_class c, const str
     if (d->base_answer_ratio >= 0)
         json_object_set_new(e, "baseline_answer_ratio", json_real(round2(d->base_answer_ratio)));
     if (c == FLOOD_AMPLIFICATION) {
-        int best = -1;
-        for (int i = 0; i < FLOOD_SERVICES; i++)
-            if (cs->service_pkts[i] && (best < 0 || cs->service_pkts[i] > cs->service_pkts[best]))
-                best = i;
-        if (best >= 0) {
-            json_object_set_new(e, "service", json_string(flood_services[best].name));
-            json_object_set_new(e, "service_port", json_integer(flood_services[best].port));
+        const struct flood_reflected *top = flood_reflected_top(cs);
+        if (top && (top->key & REFLECT_KEY_TCP)) {
+            char name[16];
+            uint16_t port = (uint16_t)top->key;
+            snprintf(name, sizeof(name), "tcp/%u", (unsigned)port);
+            json_object_set_new(e, "reflection", json_string("tcp"));
+            json_object_set_new(e, "service", json_string(name));
+            json_object_set_new(e, "service_port", json_integer(port));
+        } else if (top) {
+            const struct reflect_service *svc = &reflect_services[top->key];
+            json_object_set_new(e, "reflection", json_string("udp"));
+            json_object_set_new(e, "service", json_string(svc->name));
+            json_object_set_new(e, "service_port", json_integer(svc->port));
         }
+        json_object_set_new(e, "reflectors",
+                            json_integer((json_int_t)llround(v->distinct_sources)));
         json_object_set_new(e, "requests_seen", json_integer((json_int_t)cs->req_pkts));
         if (cs->req_bytes)
             json_object_set_new(e, "amplification_ratio",

@@ -15,19 +15,6 @@
 #define ANSWER_ALPHA 0.011486 /* 1 - 2^(-1/60) */
 #define ANSWER_MIN_REQUESTS 20
 
-const struct flood_service flood_services[FLOOD_SERVICES] = {
-    {"dns", 53},          {"ntp", 123},   {"ssdp", 1900},
-    {"memcached", 11211}, {"cldap", 389}, {"chargen", 19},
-};
-
-int flood_service_index(uint16_t port)
-{
-    for (int i = 0; i < FLOOD_SERVICES; i++)
-        if (flood_services[i].port == port)
-            return i;
-    return -1;
-}
-
 const char *flood_class_name(enum flood_class c)
 {
     static const char *const names[FLOOD_CLASS_COUNT] = {
@@ -74,7 +61,7 @@ void flood_class_restart(struct flood_class_state *cs, uint64_t now_us)
     hll_reset(&cs->sources);
     topk_reset(&cs->top_src);
     topk_reset(&cs->top_port);
-    memset(cs->service_pkts, 0, sizeof(cs->service_pkts));
+    memset(cs->reflected, 0, sizeof(cs->reflected));
     cs->req_pkts = cs->req_bytes = 0;
 }
 
@@ -334,9 +321,41 @@ static struct flood_slot *current_slot(struct flood_dest *d)
     return &d->slots[d->slot_abs % FLOOD_SLOTS];
 }
 
+/* Space-saving over FLOOD_REFLECT_TOP slots: an attack reflects one or a
+ * few services. */
+static void reflected_add(struct flood_reflected *r, uint32_t key)
+{
+    int min = 0;
+    for (int i = 0; i < FLOOD_REFLECT_TOP; i++) {
+        if (r[i].pkts && r[i].key == key) {
+            r[i].pkts++;
+            return;
+        }
+        if (r[i].pkts < r[min].pkts)
+            min = i;
+    }
+    r[min].key = key;
+    r[min].pkts++;
+}
+
+const struct flood_reflected *flood_reflected_top(const struct flood_class_state *cs)
+{
+    const struct flood_reflected *best = NULL;
+    for (int i = 0; i < FLOOD_REFLECT_TOP; i++)
+        if (cs->reflected[i].pkts && (!best || cs->reflected[i].pkts > best->pkts))
+            best = &cs->reflected[i];
+    return best;
+}
+
+uint32_t flood_reflected_key(const struct flood_class_state *cs)
+{
+    const struct flood_reflected *top = flood_reflected_top(cs);
+    return top ? top->key : 0;
+}
+
 void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
                       uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
-                      uint8_t tcp_flags, uint32_t wire_bytes, uint16_t sport)
+                      uint8_t tcp_flags, uint32_t wire_bytes, uint32_t reflect_key)
 {
     struct flood_slot *s = current_slot(d);
     s->pkts[c]++;
@@ -370,11 +389,8 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
         uint8_t key[16] = {(uint8_t)(dport >> 8), (uint8_t)dport};
         topk_add(&cs->top_port, key, 1);
     }
-    if (c == FLOOD_AMPLIFICATION) {
-        int svc = flood_service_index(sport);
-        if (svc >= 0)
-            cs->service_pkts[svc]++;
-    }
+    if (c == FLOOD_AMPLIFICATION)
+        reflected_add(cs->reflected, reflect_key);
     if (finding_is_open(&cs->life)) {
         cs->f_pkts++;
         cs->f_bytes += wire_bytes;

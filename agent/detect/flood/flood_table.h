@@ -40,18 +40,15 @@ const char *flood_class_name(enum flood_class c);
 #define FLOOD_SOURCES_P 10 /* distinct sources of an attack: 1 KiB, ~3% error */
 #define FLOOD_SIZE_BUCKETS 7
 #define FLOOD_FLAG_KINDS 7
-#define FLOOD_SERVICES 6
+#define FLOOD_REFLECT_TOP 4 /* reflected services kept per class */
 /* A fingerprint outside an attack covers at most this much of the past. */
 #define FLOOD_ACC_MAX_US 4000000ull
 
-/* UDP services whose replies make reflection/amplification floods. */
-struct flood_service {
-    const char *name;
-    uint16_t port;
+/* A reflected service and its packets (reflect.h keys), space-saving. */
+struct flood_reflected {
+    uint32_t key;  /* reflect_services index, or REFLECT_KEY_TCP | port; */
+    uint32_t pkts; /* 0: unused */
 };
-extern const struct flood_service flood_services[FLOOD_SERVICES];
-/* Index in flood_services, or -1. */
-int flood_service_index(uint16_t port);
 
 /* What one class of one destination needs from its rule to age its state. */
 struct flood_learn {
@@ -87,7 +84,7 @@ struct flood_class_state {
     struct hll sources;
     uint8_t sources_reg[1u << FLOOD_SOURCES_P];
     struct topk top_src, top_port;
-    uint64_t service_pkts[FLOOD_SERVICES];
+    struct flood_reflected reflected[FLOOD_REFLECT_TOP]; /* amplification */
     uint64_t req_pkts, req_bytes; /* amplification: requests the victim sent */
     bool restart_pending;         /* restart once the open finding ends */
 
@@ -159,10 +156,16 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
 void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
                         const struct flood_learn learn[FLOOD_CLASS_COUNT]);
 
-/* Account one packet of class c sent to the destination. */
+/* Account one packet of class c sent to the destination; reflect_key:
+ * what an amplification packet reflects (reflect.h), else unused. */
 void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
                       uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
-                      uint8_t tcp_flags, uint32_t wire_bytes, uint16_t sport);
+                      uint8_t tcp_flags, uint32_t wire_bytes, uint32_t reflect_key);
+
+/* The service most packets of the class reflected, or NULL. */
+const struct flood_reflected *flood_reflected_top(const struct flood_class_state *cs);
+/* Its key, for packets that do not name one (later fragments); 0 if none. */
+uint32_t flood_reflected_key(const struct flood_class_state *cs);
 
 /* The victim's side of the answer ratio and the handshakes, counted in
  * the current slot. */

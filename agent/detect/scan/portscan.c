@@ -13,9 +13,19 @@
  * Normal conversations do not look like scans: a client reaches one or
  * two ports of a server, and what a host sends back to a peer that
  * connected to it first (ACKs, FIN|ACK, DNS answers to ever-new client
- * ports) is ignored: when an entry is created, the reverse entry is
- * looked up once, and if the "target" had probed the "scanner" first only
- * pure SYNs count on it.
+ * ports) is ignored.  A bare ACK or FIN|ACK counts only when it belongs
+ * to no connection the agent saw open or carry data (agent/conns.h): the
+ * ACKs of a dozen long HTTPS sessions on a client's ephemeral ports are
+ * return traffic, an ACK scan is bare ACKs to many ports without a
+ * connection behind them.  And when an entry is created, the reverse
+ * entry is looked up once: if the "target" had probed the "scanner" first
+ * only pure SYNs count on it.
+ *
+ * Roles swapped: a protected host probing many TCP ports of an
+ * unprotected one (when home_net or assets say who is inside) is an
+ * infected agency host: attack.malware, direction outbound, opened only
+ * while most ports it tried did not answer as open (passive FTP opens
+ * many ports of one server, and they all answer).
  *
  * A (scanner, target)'s first packet only fills a pending record (the
  * table's doorkeeper, scan_table.h): its time, port and probe type, the
@@ -43,6 +53,7 @@
 #include <string.h>
 
 #include "agent/detect/detector.h"
+#include "agent/detect/flood/reflect.h"
 #include "agent/detect/scan/scan_detector.h"
 #include "agent/detect/sketch.h"
 #include "common/hash.h"
@@ -130,7 +141,6 @@ static const char *entry_scan_type(struct ps_entry *e, enum finding_state state)
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
                      struct evt *ev)
 {
-    (void)d;
     struct ps_entry *e = (struct ps_entry *)se;
     entry_addrs(e, &ev->src, &ev->dst);
     ev->has_src = ev->has_dst = true;
@@ -144,6 +154,8 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
         json_array_append_new(sample, json_integer(e->exact[i]));
     ev->evidence =
         json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e, state), "sample_ports", sample);
+    if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
+        scan_detector_describe_outward(d, ev);
 }
 
 /* A scanner that sweeps many hosts and ports has been reported for
@@ -151,6 +163,13 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
 static bool may_open(struct scan_detector *d, struct scan_entry *e)
 {
     struct portscan *ps = (struct portscan *)d;
+    const struct ps_entry *pe = (const struct ps_entry *)e;
+    /* Ports, not probes: a connection's last handshake ACK is a probe too. */
+    if ((e->flags & SCAN_OUTWARD) && ((uint64_t)pe->open_answers + 1) * 2 > pe->ports) {
+        d->counts.suppressed++;
+        e->flags |= SCAN_ENTRY_SUPPRESSED;
+        return false;
+    }
     if (!d->p.max_targets_per_src)
         return true;
     if (cms_estimate(&ps->per_src, e->head.key, 16) >= d->p.max_targets_per_src) {
@@ -164,10 +183,14 @@ static bool may_open(struct scan_detector *d, struct scan_entry *e)
 
 /* ---- packets ------------------------------------------------------------------ */
 
-/* The probe type of a TCP flag pattern, or -1 for ordinary traffic. */
-static int tcp_probe_type(uint8_t flags, uint32_t payload_len)
+/* The probe type of a TCP segment, or -1 for ordinary traffic: a bare
+ * ACK or FIN|ACK of a connection seen is its return traffic. */
+static int tcp_probe_type(const struct pkt *p)
 {
-    uint8_t f = flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_PSH | TCP_ACK | TCP_URG);
+    uint8_t f = p->tcp_flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_PSH | TCP_ACK | TCP_URG);
+    uint32_t payload_len = p->payload_wire_len;
+    if ((f & TCP_ACK) && p->tcp_in_conn && !p->tcp_handshake_ack)
+        return -1;
     if (f == TCP_SYN)
         return PS_SYN;
     if (f == 0)
@@ -225,7 +248,7 @@ static void pending_first(struct scan_detector *d, uint64_t h, const struct pkt 
                           enum ps_type type, uint8_t flags, uint64_t now_us)
 {
     struct ps_pending *pd = scan_table_pending_start(&d->table, h, now_us);
-    pd->flags = flags;
+    pd->flags = flags; /* PS_REVERSE, SCAN_OUTWARD */
     if ((flags & PS_REVERSE) && type != PS_SYN)
         return;
     d->probes++;
@@ -240,7 +263,7 @@ static void replay(struct scan_detector *d, struct scan_entry *se, const struct 
 {
     struct ps_entry *e = (struct ps_entry *)se;
     const struct ps_pending *pd = (const struct ps_pending *)ph;
-    e->s.flags = pd->flags & PS_REVERSE;
+    e->s.flags = pd->flags & (PS_REVERSE | SCAN_OUTWARD);
     if (pd->flags & PEND_COUNTED) {
         e->s.probes = 1;
         e->by_type[pd->type] = 1;
@@ -254,8 +277,17 @@ static void replay(struct scan_detector *d, struct scan_entry *se, const struct 
 static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type type,
                      uint64_t now_us)
 {
-    if (d->p.n == 0 || !detect_dst_protected(d->env, p))
+    if (d->p.n == 0)
         return;
+    uint8_t outward = 0;
+    if (!detect_dst_protected(d->env, p)) {
+        /* Roles swapped: TCP only (an inside resolver or VoIP phone sends
+         * UDP to many ports of the world). */
+        if (type == PS_UDP || !detect_src_protected(d->env, p))
+            return;
+        outward = SCAN_OUTWARD;
+        d->outward_probes++;
+    }
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
     uint64_t h = scan_table_hash(&d->table, key);
@@ -268,11 +300,12 @@ static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type 
             flags = ((const struct ps_pending *)stale)->flags & PS_REVERSE;
         else
             flags = reverse_probed(d, p, now_us) ? PS_REVERSE : 0;
-        pending_first(d, h, p, type, flags, now_us);
+        pending_first(d, h, p, type, flags | outward, now_us);
         return;
     }
     if ((e->s.flags & PS_REVERSE) && type != PS_SYN)
         return;
+    e->s.flags |= outward;
     d->probes++;
     e->s.probes++;
     if (e->by_type[type] < UINT16_MAX)
@@ -287,7 +320,8 @@ enum answer { ANSWER_OPEN, ANSWER_CLOSED, ANSWER_FILTERED };
 static void on_answer(struct scan_detector *d, const struct pkt *p, const struct ipaddr *scanner,
                       const struct ipaddr *target, enum answer a, uint64_t now_us)
 {
-    if (d->p.n == 0 || !detect_addr_protected(d->env, p, target))
+    if (d->p.n == 0 ||
+        (!detect_addr_protected(d->env, p, target) && !detect_addr_protected(d->env, p, scanner)))
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, scanner, target);
@@ -313,16 +347,12 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
 
 /* A datagram from a UDP service port to an ephemeral port is a server's
  * answer (or a reflected flood, the flood detector's business), not a
- * probe: DNS answers landing on many client ports are no UDP scan. */
+ * probe: DNS answers landing on many client ports are no UDP scan, nor are
+ * one reflector's SNMP or BACnet answers to a reflection victim.  The
+ * services are the flood detector's reflection table (reflect.c). */
 static bool udp_service_answer(const struct pkt *p)
 {
-    static const uint16_t services[] = {53, 123, 137, 161, 389, 1900, 5353, 11211, 19};
-    if (p->dport < 1024)
-        return false;
-    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++)
-        if (p->sport == services[i])
-            return true;
-    return false;
+    return p->dport >= 1024 && reflect_udp_index(p->sport) >= 0;
 }
 
 static void portscan_on_packet(void *self, const struct pkt *p)
@@ -340,7 +370,7 @@ static void portscan_on_packet(void *self, const struct pkt *p)
         else if (f & TCP_RST)
             on_answer(d, p, &p->dst, &p->src, ANSWER_CLOSED, now_us);
         else {
-            int type = tcp_probe_type(p->tcp_flags, p->payload_wire_len);
+            int type = tcp_probe_type(p);
             if (type >= 0)
                 on_probe(d, p, (enum ps_type)type, now_us);
         }
@@ -371,7 +401,7 @@ static void portscan_on_packet(void *self, const struct pkt *p)
 static const struct scan_kind ps_kind = {
     SCAN_KIND_LAYOUT(struct ps_entry, exact, hll, struct ps_pending),
     .defaults = &scan_rules_defaults[SCAN_RULES_PORTSCAN],
-    .keep_flags = PS_REVERSE,
+    .keep_flags = PS_REVERSE | SCAN_OUTWARD,
     .describe = describe,
     .replay = replay,
     .may_open = may_open,
@@ -417,6 +447,7 @@ static void *portscan_init(struct ruleset *rules, const struct detect_env *env, 
         free(ps);
         return NULL;
     }
+    reflect_init();
     if (ps->d.p.max_targets_per_src &&
         cms_init(&ps->per_src, 4096, 4, hash_mix64(env->hash_seed ^ 0x706f7274)) < 0) {
         scan_detector_free(&ps->d);

@@ -238,6 +238,7 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
     }
     d->table.idle_us = d->p.idle_us;
     d->table.emergency_idle_us = d->p.emergency_idle_us;
+    d->malware = taxonomy_find("attack.malware");
     d->findings = (struct finding_source){
         .det = d,
         .next = open_next,
@@ -310,6 +311,12 @@ int scan_detector_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     return 0;
 }
 
+void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev)
+{
+    ev->taxonomy = d->malware;
+    json_object_set_new(ev->evidence, "direction", json_string("outbound"));
+}
+
 void scan_detector_stats(void *self, json_t *out)
 {
     struct scan_detector *d = self;
@@ -318,4 +325,5 @@ void scan_detector_stats(void *self, json_t *out)
     json_object_set_new(out, "answers", json_integer((json_int_t)d->answers));
     finding_counts_json(&d->counts, out);
     json_object_set_new(out, "allowed_scans", json_integer((json_int_t)d->allowed_scans));
+    json_object_set_new(out, "outward_probes", json_integer((json_int_t)d->outward_probes));
 }

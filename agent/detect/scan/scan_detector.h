@@ -29,6 +29,9 @@
 /* Entry flags both detectors use; a detector's own start at the low bits. */
 #define SCAN_ENTRY_SUPPRESSED 0x20 /* crossed a threshold beyond the detector's cap */
 #define SCAN_ENTRY_ALLOWED 0x40    /* crossed a threshold from an allowed source */
+/* Entry and pending record flag: a protected host probing unprotected
+ * ones (roles swapped: an infected agency host, attack.malware). */
+#define SCAN_OUTWARD 0x08
 /* Pending record flag: a reload restarted the rule windows since. */
 #define SCAN_PENDING_RELOADED 0x80
 
@@ -84,8 +87,12 @@ struct scan_detector {
     uint64_t reload_us;                    /* now_us at the last reload */
     const struct scan_params *reload_next; /* the new rules, during a reload */
     uint8_t hll_p;
-    uint64_t probes, answers, allowed_scans;
+    const struct taxonomy *malware; /* the taxonomy of outward findings */
+    uint64_t probes, answers, allowed_scans, outward_probes;
 };
+
+/* Outward (SCAN_OUTWARD): the taxonomy and evidence that say so. */
+void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev);
 
 /* Read the rules and allocate the table; -1 with err set. */
 int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, struct ruleset *rules,

@@ -1,19 +1,28 @@
 /* sweep.c — horizontal scans: one source probing many protected hosts
  * (architecture §4.3): ICMP echo sweeps (nmap -sn -PE), TCP ping sweeps
- * (-PS/-PA), one-port scans across a range, and masscan-style randomised
- * scans of many hosts x many ports.  All are one kind, "sweep"; evidence
- * says how (sweep_type icmp|tcp|udp|mixed, the ports, the order).
+ * (-PS/-PA/-PU), one-port scans across a range, and masscan-style
+ * randomised scans of many hosts x many ports.  All are one kind, "sweep";
+ * evidence says how (sweep_type icmp|tcp|udp|mixed, probe_type, the ports,
+ * the order).
  *
  * State is one scan_table entry per source with a HyperLogLog of the
  * hosts it probed and a smaller one of the ports, the first hosts and
- * ports exactly, and counts per probe kind.  Probes are packets to a
+ * ports exactly, and counts per probe type.  Probes are packets to a
  * protected host that a scanner sends and a normal client rarely sends to
- * many hosts: ICMP echo/timestamp/address-mask requests, a pure SYN or a
- * TCP flag pattern no client uses, a UDP datagram that is not a service's
- * reply (source port below 1024 to a port above).  A RST from a protected
- * host also counts that host for the peer it answers (that is how a bare
- * ACK ping, which ordinary traffic is full of, shows itself); SYN|ACKs,
- * echo replies and ICMP unreachables count as answers.
+ * many hosts: ICMP echo/timestamp/address-mask requests, a pure SYN, a
+ * bare ACK or FIN|ACK that belongs to no connection (agent/conns.h: nmap
+ * -PA behind a firewall that drops it, with no answer at all), a TCP flag
+ * pattern no client uses, a UDP datagram that is not a service's reply
+ * (source port below 1024 to a port above).  SYN|ACKs, RSTs, echo replies
+ * and ICMP unreachables are answers: they count on an entry that exists
+ * and never create one, so the RSTs reflectors send a TCP reflection
+ * victim never make the victim a scanner.
+ *
+ * Roles swapped: a protected host probing unprotected ones over TCP or
+ * ICMP (when home_net or assets say who is inside) is an infected agency
+ * host; its sweep is reported as attack.malware with direction outbound,
+ * and only while most of its probes go unanswered (a browser opening
+ * connections to many sites is answered).
  *
  * A source's first packet only fills a pending record (the table's
  * doorkeeper, scan_table.h): what the packet would have added and the
@@ -40,14 +49,33 @@
 enum sw_kind { SW_ICMP, SW_TCP, SW_UDP, SW_KINDS };
 static const char *const sw_kind_names[SW_KINDS] = {"icmp", "tcp", "udp"};
 
+/* What a probe was; its kind follows from it (sw_probe_kind). */
+enum sw_probe {
+    SP_ECHO,
+    SP_TIMESTAMP,
+    SP_MASK,
+    SP_SYN,
+    SP_ACK,
+    SP_FIN,
+    SP_NULL,
+    SP_XMAS,
+    SP_TCP_OTHER,
+    SP_UDP,
+    SP_PROBES
+};
+static const char *const sw_probe_names[SP_PROBES] = {
+    "icmp_echo", "icmp_timestamp", "icmp_mask", "syn",       "ack",
+    "fin",       "null",           "xmas",      "tcp_other", "udp"};
+
+static enum sw_kind sw_probe_kind(enum sw_probe p)
+{
+    return p <= SP_MASK ? SW_ICMP : p == SP_UDP ? SW_UDP : SW_TCP;
+}
+
 #define SW_EXACT 32       /* distinct hosts counted exactly (by 32-bit hash) */
 #define SW_SAMPLE_HOSTS 4 /* of which the first are kept whole for evidence */
 #define SW_SAMPLE_PORTS 8
 #define SW_PORTS_P 5 /* 32 registers: ports of a sweep are few or many */
-
-/* What an event adds: a probe of kind SW_ICMP..SW_UDP, or a RST answer,
- * which counts the host that sent it. */
-#define SW_ANSWER_HOST SW_KINDS
 
 /* pending record flag (besides scan_detector.h's) */
 #define PEND_HAS_PORT 0x01
@@ -56,10 +84,10 @@ struct sw_entry {
     struct scan_entry s; /* key: source address, then zeros */
     /* Reset by a restart: */
     uint32_t answers;
-    uint32_t by_kind[SW_KINDS];
-    uint32_t last_host_low;    /* low 32 bits of the last host probed */
-    uint16_t steps, ascending; /* host-to-host steps, and those going up */
-    uint16_t hosts, ports;     /* distinct, estimated (hosts: s.head.score) */
+    uint16_t by_probe[SP_PROBES]; /* saturating */
+    uint32_t last_host_low;       /* low 32 bits of the last host probed */
+    uint16_t steps, ascending;    /* host-to-host steps, and those going up */
+    uint16_t hosts, ports;        /* distinct, estimated (hosts: s.head.score) */
     uint8_t n_exact, n_ports;
     /* Not reset: valid up to n_exact / n_ports, the HyperLogLogs cleared
      * when those fill. */
@@ -76,23 +104,36 @@ struct sw_pending {
     struct ipaddr host;
     uint32_t answers; /* answers that count no host */
     uint16_t port;
-    uint8_t what; /* probe kind, or SW_ANSWER_HOST */
+    uint8_t probe; /* enum sw_probe */
     uint8_t flags;
 };
 
 static const char *entry_sweep_type(const struct sw_entry *e)
 {
-    int kinds = 0, best = SW_TCP; /* RST answers alone: a TCP (ACK) ping */
-    uint32_t best_n = 0;
+    int kinds = 0, best = SW_TCP;
+    uint32_t by_kind[SW_KINDS] = {0}, total = 0, best_n = 0;
+    for (int p = 0; p < SP_PROBES; p++) {
+        by_kind[sw_probe_kind((enum sw_probe)p)] += e->by_probe[p];
+        total += e->by_probe[p];
+    }
     for (int k = 0; k < SW_KINDS; k++) {
-        if (e->by_kind[k] > 0 && (uint64_t)e->by_kind[k] * 10 >= e->s.probes)
+        if (by_kind[k] > 0 && (uint64_t)by_kind[k] * 10 >= total)
             kinds++;
-        if (e->by_kind[k] > best_n) {
-            best_n = e->by_kind[k];
+        if (by_kind[k] > best_n) {
+            best_n = by_kind[k];
             best = k;
         }
     }
     return kinds > 1 ? "mixed" : sw_kind_names[best];
+}
+
+static const char *entry_probe_type(const struct sw_entry *e)
+{
+    int best = 0;
+    for (int k = 1; k < SP_PROBES; k++)
+        if (e->by_probe[k] > e->by_probe[best])
+            best = k;
+    return sw_probe_names[best];
 }
 
 /* Host order: nmap walks a range upwards, masscan permutes it. */
@@ -107,7 +148,6 @@ static const char *entry_order(const struct sw_entry *e)
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
                      struct evt *ev)
 {
-    (void)d;
     (void)state;
     const struct sw_entry *e = (const struct sw_entry *)se;
     memcpy(ev->src.b, e->s.head.key, 16);
@@ -128,8 +168,23 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
                               json_string(addr_format(&e->sample_hosts[i], buf, sizeof(buf))));
     for (int i = 0; i < e->n_ports; i++)
         json_array_append_new(ports, json_integer(e->sample_ports[i]));
-    ev->evidence = json_pack("{s:s, s:o, s:o, s:s}", "sweep_type", type, "sample_hosts", hosts,
-                             "sample_ports", ports, "order", entry_order(e));
+    ev->evidence = json_pack("{s:s, s:s, s:o, s:o, s:s}", "sweep_type", type, "probe_type",
+                             entry_probe_type(e), "sample_hosts", hosts, "sample_ports", ports,
+                             "order", entry_order(e));
+    if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
+        scan_detector_describe_outward(d, ev);
+}
+
+/* An outward sweep is reported while most of its probes go unanswered:
+ * an agency host that opens connections to many sites is answered. */
+static bool may_open(struct scan_detector *d, struct scan_entry *se)
+{
+    const struct sw_entry *e = (const struct sw_entry *)se;
+    if (!(e->s.flags & SCAN_OUTWARD) || (uint64_t)e->answers * 2 < e->s.probes)
+        return true;
+    d->counts.suppressed++;
+    se->flags |= SCAN_ENTRY_SUPPRESSED;
+    return false;
 }
 
 /* ---- packets ------------------------------------------------------------------ */
@@ -171,15 +226,12 @@ static void entry_add_host(struct scan_detector *d, struct sw_entry *e, const st
 }
 
 /* What one event adds to an entry (the global counters are the caller's). */
-static void entry_apply(struct scan_detector *d, struct sw_entry *e, uint8_t what,
+static void entry_apply(struct scan_detector *d, struct sw_entry *e, enum sw_probe probe,
                         const struct ipaddr *host, bool has_port, uint16_t port)
 {
-    if (what == SW_ANSWER_HOST) {
-        e->answers++;
-    } else {
-        e->s.probes++;
-        e->by_kind[what]++;
-    }
+    e->s.probes++;
+    if (e->by_probe[probe] < UINT16_MAX)
+        e->by_probe[probe]++;
     entry_add_host(d, e, host);
     if (has_port)
         scan_detector_count_port(d, e->sample_ports, &e->n_ports, SW_SAMPLE_PORTS, e->ports_hll,
@@ -193,15 +245,16 @@ static void replay(struct scan_detector *d, struct scan_entry *se, const struct 
 {
     struct sw_entry *e = (struct sw_entry *)se;
     const struct sw_pending *pd = (const struct sw_pending *)ph;
-    entry_apply(d, e, pd->what, &pd->host, pd->flags & PEND_HAS_PORT, pd->port);
+    entry_apply(d, e, (enum sw_probe)pd->probe, &pd->host, pd->flags & PEND_HAS_PORT, pd->port);
+    e->s.flags |= pd->flags & SCAN_OUTWARD;
     e->answers += pd->answers;
 }
 
 /* The source's entry for an event that creates state; NULL when the event
  * was the source's first and went to a pending record. */
-static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *src, uint8_t what,
-                                  const struct ipaddr *host, bool has_port, uint16_t port,
-                                  uint64_t now_us)
+static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *src,
+                                  enum sw_probe probe, uint8_t outward, const struct ipaddr *host,
+                                  bool has_port, uint16_t port, uint64_t now_us)
 {
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
@@ -212,41 +265,41 @@ static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *
         struct sw_pending *pd = scan_table_pending_start(&d->table, h, now_us);
         pd->host = *host;
         pd->port = port;
-        pd->what = what;
-        pd->flags = has_port ? PEND_HAS_PORT : 0;
+        pd->probe = (uint8_t)probe;
+        pd->flags = (has_port ? PEND_HAS_PORT : 0) | outward;
     }
     return e;
 }
 
-/* src probed protected host dst. */
-static void on_probe(struct scan_detector *d, const struct pkt *p, enum sw_kind kind, bool has_port,
-                     uint64_t now_us)
+/* src probed protected host dst, or protected src probed an outside host
+ * over TCP or ICMP (outward). */
+static void on_probe(struct scan_detector *d, const struct pkt *p, enum sw_probe probe,
+                     bool has_port, uint64_t now_us)
 {
-    if (!detect_dst_protected(d->env, p))
-        return;
+    uint8_t outward = 0;
+    if (!detect_dst_protected(d->env, p)) {
+        if (probe == SP_UDP || !detect_src_protected(d->env, p))
+            return;
+        outward = SCAN_OUTWARD;
+        d->outward_probes++;
+    }
     d->probes++;
-    struct sw_entry *e = entry_get(d, &p->src, kind, &p->dst, has_port, p->dport, now_us);
+    struct sw_entry *e = entry_get(d, &p->src, probe, outward, &p->dst, has_port, p->dport, now_us);
     if (!e)
         return;
-    entry_apply(d, e, kind, &p->dst, has_port, p->dport);
+    e->s.flags |= outward;
+    entry_apply(d, e, probe, &p->dst, has_port, p->dport);
     scan_detector_evaluate(d, &e->s, now_us);
 }
 
-/* Protected host answered peer; a RST also proves peer probed it. */
+/* host answered peer: counted on peer's entry or pending record, if any
+ * (an answer never creates state).  Outward sweeps need the answers of
+ * outside hosts to their protected peer. */
 static void on_answer(struct scan_detector *d, const struct pkt *p, const struct ipaddr *peer,
-                      const struct ipaddr *host, bool counts_host, uint64_t now_us)
+                      const struct ipaddr *host, uint64_t now_us)
 {
-    if (!detect_addr_protected(d->env, p, host))
+    if (!detect_addr_protected(d->env, p, host) && !detect_addr_protected(d->env, p, peer))
         return;
-    if (counts_host) {
-        d->answers++;
-        struct sw_entry *e = entry_get(d, peer, SW_ANSWER_HOST, host, false, 0, now_us);
-        if (e) {
-            entry_apply(d, e, SW_ANSWER_HOST, host, false, 0);
-            scan_detector_evaluate(d, &e->s, now_us);
-        }
-        return;
-    }
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, peer);
     uint64_t h = scan_table_hash(&d->table, key);
@@ -260,6 +313,33 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
         pd->answers++;
     }
     d->answers++;
+}
+
+/* The probe type of a TCP segment, or -1: ordinary traffic or an answer. */
+static int tcp_probe(const struct pkt *p)
+{
+    uint8_t f = p->tcp_flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_PSH | TCP_ACK | TCP_URG);
+    if (f == TCP_SYN)
+        return SP_SYN;
+    if (f & (TCP_RST | TCP_SYN)) {
+        if ((f & TCP_SYN) && (f & (TCP_FIN | TCP_RST)))
+            return SP_TCP_OTHER; /* SYN|FIN, SYN|RST: no client sends them */
+        return -1;               /* answers */
+    }
+    if (f & TCP_ACK) {
+        /* A bare ACK or FIN|ACK of no connection seen: nmap -PA and its
+         * kin.  Anything in a connection is traffic. */
+        if (p->tcp_in_conn || !p->conn_checked || p->payload_wire_len > 0)
+            return -1;
+        return (f & ~TCP_PSH) == TCP_ACK || (f & ~TCP_PSH) == (TCP_ACK | TCP_FIN) ? SP_ACK : -1;
+    }
+    if (f == 0)
+        return SP_NULL;
+    if (f == TCP_FIN)
+        return SP_FIN;
+    if ((f & (TCP_FIN | TCP_PSH | TCP_URG)) == (TCP_FIN | TCP_PSH | TCP_URG))
+        return SP_XMAS;
+    return SP_TCP_OTHER;
 }
 
 static bool icmp_is_request(uint8_t proto, uint8_t type)
@@ -285,31 +365,30 @@ static void sweep_on_packet(void *self, const struct pkt *p)
     d->now_us = now_us;
     switch (p->proto) {
     case PROTO_TCP: {
-        uint8_t f = p->tcp_flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_PSH | TCP_ACK | TCP_URG);
-        if (f & TCP_RST)
-            on_answer(d, p, &p->dst, &p->src, true, now_us);
-        else if (f == (TCP_SYN | TCP_ACK))
-            on_answer(d, p, &p->dst, &p->src, false, now_us);
-        else if (!(f & TCP_ACK))
-            /* A pure SYN, or a pattern without ACK no client sends:
-             * NULL, FIN, Xmas, SYN|FIN ... */
-            on_probe(d, p, SW_TCP, true, now_us);
+        int probe = tcp_probe(p);
+        if (probe >= 0)
+            on_probe(d, p, (enum sw_probe)probe, true, now_us);
+        else if (p->tcp_flags & (TCP_RST | TCP_SYN))
+            on_answer(d, p, &p->dst, &p->src, now_us);
         break;
     }
     case PROTO_UDP:
         if (!(p->sport < 1024 && p->dport >= 1024))
-            on_probe(d, p, SW_UDP, true, now_us);
+            on_probe(d, p, SP_UDP, true, now_us);
         break;
     case PROTO_ICMP:
     case PROTO_ICMPV6:
         if (icmp_is_request(p->proto, p->icmp_type)) {
-            on_probe(d, p, SW_ICMP, false, now_us);
+            enum sw_probe probe = p->proto == PROTO_ICMPV6 || p->icmp_type == 8 ? SP_ECHO
+                                  : p->icmp_type == 13                          ? SP_TIMESTAMP
+                                                                                : SP_MASK;
+            on_probe(d, p, probe, false, now_us);
         } else if (icmp_is_reply(p->proto, p->icmp_type)) {
             bool unreach = p->proto == PROTO_ICMP ? p->icmp_type == 3 : p->icmp_type == 1;
             if (!unreach)
-                on_answer(d, p, &p->dst, &p->src, false, now_us);
+                on_answer(d, p, &p->dst, &p->src, now_us);
             else if (p->has_inner)
-                on_answer(d, p, &p->inner_src, &p->inner_dst, false, now_us);
+                on_answer(d, p, &p->inner_src, &p->inner_dst, now_us);
         }
         break;
     default:
@@ -331,6 +410,7 @@ static const struct scan_kind sw_kind = {
     .seed_salt = 0x7377,
     .describe = describe,
     .replay = replay,
+    .may_open = may_open,
 };
 
 static void *sweep_init(struct ruleset *rules, const struct detect_env *env, struct cfg_err *err)
