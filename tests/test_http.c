@@ -272,8 +272,7 @@ START_TEST(rest_writes_are_counted_not_reported)
     http_detector.stats(h.det, st);
     ck_assert_int_eq(json_integer_value(json_object_get(st, "writes_not_reported")), 2);
     json_decref(st);
-    exchange(&h, "LOCK /api/records/7 HTTP/1.1\r\nHost: portal\r\n\r\n",
-             "HTTP/1.1 200 OK\r\n\r\n");
+    exchange(&h, "LOCK /api/records/7 HTTP/1.1\r\nHost: portal\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
     h_finish(&h);
     const struct seen *w = h_new(&h, "dav_write");
     ck_assert_str_eq(w->taxonomy, "attack.intrusion");
@@ -320,8 +319,7 @@ START_TEST(bad_lists_name_file_and_line)
                                               "upload_dirs = /uploads/,\n  media/\n");
     ck_assert_int_eq(ruleset_load_file(path, &rs, &err), 0);
     ck_assert_int_eq(http_detector.check(&rs, &err), -1);
-    ck_assert_msg(strstr(err.msg, "bad-http2.rules:4") && strstr(err.msg, "media/"), "%s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, "bad-http2.rules:4") && strstr(err.msg, "media/"), "%s", err.msg);
     ruleset_free(&rs);
 }
 END_TEST
