@@ -313,17 +313,29 @@ static void long_session(struct auth_det *d, struct auth_client *c)
 {
     d->long_sessions++;
     c->long_sessions++;
+    /* The severity rises: told at once (one update), not at the next
+     * update_interval. */
     if (finding_is_open(&c->lifecycle.life)) {
+        bool first = !c->possible_success;
         c->possible_success = true;
         c->lifecycle.dirty = true;
         finding_touch(&c->lifecycle.life, d->now_us);
+        if (first) {
+            struct finding_source s = source(d, false);
+            finding_source_emit(&s, c, FINDING_UPDATE, d->now_us);
+        }
     }
     struct auth_target *g = auth_target_get(&d->t, &c->server, c->service, false, d->now_us);
     if (g && finding_is_open(&g->lifecycle.life) && c->window_epoch) {
+        bool first = !g->possible_success;
         g->possible_success = true;
         g->long_sessions++;
         g->lifecycle.dirty = true;
         finding_touch(&g->lifecycle.life, d->now_us);
+        if (first) {
+            struct finding_source s = source(d, true);
+            finding_source_emit(&s, g, FINDING_UPDATE, d->now_us);
+        }
     }
 }
 

@@ -153,22 +153,22 @@ int auth_params_load(struct ruleset *rs, struct auth_params *p, struct cfg_err *
     if (parse_services(r, sv ? sv : DEFAULT_SERVICES, p, err) < 0 ||
         parse_login_paths(r, lp ? lp : DEFAULT_LOGIN_PATHS, p, err) < 0)
         return -1;
-    p->window_us = 60ull * 1000000;
-    p->attempts = 20;
+    p->window_us = 300ull * 1000000;
+    p->attempts = 10;
     p->failures = 10;
-    p->distributed_attempts = 60;
-    p->distributed_sources = 6;
+    p->distributed_attempts = 100;
+    p->distributed_sources = 10;
     p->long_session_us = 20ull * 1000000;
     p->max_clients = 4096;
     p->max_targets = 256;
     if (!r)
         return 0;
     if (rule_get_duration(r, "window", p->window_us, &p->window_us, err) < 0 ||
-        rule_get_count(r, "attempts", 20, 2, 1000000, &p->attempts, err) < 0 ||
+        rule_get_count(r, "attempts", 10, 2, 1000000, &p->attempts, err) < 0 ||
         rule_get_count(r, "failures", 10, 1, 1000000, &p->failures, err) < 0 ||
-        rule_get_count(r, "distributed_attempts", 60, 2, 10000000, &p->distributed_attempts, err) <
+        rule_get_count(r, "distributed_attempts", 100, 2, 10000000, &p->distributed_attempts, err) <
             0 ||
-        rule_get_count(r, "distributed_sources", 6, 2, 1000000, &p->distributed_sources, err) < 0 ||
+        rule_get_count(r, "distributed_sources", 10, 2, 1000000, &p->distributed_sources, err) < 0 ||
         rule_get_duration(r, "long_session", p->long_session_us, &p->long_session_us, err) < 0 ||
         rule_get_count(r, "max_clients", 4096, 16, 1u << 22, &p->max_clients, err) < 0 ||
         rule_get_count(r, "max_targets", 256, 4, 65536, &p->max_targets, err) < 0)
