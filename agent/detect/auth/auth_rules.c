@@ -168,7 +168,8 @@ int auth_params_load(struct ruleset *rs, struct auth_params *p, struct cfg_err *
         rule_get_count(r, "failures", 10, 1, 1000000, &p->failures, err) < 0 ||
         rule_get_count(r, "distributed_attempts", 100, 2, 10000000, &p->distributed_attempts, err) <
             0 ||
-        rule_get_count(r, "distributed_sources", 10, 2, 1000000, &p->distributed_sources, err) < 0 ||
+        rule_get_count(r, "distributed_sources", 10, 2, 1000000, &p->distributed_sources, err) <
+            0 ||
         rule_get_duration(r, "long_session", p->long_session_us, &p->long_session_us, err) < 0 ||
         rule_get_count(r, "max_clients", 4096, 16, 1u << 22, &p->max_clients, err) < 0 ||
         rule_get_count(r, "max_targets", 256, 4, 65536, &p->max_targets, err) < 0)
