@@ -26,6 +26,10 @@ struct auth_det {
     /* service index + 1 of each port, 0: not a login port */
     uint8_t port_service[65536];
     uint64_t now_us;
+    /* HTTP login POSTs whose answer is awaited: while none is, answers on
+     * the HTTP ports are not looked at (an upper bound: the POSTs of an
+     * evicted client are not taken back). */
+    uint64_t login_posts_waiting;
     uint64_t connections, failed_logins, login_posts, long_sessions, allowed;
     struct finding_counts counts;
     const struct auth_params *reload_to; /* set while a reload remaps */
@@ -380,7 +384,14 @@ static void auth_on_packet(void *self, const struct pkt *p)
     enum auth_proto proto = service_proto(d, service);
     uint16_t cport = to_server ? p->sport : p->dport;
     bool data = p->payload_len > 0;
-    struct auth_client *c = auth_client_get(&d->t, client, server, service, data, d->now_us);
+    /* Only a client's data makes an entry: for HTTP only a login POST, so
+     * the site's ordinary requests cost one lookup and no table churn. */
+    bool login_post = proto == AUTH_P_HTTP && to_server && data &&
+                      auth_http_login_post(&d->p, p->payload, p->payload_len);
+    if (proto == AUTH_P_HTTP && !login_post && (to_server || !d->login_posts_waiting || !data))
+        return;
+    bool create = to_server && data && (proto != AUTH_P_HTTP || login_post);
+    struct auth_client *c = auth_client_get(&d->t, client, server, service, create, d->now_us);
     if (!c)
         return;
     c->lru_us = d->now_us;
@@ -394,6 +405,8 @@ static void auth_on_packet(void *self, const struct pkt *p)
         return;
     if (to_server) {
         if (!k) {
+            if (c->ring[c->ring_next].login_post)
+                d->login_posts_waiting--; /* its slot is taken back */
             k = ring_add(c, cport, d->now_us);
             if (!c->first_sport)
                 c->first_sport = cport;
@@ -403,7 +416,9 @@ static void auth_on_packet(void *self, const struct pkt *p)
                 record(d, c, true);
             }
         }
-        if (proto == AUTH_P_HTTP && auth_http_login_post(&d->p, p->payload, p->payload_len)) {
+        if (login_post) {
+            if (!k->login_post)
+                d->login_posts_waiting++;
             k->login_post = true;
             d->login_posts++;
             c->login_posts++;
@@ -419,6 +434,7 @@ static void auth_on_packet(void *self, const struct pkt *p)
         if (r < 0)
             return; /* body bytes of an earlier answer */
         k->login_post = false;
+        d->login_posts_waiting--;
         failed = r == 1;
     } else {
         failed = auth_reply_failed(proto, p->payload, p->payload_len);
