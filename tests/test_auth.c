@@ -236,6 +236,47 @@ START_TEST(agency_host_attacking_outward)
 }
 END_TEST
 
+/* The real captures through the whole agent: hydra's SSH attack is one
+ * finding that, once the attacker's session lasts, is updated at once to
+ * a possible success (high, a serious candidate on the level-3 portal);
+ * the distributed one names no source. */
+START_TEST(captures_through_the_pipeline)
+{
+    char err[256] = "", assets[1024], pcap[1024];
+    /* fixture_path has one static buffer */
+    snprintf(assets, sizeof(assets), "%s", fixture_path("assets.conf"));
+    snprintf(pcap, sizeof(pcap), "%s", fixture_path("auth_ssh_hydra.pcap"));
+    json_t *ev = run_pcap(pcap, NULL, assets, err, sizeof(err));
+    ck_assert_msg(ev != NULL, "%s", err);
+    ck_assert_int_eq(count_events(ev, "brute_force", "new"), 1);
+    size_t i;
+    json_t *e;
+    int raised = 0;
+    json_array_foreach(ev, i, e)
+    {
+        json_t *c = json_object_get(e, "canh");
+        if (strcmp(json_string_value(json_object_get(c, "state")), "new") == 0) {
+            ck_assert_str_eq(json_string_value(json_object_get(c, "severity")), "medium");
+            continue;
+        }
+        if (json_is_true(json_object_get(json_object_get(c, "evidence"), "possible_success"))) {
+            ck_assert_str_eq(json_string_value(json_object_get(c, "severity")), "high");
+            ck_assert_str_eq(json_string_value(json_object_get(c, "class")), "serious_candidate");
+            raised++;
+        }
+    }
+    ck_assert_int_ge(raised, 1);
+    json_decref(ev);
+
+    snprintf(pcap, sizeof(pcap), "%s", fixture_path("auth_ssh_distributed.pcap"));
+    ev = run_pcap(pcap, NULL, assets, err, sizeof(err));
+    ck_assert_msg(ev != NULL, "%s", err);
+    ck_assert_int_eq(count_events(ev, "brute_force", "new"), 1);
+    json_array_foreach(ev, i, e) ck_assert_ptr_null(json_object_get(e, "src_ip"));
+    json_decref(ev);
+}
+END_TEST
+
 static void expect_error(const char *text, const char *where, const char *what)
 {
     struct ruleset rs = {0};
@@ -280,6 +321,7 @@ static Suite *suite(void)
     tcase_add_test(tc, allowed_source_is_counted_not_reported);
     tcase_add_test(tc, agency_host_attacking_outward);
     tcase_add_test(tc, bad_rules_name_file_and_line);
+    tcase_add_test(tc, captures_through_the_pipeline);
     suite_add_tcase(s, tc);
     return s;
 }
