@@ -7,6 +7,8 @@
 #define HARNESS_DETECTOR auth_detector
 #include "scan_harness.h"
 
+#include "agent/detect/auth/auth_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -277,6 +279,39 @@ START_TEST(captures_through_the_pipeline)
 }
 END_TEST
 
+static bool failed(enum auth_proto proto, const void *reply, size_t n)
+{
+    return auth_reply_failed(proto, reply, n);
+}
+#define FAILED(proto, lit) failed(proto, lit, sizeof(lit) - 1)
+
+/* Each protocol's refusal, as its servers write it, and its success. */
+START_TEST(protocol_readers)
+{
+    ck_assert(FAILED(AUTH_P_FTP, "530 Login incorrect.\r\n"));
+    ck_assert(!FAILED(AUTH_P_FTP, "230 Login successful.\r\n"));
+    ck_assert(FAILED(AUTH_P_SUBMISSION, "535 5.7.8 Error: authentication failed\r\n"));
+    ck_assert(!FAILED(AUTH_P_SMTP, "235 2.7.0 Authentication successful\r\n"));
+    ck_assert(FAILED(AUTH_P_POP3, "-ERR [AUTH] Authentication failed.\r\n"));
+    ck_assert(!FAILED(AUTH_P_POP3, "+OK Logged in.\r\n"));
+    ck_assert(FAILED(AUTH_P_IMAP, "a001 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"));
+    ck_assert(!FAILED(AUTH_P_IMAP, "* NO [ALERT] quota\r\n"));
+    ck_assert(!FAILED(AUTH_P_IMAP, "a001 OK [CAPABILITY IMAP4rev1] Logged in\r\n"));
+    ck_assert(FAILED(AUTH_P_TELNET, "\r\nLogin incorrect\r\nlogin: "));
+    /* MySQL ERR packet: length 3, sequence, 0xff, 1045, #28000 */
+    ck_assert(FAILED(AUTH_P_MYSQL, "\x4a\x00\x00\x02\xff\x15\x04#28000Access denied for user"));
+    ck_assert(!FAILED(AUTH_P_MYSQL, "\x07\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00"));
+    ck_assert(FAILED(AUTH_P_POSTGRESQL, "E\x00\x00\x00\x60SFATAL\x00VFATAL\x00"
+                                        "C28P01\x00Mpassword "
+                                        "authentication failed for user"));
+    ck_assert(!FAILED(AUTH_P_POSTGRESQL, "R\x00\x00\x00\x08\x00\x00\x00\x00"));
+    /* TDS tabular result with an ERROR token, number 18456 */
+    ck_assert(FAILED(AUTH_P_MSSQL, "\x04\x01\x00\x40\x00\x00\x01\x00\xaa\x30\x00\x18\x48\x00"
+                                   "\x00\x01\x0e"));
+    ck_assert(!FAILED(AUTH_P_SSH, "SSH-2.0-OpenSSH_9.2p1\r\n"));
+}
+END_TEST
+
 static void expect_error(const char *text, const char *where, const char *what)
 {
     struct ruleset rs = {0};
@@ -320,6 +355,7 @@ static Suite *suite(void)
     tcase_add_test(tc, table_is_bounded);
     tcase_add_test(tc, allowed_source_is_counted_not_reported);
     tcase_add_test(tc, agency_host_attacking_outward);
+    tcase_add_test(tc, protocol_readers);
     tcase_add_test(tc, bad_rules_name_file_and_line);
     tcase_add_test(tc, captures_through_the_pipeline);
     suite_add_tcase(s, tc);
