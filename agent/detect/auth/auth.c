@@ -202,6 +202,7 @@ static void clients_ended(void *det, void *item, uint64_t now_us)
     struct auth_client *c = item;
     c->total_attempts = c->total_failures = c->connections = c->login_posts = 0;
     c->long_sessions = 0;
+    c->first_us = 0;
     c->possible_success = false;
 }
 
@@ -212,6 +213,7 @@ static void targets_ended(void *det, void *item, uint64_t now_us)
     struct auth_target *g = item;
     g->total_attempts = g->total_failures = g->long_sessions = 0;
     g->sources_seen = 0;
+    g->first_us = 0;
     g->n_sample = 0;
     g->possible_success = false;
 }
@@ -233,9 +235,11 @@ static struct finding_source source(struct auth_det *d, bool targets)
 
 /* ---- counting -------------------------------------------------------- */
 
-static void open_finding(struct auth_det *d, struct auth_life *l, bool targets, void *item)
+/* first_us: the first evidence counted (first_seen), not the crossing. */
+static void open_finding(struct auth_det *d, struct auth_life *l, uint64_t first_us, bool targets,
+                         void *item)
 {
-    finding_open(&l->life, d->now_us, d->now_us);
+    finding_open(&l->life, first_us ? first_us : d->now_us, d->now_us);
     l->dirty = false;
     struct finding_source s = source(d, targets);
     finding_source_emit(&s, item, FINDING_NEW, d->now_us);
@@ -248,6 +252,9 @@ static void record(struct auth_det *d, struct auth_client *c, bool attempt)
     const struct auth_params *p = &d->p;
     uint64_t now = d->now_us;
     auth_window_add(attempt ? &c->attempts : &c->failures, now, p->window_us, 1);
+    /* The attack starts at the oldest evidence still in the window. */
+    if (!c->first_us || (!finding_is_open(&c->lifecycle.life) && now - c->first_us > p->window_us))
+        c->first_us = now;
     if (attempt)
         c->total_attempts++;
     else
@@ -261,6 +268,9 @@ static void record(struct auth_det *d, struct auth_client *c, bool attempt)
         g->outbound = c->outbound;
         uint64_t epoch = now / p->window_us + 1;
         auth_window_add(&g->attempts, now, p->window_us, 1);
+        if (!g->first_us ||
+            (!finding_is_open(&g->lifecycle.life) && now - g->first_us > p->window_us))
+            g->first_us = now;
         if (attempt)
             g->total_attempts++;
         else
@@ -285,7 +295,7 @@ static void record(struct auth_det *d, struct auth_client *c, bool attempt)
                    auth_window_value(&g->sources, now, p->window_us) >=
                        (double)p->distributed_sources) {
             g->sources_seen = (uint32_t)(auth_window_value(&g->sources, now, p->window_us) + 0.5);
-            open_finding(d, &g->lifecycle, true, g);
+            open_finding(d, &g->lifecycle, g->first_us, true, g);
         }
     }
 
@@ -308,7 +318,7 @@ static void record(struct auth_det *d, struct auth_client *c, bool attempt)
         }
         return;
     }
-    open_finding(d, &c->lifecycle, false, c);
+    open_finding(d, &c->lifecycle, c->first_us, false, c);
 }
 
 /* A connection of c that has lasted long_session: a possible success when

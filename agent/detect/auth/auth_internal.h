@@ -111,6 +111,7 @@ struct auth_client {
     uint64_t window_epoch; /* the window of the target this client last joined */
     struct auth_window attempts, failures;
     uint64_t total_attempts, total_failures, connections, login_posts, long_sessions;
+    uint64_t first_us; /* first attempt or failure since the last finding ended */
     uint16_t first_sport;
     bool possible_success, outbound;
     bool allowed; /* over the thresholds from an allowed source: counted once */
@@ -129,6 +130,7 @@ struct auth_target {
     uint64_t epoch; /* window number: clients joining it count once */
     struct auth_window attempts, sources;
     uint64_t total_attempts, total_failures, long_sessions;
+    uint64_t first_us;
     uint32_t sources_seen; /* clients that joined while the finding was open */
     bool possible_success, outbound;
     uint8_t n_sample;
