@@ -250,6 +250,80 @@ START_TEST(dav_put_of_a_page_is_defacement)
 }
 END_TEST
 
+/* A REST API storing JSON and an image PUT into an upload folder are
+ * counted, not reported; a LOCK (WebDAV only) and a PUT at the site's top
+ * are findings; a file with webshell code under an image name, read back
+ * right after, is a webshell access. */
+START_TEST(rest_writes_are_counted_not_reported)
+{
+    struct harness h;
+    h_start(&h);
+    exchange(&h,
+             "PUT /api/records/7 HTTP/1.1\r\nHost: portal\r\nContent-Type: application/json\r\n"
+             "Content-Length: 9\r\n\r\n{\"id\": 7}",
+             "HTTP/1.1 204 No Content\r\n\r\n");
+    exchange(&h,
+             "PUT /uploads/photo.png HTTP/1.1\r\nHost: portal\r\nContent-Length: 4\r\n\r\n\x89PNG",
+             "HTTP/1.1 201 Created\r\n\r\n");
+    exchange(&h, "GET /api/records/7 HTTP/1.1\r\nHost: portal\r\n\r\n",
+             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    ck_assert_int_eq(h_count(&h, NULL, NULL), 0);
+    json_t *st = json_object();
+    http_detector.stats(h.det, st);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "writes_not_reported")), 2);
+    json_decref(st);
+    exchange(&h, "LOCK /api/records/7 HTTP/1.1\r\nHost: portal\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
+    h_finish(&h);
+    const struct seen *w = h_new(&h, "dav_write");
+    ck_assert_str_eq(w->taxonomy, "attack.intrusion");
+    ck_assert_str_eq(ev_str(w, "method"), "LOCK");
+    h_stop(&h);
+
+    h_start(&h);
+    exchange(&h, "PUT /.htaccess HTTP/1.1\r\nHost: portal\r\nContent-Length: 2\r\n\r\nok",
+             "HTTP/1.1 201 Created\r\n\r\n");
+    h_finish(&h);
+    ck_assert_str_eq(h_new(&h, "dav_write")->taxonomy, "attack.defacement");
+    h_stop(&h);
+
+    h_start(&h);
+    exchange(&h,
+             "PUT /uploads/cat.jpg HTTP/1.1\r\nHost: portal\r\nContent-Length: 31\r\n\r\n"
+             "<?php system($_GET['cmd']); ?>\n",
+             "HTTP/1.1 201 Created\r\n\r\n");
+    exchange(&h, "GET /uploads/cat.jpg HTTP/1.1\r\nHost: portal\r\n\r\n",
+             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    h_finish(&h);
+    ck_assert_int_eq(h_count(&h, "webshell_upload", "new"), 1);
+    ck_assert_str_eq(ev_str(h_new(&h, "webshell_access"), "why"), "recently uploaded");
+    ck_assert_int_eq(h_count(&h, "dav_write", NULL), 0);
+    h_stop(&h);
+}
+END_TEST
+
+/* The extension list and the upload folders are checked with file:line. */
+START_TEST(bad_lists_name_file_and_line)
+{
+    struct ruleset rs = {0};
+    struct cfg_err err;
+    const char *path = write_temp_file("bad-http.rules", "[dav_write]\ndetector = http\n"
+                                                         "taxonomy = attack.defacement\n"
+                                                         "page_extensions = .html, php\n");
+    ck_assert_int_eq(ruleset_load_file(path, &rs, &err), 0);
+    ck_assert_int_eq(http_detector.check(&rs, &err), -1);
+    ck_assert_msg(strstr(err.msg, "bad-http.rules:4") && strstr(err.msg, "'php'"), "%s", err.msg);
+    ruleset_free(&rs);
+    memset(&rs, 0, sizeof(rs));
+    path = write_temp_file("bad-http2.rules", "[webshell_access]\ndetector = http\n"
+                                              "taxonomy = attack.intrusion\n"
+                                              "upload_dirs = /uploads/,\n  media/\n");
+    ck_assert_int_eq(ruleset_load_file(path, &rs, &err), 0);
+    ck_assert_int_eq(http_detector.check(&rs, &err), -1);
+    ck_assert_msg(strstr(err.msg, "bad-http2.rules:4") && strstr(err.msg, "media/"), "%s", err.msg);
+    ruleset_free(&rs);
+}
+END_TEST
+
 START_TEST(headers_split_byte_by_byte)
 {
     struct harness h;
@@ -802,6 +876,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, dav_put_of_a_page_is_defacement);
+    tcase_add_test(tc, rest_writes_are_counted_not_reported);
+    tcase_add_test(tc, bad_lists_name_file_and_line);
     tcase_add_test(tc, headers_split_byte_by_byte);
     tcase_add_test(tc, dav_collection_move_and_delete);
     tcase_add_test(tc, move_to_a_script_is_an_upload);

@@ -55,6 +55,7 @@ extern const struct detector_ops portscan_detector;
 extern const struct detector_ops sweep_detector;
 extern const struct detector_ops flood_detector;
 extern const struct detector_ops http_detector;
+extern const struct detector_ops auth_detector;
 
 const struct detector_ops *const *detector_all(size_t *count);
 

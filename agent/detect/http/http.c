@@ -248,6 +248,8 @@ static void http_stats(void *self, json_t *out)
     json_object_set_new(out, "page_hash_skipped", json_integer((json_int_t)c->page_hash_skipped));
     json_object_set_new(out, "inflate_errors", json_integer((json_int_t)c->inflate_errors));
     json_object_set_new(out, "targets_replaced", json_integer((json_int_t)c->targets_replaced));
+    json_object_set_new(out, "writes_not_reported",
+                        json_integer((json_int_t)c->writes_not_reported));
     finding_counts_json(&d->counts, out);
 }
 

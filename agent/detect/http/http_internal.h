@@ -7,7 +7,8 @@
  * body are in; the verdict waits in a short per-flow queue for the
  * server's answer, so the finding carries the status (and impact) too:
  *
- *   dav_write        PUT MKCOL MOVE COPY PROPPATCH (pages → defacement)
+ *   dav_write        PUT of web content (pages, the site root, monitored
+ *                    pages → defacement); MKCOL MOVE COPY PROPPATCH LOCK
  *   dav_delete       DELETE of site content (destruction)
  *   webshell_upload  a server-side script or webshell-looking content
  *                    written by PUT/MOVE/COPY or a multipart POST
@@ -117,6 +118,7 @@ struct http_req {
     uint64_t body_bytes;
     uint16_t verdicts; /* kinds waiting for the answer */
     bool page;         /* dav_write of a page (defacement) */
+    bool plain_write;  /* a write of data (REST PUT, image upload): counted */
     int8_t monitor;    /* monitored URL index on the asset, -1: none */
     uint8_t minor;
 };
@@ -157,6 +159,7 @@ struct http_counters {
     uint64_t requests, responses, malformed, not_http, tls, midstream_skipped, head_too_long;
     uint64_t queue_overflow, findings_dropped, pages_learned, page_hash_skipped;
     uint64_t inflate_errors, targets_replaced;
+    uint64_t writes_not_reported; /* 2xx writes of data, not web content */
 };
 
 struct http_finding; /* http_findings.c */

@@ -85,8 +85,10 @@ const char *http_strlist_find_in(const struct http_strlist *l, const uint8_t *te
 }
 /* ---- rules ----------------------------------------------------------- */
 
-static const char DEFAULT_PAGE_EXT[] =
-    ".html, .htm, .shtml, .xhtml, .css, .js, .png, .jpg, .jpeg, .gif, .svg, .ico, .webp, .bmp";
+/* Web content: pages and what runs in the browser.  Server-side scripts
+ * are script_extensions (webshell_upload); images and data are not here:
+ * an API storing JSON or a form storing photos is not a defacement. */
+static const char DEFAULT_PAGE_EXT[] = ".html, .htm, .shtml, .xhtml, .js, .css, .svg";
 static const char DEFAULT_SCRIPT_EXT[] =
     ".php, .php3, .php4, .php5, .php7, .pht, .phtml, .phar, .jsp, .jspx, .asp, .aspx, .ashx, "
     ".asmx, .cer, .cgi, .pl, .py, .sh";
@@ -127,6 +129,18 @@ static int get_list(struct rule *r, const char *key, const char *def, struct htt
     const char *v = r ? rule_get_string(r, key) : NULL;
     if (strlist_set(out, v ? v : def, false) < 0)
         return cfg_fail(err, r ? r->file : "http", r ? rule_key_line(r, key) : 0, "out of memory");
+    return 0;
+}
+
+/* Every item of list must start with lead ('.' for extensions, '/' for
+ * directories): "php" or "uploads/" would never match what they mean. */
+static int require_lead(struct rule *r, const char *key, const struct http_strlist *l, char lead,
+                        struct cfg_err *err)
+{
+    for (size_t i = 0; r && i < l->n; i++)
+        if (l->v[i][0] != lead)
+            return cfg_fail(err, r->file, rule_key_line(r, key), "%s: '%s' must start with '%c'",
+                            key, l->v[i], lead);
     return 0;
 }
 
@@ -310,7 +324,8 @@ int http_params_load(struct ruleset *rs, struct http_params *p, struct cfg_err *
                 return -1;
 
     r = all[HTTP_K_DAV_WRITE];
-    if (get_list(r, "page_extensions", DEFAULT_PAGE_EXT, &p->page_extensions, err) < 0)
+    if (get_list(r, "page_extensions", DEFAULT_PAGE_EXT, &p->page_extensions, err) < 0 ||
+        require_lead(r, "page_extensions", &p->page_extensions, '.', err) < 0)
         return -1;
     p->nonpage_taxonomy = taxonomy_find("attack.intrusion");
     const char *tx = r ? rule_get_string(r, "nonpage_taxonomy") : NULL;
@@ -335,7 +350,8 @@ int http_params_load(struct ruleset *rs, struct http_params *p, struct cfg_err *
     r = all[HTTP_K_WEBSHELL_ACCESS];
     if (get_list(r, "upload_dirs", DEFAULT_UPLOAD_DIRS, &p->upload_dirs, err) < 0 ||
         get_list(r, "command_params", DEFAULT_CMD_PARAMS, &p->command_params, err) < 0 ||
-        get_list(r, "command_words", DEFAULT_CMD_WORDS, &p->command_words, err) < 0)
+        get_list(r, "command_words", DEFAULT_CMD_WORDS, &p->command_words, err) < 0 ||
+        require_lead(r, "upload_dirs", &p->upload_dirs, '/', err) < 0)
         return -1;
 
     r = all[HTTP_K_DEFACEMENT];

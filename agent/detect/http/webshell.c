@@ -41,14 +41,21 @@ static bool is_script(const struct http_params *p, const char *path)
     return false;
 }
 
-/* Pages: the page extensions, index.* and the directory itself. */
-static bool is_page(const struct http_params *p, const char *path)
+/* Web content: a page extension (pages and client-side code), index.*,
+ * a directory, a file at the top of the site (/.htaccess, /robots.txt) or
+ * one of the server's monitored pages.  Other writes (JSON documents to an
+ * API, images into an upload folder) are not defacement. */
+static bool is_page(const struct http_det *d, const struct flow *f, const char *path)
 {
     const char *seg = http_last_segment(path);
     if (*seg == '\0' || strncmp(seg, "index", 5) == 0)
         return true;
+    if (seg == path + 1 && path[0] == '/')
+        return true; /* the site root itself */
     const char *dot = strrchr(seg, '.');
-    return dot && http_strlist_has(&p->page_extensions, dot, strlen(dot));
+    if (dot && http_strlist_has(&d->p.page_extensions, dot, strlen(dot)))
+        return true;
+    return http_deface_monitor_index(d, f, path) >= 0;
 }
 
 static bool in_upload_dir(const struct http_params *p, const char *path)
@@ -151,6 +158,9 @@ static bool upload_recent(struct http_det *d, const struct ipaddr *server, const
 void http_webshell_settle(struct http_det *d, struct flow *f, struct http_req *q, int status)
 {
     bool ok = status >= 200 && status < 300;
+    if (q->plain_write && ok)
+        d->c.writes_not_reported++;
+    q->plain_write = false;
     for (int k = 0; k < HTTP_K_COUNT; k++) {
         if (!(q->verdicts & (1u << k)))
             continue;
@@ -195,11 +205,13 @@ void http_webshell_classify_head(struct http_det *d, struct flow *f, struct http
     http_norm_path(q->target, path, sizeof(path));
     const struct http_params *p = &d->p;
     const char *m = q->method;
-    bool dav_method = !strcmp(m, "PUT") || !strcmp(m, "MKCOL") || !strcmp(m, "MOVE") ||
-                      !strcmp(m, "COPY") || !strcmp(m, "PROPPATCH");
+    bool put = !strcmp(m, "PUT");
+    /* Methods only WebDAV clients send: always a finding. */
+    bool dav_only = !strcmp(m, "MKCOL") || !strcmp(m, "MOVE") || !strcmp(m, "COPY") ||
+                    !strcmp(m, "PROPPATCH") || !strcmp(m, "LOCK");
     if (!strcmp(m, "DELETE")) {
         q->verdicts |= 1u << HTTP_K_DAV_DELETE;
-    } else if (dav_method) {
+    } else if (put || dav_only) {
         const char *written = path;
         char dest[256] = "";
         if (h->destination.len) {
@@ -208,25 +220,28 @@ void http_webshell_classify_head(struct http_det *d, struct flow *f, struct http
             http_norm_path(raw, dest, sizeof(dest));
             set_str(q->detail, sizeof(q->detail), raw);
             written = dest;
-        } else if (!strcmp(m, "PUT")) {
+        } else if (put) {
             set_str(q->detail, sizeof(q->detail), q->target);
         }
-        bool write_method = !strcmp(m, "PUT") || !strcmp(m, "MOVE") || !strcmp(m, "COPY");
+        bool write_method = put || !strcmp(m, "MOVE") || !strcmp(m, "COPY");
+        q->page = write_method && is_page(d, f, written);
         if (write_method && is_script(p, written))
             q->verdicts |= 1u << HTTP_K_WEBSHELL_UPLOAD;
-        else
+        else if (dav_only || q->page)
             q->verdicts |= 1u << HTTP_K_DAV_WRITE;
-        q->page = write_method && is_page(p, written);
+        else
+            q->plain_write = true; /* a REST write: counted, not reported */
     }
     bool access = !strcmp(m, "GET") || !strcmp(m, "POST") || !strcmp(m, "HEAD");
-    if (access && is_script(p, path)) {
+    if (access) {
+        bool script = is_script(p, path);
         char why[128] = "";
-        if (find_command_param(p, q->target, why, sizeof(why)))
+        if (script && find_command_param(p, q->target, why, sizeof(why)))
             ;
-        else if (upload_recent(d, &f->server, path) ||
-                 upload_recent(d, &f->server, http_last_segment(path)))
+        else if (d->next_upload && (upload_recent(d, &f->server, path) ||
+                                    upload_recent(d, &f->server, http_last_segment(path))))
             snprintf(why, sizeof(why), "recently uploaded");
-        else if (in_upload_dir(p, path))
+        else if (script && in_upload_dir(p, path))
             snprintf(why, sizeof(why), "script in an upload directory");
         if (why[0]) {
             q->verdicts |= 1u << HTTP_K_WEBSHELL_ACCESS;
@@ -266,8 +281,10 @@ void http_webshell_classify_body(struct http_det *d, struct flow *f, struct http
                 q->verdicts |= 1u << HTTP_K_WEBSHELL_UPLOAD;
                 snprintf(q->detail, sizeof(q->detail), "%s", http_last_segment(low));
                 http_excerpt(q->excerpt, sizeof(q->excerpt), part.data.p, part.data.len);
+                q->plain_write = false;
                 return;
             }
+            q->plain_write = true; /* a file upload of data: counted */
         }
     } else if (put_like) {
         if (http_strlist_find_in(&p->webshell_exec, body, n) &&
@@ -275,6 +292,7 @@ void http_webshell_classify_body(struct http_det *d, struct flow *f, struct http
             /* Webshell code under any name (shell.jpg, x.txt). */
             q->verdicts |= 1u << HTTP_K_WEBSHELL_UPLOAD;
             q->verdicts &= (uint16_t) ~(1u << HTTP_K_DAV_WRITE);
+            q->plain_write = false;
         }
     } else if (post && !s->multipart) {
         /* Commands posted to a one-line shell (China Chopper style). */
