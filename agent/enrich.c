@@ -100,7 +100,10 @@ void enrich_event(struct enrich *e, struct evt *ev)
         ev->taxonomy = ev->rule->taxonomy;
     if (ev->severity == SEV_NONE)
         ev->severity = ev->rule->severity;
-    ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
+    /* An active page check names its asset itself (agent/check/): the
+     * address it reached may be one the asset does not own. */
+    if (!ev->asset)
+        ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
     ev->agency = ev->asset && ev->asset->agency[0] ? ev->asset->agency : cfg->agency;
     ev->class_ = ev->impact && ev->asset && ev->asset->level >= cfg->serious_level
                      ? CLASS_SERIOUS_CANDIDATE

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "agent/capture.h"
+#include "agent/check/check.h"
 #include "agent/output/heartbeat.h"
 #include "agent/output/output.h"
 #include "agent/output/redis.h"
@@ -278,6 +279,7 @@ int main(int argc, char **argv)
     struct event_base *base = NULL;
     struct runloop *rl = NULL;
     struct health *health = NULL;
+    struct check *check = NULL;
     struct heartbeat *hb = NULL;
     struct notify *notify = NULL;
     struct output *outs[MAX_OUTPUT_SPECS], *redis_outs[MAX_OUTPUT_SPECS];
@@ -317,7 +319,11 @@ int main(int argc, char **argv)
     health = health_new(base, &cfg, pl, &cap);
     hb = heartbeat_new(base, &cfg, pl, &cap, redis_outs, n_redis);
     notify = notify_new(base);
-    if (!rl || !health || !hb || !notify) {
+    /* Page checks run only on a live capture: a replay is about the past. */
+    if (!read_file) {
+        check = check_new(base, &cfg, pl);
+    }
+    if (!rl || !health || !hb || !notify || (!read_file && !check)) {
         log_err("cannot set up the event loop (out of memory)");
         status = 1;
         goto out;
@@ -330,6 +336,7 @@ int main(int argc, char **argv)
     struct runloop_extras extras = {
         .health = health,
         .notify = notify,
+        .check = check,
         .outputs = outs,
         .n_outputs = n_outs,
         .drain_timeout_us = drain_us,
@@ -361,6 +368,7 @@ out:
     runloop_free(rl);
     heartbeat_free(hb);
     health_free(health);
+    check_free(check);
     notify_free(notify);
     /* Outputs (Redis: its libevent events) go before the loop does. */
     pipeline_free(pl);

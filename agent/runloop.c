@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/check/check.h"
 #include "agent/sys/debug_source.h"
 #include "agent/sys/health.h"
 #include "agent/sys/notify.h"
@@ -86,6 +87,7 @@ static void stop(struct runloop *rl, int status)
     if (rl->cap->live && units_now_us() > now)
         now = units_now_us();
     health_finish(rl->x.health, now);
+    check_finish(rl->x.check, now);
     pipeline_finish(rl->pl, now);
     notify_stopping(rl->x.notify);
     /* Give the outputs a bounded time to hear back (Redis replies); the
@@ -157,6 +159,8 @@ static void on_signal(evutil_socket_t sig, short what, void *ctx)
         struct cfg_err err;
         if (pipeline_reload(rl->pl, &err) < 0)
             log_err("reload refused, keeping the running rules: %s", err.msg);
+        else
+            check_reload(rl->x.check);
         return;
     }
     if (rl->stopping) {
