@@ -4,7 +4,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <string.h>
 #include <time.h>
@@ -30,21 +30,17 @@ static void name_line(const X509_NAME *name, char *out, size_t size)
     BIO_free(b);
 }
 
-int cert_facts_from_pem(const char *pem, struct cert_facts *out)
+int cert_facts_from_x509(const void *x509, struct cert_facts *out)
 {
     memset(out, 0, sizeof(*out));
-    BIO *b = BIO_new_mem_buf(pem, -1);
-    if (!b)
-        return -1;
-    X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    BIO_free(b);
+    X509 *x = (X509 *)x509;
     if (!x)
         return -1;
-    int rc = -1;
     unsigned char *der = NULL;
     int dlen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
+    int rc = -1;
     if (dlen > 0 && EVP_Digest(der, (size_t)dlen, md, &mdlen, EVP_sha256(), NULL) == 1 &&
         mdlen == 32) {
         for (unsigned i = 0; i < 32; i++)
@@ -57,6 +53,5 @@ int cert_facts_from_pem(const char *pem, struct cert_facts *out)
         rc = 0;
     }
     OPENSSL_free(der);
-    X509_free(x);
     return rc;
 }

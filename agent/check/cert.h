@@ -1,7 +1,8 @@
 /* cert.h — the facts of a server certificate the TLS checks compare
  * (architecture §4.8): the SHA-256 of its public key (SPKI), its issuer,
- * its validity.  libcurl reports the chain as PEM text (CURLINFO_CERTINFO,
- * OpenSSL backend); libcrypto reads it.
+ * its validity, read with libcrypto from the certificate OpenSSL already
+ * decoded during the handshake (libcurl's CURLINFO_TLS_SSL_PTR): no
+ * second parse.
  */
 #ifndef CANH_CHECK_CERT_H
 #define CANH_CHECK_CERT_H
@@ -18,7 +19,7 @@ struct cert_facts {
     int64_t not_after;
 };
 
-/* 0 with out filled, -1 when pem is not a certificate. */
-int cert_facts_from_pem(const char *pem, struct cert_facts *out);
+/* x509: an OpenSSL X509 *.  0 with out filled, -1 on failure. */
+int cert_facts_from_x509(const void *x509, struct cert_facts *out);
 
 #endif

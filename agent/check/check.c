@@ -229,6 +229,7 @@ void check_reload(struct check *c)
     if (!c)
         return;
     load_markers(c);
+    fetcher_reset_stores(c->fetcher);
     if (sync_targets(c, units_now_us()) < 0)
         log_err("checks: reload failed (out of memory); keeping the running list");
     else
@@ -243,6 +244,11 @@ void check_finish(struct check *c, uint64_t now_us)
         evtimer_del(c->t[i]->ev_next);
         verdict_end_all(c->t[i], now_us);
     }
+    if (c->done)
+        log_info("checks: %llu done, %llu failed, latency mean %.1f ms, max %.1f ms",
+                 (unsigned long long)c->done, (unsigned long long)c->failed,
+                 (double)c->latency_sum_us / (double)c->done / 1e3,
+                 (double)c->latency_max_us / 1e3);
 }
 
 void check_stats(struct check *c, json_t *out)

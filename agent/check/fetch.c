@@ -2,6 +2,8 @@
 #include "agent/check/fetch.h"
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,12 +12,24 @@
 #include "common/log.h"
 
 #define FETCH_CONNECT_TIMEOUT_MS 5000
+#define FETCH_MAX_STORES 16
+
+/* A trust store built once and shared by every handshake that uses it:
+ * the system's (OpenSSL's hashed certificate directory, read lazily) plus
+ * an asset's check_ca_file.  libcurl would otherwise parse the CA file
+ * again for each connection. */
+struct fetch_store {
+    char ca_file[256]; /* "": the system store alone */
+    X509_STORE *store;
+};
 
 struct fetcher {
     struct event_base *base;
     CURLM *multi;
     struct event *ev_timer;
     size_t active;
+    struct fetch_store stores[FETCH_MAX_STORES];
+    size_t n_stores;
 };
 
 struct fetch {
@@ -135,6 +149,7 @@ void fetcher_free(struct fetcher *f)
         return;
     if (f->multi)
         curl_multi_cleanup(f->multi);
+    fetcher_reset_stores(f);
     if (f->ev_timer)
         event_free(f->ev_timer);
     free(f);
@@ -168,6 +183,66 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return x->truncated ? 0 : size * nmemb;
 }
 
+/* The first header of the first hop: the TLS connection is up and its
+ * certificate decoded; read it now, before the connection closes. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    (void)data;
+    struct fetch *x = arg;
+    struct curl_tlssessioninfo *tls = NULL;
+    if (x->hops == 0 && !x->cert.valid &&
+        curl_easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
+        tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals) {
+        X509 *peer = SSL_get1_peer_certificate(tls->internals);
+        if (peer) {
+            cert_facts_from_x509(peer, &x->cert);
+            X509_free(peer);
+        }
+    }
+    return size * nmemb;
+}
+
+static X509_STORE *store_for(struct fetcher *f, const char *ca_file)
+{
+    for (size_t i = 0; i < f->n_stores; i++)
+        if (strcmp(f->stores[i].ca_file, ca_file) == 0)
+            return f->stores[i].store;
+    X509_STORE *s = X509_STORE_new();
+    if (!s)
+        return NULL;
+    /* The system's hashed certificate directory is read lazily, one CA
+     * by subject when a chain needs it; the whole bundle file would be
+     * parsed up front (a few hundred certificates). */
+    if (X509_STORE_load_path(s, X509_get_default_cert_dir()) != 1 ||
+        (ca_file[0] && X509_STORE_load_file(s, ca_file) != 1)) {
+        log_warn("checks: cannot load the CA file %s; its URLs will fail verification", ca_file);
+    }
+    if (f->n_stores == FETCH_MAX_STORES) /* more CA files than that: rotate */
+        fetcher_reset_stores(f);
+    struct fetch_store *fs = &f->stores[f->n_stores++];
+    snprintf(fs->ca_file, sizeof(fs->ca_file), "%s", ca_file);
+    fs->store = s;
+    return s;
+}
+
+void fetcher_reset_stores(struct fetcher *f)
+{
+    for (size_t i = 0; i < f->n_stores; i++)
+        X509_STORE_free(f->stores[i].store);
+    f->n_stores = 0;
+}
+
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *arg)
+{
+    (void)easy;
+    struct fetch *x = arg;
+    X509_STORE *s = store_for(x->owner, x->ca_file);
+    if (!s)
+        return CURLE_OUT_OF_MEMORY;
+    SSL_CTX_set1_cert_store(ssl_ctx, s);
+    return CURLE_OK;
+}
+
 static int url_host(const char *url, char *host, size_t size)
 {
     CURLU *u = curl_url();
@@ -196,6 +271,8 @@ static int start_hop(struct fetch *x, const char *url)
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -209,11 +286,13 @@ static int start_hop(struct fetch *x, const char *url)
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
     curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (x->ca_file[0])
-        curl_easy_setopt(e, CURLOPT_CAINFO, x->ca_file);
+    /* The trust store is ours (store_for), not a file libcurl reads. */
+    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, x);
     if (curl_multi_add_handle(x->owner->multi, e) != CURLM_OK)
         return -1;
     return 0;
@@ -235,18 +314,6 @@ int fetch_start(struct fetch *x, const char *url, const char *ca_file, uint64_t 
     x->busy = true;
     x->owner->active++;
     return 0;
-}
-
-/* The leaf certificate of the first hop (the checked host's own). */
-static void take_cert(struct fetch *x)
-{
-    struct curl_certinfo *ci = NULL;
-    if (x->hops != 0 || curl_easy_getinfo(x->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
-        ci->num_of_certs < 1)
-        return;
-    for (struct curl_slist *s = ci->certinfo[0]; s; s = s->next)
-        if (strncmp(s->data, "Cert:", 5) == 0)
-            cert_facts_from_pem(s->data + 5, &x->cert);
 }
 
 static void finish(struct fetch *x, struct fetch_result *r)
@@ -271,7 +338,6 @@ static void on_done(struct fetch *x, CURLcode code)
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
     if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
         snprintf(r.primary_ip, sizeof(r.primary_ip), "%s", ip);
-    take_cert(x);
     if (code == CURLE_WRITE_ERROR && x->truncated)
         code = CURLE_OK;
     if (code != CURLE_OK) {

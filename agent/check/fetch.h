@@ -5,8 +5,8 @@
  * libevent watches them in the same loop as the capture, so a fetch never
  * blocks packet processing; name resolution runs in libcurl's resolver
  * thread.  Every fetch is a fresh one: a new DNS lookup, a new connection
- * and a full TLS handshake verified against the system store (or the
- * asset's check_ca_file), so each check sees what a first-time visitor
+ * and a full TLS handshake verified against the system store plus the
+ * asset's check_ca_file, so each check sees what a first-time visitor
  * would.  Redirects are followed by hand, only within the same host; the
  * body is decompressed by libcurl (Accept-Encoding) and capped.
  */
@@ -53,6 +53,9 @@ typedef void (*fetch_done_fn)(void *ctx, const struct fetch_result *r);
 struct fetcher *fetcher_new(struct event_base *base);
 /* Fetches in flight now. */
 size_t fetcher_active(const struct fetcher *f);
+/* Forget the trust stores built so far (reload: CA files may have
+ * changed); they are built again at the next handshake. */
+void fetcher_reset_stores(struct fetcher *f);
 /* Call after every fetch is freed. */
 void fetcher_free(struct fetcher *f);
 

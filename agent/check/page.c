@@ -163,12 +163,19 @@ static void text_append(struct page_facts *f, size_t *n, char ch)
         f->text[(*n)++] = ch;
 }
 
+/* needle starts with a character that has no case ('<', '-'): memchr
+ * finds the candidates. */
 static const char *find_ci(const char *p, const char *end, const char *needle)
 {
     size_t n = strlen(needle);
-    for (; p + n <= end; p++)
-        if (strncasecmp(p, needle, n) == 0)
-            return p;
+    while (p + n <= end) {
+        const char *c = memchr(p, needle[0], (size_t)(end - p) - n + 1);
+        if (!c)
+            return NULL;
+        if (strncasecmp(c, needle, n) == 0)
+            return c;
+        p = c + 1;
+    }
     return NULL;
 }
 

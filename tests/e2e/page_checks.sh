@@ -221,6 +221,8 @@ use_cert two; kill -HUP "$NGINX_PID"
 wait_until 60 "a tls_changed finding" has tls_changed new
 jq -e -s 'map(select(.canh.kind == "tls_changed"))[0] | .canh.taxonomy.code == "attack.spoofing"' \
     "$EV" >/dev/null || fail "tls_changed is not attack.spoofing"
+# The certificate of the first handshake was learned with the page.
+grep -q '^issuer CN=one CA' "$T"/state/checks/* || fail "the certificate was not learned"
 use_cert one; kill -HUP "$NGINX_PID"
 wait_until 60 "tls_changed to end" has tls_changed end
 pass "tls_changed for a certificate from another CA"
