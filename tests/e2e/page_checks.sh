@@ -140,6 +140,14 @@ assets = $T/assets.conf
 interface = veth-a
 CONF
 "$BIN/canh-agent" --check -c "$T/agent.conf" || fail "--check refused the config"
+# A mistake in a check key: file:line and exit 2.
+cp "$T/assets.conf" "$T/assets.good"
+sed -i 's|^check_mask = .*|check_mask = ([0-9]|' "$T/assets.conf"
+rc=0; "$BIN/canh-agent" --check -c "$T/agent.conf" 2>"$T/check-err.txt" || rc=$?
+[ "$rc" -eq 2 ] || fail "--check exited $rc on a bad check_mask, expected 2"
+grep -q "assets.conf:8: .*check_mask.*not a regular expression" "$T/check-err.txt" ||
+    fail "no file:line for the bad check_mask: $(cat "$T/check-err.txt")"
+mv "$T/assets.good" "$T/assets.conf"
 EV=$T/events.jsonl
 start_agent() {
     ip netns exec "$NSA" "$BIN/canh-agent" -c "$T/agent.conf" -o "jsonl:$EV" 2>>"$T/agent.log" &
@@ -248,6 +256,8 @@ kill -TERM "$AGENT_PID"
 rc=0; wait_pid 60 "$AGENT_PID" || rc=$?
 AGENT_PID=
 [ "$rc" -eq 0 ] || fail "exit $rc after SIGTERM"
+# The checks' counters: some done, the failed ones (TLS, nginx down) counted.
+grep -Eq 'checks: [0-9]+ done, [1-9][0-9]* failed' "$T/agent.log" || fail "no checks summary at stop"
 
 # 9. The learned baseline survives a restart: a change made while the
 # agent was down is reported on its first check.
