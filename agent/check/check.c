@@ -42,9 +42,9 @@ static void on_due(evutil_socket_t fd, short what, void *arg)
         schedule(t, 100000); /* retry shortly, keeping the pace of the rest */
         return;
     }
-    uint64_t timeout =
-        t->cfg->interval_us < CHECK_TIMEOUT_US ? t->cfg->interval_us : CHECK_TIMEOUT_US;
-    if (fetch_start(t->fetch, t->url, t->cfg->ca_file, timeout) < 0)
+    /* The timeout does not shrink with the interval: a slow answer is a
+     * late check (the next one waits for it), not a failure. */
+    if (fetch_start(t->fetch, t->url, t->cfg->ca_file, CHECK_TIMEOUT_US) < 0)
         log_warn("check %s: cannot start a fetch (out of memory)", t->url);
 }
 
@@ -100,10 +100,12 @@ static int target_configure(struct check_target *t, const struct asset *a, size_
     page_masks_free(&t->masks);
     if (page_masks_compile(&t->masks, a->check) < 0)
         return -1;
-    t->state_path[0] = '\0';
-    memset(&t->base, 0, sizeof(t->base));
+    /* Without a state dir the baseline lives in memory only, and a reload
+     * keeps it (relearning could take a defaced page for the normal one). */
     const char *dir = t->owner->cfg->state_dir;
     if (dir[0]) {
+        t->state_path[0] = '\0';
+        memset(&t->base, 0, sizeof(t->base));
         baseline_path(dir, t->asset_name, t->url, t->state_path, sizeof(t->state_path));
         if (baseline_load(t->state_path, &t->base) < 0)
             log_warn("check %s: cannot read its baseline %s: %m; learning it again", t->url,
@@ -220,6 +222,9 @@ struct check *check_new(struct event_base *base, const struct agent_config *cfg,
     }
     if (c->n)
         log_info("checks: %zu URLs", c->n);
+    if (c->n && !cfg->state_dir[0])
+        log_warn("checks: no [agent] state_dir: page baselines are kept in memory and learned "
+                 "again at each start");
     pipeline_set_stats_hook(pl, stats_hook, c);
     return c;
 }
@@ -240,8 +245,10 @@ void check_finish(struct check *c, uint64_t now_us)
 {
     if (!c)
         return;
+    /* No check may report after its findings are closed. */
     for (size_t i = 0; i < c->n; i++) {
         evtimer_del(c->t[i]->ev_next);
+        fetch_cancel(c->t[i]->fetch);
         verdict_end_all(c->t[i], now_us);
     }
     if (c->done)

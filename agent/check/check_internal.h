@@ -48,6 +48,7 @@ struct check_target {
     struct fetch *fetch;
     struct event *ev_next;
     unsigned failures_in_row;
+    uint64_t checks_done; /* of this URL since the agent started */
     struct ipaddr last_ip;
     bool has_last_ip;
     struct check_finding f[CK_COUNT];

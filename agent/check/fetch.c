@@ -417,14 +417,20 @@ bool fetch_busy(const struct fetch *x)
     return x->busy;
 }
 
+void fetch_cancel(struct fetch *x)
+{
+    if (!x->busy)
+        return;
+    curl_multi_remove_handle(x->owner->multi, x->easy);
+    x->owner->active--;
+    x->busy = false;
+}
+
 void fetch_free(struct fetch *x)
 {
     if (!x)
         return;
-    if (x->busy) {
-        curl_multi_remove_handle(x->owner->multi, x->easy);
-        x->owner->active--;
-    }
+    fetch_cancel(x);
     curl_easy_cleanup(x->easy);
     free(x->body);
     free(x);

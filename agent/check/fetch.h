@@ -64,6 +64,8 @@ struct fetch *fetch_new(struct fetcher *f, fetch_done_fn done, void *ctx);
  * ca_file: NULL or "" for the system store.  -1 when busy or on error. */
 int fetch_start(struct fetch *x, const char *url, const char *ca_file, uint64_t timeout_us);
 bool fetch_busy(const struct fetch *x);
+/* Stop a fetch in flight; done() will not be called. */
+void fetch_cancel(struct fetch *x);
 /* Cancels a fetch in flight (done() is not called). */
 void fetch_free(struct fetch *x);
 

@@ -70,8 +70,9 @@ static void emit(struct check_target *t, enum check_kind k, enum finding_state s
         ev.has_dst = true;
         ev.proto = IPPROTO_TCP;
     }
-    ev.counters = json_pack("{s:I,s:I}", "bad_checks", (json_int_t)f->bad_checks, "failures_in_row",
-                            (json_int_t)t->failures_in_row);
+    ev.counters =
+        json_pack("{s:I,s:I,s:I}", "bad_checks", (json_int_t)f->bad_checks, "failures_in_row",
+                  (json_int_t)t->failures_in_row, "url_checks", (json_int_t)t->checks_done);
     json_t *evidence = f->evidence ? json_copy(f->evidence) : json_object();
     json_object_set_new(evidence, "url", json_string(t->url));
     ev.evidence = evidence;
@@ -294,6 +295,7 @@ void verdict_apply(struct check_target *t, const struct fetch_result *r, uint64_
 {
     struct check *c = t->owner;
     c->done++;
+    t->checks_done++;
     c->latency_sum_us += r->latency_us;
     if (r->latency_us > c->latency_max_us)
         c->latency_max_us = r->latency_us;

@@ -160,9 +160,13 @@ count() {  # kind [state]
         'select(.canh.kind == $k and ($s == "" or .canh.state == $s))' "$EV" | wc -l
 }
 has() { [ "$(count "$@")" -ge "${N:-1}" ]; }
-checks() { grep -c 'GET /home.html' "$T/access.log" || true; }
+# The agent's checks of the page so far (each one GET /home.html).
+checks() { grep -c 'GET /home.html.*canh-agent' "$T/access.log" || true; }
 # wait_checks N: N more checks reached the page
-wait_checks() { local want=$(($(checks) + $1)); wait_until 60 "$1 more checks" bash -c "[ \$(grep -c 'GET /home.html' '$T/access.log') -ge $want ]"; }
+wait_checks() {
+    local want=$(($(checks) + $1))
+    wait_until 60 "$1 more checks" bash -c "[ \$(grep -c 'GET /home.html.*canh-agent' '$T/access.log') -ge $want ]"
+}
 no_check_events() {
     local n
     n=$(jq -c 'select(.canh.rule | test("check_"))' "$EV" 2>/dev/null | wc -l)
@@ -182,8 +186,10 @@ pass "unchanged HTTPS page with a masked dynamic date: silence"
 page "" "<h1>Hacked by Sh4d0w Team</h1>" "Your security is a myth. Greetz to all."
 before=$(checks)
 wait_until 60 "a defacement finding" has defacement new
-after=$(checks)
-[ $((after - before)) -le 2 ] || fail "defacement after $((after - before)) checks, expected at most 2"
+# The event says which check of the URL found it (its url_checks): at most
+# two after the edit, however late this script reads the output.
+after=$(jq -s 'map(select(.canh.kind == "defacement"))[0].canh.counters.url_checks' "$EV")
+[ $((after - before)) -le 2 ] || fail "defacement at check $after, the page was edited after check $before"
 jq -e -s 'map(select(.canh.kind == "defacement"))[0] |
     .canh.taxonomy.code == "attack.defacement" and .canh.asset.name == "portal" and
     (.canh.evidence.markers | index("hacked by")) != null' "$EV" >/dev/null ||
