@@ -12,7 +12,8 @@
 # defacement within two checks, page restored → end; a script from a new
 # host → content_injected; edited text → page_changed with an excerpt;
 # the name re-pointed in dnsmasq → dns_changed; a certificate from
-# another CA → tls_changed; nginx stopped → site_down, restarted → end;
+# another CA, trusted or not, or about to expire → tls_changed, and a
+# renewal learned silently; nginx stopped → site_down, restarted → end;
 # SIGHUP adds a URL; the learned baseline survives a restart.  Every
 # event validates against docs/event.schema.json.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
@@ -47,17 +48,25 @@ ip -n "$NSS" link set veth-s up; ip -n "$NSA" link set veth-a up
 ip -n "$NSS" link set lo up; ip -n "$NSA" link set lo up
 wait_until 30 "the veth pair to come up" ip netns exec "$NSA" ping -c1 -W1 "$SRV"
 
-# ---- a private PKI: CA one (trusted through check_ca_file), CA two (not)
-mkcert() {  # name ca-key ca-cert
-    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$1 CA" \
-        -keyout "$T/$1-ca.key" -out "$T/$1-ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=portal.canh.test" \
-        -keyout "$T/$1-portal.key" -out "$T/$1-portal.csr" 2>/dev/null
-    printf 'subjectAltName=DNS:portal.canh.test\n' >"$T/$1-ext"
-    openssl x509 -req -in "$T/$1-portal.csr" -CA "$T/$1-ca.pem" -CAkey "$T/$1-ca.key" \
-        -CAcreateserial -days 30 -extfile "$T/$1-ext" -out "$T/$1-portal.pem" 2>/dev/null
+# ---- a private PKI: CAs one and two (trusted through check_ca_file),
+# three (not)
+printf 'subjectAltName=DNS:portal.canh.test\n' >"$T/ext"
+leaf() {  # ca name days [key]: $T/name-portal.pem (+ .key) signed by ca
+    if [ -n "${4:-}" ]; then cp "$T/$4" "$T/$2-portal.key"; else
+        openssl genrsa -out "$T/$2-portal.key" 2048 2>/dev/null; fi
+    openssl req -new -key "$T/$2-portal.key" -subj "/CN=portal.canh.test" \
+        -out "$T/$2-portal.csr" 2>/dev/null
+    openssl x509 -req -in "$T/$2-portal.csr" -CA "$T/$1-ca.pem" -CAkey "$T/$1-ca.key" \
+        -CAcreateserial -days "$3" -extfile "$T/ext" -out "$T/$2-portal.pem" 2>/dev/null
 }
-mkcert one; mkcert two
+for ca in one two three; do
+    openssl req -x509 -newkey rsa:2048 -nodes -days 400 -subj "/CN=$ca CA" \
+        -keyout "$T/$ca-ca.key" -out "$T/$ca-ca.pem" 2>/dev/null
+    leaf "$ca" "$ca" 30
+done
+cat "$T/one-ca.pem" "$T/two-ca.pem" >"$T/trusted.pem"
+leaf one expiring 7 one-portal.key # same key and issuer, expires within 14 days
+leaf one renewed 90                # a renewal: same issuer, new key, later expiry
 use_cert() { cp "$T/$1-portal.pem" "$T/portal.pem"; cp "$T/$1-portal.key" "$T/portal.key"; }
 use_cert one
 
@@ -124,7 +133,7 @@ address = $SRV, $SRV2
 level = 3
 check = https://portal.canh.test/$1
 check_interval = 1s
-check_ca_file = $T/one-ca.pem
+check_ca_file = $T/trusted.pem
 check_expect_addresses = $SRV
 check_mask = [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}
 CONF
@@ -175,7 +184,7 @@ no_check_events() {
 
 # 1. Unchanged page, its clock masked: the baseline is learned, no finding.
 # (The clock is real: nginx prints the time at each request.)
-fetch_page() { ip netns exec "$NSA" curl -s --cacert "$T/one-ca.pem" https://portal.canh.test/home.html; }
+fetch_page() { ip netns exec "$NSA" curl -s --cacert "$T/trusted.pem" https://portal.canh.test/home.html; }
 fetch_page | grep -Eq 'lúc [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}' || fail "nginx does not print the time"
 wait_until 60 "the page to be learned" grep -q 'page learned' "$T/agent.log"
 wait_checks 4
@@ -230,16 +239,44 @@ printf '%s portal.canh.test\n' "$SRV" >"$T/hosts"; kill -HUP "$DNS_PID"
 wait_until 60 "dns_changed to end" has dns_changed end
 pass "dns_changed when the name points elsewhere"
 
-# 6. A certificate from another CA.
+# 6. Certificates. The one of the first handshake was learned with the page.
+grep -q '^issuer CN=one CA' "$T"/state/checks/* || fail "the certificate was not learned"
+tls_nth() {  # n: the n-th tls_changed new event (from 0)
+    jq -c -s --argjson n "$1" 'map(select(.canh.kind == "tls_changed" and .canh.state == "new"))[$n]' "$EV"
+}
+# Another CA, trusted too: the issuer changed.
 use_cert two; kill -HUP "$NGINX_PID"
 wait_until 60 "a tls_changed finding" has tls_changed new
-jq -e -s 'map(select(.canh.kind == "tls_changed"))[0] | .canh.taxonomy.code == "attack.spoofing"' \
-    "$EV" >/dev/null || fail "tls_changed is not attack.spoofing"
-# The certificate of the first handshake was learned with the page.
-grep -q '^issuer CN=one CA' "$T"/state/checks/* || fail "the certificate was not learned"
+tls_nth 0 | jq -e '.canh.taxonomy.code == "attack.spoofing" and .canh.evidence.reason == "issuer changed"
+    and .canh.evidence.new_issuer == "CN=two CA"' >/dev/null ||
+    fail "tls_changed for another CA: $(tls_nth 0)"
 use_cert one; kill -HUP "$NGINX_PID"
 wait_until 60 "tls_changed to end" has tls_changed end
-pass "tls_changed for a certificate from another CA"
+pass "tls_changed (attack.spoofing) for a certificate from another CA"
+# A CA nobody trusts: verification fails.
+use_cert three; kill -HUP "$NGINX_PID"
+N=2 wait_until 60 "a second tls_changed finding" has tls_changed new
+tls_nth 1 | jq -e '.canh.evidence.reason == "certificate verification failed"' >/dev/null ||
+    fail "tls_changed for an untrusted CA: $(tls_nth 1)"
+use_cert one; kill -HUP "$NGINX_PID"
+N=2 wait_until 60 "the second tls_changed to end" has tls_changed end
+pass "tls_changed for a certificate that fails verification"
+# The same key and issuer, expiring within 14 days: operator.software.
+use_cert expiring; kill -HUP "$NGINX_PID"
+N=3 wait_until 60 "a tls_changed finding for expiry" has tls_changed new
+tls_nth 2 | jq -e '.canh.taxonomy.code == "operator.software" and .canh.evidence.days_left < 14' \
+    >/dev/null || fail "tls_changed for expiry: $(tls_nth 2)"
+use_cert one; kill -HUP "$NGINX_PID"
+N=3 wait_until 60 "the expiry finding to end" has tls_changed end
+pass "tls_changed (operator.software) for a certificate about to expire"
+# A renewal (same issuer, new key, later expiry) is learned silently.
+use_cert renewed; kill -HUP "$NGINX_PID"
+spki=$(openssl x509 -in "$T/renewed-portal.pem" -pubkey -noout | openssl pkey -pubin -outform DER |
+    sha256sum | cut -d' ' -f1)
+wait_until 60 "the renewed certificate to be learned" grep -q "^spki $spki" "$T"/state/checks/*
+wait_checks 2
+[ "$(count tls_changed new)" -eq 3 ] || fail "a renewal raised tls_changed"
+pass "a renewal is learned without a finding"
 
 # 7. nginx stopped, then back.
 kill -TERM "$NGINX_PID"; wait_pid 30 "$NGINX_PID" || true; NGINX_PID=
