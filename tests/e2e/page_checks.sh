@@ -14,7 +14,8 @@
 # the name re-pointed in dnsmasq → dns_changed; a certificate from
 # another CA, trusted or not, or about to expire → tls_changed, and a
 # renewal learned silently; nginx stopped → site_down, restarted → end;
-# SIGHUP adds a URL; the learned baseline survives a restart.  Every
+# SIGHUP adds a URL; heartbeats (Redis) count checks done and failed;
+# the learned baseline survives a restart.  Every
 # event validates against docs/event.schema.json.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
@@ -28,8 +29,9 @@ chmod 755 "$T"
 NSS=canh-pcs-$$; NSA=canh-pca-$$
 NET=10.213.$(($$ % 200 + 20))
 SRV=$NET.1; SRV2=$NET.3; AGT=$NET.2
-AGENT_PID=; NGINX_PID=; DNS_PID=
+AGENT_PID=; NGINX_PID=; DNS_PID=; REDIS_PID=
 cleanup() {
+    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
     # TERM, not KILL: nginx's master takes its workers down with it.
     [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null
@@ -139,6 +141,11 @@ check_mask = [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}
 CONF
 }
 write_assets ""
+# Heartbeats (with the checks' counters) go to Redis.
+redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 777 --dir "$T" --save '' \
+    --logfile "$T/redis.log" &
+REDIS_PID=$!
+wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
 cat >"$T/agent.conf" <<CONF
 [agent]
 name = checks
@@ -147,6 +154,9 @@ local_rules_dir = $T/local-rules
 assets = $T/assets.conf
 [capture]
 interface = veth-a
+[output]
+redis_url = unix:$T/r.sock
+heartbeat_interval = 1s
 CONF
 "$BIN/canh-agent" --check -c "$T/agent.conf" || fail "--check refused the config"
 # A mistake in a check key: file:line and exit 2.
@@ -159,7 +169,8 @@ grep -q "assets.conf:8: .*check_mask.*not a regular expression" "$T/check-err.tx
 mv "$T/assets.good" "$T/assets.conf"
 EV=$T/events.jsonl
 start_agent() {
-    ip netns exec "$NSA" "$BIN/canh-agent" -c "$T/agent.conf" -o "jsonl:$EV" 2>>"$T/agent.log" &
+    ip netns exec "$NSA" "$BIN/canh-agent" -c "$T/agent.conf" -o "jsonl:$EV" -o redis \
+        2>>"$T/agent.log" &
     AGENT_PID=$!
 }
 start_agent
@@ -294,6 +305,14 @@ kill -HUP "$AGENT_PID"
 wait_until 60 "the reload" grep -q 'checks: 2 URLs after reload' "$T/agent.log"
 wait_until 60 "a check of the new URL" grep -q 'GET /other.html.*canh-agent' "$T/access.log"
 pass "SIGHUP reloads the checks"
+
+# The heartbeat counts checks done and failed (TLS, nginx down) and their latency.
+heartbeat_checks() {
+    redis-cli -s "$T/r.sock" --raw XREVRANGE canh:heartbeats:checks + - COUNT 1 | grep '^{' |
+        jq -e '.canh.checks | .urls == 2 and .done > 10 and .failed >= 3 and .latency_ms_mean > 0'
+}
+wait_until 30 "a heartbeat with the checks' counters" heartbeat_checks
+pass "heartbeats carry checks done, failed and latency"
 
 kill -TERM "$AGENT_PID"
 rc=0; wait_pid 60 "$AGENT_PID" || rc=$?
