@@ -120,6 +120,7 @@ START_TEST(baseline_round_trip)
     memset(&b, 0, sizeof(b));
     analyse(page_a, NULL, "hacked by\n", &b.page);
     b.have_page = true;
+    b.masks_id = 0xfedcba9876543210ull;
     strcpy(b.page.markers, "hacked by\n");
     b.have_tls = true;
     b.tls.valid = true;
@@ -135,6 +136,7 @@ START_TEST(baseline_round_trip)
     ck_assert(back.have_page && back.have_tls);
     ck_assert_mem_eq(back.page.sha256, b.page.sha256, 32);
     ck_assert_uint_eq(back.page.size, b.page.size);
+    ck_assert_uint_eq(back.masks_id, b.masks_id);
     ck_assert_str_eq(back.page.title, b.page.title);
     ck_assert_str_eq(back.page.text, b.page.text);
     ck_assert_uint_eq(back.page.n_domains, 2);

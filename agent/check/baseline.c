@@ -57,6 +57,8 @@ int baseline_load(const char *path, struct check_baseline *b)
         if (strcmp(line, "sha256") == 0 && strlen(v) == 64) {
             hex_to(v, p->sha256, 32);
             b->have_page = true;
+        } else if (strcmp(line, "masks") == 0) {
+            b->masks_id = strtoull(v, NULL, 16);
         } else if (strcmp(line, "size") == 0) {
             p->size = strtoull(v, NULL, 10);
         } else if (strcmp(line, "title") == 0) {
@@ -122,7 +124,7 @@ int baseline_save(const char *path, const char *asset, const char *url,
         for (int i = 0; i < 32; i++)
             snprintf(hex + 2 * i, 3, "%02x", p->sha256[i]);
         put_line(fp, "sha256", hex);
-        fprintf(fp, "size %" PRIu64 "\n", p->size);
+        fprintf(fp, "size %" PRIu64 "\nmasks %016" PRIx64 "\n", p->size, b->masks_id);
         put_line(fp, "title", p->title);
         for (size_t i = 0; i < p->n_domains; i++)
             put_line(fp, "domain", p->domains[i]);

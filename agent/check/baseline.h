@@ -20,6 +20,7 @@
 struct check_baseline {
     bool have_page;
     struct page_facts page;
+    uint64_t masks_id; /* of the check_mask list the page was learned with */
     bool have_tls;
     struct cert_facts tls;
 };

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/check/check_internal.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -100,6 +101,9 @@ static int target_configure(struct check_target *t, const struct asset *a, size_
     page_masks_free(&t->masks);
     if (page_masks_compile(&t->masks, a->check) < 0)
         return -1;
+    t->masks_id = 0x63686b6du;
+    for (size_t i = 0; i < a->check->n_mask; i++)
+        t->masks_id = hash_bytes(a->check->mask[i], strlen(a->check->mask[i]) + 1, t->masks_id);
     /* Without a state dir the baseline lives in memory only, and a reload
      * keeps it (relearning could take a defaced page for the normal one). */
     const char *dir = t->owner->cfg->state_dir;
@@ -110,6 +114,13 @@ static int target_configure(struct check_target *t, const struct asset *a, size_
         if (baseline_load(t->state_path, &t->base) < 0)
             log_warn("check %s: cannot read its baseline %s: %m; learning it again", t->url,
                      t->state_path);
+    }
+    /* A page hashed under other masks cannot be compared: learn it again
+     * (the operator changed check_mask, usually to silence a dynamic part). */
+    if (t->base.have_page && t->base.masks_id != t->masks_id) {
+        log_info("check %s: check_mask changed, learning the page again", t->url);
+        t->base.have_page = false;
+        memset(&t->base.page, 0, sizeof(t->base.page));
     }
     /* A baseline learned under another pin is not this page's. */
     if (a->check->has_baseline[url_index] && t->base.have_page &&

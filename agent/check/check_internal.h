@@ -44,6 +44,7 @@ struct check_target {
     char url[ASSET_CHECK_URL_MAX];
     char state_path[1024]; /* "" without a state dir */
     struct page_masks masks;
+    uint64_t masks_id; /* hash of the check_mask list */
     struct check_baseline base;
     struct fetch *fetch;
     struct event *ev_next;

@@ -246,6 +246,7 @@ static void judge_page(struct check_target *t, const struct fetch_result *r, uin
     if (!t->base.have_page && (!pinned || memcmp(facts.sha256, pin, 32) == 0)) {
         t->base.page = facts;
         t->base.have_page = true;
+        t->base.masks_id = t->masks_id;
         save(t);
         log_info("check %s: page learned, sha256:%s (%llu bytes)%s", t->url, hex_new,
                  (unsigned long long)facts.size,

@@ -128,7 +128,7 @@ wait_until 30 "dnsmasq to answer" ip netns exec "$NSA" getent hosts portal.canh.
 # ---- the agent: checks every second; short hold_down from local rules
 mkdir -p "$T/local-rules" "$T/state"
 sed 's/^hold_down = .*/hold_down = 1s/' "$SRC/rules/check.rules" >"$T/local-rules/check.rules"
-write_assets() {  # extra check URL
+write_assets() {  # extra-check-URLs [extra-mask]
     cat >"$T/assets.conf" <<CONF
 [portal]
 address = $SRV, $SRV2
@@ -137,7 +137,7 @@ check = https://portal.canh.test/$1
 check_interval = 1s
 check_ca_file = $T/trusted.pem
 check_expect_addresses = $SRV
-check_mask = [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}
+check_mask = [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}${2:+, $2}
 CONF
 }
 write_assets ""
@@ -298,13 +298,19 @@ start_nginx
 wait_until 60 "site_down to end" has site_down end
 pass "site_down while nginx is stopped, ended when it is back"
 
-# 8. SIGHUP reloads the checks: a second URL is checked.
-write_assets "other.html, https://portal.canh.test/"
+# 8. SIGHUP reloads the checks: a second URL is checked, and the page is
+# learned again under its new mask (hashes under other masks differ).
+write_assets "other.html, https://portal.canh.test/" "viên chức"
 # (the first URL is now /other.html; / stays as the second one)
+changed_before=$(count page_changed new)
 kill -HUP "$AGENT_PID"
 wait_until 60 "the reload" grep -q 'checks: 2 URLs after reload' "$T/agent.log"
 wait_until 60 "a check of the new URL" grep -q 'GET /other.html.*canh-agent' "$T/access.log"
-pass "SIGHUP reloads the checks"
+grep -q 'portal.canh.test/: check_mask changed, learning the page again' "$T/agent.log" ||
+    fail "the page was not learned again under its new mask"
+wait_checks 3
+[ "$(count page_changed new)" -eq "$changed_before" ] || fail "a new mask raised page_changed"
+pass "SIGHUP reloads the checks; a changed mask re-learns the page"
 
 # The heartbeat counts checks done and failed (TLS, nginx down) and their latency.
 heartbeat_checks() {
@@ -323,12 +329,14 @@ grep -Eq 'checks: [0-9]+ done, [1-9][0-9]* failed' "$T/agent.log" || fail "no ch
 
 # 9. The learned baseline survives a restart: a change made while the
 # agent was down is reported on its first check.
-write_assets ""
+write_assets "" "viên chức"
 opened=$(count page_changed new)
+learned=$(grep -c 'page learned' "$T/agent.log")
 page "" "" "Trang đã bị thay đổi khi agent dừng."
 start_agent
 N=$((opened + 1)) wait_until 60 "page_changed after the restart" has page_changed new
-grep -c 'page learned' "$T/agent.log" | grep -qx 2 || fail "the page was learned again after the restart"
+[ "$(grep -c 'page learned' "$T/agent.log")" -eq "$learned" ] ||
+    fail "the page was learned again after the restart"
 kill -TERM "$AGENT_PID"; wait_pid 60 "$AGENT_PID" || true; AGENT_PID=
 pass "the learned baseline is kept in the state dir across restarts"
 
