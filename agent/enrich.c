@@ -102,7 +102,10 @@ void enrich_event(struct enrich *e, struct evt *ev)
         ev->taxonomy = ev->rule->taxonomy;
     if (ev->severity == SEV_NONE)
         ev->severity = ev->rule->severity;
-    ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
+    /* An active page check names its asset itself (agent/check/): the
+     * address it reached may be one the asset does not own. */
+    if (!ev->asset)
+        ev->asset = ev->has_dst ? assets_lookup(e->assets, &ev->dst) : NULL;
     /* An agency host attacking outward (roles swapped): the asset is the
      * attacker's, the one to clean. */
     if (!ev->asset && ev->has_src && strcmp(ev->taxonomy->code, "attack.malware") == 0)

@@ -19,6 +19,7 @@
 
 #include "agent/capture.h"
 #include "agent/evidence.h"
+#include "agent/check/check.h"
 #include "agent/output/heartbeat.h"
 #include "agent/output/output.h"
 #include "agent/output/redis.h"
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
     struct event_base *base = NULL;
     struct runloop *rl = NULL;
     struct health *health = NULL;
+    struct check *check = NULL;
     struct heartbeat *hb = NULL;
     struct metrics_http *metrics = NULL;
     struct evidence *evidence = NULL;
@@ -331,7 +333,11 @@ int main(int argc, char **argv)
     health = health_new(base, &cfg, pl, &cap);
     hb = heartbeat_new(base, &cfg, pl, &cap, redis_outs, n_redis);
     notify = notify_new(base);
-    if (!rl || !health || !hb || !notify) {
+    /* Page checks run only on a live capture: a replay is about the past. */
+    if (!read_file) {
+        check = check_new(base, &cfg, pl);
+    }
+    if (!rl || !health || !hb || !notify || (!read_file && !check)) {
         log_err("cannot set up the event loop (out of memory)");
         status = 1;
         goto out;
@@ -350,6 +356,7 @@ int main(int argc, char **argv)
         .health = health,
         .notify = notify,
         .heartbeat = hb,
+        .check = check,
         .outputs = outs,
         .n_outputs = n_outs,
         .drain_timeout_us = drain_us,
@@ -384,6 +391,7 @@ out:
     metrics_http_free(metrics);
     heartbeat_free(hb);
     health_free(health);
+    check_free(check);
     notify_free(notify);
     /* Outputs (Redis: its libevent events) go before the loop does. */
     pipeline_free(pl);

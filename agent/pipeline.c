@@ -24,6 +24,8 @@
 /* Detector names a rule may use: the detectors plus the agent's own
  * health findings (capture_drops, link_silent). */
 #define HEALTH_DETECTOR "health"
+/* ... and the active page checks (agent/check/). */
+#define CHECK_DETECTOR "check"
 
 struct pipeline {
     const struct agent_config *cfg;
@@ -41,6 +43,8 @@ struct pipeline {
     pipeline_event_hook hook;
     void *hook_ctx;
     struct evidence *evidence; /* NULL: [evidence] off */
+    pipeline_stats_hook stats_hook;
+    void *stats_ctx;
 
     struct decode_stats dstats;
     uint64_t packets, bytes, events;
@@ -73,11 +77,12 @@ static int load_inputs(const struct agent_config *cfg, const char *rules_dir, st
         goto fail;
     size_t n_ops;
     const struct detector_ops *const *ops = detector_all(&n_ops);
-    const char *known[PIPELINE_MAX_DETECTORS + 1];
+    const char *known[PIPELINE_MAX_DETECTORS + 2];
     for (size_t i = 0; i < n_ops; i++)
         known[i] = ops[i]->name;
     known[n_ops] = HEALTH_DETECTOR;
-    if (ruleset_check_detectors(rules, known, n_ops + 1, err) < 0)
+    known[n_ops + 1] = CHECK_DETECTOR;
+    if (ruleset_check_detectors(rules, known, n_ops + 2, err) < 0)
         goto fail;
     for (size_t i = 0; i < n_ops; i++)
         if (ops[i]->check(rules, err) < 0)
@@ -337,6 +342,8 @@ json_t *pipeline_stats(struct pipeline *pl)
     json_object_set_new(s, "outputs", outs);
     if (pl->evidence)
         evidence_stats(pl->evidence, s);
+    if (pl->stats_hook)
+        pl->stats_hook(pl->stats_ctx, s);
     return s;
 }
 
@@ -355,6 +362,15 @@ uint64_t pipeline_last_packet_us(const struct pipeline *pl)
 const char *pipeline_rules_version(const struct pipeline *pl)
 {
     return pl->rules.version;
+}
+const struct assets *pipeline_assets(const struct pipeline *pl)
+{
+    return &pl->assets;
+}
+void pipeline_set_stats_hook(struct pipeline *pl, pipeline_stats_hook hook, void *ctx)
+{
+    pl->stats_hook = hook;
+    pl->stats_ctx = ctx;
 }
 struct rule *pipeline_rule(struct pipeline *pl, const char *detector, const char *name)
 {

@@ -63,6 +63,11 @@ const struct decode_stats *pipeline_decode_stats(const struct pipeline *pl);
 uint64_t pipeline_events(const struct pipeline *pl);
 uint64_t pipeline_last_packet_us(const struct pipeline *pl);
 const char *pipeline_rules_version(const struct pipeline *pl);
+/* The loaded assets (valid until the next reload). */
+const struct assets *pipeline_assets(const struct pipeline *pl);
+/* Called by pipeline_stats to add a part's counters (the page checks). */
+typedef void (*pipeline_stats_hook)(void *ctx, json_t *out);
+void pipeline_set_stats_hook(struct pipeline *pl, pipeline_stats_hook hook, void *ctx);
 /* Emit an agent-level finding (capture_drops, link_silent) through the
  * same enrich/output path; rule names a rule in the "health" detector
  * section of the rules, or NULL for the built-in health rule. */

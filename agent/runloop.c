@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/check/check.h"
 #include "agent/sys/debug_source.h"
 #include "agent/sys/health.h"
 #include "agent/sys/notify.h"
@@ -88,6 +89,7 @@ static void stop(struct runloop *rl, int status)
     if (rl->cap->live && units_now_us() > now)
         now = units_now_us();
     health_finish(rl->x.health, now);
+    check_finish(rl->x.check, now);
     pipeline_finish(rl->pl, now);
     /* The closing events are counted now: one last heartbeat carries the
      * final counters, so the collector's figures for this agent add up
@@ -164,6 +166,8 @@ static void on_signal(evutil_socket_t sig, short what, void *ctx)
         struct cfg_err err;
         if (pipeline_reload(rl->pl, &err) < 0)
             log_err("reload refused, keeping the running rules: %s", err.msg);
+        else
+            check_reload(rl->x.check);
         return;
     }
     if (rl->stopping) {

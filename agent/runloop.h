@@ -17,6 +17,7 @@
 
 struct runloop;
 struct health;
+struct check;
 struct notify;
 struct heartbeat;
 
@@ -28,6 +29,7 @@ struct runloop_extras {
     struct health *health;         /* its findings are closed at stop */
     struct notify *notify;         /* STOPPING=1 at stop */
     struct heartbeat *heartbeat;   /* sent once more at stop, with the final counters */
+    struct check *check;           /* page checks: reloaded on SIGHUP, ended at stop */
     struct output *const *outputs; /* whose pending() the stop waits for */
     size_t n_outputs;
     uint64_t drain_timeout_us; /* longest wait for them */

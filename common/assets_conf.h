@@ -13,6 +13,29 @@
 
 #define ASSET_MAX_PORTS 16
 #define ASSET_MAX_MONITOR 16
+#define ASSET_MAX_CHECK 16
+#define ASSET_MAX_MASKS 8
+#define ASSET_CHECK_URL_MAX 512
+#define ASSET_CHECK_DEFAULT_INTERVAL_US 60000000ull
+
+/* Active page checks of one asset (agent/check/, docs/configuration.md):
+ * the check_* keys.  Allocated only for assets that have them. */
+struct asset_check {
+    char url[ASSET_MAX_CHECK][ASSET_CHECK_URL_MAX];
+    size_t n_url;
+    /* check_baseline: one per URL, in check's order ("learn" for none). */
+    bool has_baseline[ASSET_MAX_CHECK];
+    uint8_t baseline[ASSET_MAX_CHECK][32];
+    size_t n_baseline;
+    int baseline_line;
+    uint64_t interval_us;
+    char ca_file[256];    /* empty: the system store */
+    struct netset expect; /* check_expect_addresses; n == 0: not checked */
+    /* check_mask: POSIX extended regular expressions, validated at load. */
+    char mask[ASSET_MAX_MASKS][256];
+    size_t n_mask;
+    int line; /* of the first check_* key */
+};
 
 struct asset_monitor {
     char path[256];
@@ -30,7 +53,8 @@ struct asset {
     size_t n_web_ports; /* 0: the default web ports */
     struct asset_monitor monitor[ASSET_MAX_MONITOR];
     size_t n_monitor;
-    uint32_t capacity_mbps; /* 0: unknown */
+    uint32_t capacity_mbps;    /* 0: unknown */
+    struct asset_check *check; /* NULL: no active checks */
     const char *file;
     int line;
 };

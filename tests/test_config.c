@@ -258,6 +258,76 @@ START_TEST(assets_mistakes)
 }
 END_TEST
 
+/* The check_* keys of active page checks (agent/check/). */
+START_TEST(assets_checks)
+{
+    const char *ca = write_temp_file("check-ca.pem", "not read at load, only opened\n");
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "[portal]\naddress = 198.51.100.10\n"
+             "check = https://portal.example.gov.vn/, http://198.51.100.10:8080/news?id=1,\n"
+             "  https://[2001:db8::10]/\n"
+             "check_interval = 30s\ncheck_ca_file = %s\n"
+             "check_expect_addresses = 198.51.100.10, 2001:db8::/64\n"
+             "check_mask = [0-9]{4}-[0-9]{2}-[0-9]{2}, csrf=[a-z0-9]+, a\\,b\n"
+             "check_baseline = learn, "
+             "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff, learn\n"
+             "[lan]\naddress = 198.51.100.0/24\n",
+             ca);
+    const char *path = write_temp_file("checks.conf", text);
+    struct assets a;
+    struct cfg_err err;
+    ck_assert_msg(assets_load(path, &a, &err) == 0, "%s", err.msg);
+    const struct asset_check *c = a.v[0].check;
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_null(a.v[1].check);
+    ck_assert_uint_eq(c->n_url, 3);
+    ck_assert_str_eq(c->url[1], "http://198.51.100.10:8080/news?id=1");
+    ck_assert_str_eq(c->url[2], "https://[2001:db8::10]/");
+    ck_assert_uint_eq(c->interval_us, 30000000u);
+    ck_assert_str_eq(c->ca_file, ca);
+    ck_assert_uint_eq(c->expect.n, 2);
+    ck_assert_uint_eq(c->n_mask, 3);
+    ck_assert_str_eq(c->mask[2], "a,b");
+    ck_assert(!c->has_baseline[0] && c->has_baseline[1] && !c->has_baseline[2]);
+    ck_assert_uint_eq(c->baseline[1][1], 0x11);
+    assets_free(&a);
+
+    /* The default interval is a minute. */
+    path = write_temp_file("checks.conf", "[w]\naddress = 10.0.0.1\ncheck = http://w.example/\n");
+    ck_assert_msg(assets_load(path, &a, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(a.v[0].check->interval_us, 60000000u);
+    assets_free(&a);
+
+    const char *head = "[web]\naddress = 198.51.100.10\n";
+    char t[1024];
+#define CHECK_FAILS(body, line, fragment)                                                          \
+    do {                                                                                           \
+        snprintf(t, sizeof(t), "%s%s", head, body);                                                \
+        kind_fails(ASSETS_CONF, t, line, fragment);                                                \
+    } while (0)
+    CHECK_FAILS("check = ftp://w.example/\n", 3, "not an http:// or https:// URL");
+    CHECK_FAILS("check = https://\n", 3, "has no host");
+    CHECK_FAILS("check = https://w.example:99999/\n", 3, "port");
+    CHECK_FAILS("check = https://bad_host!/\n", 3, "not a name or an address");
+    CHECK_FAILS("check = https://u:p@w.example/\n", 3, "user name");
+    CHECK_FAILS("check = https://w.example/\ncheck_interval = 0s\n", 4, "check_interval");
+    CHECK_FAILS("check = https://w.example/\ncheck_interval = 2d\n", 4, "at most 1d");
+    CHECK_FAILS("check = https://w.example/\ncheck_ca_file = /nonexistent/ca.pem\n", 4,
+                "cannot read /nonexistent/ca.pem");
+    CHECK_FAILS("check = https://w.example/\ncheck_expect_addresses = 10.0.0.300\n", 4,
+                "not an address");
+    CHECK_FAILS("check = https://w.example/\ncheck_mask = ([0-9]\n", 4, "not a regular expression");
+    CHECK_FAILS("check = https://w.example/\ncheck_baseline = sha256:1234\n", 4, "sha256");
+    CHECK_FAILS("check = https://a.example/, https://b.example/\ncheck_baseline = learn\n", 4,
+                "1 digests for 2 URLs");
+    CHECK_FAILS("check_interval = 10s\n", 3, "no 'check = URL'");
+    CHECK_FAILS("check = https://w.example/\ncheck_colour = red\n", 4,
+                "unknown key 'check_colour'");
+#undef CHECK_FAILS
+}
+END_TEST
+
 START_TEST(rules_good_and_getters)
 {
     const char *path = write_temp_file("t.rules", "[fast_scan]\n"
@@ -617,6 +687,7 @@ int main(void)
     tcase_add_test(tc, agent_conf_instance);
     tcase_add_test(tc, assets_good_and_lookup);
     tcase_add_test(tc, assets_mistakes);
+    tcase_add_test(tc, assets_checks);
     tcase_add_test(tc, rules_good_and_getters);
     tcase_add_test(tc, rules_mistakes);
     tcase_add_test(tc, shipped_rules_load);
