@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "agent/capture.h"
-#include "agent/evidence.h"
 #include "agent/check/check.h"
+#include "agent/evidence.h"
 #include "agent/output/heartbeat.h"
 #include "agent/output/output.h"
 #include "agent/output/redis.h"

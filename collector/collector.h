@@ -41,8 +41,8 @@ struct collector_stats {
     uint64_t oversized;         /* entries above max_entry_size/max_heartbeat_size */
     uint64_t consumers_deleted; /* dead consumers removed from the group */
     uint64_t silence_deferred;  /* silent by canh:agent_seen, but newer heartbeats wait unread */
-    uint64_t updated;    /* material changes announced as "updated" */
-    uint64_t suppressed; /* events matching a rejected incident (false positives) */
+    uint64_t updated;           /* material changes announced as "updated" */
+    uint64_t suppressed;        /* events matching a rejected incident (false positives) */
     uint64_t errors;
 };
 

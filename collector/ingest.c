@@ -326,6 +326,31 @@ int ingest_vet_heartbeat(const struct ingest_policy *pol, struct in_heartbeat *h
     return vet_agency(pol, hb->root, hb->agent, &hb->agency, reason, rlen);
 }
 
+#define SUMMARY_MAX_KEYS 32 /* names kept from one map of a heartbeat */
+#define SUMMARY_MAX_NAME 32 /* bytes of such a name */
+
+/* The integer (and boolean) members of src with short names into dst, at most
+ * SUMMARY_MAX_KEYS of them; only the names in only[] when it is given. */
+static void copy_int_map(json_t *dst, json_t *src, const char *const *only, size_t n_only)
+{
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+    json_object_foreach(src, key, v)
+    {
+        if (n >= SUMMARY_MAX_KEYS || strlen(key) > SUMMARY_MAX_NAME ||
+            !(json_is_integer(v) || json_is_boolean(v)))
+            continue;
+        bool wanted = !only;
+        for (size_t i = 0; i < n_only && !wanted; i++)
+            wanted = strcmp(key, only[i]) == 0;
+        if (wanted) {
+            json_object_set(dst, key, v);
+            n++;
+        }
+    }
+}
+
 char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
 {
     /* canh.<key> (NULL sub) or canh.<key>.<sub>, copied when an integer
@@ -357,6 +382,14 @@ char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
         {"counters", "bytes"},
         {"counters", "pcap_drops"},
         {"counters", "events"},
+        {"evidence", "files"},
+        {"evidence", "disk_bytes"},
+        {"evidence", "removed_files"},
+        {"evidence", "write_errors"},
+        {"evidence", "ring_dropped"},
+        {"checks", "urls"},
+        {"checks", "done"},
+        {"checks", "failed"},
     };
     json_t *in = json_object_get(hb->root, "canh");
     json_t *canh = json_object();
@@ -379,6 +412,27 @@ char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
         }
         json_object_set(sub, keep[i][1], v);
     }
+    /* Two bounded maps /metrics labels by name: decode errors by reason,
+     * and each detector's table figures. */
+    static const char *const per_detector[] = {"findings", "suppressed_findings", "evictions",
+                                               "emergency", "emergency_entered"};
+    json_t *why = json_object();
+    copy_int_map(why, json_object_get(in, "decode_errors_by_reason"), NULL, 0);
+    json_object_set_new(canh, "decode_errors_by_reason", why);
+    json_t *det = json_object();
+    const char *name;
+    json_t *member;
+    size_t n_det = 0;
+    json_object_foreach(json_object_get(in, "detectors"), name, member)
+    {
+        if (n_det++ >= SUMMARY_MAX_KEYS || strlen(name) > SUMMARY_MAX_NAME ||
+            !json_is_object(member))
+            continue;
+        json_t *d = json_object();
+        copy_int_map(d, member, per_detector, sizeof(per_detector) / sizeof(per_detector[0]));
+        json_object_set_new(det, name, d);
+    }
+    json_object_set_new(canh, "detectors", det);
     json_t *root = json_object();
     json_t *ts = json_object_get(hb->root, "timestamp");
     if (json_is_string(ts) && json_string_length(ts) <= 64)

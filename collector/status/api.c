@@ -47,7 +47,7 @@ void status_send_text(struct evhttp_request *req, int code, const char *reason, 
     status_send_body(req, code, reason, "text/plain; charset=utf-8", text, strlen(text));
 }
 
-static void send_json(struct evhttp_request *req, int code, const char *reason, json_t *o)
+void status_reply_json(struct evhttp_request *req, int code, const char *reason, json_t *o)
 {
     char *text = status_dump(o);
     if (!text) {
@@ -63,7 +63,7 @@ void status_send_json(struct status *s, struct evhttp_request *req, const char *
     json_t *fresh = status_freshness(s, units_now_us());
     if (!s->snap.valid || !cached) {
         json_t *o = json_pack("{s:s,s:o}", "error", "no data from Redis yet", "snapshot", fresh);
-        send_json(req, 503, "Service Unavailable", o);
+        status_reply_json(req, 503, "Service Unavailable", o);
         return;
     }
     /* The cached body with the snapshot's age in front: {"snapshot":{..},<cached>. */
@@ -91,7 +91,7 @@ void status_send_session(struct status *s, struct evhttp_request *req, const str
                           "auth_none", s->c->cfg->status_auth_none);
     if (who->session)
         json_object_set_new(o, "csrf", json_string(who->session->csrf));
-    send_json(req, 200, "OK", o);
+    status_reply_json(req, 200, "OK", o);
 }
 
 void status_send_page(struct evhttp_request *req, int code, const char *reason)
@@ -153,5 +153,5 @@ void status_send_collector(struct status *s, struct evhttp_request *req)
         o, "escalation",
         json_pack("{s:I,s:o}", "queue_depth", (json_int_t)s->snap.queue_depth, "sinks", sinks));
     json_object_set_new(o, "deadletter", json_integer((json_int_t)s->snap.deadletter_len));
-    send_json(req, 200, "OK", o);
+    status_reply_json(req, 200, "OK", o);
 }

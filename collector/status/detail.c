@@ -88,21 +88,10 @@ static bool id_valid(const char *id)
     return true;
 }
 
-static void send_json(struct evhttp_request *req, int code, const char *reason, json_t *o)
-{
-    char *text = status_dump(o);
-    if (!text) {
-        status_send_text(req, 500, "Internal Server Error", "out of memory\n");
-        return;
-    }
-    status_send_body(req, code, reason, "application/json; charset=utf-8", text, strlen(text));
-    free(text);
-}
-
 static void send_error(struct status *s, struct evhttp_request *req, int code, const char *reason,
                        const char *msg)
 {
-    send_json(
+    status_reply_json(
         req, code, reason,
         json_pack("{s:s,s:o}", "error", msg, "snapshot", status_freshness(s, units_now_us())));
 }
@@ -239,7 +228,7 @@ static void on_detail(redisReply *reply, void *priv)
         json_object_set_new(o, "timeline", timeline);
         json_object_set_new(o, "timeline_scanned", json_integer(DETAIL_SCAN));
         json_object_set_new(o, "report", report_draft(s->c->cfg, d->id));
-        send_json(req, 200, "OK", o);
+        status_reply_json(req, 200, "OK", o);
     }
     free(d);
 }

@@ -188,6 +188,8 @@ void status_send_body(struct evhttp_request *req, int code, const char *reason, 
 void status_send_text(struct evhttp_request *req, int code, const char *reason, const char *text);
 /* A cached snapshot body with its freshness, or 503 before the first refresh. */
 void status_send_json(struct status *s, struct evhttp_request *req, const char *cached);
+/* o as JSON (o stays the caller's); 500 when it cannot be written. */
+void status_reply_json(struct evhttp_request *req, int code, const char *reason, json_t *o);
 void status_send_page(struct evhttp_request *req, int code, const char *reason);
 void status_send_collector(struct status *s, struct evhttp_request *req); /* /api/collector */
 void status_send_session(struct status *s, struct evhttp_request *req, const struct principal *who);

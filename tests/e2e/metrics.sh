@@ -45,6 +45,7 @@ log_level = info
 sweep_interval = 500ms
 [status]
 listen = 127.0.0.1:0
+auth = none
 refresh = 200ms
 CONF
 "$CANH_BIN/canh-collector" -c "$TMP/collector.conf" >"$TMP/collector.log" 2>&1 &
