@@ -5,12 +5,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/ini.h"
@@ -96,11 +94,6 @@ bool collector_listen_loopback(const char *host)
     if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
         return true;
     return inet_pton(AF_INET, host, addr) == 1 && addr[0] == 127;
-}
-
-int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port)
-{
-    return value_listen_split(text, host, host_len, port);
 }
 
 /* ---- keys ------------------------------------------------------------- */
@@ -416,7 +409,7 @@ static int h_status(struct collector_config *c, const char *value, const struct 
     if (strcmp(name, "listen") == 0) {
         char host[128];
         uint16_t port;
-        if (*value && collector_listen_parse(value, host, sizeof(host), &port) < 0)
+        if (*value && value_listen_split(value, host, sizeof(host), &port) < 0)
             return value_fail(at, "'%s' is not host:port (e.g. 127.0.0.1:8088, [::1]:8088)", value);
         c->status_listen_line = at->line;
         return value_string(at, value, c->status_listen, sizeof(c->status_listen));
@@ -506,7 +499,7 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
         bool creds = c->status_token_file[0] || c->status_operators_file[0] || c->status_user[0];
         char host[128];
         uint16_t port;
-        bool loopback = collector_listen_parse(c->status_listen, host, sizeof(host), &port) == 0 &&
+        bool loopback = value_listen_split(c->status_listen, host, sizeof(host), &port) == 0 &&
                         collector_listen_loopback(host);
         if (c->status_auth_none && creds)
             return cfg_fail(
@@ -560,39 +553,9 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
 
 int collector_config_check_listen(const struct collector_config *c, struct cfg_err *err)
 {
-    const char *path = c->path ? c->path : "collector.conf";
-    char host[128], service[8];
-    uint16_t port;
-    if (!c->status_listen[0])
+    char why[256];
+    if (!c->status_listen[0] || value_listen_try_bind(c->status_listen, why, sizeof(why)) == 0)
         return 0;
-    if (collector_listen_parse(c->status_listen, host, sizeof(host), &port) < 0)
-        return cfg_fail(err, path, c->status_listen_line, "listen: '%s' is not host:port",
-                        c->status_listen);
-    snprintf(service, sizeof(service), "%u", port);
-    /* As evhttp_bind_socket does: the first passive address, SO_REUSEADDR. */
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    int gai = getaddrinfo(host, service, &hints, &ai);
-    if (gai != 0)
-        return cfg_fail(err, path, c->status_listen_line, "listen: cannot resolve '%s': %s", host,
-                        gai_strerror(gai));
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    int one = 1, rc = -1, why = 0;
-    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
-        bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        rc = 0;
-    else
-        why = errno;
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(ai);
-    if (rc == 0)
-        return 0;
-    return cfg_fail(err, path, c->status_listen_line, "listen: cannot bind %s: %s%s",
-                    c->status_listen, strerror(why),
-                    why == EADDRINUSE ? " (another process, or a running canh-collector, holds it)"
-                    : why == EADDRNOTAVAIL ? " (not an address of this host)"
-                    : why == EACCES        ? " (ports below 1024 need CAP_NET_BIND_SERVICE)"
-                                           : "");
+    return cfg_fail(err, c->path ? c->path : "collector.conf", c->status_listen_line, "listen: %s",
+                    why);
 }

@@ -129,8 +129,6 @@ struct collector_config {
  * gateway's user write both).  NULL when [agents] does not name it. */
 const char *collector_agent_agency(const struct collector_config *c, const char *agent);
 
-/* Splits "host:port" or "[v6]:port"; -1 when it is neither. */
-int collector_listen_parse(const char *text, char *host, size_t host_len, uint16_t *port);
 /* 127.0.0.0/8, ::1 or localhost. */
 bool collector_listen_loopback(const char *host);
 

@@ -270,7 +270,7 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
     const struct collector_config *cfg = c->cfg;
     char host[128];
     uint16_t port;
-    if (collector_listen_parse(cfg->status_listen, host, sizeof(host), &port) < 0) {
+    if (value_listen_split(cfg->status_listen, host, sizeof(host), &port) < 0) {
         log_err("status page: listen '%s' is not host:port", cfg->status_listen);
         return NULL;
     }
