@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/event.h"
+#include "common/prom.h"
 #include "common/units.h"
 
 #define EVENTS_PREFIX "canh:events:"
@@ -330,8 +331,8 @@ int ingest_vet_heartbeat(const struct ingest_policy *pol, struct in_heartbeat *h
 #define SUMMARY_MAX_NAME 32 /* bytes of such a name */
 
 /* The integer (and boolean) members of src with short names into dst, at most
- * SUMMARY_MAX_KEYS of them; only the names in only[] when it is given. */
-static void copy_int_map(json_t *dst, json_t *src, const char *const *only, size_t n_only)
+ * SUMMARY_MAX_KEYS of them; only the names wanted() accepts when it is given. */
+static void copy_int_map(json_t *dst, json_t *src, bool (*wanted)(const char *name))
 {
     const char *key;
     json_t *v;
@@ -341,10 +342,7 @@ static void copy_int_map(json_t *dst, json_t *src, const char *const *only, size
         if (n >= SUMMARY_MAX_KEYS || strlen(key) > SUMMARY_MAX_NAME ||
             !(json_is_integer(v) || json_is_boolean(v)))
             continue;
-        bool wanted = !only;
-        for (size_t i = 0; i < n_only && !wanted; i++)
-            wanted = strcmp(key, only[i]) == 0;
-        if (wanted) {
+        if (!wanted || wanted(key)) {
             json_object_set(dst, key, v);
             n++;
         }
@@ -413,11 +411,9 @@ char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
         json_object_set(sub, keep[i][1], v);
     }
     /* Two bounded maps /metrics labels by name: decode errors by reason,
-     * and each detector's table figures. */
-    static const char *const per_detector[] = {"findings", "suppressed_findings", "evictions",
-                                               "emergency", "emergency_entered"};
+     * and each detector's figures that common/prom.c reads. */
     json_t *why = json_object();
-    copy_int_map(why, json_object_get(in, "decode_errors_by_reason"), NULL, 0);
+    copy_int_map(why, json_object_get(in, "decode_errors_by_reason"), NULL);
     json_object_set_new(canh, "decode_errors_by_reason", why);
     json_t *det = json_object();
     const char *name;
@@ -429,7 +425,7 @@ char *ingest_heartbeat_summary(const struct in_heartbeat *hb)
             !json_is_object(member))
             continue;
         json_t *d = json_object();
-        copy_int_map(d, member, per_detector, sizeof(per_detector) / sizeof(per_detector[0]));
+        copy_int_map(d, member, prom_detector_field);
         json_object_set_new(det, name, d);
     }
     json_object_set_new(canh, "detectors", det);

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <string.h>
 
 void prom_label(FILE *f, const char *v)
 {
@@ -178,4 +179,12 @@ void prom_agents(FILE *f, const struct prom_agent *agents, size_t n)
             if (agents[k].canh)
                 family_of(&w, &agents[k]);
     }
+}
+
+bool prom_detector_field(const char *field)
+{
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
+        if (families[i].kind == FAM_PER_DETECTOR && strcmp(families[i].a, field) == 0)
+            return true;
+    return false;
 }

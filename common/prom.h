@@ -11,6 +11,7 @@
 #define CANH_PROM_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,5 +36,8 @@ struct prom_agent {
  * of n agents, each family once with one sample per agent that reports
  * it; figures a heartbeat does not carry are left out, never written 0. */
 void prom_agents(FILE *f, const struct prom_agent *agents, size_t n);
+/* Whether a family reads canh.detectors.<detector>.<field>: what a
+ * summary of a heartbeat must keep for prom_agents() to label it. */
+bool prom_detector_field(const char *field);
 
 #endif
