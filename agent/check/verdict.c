@@ -2,8 +2,10 @@
  * the findings that follow (check.h).  Each kind of problem is one
  * finding per URL, opened on the first bad check, updated at most every
  * update_interval while it lasts, ended after hold_down of good checks. */
+#include <ctype.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "agent/check/check_internal.h"
@@ -54,6 +56,23 @@ static const struct rule *rule_of(struct check_target *t, enum check_kind k)
     return r ? r : &t->owner->builtin[k];
 }
 
+/* The name an https:// URL sends in its TLS handshake (SNI): its host,
+ * unless that is an address literal (which clients do not send); false
+ * for http:// URLs. */
+static bool url_tls_sni(const char *url, char *out, size_t cap)
+{
+    if (strncasecmp(url, "https://", 8) != 0)
+        return false;
+    const char *host = url + 8;
+    size_t n = strcspn(host, ":/?#");
+    if (n == 0 || n >= cap || host[0] == '[' || strspn(host, "0123456789.") == n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)host[i]);
+    out[n] = '\0';
+    return true;
+}
+
 static void emit(struct check_target *t, enum check_kind k, enum finding_state state,
                  uint64_t now_us)
 {
@@ -75,6 +94,9 @@ static void emit(struct check_target *t, enum check_kind k, enum finding_state s
                   (json_int_t)t->failures_in_row, "url_checks", (json_int_t)t->checks_done);
     json_t *evidence = f->evidence ? json_copy(f->evidence) : json_object();
     json_object_set_new(evidence, "url", json_string(t->url));
+    char sni[256];
+    if (url_tls_sni(t->url, sni, sizeof(sni)))
+        json_object_set_new(evidence, "tls_sni", json_string(sni));
     ev.evidence = evidence;
     if (rule->enabled)
         pipeline_emit(t->owner->pl, &ev);

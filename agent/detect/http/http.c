@@ -76,6 +76,10 @@ static void http_on_packet(void *self, const struct pkt *p)
     if (p->proto != PROTO_TCP || p->later_fragment || !any_rule(d))
         return;
     port_map_refresh(d);
+    /* TLS (agent/detect/tls/): a segment starting a handshake record, on
+     * any web or TLS port (http_tls.c); it goes on as any other. */
+    if (p->payload_len >= 6 && p->payload[0] == 0x16)
+        http_tls_on_packet(d, p);
     bool dport_web = port_map_has(d, p->dport), sport_web = port_map_has(d, p->sport);
     if (!dport_web && !sport_web)
         return;
@@ -147,7 +151,7 @@ static void *http_init(struct ruleset *rules, const struct detect_env *env, stru
     };
     d->flows = flow_table_new(&fo);
     if (!d->flows || http_findings_init(d) < 0 || http_flood_init(d) < 0 ||
-        http_webshell_init(d) < 0 || http_deface_init(d) < 0)
+        http_webshell_init(d) < 0 || http_deface_init(d) < 0 || http_tls_init(d) < 0)
         goto err;
     return d;
 err:
@@ -250,6 +254,11 @@ static void http_stats(void *self, json_t *out)
     json_object_set_new(out, "targets_replaced", json_integer((json_int_t)c->targets_replaced));
     json_object_set_new(out, "writes_not_reported",
                         json_integer((json_int_t)c->writes_not_reported));
+    /* TLS (agent/detect/tls/) */
+    json_object_set_new(out, "tls_client_hellos", json_integer((json_int_t)c->tls_client_hellos));
+    json_object_set_new(out, "tls_server_hellos", json_integer((json_int_t)c->tls_server_hellos));
+    json_object_set_new(out, "tls_truncated", json_integer((json_int_t)c->tls_truncated));
+    json_object_set_new(out, "tls_malformed", json_integer((json_int_t)c->tls_malformed));
     finding_counts_json(&d->counts, out);
 }
 
@@ -276,6 +285,7 @@ static void http_free(void *self)
     http_flood_free(d);
     http_webshell_free(d);
     http_deface_free(d);
+    http_tls_free(d);
     http_params_free(&d->p);
     free(d);
 }

@@ -180,6 +180,10 @@ void http_report(struct http_det *d, struct http_occurrence *o)
         json_object_set_new(e, "response_body_bytes", json_integer((json_int_t)o->response_bytes));
     char a[ADDR_STRLEN];
     json_object_set_new(e, "client", json_string(addr_format(&f->client, a, sizeof(a))));
+    /* TLS (agent/detect/tls/): the name HTTPS clients ask this server for */
+    const char *sni = http_tls_sni(d, &f->server);
+    if (sni)
+        json_object_set_new(e, "tls_sni", json_string(sni));
     /* A key seen again after its finding ended starts a new one. */
     json_decref(s->evidence);
     s->evidence = e;

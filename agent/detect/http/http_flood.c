@@ -12,6 +12,7 @@
 #include "agent/detect/baseline.h"
 #include "agent/detect/http/http_internal.h"
 #include "agent/detect/sketch.h"
+#include "agent/detect/tls/tls_servers.h"
 #include "common/hash.h"
 
 #define TOP_NAMES 16
@@ -28,6 +29,7 @@ struct http_target {
     uint16_t port;
     uint64_t sec; /* current second (packet time) */
     uint32_t req[60], answered[60], failed[60];
+    uint32_t handshakes[60]; /* TLS ClientHellos among req */
     double baseline;
     uint64_t last_us;
     double peak_rate;
@@ -107,7 +109,7 @@ static void target_advance(struct http_det *d, struct http_target *t)
         learn_seconds(d, t, t->req[idx], 1);
         t->sec++;
         idx = (uint32_t)(t->sec % 60);
-        t->req[idx] = t->answered[idx] = t->failed[idx] = 0;
+        t->req[idx] = t->answered[idx] = t->failed[idx] = t->handshakes[idx] = 0;
     }
     if (steps > 60)
         learn_seconds(d, t, 0, steps - 60);
@@ -117,18 +119,21 @@ static void target_advance(struct http_det *d, struct http_target *t)
 /* Sums over the last window of whole seconds; with partial, the second
  * under way counts too (end of input, where no later second will come). */
 static void target_sums(const struct http_det *d, const struct http_target *t, bool partial,
-                        uint64_t *req, uint64_t *answered, uint64_t *failed)
+                        uint64_t *req, uint64_t *answered, uint64_t *failed, uint64_t *handshakes)
 {
-    *req = *answered = *failed = 0;
+    *req = *answered = *failed = *handshakes = 0;
     uint32_t w = flood_window_s(d);
     for (uint32_t i = partial ? 0 : 1; i < w + (partial ? 0 : 1); i++) {
         uint32_t idx = (uint32_t)((t->sec + 60 - i) % 60);
         *req += t->req[idx];
         *answered += t->answered[idx];
         *failed += t->failed[idx];
+        *handshakes += t->handshakes[idx];
     }
 }
 
+/* line: the request line (NULL for a TLS handshake, whose URL is not
+ * seen). */
 static void flood_request(struct http_det *d, const struct pkt *p, const uint8_t *line, size_t n)
 {
     struct http_target *t = target_for(d, &p->dst, true);
@@ -142,6 +147,10 @@ static void flood_request(struct http_det *d, const struct pkt *p, const uint8_t
     uint8_t key[16] = {0};
     memcpy(key, p->src.b, 16);
     topk_add(&t->clients, key, 1);
+    if (!line) {
+        t->handshakes[t->sec % 60]++;
+        return;
+    }
     /* URL: the target of the request line, up to the query. */
     const uint8_t *sp = memchr(line, ' ', n);
     if (!sp)
@@ -191,8 +200,8 @@ static void emit_flood(struct http_det *d, struct http_target *t, enum finding_s
     ev.has_src = t->has_src;
     ev.dest_port = t->port;
     ev.proto = PROTO_TCP;
-    uint64_t req, answered, failed;
-    target_sums(d, t, partial, &req, &answered, &failed);
+    uint64_t req, answered, failed, handshakes;
+    target_sums(d, t, partial, &req, &answered, &failed, &handshakes);
     double w = (double)flood_window_s(d);
     double rate = (double)req / w;
     double answer_ratio = req ? (double)answered / (double)req : 1.0;
@@ -201,6 +210,7 @@ static void emit_flood(struct http_det *d, struct http_target *t, enum finding_s
     json_object_set_new(c, "requests_window", json_integer((json_int_t)req));
     json_object_set_new(c, "answered_window", json_integer((json_int_t)answered));
     json_object_set_new(c, "server_errors_window", json_integer((json_int_t)failed));
+    json_object_set_new(c, "tls_handshakes_window", json_integer((json_int_t)handshakes));
     json_object_set_new(c, "rate_rps", json_real(rate));
     json_object_set_new(c, "peak_rps", json_real(t->peak_rate));
     json_t *e = json_object();
@@ -232,6 +242,8 @@ static void emit_flood(struct http_det *d, struct http_target *t, enum finding_s
         json_array_append_new(clients, o);
     }
     json_object_set_new(e, "top_clients", clients);
+    /* TLS (agent/detect/tls/): names asked for and client fingerprints */
+    tls_servers_evidence(d->tls, &t->addr, e);
     ev.counters = c;
     ev.evidence = e;
     d->env->emit(d->env->emit_ctx, &ev);
@@ -246,8 +258,8 @@ static void emit_flood(struct http_det *d, struct http_target *t, enum finding_s
 static void flood_evaluate(struct http_det *d, struct http_target *t, bool partial)
 {
     struct rule *r = d->p.rule[HTTP_K_HTTP_FLOOD];
-    uint64_t req, answered, failed;
-    target_sums(d, t, partial, &req, &answered, &failed);
+    uint64_t req, answered, failed, handshakes;
+    target_sums(d, t, partial, &req, &answered, &failed, &handshakes);
     double rate = (double)req / (double)flood_window_s(d);
     if (rate > t->peak_rate)
         t->peak_rate = rate;
@@ -279,6 +291,7 @@ static void flood_evaluate(struct http_det *d, struct http_target *t, bool parti
          * own. */
         topk_reset(&t->urls);
         topk_reset(&t->clients);
+        tls_servers_reset_tops(d->tls, &t->addr);
         t->peak_rate = 0;
     }
 }
@@ -307,6 +320,16 @@ void http_flood_on_packet(struct http_det *d, const struct pkt *p, bool to_serve
                        (p->payload[9] - '0') * 100 + (p->payload[10] - '0') * 10 +
                            (p->payload[11] - '0'));
     }
+}
+
+void http_flood_on_handshake(struct http_det *d, const struct pkt *p, bool client_hello)
+{
+    if (!d->p.rule[HTTP_K_HTTP_FLOOD])
+        return;
+    if (client_hello)
+        flood_request(d, p, NULL, 0);
+    else
+        flood_response(d, p, 200);
 }
 
 /* ---- the shared walk --------------------------------------------------- */
@@ -340,10 +363,10 @@ static void walk_emit(void *det, void *item, enum finding_state state, uint64_t 
 static void walk_ended(void *det, void *item, uint64_t now_us)
 {
     struct http_target *t = item;
-    (void)det;
     (void)now_us;
     topk_reset(&t->urls);
     topk_reset(&t->clients);
+    tls_servers_reset_tops(((struct http_det *)det)->tls, &t->addr);
     t->peak_rate = 0;
 }
 

@@ -35,6 +35,9 @@
  *   http_findings.c  findings keyed by (kind, client, server) and their
  *                    lifecycle
  *   http_flood.c     http_flood: per-server request rates and baselines
+ *   http_tls.c       TLS handshakes on web and TLS ports (agent/detect/tls/):
+ *                    ClientHellos count as requests for http_flood, and
+ *                    the names asked for join the server's findings
  *
  * Findings follow finding.h: one "new", updates at most every
  * update_interval, one "end" after hold_down of quiet.  Every table is
@@ -88,6 +91,8 @@ struct http_params {
     /* shared by every http rule */
     uint16_t web_ports[HTTP_MAX_WEB_PORTS];
     size_t n_web_ports;
+    uint16_t tls_ports[HTTP_MAX_WEB_PORTS]; /* TLS (agent/detect/tls/) */
+    size_t n_tls_ports;
     uint64_t max_flows, flow_window, flow_idle_us, body_inspect, max_findings;
     /* dav_write */
     struct http_strlist page_extensions;
@@ -160,6 +165,8 @@ struct http_counters {
     uint64_t queue_overflow, findings_dropped, pages_learned, page_hash_skipped;
     uint64_t inflate_errors, targets_replaced;
     uint64_t writes_not_reported; /* 2xx writes of data, not web content */
+    /* TLS (agent/detect/tls/): hellos read, cut by their segment, bad */
+    uint64_t tls_client_hellos, tls_server_hellos, tls_truncated, tls_malformed;
 };
 
 struct http_finding; /* http_findings.c */
@@ -167,6 +174,7 @@ struct http_target;  /* http_flood.c */
 struct http_upload;  /* webshell.c */
 struct http_page;    /* deface.c */
 struct http_zslot;   /* deface.c */
+struct tls_servers;  /* agent/detect/tls/tls_servers.h */
 
 struct http_det {
     const struct detect_env *env;
@@ -182,6 +190,7 @@ struct http_det {
     uint32_t n_pages;
     struct http_zslot *zslots;
     uint32_t n_zslots;
+    struct tls_servers *tls; /* TLS (agent/detect/tls/): names and fingerprints */
     z_stream zprefix;
     bool zprefix_ready;
     uint8_t *scratch;
@@ -309,8 +318,20 @@ void http_flood_on_packet(struct http_det *d, const struct pkt *p, bool to_serve
 /* Close the seconds every server's clock has passed (a flood may open);
  * once input_ended, the second under way is checked too. */
 void http_flood_advance(struct http_det *d);
+/* TLS (agent/detect/tls/): a ClientHello to p's server counts as a
+ * request, a ServerHello from it as an answer. */
+void http_flood_on_handshake(struct http_det *d, const struct pkt *p, bool client_hello);
 /* The open floods for finding.h's walk, and their reload remap. */
 struct finding_source http_flood_source(struct http_det *d);
 bool http_flood_remap(void *det, void *item);
+
+/* ---- http_tls.c ---------------------------------------------------- */
+
+int http_tls_init(struct http_det *d);
+void http_tls_free(struct http_det *d);
+/* A segment whose payload starts a TLS handshake record (0x16). */
+void http_tls_on_packet(struct http_det *d, const struct pkt *p);
+/* The name clients last asked server for over TLS, or NULL. */
+const char *http_tls_sni(const struct http_det *d, const struct ipaddr *server);
 
 #endif

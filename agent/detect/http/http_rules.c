@@ -109,6 +109,8 @@ static const char DEFAULT_CMD_WORDS[] =
 static const char DEFAULT_MARKERS[] =
     "hacked by, defaced by, owned by, h4ck3d, security is a myth, pwned by, greetz to";
 static const uint16_t DEFAULT_WEB_PORTS[] = {80, 8080, 8000, 8888};
+/* Where TLS handshakes are read (besides the web ports). */
+static const uint16_t DEFAULT_TLS_PORTS[] = {443, 8443};
 
 void http_params_free(struct http_params *p)
 {
@@ -202,9 +204,10 @@ static int load_markers_file(struct rule *r, const char *name, struct http_strli
     return 0;
 }
 
-static int parse_ports(struct rule *r, const char *text, struct http_params *p, struct cfg_err *err)
+static int parse_ports(struct rule *r, const char *key, const char *text, uint16_t *ports,
+                       size_t *n_ports, struct cfg_err *err)
 {
-    p->n_web_ports = 0;
+    *n_ports = 0;
     const char *s = text;
     while (*s) {
         while (*s == ' ' || *s == ',' || *s == '\t')
@@ -213,15 +216,15 @@ static int parse_ports(struct rule *r, const char *text, struct http_params *p, 
             break;
         char *end;
         long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > 65535 || p->n_web_ports >= HTTP_MAX_WEB_PORTS)
-            return cfg_fail(err, r->file, rule_key_line(r, "web_ports"),
-                            "web_ports: '%s' is not a list of up to %d ports", text,
+        if (end == s || v < 1 || v > 65535 || *n_ports >= HTTP_MAX_WEB_PORTS)
+            return cfg_fail(err, r->file, rule_key_line(r, key),
+                            "%s: '%s' is not a list of up to %d ports", key, text,
                             HTTP_MAX_WEB_PORTS);
-        p->web_ports[p->n_web_ports++] = (uint16_t)v;
+        ports[(*n_ports)++] = (uint16_t)v;
         s = end;
     }
-    if (p->n_web_ports == 0)
-        return cfg_fail(err, r->file, rule_key_line(r, "web_ports"), "web_ports: empty list");
+    if (*n_ports == 0)
+        return cfg_fail(err, r->file, rule_key_line(r, key), "%s: empty list", key);
     return 0;
 }
 
@@ -239,6 +242,7 @@ struct shared_key {
 
 static const struct shared_key shared_keys[] = {
     {"web_ports", SHARED_PORTS, 0, 0, 0, 0, NULL},
+    {"tls_ports", SHARED_PORTS, 0, 0, 0, 0, NULL},
     {"max_flows", SHARED_COUNT, offsetof(struct http_params, max_flows), 2048, 16, 1u << 22, NULL},
     {"flow_window", SHARED_SIZE, offsetof(struct http_params, flow_window), 4096, 1024, 65536,
      "between 1KiB and 64KiB"},
@@ -259,6 +263,8 @@ static void shared_defaults(struct http_params *p)
 {
     memcpy(p->web_ports, DEFAULT_WEB_PORTS, sizeof(DEFAULT_WEB_PORTS));
     p->n_web_ports = sizeof(DEFAULT_WEB_PORTS) / sizeof(DEFAULT_WEB_PORTS[0]);
+    memcpy(p->tls_ports, DEFAULT_TLS_PORTS, sizeof(DEFAULT_TLS_PORTS));
+    p->n_tls_ports = sizeof(DEFAULT_TLS_PORTS) / sizeof(DEFAULT_TLS_PORTS[0]);
     for (size_t i = 0; i < N_SHARED_KEYS; i++)
         if (shared_keys[i].type != SHARED_PORTS)
             *shared_field(p, &shared_keys[i]) = shared_keys[i].def;
@@ -279,7 +285,11 @@ static int shared_key_read(struct rule *r, const struct shared_key *k, struct ru
     uint64_t *v = shared_field(p, k);
     switch (k->type) {
     case SHARED_PORTS:
-        return parse_ports(r, rule_get_string(r, k->key), p, err);
+        if (strcmp(k->key, "tls_ports") == 0)
+            return parse_ports(r, k->key, rule_get_string(r, k->key), p->tls_ports, &p->n_tls_ports,
+                               err);
+        return parse_ports(r, k->key, rule_get_string(r, k->key), p->web_ports, &p->n_web_ports,
+                           err);
     case SHARED_COUNT:
         return rule_get_count(r, k->key, *v, k->min, k->max, v, err);
     case SHARED_DURATION:
