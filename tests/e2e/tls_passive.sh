@@ -13,8 +13,13 @@
 #      a few seconds) → http_flood on port 443 with the name asked for
 #      (tls_sni, top_sni) and the client fingerprints (top_ja3) in its
 #      evidence, then its end;
-#   3. the page defaced: the page check's defacement and the passive one
-#      (the same site over plain HTTP, port 80) both carry tls_sni.
+#   3. the page defaced and fetched over HTTPS through a TLS-terminating
+#      reverse proxy (the shipped docs/examples/reverse-proxy/ nginx
+#      config, run in the agent's namespace on 127.0.0.1:8443, forwarding
+#      to the site's plain HTTP on :8080 across the captured link): the
+#      passive defacement read on that plaintext segment and the page
+#      check's both carry tls_sni; the shipped agent-eth1.conf and
+#      assets-backend.conf pass --check.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
@@ -28,8 +33,9 @@ NSS=canh-tls-s-$$; NSA=canh-tls-a-$$
 NET=10.214.$(($$ % 200 + 20))
 SRV=$NET.1; AGT=$NET.2
 NAME=portal.canh.test
-AGENT_PID=; NGINX_PID=; WRK_PID=; REDIS_PID=
+AGENT_PID=; NGINX_PID=; WRK_PID=; REDIS_PID=; PROXY_PID=
 cleanup() {
+    [ -n "$PROXY_PID" ] && kill -TERM "$PROXY_PID" 2>/dev/null
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     [ -n "$WRK_PID" ] && kill -9 "$WRK_PID" 2>/dev/null
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
@@ -72,7 +78,7 @@ http {
     access_log off;
     default_type text/html;
     server {
-        listen $SRV:443 ssl; listen $SRV:80;
+        listen $SRV:443 ssl; listen $SRV:8080;
         server_name $NAME;
         ssl_certificate $T/portal.pem; ssl_certificate_key $T/portal.key;
         root $T/www;
@@ -174,19 +180,53 @@ wait_until 60 "the flood to end once wrk stopped" has http_flood end
 pass "TLS handshake flood: one http_flood on 443 with SNI $NAME and JA3 $(jq -r -s \
     'map(select(.canh.kind == "http_flood"))[0].canh.evidence.top_ja3[0].ja3' "$EV")"
 
-# 3. Defaced: the check's finding and the passive one both name the site.
+# 3. Defaced, and fetched through the TLS-terminating proxy of the shipped
+# example: the proxy ends TLS in the agent's namespace and forwards plain
+# HTTP to $SRV:8080 across the captured link.
+EX=$SRC/docs/examples/reverse-proxy
+mkdir -p "$T/proxy"
+sed -e "s|listen 443 ssl;|listen 127.0.0.1:8443 ssl;|" -e '/listen \[::\]/d' \
+    -e "s|listen 80;|listen 127.0.0.1:8081;|" -e "s|portal.example.gov.vn|$NAME|" \
+    -e "s|10.20.0.10:8080|$SRV:8080|" -e "s|/etc/ssl/portal/fullchain.pem|$T/portal.pem|" \
+    -e "s|/etc/ssl/portal/privkey.pem|$T/portal.key|" "$EX/nginx-tls-proxy.conf" >"$T/proxy/site.conf"
+grep -q "proxy_pass http://portal_backend" "$T/proxy/site.conf" || fail "the example proxy config changed shape"
+cat >"$T/proxy/nginx.conf" <<CONF
+worker_processes 1;
+pid $T/proxy/nginx.pid;
+error_log $T/proxy-error.log;
+events { worker_connections 64; }
+http { access_log off; include $T/proxy/site.conf; }
+CONF
+ip netns exec "$NSA" nginx -c "$T/proxy/nginx.conf" -g 'daemon off; user root;' 2>>"$T/proxy.log" &
+PROXY_PID=$!
+PROXY_CURL=("${CURL[@]}" --resolve "$NAME:8443:127.0.0.1")
+wait_until 30 "the proxy to serve" "${PROXY_CURL[@]}" -o /dev/null "https://$NAME:8443/"
 echo '<html><head><title>Hacked by Sh4d0w</title></head><body>Hacked by Sh4d0w Team</body></html>' \
     >"$T/www/index.html"
-ip netns exec "$NSA" curl -s --max-time 10 -o /dev/null "http://$SRV/" || fail "curl http://$SRV/"
+"${PROXY_CURL[@]}" -o "$T/through-proxy.html" "https://$NAME:8443/" || fail "curl through the proxy"
+grep -q "Hacked by" "$T/through-proxy.html" || fail "the proxy did not serve the defaced page"
 wait_until 60 "the check's and the passive defacement findings" \
     bash -c "[ \$(jq -c 'select(.canh.kind == \"defacement\" and .canh.state == \"new\")' '$EV' | wc -l) -ge 2 ]"
 jq -e -s --arg name "$NAME" 'map(select(.canh.kind == "defacement" and .canh.state == "new")) |
-    length >= 2 and all(.canh.evidence.tls_sni == $name) and
-    any(.canh.rule | test("check")) and any(.canh.rule | test("check") | not)' "$EV" >/dev/null || {
+    length == 2 and all(.canh.evidence.tls_sni == $name) and
+    any(.canh.rule | endswith(":check_defacement")) and
+    any((.canh.rule | endswith(":defacement")) and .dest_port == 8080 and .canh.evidence.host == $name)' \
+    "$EV" >/dev/null || {
     jq -c 'select(.canh.kind == "defacement")' "$EV"
-    fail "a defacement finding without tls_sni"
+    fail "defacement findings: not one passive (port 8080, Host kept) and one check, each with tls_sni"
 }
-pass "active and passive defacement findings carry tls_sni $NAME"
+pass "behind the TLS proxy the passive defacement is read; it and the check's carry tls_sni $NAME"
+
+# The shipped instance and assets examples are valid as written.
+mkdir -p "$T/example"
+cp "$EX/agent-eth1.conf" "$T/example/"
+sed "s|^assets = .*|assets = $T/example/assets-backend.conf|" "$EX/agent-eth1.conf" \
+    >"$T/example/agent-eth1.conf"
+cp "$EX/assets-backend.conf" "$T/example/"
+printf '[agent]\nname = gw\nstate_dir = %s\n' "$T/example" >"$T/example/agent.conf"
+"$BIN/canh-agent" --check -c "$T/example/agent.conf" --instance eth1 >"$T/example-check.txt" 2>&1 ||
+    fail "the shipped reverse-proxy examples fail --check: $(cat "$T/example-check.txt")"
+pass "docs/examples/reverse-proxy agent-eth1.conf and assets-backend.conf pass --check"
 
 kill -TERM "$AGENT_PID"
 wait_pid 30 "$AGENT_PID" || fail "the agent did not stop cleanly"

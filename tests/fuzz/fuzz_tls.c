@@ -7,8 +7,8 @@
  *   ctrl(1) len(1) data(len)
  * where ctrl picks the direction, the client (one of 8) and whether the
  * clock moves a second; the shipped rules are used with http_flood's floor
- * lowered to 2/s, so floods open and their evidence (names, fingerprints)
- * is written. */
+ * lowered to 2/s (and its markers file named by its full path), so floods open and their evidence
+ * (names, fingerprints) is written. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,12 @@ static void setup(void)
         abort();
     char line[1024];
     while (fgets(line, sizeof(line), in))
-        fputs(strncmp(line, "rate = ", 7) == 0 ? "rate = 2/s\n" : line, out);
+        if (strncmp(line, "rate = ", 7) == 0)
+            fputs("rate = 2/s\n", out);
+        else if (strncmp(line, "markers_file = ", 15) == 0)
+            fprintf(out, "markers_file = %s/%s", CANH_SOURCE_RULES_DIR, line + 15);
+        else
+            fputs(line, out);
     fclose(in);
     fclose(out);
     struct cfg_err err;
