@@ -183,7 +183,8 @@ START_TEST(every_prefix_is_truncated_never_bad)
             memcpy(cut, buf, k);
             enum tls_result r = tls_parse_hello(cut, k, &h);
             free(cut);
-            ck_assert_msg(r == (k < 6 ? TLS_NOT_HELLO : TLS_TRUNCATED), "frame %d k %zu of %zu: %d", want[i].frame, k, rec, r);
+            ck_assert_msg(r == (k < 6 ? TLS_NOT_HELLO : TLS_TRUNCATED), "frame %d k %zu of %zu: %d",
+                          want[i].frame, k, rec, r);
             ck_assert(!h.has_ja3);
         }
     }
