@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "agent/detect/finding.h"
+#include "agent/detect/keyhash.h"
 #include "agent/detect/sketch.h"
 #include "common/addr.h"
 
@@ -127,9 +128,13 @@ struct flood_table {
     uint32_t in_use;
     uint32_t top_k;
     uint64_t seed;
+    uint64_t key_seed[KEYHASH_SECRETS]; /* of address hashes (keyhash.h) */
     uint64_t evictions;
     struct flood_handshake *handshakes;
     uint32_t handshake_mask;
+    /* The top-K items of every class of every entry (2 * top_k each), set
+     * up when a destination claims the entry. */
+    struct topk_item *top_items;
 };
 
 #define FLOOD_WAYS 4

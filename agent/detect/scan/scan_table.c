@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/detect/keyhash.h"
 #include "common/hash.h"
 
 /* A bucket's tag line: what a lookup or an eviction choice needs of its 8
@@ -120,8 +121,7 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
     t->pending_size = pending_size;
     t->pending_cap = pcap;
     t->seed = seed;
-    for (int i = 0; i < 5; i++)
-        t->key_seed[i] = hash_mix64(seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1)));
+    keyhash_secrets(seed, t->key_seed);
     t->idle_us = 600ull * 1000000;
     t->emergency_idle_us = 60ull * 1000000;
     t->on_evict = on_evict;
@@ -144,24 +144,10 @@ void scan_table_free(struct scan_table *t)
     t->pending = NULL;
 }
 
-/* The 128-bit product of a and b, its halves xor-ed. */
-static inline uint64_t mul_fold(uint64_t a, uint64_t b)
-{
-    unsigned __int128 r = (unsigned __int128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
 uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN])
 {
-    /* Two 128-bit multiplies of seeded word pairs and one to fold them
-     * (wyhash's step): a quarter of hash_bytes' cost on 32 bytes, and
-     * still seed-dependent, so colliding keys cannot be chosen. */
-    uint64_t w[4];
-    memcpy(w, key, sizeof(w));
-    uint64_t a = mul_fold(w[0] ^ t->key_seed[0], w[1] ^ t->key_seed[1]);
-    uint64_t b = mul_fold(w[2] ^ t->key_seed[2], w[3] ^ t->key_seed[3]);
-    uint64_t h = mul_fold(a ^ t->key_seed[4], b ^ 0x9e3779b97f4a7c15ULL);
-    return h ? h : 1; /* 0 marks a free slot */
+    uint64_t h = keyhash32(t->key_seed, key); /* keyhash.h: seeded, a third of hash_bytes */
+    return h ? h : 1;                         /* 0 marks a free slot */
 }
 
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
