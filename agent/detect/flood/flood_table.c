@@ -143,10 +143,11 @@ static bool dest_has_open(const struct flood_dest *d)
 
 struct flood_dest *flood_table_slot_for(struct flood_table *t, uint64_t h, bool *victim)
 {
-    struct flood_dest *b = &t->dest[bucket_first(t, h)], *pick = NULL;
+    uint32_t first = bucket_first(t, h);
+    struct flood_dest *b = &t->dest[first], *pick = NULL;
     *victim = false;
-    for (int w = 0; w < FLOOD_WAYS; w++)
-        if (!b[w].used)
+    for (uint32_t w = 0; w < FLOOD_WAYS; w++)
+        if (!flood_table_used(t, first + w))
             return &b[w];
     /* Full: the least recently seen destination goes, one without an open
      * finding if there is one (an attack in progress is worth keeping). */
@@ -374,7 +375,9 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
     cs->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
     if (flood_martian_source(src))
         cs->martians++;
-    uint64_t h = flood_table_hash(t, src);
+    /* The sources' own hash (not the table's): distinct counts as
+     * before keyhash.h, whose fold would move the estimates a little. */
+    uint64_t h = hash_bytes(src->b, sizeof(src->b), t->seed);
     hll_add_hash(&cs->sources, h);
     topk_add(&cs->top_src, src->b, 1);
     if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {

@@ -143,6 +143,14 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
                      uint64_t seed);
 void flood_table_free(struct flood_table *t);
 
+/* Does entry i hold a destination?  Asked of the tag array, so that a
+ * walk over the table reads no entry a destination never claimed (their
+ * pages stay untouched). */
+static inline bool flood_table_used(const struct flood_table *t, uint32_t i)
+{
+    return t->tags[i] != 0;
+}
+
 /* The seeded hash of an address that the functions below take, so a
  * destination is hashed once per packet. */
 uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a);
