@@ -3,6 +3,9 @@
 #
 #   bench/throughput.sh [BUILD_DIR]     (default: build)
 #
+#   BENCH_BIG=0 skips the 10M capture, BENCH_OFFLINE=0 every capture file
+#   (only the live rows).
+#
 # For each synthetic capture it times a bare libpcap read loop and
 # `canh-agent -r` with every detector on, in the same run, 3 runs each,
 # and reports the agent's times (fastest–slowest), the ratio (agent rate
@@ -96,12 +99,15 @@ PY
                (a > 0 ? p / a / 1e6 : 0), r / 1024, e, l, v }'
 }
 
-run_case mixed-3M mixed 3000000
-run_case scanners-5k scanners 640000
-run_case spoofed-1M spoofed 1000000
-if [ "${BENCH_BIG:-1}" = 1 ]; then
-    run_case spoofed-10M spoofed 10000000
+if [ "${BENCH_OFFLINE:-1}" = 1 ]; then
+    run_case mixed-3M mixed 3000000
+    run_case scanners-5k scanners 640000
+    run_case spoofed-1M spoofed 1000000
+    if [ "${BENCH_BIG:-1}" = 1 ]; then
+        run_case spoofed-10M spoofed 10000000
+    fi
 fi
+gen mixed-3M mixed 3000000 # replayed live below
 
 # ---- live: RSS of an idle agent, then while the mixed capture is replayed
 if [ "$(id -u)" != 0 ] || ! command -v tcpreplay >/dev/null; then

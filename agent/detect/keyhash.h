@@ -48,4 +48,16 @@ static inline uint64_t keyhash32(const uint64_t s[KEYHASH_SECRETS], const uint8_
     return keyhash_fold(a ^ s[4], b ^ 32);
 }
 
+/* A flow: two addresses, and both ports in extra. */
+static inline uint64_t keyhash_flow(const uint64_t s[KEYHASH_SECRETS], const uint8_t a[16],
+                                    const uint8_t b[16], uint32_t extra)
+{
+    uint64_t wa[2], wb[2];
+    memcpy(wa, a, sizeof(wa));
+    memcpy(wb, b, sizeof(wb));
+    uint64_t x = keyhash_fold(wa[0] ^ s[0], wa[1] ^ s[1]);
+    uint64_t y = keyhash_fold(wb[0] ^ s[2], wb[1] ^ s[3]);
+    return keyhash_fold(x ^ s[4], y ^ ((uint64_t)extra << 8 | 36));
+}
+
 #endif

@@ -76,6 +76,7 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
     t->top_k = top_k;
     t->seed = seed;
     keyhash_secrets(seed, t->key_seed);
+    keyhash_secrets(seed ^ 0x5a17c0de5a17c0deULL, t->flow_seed);
     uint32_t hs = 1;
     while (hs < handshakes && hs < (1u << 24))
         hs <<= 1;
@@ -417,14 +418,7 @@ void flood_dest_completion(struct flood_dest *d)
 static uint64_t flow_hash(const struct flood_table *t, const struct ipaddr *server, uint16_t sport,
                           const struct ipaddr *client, uint16_t cport)
 {
-    uint8_t key[36];
-    memcpy(key, server->b, 16);
-    memcpy(key + 16, client->b, 16);
-    key[32] = (uint8_t)(sport >> 8);
-    key[33] = (uint8_t)sport;
-    key[34] = (uint8_t)(cport >> 8);
-    key[35] = (uint8_t)cport;
-    return hash_bytes(key, sizeof(key), t->seed ^ 0x5a17c0de5a17c0deULL);
+    return keyhash_flow(t->flow_seed, server->b, client->b, (uint32_t)sport << 16 | cport);
 }
 
 void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,

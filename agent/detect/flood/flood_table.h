@@ -128,7 +128,8 @@ struct flood_table {
     uint32_t in_use;
     uint32_t top_k;
     uint64_t seed;
-    uint64_t key_seed[KEYHASH_SECRETS]; /* of address hashes (keyhash.h) */
+    uint64_t key_seed[KEYHASH_SECRETS];  /* of address hashes (keyhash.h) */
+    uint64_t flow_seed[KEYHASH_SECRETS]; /* of handshake slots */
     uint64_t evictions;
     struct flood_handshake *handshakes;
     uint32_t handshake_mask;
