@@ -15,7 +15,8 @@
 #
 # Then, as root, the live agent: idle on the loopback of a network
 # namespace this script creates (nothing else in it, so no frame can
-# leave), and while tcpreplay replays the mixed capture into it.
+# leave), and while tcpreplay replays the mixed and scanners captures
+# into it.
 #
 # Each row ends with the targets of issue 17 — ratio >= 0.5 and peak RSS
 # <= 64 MiB — as met or not met.
@@ -108,8 +109,9 @@ if [ "${BENCH_OFFLINE:-1}" = 1 ]; then
     fi
 fi
 gen mixed-3M mixed 3000000 # replayed live below
+gen scanners-5k scanners 640000
 
-# ---- live: RSS of an idle agent, then while the mixed capture is replayed
+# ---- live: RSS of an idle agent, then while captures are replayed into it
 if [ "$(id -u)" != 0 ] || ! command -v tcpreplay >/dev/null; then
     echo
     echo "live RSS: skipped (needs root and tcpreplay)"
@@ -124,9 +126,6 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip netns exec "$NS" "$BIN/canh-agent" -q -i lo --assets tests/fixtures/assets.conf \
-    --output "jsonl:$OUT/live.events.jsonl" &
-AGENT_PID=$!
 hwm() { awk '/^VmHWM:/{print $2}' "/proc/$AGENT_PID/status"; }
 # Until RSS stops growing for half a second (at most 10 s).
 settle() {
@@ -139,19 +138,35 @@ settle() {
         sleep 0.1
     done
 }
-# Up once the capture ring is mapped (a socket mapping), at most 10 s.
-for _ in $(seq 100); do
-    grep -q 'socket:' "/proc/$AGENT_PID/maps" 2>/dev/null && break
-    sleep 0.1
-done
-settle
-idle=$(hwm)
-# 300,000 frames of the mixed capture, as fast as tcpreplay sends them.
-replayed=300000
-ip netns exec "$NS" tcpreplay -q -i lo -L "$replayed" --topspeed "$OUT/mixed-3M.pcap" >/dev/null 2>&1 || true
-settle
-loaded=$(hwm)
+start_agent() {
+    ip netns exec "$NS" "$BIN/canh-agent" -q -i lo --assets tests/fixtures/assets.conf \
+        --output "jsonl:$OUT/live.events.jsonl" &
+    AGENT_PID=$!
+    # Up once the capture ring is mapped (a socket mapping), at most 10 s.
+    for _ in $(seq 100); do
+        grep -q 'socket:' "/proc/$AGENT_PID/maps" 2>/dev/null && break
+        sleep 0.1
+    done
+    settle
+}
+stop_agent() {
+    kill "$AGENT_PID"
+    wait "$AGENT_PID" 2>/dev/null || true
+    AGENT_PID=
+}
 printf '\n| live agent (netns loopback, default buffer_mb) | peak RSS MiB | target: RSS <= %s MiB |\n|---|---|---|\n' "$RSS_TARGET_MIB"
+start_agent
+idle=$(hwm)
 printf '| idle | %.1f | %s |\n' "$(awk -v k="$idle" 'BEGIN{print k / 1024}')" "$(verdict - "$idle")"
-printf '| after %d frames of mixed-3M (tcpreplay --topspeed) | %.1f | %s |\n' "$replayed" \
-    "$(awk -v k="$loaded" 'BEGIN{print k / 1024}')" "$(verdict - "$loaded")"
+# 300,000 frames of each capture, as fast as tcpreplay sends them, each
+# into a fresh agent.
+replayed=300000
+for name in mixed-3M scanners-5k; do
+    [ -n "$AGENT_PID" ] || start_agent
+    ip netns exec "$NS" tcpreplay -q -i lo -L "$replayed" --topspeed "$OUT/$name.pcap" >/dev/null 2>&1 || true
+    settle
+    loaded=$(hwm)
+    stop_agent
+    printf '| after %d frames of %s (tcpreplay --topspeed) | %.1f | %s |\n' "$replayed" "$name" \
+        "$(awk -v k="$loaded" 'BEGIN{print k / 1024}')" "$(verdict - "$loaded")"
+done
