@@ -12,6 +12,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/decode.h"
@@ -143,10 +144,29 @@ static int open_live(struct capture *cap, const struct capture_opts *opts)
     return 0;
 }
 
+/* Files are read through a large stdio buffer: libpcap freads every
+ * record (header, then frame), which with the default buffer of one file
+ * block is a read(2) every few frames. */
+#define CAPTURE_FILE_BUFFER (1u << 20)
+
 static int open_file(struct capture *cap, const struct capture_opts *opts)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
 
+    FILE *fp = strcmp(opts->file, "-") != 0 ? fopen(opts->file, "rb") : NULL;
+    cap->file_buf = fp ? malloc(CAPTURE_FILE_BUFFER) : NULL;
+    if (fp && cap->file_buf && setvbuf(fp, cap->file_buf, _IOFBF, CAPTURE_FILE_BUFFER) == 0) {
+        cap->pcap =
+            pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+        if (cap->pcap != NULL)
+            return 0;
+    }
+    /* Standard input, or anything unusual: libpcap opens it itself and
+     * says what is wrong in its own words. */
+    if (fp)
+        fclose(fp);
+    free(cap->file_buf);
+    cap->file_buf = NULL;
     cap->pcap =
         pcap_open_offline_with_tstamp_precision(opts->file, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
     if (cap->pcap == NULL) {
@@ -183,6 +203,8 @@ int capture_open(struct capture *cap, const struct capture_opts *opts)
         if (cap->pcap != NULL)
             pcap_close(cap->pcap);
         cap->pcap = NULL;
+        free(cap->file_buf);
+        cap->file_buf = NULL;
     }
     return rc;
 }
@@ -305,4 +327,7 @@ void capture_close(struct capture *cap)
     if (cap->pcap != NULL)
         pcap_close(cap->pcap);
     cap->pcap = NULL;
+    /* After pcap_close, which fclose()s the file that used it. */
+    free(cap->file_buf);
+    cap->file_buf = NULL;
 }

@@ -22,6 +22,7 @@ struct capture {
     uint32_t snaplen;        /* the capture's (live) or the file's snap length */
     uint64_t wirelen_capped; /* frames whose claimed wire length was cut down */
     char source[256];
+    char *file_buf; /* offline: the stdio buffer the file is read through */
     /* pcap_stats counters are 32-bit and wrap; the last values seen let
      * capture_stats report 64-bit totals. */
     uint32_t last_recv, last_drop, last_ifdrop;

@@ -91,7 +91,7 @@ void agent_config_defaults(struct agent_config *c)
     c->serious_level = 3;
     c->log_level = LOG_LEVEL_INFO;
     c->snaplen = 65535;
-    c->buffer_mb = 32;
+    c->buffer_mb = 16;
     c->drop_alert_ratio_ppm = 10000; /* 1 % */
     c->link_silent_us = 300ull * 1000000;
     c->maxlen = 1000000;

@@ -121,7 +121,7 @@ START_TEST(agent_conf_good)
     addr_parse("203.0.113.7", &a);
     ck_assert(!netset_contains(&c.home_net, &a));
     /* Untouched keys keep their defaults. */
-    ck_assert_uint_eq(c.buffer_mb, 32);
+    ck_assert_uint_eq(c.buffer_mb, 16);
     agent_config_free(&c);
 }
 END_TEST

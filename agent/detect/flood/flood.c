@@ -306,9 +306,9 @@ static void *open_next(void *det, void *cursor)
         c = (int)cc + 1;
     }
     for (; i < f->table.capacity; i++, c = 0) {
-        struct flood_dest *d = &f->table.dest[i];
-        if (!d->used)
+        if (!flood_table_used(&f->table, i))
             continue;
+        struct flood_dest *d = &f->table.dest[i];
         for (; c < FLOOD_CLASS_COUNT; c++)
             if (finding_is_open(&d->cls[c].life) && f->p[c].rule)
                 return &d->cls[c];
@@ -613,9 +613,9 @@ static void flood_on_tick(void *self, uint64_t now_us)
     /* Quiet destinations age lazily, on their next packet; those with an
      * open finding age now, so that the walk judges their rates of now. */
     for (uint32_t i = 0; i < f->table.capacity; i++) {
-        struct flood_dest *d = &f->table.dest[i];
-        if (!d->used)
+        if (!flood_table_used(&f->table, i))
             continue;
+        struct flood_dest *d = &f->table.dest[i];
         bool open = false;
         for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
             open |= finding_is_open(&d->cls[c].life);

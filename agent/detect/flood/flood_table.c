@@ -75,23 +75,21 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
     t->capacity = t->n_buckets * FLOOD_WAYS;
     t->top_k = top_k;
     t->seed = seed;
+    keyhash_secrets(seed, t->key_seed);
+    keyhash_secrets(seed ^ 0x5a17c0de5a17c0deULL, t->flow_seed);
     uint32_t hs = 1;
     while (hs < handshakes && hs < (1u << 24))
         hs <<= 1;
     t->handshake_mask = hs - 1;
+    /* Nothing here is written before a destination claims its entry:
+     * untouched pages of these fresh allocations cost no memory. */
     t->dest = calloc(t->capacity, sizeof(*t->dest));
     t->tags = calloc(t->capacity, sizeof(*t->tags));
     t->handshakes = calloc(hs, sizeof(*t->handshakes));
-    if (!t->dest || !t->tags || !t->handshakes)
+    t->top_items =
+        calloc((size_t)t->capacity * FLOOD_CLASS_COUNT * 2 * top_k, sizeof(*t->top_items));
+    if (!t->dest || !t->tags || !t->handshakes || !t->top_items)
         goto err;
-    for (uint32_t i = 0; i < t->capacity; i++) {
-        for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
-            struct flood_class_state *cs = &t->dest[i].cls[c];
-            if (topk_init(&cs->top_src, top_k) < 0 || topk_init(&cs->top_port, top_k) < 0)
-                goto err;
-            class_reset(cs);
-        }
-    }
     return 0;
 err:
     flood_table_free(t);
@@ -100,13 +98,8 @@ err:
 
 void flood_table_free(struct flood_table *t)
 {
-    if (t->dest) {
-        for (uint32_t i = 0; i < t->capacity; i++)
-            for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
-                topk_free(&t->dest[i].cls[c].top_src);
-                topk_free(&t->dest[i].cls[c].top_port);
-            }
-    }
+    free(t->top_items);
+    t->top_items = NULL;
     free(t->dest);
     free(t->tags);
     free(t->handshakes);
@@ -117,7 +110,7 @@ void flood_table_free(struct flood_table *t)
 
 uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a)
 {
-    return hash_bytes(a->b, sizeof(a->b), t->seed);
+    return keyhash16(t->key_seed, a->b);
 }
 
 /* Index of the bucket's first entry: the low half of the hash scaled to
@@ -151,10 +144,11 @@ static bool dest_has_open(const struct flood_dest *d)
 
 struct flood_dest *flood_table_slot_for(struct flood_table *t, uint64_t h, bool *victim)
 {
-    struct flood_dest *b = &t->dest[bucket_first(t, h)], *pick = NULL;
+    uint32_t first = bucket_first(t, h);
+    struct flood_dest *b = &t->dest[first], *pick = NULL;
     *victim = false;
-    for (int w = 0; w < FLOOD_WAYS; w++)
-        if (!b[w].used)
+    for (uint32_t w = 0; w < FLOOD_WAYS; w++)
+        if (!flood_table_used(t, first + w))
             return &b[w];
     /* Full: the least recently seen destination goes, one without an open
      * finding if there is one (an attack in progress is worth keeping). */
@@ -178,13 +172,13 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
         t->evictions++;
     else
         t->in_use++;
-    struct flood_class_state saved[FLOOD_CLASS_COUNT];
-    for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
-        saved[c] = d->cls[c];
     memset(d, 0, sizeof(*d));
+    struct topk_item *items =
+        t->top_items + (size_t)(d - t->dest) * FLOOD_CLASS_COUNT * 2 * t->top_k;
     for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
-        d->cls[c].top_src = saved[c].top_src;
-        d->cls[c].top_port = saved[c].top_port;
+        d->cls[c].top_src = (struct topk){.k = t->top_k, .items = items};
+        d->cls[c].top_port = (struct topk){.k = t->top_k, .items = items + t->top_k};
+        items += 2 * t->top_k;
         class_reset(&d->cls[c]);
     }
     d->addr = *a;
@@ -382,6 +376,8 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
     cs->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
     if (flood_martian_source(src))
         cs->martians++;
+    /* The sources' own hash (not the table's): distinct counts as
+     * before keyhash.h, whose fold would move the estimates a little. */
     uint64_t h = hash_bytes(src->b, sizeof(src->b), t->seed);
     hll_add_hash(&cs->sources, h);
     topk_add(&cs->top_src, src->b, 1);
@@ -422,14 +418,7 @@ void flood_dest_completion(struct flood_dest *d)
 static uint64_t flow_hash(const struct flood_table *t, const struct ipaddr *server, uint16_t sport,
                           const struct ipaddr *client, uint16_t cport)
 {
-    uint8_t key[36];
-    memcpy(key, server->b, 16);
-    memcpy(key + 16, client->b, 16);
-    key[32] = (uint8_t)(sport >> 8);
-    key[33] = (uint8_t)sport;
-    key[34] = (uint8_t)(cport >> 8);
-    key[35] = (uint8_t)cport;
-    return hash_bytes(key, sizeof(key), t->seed ^ 0x5a17c0de5a17c0deULL);
+    return keyhash_flow(t->flow_seed, server->b, client->b, (uint32_t)sport << 16 | cport);
 }
 
 void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,

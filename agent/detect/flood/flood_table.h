@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "agent/detect/finding.h"
+#include "agent/detect/keyhash.h"
 #include "agent/detect/sketch.h"
 #include "common/addr.h"
 
@@ -127,9 +128,14 @@ struct flood_table {
     uint32_t in_use;
     uint32_t top_k;
     uint64_t seed;
+    uint64_t key_seed[KEYHASH_SECRETS];  /* of address hashes (keyhash.h) */
+    uint64_t flow_seed[KEYHASH_SECRETS]; /* of handshake slots */
     uint64_t evictions;
     struct flood_handshake *handshakes;
     uint32_t handshake_mask;
+    /* The top-K items of every class of every entry (2 * top_k each), set
+     * up when a destination claims the entry. */
+    struct topk_item *top_items;
 };
 
 #define FLOOD_WAYS 4
@@ -137,6 +143,14 @@ struct flood_table {
 int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshakes, uint32_t top_k,
                      uint64_t seed);
 void flood_table_free(struct flood_table *t);
+
+/* Does entry i hold a destination?  Asked of the tag array, so that a
+ * walk over the table reads no entry a destination never claimed (their
+ * pages stay untouched). */
+static inline bool flood_table_used(const struct flood_table *t, uint32_t i)
+{
+    return t->tags[i] != 0;
+}
 
 /* The seeded hash of an address that the functions below take, so a
  * destination is hashed once per packet. */

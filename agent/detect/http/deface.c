@@ -177,6 +177,52 @@ static void html_title(const uint8_t *t, size_t n, char *out, size_t cap)
     http_excerpt(out, cap, gt, e ? (size_t)(e - gt) : left);
 }
 
+static void marker_pairs_build(struct http_det *d)
+{
+    const struct http_strlist *m = &d->p.markers;
+    memset(d->marker_pairs, 0, sizeof(d->marker_pairs));
+    d->marker_short = false;
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->len[i] < 2) {
+            d->marker_short = true;
+            continue;
+        }
+        uint32_t pair = (uint32_t)(uint8_t)m->v[i][0] << 8 | (uint8_t)m->v[i][1];
+        d->marker_pairs[pair / 64] |= 1ull << (pair % 64);
+    }
+    d->markers_ready = true;
+}
+
+/* The first marker, in list order, that occurs in the folded text, or
+ * NULL: what a memmem per marker finds, in one pass over the text that
+ * stops only where a marker's first two bytes are. */
+static const char *find_marker(struct http_det *d, const uint8_t *t, size_t n)
+{
+    const struct http_strlist *m = &d->p.markers;
+    if (!d->markers_ready)
+        marker_pairs_build(d);
+    if (d->marker_short) {
+        for (size_t i = 0; i < m->n; i++)
+            if (memmem(t, n, m->v[i], m->len[i]))
+                return m->v[i];
+        return NULL;
+    }
+    size_t best = m->n; /* the lowest index found so far */
+    for (size_t at = 0; at + 1 < n && best > 0; at++) {
+        uint32_t pair = (uint32_t)t[at] << 8 | t[at + 1];
+        if (!(d->marker_pairs[pair / 64] & (1ull << (pair % 64))))
+            continue;
+        for (size_t i = 0; i < best; i++) {
+            if (m->len[i] <= n - at && (uint8_t)m->v[i][0] == t[at] &&
+                memcmp(t + at, m->v[i], m->len[i]) == 0) {
+                best = i;
+                break;
+            }
+        }
+    }
+    return best < m->n ? m->v[best] : NULL;
+}
+
 static void check_defacement(struct http_det *d, struct flow *f, struct http_side *s,
                              const struct http_req *q)
 {
@@ -211,10 +257,7 @@ static void check_defacement(struct http_det *d, struct flow *f, struct http_sid
     size_t fn = n < d->scratch_cap / 2 ? n : d->scratch_cap / 2;
     for (size_t i = 0; i < fn; i++)
         folded[i] = (uint8_t)tolower(text[i]);
-    const char *marker = NULL;
-    for (size_t i = 0; i < d->p.markers.n && !marker; i++)
-        if (memmem(folded, fn, d->p.markers.v[i], d->p.markers.len[i]))
-            marker = d->p.markers.v[i];
+    const char *marker = find_marker(d, folded, fn);
     if (!marker)
         return;
     json_t *e = json_object();

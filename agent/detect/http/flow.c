@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/detect/keyhash.h"
 #include "common/hash.h"
 
 #define NIL UINT32_MAX
@@ -40,6 +41,7 @@ struct flow_table {
     uint32_t *buckets;
     uint32_t bucket_mask;
     uint32_t free_head;
+    uint64_t key_seed[KEYHASH_SECRETS]; /* of flow keys (keyhash.h), from opts.seed */
     uint32_t lru_head, lru_tail;
     struct flow_stats stats;
 };
@@ -90,6 +92,7 @@ struct flow_table *flow_table_new(const struct flow_opts *opts)
     if (!t)
         return NULL;
     t->opts = *opts;
+    keyhash_secrets(opts->seed, t->key_seed);
     uint32_t n = opts->max_flows;
     uint32_t nb = 1;
     while (nb < n)
@@ -227,7 +230,8 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
     memcpy(k.server, server->b, 16);
     k.client_port = to_server ? p->sport : p->dport;
     k.server_port = to_server ? p->dport : p->sport;
-    uint64_t h = hash_bytes(&k, sizeof(k), t->opts.seed);
+    uint64_t h = keyhash_flow(t->key_seed, k.client, k.server,
+                              (uint32_t)k.client_port << 16 | k.server_port);
     uint32_t b = (uint32_t)h & t->bucket_mask;
     uint32_t tag = (uint32_t)(h >> 32);
     for (uint32_t i = t->buckets[b]; i != NIL; i = t->links[i].next) {

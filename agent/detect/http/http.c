@@ -215,6 +215,7 @@ static int http_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     http_params_free(&d->p);
     d->p = np;
     d->map_ready = false;
+    d->markers_ready = false;
     return 0;
 }
 

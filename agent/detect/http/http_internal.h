@@ -195,6 +195,12 @@ struct http_det {
     bool zprefix_ready;
     uint8_t *scratch;
     size_t scratch_cap;
+    /* The first two bytes of every defacement marker, one bit a pair, so
+     * a response is searched in one pass for all markers (deface.c);
+     * rebuilt after a reload.  marker_short: a marker under two bytes,
+     * searched for the plain way. */
+    uint64_t marker_pairs[65536 / 64];
+    bool markers_ready, marker_short;
     uint64_t now_us;
     /* flushed (shutdown, end of file): the second under way counts, as no
      * later one will come */

@@ -261,9 +261,9 @@ enum http_result http_parse_head(const uint8_t *p, size_t len, bool expect_reque
         size_t n = (size_t)(nl - line);
         if (n && line[n - 1] == '\r')
             n--;
-        for (size_t i = 0; i < n; i++)
-            if (line[i] == 0 || line[i] == '\r')
-                return HTTP_BAD;
+        /* A NUL or a bare CR inside a line (memchr: vector compares). */
+        if (memchr(line, 0, n) || memchr(line, '\r', n))
+            return HTTP_BAD;
         if (first) {
             h->start_line = (struct http_slice){line, n};
             r = expect_request ? parse_request_line(line, n, h) : parse_status_line(line, n, h);

@@ -81,7 +81,7 @@ struct ps_entry {
     uint8_t open_type; /* scan type named by the "new" event, kept after */
     /* Not reset: valid up to n_exact, and cleared when n_exact fills. */
     uint16_t exact[PS_EXACT]; /* the first distinct ports */
-    uint8_t hll[];            /* 1 << hll_precision registers */
+    uint8_t end[];            /* (the registers are pooled: scan_entry.regs) */
 };
 
 /* A (scanner, target) seen once: what its entry would hold. */
@@ -219,7 +219,9 @@ static void make_key(uint8_t key[SCAN_KEY_LEN], const struct ipaddr *a, const st
 /* Count port on e (its distinct ports are its score). */
 static void entry_add_port(struct scan_detector *d, struct ps_entry *e, uint16_t port)
 {
-    scan_detector_count_port(d, e->exact, &e->n_exact, PS_EXACT, e->hll, d->hll_p, port, &e->ports);
+    /* The registers are needed from the port that fills exact[] on. */
+    uint8_t *reg = e->n_exact + 1 >= PS_EXACT ? scan_detector_regs(d, &e->s) : NULL;
+    scan_detector_count_port(d, e->exact, &e->n_exact, PS_EXACT, reg, d->hll_p, port, &e->ports);
     scan_table_set_score(&d->table, &e->s.head, e->ports);
 }
 
@@ -399,7 +401,7 @@ static void portscan_on_packet(void *self, const struct pkt *p)
 /* ---- the detector interface ------------------------------------------------------ */
 
 static const struct scan_kind ps_kind = {
-    SCAN_KIND_LAYOUT(struct ps_entry, exact, hll, struct ps_pending),
+    SCAN_KIND_LAYOUT(struct ps_entry, exact, end, struct ps_pending),
     .defaults = &scan_rules_defaults[SCAN_RULES_PORTSCAN],
     .keep_flags = PS_REVERSE | SCAN_OUTWARD,
     .describe = describe,

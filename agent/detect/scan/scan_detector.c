@@ -71,8 +71,42 @@ static void on_evict(void *ctx, struct scan_head *h, uint64_t now_us)
 
 /* ---- entries ------------------------------------------------------------------ */
 
+static uint8_t *regs_at(const struct scan_detector *d, uint32_t i)
+{
+    return d->regs + ((size_t)i << d->hll_p);
+}
+
+uint8_t *scan_detector_regs(struct scan_detector *d, struct scan_entry *e)
+{
+    if (!e->regs) {
+        uint32_t i;
+        if (d->regs_free) {
+            i = d->regs_free - 1;
+            memcpy(&d->regs_free, regs_at(d, i), sizeof(d->regs_free));
+        } else {
+            i = d->regs_used++; /* at most one block a slot: always < capacity */
+        }
+        memset(regs_at(d, i), 0, (size_t)1 << d->hll_p);
+        e->regs = i + 1;
+        d->regs_held++;
+    }
+    return regs_at(d, e->regs - 1);
+}
+
+/* A restart (and a slot taken by a new key) ends the registers' use. */
+static void regs_release(struct scan_detector *d, struct scan_entry *e)
+{
+    if (!e->regs)
+        return;
+    memcpy(regs_at(d, e->regs - 1), &d->regs_free, sizeof(d->regs_free));
+    d->regs_free = e->regs;
+    e->regs = 0;
+    d->regs_held--;
+}
+
 void scan_detector_restart(struct scan_detector *d, struct scan_entry *e, uint64_t now_us)
 {
+    regs_release(d, e);
     memset(&e->first_us, 0, d->kind->reset_end - offsetof(struct scan_entry, first_us));
     e->first_us = now_us;
     scan_table_set_score(&d->table, &e->head, 0);
@@ -228,11 +262,18 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
     d->hll_p = (uint8_t)d->p.hll_precision;
     /* Without rules the detector is off: keep the smallest table. */
     uint32_t capacity = d->p.n ? (uint32_t)d->p.table_size : SCAN_WAYS;
-    size_t entry_size = kind->entry_size + ((size_t)1 << d->hll_p);
+    size_t entry_size = kind->entry_size;
     uint32_t pending = d->p.n ? (uint32_t)d->p.pending_size : 64;
     uint64_t seed = kind->seed_salt ? hash_mix64(env->hash_seed ^ kind->seed_salt) : env->hash_seed;
     if (scan_table_init(&d->table, capacity, entry_size, pending, kind->pending_size, seed,
                         on_evict, d) < 0) {
+        cfg_fail(err, name, 0, "out of memory for a table of %u entries", capacity);
+        return -1;
+    }
+    /* hll_p >= 4: a block holds the free list's next index. */
+    d->regs = calloc(d->table.capacity, (size_t)1 << d->hll_p);
+    if (!d->regs) {
+        scan_table_free(&d->table);
         cfg_fail(err, name, 0, "out of memory for a table of %u entries", capacity);
         return -1;
     }
@@ -255,6 +296,8 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
 void scan_detector_free(struct scan_detector *d)
 {
     scan_table_free(&d->table);
+    free(d->regs);
+    d->regs = NULL;
 }
 
 /* An open finding follows its rule by name into the new set. */
@@ -321,6 +364,12 @@ void scan_detector_stats(void *self, json_t *out)
 {
     struct scan_detector *d = self;
     scan_table_stats(&d->table, d->now_us, out);
+    /* The table's slots and the register pool together. */
+    json_int_t pool = (json_int_t)d->table.capacity << d->hll_p;
+    json_object_set_new(
+        out, "table_bytes",
+        json_integer(json_integer_value(json_object_get(out, "table_bytes")) + pool));
+    json_object_set_new(out, "hll_blocks_held", json_integer(d->regs_held));
     json_object_set_new(out, "probes", json_integer((json_int_t)d->probes));
     json_object_set_new(out, "answers", json_integer((json_int_t)d->answers));
     finding_counts_json(&d->counts, out);

@@ -38,6 +38,11 @@
 /* What every entry starts with. */
 struct scan_entry {
     struct scan_head head; /* head.score: the distinct count rules compare */
+    /* The entry's HyperLogLog registers in the detector's pool (index
+     * + 1; 0: none).  Only an entry past its exact values needs them, so
+     * they are not part of every slot: untouched pool pages cost no
+     * memory.  Kept across a restart's reset, which gives them back. */
+    uint32_t regs;
     /* Reset by a restart, with the detector's fields up to kind->reset_end: */
     uint64_t first_us; /* first packet of this entry's window */
     uint32_t probes;
@@ -52,12 +57,12 @@ struct scan_detector;
 
 struct scan_kind {
     const struct scan_defaults *defaults; /* defaults->detector names the kind */
-    size_t entry_size;    /* bytes of an entry before its 1 << hll_precision registers */
-    size_t reset_end;     /* a restart zeroes the entry from first_us up to here */
-    size_t pending_size;  /* bytes of a pending record */
-    size_t pending_flags; /* offset of the pending record's flags byte */
-    uint8_t keep_flags;   /* entry flags a window restart and a reload keep */
-    uint64_t seed_salt;   /* mixed into the agent's seed; 0: the seed as is */
+    size_t entry_size;                    /* bytes of an entry (its registers are pooled) */
+    size_t reset_end;                     /* a restart zeroes the entry from first_us up to here */
+    size_t pending_size;                  /* bytes of a pending record */
+    size_t pending_flags;                 /* offset of the pending record's flags byte */
+    uint8_t keep_flags;                   /* entry flags a window restart and a reload keep */
+    uint64_t seed_salt;                   /* mixed into the agent's seed; 0: the seed as is */
     /* Fill ev's addresses, proto, counters and evidence (owned by ev). */
     void (*describe)(struct scan_detector *d, struct scan_entry *e, enum finding_state state,
                      struct evt *ev);
@@ -71,9 +76,9 @@ struct scan_kind {
 };
 
 /* The sizes and offsets of a kind, from its entry type (with its reset
- * end field and HyperLogLog field) and its pending record type. */
-#define SCAN_KIND_LAYOUT(entry, reset_end_field, hll_field, pending)                               \
-    .entry_size = offsetof(entry, hll_field), .reset_end = offsetof(entry, reset_end_field),       \
+ * end field and end field) and its pending record type. */
+#define SCAN_KIND_LAYOUT(entry, reset_end_field, end_field, pending)                               \
+    .entry_size = offsetof(entry, end_field), .reset_end = offsetof(entry, reset_end_field),       \
     .pending_size = sizeof(pending), .pending_flags = offsetof(pending, flags)
 
 struct scan_detector {
@@ -87,6 +92,13 @@ struct scan_detector {
     uint64_t reload_us;                    /* now_us at the last reload */
     const struct scan_params *reload_next; /* the new rules, during a reload */
     uint8_t hll_p;
+    /* The registers of entries past their exact values: one block of
+     * 1 << hll_p per table slot at most, so taking one never fails; free
+     * blocks are reused last-in first-out, never-used ones in order, so
+     * the pages touched follow the most blocks ever held at once. */
+    uint8_t *regs;
+    uint32_t regs_used, regs_free; /* blocks ever handed out; free list head (index + 1) */
+    uint32_t regs_held;
     const struct taxonomy *malware; /* the taxonomy of outward findings */
     uint64_t probes, answers, allowed_scans, outward_probes;
 };
@@ -120,7 +132,9 @@ void scan_detector_evaluate(struct scan_detector *d, struct scan_entry *e, uint6
  * count_excess adds one value beyond the cap exact ones (hash: its
  * hash) and sets *count to cap plus the estimate; count_port keeps a port
  * in exact[0..*n) up to cap, clears reg when exact fills, then goes on in
- * reg.  *count only grows. */
+ * reg (which may be NULL while *n + 1 < cap).  *count only grows. */
+/* e's pooled registers (cleared when first taken). */
+uint8_t *scan_detector_regs(struct scan_detector *d, struct scan_entry *e);
 void scan_detector_count_excess(uint8_t *reg, uint8_t p, uint32_t cap, uint64_t hash,
                                 uint16_t *count);
 void scan_detector_count_port(struct scan_detector *d, uint16_t *exact, uint8_t *n, uint8_t cap,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/detect/keyhash.h"
 #include "common/hash.h"
 
 /* A bucket's tag line: what a lookup or an eviction choice needs of its 8
@@ -120,6 +121,7 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
     t->pending_size = pending_size;
     t->pending_cap = pcap;
     t->seed = seed;
+    keyhash_secrets(seed, t->key_seed);
     t->idle_us = 600ull * 1000000;
     t->emergency_idle_us = 60ull * 1000000;
     t->on_evict = on_evict;
@@ -144,8 +146,8 @@ void scan_table_free(struct scan_table *t)
 
 uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN])
 {
-    uint64_t h = hash_bytes(key, SCAN_KEY_LEN, t->seed);
-    return h ? h : 1; /* 0 marks a free slot */
+    uint64_t h = keyhash32(t->key_seed, key); /* keyhash.h: seeded, a third of hash_bytes */
+    return h ? h : 1;                         /* 0 marks a free slot */
 }
 
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
@@ -352,6 +354,19 @@ void *scan_table_pending_start(struct scan_table *t, uint64_t hash, uint64_t now
     return p;
 }
 
+/* Walks over every slot ask the tag lines first: a slot or pending
+ * record whose tag is 0 is free, and its page is then never read (on a
+ * kernel without a shared zero page, a read would make it resident). */
+static bool slot_taken(const struct scan_table *t, uint32_t i)
+{
+    return t->tags[i / SCAN_WAYS].tag[i % SCAN_WAYS] != 0;
+}
+
+static bool pending_taken(const struct scan_table *t, uint32_t i)
+{
+    return t->pending_tags[i / SCAN_PENDING_WAYS].tag[i % SCAN_PENDING_WAYS] != 0;
+}
+
 void scan_table_pending_admit(struct scan_table *t, struct scan_pending *p)
 {
     uint32_t i = (uint32_t)(((uint8_t *)p - t->pending) / t->pending_size);
@@ -364,6 +379,8 @@ void scan_table_pending_foreach(struct scan_table *t, uint64_t now_us,
                                 void (*fn)(void *ctx, struct scan_pending *p), void *ctx)
 {
     for (uint32_t i = 0; i < t->pending_cap; i++) {
+        if (!pending_taken(t, i))
+            continue;
         struct scan_pending *p = pending_at(t, i);
         if (pending_live(t, p, now_us))
             fn(ctx, p);
@@ -454,6 +471,8 @@ void scan_table_foreach(struct scan_table *t, uint64_t now_us,
                         void (*fn)(void *ctx, struct scan_head *e), void *ctx)
 {
     for (uint32_t i = 0; i < t->capacity; i++) {
+        if (!slot_taken(t, i))
+            continue;
         struct scan_head *e = slot_at(t, i);
         if (e->hash && !is_idle(t, e, now_us))
             fn(ctx, e);
@@ -464,11 +483,14 @@ void scan_table_stats(struct scan_table *t, uint64_t now_us, json_t *out)
 {
     uint64_t live = 0, n_pending_live = 0;
     for (uint32_t i = 0; i < t->capacity; i++) {
+        if (!slot_taken(t, i))
+            continue;
         struct scan_head *e = slot_at(t, i);
         live += e->hash && !is_idle(t, e, now_us);
     }
     for (uint32_t i = 0; i < t->pending_cap; i++) {
-        n_pending_live += pending_live(t, pending_at(t, i), now_us);
+        if (pending_taken(t, i))
+            n_pending_live += pending_live(t, pending_at(t, i), now_us);
     }
     size_t table_bytes =
         (size_t)t->capacity * t->entry_size + (size_t)t->n_buckets * sizeof(struct scan_tags);

@@ -53,6 +53,7 @@
 #include <stdint.h>
 
 #include "agent/detect/finding.h"
+#include "agent/detect/keyhash.h"
 
 #define SCAN_WAYS 8
 #define SCAN_KEY_LEN 32
@@ -92,6 +93,7 @@ struct scan_table {
     uint32_t n_buckets; /* power of two */
     uint32_t capacity;  /* n_buckets * SCAN_WAYS */
     uint64_t seed;
+    uint64_t key_seed[KEYHASH_SECRETS]; /* scan_table_hash's, drawn from seed */
     uint64_t idle_us, emergency_idle_us;
     uint64_t epoch_us; /* origin of the tag lines' coarse times */
     bool epoch_set;

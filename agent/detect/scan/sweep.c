@@ -95,7 +95,7 @@ struct sw_entry {
     struct ipaddr sample_hosts[SW_SAMPLE_HOSTS];
     uint16_t sample_ports[SW_SAMPLE_PORTS];
     uint8_t ports_hll[1 << SW_PORTS_P];
-    uint8_t hosts_hll[]; /* 1 << hll_precision */
+    uint8_t end[]; /* (the hosts' registers are pooled: scan_entry.regs) */
 };
 
 /* A source seen once: its first event, and the answers since. */
@@ -218,9 +218,9 @@ static void entry_add_host(struct scan_detector *d, struct sw_entry *e, const st
         e->exact_hosts[e->n_exact++] = tag;
         e->hosts = e->n_exact;
         if (e->n_exact == SW_EXACT) /* the next new host goes to the HyperLogLog */
-            memset(e->hosts_hll, 0, (size_t)1 << d->hll_p);
+            memset(scan_detector_regs(d, &e->s), 0, (size_t)1 << d->hll_p);
     } else {
-        scan_detector_count_excess(e->hosts_hll, d->hll_p, SW_EXACT, hh, &e->hosts);
+        scan_detector_count_excess(scan_detector_regs(d, &e->s), d->hll_p, SW_EXACT, hh, &e->hosts);
     }
     scan_table_set_score(&d->table, &e->s.head, e->hosts);
 }
@@ -405,7 +405,7 @@ static int sweep_check(struct ruleset *rules, struct cfg_err *err)
 }
 
 static const struct scan_kind sw_kind = {
-    SCAN_KIND_LAYOUT(struct sw_entry, exact_hosts, hosts_hll, struct sw_pending),
+    SCAN_KIND_LAYOUT(struct sw_entry, exact_hosts, end, struct sw_pending),
     .defaults = &scan_rules_defaults[SCAN_RULES_SWEEP],
     .seed_salt = 0x7377,
     .describe = describe,
