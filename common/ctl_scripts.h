@@ -11,7 +11,7 @@
  * (or an operator and a collector) cannot interleave: a collector's
  * guarded write fails on the bumped "ver" and re-reads.  Errors come back
  * as "NOINCIDENT ..." and "BADSTATE ..." replies; canh-ctl turns them into
- * exit codes.
+ * exit codes, the page into 404 and 409.
  */
 #ifndef CANH_COMMON_CTL_SCRIPTS_H
 #define CANH_COMMON_CTL_SCRIPTS_H

@@ -128,6 +128,10 @@ static const char *form_problem(const struct evkeyvalq *form, const struct ctl_a
     if (*note && !utf8)
         return "the note is not UTF-8 text";
     json_decref(utf8);
+    /* It is printed on colleagues' terminals by canh-tail and canh-ctl show. */
+    for (const unsigned char *p = (const unsigned char *)(*note ? *note : ""); *p; p++)
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            return "the note has control characters (only line breaks and tabs)";
     if (strcmp((*a)->verb, "confirm") == 0) {
         *extra = field(form, "class");
         if (!*extra || (strcmp(*extra, "normal") != 0 && strcmp(*extra, "serious") != 0))

@@ -440,6 +440,7 @@ expect_act 400 'confirm needs class=normal or class=serious' -H "Authorization: 
 expect_act 400 'action must be' -H "Authorization: Bearer $BINH" -- "action=delete&id=$TUPHAP_ID"
 expect_act 400 'id must be an incident id' -H "Authorization: Bearer $BINH" -- "action=ack&id=canh:open"
 expect_act 400 'a note needs text' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note="
+expect_act 400 'control characters' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note=red%1B%5B31m"
 expect_act 400 'longer than 2000 bytes' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note=$(head -c 2001 /dev/zero | tr '\0' x)"
 [[ $(http_code -H "Authorization: Bearer $BINH" "$BASE/api/action") == 405 ]] || bad "GET /api/action should be 405"
 [[ $(http_code -X POST --data "action=ack&id=$TUPHAP_ID" "$BASE/api/action") == 401 ]] || bad "no credential: 401"
