@@ -4,7 +4,7 @@
  *   canh-ctl open --agency A --taxonomy CODE --summary TEXT [--target ADDR]
  *   canh-ctl show ID | suppressions
  *
- * Each action is one Lua script of tools/ctl_scripts.c run with EVAL: the
+ * Each action is one Lua script of common/ctl_scripts.c run with EVAL: the
  * transition is checked and applied, logged in canh:log:<id> and announced
  * on canh:incidents in one atomic step, so operators and any number of
  * collectors can work at once.  show and suppressions only read.  It talks
@@ -27,17 +27,17 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/ctl_scripts.h"
 #include "common/redis/url.h"
 #include "common/taxonomy.h"
 #include "common/units.h"
 #include "common/values.h"
-#include "tools/ctl_scripts.h"
 
 enum { EXIT_REDIS = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3, EXIT_STATE = 4, EXIT_PERM = 5 };
 
 #define INCIDENTS_MAXLEN "100000" /* the collector's default [collector] maxlen */
 #define TIMEOUT_S 5
-#define MAX_TEXT 2000 /* bytes of a note, a reason or a summary */
+#define MAX_TEXT CTL_MAX_TEXT
 
 struct options {
     const char *url, *user, *password_file, *operator_name;
@@ -189,54 +189,14 @@ static redisReply *command(redisContext *r, int argc, const char **argv, int *st
 
 /* ---- actions ----------------------------------------------------------- */
 
-struct action {
-    const char *verb;   /* command line */
-    const char *name;   /* announced action */
-    const char *script; /* ctl_scripts.c */
-};
-
-static const struct action actions[] = {
-    {"ack", "acknowledged", ctl_ack_lua},   {"confirm", "confirmed", ctl_confirm_lua},
-    {"reject", "rejected", ctl_reject_lua}, {"resolve", "resolved", ctl_resolve_lua},
-    {"note", "noted", ctl_note_lua},        {"reopen", "reopened", ctl_reopen_lua},
-};
-
-static int run_transition(redisContext *r, const struct action *a, const char *id,
+static int run_transition(redisContext *r, const struct ctl_action *a, const char *id,
                           const char *operator_name, const char *note, const char *extra)
 {
-    uint64_t now_ms = units_now_us() / 1000;
-    char keys[CTL_KEY_COUNT][192], now_text[24];
-    snprintf(now_text, sizeof(now_text), "%" PRIu64, now_ms);
-    snprintf(keys[CTL_KEY_INCIDENT], sizeof(keys[0]), "canh:incident:%s", id);
-    snprintf(keys[CTL_KEY_LOG], sizeof(keys[0]), "canh:log:%s", id);
-    snprintf(keys[CTL_KEY_INCIDENTS], sizeof(keys[0]), "canh:incidents");
-    snprintf(keys[CTL_KEY_IKEYS], sizeof(keys[0]), "canh:ikeys");
-    snprintf(keys[CTL_KEY_OPEN], sizeof(keys[0]), "canh:open");
-    snprintf(keys[CTL_KEY_ESCALATIONS], sizeof(keys[0]), "canh:escalations");
-    snprintf(keys[CTL_KEY_SUPPRESSIONS], sizeof(keys[0]), "canh:suppressions");
-    snprintf(keys[CTL_KEY_FALSE_POS], sizeof(keys[0]), "canh:false_positives");
-    /* One delivery id per action, so a receiver's de-duplication keeps it. */
-    snprintf(keys[CTL_KEY_JOB_WEBHOOK], sizeof(keys[0]), "canh:escalation:%s/webhook/%s-%s", id,
-             a->name, now_text);
-    snprintf(keys[CTL_KEY_JOB_SYSLOG], sizeof(keys[0]), "canh:escalation:%s/syslog/%s-%s", id,
-             a->name, now_text);
-    char nkeys[8];
-    snprintf(nkeys, sizeof(nkeys), "%d", CTL_KEY_COUNT);
-    const char *argv[3 + CTL_KEY_COUNT + 6];
-    int argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = a->script;
-    argv[argc++] = nkeys;
-    for (int k = 0; k < CTL_KEY_COUNT; k++)
-        argv[argc++] = keys[k];
-    argv[argc++] = operator_name;
-    argv[argc++] = now_text;
-    argv[argc++] = INCIDENTS_MAXLEN;
-    argv[argc++] = id;
-    argv[argc++] = note ? note : "";
-    argv[argc++] = extra ? extra : "";
+    struct ctl_call call;
+    ctl_transition_call(&call, a, id, operator_name, note, extra, units_now_us() / 1000,
+                        strtoull(INCIDENTS_MAXLEN, NULL, 10));
     int status;
-    redisReply *rep = command(r, argc, argv, &status);
+    redisReply *rep = command(r, call.argc, call.argv, &status);
     if (!rep)
         return status;
     printf("incident %s: %s by %s\n", id, a->name, operator_name);
@@ -496,10 +456,7 @@ int main(int argc, char **argv)
     int nargs = argc - optind;
     char **args = argv + optind;
 
-    const struct action *act = NULL;
-    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-        if (strcmp(cmd, actions[i].verb) == 0)
-            act = &actions[i];
+    const struct ctl_action *act = ctl_action_find(cmd);
     bool is_show = strcmp(cmd, "show") == 0, is_open = strcmp(cmd, "open") == 0;
     bool is_supp = strcmp(cmd, "suppressions") == 0;
     if (!act && !is_show && !is_open && !is_supp)

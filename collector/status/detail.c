@@ -71,13 +71,11 @@ static const char detail_lua[] =
     "return {1, h, children, kind, log, timeline}\n";
 
 struct detail_req {
-    struct status *s; /* NULL once the status page is gone */
-    struct evhttp_request *req;
-    struct detail_req *next;
+    struct status_wait w; /* first: the wait list holds it */
     char id[INCIDENT_ID_LEN];
 };
 
-static bool id_valid(const char *id)
+bool status_id_valid(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n >= INCIDENT_ID_LEN)
@@ -164,25 +162,16 @@ static json_t *report_draft(const struct collector_config *cfg, const char *id)
     return o ? o : json_null();
 }
 
-static void detail_forget(struct status *s, struct detail_req *d)
-{
-    for (struct detail_req **p = &s->details; *p; p = &(*p)->next)
-        if (*p == d) {
-            *p = d->next;
-            return;
-        }
-}
-
 static void on_detail(redisReply *reply, void *priv)
 {
     struct detail_req *d = priv;
-    struct status *s = d->s;
+    struct status *s = d->w.s;
     if (!s) {
         free(d);
         return;
     }
-    detail_forget(s, d);
-    struct evhttp_request *req = d->req;
+    status_wait_done(&d->w);
+    struct evhttp_request *req = d->w.req;
     if (!reply) {
         send_error(s, req, 503, "Service Unavailable", "Redis connection lost");
     } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -235,7 +224,7 @@ static void on_detail(redisReply *reply, void *priv)
 
 void status_send_detail(struct status *s, struct evhttp_request *req, const char *id)
 {
-    if (!id_valid(id)) {
+    if (!status_id_valid(id)) {
         send_error(s, req, 400, "Bad Request", "want ?id=<incident id>");
         return;
     }
@@ -248,8 +237,8 @@ void status_send_detail(struct status *s, struct evhttp_request *req, const char
         send_error(s, req, 500, "Internal Server Error", "out of memory");
         return;
     }
-    d->s = s;
-    d->req = req;
+    d->w.s = s;
+    d->w.req = req;
     snprintf(d->id, sizeof(d->id), "%s", id);
     char hash[INCIDENT_ID_LEN + 32], log[INCIDENT_ID_LEN + 64], scan[16], maxn[16];
     snprintf(hash, sizeof(hash), "%s%s", STORE_INCIDENT_PREFIX, id);
@@ -265,15 +254,5 @@ void status_send_detail(struct status *s, struct evhttp_request *req, const char
         send_error(s, req, 503, "Service Unavailable", "Redis unreachable");
         return;
     }
-    d->next = s->details;
-    s->details = d;
-}
-
-void status_details_drop(struct status *s)
-{
-    /* The link answers them (NULL) after the status page is gone: they
-     * then only free themselves. */
-    for (struct detail_req *d = s->details; d; d = d->next)
-        d->s = NULL;
-    s->details = NULL;
+    status_wait_add(&d->w);
 }

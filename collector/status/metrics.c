@@ -77,6 +77,11 @@ static void metrics_collector(struct status *s, FILE *b, uint64_t now)
              "Requests refused because their Host is not allowed (421).", s->misdirected);
     prom_one(b, "canh_status_login_failures_total", "counter", "POST /login with an unknown token.",
              s->login_failures);
+    prom_one(b, "canh_status_actions_total", "counter",
+             "Operators' actions done from the page (POST /api/action).", s->actions);
+    prom_one(b, "canh_status_action_failures_total", "counter",
+             "Actions refused: role, CSRF, form, unknown incident, state, Redis.",
+             s->action_failures);
     prom_head(b, "canh_escalation_deliveries_total", "counter",
               "Escalations this collector delivered, per sink.");
     for (int i = 0; i < SINK_COUNT; i++)

@@ -130,18 +130,37 @@ static json_int_t json_int_at(json_t *obj, const char *a, const char *b)
 
 /* ---- snapshot: incidents -------------------------------------------- */
 
+/* A field of the hash, "" when absent. */
+static const char *raw_field(const char *const *f, size_t n, const char *name)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        if (strcmp(f[i], name) == 0)
+            return f[i + 1];
+    return "";
+}
+
 /* The incident's state as the hash says it, whatever the value: "state"
  * when the lifecycle writes one, else the older "status". */
 static const char *raw_state(const char *const *f, size_t n)
 {
-    const char *status = "";
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        if (strcmp(f[i], "state") == 0 && f[i + 1][0])
-            return f[i + 1];
-        if (strcmp(f[i], "status") == 0)
-            status = f[i + 1];
+    const char *state = raw_field(f, n, "state");
+    return state[0] ? state : raw_field(f, n, "status");
+}
+
+/* What the operators' actions wrote (common/ctl_scripts.c), for the
+ * detail view: who acted last, the confirmed class, why rejected, and
+ * how many identical findings the rejection suppressed since. */
+static void operator_fields(json_t *o, const char *const *f, size_t n)
+{
+    static const char *const names[] = {"operator", "confirmed_class", "rejected_why"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = raw_field(f, n, names[i]);
+        if (v[0])
+            json_object_set_new(o, names[i], json_string(v));
     }
-    return status;
+    const char *suppressed = raw_field(f, n, "suppressed");
+    if (suppressed[0])
+        json_object_set_new(o, "suppressed", json_integer(strtoll(suppressed, NULL, 10)));
 }
 
 /* An HGETALL reply as incident JSON plus the ages the page shows. */
@@ -170,6 +189,7 @@ json_t *status_incident_json(struct status *s, const redisReply *hash, uint64_t 
                                  ? (json_int_t)((now_us - inc->updated_us) / 1000000)
                                  : 0));
             json_object_set_new(o, "state", json_string(raw_state(f, hash->elements)));
+            operator_fields(o, f, hash->elements);
         }
     }
     free(f);

@@ -69,7 +69,8 @@ static void route(struct status *s, struct evhttp_request *req, const char *path
 {
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     bool post = method == EVHTTP_REQ_POST;
-    bool action = strcmp(path, "/login") == 0 || strcmp(path, "/logout") == 0;
+    bool action = strcmp(path, "/login") == 0 || strcmp(path, "/logout") == 0 ||
+                  strcmp(path, "/api/action") == 0;
     if (!status_host_allowed(s, req)) {
         s->misdirected++;
         status_send_text(req, 421, "Misdirected Request",
@@ -97,6 +98,8 @@ static void route(struct status *s, struct evhttp_request *req, const char *path
     }
     if (strcmp(path, "/logout") == 0) {
         status_logout(s, req, &who);
+    } else if (strcmp(path, "/api/action") == 0) {
+        status_act(s, req, &who);
     } else if (is_page(path)) {
         status_send_page(req, 200, "OK");
     } else if (strcmp(path, "/metrics") == 0) {
@@ -114,7 +117,7 @@ static void route(struct status *s, struct evhttp_request *req, const char *path
     } else {
         status_send_text(req, 404, "Not Found",
                          "404 Not Found: try /, /metrics, /api/incidents, /api/incident?id=, "
-                         "/api/agents, /api/collector or /api/session\n");
+                         "/api/agents, /api/collector, /api/session or POST /api/action\n");
     }
 }
 
@@ -242,6 +245,32 @@ static void fd_limit_fit(unsigned max_connections)
     }
 }
 
+/* ---- requests waiting for Redis ------------------------------------- */
+
+void status_wait_add(struct status_wait *w)
+{
+    w->next = w->s->waiting;
+    w->s->waiting = w;
+}
+
+void status_wait_done(struct status_wait *w)
+{
+    for (struct status_wait **p = &w->s->waiting; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            return;
+        }
+}
+
+/* The link answers them (NULL) after the status page is gone: they then
+ * only free themselves; their requests die with evhttp. */
+static void waits_drop(struct status *s)
+{
+    for (struct status_wait *w = s->waiting; w; w = w->next)
+        w->s = NULL;
+    s->waiting = NULL;
+}
+
 /* ---- life cycle ----------------------------------------------------- */
 
 static void log_bound(struct evhttp_bound_socket *bound)
@@ -304,7 +333,9 @@ struct status *status_new(struct collector *c, struct redis_link *link, struct e
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(s->http, 16384);
-    evhttp_set_max_body_size(s->http, 1024); /* the login form */
+    /* The login form, an action with its note (CTL_MAX_TEXT bytes of text,
+     * up to three times that percent-encoded). */
+    evhttp_set_max_body_size(s->http, STATUS_MAX_BODY);
     evhttp_set_timeout(s->http, 15);
     evhttp_set_gencb(s->http, on_request, s);
     evhttp_set_bevcb(s->http, new_connection, s);
@@ -371,7 +402,7 @@ void status_free(struct status *s)
 {
     if (!s)
         return;
-    status_details_drop(s);
+    waits_drop(s);
     if (s->timer)
         event_free(s->timer);
     if (s->http)

@@ -4,6 +4,7 @@
  * status.c    the evhttp server: routing, life cycle, the connection cap
  * snapshot.c  the refresh from Redis (one Lua script) into the cache
  * detail.c    one incident in full (another script, when a page asks)
+ * action.c    operators' actions (POST /api/action: common/ctl_scripts.c)
  * auth.c      credentials, roles, sessions, the Host and CSRF checks
  * api.c       the responses: the page, the JSON API, plain-text errors
  * metrics.c   /metrics in the Prometheus text format
@@ -31,6 +32,7 @@
 #define STATUS_MAX_SESSIONS 128
 #define STATUS_SESSION_US (12ull * 3600 * 1000000) /* a login lasts 12 h */
 #define STATUS_NAME_LEN 64
+#define STATUS_MAX_BODY 8192 /* a POST's form */
 /* Descriptors kept for everything but the page: the Redis connections,
  * webhook and syslog sockets, report files, the journal. */
 #define STATUS_FD_RESERVE 64
@@ -105,7 +107,14 @@ struct session {
     uint64_t expires_us;
 };
 
-struct detail_req; /* snapshot.c: a detail view waiting for Redis */
+/* A request waiting for Redis (a detail view, an action).  The link
+ * answers every command, NULL when the connection is lost; once the page
+ * is gone (status_free) s is NULL and the answer only frees it. */
+struct status_wait {
+    struct status *s;
+    struct evhttp_request *req;
+    struct status_wait *next;
+};
 
 struct status {
     struct collector *c;
@@ -119,6 +128,7 @@ struct status {
     uint64_t refreshes, refresh_errors;
     uint64_t requests, unauthorized, misdirected, forbidden;
     uint64_t logins, login_failures;
+    uint64_t actions, action_failures; /* operators' actions done, refused */
     struct status_secrets sec;
     struct session sessions[STATUS_MAX_SESSIONS];
     char allowed_hosts[512];
@@ -132,7 +142,7 @@ struct status {
     /* Redis as the page sees it */
     uint64_t redis_down_since_us; /* 0 while up */
     char refresh_error[256];      /* last failed refresh, "" after a good one */
-    struct detail_req *details;   /* waiting for Redis */
+    struct status_wait *waiting;  /* requests waiting for Redis */
     struct incident *scratch;
     struct snapshot snap;
 };
@@ -153,8 +163,14 @@ json_t *status_freshness(struct status *s, uint64_t now_us);
 /* GET /api/incident?id=: one incident with its parts, timeline, operator
  * actions and report draft, read from Redis when asked. */
 void status_send_detail(struct status *s, struct evhttp_request *req, const char *id);
-/* Forgets the waiting detail views (their requests die with evhttp). */
-void status_details_drop(struct status *s);
+/* An incident id as the collector and canh-ctl make them: letters, digits
+ * and '-', shorter than INCIDENT_ID_LEN (it becomes part of key names). */
+bool status_id_valid(const char *id);
+
+/* action.c */
+/* POST /api/action: an operator's ack, confirm, reject, resolve, note or
+ * reopen, through the script canh-ctl runs (common/ctl_scripts.c). */
+void status_act(struct status *s, struct evhttp_request *req, const struct principal *who);
 
 /* auth.c */
 /* Reads the credential files of cfg; 0, or -1 with why (file:line for the
@@ -197,6 +213,9 @@ void status_send_session(struct status *s, struct evhttp_request *req, const str
 /* status.c */
 /* Connections open to the page now. */
 unsigned status_connections(const struct status *s);
+/* w (its s and req set) waits for Redis; status_wait_done when answered. */
+void status_wait_add(struct status_wait *w);
+void status_wait_done(struct status_wait *w);
 
 /* metrics.c */
 void status_send_metrics(struct status *s, struct evhttp_request *req);

@@ -5,7 +5,9 @@
 # deleting or trimming anyone else's, no other agent's stream); the
 # collector does its whole job and cannot forge or delete agent events;
 # the tail user reads and cannot write.  Then the real canh-agent,
-# canh-collector and canh-tail run with those users end to end.
+# canh-collector and canh-tail run with those users end to end, and an
+# operator acts from the collector's status page (the canh-ctl scripts, run
+# as the collector's user).
 . "$(dirname "$0")/lib/common.sh"
 . "$(dirname "$0")/lib/redis_secure.sh"
 
@@ -218,7 +220,11 @@ claim_interval = 1s
 discover_interval = 500ms
 [incidents]
 sweep_interval = 500ms
+[status]
+listen = 127.0.0.1:0
+operators_file = $TMP/operators
 CONF
+echo "an op-an-0123456789abcdef" >"$TMP/operators"
 "$CANH_BIN/canh-collector" --check -c "$TMP/collector.conf" >"$TMP/ccheck.log" 2>&1 ||
     { cat "$TMP/ccheck.log"; fail "collector config rejected"; }
 # a heartbeat as the agent writes it (the replay above sends none)
@@ -236,6 +242,32 @@ kill -0 "$COLLECTOR_PID" 2>/dev/null || { cat "$TMP/collector.log"; fail "the co
 ! grep -qi -e NOPERM -e "can't access" "$TMP/collector.log" ||
     { cat "$TMP/collector.log"; fail "the collector was refused something"; }
 pass "canh-collector as canh-collector opens incidents, acknowledges every event, records heartbeats"
+
+# The status page's actions run canh-ctl's scripts on the collector's link:
+# its ACL user must allow every command and key they touch.
+port=$(grep -o 'status page on http://127.0.0.1:[0-9]*' "$TMP/collector.log" | head -1 | sed 's/.*://')
+[ -n "$port" ] || { cat "$TMP/collector.log"; fail "the status page did not start"; }
+page_act() {
+    curl -s -o "$TMP/act.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer op-an-0123456789abcdef" \
+        -X POST --data "$1" "http://127.0.0.1:$port/api/action"
+}
+ids=$(admin ZRANGE canh:open 0 -1)
+first=$(head -1 <<<"$ids")
+for form in "action=ack&id=$first" "action=note&id=$first&note=checking" "action=confirm&id=$first&class=serious" \
+    "action=resolve&id=$first" "action=reopen&id=$first" "action=reject&id=$first&note=pentest"; do
+    code=$(page_act "$form")
+    [ "$code" = 200 ] || fail "the page's $form as canh-collector: $code $(cat "$TMP/act.json")"
+done
+[ "$(admin HGET "canh:incident:$first" state)" = rejected ] || fail "the page's actions did not land"
+[ "$(admin HLEN canh:suppressions)" -ge 1 ] || fail "the rejection wrote no suppression"
+[ "$(admin XLEN "canh:log:$first")" -ge 7 ] || fail "the page's actions are not in the incident's log"
+! grep -qi -e NOPERM -e "can't access" -e "can't run" "$TMP/collector.log" ||
+    { cat "$TMP/collector.log"; fail "the collector was refused an action's command"; }
+code=$(curl -s -o "$TMP/detail.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer op-an-0123456789abcdef" \
+    "http://127.0.0.1:$port/api/incident?id=$first")
+[ "$code" = 200 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [e["fields"]["action"] for e in d["actions"]["entries"]][-1] == "rejected", d' "$TMP/detail.json" ||
+    fail "the page's detail view as canh-collector: $code $(cat "$TMP/detail.json")"
+pass "the status page's actions (ack, note, confirm, resolve, reopen, reject) and detail view run as canh-collector"
 
 out=$(timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --user canh-tail --password-file "$TMP/canh-tail.pw" \
     --since all -n 1 --json 2>&1) || fail "canh-tail as canh-tail failed: $out"

@@ -5,7 +5,9 @@
 # (systemd/redis-users.acl.example); canh-collector builds the incidents;
 # with canh-ctl, as its own ACL user, the operator acknowledges, confirms
 # and resolves the flood, rejects the scan as a false positive, notes,
-# opens an incident by hand.  The capture replayed again shows the scan
+# opens an incident by hand; a second operator works the defacement from
+# the status page (the same scripts, run as the collector's ACL user).
+# The capture replayed again shows the scan
 # suppressed (counted as a false positive) while the resolved flood opens a
 # new incident.  Every transition and every severity rise is on
 # canh:incidents and in canh-tail; canh-ctl's errors (unknown id, invalid
@@ -49,7 +51,12 @@ discover_interval = 500ms
 [incidents]
 sweep_interval = 500ms
 reject_suppress = 1h
+
+[status]
+listen = 127.0.0.1:0
+operators_file = $TMP/operators
 EOF
+echo "binh op-binh-0123456789abcdef" >"$TMP/operators"
 # Two collectors share the group, as at a SOC with a standby: every
 # announcement must still be made once.
 bg collector "$CANH_BIN/canh-collector" -c "$TMP/collector.conf"
@@ -234,13 +241,35 @@ ctl_ok confirm "$manual" --class normal
 ctl_ok resolve "$manual"
 pass "a hand-opened incident $manual follows the same chain"
 
+# --- the same from the status page ---------------------------------------------
+port=$(grep -o 'status page on http://127.0.0.1:[0-9]*' "$TMP/collector.log" | head -1 | sed 's/.*://')
+[ -n "$port" ] || fail "collector 1's status page did not start"
+# page_act FORM: POST /api/action as operator binh; the status code
+page_act() {
+    curl -s -o "$TMP/act.json" -w '%{http_code}' --max-time 10 -H "Authorization: Bearer op-binh-0123456789abcdef" \
+        -X POST --data "$1" "http://127.0.0.1:$port/api/action"
+}
+[ "$(page_act "action=ack&id=$deface&note=g%E1%BB%8Di%20S%E1%BB%9F%20Y%20t%E1%BA%BF")" = 200 ] || fail "page ack: $(cat "$TMP/act.json")"
+[ "$(rc HGET "canh:incident:$deface" state)" = acknowledged ] || fail "the page's ack did not change the state"
+[ "$(page_act "action=resolve&id=$scan")" = 409 ] || fail "page resolve of an open incident: $(cat "$TMP/act.json")"
+grep -q "acknowledge or confirm it first" "$TMP/act.json" || fail "the page's refusal does not say why: $(cat "$TMP/act.json")"
+[ "$(page_act "action=confirm&id=$deface&class=serious")" = 200 ] || fail "page confirm: $(cat "$TMP/act.json")"
+ctl_ok resolve "$deface"
+ctl_ok show "$deface"
+expect_contains "$TMP/ctl.out" "binh"
+expect_contains "$TMP/ctl.out" "gọi Sở Y tế"
+! grep -qi -e NOPERM -e "can't access" "$TMP/collector.log" || fail "the collector was refused an action"
+pass "binh acknowledged and confirmed $deface from the status page (as canh-collector), alice resolved it with canh-ctl; an invalid transition is refused with the reason"
+
 # --- on canh:incidents and in canh-tail ----------------------------------------
 rc XRANGE canh:incidents - + >"$TMP/incidents.txt"
 for a in acknowledged confirmed noted resolved rejected reopened; do
     grep -qx "$a" "$TMP/incidents.txt" || fail "no '$a' on canh:incidents"
 done
 n_alice=$(grep -cx alice "$TMP/incidents.txt")
-[ "$n_alice" = 10 ] || fail "expected 10 announcements by alice (4 on dos, 2 on scan, 4 manual), got $n_alice"
+[ "$n_alice" = 11 ] || fail "expected 11 announcements by alice (4 on dos, 2 on scan, 4 manual, 1 on deface), got $n_alice"
+n_binh=$(grep -cx binh "$TMP/incidents.txt")
+[ "$n_binh" = 2 ] || fail "expected 2 announcements by binh (the page), got $n_binh"
 # Every announcement is in canh-tail's output, once.
 n=$(rc XLEN canh:incidents)
 wait_until 30 "canh-tail to print $n lines" bash -c "[ \$(wc -l <'$TAIL_LOG') -ge $n ]"
@@ -249,8 +278,8 @@ for a in acknowledged confirmed noted resolved rejected reopened updated; do
     grep -q " $a " "$TAIL_LOG" || { cat "$TAIL_LOG"; fail "canh-tail shows no $a"; }
 done
 grep -q 'severity [a-z]*→critical' "$TAIL_LOG" || fail "canh-tail does not show the severity rise"
-grep -q "alice" "$TAIL_LOG" || fail "canh-tail does not name the operator"
-pass "all $n announcements ($n_alice by alice) are on canh:incidents and in canh-tail"
+grep -q "alice" "$TAIL_LOG" && grep -q "binh" "$TAIL_LOG" || fail "canh-tail does not name the operators"
+pass "all $n announcements ($n_alice by alice, $n_binh by binh from the page) are on canh:incidents and in canh-tail"
 
 # --state filters
 timeout 30 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --user canh-tail --password-file "$TMP/canh-tail.pass" \

@@ -1,7 +1,7 @@
 // status_browser.mjs — drives Debian's chromium (through playwright-core)
 // for tests/e2e/status_page.sh, as a SOC operator would use the page.
 //
-//   node status_browser.mjs URL STATE_DIR SHOT_DIR AGENT TOKEN DOS DEFACE COMBINED
+//   node status_browser.mjs URL STATE_DIR SHOT_DIR AGENT TOKEN DOS DEFACE COMBINED VIEWER OTHER
 //
 // 1. Opens URL (no credentials) at 1366×768: the login form must show and
 //    no incident.  A wrong token is refused on the form; TOKEN (an
@@ -12,9 +12,19 @@
 //    (DOS, DEFACE) are grouped under the combined one, the open count
 //    counts the group once; expanding it shows them.
 // 3. Filters (severity, text, agency, taxonomy) and sorts by agency.
-// 4. Opens the detail of the DOS incident (evidence, timeline, "no operator
-//    actions") and of the combined one (the action-log entry the shell
-//    script wrote, its linked incidents).
+// 4. Opens the detail of the DOS incident (evidence, timeline, the
+//    collector opening it in its log) and of the combined one (its linked
+//    incidents).
+// 4b. Triage from the page, as operator 'an': acknowledges the combined
+//    incident with a note (the table's state changes, the state filter
+//    finds it, the log entry shows in the detail); acknowledges, confirms
+//    as serious and resolves the DoS incident; rejects the port scan as a
+//    false positive (first without a reason: refused on the page); and
+//    meets a clear refusal when another operator (OTHER, an operator's
+//    token, through the API) acknowledged the defacement meanwhile.
+//    Saves SHOT_DIR/status-page-actions.png.  Then logs out and in with
+//    VIEWER (the viewers' token): no action buttons, and a POST by hand
+//    with the session's CSRF token is refused 403.
 // 5. Saves SHOT_DIR/status-page.png, writes STATE_DIR/stop-redis, and
 //    waits until the page says its data is stale ("Redis unreachable
 //    since ...") and the "data as of" time stops moving; saves
@@ -28,9 +38,10 @@ import { createRequire } from 'node:module';
 import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const [url, stateDir, shotDir, agent, token, dos, deface, combined] = process.argv.slice(2);
-if (!combined) {
-  console.error('usage: status_browser.mjs URL STATE_DIR SHOT_DIR AGENT TOKEN DOS DEFACE COMBINED');
+const [url, stateDir, shotDir, agent, token, dos, deface, combined, viewerToken, otherToken] =
+  process.argv.slice(2);
+if (!otherToken) {
+  console.error('usage: status_browser.mjs URL STATE_DIR SHOT_DIR AGENT TOKEN DOS DEFACE COMBINED VIEWER OTHER');
   process.exit(2);
 }
 const require = createRequire(path.join(process.env.PLAYWRIGHT_DIR, 'package.json'));
@@ -162,16 +173,115 @@ try {
   check('detail names the source', detail.text.includes('203.0.113.7'));
   await page.click(`#open tr[data-id="${group.id}"] td.id`);
   await page.waitForSelector(`#detail.show[data-loaded="${group.id}"]`, { timeout: WAIT_MS });
-  // The shell script writes the action log once the events are applied.
-  await page.waitForFunction(() => {
-    const li = [...document.querySelectorAll('#d-body ul.actions li')].map((l) => l.textContent);
-    if (li.some((t) => t.includes('acknowledged') && t.includes('an'))) return true;
-    document.getElementById('d-refresh').click();
-    return false;
-  }, null, { timeout: WAIT_MS, polling: 1000 });
-  result.actions = await page.$$eval('#d-body ul.actions li', (l) => l.map((x) => x.textContent));
   const linked = await page.$$eval('#d-body ul.children li', (l) => l.length);
   check('combined detail lists its linked incidents', linked === 3);
+
+  // ---- 4b. triage from the page -------------------------------------------
+  const logOf = () => page.$$eval('#d-body ul.actions li', (l) => l.map((x) => x.textContent));
+  const stateShown = () => page.$eval('#detail', (d) => d.dataset.state);
+  const buttons = () => page.$$eval('#d-body button[data-act]', (b) => b.map((x) => x.dataset.act));
+  // Clicks verb on the open detail (note, class first) and waits for the
+  // answer and the detail read again; returns the message shown.
+  const act = async (id, verb, note, cls) => {
+    await page.fill('#d-note', note || '');
+    if (cls) await page.selectOption('#d-class', cls);
+    await page.click(`#d-body button[data-act="${verb}"]`);
+    await page.waitForFunction((want) => {
+      const d = document.getElementById('detail');
+      return document.getElementById('d-msg').className !== '' && d.dataset.loaded === want;
+    }, id, poll);
+    return page.$eval('#d-msg', (m) => ({ cls: m.className, text: m.textContent }));
+  };
+  const openLinked = async (id) => {
+    await page.click(`#open tr[data-id="${group.id}"] td.id`);
+    await page.waitForSelector(`#detail.show[data-loaded="${group.id}"]`, { timeout: WAIT_MS });
+    await page.click(`#d-body a[data-open="${id}"]`);
+    await page.waitForSelector(`#detail.show[data-loaded="${id}"]`, { timeout: WAIT_MS });
+  };
+  result.triage = [];
+  const offered = await buttons();
+  check('operator sees the actions of an open incident (no resolve before ack)',
+    ['ack', 'confirm', 'reject', 'note'].every((v) => offered.includes(v)) && !offered.includes('resolve'));
+  let msg = await act(group.id, 'ack', 'đang xem xét');
+  result.triage.push(msg.text);
+  check('ack from the page: done message', msg.cls === 'ok' && msg.text.includes('acknowledged') && msg.text.includes('an'));
+  check('ack from the page: the detail shows the new state', (await stateShown()) === 'acknowledged');
+  check('ack from the page: the log entry with the operator and the note',
+    (await logOf()).some((t) => t.includes('action=acknowledged') && t.includes('operator=an') && t.includes('note=đang xem xét')));
+  await page.waitForSelector(`#open tr[data-id="${group.id}"] .state.acknowledged`, { timeout: WAIT_MS });
+  check('the table shows the group acknowledged',
+    (await page.$eval(`#open tr[data-id="${group.id}"] .state`, (e) => e.textContent)) === 'Đã tiếp nhận');
+  await page.selectOption('#f-state', 'acknowledged');
+  top = await topRows();
+  check('filter state=acknowledged: the acknowledged group only', top.length === 1 && top[0].id === group.id);
+  await page.selectOption('#f-state', '');
+
+  await openLinked(dosRow.id);
+  msg = await act(dosRow.id, 'ack');
+  check('DoS acknowledged', msg.cls === 'ok' && (await stateShown()) === 'acknowledged');
+  check('resolve offered once acknowledged', (await buttons()).includes('resolve'));
+  msg = await act(dosRow.id, 'confirm', 'SYN flood thật vào cổng thông tin', 'serious');
+  check('DoS confirmed serious', msg.cls === 'ok' && (await stateShown()) === 'confirmed' &&
+    (await page.$eval('#d-body', (b) => b.textContent)).includes('Nghiêm trọng / Serious'));
+  msg = await act(dosRow.id, 'resolve', 'đã chặn ở tường lửa');
+  check('DoS resolved', msg.cls === 'ok' && (await stateShown()) === 'resolved');
+  const dosLog = (await logOf()).filter((t) => t.includes('operator=an'));
+  result.dos_log = dosLog;
+  check('DoS log: acknowledged, confirmed, resolved by an, in order',
+    dosLog.length === 3 && dosLog[0].includes('action=acknowledged') && dosLog[1].includes('action=confirmed') &&
+    dosLog[1].includes('SYN flood thật') && dosLog[2].includes('action=resolved'));
+  check('a resolved incident offers note and reopen only',
+    JSON.stringify((await buttons()).sort()) === JSON.stringify(['note', 'reopen']));
+
+  const scan = children.find((c) => !c.text.includes(dos) && !c.text.includes(deface));
+  result.scan_id = scan && scan.id;
+  await openLinked(scan.id);
+  msg = await act(scan.id, 'reject', '');
+  check('reject without a reason: refused on the page',
+    msg.cls === 'error' && msg.text.includes('400') && msg.text.includes('why it is a false positive') &&
+    (await stateShown()) !== 'rejected');
+  msg = await act(scan.id, 'reject', 'quét từ đội kiểm thử được phép');
+  check('scan rejected as a false positive', msg.cls === 'ok' && (await stateShown()) === 'rejected' &&
+    (await page.$eval('#d-body', (b) => b.textContent)).includes('quét từ đội kiểm thử được phép'));
+
+  const defaceRow = children.find((c) => c.text.includes(deface));
+  await openLinked(defaceRow.id);
+  check('defacement open: ack offered', (await buttons()).includes('ack'));
+  // Another operator acts first (through the API with their own token).
+  const other = await context.request.post(origin + '/api/action', {
+    headers: { Authorization: 'Bearer ' + otherToken }, form: { action: 'ack', id: defaceRow.id },
+  });
+  check('another operator acknowledges through the API', other.status() === 200);
+  msg = await act(defaceRow.id, 'ack');
+  result.conflict = msg.text;
+  check('acting on a stale view: a clear refusal on the page',
+    msg.cls === 'error' && msg.text.includes('409') && msg.text.includes('it is acknowledged'));
+  check('the detail then shows who acted', (await logOf()).some((t) => t.includes('action=acknowledged') && t.includes('operator=binh')));
+  await page.screenshot({ path: path.join(shotDir, 'status-page-actions.png'), fullPage: false });
+  await page.click('#d-close');
+
+  // ---- 4c. a viewer cannot act ---------------------------------------------
+  await page.click('#logout');
+  await page.waitForSelector('body.login #login-token', { timeout: WAIT_MS });
+  await page.fill('#login-token', viewerToken);
+  await page.click('#login button[type=submit]');
+  await page.waitForSelector('body:not(.login)', { timeout: WAIT_MS });
+  check('logged in again as a viewer', (await page.$eval('#who', (e) => e.textContent)).includes('viewer'));
+  await page.waitForSelector(`#open tr[data-id="${group.id}"] td.id`, { timeout: WAIT_MS });
+  await page.click(`#open tr[data-id="${group.id}"] td.id`);
+  await page.waitForSelector(`#detail.show[data-loaded="${group.id}"]`, { timeout: WAIT_MS });
+  check('a viewer gets no action buttons',
+    (await buttons()).length === 0 && (await page.$$('#d-body .viewer-note')).length === 1);
+  const forced = await page.evaluate(async (id) => {
+    const s = await (await fetch('/api/session')).json();
+    const r = await fetch('/api/action', {
+      method: 'POST', body: 'action=note&note=x&id=' + encodeURIComponent(id),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': s.csrf },
+    });
+    return { status: r.status, body: await r.json() };
+  }, group.id);
+  result.viewer_post = forced;
+  check('a viewer\'s POST /api/action is refused 403', forced.status === 403 && forced.body.error.includes('viewers cannot act'));
   await page.click('#d-close');
 
   check('page not reloaded', navigations === 1);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The collector's status page in a real browser, its JSON and Prometheus
 # endpoints, access control (tokens, roles, login cookie, CSRF, Host
-# check), HEAD, the connection cap, stale data, SIGHUP reload and the
-# systemd notifications.
+# check), operators' actions (POST /api/action: operators only, CSRF,
+# clear refusals, logged and announced like canh-ctl, a rejection
+# suppressing the identical finding), HEAD, the connection cap, stale data,
+# SIGHUP reload and the systemd notifications.
 #
 # Starts a private redis-server and canh-collector with [status] on a free
 # loopback port, under a fake NOTIFY_SOCKET (a Python datagram listener)
@@ -10,9 +12,11 @@
 # driven by playwright-core (npm-installed into a cache directory; never
 # `npx playwright install`), logs in with an operator's token; incidents
 # are then added to Redis and must appear on the open page without a
-# reload, grouped, filterable, with their detail; then Redis is stopped and
-# the page must say its data is stale.  Screenshots go to
-# $CANH_ARTIFACTS/status-page.png and status-page-stale.png.
+# reload, grouped, filterable, with their detail; the operator triages
+# them from the page (acknowledge, confirm, resolve, reject) and a viewer
+# cannot act; then Redis is stopped and the page must say its data is
+# stale.  Screenshots go to $CANH_ARTIFACTS/status-page.png,
+# status-page-actions.png and status-page-stale.png.
 source "$(dirname "$0")/collector_lib.bash"
 
 ARTIFACTS=${CANH_ARTIFACTS:-/tmp/canh-artifacts}
@@ -195,12 +199,13 @@ ok "page is self-contained (no external resources, CSP default-src 'none')"
 # ---- browser: log in, incidents arrive, group, filter, detail, stale ----
 heartbeat gw-soyte
 mkdir -p "$ARTIFACTS"
-rm -f "$ARTIFACTS/status-page.png" "$ARTIFACTS/status-page-stale.png"
+rm -f "$ARTIFACTS/status-page.png" "$ARTIFACTS/status-page-stale.png" "$ARTIFACTS/status-page-actions.png"
 DOS="Tấn công từ chối dịch vụ"
 DEFACE="Tấn công thay đổi giao diện"
 COMBINED="Tấn công tổng hợp sử dụng kết hợp nhiều hình thức"
 timeout 150 node "$CANH_SRC/tests/e2e/status_browser.mjs" "$BASE/" "$T/browser" "$ARTIFACTS" \
-    gw-soyte "$OP_TOKEN" "$DOS" "$DEFACE" "$COMBINED" >"$T/browser.out" 2>"$T/browser.log" &
+    gw-soyte "$OP_TOKEN" "$DOS" "$DEFACE" "$COMBINED" "$TOKEN" op-binh-0123456789abcdef \
+    >"$T/browser.out" 2>"$T/browser.log" &
 BROWSER=$!
 PIDS+=($BROWSER)
 wait_until 60 "the browser to log in" bash -c "test -f '$T/browser/ready' || ! kill -0 $BROWSER"
@@ -221,8 +226,6 @@ combined_has_parts() {
 }
 wait_until 30 "the combined incident with its 3 parts" combined_has_parts
 COMBINED_ID=$(get "$BASE/api/incidents" | jq -r '.open[] | select(.type == "combined") | .id')
-# An action-log entry as canh-ctl writes it.
-rc XADD "canh:log:$COMBINED_ID" '*' action acknowledged operator an state acknowledged note "đang xem xét" >/dev/null
 
 wait_until 120 "the browser to ask for Redis to stop" bash -c "test -f '$T/browser/stop-redis' || ! kill -0 $BROWSER"
 if [[ $(cat "$T/browser/stop-redis" 2>/dev/null) == 1 ]]; then
@@ -250,14 +253,52 @@ assert r["ok"], r["errors"]
 assert r["navigations"] == 1 and not r["foreign"], r
 assert r["open_count"] == "2", r["open_count"]
 EOF
-ok "browser: login, grouping of the combined incident (counted once), filters, sort, detail with evidence, timeline and operator action"
+ok "browser: login, grouping of the combined incident (counted once), filters, sort, detail with evidence and timeline"
+ok "browser: triage from the page: ack with a note (state in the table, state filter, log entry), ack/confirm serious/resolve, reject (a reason required), a clear 409 on a stale view; a viewer gets no buttons and 403"
 ok "browser: with redis-server stopped the page says 'Data as of … — Redis unreachable since …' and its time stops"
-[[ -s "$ARTIFACTS/status-page.png" && -s "$ARTIFACTS/status-page-stale.png" ]] || bad "no screenshots in $ARTIFACTS"
-ok "screenshots saved: $ARTIFACTS/status-page.png, status-page-stale.png"
+[[ -s "$ARTIFACTS/status-page.png" && -s "$ARTIFACTS/status-page-stale.png" && -s "$ARTIFACTS/status-page-actions.png" ]] ||
+    bad "no screenshots in $ARTIFACTS"
+ok "screenshots saved: $ARTIFACTS/status-page.png, status-page-actions.png, status-page-stale.png"
 start_redis
 fresh_api() { get "$BASE/api/incidents" | jq -e '(.snapshot.stale | not) and .snapshot.redis_up' >/dev/null; }
 wait_until 60 "fresh data after Redis is back" fresh_api
 ok "Redis back: the snapshot is fresh again"
+
+# ---- the page's actions, as canh-ctl makes them ----------------------------
+# Announced on canh:incidents with the action name, the operator and the
+# note, and logged in canh:log:<id>, by the same scripts as canh-ctl.
+SCAN_ID=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])["scan_id"])' "$T/browser.out")
+python3 - "$COMBINED_ID" "$SCAN_ID" "$SOCK" <<'EOF' || bad "the page's actions on canh:incidents and canh:log"
+import json, subprocess, sys
+combined, scan, sock = sys.argv[1:4]
+def rc(*a):
+    return subprocess.check_output(["redis-cli", "-s", sock, "--json", *a], text=True)
+def entries(key):
+    out = []
+    for e in json.loads(rc("XRANGE", key, "-", "+")):
+        f = e[1] if isinstance(e, list) else list(e.values())[0]
+        if isinstance(f, list):
+            f = dict(zip(f[::2], f[1::2]))
+        out.append(f)
+    return out
+ann = [e for e in entries("canh:incidents") if e.get("operator") not in (None, "collector")]
+seen = [(e["action"], e["id"], e["operator"]) for e in ann]
+assert ("acknowledged", combined, "an") in seen, seen
+assert ("rejected", scan, "an") in seen, seen
+acts = [a for a, _, o in seen if o == "an"]
+for a in ("acknowledged", "confirmed", "resolved", "rejected"):
+    assert a in acts, (a, acts)
+assert any(o == "binh" and a == "acknowledged" for a, _, o in seen), seen
+rej = [e for e in ann if e["action"] == "rejected"][0]
+assert rej["note"] == "quét từ đội kiểm thử được phép" and "suppressed" in rej["changes"], rej
+assert json.loads(rej["incident"])["state"] == "rejected", rej
+log = entries("canh:log:" + combined)
+assert {"action": "acknowledged", "operator": "an", "state": "acknowledged", "note": "đang xem xét"} in log, log
+sup = json.loads(rc("HGETALL", "canh:suppressions"))
+sup = sup if isinstance(sup, dict) else dict(zip(sup[::2], sup[1::2]))
+assert any(k.startswith("portscan|203.0.113.7|") and v.split()[1:] == [scan, "an"] for k, v in sup.items()), sup
+EOF
+ok "the page's actions are announced on canh:incidents and logged in canh:log:<id> with the operator's name (an, binh); the rejection suppresses the scan"
 
 # ---- JSON endpoints ------------------------------------------------------
 open_redis=$(rc ZCARD canh:open)
@@ -265,21 +306,26 @@ get "$BASE/api/incidents" >"$T/incidents.json" || bad "GET /api/incidents"
 python3 - "$T/incidents.json" "$open_redis" <<'EOF' || bad "/api/incidents content: $(cat "$T/incidents.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["open_total"] == int(sys.argv[2]) == len(d["open"]), (d["open_total"], sys.argv[2])
+assert d["open_total"] == int(sys.argv[2]) == len(d["open"]) == 3, (d["open_total"], sys.argv[2])
 by = {i["taxonomy"]["code"]: i for i in d["open"]}
-assert by["attack.dos"]["taxonomy"]["vi"] == "Tấn công từ chối dịch vụ"
+rec = {i["taxonomy"]["code"] + "/" + i["agency"]: i for i in d["recent"]}
 assert by["attack.defacement"]["class"] == "serious_candidate"
-assert by["attack.combined"]["type"] == "combined"
-assert by["attack.dos"]["sources"] == ["203.0.113.7"] and by["attack.dos"]["agency"] == "Sở Y tế"
+assert by["attack.defacement"]["state"] == "acknowledged" and by["attack.defacement"]["operator"] == "binh"
+assert by["attack.combined"]["type"] == "combined" and by["attack.combined"]["state"] == "acknowledged"
+assert by["attack.other"]["agency"] == "Sở Tư pháp" and by["attack.other"]["state"] in ("open", "escalated")
+dos = rec["attack.dos/Sở Y tế"]
+assert dos["taxonomy"]["vi"] == "Tấn công từ chối dịch vụ" and dos["sources"] == ["203.0.113.7"], dos
+assert dos["state"] == "resolved" and dos["confirmed_class"] == "serious" and dos["operator"] == "an", dos
+scan = rec["attack.other/Sở Y tế"]
+assert scan["state"] == "rejected" and scan["rejected_why"] == "quét từ đội kiểm thử được phép", scan
 assert all(i["age_s"] >= 0 and i["events"] >= 1 for i in d["open"])
-assert all(i["state"] in ("open", "escalated") for i in d["open"]), [i["state"] for i in d["open"]]
-assert by["attack.dos"]["combined_id"] == by["attack.combined"]["id"]
+assert by["attack.defacement"]["combined_id"] == by["attack.combined"]["id"] == dos["combined_id"]
 assert d["open_groups"] == 2, d["open_groups"]
 assert d["snapshot"]["stale"] is False and d["snapshot"]["redis_up"] is True, d["snapshot"]
 EOF
-ok "/api/incidents lists the $open_redis open incidents (2 groups) with names, class, state, agency, source, freshness"
+ok "/api/incidents lists the $open_redis open incidents (2 groups) with states and operators; the resolved and rejected ones among the recent"
 
-DOS_ID=$(jq -r '.open[] | select(.taxonomy.code == "attack.dos") | .id' "$T/incidents.json")
+DOS_ID=$(jq -r '.recent[] | select(.taxonomy.code == "attack.dos") | .id' "$T/incidents.json")
 get "$BASE/api/incident?id=$DOS_ID" >"$T/detail.json" || bad "GET /api/incident?id=$DOS_ID"
 get "$BASE/api/incident?id=$COMBINED_ID" >"$T/detail-combined.json" || bad "GET /api/incident?id=$COMBINED_ID"
 python3 - "$T/detail.json" "$T/detail-combined.json" "$DOS_ID" "$COMBINED_ID" <<'EOF' || bad "/api/incident content"
@@ -288,15 +334,22 @@ d, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert d["incident"]["id"] == sys.argv[3] and d["incident"]["evidence"] is not None, d
 assert [e["fields"]["action"] for e in d["timeline"]][0] == "opened", d["timeline"]
 assert d["actions"]["key"] == "canh:log:%s" % sys.argv[3] and d["actions"]["kind"] == "stream", d["actions"]
-assert d["actions"]["entries"][0]["fields"]["action"] == "opened" and d["actions"]["entries"][0]["fields"]["operator"] == "collector", d["actions"]
+e = d["actions"]["entries"]
+assert e[0]["fields"]["action"] == "opened" and e[0]["fields"]["operator"] == "collector", d["actions"]
+ops = [(x["fields"]["action"], x["fields"]["operator"], x["fields"]["state"]) for x in e[1:]]
+assert ops == [("acknowledged", "an", "acknowledged"), ("confirmed", "an", "confirmed"), ("resolved", "an", "resolved")], ops
 assert len(c["children"]) == 3, c["children"]
 e = c["actions"]["entries"]
-assert c["actions"]["kind"] == "stream" and e[-1]["fields"] == {"action": "acknowledged", "operator": "an", "state": "acknowledged", "note": "đang xem xét"}, c["actions"]
+assert c["actions"]["kind"] == "stream" and {"action": "acknowledged", "operator": "an", "state": "acknowledged", "note": "đang xem xét"} in [x["fields"] for x in e], c["actions"]
 EOF
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/api/incident?id=20990101-000000-00000000") == 404 ]] || bad "unknown id: 404"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/api/incident?id=../../etc/passwd") == 400 ]] || bad "bad id: 400"
 ok "/api/incident: evidence, timeline, action log read from canh:log:<id> (the collector's steps, then the operator's), 404/400"
 
+# The browser's part took a while: a fresh heartbeat, as a live agent sends.
+heartbeat gw-soyte
+fresh_heartbeat() { get "$BASE/api/agents" | jq -e '.agents[] | select(.name == "gw-soyte") | .age_s < 10' >/dev/null; }
+wait_until 30 "gw-soyte's new heartbeat on /api/agents" fresh_heartbeat
 get "$BASE/api/agents" >"$T/agents.json" || bad "GET /api/agents"
 python3 - "$T/agents.json" <<'EOF' || bad "/api/agents content: $(cat "$T/agents.json")"
 import json, sys
@@ -340,7 +393,8 @@ def get(fam, **labels):
 open_n = int(sys.argv[2])
 assert get("canh_incidents_open_all") == [open_n], get("canh_incidents_open_all")
 assert sum(get("canh_incidents_open")) == open_n
-assert get("canh_incidents_open", taxonomy="attack.dos", severity="high"), "no attack.dos count"
+assert get("canh_incidents_open", taxonomy="attack.combined"), "no attack.combined count"
+assert not get("canh_incidents_open", taxonomy="attack.dos"), "the resolved attack.dos still counted open"
 assert get("canh_incidents_open", taxonomy="attack.defacement", **{"class": "serious_candidate"}) == [1]
 assert get("canh_collector_events_applied_total") == [4]
 assert get("canh_collector_heartbeats_total")[0] >= 4
@@ -349,12 +403,66 @@ assert 0 <= get("canh_agent_last_heartbeat_age_seconds", agent="gw-soyte")[0] < 
 assert get("canh_escalation_queue_depth") == [0]
 assert len(get("canh_escalation_deliveries_total")) == 3
 assert get("canh_collector_uptime_seconds")[0] >= 1
+assert get("canh_status_actions_total")[0] >= 6 and get("canh_status_action_failures_total")[0] >= 2
 print(f"{len(samples)} samples in {len(types)} families")
 EOF
 if command -v promtool >/dev/null; then
     promtool check metrics <"$T/metrics.txt" || bad "promtool check metrics"
 fi
 ok "/metrics is valid Prometheus text with the open incidents by taxonomy and class"
+
+# ---- POST /api/action: who may act, clear refusals ------------------------
+TUPHAP_ID=$(jq -r '.open[] | select(.agency == "Sở Tư pháp") | .id' "$T/incidents.json")
+BINH=op-binh-0123456789abcdef
+# act CREDENTIAL-ARGS... -- FORM: the status code; the body in $T/act.json
+act() {
+    local args=()
+    while [[ $1 != -- ]]; do args+=("$1"); shift; done
+    shift
+    curl -s -o "$T/act.json" -w '%{http_code}' --max-time 10 "${args[@]}" -X POST --data "$1" "$BASE/api/action"
+}
+expect_act() { # CODE TEXT CREDENTIAL-ARGS... -- FORM
+    local code=$1 text=$2 got
+    shift 2
+    got=$(act "$@")
+    [[ $got == "$code" ]] && grep -q -- "$text" "$T/act.json" ||
+        bad "POST /api/action ${*: -1}: want $code '$text', got $got $(cat "$T/act.json")"
+}
+expect_act 200 '"action":"noted"' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note=g%E1%BB%8Di%20S%E1%BB%9F%20T%C6%B0%20ph%C3%A1p"
+expect_act 403 'viewers cannot act' -H "Authorization: Bearer $TOKEN" -- "action=ack&id=$TUPHAP_ID"
+expect_act 403 'X-CSRF-Token' -u soc:s3cret-pass-word -- "action=ack&id=$TUPHAP_ID"
+expect_act 404 "no incident 20990101-000000-00000000" -H "Authorization: Bearer $BINH" -- "action=ack&id=20990101-000000-00000000"
+expect_act 409 "cannot resolve incident $TUPHAP_ID: it is open; acknowledge or confirm it first" \
+    -H "Authorization: Bearer $BINH" -- "action=resolve&id=$TUPHAP_ID"
+expect_act 409 "cannot reject incident $SCAN_ID: it is rejected; reopen it first" \
+    -H "Authorization: Bearer $BINH" -- "action=reject&id=$SCAN_ID&note=again"
+expect_act 400 'confirm needs class=normal or class=serious' -H "Authorization: Bearer $BINH" -- "action=confirm&id=$TUPHAP_ID&class=huge"
+expect_act 400 'action must be' -H "Authorization: Bearer $BINH" -- "action=delete&id=$TUPHAP_ID"
+expect_act 400 'id must be an incident id' -H "Authorization: Bearer $BINH" -- "action=ack&id=canh:open"
+expect_act 400 'a note needs text' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note="
+expect_act 400 'control characters' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note=red%1B%5B31m"
+expect_act 400 'longer than 2000 bytes' -H "Authorization: Bearer $BINH" -- "action=note&id=$TUPHAP_ID&note=$(head -c 2001 /dev/zero | tr '\0' x)"
+[[ $(http_code -H "Authorization: Bearer $BINH" "$BASE/api/action") == 405 ]] || bad "GET /api/action should be 405"
+[[ $(http_code -X POST --data "action=ack&id=$TUPHAP_ID" "$BASE/api/action") == 401 ]] || bad "no credential: 401"
+# A login session: the CSRF token is required, a foreign Origin refused.
+curl -s -c "$JAR" --max-time 5 -X POST -d "token=$BINH" "$BASE/login" >"$T/login2.json"
+CSRF=$(jq -r .csrf "$T/login2.json")
+expect_act 403 'X-CSRF-Token' -b "$JAR" -- "action=ack&id=$TUPHAP_ID"
+expect_act 403 'X-CSRF-Token' -b "$JAR" -H "X-CSRF-Token: $CSRF" -H "Origin: http://attacker.example" -- "action=ack&id=$TUPHAP_ID"
+expect_act 200 '"state":"acknowledged"' -b "$JAR" -H "X-CSRF-Token: $CSRF" -H "Origin: $BASE" -- "action=ack&id=$TUPHAP_ID"
+[[ $(rc HGET "canh:incident:$TUPHAP_ID" state) == acknowledged ]] || bad "the incident is not acknowledged in Redis"
+[[ $(rc XREVRANGE "canh:log:$TUPHAP_ID" + - COUNT 2 | grep -c binh) == 2 ]] || bad "binh's note and ack are not in the log"
+grep -q "status page: incident $TUPHAP_ID acknowledged by binh (from 127.0.0.1)" "$T/collector.log" || bad "the action is not in the collector's log"
+ok "POST /api/action: operators act (bearer, or login + CSRF token); viewers, basic auth, foreign origins 403; unknown id 404; invalid transitions 409 with the reason; bad forms 400"
+
+# The rejected scan: the identical finding again is suppressed, counted.
+xadd_event gw-soyte "$(mkevent gw-soyte 5 portscan attack.other medium normal $SRC 198.51.100.10 portal 3 update)"
+wait_until 30 "the repeated scan applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 5$'"
+get "$BASE/metrics" | grep -q '^canh_collector_events_suppressed_total 1$' ||
+    bad "the repeated scan was not suppressed: $(get "$BASE/metrics" | grep -E 'suppressed|applied'; rc HGETALL canh:suppressions; rc ZRANGE canh:open 0 -1; tail -5 "$T/collector.log")"
+[[ $(rc HGET "canh:incident:$SCAN_ID" suppressed) == 1 ]] || bad "the rejected incident does not count the suppressed finding"
+[[ $(rc ZCARD canh:open) == "$open_redis" ]] || bad "the suppressed finding opened an incident"
+ok "the finding rejected from the page, seen again, is suppressed (counted on the rejected incident)"
 
 # ---- 1,100 idle connections: events still flow, the log stays small -------
 lines_before=$(wc -l <"$T/collector.log")
@@ -390,7 +498,6 @@ for i in $(seq 10 29); do
     xadd_event gw-tuphap "$(mkevent gw-tuphap "$i" portscan attack.other low normal 192.0.2.99 198.51.100.80 web 2 update 'Sở Tư pháp')"
 done
 # The page is full; Redis shows the incident growing.
-TUPHAP_ID=$(jq -r '.open[] | select(.agency == "Sở Tư pháp") | .id' "$T/incidents.json")
 tuphap_events() { [[ $(rc HGET "canh:incident:$TUPHAP_ID" events) == 21 ]]; }
 wait_until 60 "20 events applied during the connection flood" tuphap_events
 lines_during=$(( $(wc -l <"$T/collector.log") - lines_before ))
@@ -399,7 +506,7 @@ touch "$T/flood.release"
 wait_pid 60 "$FLOOD" || bad "the flood script did not end"
 page_back() { [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 200 ]]; }
 wait_until 60 "the page to answer after the flood" page_back
-get "$BASE/metrics" | grep -q '^canh_collector_events_applied_total 24$' || bad "not all events applied: $(get "$BASE/metrics" | grep applied)"
+get "$BASE/metrics" | grep -q '^canh_collector_events_applied_total 25$' || bad "not all events applied: $(get "$BASE/metrics" | grep applied)"
 get "$BASE/metrics" | grep -qE '^canh_status_connection_cap_reached_total [1-9]' || bad "cap not counted"
 ok "1,100 idle connections (open-file limit 256): $fds descriptors in use, 20 events applied meanwhile, $lines_during log lines"
 
@@ -452,7 +559,7 @@ grep -q 'RELOADING=1' "$T/notify.log" || bad "no RELOADING=1 on SIGHUP"
 ok "SIGHUP with a good file: new token in force, RELOADING=1 then READY=1"
 # Still processing after the reloads.
 xadd_event gw-tuphap "$(mkevent gw-tuphap 2 syn_flood attack.dos high normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
-wait_until 30 "event after reload applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $NEW_TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 25$'"
+wait_until 30 "event after reload applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $NEW_TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 26$'"
 ok "events still applied after the reloads"
 
 # ---- stop ----------------------------------------------------------------

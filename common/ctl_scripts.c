@@ -1,6 +1,10 @@
 /* ctl_scripts.c — see ctl_scripts.h.  Each script is the shared helpers,
  * then (transitions) the incident loaded from KEYS[1], then its own body. */
-#include "tools/ctl_scripts.h"
+#include "common/ctl_scripts.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #define CTL_HELPERS                                                                                \
     "local operator, now, maxlen, id, note, extra = ARGV[1], tonumber(ARGV[2]), ARGV[3], "         \
@@ -210,3 +214,53 @@ const char ctl_open_lua[] = CTL_HELPERS
     "note = ARGV[5]\n"
     "announce(h, 'opened')\n"
     "return h.state\n";
+
+static const struct ctl_action actions[] = {
+    {"ack", "acknowledged", ctl_ack_lua},   {"confirm", "confirmed", ctl_confirm_lua},
+    {"reject", "rejected", ctl_reject_lua}, {"resolve", "resolved", ctl_resolve_lua},
+    {"note", "noted", ctl_note_lua},        {"reopen", "reopened", ctl_reopen_lua},
+};
+
+const struct ctl_action *ctl_action_find(const char *verb)
+{
+    for (size_t i = 0; verb && i < sizeof(actions) / sizeof(actions[0]); i++)
+        if (strcmp(verb, actions[i].verb) == 0)
+            return &actions[i];
+    return NULL;
+}
+
+void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, const char *id,
+                         const char *operator_name, const char *note, const char *extra,
+                         uint64_t now_ms, uint64_t maxlen)
+{
+    size_t len = sizeof(call->keys[0]);
+    snprintf(call->now_text, sizeof(call->now_text), "%" PRIu64, now_ms);
+    snprintf(call->maxlen_text, sizeof(call->maxlen_text), "%" PRIu64, maxlen);
+    snprintf(call->nkeys, sizeof(call->nkeys), "%d", CTL_KEY_COUNT);
+    snprintf(call->keys[CTL_KEY_INCIDENT], len, "canh:incident:%s", id);
+    snprintf(call->keys[CTL_KEY_LOG], len, "canh:log:%s", id);
+    snprintf(call->keys[CTL_KEY_INCIDENTS], len, "canh:incidents");
+    snprintf(call->keys[CTL_KEY_IKEYS], len, "canh:ikeys");
+    snprintf(call->keys[CTL_KEY_OPEN], len, "canh:open");
+    snprintf(call->keys[CTL_KEY_ESCALATIONS], len, "canh:escalations");
+    snprintf(call->keys[CTL_KEY_SUPPRESSIONS], len, "canh:suppressions");
+    snprintf(call->keys[CTL_KEY_FALSE_POS], len, "canh:false_positives");
+    /* One delivery id per action, so a receiver's de-duplication keeps it. */
+    snprintf(call->keys[CTL_KEY_JOB_WEBHOOK], len, "canh:escalation:%s/webhook/%s-%s", id, a->name,
+             call->now_text);
+    snprintf(call->keys[CTL_KEY_JOB_SYSLOG], len, "canh:escalation:%s/syslog/%s-%s", id, a->name,
+             call->now_text);
+    int n = 0;
+    call->argv[n++] = "EVAL";
+    call->argv[n++] = a->script;
+    call->argv[n++] = call->nkeys;
+    for (int k = 0; k < CTL_KEY_COUNT; k++)
+        call->argv[n++] = call->keys[k];
+    call->argv[n++] = operator_name;
+    call->argv[n++] = call->now_text;
+    call->argv[n++] = call->maxlen_text;
+    call->argv[n++] = id;
+    call->argv[n++] = note ? note : "";
+    call->argv[n++] = extra ? extra : "";
+    call->argc = n;
+}

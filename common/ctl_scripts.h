@@ -1,4 +1,6 @@
-/* ctl_scripts.h — the operator actions of canh-ctl, one Lua script each.
+/* ctl_scripts.h — the operator actions on incidents, one Lua script each,
+ * shared by canh-ctl and the collector's status page (collector/status/
+ * action.c), so both change, log and announce an incident the same way.
  *
  * Every action that changes an incident is one EVAL, which Redis runs
  * atomically, with every key it touches declared in KEYS (Redis Cluster's
@@ -9,10 +11,14 @@
  * (or an operator and a collector) cannot interleave: a collector's
  * guarded write fails on the bumped "ver" and re-reads.  Errors come back
  * as "NOINCIDENT ..." and "BADSTATE ..." replies; canh-ctl turns them into
- * exit codes.
+ * exit codes, the page into 404 and 409.
  */
-#ifndef CANH_TOOLS_CTL_SCRIPTS_H
-#define CANH_TOOLS_CTL_SCRIPTS_H
+#ifndef CANH_COMMON_CTL_SCRIPTS_H
+#define CANH_COMMON_CTL_SCRIPTS_H
+
+#include <stdint.h>
+
+#define CTL_MAX_TEXT 2000 /* bytes of a note, a reason or a summary */
 
 /* KEYS of a transition script, in this order (ctl_transition_keys). */
 enum ctl_key {
@@ -42,5 +48,30 @@ extern const char ctl_reopen_lua[];
  * canh:open.  ARGV: operator, now_ms, maxlen, id, summary, agency,
  * taxonomy code, vi, en, severity, target ("" none). */
 extern const char ctl_open_lua[];
+
+/* The transitions: the verb an operator gives (canh-ctl's command, the
+ * page's button), the action announced, the script. */
+struct ctl_action {
+    const char *verb;
+    const char *name;
+    const char *script;
+};
+/* ack, confirm, reject, resolve, note, reopen; NULL for anything else. */
+const struct ctl_action *ctl_action_find(const char *verb);
+
+/* The arguments of one transition's EVAL: keys in the order of enum
+ * ctl_key, then ARGV.  argv points into the struct. */
+struct ctl_call {
+    char keys[CTL_KEY_COUNT][192];
+    char nkeys[8], now_text[24], maxlen_text[24];
+    const char *argv[3 + CTL_KEY_COUNT + 6];
+    int argc;
+};
+/* Fills call for action a on incident id (a valid id: letters, digits,
+ * '-'), by operator_name, with note and extra ("" or NULL for none);
+ * maxlen is canh:incidents' (the collector's [collector] maxlen). */
+void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, const char *id,
+                         const char *operator_name, const char *note, const char *extra,
+                         uint64_t now_ms, uint64_t maxlen);
 
 #endif
