@@ -225,7 +225,7 @@ START_TEST(assets_good_and_lookup)
     ck_assert_ptr_nonnull(portal);
     /* The /32 wins over the /24 that also contains it. */
     ck_assert_str_eq(portal->name, "portal");
-    ck_assert_int_eq(portal->level, 3);
+    ck_assert_int_eq(portal->level, 4);
     ck_assert_uint_eq(portal->n_web_ports, 2);
     ck_assert_uint_eq(portal->web_ports[1], 8080);
     ck_assert_uint_eq(portal->n_monitor, 1);

@@ -122,6 +122,8 @@ const char ctl_confirm_lua[] =
                          "  changes = 'class ' .. h.confirmed_class .. '→' .. extra\n"
                          "end\n"
                          "set(h, {'state', 'confirmed', 'confirmed_class', extra})\n"
+                         "-- The collector decides whether a report is due (its policy).\n"
+                         "redis.call('ZADD', KEYS[11], now, id .. '/initial')\n"
                          "listed(h)\n"
                          "announce(h, 'confirmed', changes)\n"
                          "tell_sinks(h, 'confirmed')\n"
@@ -152,7 +154,9 @@ const char ctl_resolve_lua[] = CTL_HELPERS CTL_LOAD
     "if h.state ~= 'acknowledged' and h.state ~= 'confirmed' then\n"
     "  return refuse(h, 'resolve', '; acknowledge or confirm it first')\n"
     "end\n"
+    "local was = h.state\n"
     "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now * 1000)})\n"
+    "if was == 'confirmed' then redis.call('ZADD', KEYS[11], now, id .. '/final') end\n"
     "unlisted(h)\n"
     "announce(h, 'resolved')\n"
     "tell_sinks(h, 'resolved')\n"
@@ -185,6 +189,29 @@ const char ctl_reopen_lua[] = CTL_HELPERS CTL_LOAD
     "if lifted > 0 then changes = lifted .. ' suppression(s) lifted' end\n"
     "announce(h, 'reopened', changes)\n"
     "tell_sinks(h, 'reopened')\n"
+    "return h.state\n";
+
+const char ctl_report_sent_lua[] = CTL_HELPERS CTL_LOAD
+    "if extra ~= 'initial' and extra ~= 'final' then\n"
+    "  return redis.error_reply('ERR the kind is initial or final')\n"
+    "end\n"
+    "local due, sent = h['report_' .. extra .. '_due_us'], h['report_' .. extra .. '_sent_us']\n"
+    "if not due or due == '' then\n"
+    "  return redis.error_reply('BADSTATE no ' .. extra .. ' report of incident ' .. id ..\n"
+    "    ' has been drafted (the collector drafts it once the incident is ' ..\n"
+    "    (extra == 'initial' and 'confirmed serious' or 'resolved') .. ')')\n"
+    "end\n"
+    "if sent and sent ~= '' and sent ~= '0' then\n"
+    "  return refuse(h, 'mark the ' .. extra .. ' report of', '; it was marked sent already')\n"
+    "end\n"
+    "set(h, {'report_' .. extra .. '_sent_us', tostring(now * 1000), 'report_' .. extra .. "
+    "'_number', note})\n"
+    "redis.call('ZREM', KEYS[12], id .. '/' .. extra)\n"
+    "local label = 'Báo cáo kết thúc ứng phó sự cố'\n"
+    "if extra == 'initial' then label = 'Báo cáo ban đầu sự cố mạng' end\n"
+    "if note ~= '' then label = label .. ' số ' .. note end\n"
+    "note = label .. ' đã gửi'\n"
+    "announce(h, 'report_sent')\n"
     "return h.state\n";
 
 /* The open script announces through the same helpers; its KEYS[3] is
