@@ -257,18 +257,37 @@ static bool is_delivery(const struct report_log_entry *e)
     return strcmp(e->action, "delivered") == 0 || strcmp(e->action, "report_sent") == 0;
 }
 
-/* What people did about it, from the log: every entry but deliveries. */
+static const char *action_vi(const char *action)
+{
+    static const char *const names[][2] = {
+        {"opened", "Mở sự cố"},
+        {"acknowledged", "Tiếp nhận xử lý"},
+        {"confirmed", "Xác nhận sự cố"},
+        {"noted", "Ghi nhận biện pháp"},
+        {"resolved", "Kết thúc ứng phó"},
+        {"reopened", "Mở lại"},
+        {"rejected", "Xác định là cảnh báo sai"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(action, names[i][0]) == 0)
+            return names[i][1];
+    return action;
+}
+
+/* What people did about it, from the log: the operators' entries (the
+ * collector's own are bookkeeping, deliveries go to "notified"). */
 static json_t *measures(const struct report_input *in)
 {
     json_t *a = json_array();
     char when[32];
     for (size_t i = 0; i < in->n_log; i++) {
         const struct report_log_entry *e = &in->log[i];
-        if (is_delivery(e) || strcmp(e->action, "report_drafted") == 0)
+        if (is_delivery(e) || strcmp(e->operator_, "collector") == 0)
             continue;
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s}", "at",
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "at",
                                            report_date(e->at_us, when, sizeof(when)), "action",
-                                           e->action, "by", e->operator_, "note", e->note));
+                                           e->action, "what", action_vi(e->action), "by",
+                                           e->operator_, "note", e->note));
     }
     return a;
 }

@@ -123,7 +123,7 @@ static void lifecycle_section(FILE *f, const json_t *r)
     for (size_t i = 0; i < json_array_size(m); i++) {
         const json_t *e = json_array_get(m, i);
         const char *note = str(e, "note");
-        fprintf(f, "- %s — %s (%s)%s%s\n", str(e, "at"), str(e, "action"), str(e, "by"),
+        fprintf(f, "- %s — %s (%s)%s%s\n", str(e, "at"), str(e, "what"), str(e, "by"),
                 *json_string_value(json_object_get(e, "note")) ? ": " : "",
                 *json_string_value(json_object_get(e, "note")) ? note : "");
     }
