@@ -103,6 +103,8 @@ static const struct {
     {"content_injected", NULL, false, CONSEQ_LOSS_OF_INTEGRITY},
     {"dav_write", NULL, true, CONSEQ_LOSS_OF_INTEGRITY},
     {"dav_delete", NULL, true, CONSEQ_LOSS_OF_INTEGRITY},
+    /* a monitored page served other than its baseline */
+    {"page_changed", NULL, true, CONSEQ_LOSS_OF_INTEGRITY},
 };
 
 /* The sensor's own faults: raised to the SOC, kept out of the agency's
