@@ -231,8 +231,11 @@ bool collector_stop(struct collector *c)
 
 int collector_reconfigure(struct collector *c, const struct collector_config *cfg)
 {
-    if (report_due_reconfigure(c->reports, cfg) < 0 || escalate_reconfigure(c->esc, cfg) < 0)
+    if (escalate_reconfigure(c->esc, cfg) < 0)
         return -1;
+    /* Never fails to take cfg: a registry that went away since the check
+     * keeps the running one (logged). */
+    report_due_reconfigure(c->reports, cfg);
     c->cfg = cfg;
     return 0;
 }

@@ -180,7 +180,6 @@ int registry_load(const char *path, struct registry *r, struct cfg_err *err)
     registry_defaults(r);
     if (!path || !*path)
         return 0;
-    r->path = path;
     struct load l = {.r = r};
     if (ini_load(path, &format, &l, NULL, err) < 0) {
         registry_free(r);

@@ -55,7 +55,6 @@ struct registry_system {
 enum registry_initial_for { INITIAL_FOR_SERIOUS, INITIAL_FOR_CONFIRMED };
 
 struct registry {
-    const char *path; /* NULL: no file, built-in defaults */
     enum registry_initial_for initial_for;
     uint64_t final_deadline_us; /* after the response ends (resolve) */
     uint64_t due_soon_us;       /* "due soon" on the status page */

@@ -292,6 +292,7 @@ struct report_due *report_due_new(const struct collector_config *cfg, struct red
     if (!r)
         return NULL;
     r->link = link;
+    registry_defaults(&r->reg);
     if (report_due_reconfigure(r, cfg) < 0) {
         free(r);
         return NULL;
@@ -303,13 +304,13 @@ int report_due_reconfigure(struct report_due *r, const struct collector_config *
 {
     struct registry reg;
     struct cfg_err err;
+    r->cfg = cfg;
     if (registry_load(cfg->report_registry, &reg, &err) < 0) {
-        log_err("%s", err.msg);
+        log_err("%s; the reports keep the registry loaded before", err.msg);
         return -1;
     }
     registry_free(&r->reg);
     r->reg = reg;
-    r->cfg = cfg;
     return 0;
 }
 

@@ -40,7 +40,8 @@ struct report_due_stats {
 
 /* NULL (logged) when the registry cannot be read. */
 struct report_due *report_due_new(const struct collector_config *cfg, struct redis_link *link);
-/* Takes cfg (and its registry); -1 (logged) keeps the running ones. */
+/* Takes cfg always, and its registry; -1 (logged): the registry cannot
+ * be read, the one loaded before stays. */
 int report_due_reconfigure(struct report_due *r, const struct collector_config *cfg);
 /* On the collector's tick, with the session up and not stopping. */
 void report_due_tick(struct report_due *r);

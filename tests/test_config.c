@@ -244,6 +244,8 @@ END_TEST
 START_TEST(assets_mistakes)
 {
     kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nnational_critical = maybe\n", 3,
+               "not yes or no");
     kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.300\n", 2,
                "'198.51.100.300' is not an address");
     kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3,
