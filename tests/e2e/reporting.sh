@@ -79,6 +79,13 @@ refresh = 300ms
 CONF
 "$CANH_BIN/canh-collector" -c "$TMP/collector.conf" --check >"$TMP/check.log" 2>&1 ||
     fail "collector --check refused the configuration"
+printf '[reporting]\nunit = x\ninitial_for = sometimes\n' >"$TMP/bad-registry.conf"
+sed "s|^registry = .*|registry = $TMP/bad-registry.conf|" "$TMP/collector.conf" >"$TMP/bad.conf"
+status=0
+"$CANH_BIN/canh-collector" -c "$TMP/bad.conf" --check >"$TMP/bad.out" 2>&1 || status=$?
+[ "$status" = 2 ] && grep -q "bad-registry.conf:3: .*not serious or confirmed" "$TMP/bad.out" ||
+    fail "a bad registry: --check exit $status, $(cat "$TMP/bad.out")"
+pass "--check reads the registry: a mistake is file:line, exit 2"
 "$CANH_BIN/canh-collector" -c "$TMP/collector.conf" >"$TMP/collector.log" 2>&1 &
 PIDS+=($!)
 wait_until 30 "status page address" grep -q 'status page on http://127.0.0.1:' "$TMP/collector.log"
