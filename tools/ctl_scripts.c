@@ -62,7 +62,7 @@
     "-- Changes the hash; the bumped ver makes a collector's guarded write retry.\n"               \
     "local function set(h, fields)\n"                                                              \
     "  fields[#fields + 1] = 'operator' fields[#fields + 1] = operator\n"                          \
-    "  fields[#fields + 1] = 'updated_us' fields[#fields + 1] = tostring(now * 1000)\n"            \
+    "  fields[#fields + 1] = 'updated_us' fields[#fields + 1] = tostring(now) .. '000'\n"          \
     "  redis.call('HSET', KEYS[1], unpack(fields))\n"                                              \
     "  for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end\n"                                \
     "  h.ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)\n"                                         \
@@ -133,7 +133,7 @@ const char ctl_reject_lua[] = CTL_HELPERS CTL_LOAD
     "if h.state == 'rejected' or h.state == 'resolved' then\n"
     "  return refuse(h, 'reject', '; reopen it first')\n"
     "end\n"
-    "set(h, {'state', 'rejected', 'status', 'closed', 'closed_us', tostring(now * 1000),\n"
+    "set(h, {'state', 'rejected', 'status', 'closed', 'closed_us', tostring(now) .. '000',\n"
     "        'rejected_why', note})\n"
     "unlisted(h)\n"
     "local ids = identities(h)\n"
@@ -155,7 +155,7 @@ const char ctl_resolve_lua[] = CTL_HELPERS CTL_LOAD
     "  return refuse(h, 'resolve', '; acknowledge or confirm it first')\n"
     "end\n"
     "local was = h.state\n"
-    "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now * 1000)})\n"
+    "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now) .. '000'})\n"
     "if was == 'confirmed' then redis.call('ZADD', KEYS[11], now, id .. '/final') end\n"
     "unlisted(h)\n"
     "announce(h, 'resolved')\n"
@@ -204,7 +204,7 @@ const char ctl_report_sent_lua[] = CTL_HELPERS CTL_LOAD
     "if sent and sent ~= '' and sent ~= '0' then\n"
     "  return refuse(h, 'mark the ' .. extra .. ' report of', '; it was marked sent already')\n"
     "end\n"
-    "set(h, {'report_' .. extra .. '_sent_us', tostring(now * 1000), 'report_' .. extra .. "
+    "set(h, {'report_' .. extra .. '_sent_us', tostring(now) .. '000', 'report_' .. extra .. "
     "'_number', note})\n"
     "redis.call('ZREM', KEYS[12], id .. '/' .. extra)\n"
     "local label = 'Báo cáo kết thúc ứng phó sự cố'\n"
@@ -220,7 +220,7 @@ const char ctl_open_lua[] = CTL_HELPERS
     "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
     "  return redis.error_reply('BADSTATE incident ' .. id .. ' exists already')\n"
     "end\n"
-    "local us, iso = tostring(now * 1000), ARGV[12]\n"
+    "local us, iso = tostring(now) .. '000', ARGV[12]\n"
     "local h = {id = id, type = 'manual', key = 'manual|' .. id, taxonomy = ARGV[7],\n"
     "  taxonomy_vi = ARGV[8], taxonomy_en = ARGV[9], kinds = 'manual', class = 'normal',\n"
     "  severity = ARGV[10], agency = ARGV[6], agents = '', asset = '', asset_owner = '', level = "
