@@ -300,7 +300,8 @@ static json_t *notified(const struct report_input *in)
     char when[32];
     for (size_t i = 0; i < in->n_log; i++) {
         const struct report_log_entry *e = &in->log[i];
-        if (!is_delivery(e))
+        /* A draft written is nobody notified. */
+        if (!is_delivery(e) || strncmp(e->note, "report ", 7) == 0)
             continue;
         json_array_append_new(a,
                               json_pack("{s:s,s:s}", "at",

@@ -166,7 +166,8 @@ assert r["deadline"]["overdue"] is False
 assert r["classification"]["confirmed_class"] == "serious"
 assert [c["code"] for c in r["classification"]["consequences"]] == ["loss_of_integrity"]
 assert r["system"]["level"] == 4 and r["system"]["domains"] == ["soyte.example.gov.vn"]
-assert any("notification" not in n["via"] and "report" in n["via"] for n in r["notified"]), r["notified"]
+# a draft written is nobody notified; no webhook or syslog here
+assert r["notified"] == [], r["notified"]
 PY
 wait_until 90 "canh_reports_due 1" metric_is canh_reports_due 1
 [ "$(metric canh_reports_overdue)" = 0 ] || fail "overdue should be 0"
@@ -199,6 +200,7 @@ assert r["initial_report"]["date"][6:10] >= "2026", r["initial_report"]
 assert r["deadline"]["overdue"] is False, r["deadline"]
 assert r["status"] == "Đã xử lý xong"
 assert r["outcome"]["resolved_at"][2] == "/"
+assert [n["via"] for n in r["notified"]] == ["Báo cáo ban đầu sự cố mạng số 12/BC-STTTT đã gửi"], r["notified"]
 PY
 wait_until 90 "canh_reports_due 1 (final)" metric_is canh_reports_due 1
 pass "resolved: the final report is due and cites the initial report's number and date"
