@@ -81,6 +81,51 @@ const char *enrich_country(struct enrich *e, const struct ipaddr *addr, char *bu
     return buf;
 }
 
+/* Which consequence of Decision 05/2017 a finding's wire evidence shows
+ * (architecture §6).  One table for every detector: a detector only says
+ * whether it saw the victim's side give way (impact); this names it. */
+static const struct {
+    const char *kind;     /* NULL: any kind of the taxonomy */
+    const char *taxonomy; /* NULL: any taxonomy of the kind */
+    bool needs_impact;
+    enum consequence consequence;
+} consequence_rules[] = {
+    /* floods of every class and HTTP floods: the victim's answers collapsed */
+    {NULL, "attack.dos", true, CONSEQ_SERVICE_INTERRUPTION},
+    /* the page check could not reach the site at all */
+    {"site_down", NULL, false, CONSEQ_SERVICE_INTERRUPTION},
+    /* a webshell answered 2xx; a login that may have succeeded */
+    {"webshell_access", NULL, true, CONSEQ_LOSS_OF_CONTROL},
+    {"brute_force", NULL, true, CONSEQ_LOSS_OF_CONTROL},
+    /* a defaced page served (wire or page check), a page written or
+     * deleted with 2xx, scripts injected into a page */
+    {"defacement", NULL, false, CONSEQ_LOSS_OF_INTEGRITY},
+    {"content_injected", NULL, false, CONSEQ_LOSS_OF_INTEGRITY},
+    {"dav_write", NULL, true, CONSEQ_LOSS_OF_INTEGRITY},
+    {"dav_delete", NULL, true, CONSEQ_LOSS_OF_INTEGRITY},
+    /* a monitored page served other than its baseline */
+    {"page_changed", NULL, true, CONSEQ_LOSS_OF_INTEGRITY},
+};
+
+/* The sensor's own faults: raised to the SOC, kept out of the agency's
+ * statistics (docs/reporting.md). */
+static const char *const sensor_kinds[] = {"capture_drops", "link_silent"};
+
+enum consequence enrich_consequence(const struct evt *ev)
+{
+    for (size_t i = 0; i < sizeof(consequence_rules) / sizeof(consequence_rules[0]); i++) {
+        const char *kind = consequence_rules[i].kind, *tax = consequence_rules[i].taxonomy;
+        if (kind && strcmp(kind, ev->kind) != 0)
+            continue;
+        if (tax && (!ev->taxonomy || strcmp(tax, ev->taxonomy->code) != 0))
+            continue;
+        if (consequence_rules[i].needs_impact && !ev->impact)
+            continue;
+        return consequence_rules[i].consequence;
+    }
+    return CONSEQ_NONE;
+}
+
 void enrich_event(struct enrich *e, struct evt *ev)
 {
     const struct agent_config *cfg = e->cfg;
@@ -111,7 +156,16 @@ void enrich_event(struct enrich *e, struct evt *ev)
     if (!ev->asset && ev->has_src && strcmp(ev->taxonomy->code, "attack.malware") == 0)
         ev->asset = assets_lookup(e->assets, &ev->src);
     ev->agency = ev->asset && ev->asset->agency[0] ? ev->asset->agency : cfg->agency;
-    ev->class_ = ev->impact && ev->asset && ev->asset->level >= cfg->serious_level
+    ev->consequence = enrich_consequence(ev);
+    ev->sensor = false;
+    for (size_t i = 0; i < sizeof(sensor_kinds) / sizeof(sensor_kinds[0]); i++)
+        ev->sensor |= strcmp(ev->kind, sensor_kinds[i]) == 0;
+    /* Criterion (1) of Decision 05/2017: an important system (level >=
+     * serious_level, or nationally critical) suffering a listed
+     * consequence.  Criterion (2), the owner cannot cope alone, is the
+     * SOC's to decide (canh-ctl confirm --class serious). */
+    ev->class_ = ev->consequence != CONSEQ_NONE && ev->asset &&
+                         (ev->asset->level >= cfg->serious_level || ev->asset->national_critical)
                      ? CLASS_SERIOUS_CANDIDATE
                      : CLASS_NORMAL;
     if (ev->has_src)

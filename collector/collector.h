@@ -5,7 +5,8 @@
  * the periodic jobs are discover.c (stream discovery), claim.c (entries of
  * dead consumers) and housekeeping.c (closing quiet incidents, watching
  * heartbeats), sharing consume_internal.h; escalate.c delivers the
- * queued escalations through the sinks (sinks/).  main.c wires them to
+ * queued escalations through the sinks (sinks/); report_due.c drafts the
+ * initial and final reports the lifecycle asks for.  main.c wires them to
  * the configuration and signals; status/ reads the counters.
  */
 #ifndef CANH_COLLECTOR_COLLECTOR_H
@@ -21,6 +22,7 @@
 
 struct consume;
 struct escalate;
+struct report_due;
 
 /* The two connections of the collector's Redis link: "rd" only waits in
  * XREADGROUP ... BLOCK, "cmd" carries everything else, so a blocked read
@@ -53,6 +55,7 @@ struct collector {
     const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
     struct redis_link *link;
     struct escalate *esc;
+    struct report_due *reports; /* initial and final report drafts (report_due.h) */
     struct collector_stats stats;
     struct consume *rd; /* the reading state, consume_internal.h */
 };

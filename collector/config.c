@@ -2,6 +2,7 @@
  * parsed by common/values.c, as the agent's files are; this file knows only
  * collector.conf's sections, keys, defaults and cross-key checks. */
 #include "collector/config.h"
+#include "collector/registry.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,7 +58,7 @@ void collector_config_defaults(struct collector_config *c)
     c->max_inflight = 1000;
     c->incident_window_us = 30ull * 60 * 1000000;
     c->max_event_ids = 50;
-    c->serious_level = 3;
+    c->serious_level = 4; /* Decision 05/2017: levels 4 and 5 */
     c->sweep_interval_us = 5ull * 1000000;
     c->reject_suppress_us = 7ull * 24 * 3600 * 1000000;
     c->correlation_window_us = 60ull * 60 * 1000000;
@@ -400,6 +401,10 @@ static int h_report(struct collector_config *c, const char *value, const struct 
         return value_string(at, value, c->reporting_unit, sizeof(c->reporting_unit));
     if (strcmp(name, "contact") == 0)
         return value_string(at, value, c->contact, sizeof(c->contact));
+    if (strcmp(name, "registry") == 0) {
+        c->report_registry_line = at->line;
+        return value_string(at, value, c->report_registry, sizeof(c->report_registry));
+    }
     return NOT_MINE;
 }
 
@@ -548,6 +553,14 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
     if (c->route[SINK_REPORT].enabled && access(c->report_dir, W_OK | X_OK) < 0)
         return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s",
                         c->report_dir, strerror(errno));
+    /* The registry's own mistakes name its file and line. */
+    struct registry reg;
+    if (c->report_registry[0] && access(c->report_registry, R_OK) < 0)
+        return cfg_fail(err, path, c->report_registry_line, "registry: %s: %s", c->report_registry,
+                        strerror(errno));
+    if (registry_load(c->report_registry, &reg, err) < 0)
+        return -1;
+    registry_free(&reg);
     return 0;
 }
 

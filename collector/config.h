@@ -104,6 +104,8 @@ struct collector_config {
     uint64_t report_deadline_us;
     char reporting_unit[256];
     char contact[256];
+    char report_registry[256]; /* collector/registry.h; "" none */
+    int report_registry_line;
     /* [status] (status.h); listen empty = no status page */
     char status_listen[128]; /* host:port */
     int status_listen_line;

@@ -18,6 +18,7 @@
 
 #include "collector/consume_internal.h"
 #include "collector/escalate.h"
+#include "collector/report_due.h"
 #include "collector/store.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -153,6 +154,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
     consume_maybe_read(c);
     escalate_tick(c->esc);
+    if (!c->rd->stopping)
+        report_due_tick(c->reports);
 }
 
 static void on_ready(void *owner)
@@ -204,7 +207,8 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
     if (!c->link || !c->rd->tick)
         goto err;
     c->esc = escalate_new(cfg, base, c->link);
-    if (!c->esc)
+    c->reports = report_due_new(cfg, c->link);
+    if (!c->esc || !c->reports)
         goto err;
     return 0;
 err:
@@ -222,13 +226,16 @@ void collector_start(struct collector *c)
 bool collector_stop(struct collector *c)
 {
     c->rd->stopping = true;
-    return c->rd->inflight == 0 && escalate_idle(c->esc);
+    return c->rd->inflight == 0 && escalate_idle(c->esc) && report_due_idle(c->reports);
 }
 
 int collector_reconfigure(struct collector *c, const struct collector_config *cfg)
 {
     if (escalate_reconfigure(c->esc, cfg) < 0)
         return -1;
+    /* Never fails to take cfg: a registry that went away since the check
+     * keeps the running one (logged). */
+    report_due_reconfigure(c->reports, cfg);
     c->cfg = cfg;
     return 0;
 }
@@ -249,6 +256,9 @@ void collector_free(struct collector *c)
     c->esc = NULL;
     redis_link_free(c->link);
     c->link = NULL;
+    /* After the link: its pending replies (NULL now) still reach it. */
+    report_due_free(c->reports);
+    c->reports = NULL;
     if (c->rd)
         free(c->rd->streams);
     free(c->rd);

@@ -280,6 +280,7 @@ void corr_open_fault(struct incident *inc, const char *id, const char *key, cons
     copy(inc->id, sizeof(inc->id), id);
     copy(inc->key, sizeof(inc->key), key);
     inc->type = INCIDENT_FAULT;
+    inc->sensor = true; /* the sensor is silent, not (known to be) the agency's link */
     inc->taxonomy = taxonomy_find("fault.link");
     snprintf(inc->kinds, sizeof(inc->kinds), "agent_silent");
     copy(inc->agency, sizeof(inc->agency), agency && *agency ? agency : agent);

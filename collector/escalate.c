@@ -147,6 +147,12 @@ static void finish(struct delivery *d, const char *error)
         log_info("escalated %s to %s (%s)", d->inc.id, d->sink, d->action);
         store_cmd(&o, "ZREM", STORE_ESCALATIONS, d->id, NULL);
         store_cmd(&o, "DEL", key, NULL);
+        /* Who has heard of it: the reports list the deliveries (report.h). */
+        char log_key[96], note[64];
+        snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", d->inc.id);
+        snprintf(note, sizeof(note), "%s (%s)", d->sink, d->action);
+        store_cmd(&o, "XADD", log_key, "*", "action", "delivered", "operator", "collector", "state",
+                  incident_state_name(d->inc.state), "note", note, NULL);
     } else {
         uint32_t r;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))

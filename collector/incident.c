@@ -109,9 +109,8 @@ void incident_new_id(uint64_t now_us, uint32_t random, char *buf, size_t len)
 
 bool incident_event_serious(const struct in_event *ev, const struct incident_policy *pol)
 {
-    /* The agent judged impact on the wire; the SOC's level threshold is the
-     * province's, so it applies whenever the asset's level is known. */
-    return ev->serious && (ev->level == 0 || ev->level >= pol->serious_level);
+    return ev->serious &&
+           (ev->national_critical || ev->level == 0 || ev->level >= pol->serious_level);
 }
 
 bool incident_accepts(const struct incident *inc, const struct in_event *ev,
@@ -208,6 +207,11 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
         inc->serious = true;
     if (ev->level > inc->level)
         inc->level = ev->level;
+    inc->national_critical |= ev->national_critical;
+    inc->sensor |= ev->sensor;
+    if (ev->consequence != CONSEQ_NONE)
+        incident_list_add(inc->consequences, sizeof(inc->consequences),
+                          consequence_name(ev->consequence), ',', CONSEQ_COUNT);
     incident_list_add(inc->kinds, sizeof(inc->kinds), ev->kind, ',', INCIDENT_LIST_ITEMS);
     incident_list_add(inc->agents, sizeof(inc->agents), ev->agent, ',', INCIDENT_LIST_ITEMS);
     if (ev->src_ip)
@@ -272,6 +276,7 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
         STR(summary)
         STR(evidence)
         STR(pcaps)
+        STR(consequences)
 #undef STR
         if (strcmp(f, "type") == 0) {
             for (int t = 0; t < 5; t++)
@@ -298,6 +303,10 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
             inc->serious = strcmp(small, "serious_candidate") == 0;
         } else if (strcmp(f, "level") == 0) {
             inc->level = atoi(small);
+        } else if (strcmp(f, "national_critical") == 0) {
+            inc->national_critical = strcmp(small, "1") == 0;
+        } else if (strcmp(f, "sensor") == 0) {
+            inc->sensor = strcmp(small, "1") == 0;
         } else if (strcmp(f, "first_seen_us") == 0) {
             inc->first_seen_us = to_u64(small);
         } else if (strcmp(f, "last_seen_us") == 0) {
@@ -347,6 +356,9 @@ void incident_to_fields(const struct incident *inc,
     add(user, "asset_owner", inc->asset_owner);
     snprintf(buf, sizeof(buf), "%d", inc->level);
     add(user, "level", buf);
+    add(user, "national_critical", inc->national_critical ? "1" : "0");
+    add(user, "consequences", inc->consequences);
+    add(user, "sensor", inc->sensor ? "1" : "0");
     add(user, "sources", inc->sources);
     add(user, "targets", inc->targets);
     add(user, "first_seen", units_format_time(inc->first_seen_us, buf, sizeof(buf)));
@@ -416,7 +428,10 @@ json_t *incident_to_json(const struct incident *inc)
     json_object_set_new(a, "name", json_string(inc->asset));
     json_object_set_new(a, "owner", json_string(inc->asset_owner));
     json_object_set_new(a, "level", json_integer(inc->level));
+    json_object_set_new(a, "national_critical", json_boolean(inc->national_critical));
     json_object_set_new(o, "asset", a);
+    json_object_set_new(o, "consequences", list_json(inc->consequences, ','));
+    json_object_set_new(o, "sensor", json_boolean(inc->sensor));
     json_object_set_new(o, "sources", list_json(inc->sources, ','));
     json_object_set_new(o, "targets", list_json(inc->targets, ','));
     json_object_set_new(o, "first_seen", time_json(inc->first_seen_us));

@@ -65,8 +65,15 @@ struct incident {
     char agents[256];  /* comma list */
     char asset[64];
     char asset_owner[128];
-    int level; /* highest asset level seen, 0 unknown */
+    int level;              /* highest asset level seen, 0 unknown */
+    bool national_critical; /* an asset of it is (assets.conf national_critical) */
     bool serious;
+    /* Decision 05/2017 consequences its events named (consequence_name,
+     * comma list), and whether it is a fault of the sensor itself
+     * (capture drops, silent link, silent agent): raised to the SOC, kept
+     * out of agency statistics. */
+    char consequences[96];
+    bool sensor;
     enum severity severity;
     char sources[INCIDENT_LIST_ITEMS * 48]; /* comma lists, capped */
     char targets[INCIDENT_LIST_ITEMS * 48];
@@ -122,7 +129,10 @@ void incident_open_from_event(struct incident *inc, const char *id, const char *
 /* Merge one more event (counts, times, lists, severity, class). */
 void incident_add_event(struct incident *inc, const struct in_event *ev,
                         const struct incident_policy *pol, uint64_t now_us);
-/* The class rule of architecture §6 as the collector applies it. */
+/* The class rule of architecture §6 as the collector applies it: the
+ * agent judged criterion (1) on the wire; the province's serious_level
+ * applies when the asset's level is known and it is not on the national
+ * list. */
 bool incident_event_serious(const struct in_event *ev, const struct incident_policy *pol);
 
 /* ---- storage and output -------------------------------------------- */

@@ -163,8 +163,13 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
     ev->level = json_is_integer(level) ? (int)json_integer_value(level) : 0;
     if (ev->level < 0 || ev->level > 5)
         ev->level = 0;
+    ev->national_critical = json_is_true(json_object_get(asset, "national_critical"));
+    ev->sensor = json_is_true(json_object_get(c, "sensor"));
     ev->counters = json_object_get(c, "counters");
     ev->evidence = json_object_get(c, "evidence");
+    /* An unknown name counts as none: the class rule needs a consequence
+     * the collector knows (architecture §6). */
+    ev->consequence = consequence_parse(get_str(ev->evidence, "consequence"));
     /* The packet evidence file: a name in the agent's state directory,
      * kept only when it cannot break the incident's comma list. */
     ev->pcap_file = json_string_value(json_object_get(json_object_get(c, "pcap"), "file"));

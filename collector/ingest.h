@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/event.h"
 #include "common/taxonomy.h"
 #include "common/values.h"
 
@@ -36,7 +37,10 @@ struct in_event {
     int dest_port;
     const char *asset_name; /* "" when the target is no declared asset */
     const char *asset_owner;
-    int level; /* 0: unknown */
+    int level;                    /* 0: unknown */
+    bool national_critical;       /* canh.asset.national_critical */
+    enum consequence consequence; /* canh.evidence.consequence */
+    bool sensor;                  /* canh.sensor: a fault of the sensor itself */
     uint64_t ts_us, first_seen_us, last_seen_us;
     json_t *counters; /* borrowed from root, may be NULL */
     json_t *evidence;

@@ -1,4 +1,5 @@
-/* report.c — see report.h. */
+/* report.c — see report.h: the drafts' fields, writing them, and the
+ * notification sink. */
 #include "collector/report.h"
 
 #include <errno.h>
@@ -7,124 +8,375 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/units.h"
 
-#define TO_FILL "[cần Đội ứng cứu sự cố bổ sung]"
+static const char *const kind_names[REPORT_KIND_COUNT] = {"notification", "initial", "final"};
+
+static const char *const kind_titles[REPORT_KIND_COUNT] = {
+    "THÔNG BÁO SỰ CỐ AN TOÀN THÔNG TIN MẠNG",
+    "BÁO CÁO BAN ĐẦU SỰ CỐ MẠNG",
+    "BÁO CÁO KẾT THÚC ỨNG PHÓ SỰ CỐ",
+};
+
+/* Every draft has these, in this order; the final report adds the
+ * initial report it cites and the outcome. */
+#define COMMON_FIELDS                                                                              \
+    "form", "title", "legal_basis", "draft", "number", "report_date", "incident_id", "deadline",   \
+        "reporting_organisation", "contact", "recipients", "system", "detected_at",                \
+        "first_activity_at", "how_detected", "status", "incident_type", "classification",          \
+        "severity", "description", "sources", "targets", "evidence", "measures_taken", "notified", \
+        "support_requested", "confidentiality"
+
+static const char *const notification_fields[] = {COMMON_FIELDS, NULL};
+static const char *const initial_fields[] = {COMMON_FIELDS, NULL};
+static const char *const final_fields[] = {COMMON_FIELDS, "initial_report", "outcome", NULL};
+
+const char *report_kind_name(enum report_kind k)
+{
+    return k < REPORT_KIND_COUNT ? kind_names[k] : "?";
+}
+
+int report_kind_parse(const char *name, enum report_kind *out)
+{
+    for (int k = 0; k < REPORT_KIND_COUNT; k++)
+        if (strcmp(name, kind_names[k]) == 0) {
+            *out = (enum report_kind)k;
+            return 0;
+        }
+    return -1;
+}
+
+const char *const *report_fields(enum report_kind k)
+{
+    return k == REPORT_FINAL     ? final_fields
+           : k == REPORT_INITIAL ? initial_fields
+                                 : notification_fields;
+}
+
+const char *report_date(uint64_t us, char *buf, size_t len)
+{
+    if (!us) {
+        snprintf(buf, len, "%s", "");
+        return buf;
+    }
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    strftime(buf, len, "%d/%m/%Y %H:%M", &tm);
+    return buf;
+}
+
+static json_t *text_or_fill(const char *s)
+{
+    return json_string(s && *s ? s : REPORT_TO_FILL);
+}
+
+static json_t *date_json(uint64_t us)
+{
+    char buf[32];
+    return us ? json_string(report_date(us, buf, sizeof(buf))) : json_string(REPORT_TO_FILL);
+}
+
+/* A comma list as a JSON array (trimmed items). */
+static json_t *list_json(const char *list)
+{
+    json_t *a = json_array();
+    char item[256];
+    for (const char *p = list ? list : ""; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        if (n) {
+            snprintf(item, sizeof(item), "%.*s", (int)n, p);
+            size_t end = strlen(item);
+            while (end && item[end - 1] == ' ')
+                item[--end] = '\0';
+            json_array_append_new(a, json_string(item));
+        }
+        p += n;
+    }
+    return a;
+}
+
+static const char *state_vi(enum incident_state s)
+{
+    switch (s) {
+    case STATE_OPEN:
+        return "Đang theo dõi, chưa xử lý";
+    case STATE_ACKNOWLEDGED:
+        return "Đã tiếp nhận, đang xử lý";
+    case STATE_CONFIRMED:
+        return "Đã xác nhận, đang ứng cứu";
+    case STATE_REJECTED:
+        return "Đã xác định là cảnh báo sai";
+    case STATE_RESOLVED:
+        return "Đã xử lý xong";
+    default:
+        return "Đã đóng (hết dấu hiệu tấn công)";
+    }
+}
 
 static const char *severity_vi(enum severity s)
 {
     switch (s) {
     case SEV_CRITICAL:
-        return "Nghiêm trọng (critical)";
+        return "Nghiêm trọng";
     case SEV_HIGH:
-        return "Cao (high)";
+        return "Cao";
     case SEV_MEDIUM:
-        return "Trung bình (medium)";
+        return "Trung bình";
     default:
-        return "Thấp (low)";
+        return "Thấp";
     }
 }
 
-static const char *or_fill(const char *s)
+static json_t *organisation(const struct report_input *in)
 {
-    return s && *s ? s : TO_FILL;
+    const struct registry_unit *u = registry_unit_for(in->reg, in->inc->agency);
+    /* [report] reporting_unit/contact of collector.conf stand in for a
+     * registry that does not name the unit. */
+    json_t *o = json_object();
+    json_object_set_new(o, "name", text_or_fill(u->unit[0] ? u->unit : in->cfg->reporting_unit));
+    json_object_set_new(o, "address", text_or_fill(u->address));
+    json_object_set_new(o, "phone", text_or_fill(u->phone));
+    json_object_set_new(o, "email", text_or_fill(u->email));
+    return o;
 }
 
-json_t *report_json(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us)
+static json_t *contact(const struct report_input *in)
 {
-    char detected[48], deadline[48], drafted[48];
-    units_format_time(inc->first_seen_us, detected, sizeof(detected));
-    units_format_time(inc->first_seen_us + cfg->report_deadline_us, deadline, sizeof(deadline));
-    units_format_time(now_us, drafted, sizeof(drafted));
+    const struct registry_unit *u = registry_unit_for(in->reg, in->inc->agency);
+    json_t *o = json_object();
+    json_object_set_new(o, "name",
+                        text_or_fill(u->contact_name[0] ? u->contact_name : in->cfg->contact));
+    json_object_set_new(o, "title", text_or_fill(u->contact_title));
+    json_object_set_new(o, "phone", text_or_fill(u->contact_phone));
+    json_object_set_new(o, "email", text_or_fill(u->contact_email));
+    return o;
+}
+
+static json_t *system_json(const struct report_input *in)
+{
+    const struct incident *inc = in->inc;
+    const struct registry_unit *u = registry_unit_for(in->reg, inc->agency);
+    const struct registry_system *s = registry_system_for(in->reg, inc->agency, inc->asset);
+    json_t *o = json_object();
+    json_object_set_new(o, "name", text_or_fill(inc->asset));
+    json_object_set_new(o, "title", text_or_fill(s ? s->title : NULL));
+    const char *owner = s && s->owner[0] ? s->owner : inc->asset_owner;
+    json_object_set_new(o, "owner", text_or_fill(owner[0] ? owner : inc->agency));
+    json_object_set_new(o, "operator", text_or_fill(inc->agency));
+    json_object_set_new(o, "level", inc->level ? json_integer(inc->level) : json_null());
+    json_object_set_new(o, "national_critical", json_boolean(inc->national_critical));
+    /* Empty lists are the team's to fill (the Markdown says so). */
+    json_t *addresses = list_json(s ? s->addresses : NULL);
+    if (!json_array_size(addresses)) {
+        json_decref(addresses);
+        addresses = list_json(inc->targets);
+    }
+    json_object_set_new(o, "addresses", addresses);
+    json_object_set_new(o, "domains", list_json(s ? s->domains : NULL));
+    json_object_set_new(o, "isp", text_or_fill(s && s->isp[0] ? s->isp : u->isp));
+    json_object_set_new(
+        o, "security_provider",
+        text_or_fill(s && s->security_provider[0] ? s->security_provider : u->security_provider));
+    return o;
+}
+
+static json_t *classification(const struct report_input *in)
+{
+    const struct incident *inc = in->inc;
+    json_t *o = json_object();
+    json_object_set_new(o, "class", json_string(inc->serious ? "serious_candidate" : "normal"));
+    json_object_set_new(o, "confirmed_class",
+                        in->confirmed_class ? json_string(in->confirmed_class) : json_null());
+    json_t *cs = json_array();
+    json_t *names = list_json(inc->consequences);
+    size_t i;
+    json_t *name;
+    json_array_foreach(names, i, name)
+    {
+        enum consequence c = consequence_parse(json_string_value(name));
+        json_array_append_new(
+            cs, json_pack("{s:s,s:s}", "code", consequence_name(c), "vi", consequence_vi(c)));
+    }
+    json_decref(names);
+    json_object_set_new(o, "consequences", cs);
+    json_object_set_new(o, "sensor_fault", json_boolean(inc->sensor));
+    const char *criteria;
+    if (in->confirmed_class && strcmp(in->confirmed_class, "serious") == 0)
+        criteria = "Sự cố nghiêm trọng theo Quyết định 05/2017/QĐ-TTg: hệ thống quan trọng chịu "
+                   "hậu quả được liệt kê (tiêu chí 1) và Đội ứng cứu xác nhận chủ quản không tự "
+                   "xử lý được (tiêu chí 2)";
+    else if (inc->serious)
+        criteria = "Có dấu hiệu sự cố nghiêm trọng (tiêu chí 1 của Quyết định 05/2017/QĐ-TTg "
+                   "thấy trên đường truyền); tiêu chí 2 chờ Đội ứng cứu xác nhận";
+    else
+        criteria = "Sự cố thông thường";
+    json_object_set_new(o, "serious_criteria", json_string(criteria));
+    return o;
+}
+
+static json_t *how_detected(const struct incident *inc)
+{
+    char buf[1024];
+    if (inc->type == INCIDENT_MANUAL)
+        return json_string("Cán bộ báo sự cố, Đội ứng cứu ghi nhận (canh-ctl open)");
+    if (inc->type == INCIDENT_FAULT)
+        snprintf(buf, sizeof(buf),
+                 "Hệ thống giám sát canh: cảm biến %s ngừng gửi tín hiệu (heartbeat)", inc->agents);
+    else
+        snprintf(buf, sizeof(buf),
+                 "Hệ thống giám sát an toàn thông tin mạng canh, cảm biến %s, phát hiện trên lưu "
+                 "lượng mạng (dạng: %s)",
+                 inc->agents[0] ? inc->agents : "?", inc->kinds);
+    return json_string(buf);
+}
+
+static json_t *evidence_json(const struct incident *inc)
+{
+    json_t *o = json_object();
+    json_t *summary = json_loads(inc->evidence[0] ? inc->evidence : "{}", 0, NULL);
+    json_object_set_new(o, "summary", summary ? summary : json_object());
+    json_object_set_new(o, "events", json_integer((json_int_t)inc->events));
+    json_object_set_new(o, "event_ids", list_json(inc->event_ids));
+    /* The files stay on the gateways (evidence/<finding id>.pcap in the
+     * agent's state directory); each finding's end event carries their
+     * size and SHA-256 (canh.pcap). */
+    json_object_set_new(o, "pcaps", list_json(inc->pcaps));
+    json_object_set_new(o, "agents", list_json(inc->agents));
+    return o;
+}
+
+static bool is_delivery(const struct report_log_entry *e)
+{
+    return strcmp(e->action, "delivered") == 0 || strcmp(e->action, "report_sent") == 0;
+}
+
+static const char *action_vi(const char *action)
+{
+    static const char *const names[][2] = {
+        {"opened", "Mở sự cố"},
+        {"acknowledged", "Tiếp nhận xử lý"},
+        {"confirmed", "Xác nhận sự cố"},
+        {"noted", "Ghi nhận biện pháp"},
+        {"resolved", "Kết thúc ứng phó"},
+        {"reopened", "Mở lại"},
+        {"rejected", "Xác định là cảnh báo sai"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(action, names[i][0]) == 0)
+            return names[i][1];
+    return action;
+}
+
+/* What people did about it, from the log: the operators' entries (the
+ * collector's own are bookkeeping, deliveries go to "notified"). */
+static json_t *measures(const struct report_input *in)
+{
+    json_t *a = json_array();
+    char when[32];
+    for (size_t i = 0; i < in->n_log; i++) {
+        const struct report_log_entry *e = &in->log[i];
+        if (is_delivery(e) || strcmp(e->operator_, "collector") == 0)
+            continue;
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "at",
+                                           report_date(e->at_us, when, sizeof(when)), "action",
+                                           e->action, "what", action_vi(e->action), "by",
+                                           e->operator_, "note", e->note));
+    }
+    return a;
+}
+
+/* Who already heard of it: deliveries the sinks confirmed, and reports
+ * marked sent. */
+static json_t *notified(const struct report_input *in)
+{
+    json_t *a = json_array();
+    char when[32];
+    for (size_t i = 0; i < in->n_log; i++) {
+        const struct report_log_entry *e = &in->log[i];
+        /* A draft written is nobody notified. */
+        if (!is_delivery(e) || strncmp(e->note, "report ", 7) == 0)
+            continue;
+        json_array_append_new(a,
+                              json_pack("{s:s,s:s}", "at",
+                                        report_date(e->at_us, when, sizeof(when)), "via", e->note));
+    }
+    return a;
+}
+
+static json_t *deadline(const struct report_input *in)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "date", date_json(in->due_us));
+    const char *basis = in->kind == REPORT_FINAL
+                            ? "05 ngày sau khi kết thúc ứng phó (khi sự cố được xử lý xong)"
+                            : "05 ngày kể từ khi phát hiện sự cố (thời điểm canh phát hiện)";
+    json_object_set_new(o, "basis", json_string(basis));
+    json_object_set_new(o, "overdue", json_boolean(in->due_us && in->now_us > in->due_us));
+    return o;
+}
+
+json_t *report_build(const struct report_input *in)
+{
+    const struct incident *inc = in->inc;
+    char buf[64];
     json_t *r = json_object();
-    json_object_set_new(r, "form",
-                        json_string("Báo cáo ban đầu sự cố (Thông tư 20/2017/TT-BTTTT)"));
+    json_object_set_new(r, "form", json_string(kind_names[in->kind]));
+    json_object_set_new(r, "title", json_string(kind_titles[in->kind]));
+    json_object_set_new(r, "legal_basis",
+                        json_string("Thông tư 20/2017/TT-BTTTT, Điều 9; Quyết định "
+                                    "05/2017/QĐ-TTg, Điều 11"));
     json_object_set_new(r, "draft", json_true());
+    json_object_set_new(r, "number", json_string(REPORT_TO_FILL));
+    json_object_set_new(r, "report_date", json_string(report_date(in->now_us, buf, sizeof(buf))));
     json_object_set_new(r, "incident_id", json_string(inc->id));
-    json_object_set_new(r, "drafted_at", json_string(drafted));
-    json_object_set_new(r, "reporting_unit", json_string(cfg->reporting_unit));
-    json_object_set_new(r, "contact", json_string(cfg->contact));
-    json_t *sys = json_object();
-    json_object_set_new(sys, "name", json_string(inc->asset));
-    json_object_set_new(sys, "owner",
-                        json_string(inc->asset_owner[0] ? inc->asset_owner : inc->agency));
-    json_object_set_new(sys, "agency", json_string(inc->agency));
-    json_object_set_new(sys, "level", json_integer(inc->level));
-    json_object_set_new(r, "affected_system", sys);
-    json_object_set_new(r, "detected_at", json_string(detected));
-    json_object_set_new(r, "deadline", json_string(deadline));
-    json_t *type = json_object();
-    json_object_set_new(type, "code", json_string(inc->taxonomy->code));
-    json_object_set_new(type, "vi", json_string(inc->taxonomy->vi));
-    json_object_set_new(type, "en", json_string(inc->taxonomy->en));
-    json_object_set_new(r, "incident_type", type);
-    json_object_set_new(r, "severity", json_string(severity_name(inc->severity)));
-    json_object_set_new(r, "class", json_string(inc->serious ? "serious_candidate" : "normal"));
-    json_object_set_new(r, "description", json_string(inc->summary));
-    json_object_set_new(r, "incident", incident_to_json(inc));
-    json_object_set_new(r, "measures_taken", json_string(""));
-    json_object_set_new(r, "support_requested", json_string(""));
-    return r;
-}
-
-char *report_markdown(const struct collector_config *cfg, const struct incident *inc,
-                      uint64_t now_us)
-{
-    char detected[48], deadline[48], drafted[48], last[48];
-    units_format_time(inc->first_seen_us, detected, sizeof(detected));
-    units_format_time(inc->last_seen_us, last, sizeof(last));
-    units_format_time(inc->first_seen_us + cfg->report_deadline_us, deadline, sizeof(deadline));
-    units_format_time(now_us, drafted, sizeof(drafted));
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    if (!f)
-        return NULL;
-    fprintf(f, "# BÁO CÁO BAN ĐẦU SỰ CỐ AN TOÀN THÔNG TIN MẠNG — DỰ THẢO\n\n");
-    fprintf(f, "_Theo mẫu báo cáo ban đầu của Thông tư 20/2017/TT-BTTTT. Bản dự thảo do canh "
-               "tạo tự động từ dấu hiệu trên đường truyền; Đội ứng cứu sự cố xác nhận, bổ sung "
-               "trước khi gửi._\n\n");
-    fprintf(f, "- **Mã sự cố:** %s\n", inc->id);
-    fprintf(f, "- **Thời hạn báo cáo:** %s (%" PRIu64 " ngày kể từ khi phát hiện)\n", deadline,
-            cfg->report_deadline_us / ((uint64_t)86400 * 1000000));
-    fprintf(f, "- **Ngày lập dự thảo:** %s\n\n", drafted);
-    fprintf(f, "## 1. Đơn vị báo cáo\n\n- Tên đơn vị: %s\n- Người liên hệ: %s\n\n",
-            or_fill(cfg->reporting_unit), or_fill(cfg->contact));
-    fprintf(f,
-            "## 2. Hệ thống bị sự cố\n\n- Tên hệ thống: %s\n- Đơn vị chủ quản: %s\n"
-            "- Cơ quan: %s\n- Cấp độ an toàn hệ thống thông tin: %s\n\n",
-            or_fill(inc->asset), or_fill(inc->asset_owner[0] ? inc->asset_owner : inc->agency),
-            inc->agency, inc->level ? (char[]){(char)('0' + inc->level), '\0'} : TO_FILL);
-    fprintf(f, "## 3. Thời điểm phát hiện\n\n%s (lần cuối ghi nhận: %s)\n\n", detected, last);
-    fprintf(f, "## 4. Loại sự cố\n\n%s (`%s`)\n\n", inc->taxonomy->vi, inc->taxonomy->code);
-    fprintf(f,
-            "## 5. Mô tả sơ bộ\n\n- Mức độ: %s\n- Phân loại: %s\n- Dạng tấn công ghi nhận: %s\n"
-            "- Số sự kiện: %" PRIu64 "\n- Tóm tắt: %s\n",
-            severity_vi(inc->severity),
-            inc->serious ? "có dấu hiệu sự cố nghiêm trọng (cần xác nhận)" : "sự cố thông thường",
-            inc->kinds, inc->events, inc->summary);
-    if (inc->children[0])
-        fprintf(f, "- Các sự cố liên quan: %s\n", inc->children);
-    fprintf(f,
-            "\n## 6. Nguồn tấn công và đối tượng bị tấn công\n\n- Nguồn: %s\n- Đối tượng: %s\n\n",
-            or_fill(inc->sources), or_fill(inc->targets));
-    fprintf(f, "## 7. Bằng chứng\n\n```json\n%s\n```\n\n- Mã sự kiện: %s\n",
-            inc->evidence[0] ? inc->evidence : "{}", inc->event_ids);
-    /* The files stay on the gateways; their size and SHA-256 are in each
-     * finding's end event (canh.pcap). */
-    if (inc->pcaps[0])
-        fprintf(f, "- Tệp gói tin (pcap, trong thư mục trạng thái của agent %s): %s\n", inc->agents,
-                inc->pcaps);
-    fputc('\n', f);
-    fprintf(f, "## 8. Biện pháp đã thực hiện\n\n%s\n\n", TO_FILL);
-    fprintf(f, "## 9. Đề nghị hỗ trợ\n\n%s\n", TO_FILL);
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
+    json_object_set_new(r, "deadline", deadline(in));
+    json_object_set_new(r, "reporting_organisation", organisation(in));
+    json_object_set_new(r, "contact", contact(in));
+    json_object_set_new(r, "recipients", json_string(in->reg->recipients));
+    json_object_set_new(r, "system", system_json(in));
+    json_object_set_new(r, "detected_at", date_json(in->detected_us));
+    json_object_set_new(r, "first_activity_at", date_json(inc->first_seen_us));
+    json_object_set_new(r, "how_detected", how_detected(inc));
+    json_object_set_new(r, "status", json_string(state_vi(inc->state)));
+    json_object_set_new(r, "incident_type",
+                        json_pack("{s:s,s:s,s:s}", "code", inc->taxonomy->code, "vi",
+                                  inc->taxonomy->vi, "en", inc->taxonomy->en));
+    json_object_set_new(r, "classification", classification(in));
+    json_object_set_new(r, "severity",
+                        json_pack("{s:s,s:s}", "code", severity_name(inc->severity), "vi",
+                                  severity_vi(inc->severity)));
+    json_object_set_new(r, "description", text_or_fill(inc->summary));
+    json_object_set_new(r, "sources", list_json(inc->sources));
+    json_object_set_new(r, "targets", list_json(inc->targets));
+    json_object_set_new(r, "evidence", evidence_json(inc));
+    json_object_set_new(r, "measures_taken", measures(in));
+    json_object_set_new(r, "notified", notified(in));
+    json_object_set_new(r, "support_requested", json_string(REPORT_TO_FILL));
+    json_object_set_new(r, "confidentiality", json_string(in->reg->confidentiality));
+    if (in->kind == REPORT_FINAL) {
+        json_t *cite = json_object();
+        json_object_set_new(cite, "number", text_or_fill(in->initial_number));
+        json_object_set_new(cite, "date", date_json(in->initial_date_us));
+        json_object_set_new(r, "initial_report", cite);
+        json_t *out = json_object();
+        json_object_set_new(out, "resolved_at", date_json(inc->closed_us));
+        const char *result = REPORT_TO_FILL;
+        for (size_t i = 0; i < in->n_log; i++)
+            if (strcmp(in->log[i].action, "resolved") == 0 && in->log[i].note[0])
+                result = in->log[i].note;
+        json_object_set_new(out, "result", json_string(result));
+        json_object_set_new(out, "cause", json_string(REPORT_TO_FILL));
+        json_object_set_new(out, "recommendations", json_string(REPORT_TO_FILL));
+        json_object_set_new(r, "outcome", out);
     }
-    return text;
+    return r;
 }
 
 static int write_atomic(const char *dir, const char *name, const char *text)
@@ -154,27 +406,54 @@ static int write_atomic(const char *dir, const char *name, const char *text)
     return 0;
 }
 
-int report_write(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us)
+int report_write_draft(const char *dir, const json_t *draft)
 {
-    char name[INCIDENT_ID_LEN + 8];
-    char *md = report_markdown(cfg, inc, now_us);
-    json_t *j = report_json(cfg, inc, now_us);
-    char *js = json_dumps(j, JSON_INDENT(2));
-    json_decref(j);
+    const char *id = json_string_value(json_object_get(draft, "incident_id"));
+    const char *kind = json_string_value(json_object_get(draft, "form"));
+    char *md = report_markdown_of(draft);
+    char *js = json_dumps(draft, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     int rc = -1;
-    if (md && js) {
-        snprintf(name, sizeof(name), "%s.json", inc->id);
-        rc = write_atomic(cfg->report_dir, name, js);
-        snprintf(name, sizeof(name), "%s.md", inc->id);
+    char name[INCIDENT_ID_LEN + 32];
+    if (md && js && id && kind) {
+        snprintf(name, sizeof(name), "%s.%s.json", id, kind);
+        rc = write_atomic(dir, name, js);
+        snprintf(name, sizeof(name), "%s.%s.md", id, kind);
         if (rc == 0)
-            rc = write_atomic(cfg->report_dir, name, md);
+            rc = write_atomic(dir, name, md);
+    } else {
+        errno = ENOMEM;
     }
     free(md);
     free(js);
     return rc;
 }
 
-/* ---- the escalation sink -------------------------------------------- */
+int report_write(const struct collector_config *cfg, const struct incident *inc, uint64_t now_us)
+{
+    struct registry reg;
+    struct cfg_err err;
+    if (registry_load(cfg->report_registry, &reg, &err) < 0) {
+        /* Changed since the start: the draft still goes out, the
+         * registry's details marked to fill. */
+        log_warn("%s; the notification of %s is drafted without it", err.msg, inc->id);
+        registry_defaults(&reg);
+    }
+    uint64_t detected = inc->opened_us ? inc->opened_us : now_us;
+    struct report_input in = {.kind = REPORT_NOTIFICATION,
+                              .cfg = cfg,
+                              .reg = &reg,
+                              .inc = inc,
+                              .now_us = now_us,
+                              .detected_us = detected,
+                              .due_us = detected + cfg->report_deadline_us};
+    json_t *draft = report_build(&in);
+    int rc = report_write_draft(cfg->report_dir, draft);
+    json_decref(draft);
+    registry_free(&reg);
+    return rc;
+}
+
+/* ---- the escalation sink: notifications ------------------------------ */
 
 static int sink_open(void **state, const struct collector_config *cfg, struct event_base *base)
 {

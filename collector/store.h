@@ -36,6 +36,8 @@
 #define STORE_LOG_PREFIX "canh:log:"                 /* stream per incident: its log */
 #define STORE_SUPPRESSIONS "canh:suppressions"       /* hash: kind|source|target → until */
 #define STORE_FALSE_POSITIVES "canh:false_positives" /* hash: rejected:/suppressed:<kind> */
+#define STORE_REPORT_QUEUE "canh:report_queue" /* zset: <id>/<kind> to draft, by asking (ms) */
+#define STORE_REPORTS "canh:reports"           /* zset: <id>/<kind> drafted, unsent, by due (ms) */
 
 struct strvec {
     char **v;

@@ -88,7 +88,7 @@ void agent_config_defaults(struct agent_config *c)
     snprintf(c->name, sizeof(c->name), "%s", host);
     snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/canh");
     snprintf(c->local_rules_dir, sizeof(c->local_rules_dir), "/etc/canh/rules.d");
-    c->serious_level = 3;
+    c->serious_level = 4; /* Decision 05/2017: levels 4 and 5 */
     c->log_level = LOG_LEVEL_INFO;
     c->snaplen = 65535;
     c->buffer_mb = 16;

@@ -25,7 +25,7 @@ struct agent_config {
     char assets_file[256];
     char run_as_user[64];
     struct netset home_net; /* empty: every address is "ours" */
-    int serious_level;      /* asset level from which impact is serious */
+    int serious_level;      /* asset level from which a consequence is serious */
     int log_level;          /* enum log_level */
     /* [capture] */
     char interface[64];

@@ -339,6 +339,8 @@ static int assets_key(void *user, const char *section, const char *value, const 
         return value_string(at, value, a->agency, sizeof(a->agency));
     if (strcmp(name, "level") == 0)
         return value_level(at, value, &a->level);
+    if (strcmp(name, "national_critical") == 0)
+        return value_bool(at, value, &a->national_critical);
     if (strcmp(name, "web_ports") == 0)
         return value_ports(at, value, a->web_ports, ASSET_MAX_PORTS, &a->n_web_ports);
     if (strcmp(name, "monitor") == 0)
@@ -354,12 +356,12 @@ static int assets_key(void *user, const char *section, const char *value, const 
         a->capacity_mbps = (uint32_t)u;
         return 0;
     }
-    return cfg_fail(
-        at->err, at->file, at->line,
-        "unknown key '%s' in asset [%s] (expected address, name, owner, agency, "
-        "level, web_ports, monitor, capacity_mbps, check, check_interval, check_ca_file, "
-        "check_expect_addresses, check_mask, check_baseline)",
-        name, section);
+    return cfg_fail(at->err, at->file, at->line,
+                    "unknown key '%s' in asset [%s] (expected address, name, owner, agency, "
+                    "level, national_critical, web_ports, monitor, capacity_mbps, check, "
+                    "check_interval, check_ca_file, "
+                    "check_expect_addresses, check_mask, check_baseline)",
+                    name, section);
 }
 
 int assets_load(const char *path, struct assets *out, struct cfg_err *err)

@@ -48,6 +48,10 @@ struct asset {
     char owner[128];
     char agency[128]; /* empty: the agent's agency */
     int level;        /* 1..5, Decree 85/2016 */
+    /* On the list of nationally important information systems (Decision
+     * 05/2017/QĐ-TTg): serious whatever its level once it suffers a
+     * listed consequence (architecture §6). */
+    bool national_critical;
     struct netset addresses;
     uint16_t web_ports[ASSET_MAX_PORTS];
     size_t n_web_ports; /* 0: the default web ports */

@@ -66,7 +66,7 @@
     "-- Changes the hash; the bumped ver makes a collector's guarded write retry.\n"               \
     "local function set(h, fields)\n"                                                              \
     "  fields[#fields + 1] = 'operator' fields[#fields + 1] = operator\n"                          \
-    "  fields[#fields + 1] = 'updated_us' fields[#fields + 1] = tostring(now * 1000)\n"            \
+    "  fields[#fields + 1] = 'updated_us' fields[#fields + 1] = tostring(now) .. '000'\n"          \
     "  redis.call('HSET', KEYS[1], unpack(fields))\n"                                              \
     "  for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end\n"                                \
     "  h.ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)\n"                                         \
@@ -126,6 +126,8 @@ const char ctl_confirm_lua[] =
                          "  changes = 'class ' .. h.confirmed_class .. '→' .. extra\n"
                          "end\n"
                          "set(h, {'state', 'confirmed', 'confirmed_class', extra})\n"
+                         "-- The collector decides whether a report is due (its policy).\n"
+                         "redis.call('ZADD', KEYS[11], now, id .. '/initial')\n"
                          "listed(h)\n"
                          "announce(h, 'confirmed', changes)\n"
                          "tell_sinks(h, 'confirmed')\n"
@@ -135,7 +137,7 @@ const char ctl_reject_lua[] = CTL_HELPERS CTL_LOAD
     "if h.state == 'rejected' or h.state == 'resolved' then\n"
     "  return refuse(h, 'reject', '; reopen it first')\n"
     "end\n"
-    "set(h, {'state', 'rejected', 'status', 'closed', 'closed_us', tostring(now * 1000),\n"
+    "set(h, {'state', 'rejected', 'status', 'closed', 'closed_us', tostring(now) .. '000',\n"
     "        'rejected_why', note})\n"
     "unlisted(h)\n"
     "local ids = identities(h)\n"
@@ -156,7 +158,9 @@ const char ctl_resolve_lua[] = CTL_HELPERS CTL_LOAD
     "if h.state ~= 'acknowledged' and h.state ~= 'confirmed' then\n"
     "  return refuse(h, 'resolve', '; acknowledge or confirm it first')\n"
     "end\n"
-    "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now * 1000)})\n"
+    "local was = h.state\n"
+    "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now) .. '000'})\n"
+    "if was == 'confirmed' then redis.call('ZADD', KEYS[11], now, id .. '/final') end\n"
     "unlisted(h)\n"
     "announce(h, 'resolved')\n"
     "tell_sinks(h, 'resolved')\n"
@@ -191,13 +195,36 @@ const char ctl_reopen_lua[] = CTL_HELPERS CTL_LOAD
     "tell_sinks(h, 'reopened')\n"
     "return h.state\n";
 
+const char ctl_report_sent_lua[] = CTL_HELPERS CTL_LOAD
+    "if extra ~= 'initial' and extra ~= 'final' then\n"
+    "  return redis.error_reply('ERR the kind is initial or final')\n"
+    "end\n"
+    "local due, sent = h['report_' .. extra .. '_due_us'], h['report_' .. extra .. '_sent_us']\n"
+    "if not due or due == '' then\n"
+    "  return redis.error_reply('BADSTATE no ' .. extra .. ' report of incident ' .. id ..\n"
+    "    ' has been drafted (the collector drafts it once the incident is ' ..\n"
+    "    (extra == 'initial' and 'confirmed serious' or 'resolved') .. ')')\n"
+    "end\n"
+    "if sent and sent ~= '' and sent ~= '0' then\n"
+    "  return refuse(h, 'mark the ' .. extra .. ' report of', '; it was marked sent already')\n"
+    "end\n"
+    "set(h, {'report_' .. extra .. '_sent_us', tostring(now) .. '000', 'report_' .. extra .. "
+    "'_number', note})\n"
+    "redis.call('ZREM', KEYS[12], id .. '/' .. extra)\n"
+    "local label = 'Báo cáo kết thúc ứng phó sự cố'\n"
+    "if extra == 'initial' then label = 'Báo cáo ban đầu sự cố mạng' end\n"
+    "if note ~= '' then label = label .. ' số ' .. note end\n"
+    "note = label .. ' đã gửi'\n"
+    "announce(h, 'report_sent')\n"
+    "return h.state\n";
+
 /* The open script announces through the same helpers; its KEYS[3] is
  * canh:incidents and KEYS[4] canh:open (no load: the id is new). */
 const char ctl_open_lua[] = CTL_HELPERS
     "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
     "  return redis.error_reply('BADSTATE incident ' .. id .. ' exists already')\n"
     "end\n"
-    "local us, iso = tostring(now * 1000), ARGV[12]\n"
+    "local us, iso = tostring(now) .. '000', ARGV[12]\n"
     "local h = {id = id, type = 'manual', key = 'manual|' .. id, taxonomy = ARGV[7],\n"
     "  taxonomy_vi = ARGV[8], taxonomy_en = ARGV[9], kinds = 'manual', class = 'normal',\n"
     "  severity = ARGV[10], agency = ARGV[6], agents = '', asset = '', asset_owner = '', level = "
@@ -219,6 +246,7 @@ static const struct ctl_action actions[] = {
     {"ack", "acknowledged", ctl_ack_lua},   {"confirm", "confirmed", ctl_confirm_lua},
     {"reject", "rejected", ctl_reject_lua}, {"resolve", "resolved", ctl_resolve_lua},
     {"note", "noted", ctl_note_lua},        {"reopen", "reopened", ctl_reopen_lua},
+    {"report", "report_sent", ctl_report_sent_lua},
 };
 
 const struct ctl_action *ctl_action_find(const char *verb)
@@ -250,6 +278,8 @@ void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, cons
              call->now_text);
     snprintf(call->keys[CTL_KEY_JOB_SYSLOG], len, "canh:escalation:%s/syslog/%s-%s", id, a->name,
              call->now_text);
+    snprintf(call->keys[CTL_KEY_REPORT_QUEUE], len, "canh:report_queue");
+    snprintf(call->keys[CTL_KEY_REPORTS], len, "canh:reports");
     int n = 0;
     call->argv[n++] = "EVAL";
     call->argv[n++] = a->script;

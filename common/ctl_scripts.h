@@ -6,7 +6,9 @@
  * atomically, with every key it touches declared in KEYS (Redis Cluster's
  * rule): the incident hash, its log stream, canh:incidents, and what the
  * action needs of canh:ikeys, canh:open, the escalation queue,
- * canh:suppressions and canh:false_positives.  Each script checks the
+ * canh:suppressions, canh:false_positives and the report queues: confirm
+ * and resolve ask the collector for the initial and final report drafts
+ * (collector/report_due.h), report sent takes one off canh:reports.  Each script checks the
  * transition against the state it reads in the same run, so two operators
  * (or an operator and a collector) cannot interleave: a collector's
  * guarded write fails on the bumped "ver" and re-reads.  Errors come back
@@ -32,6 +34,8 @@ enum ctl_key {
     CTL_KEY_FALSE_POS,    /* canh:false_positives */
     CTL_KEY_JOB_WEBHOOK,  /* canh:escalation:<id>/webhook/<action>-<nonce> */
     CTL_KEY_JOB_SYSLOG,   /* canh:escalation:<id>/syslog/<action>-<nonce> */
+    CTL_KEY_REPORT_QUEUE, /* canh:report_queue: reports the collector is to draft */
+    CTL_KEY_REPORTS,      /* canh:reports: drafted reports not yet sent, by due time */
     CTL_KEY_COUNT
 };
 
@@ -43,6 +47,9 @@ extern const char ctl_reject_lua[];
 extern const char ctl_resolve_lua[];
 extern const char ctl_note_lua[];
 extern const char ctl_reopen_lua[];
+/* report sent: note is the report's number ("" none), extra its kind
+ * (initial|final). */
+extern const char ctl_report_sent_lua[];
 
 /* KEYS: canh:incident:<new id>, canh:log:<new id>, canh:incidents,
  * canh:open.  ARGV: operator, now_ms, maxlen, id, summary, agency,

@@ -2,6 +2,7 @@
 #include "common/event.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/units.h"
 
@@ -16,6 +17,31 @@ const char *finding_state_name(enum finding_state s)
         return "end";
     }
     return "new";
+}
+
+static const char *const conseq_names[CONSEQ_COUNT][2] = {
+    [CONSEQ_NONE] = {"", ""},
+    [CONSEQ_SERVICE_INTERRUPTION] = {"service_interruption", "Gián đoạn dịch vụ"},
+    [CONSEQ_LOSS_OF_CONTROL] = {"loss_of_control", "Mất quyền kiểm soát hệ thống"},
+    [CONSEQ_LOSS_OF_INTEGRITY] = {"loss_of_integrity", "Mất tính toàn vẹn của dữ liệu"},
+};
+
+const char *consequence_name(enum consequence c)
+{
+    return c < CONSEQ_COUNT ? conseq_names[c][0] : "";
+}
+
+const char *consequence_vi(enum consequence c)
+{
+    return c < CONSEQ_COUNT ? conseq_names[c][1] : "";
+}
+
+enum consequence consequence_parse(const char *name)
+{
+    for (int c = 1; name && c < CONSEQ_COUNT; c++)
+        if (strcmp(name, conseq_names[c][0]) == 0)
+            return (enum consequence)c;
+    return CONSEQ_NONE;
 }
 
 const char *event_class_name(enum event_class c)
@@ -172,6 +198,8 @@ json_t *evt_to_json(const struct evt *ev)
         json_object_set_new(a, "name", json_string(ev->asset->name));
         json_object_set_new(a, "owner", json_string(ev->asset->owner));
         json_object_set_new(a, "level", json_integer(ev->asset->level));
+        if (ev->asset->national_critical)
+            json_object_set_new(a, "national_critical", json_true());
         json_object_set_new(c, "asset", a);
     }
     if (ev->src_country[0]) {
@@ -182,7 +210,15 @@ json_t *evt_to_json(const struct evt *ev)
     json_object_set_new(c, "first_seen", json_time(ev->first_seen_us));
     json_object_set_new(c, "last_seen", json_time(ev->last_seen_us));
     json_object_set_new(c, "counters", ev->counters ? json_incref(ev->counters) : json_object());
-    json_object_set_new(c, "evidence", ev->evidence ? json_incref(ev->evidence) : json_object());
+    if (ev->sensor)
+        json_object_set_new(c, "sensor", json_true());
+    /* The detector owns its evidence object: the consequence goes into a
+     * copy of it (a few per finding, off the packet path). */
+    json_t *evidence = ev->evidence ? json_copy(ev->evidence) : json_object();
+    if (ev->consequence != CONSEQ_NONE)
+        json_object_set_new(evidence, "consequence",
+                            json_string(consequence_name(ev->consequence)));
+    json_object_set_new(c, "evidence", evidence);
     json_object_set_new(root, "canh", c);
     return root;
 }

@@ -21,9 +21,25 @@
 
 enum finding_state { FINDING_NEW, FINDING_UPDATE, FINDING_END };
 enum event_class { CLASS_NORMAL, CLASS_SERIOUS_CANDIDATE };
+/* The consequences of Decision 05/2017/QĐ-TTg that the wire can show
+ * (architecture §6); the others (secret data disclosed, wide-area harm)
+ * only people can tell. */
+enum consequence {
+    CONSEQ_NONE,
+    CONSEQ_SERVICE_INTERRUPTION,
+    CONSEQ_LOSS_OF_CONTROL,
+    CONSEQ_LOSS_OF_INTEGRITY,
+    CONSEQ_COUNT
+};
 
 const char *finding_state_name(enum finding_state s);
 const char *event_class_name(enum event_class c);
+/* "service_interruption", "loss_of_control", "loss_of_integrity"; "" none. */
+const char *consequence_name(enum consequence c);
+/* Vietnamese, as the reports write it; "" none. */
+const char *consequence_vi(enum consequence c);
+/* CONSEQ_NONE for an unknown name. */
+enum consequence consequence_parse(const char *name);
 
 struct evt {
     /* --- filled by the detector --- */
@@ -51,11 +67,13 @@ struct evt {
     const char *agency;
     const struct asset *asset;
     enum event_class class_;
-    char src_country[3];   /* ISO code, "" when unknown */
-    uint64_t flow_id;      /* EVE flow_id: one per finding (event_flow_id) */
-    const char *in_iface;  /* capture interface; NULL for a replay */
-    uint32_t rules_rev;    /* EVE alert.rev: of the rules version */
-    char community_id[32]; /* Community ID v1 of the main flow, "" without one */
+    enum consequence consequence; /* named in canh.evidence.consequence */
+    bool sensor;                  /* a fault of the sensor itself (canh.sensor) */
+    char src_country[3];          /* ISO code, "" when unknown */
+    uint64_t flow_id;             /* EVE flow_id: one per finding (event_flow_id) */
+    const char *in_iface;         /* capture interface; NULL for a replay */
+    uint32_t rules_rev;           /* EVE alert.rev: of the rules version */
+    char community_id[32];        /* Community ID v1 of the main flow, "" without one */
 };
 
 /* EVE identity of a finding (docs/event.md): flow_id from the finding id,

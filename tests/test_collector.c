@@ -298,30 +298,6 @@ START_TEST(test_syslog_format)
 }
 END_TEST
 
-START_TEST(test_report_draft)
-{
-    struct collector_config *cfg = malloc(sizeof(*cfg));
-    collector_config_defaults(cfg);
-    snprintf(cfg->reporting_unit, sizeof(cfg->reporting_unit), "Sở TT&TT");
-    struct incident *inc = sample();
-    char *md = report_markdown(cfg, inc, 1795396600000000ull);
-    ck_assert_ptr_nonnull(md);
-    ck_assert_ptr_nonnull(strstr(md, "BÁO CÁO BAN ĐẦU SỰ CỐ"));
-    ck_assert_ptr_nonnull(strstr(md, "Tên đơn vị: Sở TT&TT"));
-    ck_assert_ptr_nonnull(strstr(md, "Người liên hệ: [cần Đội ứng cứu sự cố bổ sung]"));
-    ck_assert_ptr_nonnull(strstr(md, "Cấp độ an toàn hệ thống thông tin: 3"));
-    ck_assert_ptr_nonnull(strstr(md, "Tấn công thay đổi giao diện (`attack.defacement`)"));
-    ck_assert_ptr_nonnull(strstr(md, "(5 ngày kể từ khi phát hiện)"));
-    free(md);
-    json_t *j = report_json(cfg, inc, 1795396600000000ull);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "incident_type"), "vi")),
-                     "Tấn công thay đổi giao diện");
-    json_decref(j);
-    free(inc);
-    free(cfg);
-}
-END_TEST
-
 int main(void)
 {
     setenv("TZ", "Asia/Ho_Chi_Minh", 1);
@@ -334,7 +310,6 @@ int main(void)
     tcase_add_test(tc, test_check_listen_names_the_line);
     tcase_add_test(tc, test_signature_and_backoff);
     tcase_add_test(tc, test_syslog_format);
-    tcase_add_test(tc, test_report_draft);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

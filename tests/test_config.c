@@ -225,7 +225,7 @@ START_TEST(assets_good_and_lookup)
     ck_assert_ptr_nonnull(portal);
     /* The /32 wins over the /24 that also contains it. */
     ck_assert_str_eq(portal->name, "portal");
-    ck_assert_int_eq(portal->level, 3);
+    ck_assert_int_eq(portal->level, 4);
     ck_assert_uint_eq(portal->n_web_ports, 2);
     ck_assert_uint_eq(portal->web_ports[1], 8080);
     ck_assert_uint_eq(portal->n_monitor, 1);
@@ -244,6 +244,8 @@ END_TEST
 START_TEST(assets_mistakes)
 {
     kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nlevel = 6\n", 3, "level from 1 to 5");
+    kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nnational_critical = maybe\n", 3,
+               "not yes or no");
     kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.300\n", 2,
                "'198.51.100.300' is not an address");
     kind_fails(ASSETS_CONF, "[web]\naddress = 198.51.100.10\nweb_ports = 80, http\n", 3,

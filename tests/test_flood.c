@@ -696,7 +696,7 @@ static void hook(void *ctx, const struct evt *ev, json_t *json)
 }
 
 static const char *ASSETS =
-    "[portal]\naddress = 198.51.100.10/32\nname = portal\nowner = test\nlevel = 3\n"
+    "[portal]\naddress = 198.51.100.10/32\nname = portal\nowner = test\nlevel = 4\n"
     "capacity_mbps = 100\n";
 
 static json_t *pipeline_run(int flood_pps, bool victim_answers)

@@ -1,6 +1,7 @@
 /* canh-ctl.c — the SOC operator's actions on incidents.
  *
  *   canh-ctl [-r URL] [--operator NAME] ack|confirm|reject|resolve|note|reopen ID ...
+ *   canh-ctl report sent ID --kind initial|final [--number N]
  *   canh-ctl open --agency A --taxonomy CODE --summary TEXT [--target ADDR]
  *   canh-ctl show ID | suppressions
  *
@@ -42,6 +43,7 @@ enum { EXIT_REDIS = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3, EXIT_STATE = 4, EXIT_PE
 struct options {
     const char *url, *user, *password_file, *operator_name;
     const char *class_, *why, *agency, *taxonomy, *summary, *target, *severity;
+    const char *kind, *number;
     bool json;
 };
 
@@ -55,6 +57,8 @@ static void usage(FILE *out)
             "  resolve ID                   done (after ack or confirm)\n"
             "  note ID TEXT                 add a note to the incident's log\n"
             "  reopen ID                    undo reject/resolve/close (lifts suppressions)\n"
+            "  report sent ID --kind initial|final [--number N]\n"
+            "                               the report was sent (its official number)\n"
             "  open --agency A --taxonomy CODE --summary TEXT [--target ADDR] [--severity S]\n"
             "                               an incident reported by people\n"
             "  show ID                      the incident, its log, events and evidence\n"
@@ -393,6 +397,8 @@ int main(int argc, char **argv)
         {"summary", required_argument, NULL, 's'},
         {"target", required_argument, NULL, 'T'},
         {"severity", required_argument, NULL, 'S'},
+        {"kind", required_argument, NULL, 'k'},
+        {"number", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -435,6 +441,12 @@ int main(int argc, char **argv)
         case 'S':
             o.severity = optarg;
             break;
+        case 'k':
+            o.kind = optarg;
+            break;
+        case 'n':
+            o.number = optarg;
+            break;
         case 'j':
             o.json = true;
             break;
@@ -451,7 +463,7 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         return usage_error("%s", "a command is needed (ack, confirm, reject, resolve, note, "
-                                 "reopen, open, show, suppressions)");
+                                 "reopen, report, open, show, suppressions)");
     const char *cmd = argv[optind++];
     int nargs = argc - optind;
     char **args = argv + optind;
@@ -463,7 +475,24 @@ int main(int argc, char **argv)
         return usage_error("unknown command '%s'", cmd);
 
     const char *note = NULL, *extra = NULL;
-    if (act || is_show) {
+    if (act && strcmp(act->verb, "report") == 0) {
+        /* report sent ID --kind initial|final [--number N] */
+        if (nargs != 2 || strcmp(args[0], "sent") != 0)
+            return usage_error("%s", "report takes 'sent' and an incident id");
+        args++;
+        nargs--;
+        if (!o.kind || (strcmp(o.kind, "initial") != 0 && strcmp(o.kind, "final") != 0))
+            return usage_error("%s", "report sent needs --kind initial or --kind final");
+        extra = o.kind;
+        note = o.number ? o.number : "";
+        if (strlen(note) > 128)
+            return usage_error("%s", "--number is longer than 128 bytes");
+    }
+    if (act && strcmp(act->verb, "report") == 0) {
+        if (!valid_id(args[0]))
+            return usage_error("'%s' is not an incident id (like 20261123-081614-3fa2c1d7)",
+                               args[0]);
+    } else if (act || is_show) {
         int want = strcmp(cmd, "note") == 0 ? 2 : 1;
         if (nargs != want)
             return usage_error(want == 2 ? "%s takes an incident id and the note's text"

@@ -118,7 +118,7 @@ static const char *form_problem(const struct evkeyvalq *form, const struct ctl_a
     *id = field(form, "id");
     *note = field(form, "note");
     *extra = NULL;
-    if (!*a)
+    if (!*a || strcmp((*a)->verb, "report") == 0)
         return "action must be ack, confirm, reject, resolve, note or reopen";
     if (!status_id_valid(*id))
         return "id must be an incident id (like 20261123-081614-3fa2c1d7)";

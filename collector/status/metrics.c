@@ -129,6 +129,10 @@ static void metrics_snapshot(struct status *s, FILE *b, uint64_t now)
                 sink_name((enum sink_id)i), sn->queue_failing[i]);
     prom_one(b, "canh_deadletter_entries", "gauge", "Entries in canh:deadletter.",
              sn->deadletter_len);
+    prom_one(b, "canh_reports_due", "gauge",
+             "Reports of Circular 20/2017 drafted and not yet marked sent.", sn->reports_due);
+    prom_one(b, "canh_reports_overdue", "gauge", "Of those, reports past their deadline.",
+             sn->reports_overdue);
 
     static const struct {
         const char *name, *help;

@@ -13,6 +13,7 @@
 
 #include "collector/collector.h"
 #include "collector/incident.h"
+#include "collector/report_due.h"
 #include "collector/status/status_internal.h"
 #include "collector/store.h"
 #include "common/log.h"
@@ -24,7 +25,9 @@
 /* ARGV: max_open, max_recent, scan_cap.  Returns {open_total, {open
  * incident hash...}, {taxonomy|class|severity, n ...}, {recent incident
  * hash...}, canh:agents pairs, canh:agent_seen pairs, queue depth,
- * {sink, jobs, failing ...}, deadletter length, open groups}.  One script
+ * {sink, jobs, failing ...}, deadletter length, open groups, reports due,
+ * reports overdue (ARGV[4]: now in ms), the first reports due with their
+ * due times}.  One script
  * so the page shows one moment, and one round trip per refresh.  Open
  * groups count an incident linked into an open combined or province-wide
  * one only through it. */
@@ -84,7 +87,10 @@ static const char status_lua[] =
     "  sflat[#sflat + 1] = k; sflat[#sflat + 1] = v[1]; sflat[#sflat + 1] = v[2]\n"
     "end\n"
     "return {open_total, open, cflat, recent, agents, agent_seen, depth, sflat,\n"
-    "        redis.call('XLEN', 'canh:deadletter'), groups}\n";
+    "        redis.call('XLEN', 'canh:deadletter'), groups,\n"
+    "        redis.call('ZCARD', 'canh:reports'), redis.call('ZCOUNT', 'canh:reports', '-inf', "
+    "ARGV[4]),\n"
+    "        redis.call('ZRANGE', 'canh:reports', 0, 99, 'WITHSCORES')}\n";
 
 /* ---- reply helpers --------------------------------------------------- */
 
@@ -382,6 +388,33 @@ char *status_dump(json_t *o)
     return text;
 }
 
+/* The reports of Circular 20/2017 drafted and not yet marked sent
+ * (collector/report_due.h), earliest deadline first. */
+static json_t *reports_list(struct status *s, const redisReply *r, uint64_t now_us)
+{
+    json_t *a = json_array();
+    uint64_t soon_us = report_due_soon_us(s->c->reports);
+    char when[48];
+    for (size_t i = 0; reply_is_array(r) && i + 1 < r->elements; i += 2) {
+        const char *member = reply_str(r->element[i]);
+        const char *slash = strchr(member, '/');
+        uint64_t due_ms = (uint64_t)strtod(reply_str(r->element[i + 1]), NULL);
+        if (!slash)
+            continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_stringn(member, (size_t)(slash - member)));
+        json_object_set_new(o, "kind", json_string(slash + 1));
+        json_object_set_new(o, "due",
+                            json_string(units_format_time(due_ms * 1000, when, sizeof(when))));
+        json_object_set_new(o, "due_ms", json_integer((json_int_t)due_ms));
+        json_object_set_new(o, "overdue", json_boolean(due_ms * 1000 < now_us));
+        json_object_set_new(
+            o, "soon", json_boolean(due_ms * 1000 >= now_us && due_ms * 1000 < now_us + soon_us));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static void on_snapshot(redisReply *reply, void *priv)
 {
     struct status *s = priv;
@@ -390,7 +423,7 @@ static void on_snapshot(redisReply *reply, void *priv)
         snprintf(s->refresh_error, sizeof(s->refresh_error), "Redis connection lost");
         return;
     }
-    if (!reply_is_array(reply) || reply->elements != 10) {
+    if (!reply_is_array(reply) || reply->elements != 13) {
         s->refresh_errors++;
         snprintf(s->refresh_error, sizeof(s->refresh_error), "refresh failed: %s",
                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
@@ -412,6 +445,9 @@ static void on_snapshot(redisReply *reply, void *priv)
     json_object_set_new(inc, "open_groups", json_integer((json_int_t)sn.open_groups));
     json_object_set_new(inc, "open", incident_list(s, reply->element[1], now_us));
     json_object_set_new(inc, "recent", incident_list(s, reply->element[3], now_us));
+    sn.reports_due = reply_u64(reply->element[10]);
+    sn.reports_overdue = reply_u64(reply->element[11]);
+    json_object_set_new(inc, "reports", reports_list(s, reply->element[12], now_us));
     sn.incidents_json = status_dump(inc);
 
     json_t *heartbeats = take_agents(s, &sn, reply->element[4], reply->element[5], now_us);
@@ -459,14 +495,15 @@ void status_on_timer(evutil_socket_t fd, short what, void *arg)
     if (s->refreshing || !up)
         return;
     const struct collector_config *cfg = s->c->cfg;
-    char max_open[16], recent[16], cap[16];
+    char max_open[16], recent[16], cap[16], now_ms[24];
     snprintf(max_open, sizeof(max_open), "%u", cfg->status_max_open);
     snprintf(recent, sizeof(recent), "%u", cfg->status_recent);
     snprintf(cap, sizeof(cap), "%d", SCAN_CAP);
-    const char *argv[] = {"EVAL", status_lua, "0", max_open, recent, cap};
-    size_t lens[6];
-    for (int i = 0; i < 6; i++)
+    snprintf(now_ms, sizeof(now_ms), "%" PRIu64, units_now_us() / 1000);
+    const char *argv[] = {"EVAL", status_lua, "0", max_open, recent, cap, now_ms};
+    size_t lens[7];
+    for (int i = 0; i < 7; i++)
         lens[i] = strlen(argv[i]);
-    if (redis_link_command(s->link, COLLECTOR_CMD, on_snapshot, s, 6, argv, lens) == 0)
+    if (redis_link_command(s->link, COLLECTOR_CMD, on_snapshot, s, 7, argv, lens) == 0)
         s->refreshing = true;
 }

@@ -72,6 +72,7 @@ struct snapshot {
     uint64_t queue_depth;
     uint64_t queue_jobs[SINK_COUNT], queue_failing[SINK_COUNT];
     uint64_t deadletter_len;
+    uint64_t reports_due, reports_overdue; /* canh:reports (collector/report_due.h) */
 };
 
 enum status_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR };

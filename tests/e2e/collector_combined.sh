@@ -12,7 +12,7 @@ SRC=203.0.113.7
 xadd_event gw-soyte "$(mkevent gw-soyte 1 portscan attack.other medium normal $SRC 198.51.100.10 portal 3)"
 xadd_event gw-soyte "$(mkevent gw-soyte 2 portscan attack.other medium normal $SRC 198.51.100.10 portal 3 update)"
 xadd_event gw-soyte "$(mkevent gw-soyte 3 syn_flood attack.dos high normal $SRC 198.51.100.10 portal 3)"
-xadd_event gw-soyte "$(mkevent gw-soyte 4 defacement attack.defacement critical serious_candidate $SRC 198.51.100.10 portal 3)"
+xadd_event gw-soyte "$(mkevent gw-soyte 4 defacement attack.defacement critical serious_candidate $SRC 198.51.100.10 portal 4)"
 # Another source, another agency: must not join the campaign.
 xadd_event gw-tuphap "$(mkevent gw-tuphap 1 portscan attack.other low normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
 

@@ -80,7 +80,7 @@ start_collector "$T/c.conf" collector
 for s in 1 2 3 4 5; do
     xadd_event gw-soyte "$(mkevent gw-soyte $s portscan attack.other medium normal 10.7.0.$s 198.51.100.10 portal 3)"
 done
-xadd_event gw-soyte "$(mkevent gw-soyte 6 defacement attack.defacement critical serious_candidate 10.7.1.1 198.51.100.10 portal 3)"
+xadd_event gw-soyte "$(mkevent gw-soyte 6 defacement attack.defacement critical serious_candidate 10.7.1.1 198.51.100.10 portal 4)"
 xadd_event gw-soyte "$(mkevent gw-soyte 7 portscan attack.other low normal 10.7.2.1 198.51.100.10 portal 3)"
 xadd_event gw-soyte "$(mkevent gw-soyte 8 portscan attack.other low normal 10.7.2.2 198.51.100.10 portal 3)"
 
@@ -138,19 +138,19 @@ last=$(tail -1 "$T/syslog.txt" | cut -d' ' -f1)
 python3 -c "import sys; sys.exit(0 if float(sys.argv[2]) - float(sys.argv[1]) >= 1.5 else 1)" "$first" "$last" ||
     fail "6 messages at 2/s with a burst of 2 should take at least 1.5 s ($first .. $last)"
 
-# One report draft, for the serious candidate only.
+# One notification draft (Circular 20/2017), for the serious candidate only.
 serious=$(incidents_where class serious_candidate type finding)
-wait_until 60 "the report draft" test -f "$T/reports/$serious.md"
-[[ $(ls "$T/reports" | wc -l) == 2 ]] || fail "expected only $serious.md and .json: $(ls "$T/reports")"
-grep -q "BÁO CÁO BAN ĐẦU SỰ CỐ" "$T/reports/$serious.md" || fail "report title"
-grep -q "Tấn công thay đổi giao diện" "$T/reports/$serious.md" || fail "report incident type"
-grep -q "Sở Thông tin và Truyền thông tỉnh" "$T/reports/$serious.md" || fail "report unit"
-python3 - "$T/reports/$serious.json" <<'PY' || fail "report JSON"
+wait_until 60 "the notification draft" test -f "$T/reports/$serious.notification.md"
+[[ $(ls "$T/reports" | wc -l) == 2 ]] || fail "expected only $serious.notification.md and .json: $(ls "$T/reports")"
+grep -q "THÔNG BÁO SỰ CỐ AN TOÀN THÔNG TIN MẠNG" "$T/reports/$serious.notification.md" || fail "report title"
+grep -q "Tấn công thay đổi giao diện" "$T/reports/$serious.notification.md" || fail "report incident type"
+grep -q "Sở Thông tin và Truyền thông tỉnh" "$T/reports/$serious.notification.md" || fail "report unit"
+python3 - "$T/reports/$serious.notification.json" <<'PY' || fail "report JSON"
 import datetime, json, sys
 r = json.load(open(sys.argv[1]))
-fmt = "%Y-%m-%dT%H:%M:%S.%f%z"
-d = datetime.datetime.strptime(r["deadline"], fmt) - datetime.datetime.strptime(r["detected_at"], fmt)
+fmt = "%d/%m/%Y %H:%M"
+d = datetime.datetime.strptime(r["deadline"]["date"], fmt) - datetime.datetime.strptime(r["detected_at"], fmt)
 assert d == datetime.timedelta(days=5), d
-assert r["affected_system"]["level"] == 3 and r["incident_type"]["code"] == "attack.defacement"
+assert r["system"]["level"] == 4 and r["incident_type"]["code"] == "attack.defacement"
 PY
 echo PASS

@@ -216,7 +216,7 @@ ok "page open in chromium: login form first, then logged in as operator 'an', no
 SRC=203.0.113.7
 xadd_event gw-soyte "$(mkevent gw-soyte 1 portscan attack.other medium normal $SRC 198.51.100.10 portal 3)"
 xadd_event gw-soyte "$(mkevent gw-soyte 2 syn_flood attack.dos high normal $SRC 198.51.100.10 portal 3)"
-xadd_event gw-soyte "$(mkevent gw-soyte 3 defacement attack.defacement critical serious_candidate $SRC 198.51.100.10 portal 3)"
+xadd_event gw-soyte "$(mkevent gw-soyte 3 defacement attack.defacement critical serious_candidate $SRC 198.51.100.10 portal 4)"
 xadd_event gw-tuphap "$(mkevent gw-tuphap 1 portscan attack.other low normal 192.0.2.99 198.51.100.80 web 2 new 'Sở Tư pháp')"
 for _ in 1 2 3; do heartbeat gw-soyte; done
 applied() { curl -sf --max-time 2 -H "Authorization: Bearer $TOKEN" "$BASE/metrics" | grep -q "^canh_collector_events_applied_total $1\$"; }

@@ -87,7 +87,7 @@ check_message() {
 
 # --- TCP, octet counting ----------------------------------------------------
 run_collector tcp "$TCP_PORT" collector-tcp
-xadd_event gw-soyte "$(mkevent gw-soyte 1 defacement attack.defacement critical serious_candidate 10.7.1.1 198.51.100.10 portal 3)"
+xadd_event gw-soyte "$(mkevent gw-soyte 1 defacement attack.defacement critical serious_candidate 10.7.1.1 198.51.100.10 portal 4)"
 wait_until 60 "rsyslog to write the TCP message" grep -q 'soc@99999.1' "$T/parsed.txt"
 check_message 10.7.1.1 imtcp
 pass "TCP: rsyslog parsed SD-ID soc@99999.1, the event time and the Vietnamese text"
@@ -95,7 +95,7 @@ kill "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
 
 # --- UDP, one datagram a message -----------------------------------------------
 run_collector udp "$UDP_PORT" collector-udp
-xadd_event gw-soyte "$(mkevent gw-soyte 2 defacement attack.defacement critical serious_candidate 10.7.1.2 198.51.100.10 portal 3)"
+xadd_event gw-soyte "$(mkevent gw-soyte 2 defacement attack.defacement critical serious_candidate 10.7.1.2 198.51.100.10 portal 4)"
 wait_until 60 "rsyslog to write the UDP message" bash -c "grep -c 'soc@99999.1' '$T/parsed.txt' | grep -qx 2"
 check_message 10.7.1.2 imudp
 pass "UDP: the same"
