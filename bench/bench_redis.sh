@@ -3,7 +3,7 @@
 # and what producing events at a high rate costs the capture.
 #
 #   bench/bench_redis.sh [BUILD_DIR]      (default: build)
-#   TARGET=100000 RUNS=3 SECONDS_PER_RUN=5 bench/bench_redis.sh
+#   TARGET=100000 RUNS=3 SECONDS_PER_RUN=5 CAPTURE=0 bench/bench_redis.sh
 #
 # 0. Redis alone: redis-benchmark, 64-deep pipeline, XADD of a payload the
 #    size of the agent's event, into the same redis-server: the ceiling.
@@ -130,6 +130,7 @@ else
 fi
 echo
 
+[ "${CAPTURE:-1}" = 0 ] && exit 0 # CAPTURE=0: events/s only
 PCAP=$T/mixed.pcap
 "$BIN/bench-gen-pcap" mixed 2000000 "$PCAP" >/dev/null
 best_of3() { local b="" t; for _ in 1 2 3; do t=$("$@"); if [ -z "$b" ] || awk "BEGIN{exit !($t < $b)}"; then b=$t; fi; done; echo "$b"; }
