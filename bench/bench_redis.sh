@@ -3,7 +3,8 @@
 # and what producing events at a high rate costs the capture.
 #
 #   bench/bench_redis.sh [BUILD_DIR]      (default: build)
-#   TARGET=100000 RUNS=3 SECONDS_PER_RUN=5 CAPTURE=0 bench/bench_redis.sh
+#   TARGET=100000 RUNS=3 SECONDS_PER_RUN=5 CAPTURE=0 RATES="25000 100000" \
+#       bench/bench_redis.sh
 #
 # 0. Redis alone: redis-benchmark, 64-deep pipeline, XADD of a payload the
 #    size of the agent's event, into the same redis-server: the ceiling.
@@ -90,7 +91,7 @@ echo "## events/s to a local Redis (unix socket), $(nproc) CPUs, load $(load)"
 echo "| offered /s | events | into Redis /s | spooled | agent CPU µs/event | redis CPU µs/event | sustained |"
 echo "|---|---|---|---|---|---|---|"
 best=0
-for rate in 25000 50000 100000 150000 200000; do
+for rate in ${RATES:-25000 50000 100000 150000 200000}; do
     n=$((rate * 3))
     read -r achieved spooled agent_us redis_us < <(run_once "$rate" "$n")
     ok=no
@@ -122,7 +123,7 @@ cost=$(printf '%s\n' "${agent_costs[@]}" | sort -n | awk '{v[NR] = $1} END {prin
 echo
 echo "spread of ${RUNS} runs: ${spread}"
 echo "agent CPU per event (median) ${cost} µs: one idle core would carry $(awk -v c="$cost" \
-    'BEGIN {printf "%d", c > 0 ? 1e6 / c : 0}') events/s; Redis alone: ${ceiling} XADD/s"
+    'BEGIN {printf "%d", (c > 0 ? 1e6 / c : 0)}') events/s; Redis alone: ${ceiling} XADD/s"
 if [ "$met" -eq "$RUNS" ]; then
     echo "TARGET MET: ${met}/${RUNS} runs sustained >= ${TARGET} events/s without spooling"
 else
