@@ -523,10 +523,13 @@ static int redis_flush(struct output *o)
 static size_t redis_pending(struct output *o)
 {
     struct redis_output *r = (struct redis_output *)o;
-    /* Down and waiting for a retry: the spool keeps the events; waiting
-     * at shutdown would only delay the stop. */
-    if (redis_link_state(r->link) == REDIS_LINK_DOWN)
+    /* Down and waiting for a retry: the spool keeps the events (those
+     * that waited in memory for the connection go there now); waiting at
+     * shutdown would only delay the stop. */
+    if (redis_link_state(r->link) == REDIS_LINK_DOWN) {
+        spool_memory(r);
         return 0;
+    }
     struct spool_stats st;
     spool_get_stats(r->spool, &st);
     /* ring_count, not events_in_flight: the last heartbeat, sent at stop,
