@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "agent/decode.h"
+#include "agent/fanout.h"
 #include "common/log.h"
 
 /* Block timeout of the TPACKET_V3 ring: how long a half-filled block may
@@ -137,6 +138,10 @@ static int open_live(struct capture *cap, const struct capture_opts *opts)
     }
     /* Warnings (promiscuous mode unsupported, timestamp type) leave a
      * working capture: keep going. */
+    if (opts->fanout && fanout_join(pcap_fileno(cap->pcap), opts->fanout, errbuf, sizeof errbuf)) {
+        set_error(cap, "fanout", errbuf);
+        return -1;
+    }
     if (pcap_setnonblock(cap->pcap, 1, errbuf) != 0) {
         set_error(cap, "nonblocking mode", errbuf);
         return -1;

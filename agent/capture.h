@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/agent_conf.h"
+
 struct capture {
     pcap_t *pcap;
     int dlt; /* link type */
@@ -36,6 +38,8 @@ struct capture_opts {
     uint32_t snaplen;
     uint32_t buffer_mb;
     const char *filter; /* BPF, may be NULL or "" */
+    /* Live: join this config's [capture] fanout_group (agent/fanout.h). */
+    const struct agent_config *fanout;
 };
 
 /* 0, or -1 with cap->errbuf set.  An unsupported link type returns -2

@@ -297,6 +297,7 @@ int main(int argc, char **argv)
         .snaplen = cfg.snaplen,
         .buffer_mb = cfg.buffer_mb,
         .filter = cfg.filter,
+        .fanout = cfg.fanout_group && !read_file ? &cfg : NULL,
     };
     int rc = capture_open(&cap, &copts);
     if (rc < 0) {

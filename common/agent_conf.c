@@ -21,7 +21,9 @@ enum field_kind {
     F_NETSET,
     F_LOGLEVEL,
     F_RATIO_PPM,
-    F_LISTEN
+    F_LISTEN,
+    F_FANOUT_GROUP,
+    F_FANOUT_MODE
 };
 
 struct field {
@@ -55,6 +57,8 @@ static const struct field agent_fields[] = {
     FIELD("capture", "filter", F_STRING, filter),
     FIELD("capture", "drop_alert_ratio", F_RATIO_PPM, drop_alert_ratio_ppm),
     FIELD("capture", "link_silent", F_DURATION, link_silent_us),
+    FIELD("capture", "fanout_group", F_FANOUT_GROUP, fanout_group),
+    FIELD("capture", "fanout", F_FANOUT_MODE, fanout_mode),
     FIELD("output", "redis_url", F_STRING, redis_url),
     FIELD("output", "stream", F_STRING, stream),
     FIELD("output", "heartbeat_stream", F_STRING, heartbeat_stream),
@@ -141,6 +145,22 @@ static int field_set(struct agent_config *cfg, const struct field *f, const char
         return value_netset(at, value, (struct netset *)base);
     case F_LISTEN:
         return value_listen(at, value, base, f->size);
+    case F_FANOUT_GROUP:
+        if (value_count(at, value, 1, 65535, &u) < 0)
+            return -1;
+        *(uint32_t *)base = (uint32_t)u;
+        return 0;
+    case F_FANOUT_MODE:
+        cfg->fanout_line = at->line;
+        if (strcmp(value, "hash") == 0)
+            *(int *)base = FANOUT_HASH;
+        else if (strcmp(value, "source") == 0)
+            *(int *)base = FANOUT_SOURCE;
+        else if (strcmp(value, "cpu") == 0)
+            *(int *)base = FANOUT_CPU;
+        else
+            return value_fail(at, "'%s': expected hash, source or cpu", value);
+        return 0;
     }
     return 0;
 }
@@ -179,6 +199,10 @@ int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *
     if (ini_load(path, &agent_format, c, NULL, err) < 0)
         return -1;
     c->path = path;
+    if (c->fanout_line && !c->fanout_group)
+        return cfg_fail(err, path, c->fanout_line,
+                        "[capture] fanout needs fanout_group = 1..65535 (the same number on "
+                        "every worker of the link)");
     return 0;
 }
 

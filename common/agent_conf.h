@@ -34,6 +34,9 @@ struct agent_config {
     char filter[1024];
     uint64_t drop_alert_ratio_ppm; /* capture_drops when drops/packets above */
     uint64_t link_silent_us;       /* link_silent after this long without packets */
+    uint32_t fanout_group;         /* PACKET_FANOUT group 1..65535 (agent/fanout.h), 0 off */
+    int fanout_mode;               /* enum fanout_mode */
+    int fanout_line;               /* for the message when fanout is set without a group */
     /* [output] */
     char redis_url[256];
     char stream[128]; /* default canh:events:<name> */
@@ -56,6 +59,9 @@ struct agent_config {
     char metrics_listen[128]; /* host:port of the agent's own /metrics, "" off */
     int metrics_listen_line;  /* for --check's message when it cannot be bound */
 };
+
+/* [capture] fanout: how the workers of one fanout group share a link. */
+enum fanout_mode { FANOUT_HASH, FANOUT_SOURCE, FANOUT_CPU };
 
 void agent_config_defaults(struct agent_config *c);
 int agent_config_load(const char *path, struct agent_config *c, struct cfg_err *err);

@@ -272,6 +272,27 @@ START_TEST(test_events_arrive_in_order)
 }
 END_TEST
 
+/* Redis up and keeping pace: events written while the connection is
+ * still being made, and a burst far beyond one loop turn's worth, wait in
+ * memory (the window) and reach the stream without touching the disk. */
+START_TEST(test_burst_within_the_window_is_not_spooled)
+{
+    srv_start(NULL);
+    struct event_base *base = event_base_new();
+    struct agent_config cfg;
+    config(&cfg);
+    struct output *o = open_redis(base, &cfg);
+    write_events(o, 0, 500); /* before the link is up */
+    ck_assert(run_until_stat(base, o, "redis_connected", 1, 60000));
+    write_events(o, 500, 12000); /* in one go, no reply read meanwhile */
+    ck_assert(run_until_delivered(base, o, 12000, 60000));
+    assert_stream_exact(12000);
+    ck_assert_int_eq(stat_of(o, "spool_appended"), 0);
+    o->close(o);
+    event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_redis_killed_and_restarted_loses_and_repeats_nothing)
 {
     srv_start(NULL);
@@ -468,6 +489,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_events_arrive_in_order);
+    tcase_add_test(tc, test_burst_within_the_window_is_not_spooled);
     tcase_add_test(tc, test_redis_killed_and_restarted_loses_and_repeats_nothing);
     tcase_add_test(tc, test_client_pause_spools_then_drains);
     tcase_add_test(tc, test_wrong_password_spools_without_a_storm);

@@ -5,15 +5,24 @@
  * top of it the output moves DOWN → SYNC → READY: SYNC once the link is
  * up, READY once the stream was checked, DOWN whenever the link is lost.
  *
- * Every XADD sent is remembered in a ring in send order (Redis answers in
- * that order).  An event sent straight from memory keeps its JSON there
- * until acknowledged; one replayed from the spool keeps only its offset.
- * The invariant that keeps events in order: an event is sent from memory
+ * Every event the output holds in memory, and every XADD sent, is in one
+ * ring in send order (Redis answers in that order).  Its front part was
+ * sent and awaits replies; its back part (only while the link is being
+ * made) waits to be sent.  An event from memory keeps its JSON there until
+ * acknowledged; one replayed from the spool keeps only its offset.  The
+ * window is REDIS_MAX_OUTSTANDING entries and REDIS_MAX_MEMORY_BYTES of
+ * JSON: a pipeline deep enough that a busy Redis (or a busy machine) does
+ * not push events to disk, bounded so a slow one does not grow the agent.
+ *
+ * The invariant that keeps events in order: an event is taken into memory
  * only when every spooled record is already on the wire, so events in
- * flight from memory are newer than anything in the spool; the moment
- * anything must be spooled, those in-flight events are appended first
- * (they are older than it), so the spool followed by the memory flights
- * is always the ordered list of everything not yet acknowledged.
+ * memory are newer than anything in the spool; the moment anything must
+ * be spooled, the events in memory (older than it) are appended first, so
+ * the spool followed by the memory ring is always the ordered list of
+ * everything not yet acknowledged.  Events wait in memory while a
+ * connection is being made for at most one sync period (500 ms, as long
+ * as the spool's own fsync lag); a link that is down (waiting out its
+ * backoff) sends them to the spool at once.
  *
  * When a connection drops with XADDs unanswered, Redis may have executed
  * some of them.  Before resending, SYNC reads the stream's last entry
@@ -50,7 +59,7 @@
 enum out_state { OUT_DOWN, OUT_SYNC, OUT_READY };
 
 struct flight {
-    char *payload; /* event sent from memory: our copy until acknowledged */
+    char *payload; /* event held in memory: our copy until acknowledged */
     size_t len;
     uint64_t spool_end; /* event from the spool: offset past its record */
     bool heartbeat;
@@ -65,13 +74,16 @@ struct redis_output {
     char hb_stream[128];
     char maxlen[24];
     char hb_maxlen[24];
+    size_t stream_len, hb_stream_len, maxlen_len, hb_maxlen_len;
 
     struct spool *spool;
     uint64_t read_off; /* next spool record to send */
     struct flight *ring;
     size_t ring_head, ring_count;
-    size_t events_in_flight; /* ring entries that are events, not heartbeats */
-    size_t memory_in_flight; /* of which sent from memory (payload held) */
+    size_t ring_sent;        /* the first ring_sent entries are on the wire */
+    size_t events_in_flight; /* sent entries that are events, not heartbeats */
+    size_t memory_held;      /* entries holding their JSON (sent or waiting) */
+    size_t memory_bytes;     /* the JSON they hold */
     size_t uncertain;        /* spool-head records whose delivery is unknown */
     bool failed;             /* an XADD was refused on this connection */
     bool read_error_logged;
@@ -101,7 +113,7 @@ static void link_problem(struct redis_output *r, const char *fmt, ...)
     redis_link_fail(r->link, msg);
 }
 
-/* ---- the ring of XADDs awaiting replies --------------------------------- */
+/* ---- the ring of events in memory and XADDs awaiting replies ------------- */
 
 static struct flight *ring_at(struct redis_output *r, size_t i)
 {
@@ -115,17 +127,26 @@ static struct flight *ring_push(struct redis_output *r)
     return f;
 }
 
+static void release_payload(struct redis_output *r, struct flight *f)
+{
+    if (!f->payload)
+        return;
+    r->memory_held--;
+    r->memory_bytes -= f->len;
+    free(f->payload);
+    f->payload = NULL;
+}
+
+/* The oldest sent entry was answered (or its connection is gone). */
 static void ring_pop(struct redis_output *r)
 {
     struct flight *f = ring_at(r, 0);
     if (!f->heartbeat)
         r->events_in_flight--;
-    if (f->payload)
-        r->memory_in_flight--;
-    free(f->payload);
-    f->payload = NULL;
+    release_payload(r, f);
     r->ring_head = (r->ring_head + 1) % REDIS_MAX_OUTSTANDING;
     r->ring_count--;
+    r->ring_sent--;
 }
 
 static int spool_event(struct redis_output *r, const char *json, size_t len, uint64_t *end)
@@ -158,42 +179,72 @@ static int spool_event(struct redis_output *r, const char *json, size_t len, uin
     return rc;
 }
 
-/* Keep the invariant: before anything else is spooled, the events in
- * flight from memory (older than it) go to the spool, in order. */
-static void spool_in_flight(struct redis_output *r)
+/* Keep the invariant: before anything else is spooled, the events held
+ * in memory (older than it) go to the spool, in order.  Those already
+ * sent stay in the ring, now acknowledging their spool record when
+ * answered; those still waiting leave the ring and are replayed from the
+ * spool like any other record (a waiting heartbeat is dropped). */
+static void spool_memory(struct redis_output *r)
 {
-    for (size_t i = 0; i < r->ring_count && r->memory_in_flight; i++) {
+    for (size_t i = 0; i < r->ring_count && r->memory_held; i++) {
         struct flight *f = ring_at(r, i);
         if (!f->payload)
             continue;
+        if (f->heartbeat) {
+            release_payload(r, f);
+            r->hb_dropped++;
+            continue;
+        }
         uint64_t end = 0;
         spool_event(r, f->payload, f->len, &end);
-        free(f->payload);
-        f->payload = NULL;
-        r->memory_in_flight--;
+        release_payload(r, f);
         f->spool_end = end; /* 0 when lost: the reply then acknowledges nothing */
-        if (end)
+        if (end && i < r->ring_sent)
             r->read_off = end;
     }
+    r->ring_count = r->ring_sent;
 }
 
 /* ---- commands ------------------------------------------------------------ */
 
 static void on_xadd(redisReply *reply, void *priv);
 
-static int send_xadd(struct redis_output *r, const char *stream, const char *maxlen,
-                     const char *json, size_t len)
+static int send_xadd(struct redis_output *r, bool heartbeat, const char *json, size_t len)
 {
-    const char *argv[] = {"XADD", stream, "MAXLEN", "~", maxlen, "*", "event", json};
-    size_t argvlen[] = {4, strlen(stream), 6, 1, strlen(maxlen), 1, 5, len};
+    const char *argv[] = {"XADD",
+                          heartbeat ? r->hb_stream : r->stream,
+                          "MAXLEN",
+                          "~",
+                          heartbeat ? r->hb_maxlen : r->maxlen,
+                          "*",
+                          "event",
+                          json};
+    size_t argvlen[] = {4,
+                        heartbeat ? r->hb_stream_len : r->stream_len,
+                        6,
+                        1,
+                        heartbeat ? r->hb_maxlen_len : r->maxlen_len,
+                        1,
+                        5,
+                        len};
     return redis_link_command(r->link, 0, on_xadd, r, 8, argv, argvlen);
 }
 
-/* Send spooled records while there is room in the ring. */
+/* Room on the wire: hiredis's unwritten buffer is kept small, the rest
+ * waits in the ring (see redis_link_unsent). */
+static bool wire_room(struct redis_output *r)
+{
+    return r->state == OUT_READY && !r->failed &&
+           redis_link_unsent(r->link, 0) < REDIS_MAX_UNWRITTEN_BYTES;
+}
+
+/* Send what may go now, oldest first: spooled records while there is
+ * room in the window, then what waits in memory (only once every spooled
+ * record is on the wire).  Runs on every write and every reply. */
 static void pump(struct redis_output *r)
 {
-    while (r->state == OUT_READY && !r->failed && r->ring_count < REDIS_MAX_OUTSTANDING &&
-           r->read_off < spool_tail(r->spool)) {
+    while (r->read_off < spool_tail(r->spool) && r->ring_count < REDIS_MAX_OUTSTANDING &&
+           wire_room(r)) {
         uint64_t off = r->read_off;
         const char *json;
         size_t len;
@@ -207,13 +258,26 @@ static void pump(struct redis_output *r)
             }
             return;
         }
-        if (send_xadd(r, r->stream, r->maxlen, json, len) < 0)
+        if (send_xadd(r, false, json, len) < 0)
             return;
         struct flight *f = ring_push(r);
         f->spool_end = off;
+        r->ring_sent++;
         r->events_in_flight++;
         r->read_off = off;
         r->sent++;
+    }
+    while (r->ring_sent < r->ring_count && r->read_off == spool_tail(r->spool) && wire_room(r)) {
+        struct flight *f = ring_at(r, r->ring_sent);
+        if (send_xadd(r, f->heartbeat, f->payload, f->len) < 0)
+            return;
+        r->ring_sent++;
+        if (f->heartbeat) {
+            release_payload(r, f); /* never spooled: no need to keep it */
+        } else {
+            r->events_in_flight++;
+            r->sent++;
+        }
     }
 }
 
@@ -221,10 +285,10 @@ static void pump(struct redis_output *r)
  * and the replay restarts at its head. */
 static void conn_lost(struct redis_output *r)
 {
+    spool_memory(r);
     if (r->state == OUT_DOWN)
         return;
     r->state = OUT_DOWN;
-    spool_in_flight(r);
     /* After a refusal the first unanswered record is known to have failed;
      * otherwise Redis may have executed a prefix of what was in flight. */
     size_t unknown = r->failed ? 0 : r->events_in_flight;
@@ -337,7 +401,7 @@ static void on_link_ready(void *owner)
     }
     r->state = OUT_SYNC;
     const char *argv[] = {"XREVRANGE", r->stream, "+", "-", "COUNT", "1"};
-    size_t argvlen[] = {9, strlen(r->stream), 1, 1, 5, 1};
+    size_t argvlen[] = {9, r->stream_len, 1, 1, 5, 1};
     if (redis_link_command(r->link, 0, on_sync, r, 6, argv, argvlen) < 0)
         link_problem(r, "cannot queue XREVRANGE: out of memory");
 }
@@ -346,7 +410,7 @@ static void on_xadd(redisReply *reply, void *priv)
 {
     struct redis_output *r = priv;
     /* No reply: the link is going down; conn_lost sorts the ring. */
-    if (!reply || r->failed || !r->ring_count)
+    if (!reply || r->failed || !r->ring_sent)
         return;
     struct flight *f = ring_at(r, 0);
     if (reply->type == REDIS_REPLY_ERROR) {
@@ -376,34 +440,49 @@ static void on_xadd(redisReply *reply, void *priv)
 static void on_sync_timer(evutil_socket_t fd, short what, void *ctx)
 {
     struct redis_output *r = ctx;
+    /* Events that waited a whole period for a connection go to disk. */
+    if (r->state != OUT_READY && r->memory_held)
+        spool_memory(r);
     if (spool_sync(r->spool) < 0 && (r->spool_errors++ & 1023) == 0)
         log_err("%s: fsync failed: %s", spool_path(r->spool), strerror(errno));
 }
 
 /* ---- the output interface ------------------------------------------------ */
 
+/* May this record be held in memory?  Only behind every spooled record,
+ * within the window, and while the link is up or being made (a link
+ * waiting out its backoff will not take it soon). */
+static bool memory_takes(struct redis_output *r, size_t len)
+{
+    if (r->read_off != spool_tail(r->spool) || r->failed ||
+        r->ring_count >= REDIS_MAX_OUTSTANDING || r->memory_bytes + len > REDIS_MAX_MEMORY_BYTES)
+        return false;
+    return r->state == OUT_READY || redis_link_state(r->link) == REDIS_LINK_CONNECTING;
+}
+
+static int hold(struct redis_output *r, bool heartbeat, const char *json, size_t len)
+{
+    char *copy = malloc(len);
+    if (!copy)
+        return -1;
+    memcpy(copy, json, len);
+    struct flight *f = ring_push(r);
+    f->payload = copy;
+    f->len = len;
+    f->heartbeat = heartbeat;
+    r->memory_held++;
+    r->memory_bytes += len;
+    pump(r);
+    return 0;
+}
+
 static int redis_write(struct output *o, const struct evt *ev, const char *json, size_t len)
 {
     struct redis_output *r = (struct redis_output *)o;
     r->events++;
-    /* Straight from memory only when every spooled record is already on
-     * the wire ahead of it, so it cannot overtake one. */
-    if (r->state == OUT_READY && !r->failed && r->read_off == spool_tail(r->spool) &&
-        r->ring_count < REDIS_MAX_OUTSTANDING) {
-        char *copy = malloc(len);
-        if (copy && send_xadd(r, r->stream, r->maxlen, json, len) == 0) {
-            memcpy(copy, json, len);
-            struct flight *f = ring_push(r);
-            f->payload = copy;
-            f->len = len;
-            r->events_in_flight++;
-            r->memory_in_flight++;
-            r->sent++;
-            return 0;
-        }
-        free(copy);
-    }
-    spool_in_flight(r);
+    if (memory_takes(r, len) && hold(r, false, json, len) == 0)
+        return 0;
+    spool_memory(r);
     uint64_t end;
     if (spool_event(r, json, len, &end) < 0)
         return -1;
@@ -414,14 +493,24 @@ static int redis_write(struct output *o, const struct evt *ev, const char *json,
 static int redis_write_stats(struct output *o, const char *json, size_t len)
 {
     struct redis_output *r = (struct redis_output *)o;
-    /* A heartbeat is only worth its moment: never spooled. */
-    if (r->state != OUT_READY || r->failed || r->ring_count >= REDIS_MAX_OUTSTANDING ||
-        send_xadd(r, r->hb_stream, r->hb_maxlen, json, len) < 0) {
-        r->hb_dropped++;
-        return -1;
+    /* A heartbeat is only worth its moment: never spooled.  It goes now
+     * (ahead of a spool replay: it is another stream), or waits behind
+     * the events waiting in memory, or is dropped. */
+    int rc = -1;
+    if (r->state == OUT_READY && !r->failed && r->ring_count < REDIS_MAX_OUTSTANDING) {
+        if (r->ring_sent == r->ring_count) {
+            rc = send_xadd(r, true, json, len);
+            if (rc == 0) {
+                ring_push(r)->heartbeat = true;
+                r->ring_sent++;
+            }
+        } else if (r->memory_bytes + len <= REDIS_MAX_MEMORY_BYTES) {
+            rc = hold(r, true, json, len);
+        }
     }
-    ring_push(r)->heartbeat = true;
-    return 0;
+    if (rc < 0)
+        r->hb_dropped++;
+    return rc;
 }
 
 static int redis_flush(struct output *o)
@@ -434,10 +523,13 @@ static int redis_flush(struct output *o)
 static size_t redis_pending(struct output *o)
 {
     struct redis_output *r = (struct redis_output *)o;
-    /* Down and waiting for a retry: the spool keeps the events; waiting
-     * at shutdown would only delay the stop. */
-    if (redis_link_state(r->link) == REDIS_LINK_DOWN)
+    /* Down and waiting for a retry: the spool keeps the events (those
+     * that waited in memory for the connection go there now); waiting at
+     * shutdown would only delay the stop. */
+    if (redis_link_state(r->link) == REDIS_LINK_DOWN) {
+        spool_memory(r);
         return 0;
+    }
     struct spool_stats st;
     spool_get_stats(r->spool, &st);
     /* ring_count, not events_in_flight: the last heartbeat, sent at stop,
@@ -547,6 +639,10 @@ struct output *output_redis_open(struct event_base *base, const struct agent_con
     snprintf(r->maxlen, sizeof(r->maxlen), "%llu",
              (unsigned long long)(cfg->maxlen ? cfg->maxlen : 1000000));
     snprintf(r->hb_maxlen, sizeof(r->hb_maxlen), "%u", REDIS_HEARTBEAT_MAXLEN);
+    r->stream_len = strlen(r->stream);
+    r->hb_stream_len = strlen(r->hb_stream);
+    r->maxlen_len = strlen(r->maxlen);
+    r->hb_maxlen_len = strlen(r->hb_maxlen);
 
     char path[512];
     if (mkdir(cfg->state_dir, 0750) < 0 && errno != EEXIST) {
@@ -571,6 +667,7 @@ struct output *output_redis_open(struct event_base *base, const struct agent_con
         /* The ack file may lag the stream by up to half a second. */
         r->uncertain = st.records < DEDUP_SCAN_MAX ? (size_t)st.records : DEDUP_SCAN_MAX;
     }
+    r->read_off = spool_head(r->spool);
     r->ring = calloc(REDIS_MAX_OUTSTANDING, sizeof(*r->ring));
     r->ev_sync = event_new(base, -1, EV_PERSIST, on_sync_timer, r);
     if (!r->ring || !r->ev_sync) {

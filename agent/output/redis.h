@@ -16,8 +16,14 @@
 #include "agent/output/output.h"
 #include "common/config.h"
 
-/* XADDs sent and not yet answered before new events are spooled. */
-#define REDIS_MAX_OUTSTANDING 4096
+/* The window: events held in memory (XADDs sent and not yet answered,
+ * or waiting for a connection being made), and the JSON they may hold,
+ * before new events are spooled. */
+#define REDIS_MAX_OUTSTANDING 16384
+#define REDIS_MAX_MEMORY_BYTES (16u << 20)
+/* Commands handed to hiredis and not yet written to the socket, at most
+ * (plus one): what is beyond waits in the window. */
+#define REDIS_MAX_UNWRITTEN_BYTES (256u << 10)
 /* MAXLEN ~ of the heartbeat stream (about a day at 10 s). */
 #define REDIS_HEARTBEAT_MAXLEN 10000
 

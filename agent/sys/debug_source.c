@@ -41,10 +41,13 @@ static void on_timer(evutil_socket_t fd, short what, void *ctx)
     } else {
         due = ds->events;
     }
-    /* Never more than a batch per turn: the loop must get back to the
-     * Redis replies, or a slow turn would snowball into one endless one. */
-    if (due > ds->sent + DEBUG_BATCH_UNPACED)
-        due = ds->sent + DEBUG_BATCH_UNPACED;
+    /* Never more than a batch per turn (50 ms of the rate, at least
+     * DEBUG_BATCH_UNPACED): the loop must get back to the Redis replies, or
+     * a slow turn would snowball into one endless one. */
+    uint64_t batch =
+        ds->rate_per_s / 20 > DEBUG_BATCH_UNPACED ? ds->rate_per_s / 20 : DEBUG_BATCH_UNPACED;
+    if (due > ds->sent + batch)
+        due = ds->sent + batch;
     if (due > ds->events)
         due = ds->events;
     json_t *evidence = json_pack("{s:s}", "note", "synthetic event (--debug-events)");

@@ -9,6 +9,7 @@
 
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
+#include <hiredis/sds.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +387,13 @@ int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn 
     if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
         return -1;
     return send_call(l, conn, fn, priv, argc, argv, lens);
+}
+
+size_t redis_link_unsent(const struct redis_link *l, unsigned conn)
+{
+    if (conn >= l->opt.connections || !l->conn[conn].ac)
+        return 0;
+    return sdslen(l->conn[conn].ac->c.obuf);
 }
 
 void redis_link_fail(struct redis_link *l, const char *why)

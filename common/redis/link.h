@@ -75,6 +75,11 @@ void redis_link_get_stats(const struct redis_link *l, struct redis_link_stats *o
  * then not called). */
 int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
                        int argc, const char **argv, const size_t *lens);
+/* Bytes of commands queued on connection conn that hiredis has not yet
+ * written to the socket (0 when the link is not up).  An owner that sends
+ * many commands keeps this small: hiredis moves its whole buffer after
+ * every partial write. */
+size_t redis_link_unsent(const struct redis_link *l, unsigned conn);
 /* Drops the link (why is logged) and reconnects later.  Safe inside a
  * reply callback: the connections are freed from the loop afterwards. */
 void redis_link_fail(struct redis_link *l, const char *why);
