@@ -40,7 +40,9 @@ start_redis() {
     redis-server --port 0 --unixsocket "$TMP/r.sock" --unixsocketperm 700 --dir "$TMP" --save '' \
         --appendonly yes --appendfsync always --logfile "$TMP/redis.log" &
     REDIS_PID=$!
-    wait_until 60 "redis-server to answer" redis-cli -s "$TMP/r.sock" PING
+    # PONG, not LOADING: the AOF grows with every cycle.
+    pong() { [ "$(redis-cli -s "$TMP/r.sock" PING 2>/dev/null)" = PONG ]; }
+    wait_until 120 "redis-server to answer PONG" pong
 }
 if [ "$KIND" = sentinel ]; then
     sentinel_start
@@ -90,9 +92,14 @@ kill9() {
     kill -9 "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
-stream_len() { rcli XLEN canh:events:gw-fault 2>/dev/null || echo 0; }
+# stream_len: the stream's length, 0 while Redis is away or loading
+stream_len() {
+    local n
+    n=$(rcli XLEN canh:events:gw-fault 2>/dev/null) || true
+    [[ $n =~ ^[0-9]+$ ]] && echo "$n" || echo 0
+}
 applied() { rcli --scan --pattern 'canh:seen:*' 2>/dev/null | wc -l; }
-grown() { local n; n=$(stream_len) && [[ $n =~ ^[0-9]+$ ]] && ((n >= $1)); }
+grown() { (($(stream_len) >= $1)); }
 applied_past() { (($(applied) > $1)); }
 
 start_collector
