@@ -16,9 +16,11 @@ static const struct redis_acl_selector collector[] = {
           "xgroup|create", "xgroup|delconsumer", "xautoclaim", "xclaim", "xpending", "xlen",
           "xinfo|stream", "xinfo|groups", "xinfo|consumers"),
      LIST("~canh:events:*", "~canh:heartbeats:*")},
-    {LIST("exists", "get", "set", "del", "expire", "hget", "hgetall", "hmget", "hset", "hdel",
-          "hincrby", "hlen", "hkeys", "zadd", "zrem", "zrange", "zrangebyscore", "zcard", "xadd",
-          "xlen", "xrange", "xrevrange", "lrange"),
+    /* eval here too: a script whose KEYS are all incident-side keys (the
+     * status page's detail) is checked against this selector alone. */
+    {LIST("eval", "exists", "get", "set", "del", "expire", "hget", "hgetall", "hmget", "hset",
+          "hdel", "hincrby", "hlen", "hkeys", "zadd", "zrem", "zrange", "zrangebyscore", "zcard",
+          "xadd", "xlen", "xrange", "xrevrange", "lrange"),
      LIST("~canh:incidents", "~canh:incident:*", "~canh:ikeys", "~canh:open", "~canh:escalations",
           "~canh:escalation:*", "~canh:ratelimit:*", "~canh:deadletter", "~canh:agents",
           "~canh:agent_seen", "~canh:src:*", "~canh:seen:*", "~canh:log:*", "~canh:suppressions",

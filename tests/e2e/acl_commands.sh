@@ -33,7 +33,7 @@ containers = {c for c in redis_commands if c in ("XGROUP", "XINFO", "SCRIPT", "C
 # Upper-case words that are Redis commands but stand for an option in the
 # sources (SCAN ... TYPE stream).
 options = {"TYPE"}
-link = ["common/redis/link.c", "common/redis/sentinel.c"]
+link = [src + "/common/redis/link.c", src + "/common/redis/sentinel.c"]
 programs = {
     "collector": glob.glob(src + "/collector/**/*.[ch]", recursive=True) + link,
     "ctl": [src + "/tools/canh-ctl.c", src + "/tools/ctl_scripts.c"] + link,
