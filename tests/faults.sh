@@ -70,8 +70,8 @@ cat >"$TMP/collector.conf" <<CONF
 [collector]
 redis_url = $URL
 block = 200ms
-claim_idle = 1s
-claim_interval = 500ms
+claim_idle = 10s
+claim_interval = 1s
 discover_interval = 500ms
 log_level = info
 [incidents]
@@ -155,7 +155,7 @@ drained() {
         [ "$(grep -A1 '^last-delivered-id$' <<<"$info" | tail -1)" = \
             "$(rcli XINFO STREAM canh:events:gw-fault | grep -A1 '^last-generated-id$' | tail -1)" ]
 }
-wait_until 180 "the collector to drain the stream" drained
+wait_until 600 "the collector to drain the stream" drained
 
 rcli --json XRANGE canh:events:gw-fault - + >"$TMP/stream.json"
 rcli --scan --pattern 'canh:seen:*' >"$TMP/seen.txt"
@@ -164,7 +164,7 @@ import glob, json, sys
 t, kind, cycles = sys.argv[1], sys.argv[2], sys.argv[3]
 produced = set()
 for f in glob.glob(t + "/out.*.jsonl"):
-    for line in open(f):
+    for line in open(f, errors="replace"):
         try:
             produced.add(json.loads(line)["canh"]["id"])
         except ValueError:
