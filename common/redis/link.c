@@ -347,6 +347,9 @@ static void ask_sentinel(struct redis_link *l);
 
 static void sentinel_done(struct redis_link *l)
 {
+    /* An error reply and the close that may follow report one failure. */
+    if (evtimer_pending(l->sentinel_step, NULL))
+        return;
     struct timeval now = {0, 0};
     event_add(l->sentinel_step, &now);
 }
