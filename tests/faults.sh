@@ -70,8 +70,8 @@ cat >"$TMP/collector.conf" <<CONF
 [collector]
 redis_url = $URL
 block = 200ms
-claim_idle = 10s
-claim_interval = 1s
+claim_idle = 1s
+claim_interval = 500ms
 discover_interval = 500ms
 log_level = info
 [incidents]
