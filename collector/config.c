@@ -15,6 +15,7 @@
 #include "common/ini.h"
 #include "common/log.h"
 #include "common/redis/secret.h"
+#include "common/redis/url.h"
 #include "common/units.h"
 
 static const char *const sink_names[SINK_COUNT] = {"webhook", "syslog", "report"};
@@ -176,8 +177,12 @@ static int h_collector(struct collector_config *c, const char *value, const stru
 {
     const char *name = at->key;
     if (strcmp(name, "redis_url") == 0) {
-        if (strncmp(value, "redis://", 8) != 0 && strncmp(value, "unix:", 5) != 0)
-            return value_fail(at, "'%s' is not redis://host:port or unix:/path", value);
+        struct redis_url u;
+        char why[768];
+        int rc = redis_url_parse(value, &u, why, sizeof(why));
+        redis_url_wipe(&u);
+        if (rc < 0)
+            return value_fail(at, "%s", why);
         return value_string(at, value, c->redis_url, sizeof(c->redis_url));
     }
     if (strcmp(name, "user") == 0)

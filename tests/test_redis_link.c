@@ -96,6 +96,33 @@ START_TEST(test_url_unix)
 END_TEST
 
 /* Each bad URL is refused with a message naming what is wrong. */
+START_TEST(test_url_sentinel)
+{
+    ck_assert_int_eq(parse("sentinel://gw01:pw@10.0.0.1:26380,sentinel-b,[::1]:26381/canh-soc"), 0);
+    ck_assert_int_eq(u.n_sentinels, 3);
+    ck_assert_str_eq(u.sentinels[0].host, "10.0.0.1");
+    ck_assert_int_eq(u.sentinels[0].port, 26380);
+    ck_assert_str_eq(u.sentinels[1].host, "sentinel-b");
+    ck_assert_int_eq(u.sentinels[1].port, 26379);
+    ck_assert_str_eq(u.sentinels[2].host, "::1");
+    ck_assert_int_eq(u.sentinels[2].port, 26381);
+    ck_assert_str_eq(u.master_name, "canh-soc");
+    /* The credentials are the master's. */
+    ck_assert_str_eq(u.user, "gw01");
+    ck_assert_str_eq(u.password, "pw");
+    ck_assert(strstr(u.where, "pw") == NULL);
+    ck_assert_ptr_nonnull(strstr(u.where, "sentinel canh-soc"));
+    redis_url_set_master(&u, "10.0.0.7", 6390);
+    ck_assert_str_eq(u.host, "10.0.0.7");
+    ck_assert_int_eq(u.port, 6390);
+    ck_assert_str_eq(u.where, "redis sentinel canh-soc master 10.0.0.7:6390");
+    ck_assert_int_eq(parse("sentinel://one/m"), 0);
+    ck_assert_int_eq(u.n_sentinels, 1);
+    ck_assert_int_eq(parse("redis://host"), 0);
+    ck_assert_int_eq(u.n_sentinels, 0);
+}
+END_TEST
+
 START_TEST(test_url_errors)
 {
     static const struct {
@@ -118,6 +145,13 @@ START_TEST(test_url_errors)
         {"redis://::1:6379", "in brackets"},
         {"redis://fe80::1", "in brackets"},
         {"redis://[::1]x", "unexpected"},
+        {"redis://host,other:6379", "unexpected"},
+        {"sentinel://s1:26379,s2", "master's name is missing"},
+        {"sentinel://s1/", "master's name is missing"},
+        {"sentinel://s1:26379/my master", "master's name must be"},
+        {"sentinel://s1:0/m", "port"},
+        {"sentinel://,s2/m", "no host"},
+        {"sentinel://a,b,c,d,e,f,g,h,i/m", "more than 8 sentinels"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
@@ -331,6 +365,7 @@ int main(void)
     tcase_add_test(tc, test_url_hosts);
     tcase_add_test(tc, test_url_credentials);
     tcase_add_test(tc, test_url_unix);
+    tcase_add_test(tc, test_url_sentinel);
     tcase_add_test(tc, test_url_errors);
     tcase_add_test(tc, test_secret_file);
     suite_add_tcase(s, tc);

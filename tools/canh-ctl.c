@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "common/ctl_scripts.h"
+#include "common/redis/sentinel.h"
 #include "common/redis/url.h"
 #include "common/taxonomy.h"
 #include "common/units.h"
@@ -64,7 +65,8 @@ static void usage(FILE *out)
             "  show ID                      the incident, its log, events and evidence\n"
             "  suppressions                 findings suppressed by rejected incidents\n"
             "options:\n"
-            "  -r, --redis URL              redis://[user[:password]@]host[:port] or unix:/path\n"
+            "  -r, --redis URL              redis://[user[:password]@]host[:port], unix:/path or\n"
+            "                               sentinel://host:port,.../master\n"
             "                               (default $CANH_REDIS, then redis://127.0.0.1:6379)\n"
             "      --user NAME              Redis ACL user (default $CANH_CTL_USER)\n"
             "      --password-file F        file holding its password\n"
@@ -123,31 +125,9 @@ static redisContext *connect_redis(const struct options *o)
         return NULL;
     }
     struct timeval tv = {.tv_sec = TIMEOUT_S};
-    redisContext *r = u.unix_socket ? redisConnectUnixWithTimeout(u.path, tv)
-                                    : redisConnectWithTimeout(u.host, u.port, tv);
-    if (!r || r->err) {
-        fprintf(stderr, "canh-ctl: cannot reach Redis at %s: %s\n", u.where,
-                r ? r->errstr : "out of memory");
-        redisFree(r);
-        redis_url_wipe(&u);
-        return NULL;
-    }
-    redisSetTimeout(r, tv);
-    const char *argv[3];
-    size_t lens[3];
-    int argc = redis_url_auth_argv(&u, argv, lens);
-    if (argc > 0) {
-        redisReply *rep = redisCommandArgv(r, argc, argv, lens);
-        if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "canh-ctl: Redis at %s refused the login: %s\n", u.where,
-                    rep ? rep->str : r->errstr);
-            freeReplyObject(rep);
-            redisFree(r);
-            redis_url_wipe(&u);
-            return NULL;
-        }
-        freeReplyObject(rep);
-    }
+    redisContext *r = redis_connect_sync(&u, tv, err, sizeof(err));
+    if (!r)
+        fprintf(stderr, "canh-ctl: %s\n", err);
     redis_url_wipe(&u);
     return r;
 }

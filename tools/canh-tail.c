@@ -71,7 +71,8 @@ static void usage(FILE *out)
         out,
         "usage: canh-tail [options]\n"
         "  -r, --redis URL         redis://[user[:password]@]host[:port] (host a name, IPv4\n"
-        "                          or [IPv6]) or unix:/path (default $CANH_REDIS or\n"
+        "                          or [IPv6]), unix:/path or sentinel://host:port,.../master\n"
+        "                          (default $CANH_REDIS or\n"
         "                          redis://127.0.0.1:6379)\n"
         "      --user NAME         Redis ACL user\n"
         "      --password-file F   file holding the password\n"

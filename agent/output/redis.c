@@ -30,6 +30,15 @@
  * that record and those before it are dropped from the spool.  An ACL
  * that forbids the read (architecture §8's minimal one) makes this a resend,
  * and consumers drop the duplicate by canh.id.
+ *
+ * That check is sound only if Redis executed a prefix of what was sent on
+ * the connection.  The link PINGs before use, so a Redis loading its AOF
+ * answers LOADING there and never to one XADD of a pipeline while a later
+ * one is executed.  Should another refusal (OOM freed in between) still
+ * be followed by an executed XADD, the stream's last entry may be newer
+ * than an undelivered record: it is counted (redis_out_of_order) and the
+ * check is skipped until an XADD succeeds in order again (a resend, never
+ * a skip).
  */
 #include "agent/output/redis.h"
 
@@ -86,11 +95,13 @@ struct redis_output {
     size_t memory_bytes;     /* the JSON they hold */
     size_t uncertain;        /* spool-head records whose delivery is unknown */
     bool failed;             /* an XADD was refused on this connection */
+    size_t after_refusal;    /* replies since the refusal on this connection */
+    bool distrust_last;      /* the stream's last entry may be out of order */
     bool read_error_logged;
 
     struct event *ev_sync;
 
-    uint64_t events, sent, delivered, refused, deduped;
+    uint64_t events, sent, delivered, refused, deduped, out_of_order;
     uint64_t hb_sent, hb_dropped, spool_errors;
     /* One warning per kind of spool failure, then one a minute with the
      * count meanwhile (a full disk would otherwise log every event). */
@@ -294,6 +305,8 @@ static void conn_lost(struct redis_output *r)
     size_t unknown = r->failed ? 0 : r->events_in_flight;
     if (unknown > r->uncertain)
         r->uncertain = unknown;
+    if (r->distrust_last)
+        r->uncertain = 0;
     while (r->ring_count) {
         if (ring_at(r, 0)->heartbeat)
             r->hb_dropped++;
@@ -410,8 +423,19 @@ static void on_xadd(redisReply *reply, void *priv)
 {
     struct redis_output *r = priv;
     /* No reply: the link is going down; conn_lost sorts the ring. */
-    if (!reply || r->failed || !r->ring_sent)
+    if (!reply || !r->ring_sent)
         return;
+    if (r->failed) {
+        size_t i = ++r->after_refusal;
+        if (i < r->ring_sent && reply->type != REDIS_REPLY_ERROR && !ring_at(r, i)->heartbeat) {
+            if (!r->out_of_order++)
+                log_err("%s: an XADD after a refused one was executed; its record is sent "
+                        "again in order (consumers drop the duplicate by canh.id)",
+                        redis_link_where(r->link));
+            r->distrust_last = true;
+        }
+        return;
+    }
     struct flight *f = ring_at(r, 0);
     if (reply->type == REDIS_REPLY_ERROR) {
         if (f->heartbeat) {
@@ -422,6 +446,7 @@ static void on_xadd(redisReply *reply, void *priv)
         /* NOAUTH, NOPERM, READONLY, OOM, LOADING, MISCONF ...: not written.
          * Keep this record and everything after it, stop, retry later. */
         r->failed = true;
+        r->after_refusal = 0;
         r->refused++;
         link_problem(r, "XADD %s refused: %s", r->stream, reply->str);
         return;
@@ -430,6 +455,7 @@ static void on_xadd(redisReply *reply, void *priv)
         r->hb_sent++;
     } else {
         r->delivered++;
+        r->distrust_last = false;
         if (f->spool_end)
             spool_ack(r->spool, f->spool_end);
     }
@@ -555,6 +581,7 @@ static void redis_stats(struct output *o, json_t *out)
     SET("redis_connection_losses", ls.losses);
     SET("redis_timeouts", ls.timeouts);
     SET("redis_duplicates_avoided", r->deduped);
+    SET("redis_out_of_order", r->out_of_order);
     SET("heartbeats_sent", r->hb_sent);
     SET("heartbeats_dropped", r->hb_dropped);
     SET("spool_records", st.records);

@@ -18,6 +18,7 @@
 
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/redis/sentinel.h"
 
 #define WATCHDOG_PERIOD_US 100000
 #define DEFAULT_TIMEOUT_US 5000000ull
@@ -29,6 +30,7 @@ struct conn {
     redisAsyncContext *ac;
     bool connected;
     bool authed;
+    unsigned checks_left; /* AUTH, PING, ROLE still unanswered */
     size_t pending;
     uint64_t progress_us; /* last reply, or when pending became non-zero */
 };
@@ -43,6 +45,12 @@ struct redis_link {
     uint64_t rng;
     struct conn conn[REDIS_LINK_MAX_CONNECTIONS];
     struct event *watchdog, *retry, *reset;
+    /* sentinel:// : the sentinel being asked, which one, how many tried */
+    redisAsyncContext *sentinel_ac;
+    struct event *sentinel_step;
+    unsigned sentinel_next, sentinel_tried;
+    bool master_found;
+    char sentinel_why[256];
     char reset_why[200];
     char last_problem[256];
     struct redis_link_stats stats;
@@ -116,6 +124,10 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
         cn->progress_us = mono_us();
         if (!reply)
             fail(l, "connection lost: %s", ac && ac->errstr[0] ? ac->errstr : "no reply");
+        else if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0)
+            fail(l, "the server became a replica (%s); %s", reply->str,
+                 l->url.n_sentinels ? "asking the sentinels again"
+                                    : "point redis_url at the master");
     }
     call->fn(current ? reply : NULL, call->priv);
     free(call);
@@ -158,6 +170,15 @@ static void check_ready(struct redis_link *l)
         l->opt.ready(l->opt.owner);
 }
 
+/* One of the checks before use (AUTH, PING, ROLE) passed. */
+static void check_passed(struct conn *cn)
+{
+    if (cn->checks_left && --cn->checks_left == 0) {
+        cn->authed = true;
+        check_ready(cn->link);
+    }
+}
+
 static void on_auth(redisReply *reply, void *priv)
 {
     struct conn *cn = priv;
@@ -170,8 +191,35 @@ static void on_auth(redisReply *reply, void *priv)
              l->url.user[0] ? " as " : "", l->url.user, reply->str);
         return;
     }
-    cn->authed = true;
-    check_ready(l);
+    check_passed(cn);
+}
+
+/* PING before use: a Redis loading its data answers LOADING here, not to
+ * the owner's first (possibly pipelined) commands. */
+static void on_ping(redisReply *reply, void *priv)
+{
+    struct conn *cn = priv;
+    char why[256];
+    if (!reply)
+        return;
+    if (redis_ping_reply(reply, why, sizeof(why)) < 0) {
+        fail(cn->link, "%s", why);
+        return;
+    }
+    check_passed(cn);
+}
+
+static void on_role(redisReply *reply, void *priv)
+{
+    struct conn *cn = priv;
+    char why[256];
+    if (!reply)
+        return;
+    if (redis_role_master_reply(reply, why, sizeof(why)) < 0) {
+        fail(cn->link, "%s", why);
+        return;
+    }
+    check_passed(cn);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -200,8 +248,17 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     fail(l, "connection lost: %s", status == REDIS_OK ? "the server closed it" : ac->errstr);
 }
 
+static void free_sentinel(struct redis_link *l)
+{
+    redisAsyncContext *ac = l->sentinel_ac;
+    l->sentinel_ac = NULL; /* its callbacks, run by the free, then ignore it */
+    if (ac)
+        redisAsyncFree(ac);
+}
+
 static void free_connections(struct redis_link *l)
 {
+    free_sentinel(l);
     for (unsigned i = 0; i < l->opt.connections; i++) {
         redisAsyncContext *ac = l->conn[i].ac;
         memset(&l->conn[i], 0, sizeof(l->conn[i]));
@@ -233,6 +290,9 @@ static void on_reset(evutil_socket_t fd, short what, void *arg)
     bool was_up = l->state == REDIS_LINK_UP;
     problem(l, l->reset_why[0] ? l->reset_why : "error");
     l->reset_why[0] = '\0';
+    event_del(l->sentinel_step);
+    if (l->url.n_sentinels && !l->master_found) /* that sentinel hung: start at the next */
+        l->sentinel_next = (l->sentinel_next + 1) % l->url.n_sentinels;
     l->state = REDIS_LINK_DOWN;
     l->state_since_us = mono_us();
     free_connections(l);
@@ -245,11 +305,10 @@ static void on_reset(evutil_socket_t fd, short what, void *arg)
     schedule_retry(l);
 }
 
-static void connect_all(evutil_socket_t fd, short what, void *arg)
+static void connect_servers(struct redis_link *l)
 {
-    struct redis_link *l = arg;
-    l->state = REDIS_LINK_CONNECTING;
-    l->state_since_us = mono_us();
+    static const char *ping_argv[] = {"PING"}, *role_argv[] = {"ROLE"};
+    static const size_t ping_len[] = {4}, role_len[] = {4};
     for (unsigned i = 0; i < l->opt.connections; i++) {
         redisAsyncContext *ac = l->url.unix_socket ? redisAsyncConnectUnix(l->url.path)
                                                    : redisAsyncConnect(l->url.host, l->url.port);
@@ -273,11 +332,136 @@ static void connect_all(evutil_socket_t fd, short what, void *arg)
         const char *argv[3];
         size_t lens[3];
         int argc = redis_url_auth_argv(&l->url, argv, lens);
-        if (argc == 0)
-            cn->authed = true;
-        else if (send_call(l, i, on_auth, cn, argc, argv, lens) < 0)
-            fail(l, "cannot queue AUTH: out of memory");
+        cn->checks_left = (argc > 0) + 1 + (l->url.n_sentinels > 0);
+        if ((argc > 0 && send_call(l, i, on_auth, cn, argc, argv, lens) < 0) ||
+            send_call(l, i, on_ping, cn, 1, ping_argv, ping_len) < 0 ||
+            (l->url.n_sentinels && send_call(l, i, on_role, cn, 1, role_argv, role_len) < 0)) {
+            fail(l, "cannot queue the connection checks: out of memory");
+            return;
+        }
     }
+}
+
+/* ---- sentinel:// : ask the sentinels in turn where the master is -------- */
+
+static void ask_sentinel(struct redis_link *l);
+
+static void sentinel_done(struct redis_link *l)
+{
+    /* An error reply and the close that may follow report one failure. */
+    if (evtimer_pending(l->sentinel_step, NULL))
+        return;
+    struct timeval now = {0, 0};
+    event_add(l->sentinel_step, &now);
+}
+
+static void on_sentinel_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct redis_link *l = priv;
+    if (ac != l->sentinel_ac || l->state != REDIS_LINK_CONNECTING)
+        return;
+    const struct redis_url_sentinel *s = &l->url.sentinels[l->sentinel_next];
+    char host[256], why[200];
+    int port;
+    if (redis_sentinel_master_reply(reply, host, sizeof(host), &port, why, sizeof(why)) == 0) {
+        redis_url_set_master(&l->url, host, port);
+        l->master_found = true;
+    } else {
+        snprintf(l->sentinel_why, sizeof(l->sentinel_why), "sentinel %s:%d: %s", s->host, s->port,
+                 reply ? why : (ac->errstr[0] ? ac->errstr : "no answer"));
+    }
+    sentinel_done(l);
+}
+
+static void on_sentinel_connect(const redisAsyncContext *ac, int status)
+{
+    struct redis_link *l = ac->data;
+    if (ac != l->sentinel_ac || status == REDIS_OK)
+        return;
+    const struct redis_url_sentinel *s = &l->url.sentinels[l->sentinel_next];
+    snprintf(l->sentinel_why, sizeof(l->sentinel_why), "sentinel %s:%d: %s", s->host, s->port,
+             ac->errstr[0] ? ac->errstr : "cannot connect");
+    l->sentinel_ac = NULL; /* hiredis frees it after this callback */
+    sentinel_done(l);
+}
+
+static void on_sentinel_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct redis_link *l = ac->data;
+    if (ac != l->sentinel_ac)
+        return;
+    l->sentinel_ac = NULL;
+    if (!l->master_found) {
+        const struct redis_url_sentinel *s = &l->url.sentinels[l->sentinel_next];
+        snprintf(l->sentinel_why, sizeof(l->sentinel_why), "sentinel %s:%d: connection lost",
+                 s->host, s->port);
+        sentinel_done(l);
+    }
+}
+
+/* From the loop (never inside a hiredis callback): the previous sentinel
+ * is freed, then the master is connected or the next sentinel asked. */
+static void on_sentinel_step(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_link *l = arg;
+    free_sentinel(l);
+    if (l->state != REDIS_LINK_CONNECTING)
+        return;
+    if (l->master_found) {
+        connect_servers(l);
+        return;
+    }
+    l->sentinel_next = (l->sentinel_next + 1) % l->url.n_sentinels;
+    ask_sentinel(l);
+}
+
+static void ask_sentinel(struct redis_link *l)
+{
+    if (l->sentinel_tried++ == l->url.n_sentinels) {
+        fail(l, "no sentinel named the master %s (last: %s)", l->url.master_name, l->sentinel_why);
+        return;
+    }
+    const struct redis_url_sentinel *s = &l->url.sentinels[l->sentinel_next];
+    redisAsyncContext *ac = redisAsyncConnect(s->host, s->port);
+    if (!ac || ac->err) {
+        snprintf(l->sentinel_why, sizeof(l->sentinel_why), "sentinel %s:%d: %s", s->host, s->port,
+                 ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        sentinel_done(l);
+        return;
+    }
+    ac->data = l;
+    if (redisLibeventAttach(ac, l->base) != REDIS_OK) {
+        redisAsyncFree(ac);
+        fail(l, "cannot connect: the event loop refused the socket");
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+    l->sentinel_ac = ac;
+    const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", l->url.master_name};
+    size_t lens[] = {8, 23, strlen(l->url.master_name)};
+    if (redisAsyncCommandArgv(ac, on_sentinel_reply, l, 3, argv, lens) != REDIS_OK)
+        fail(l, "cannot queue SENTINEL GET-MASTER-ADDR-BY-NAME: out of memory");
+}
+
+static void connect_all(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_link *l = arg;
+    l->state = REDIS_LINK_CONNECTING;
+    l->state_since_us = mono_us();
+    if (!l->url.n_sentinels) {
+        connect_servers(l);
+        return;
+    }
+    /* Every attempt asks again: after a failover the master moved.  Start
+     * at the sentinel after the one that answered last, so a hung one does
+     * not hold every attempt. */
+    l->master_found = false;
+    l->sentinel_tried = 0;
+    l->sentinel_why[0] = '\0';
+    ask_sentinel(l);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -327,7 +511,8 @@ struct redis_link *redis_link_new(struct event_base *base, const struct redis_ur
     l->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, l);
     l->retry = evtimer_new(base, connect_all, l);
     l->reset = evtimer_new(base, on_reset, l);
-    if (!l->watchdog || !l->retry || !l->reset) {
+    l->sentinel_step = evtimer_new(base, on_sentinel_step, l);
+    if (!l->watchdog || !l->retry || !l->reset || !l->sentinel_step) {
         redis_link_free(l);
         return NULL;
     }
@@ -348,8 +533,8 @@ void redis_link_free(struct redis_link *l)
     l->state = REDIS_LINK_DOWN;
     l->generation++;
     free_connections(l);
-    struct event *evs[] = {l->watchdog, l->retry, l->reset};
-    for (size_t i = 0; i < 3; i++)
+    struct event *evs[] = {l->watchdog, l->retry, l->reset, l->sentinel_step};
+    for (size_t i = 0; i < 4; i++)
         if (evs[i])
             event_free(evs[i]);
     redis_url_wipe(&l->url);

@@ -8,7 +8,9 @@
 
 #include "common/redis/secret.h"
 
-#define EXPECTED "expected redis://[user[:password]@]host[:port] or unix:/path"
+#define EXPECTED                                                                                   \
+    "expected redis://[user[:password]@]host[:port], unix:/path or "                               \
+    "sentinel://[user[:password]@]host[:port][,host[:port]...]/mastername"
 
 static int copy_part(char *dst, size_t size, const char *src, size_t len)
 {
@@ -73,8 +75,10 @@ static bool is_ipv6(const char *host)
     return inet_pton(AF_INET6, addr, &bin) == 1;
 }
 
-/* host, [v6] or host:port, [v6]:port, then nothing, "/" or "/0". */
-static int parse_hostport(const char *text, const char *p, struct redis_url *u, char *err,
+/* host, [v6], host:port or [v6]:port at p, into host/port; *endp is where
+ * it stopped (at '\0', '/' or ','). */
+static int parse_one_host(const char *text, const char *p, char *host, size_t host_size,
+                          int *port_out, int default_port, const char **endp, char *err,
                           size_t err_len)
 {
     const char *end;
@@ -84,16 +88,15 @@ static int parse_hostport(const char *text, const char *p, struct redis_url *u, 
             snprintf(err, err_len, "redis_url %s: unterminated [IPv6 address]", text);
             return -1;
         }
-        if (copy_part(u->host, sizeof(u->host), p + 1, (size_t)(end - p - 1)) < 0 ||
-            !is_ipv6(u->host)) {
+        if (copy_part(host, host_size, p + 1, (size_t)(end - p - 1)) < 0 || !is_ipv6(host)) {
             snprintf(err, err_len, "redis_url %s: [%.*s] is not an IPv6 address", text,
                      (int)(end - p - 1), p + 1);
             return -1;
         }
         end++;
     } else {
-        end = p + strcspn(p, ":/[]");
-        size_t hostport_len = strcspn(p, "/");
+        end = p + strcspn(p, ":/[],");
+        size_t hostport_len = strcspn(p, "/,");
         const char *colon = memchr(p, ':', hostport_len);
         if (colon && memchr(colon + 1, ':', hostport_len - (size_t)(colon + 1 - p))) {
             snprintf(err, err_len,
@@ -105,12 +108,12 @@ static int parse_hostport(const char *text, const char *p, struct redis_url *u, 
             snprintf(err, err_len, "redis_url %s: no host; " EXPECTED, text);
             return -1;
         }
-        if (copy_part(u->host, sizeof(u->host), p, (size_t)(end - p)) < 0) {
+        if (copy_part(host, host_size, p, (size_t)(end - p)) < 0) {
             snprintf(err, err_len, "redis_url %s: the host name is too long", text);
             return -1;
         }
     }
-    u->port = REDIS_URL_DEFAULT_PORT;
+    *port_out = default_port;
     if (*end == ':') {
         char *port_end;
         long port = strtol(end + 1, &port_end, 10);
@@ -118,9 +121,29 @@ static int parse_hostport(const char *text, const char *p, struct redis_url *u, 
             snprintf(err, err_len, "redis_url %s: the port must be a number from 1 to 65535", text);
             return -1;
         }
-        u->port = (int)port;
+        *port_out = (int)port;
         end = port_end;
     }
+    *endp = end;
+    return 0;
+}
+
+static void format_where(char *dst, size_t size, const char *prefix, const char *host, int port)
+{
+    if (strchr(host, ':'))
+        snprintf(dst, size, "%s[%s]:%d", prefix, host, port);
+    else
+        snprintf(dst, size, "%s%s:%d", prefix, host, port);
+}
+
+/* host[:port], then nothing, "/" or "/0". */
+static int parse_hostport(const char *text, const char *p, struct redis_url *u, char *err,
+                          size_t err_len)
+{
+    const char *end;
+    if (parse_one_host(text, p, u->host, sizeof(u->host), &u->port, REDIS_URL_DEFAULT_PORT, &end,
+                       err, err_len) < 0)
+        return -1;
     if (*end && strcmp(end, "/") != 0 && strcmp(end, "/0") != 0) {
         if (*end == '/')
             snprintf(err, err_len,
@@ -131,11 +154,57 @@ static int parse_hostport(const char *text, const char *p, struct redis_url *u, 
                      text, end);
         return -1;
     }
-    if (strchr(u->host, ':'))
-        snprintf(u->where, sizeof(u->where), "redis [%s]:%d", u->host, u->port);
-    else
-        snprintf(u->where, sizeof(u->where), "redis %s:%d", u->host, u->port);
+    format_where(u->where, sizeof(u->where), "redis ", u->host, u->port);
     return 0;
+}
+
+/* host[:port][,host[:port]...]/mastername */
+static int parse_sentinels(const char *text, const char *p, struct redis_url *u, char *err,
+                           size_t err_len)
+{
+    for (;;) {
+        if (u->n_sentinels == REDIS_URL_MAX_SENTINELS) {
+            snprintf(err, err_len, "redis_url %s: more than %d sentinels", text,
+                     REDIS_URL_MAX_SENTINELS);
+            return -1;
+        }
+        struct redis_url_sentinel *s = &u->sentinels[u->n_sentinels++];
+        const char *end;
+        if (parse_one_host(text, p, s->host, sizeof(s->host), &s->port, REDIS_URL_SENTINEL_PORT,
+                           &end, err, err_len) < 0)
+            return -1;
+        if (*end == ',') {
+            p = end + 1;
+            continue;
+        }
+        if (*end != '/' || !end[1]) {
+            snprintf(err, err_len, "redis_url %s: the master's name is missing; " EXPECTED, text);
+            return -1;
+        }
+        const char *name = end + 1;
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                strlen(name) ||
+            copy_part(u->master_name, sizeof(u->master_name), name, strlen(name)) < 0) {
+            snprintf(err, err_len,
+                     "redis_url %s: the master's name must be up to %zu letters, digits, '.', "
+                     "'_' or '-'",
+                     text, sizeof(u->master_name) - 1);
+            return -1;
+        }
+        break;
+    }
+    snprintf(u->where, sizeof(u->where), "redis sentinel %s (%u sentinels)", u->master_name,
+             u->n_sentinels);
+    return 0;
+}
+
+void redis_url_set_master(struct redis_url *u, const char *host, int port)
+{
+    snprintf(u->host, sizeof(u->host), "%s", host);
+    u->port = port;
+    char prefix[160];
+    snprintf(prefix, sizeof(prefix), "redis sentinel %s master ", u->master_name);
+    format_where(u->where, sizeof(u->where), prefix, host, port);
 }
 
 int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t err_len)
@@ -151,18 +220,20 @@ int redis_url_parse(const char *text, struct redis_url *u, char *err, size_t err
             text);
         return -1;
     }
-    if (strncmp(text, "redis://", 8) != 0) {
+    bool sentinel = strncmp(text, "sentinel://", 11) == 0;
+    if (!sentinel && strncmp(text, "redis://", 8) != 0) {
         snprintf(err, err_len, "redis_url %s: " EXPECTED, text);
         return -1;
     }
-    const char *p = text + 8, *at = strrchr(p, '@');
+    const char *p = text + (sentinel ? 11 : 8), *at = strrchr(p, '@');
     int rc = 0;
     if (at) {
         rc = parse_userinfo(p, at, u, err, err_len);
         p = at + 1;
     }
     if (rc == 0)
-        rc = parse_hostport(text, p, u, err, err_len);
+        rc = sentinel ? parse_sentinels(text, p, u, err, err_len)
+                      : parse_hostport(text, p, u, err, err_len);
     if (rc < 0)
         redis_url_wipe(u);
     return rc;

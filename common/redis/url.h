@@ -3,6 +3,7 @@
  *
  *   redis://[user[:password]@]host[:port][/0]
  *   unix:/path   (also unix:///path)
+ *   sentinel://[user[:password]@]host[:port][,host[:port]...]/mastername
  *
  * host is a name, an IPv4 address or an IPv6 address in brackets
  * ("redis://[::1]:6380"); the port defaults to 6379.  Only database 0
@@ -10,6 +11,12 @@
  * (architecture §8), so rediss:// is refused with that hint.  Credentials may
  * also come from configuration keys (user, password_file):
  * redis_url_credentials() merges them, the URL winning.
+ *
+ * A sentinel:// URL names up to REDIS_URL_MAX_SENTINELS Redis Sentinels
+ * (port 26379 by default) and the master they watch; the credentials are
+ * those of the master (the sentinels are asked without AUTH).  host and
+ * port are then empty until the link or redis_sentinel_resolve() fills
+ * them in with the master the sentinels name (sentinel.h).
  */
 #ifndef CANH_REDIS_URL_H
 #define CANH_REDIS_URL_H
@@ -18,6 +25,13 @@
 #include <stddef.h>
 
 #define REDIS_URL_DEFAULT_PORT 6379
+#define REDIS_URL_SENTINEL_PORT 26379
+#define REDIS_URL_MAX_SENTINELS 8
+
+struct redis_url_sentinel {
+    char host[256];
+    int port;
+};
 
 struct redis_url {
     bool unix_socket;
@@ -28,6 +42,10 @@ struct redis_url {
     char password[512];
     bool has_password;
     char where[300]; /* for messages, never with the password */
+    /* sentinel:// only: the sentinels to ask and the master's name. */
+    struct redis_url_sentinel sentinels[REDIS_URL_MAX_SENTINELS];
+    unsigned n_sentinels;
+    char master_name[128];
 };
 
 /* Parses text into out; -1 with a message in err ("redis_url X: what is
@@ -44,6 +62,9 @@ int redis_url_credentials(struct redis_url *u, const char *user, const char *pas
 /* The AUTH command for u: argc 2 (password) or 3 (user, password), 0 when
  * there is no password.  argv points into u. */
 int redis_url_auth_argv(const struct redis_url *u, const char *argv[3], size_t lens[3]);
+
+/* Records the master the sentinels named (host, port and where). */
+void redis_url_set_master(struct redis_url *u, const char *host, int port);
 
 /* Forgets the password (explicit_bzero). */
 void redis_url_wipe(struct redis_url *u);

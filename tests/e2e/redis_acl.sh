@@ -223,8 +223,12 @@ sweep_interval = 500ms
 [status]
 listen = 127.0.0.1:0
 operators_file = $TMP/operators
+token_file = $TMP/status.token
+refresh = 500ms
 CONF
 echo "an op-an-0123456789abcdef" >"$TMP/operators"
+echo "tok-acl-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$TMP/status.token"
+chmod 600 "$TMP/status.token"
 "$CANH_BIN/canh-collector" --check -c "$TMP/collector.conf" >"$TMP/ccheck.log" 2>&1 ||
     { cat "$TMP/ccheck.log"; fail "collector config rejected"; }
 # a heartbeat as the agent writes it (the replay above sends none)
@@ -268,6 +272,37 @@ code=$(curl -s -o "$TMP/detail.json" -w '%{http_code}' --max-time 10 -H "Authori
 [ "$code" = 200 ] && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert [e["fields"]["action"] for e in d["actions"]["entries"]][-1] == "rejected", d' "$TMP/detail.json" ||
     fail "the page's detail view as canh-collector: $code $(cat "$TMP/detail.json")"
 pass "the status page's actions (ack, note, confirm, resolve, reopen, reject) and detail view run as canh-collector"
+# The status page and its API under the same user (issue 19 item 6: its
+# snapshot script once used a command the ACL did not grant).
+wait_until 30 "the status page address in the log" grep -q 'status page on http://127.0.0.1:' "$TMP/collector.log"
+BASE=$(grep -o 'status page on http://127.0.0.1:[0-9]*' "$TMP/collector.log" | head -1 | sed 's/status page on //')
+TOKEN=$(cat "$TMP/status.token")
+api() { curl -sf --max-time 5 -H "Authorization: Bearer $TOKEN" "$BASE$1"; }
+has_incident() { api /api/incidents | jq -e '[.. | objects | select(has("agency"))] | length > 0'; }
+wait_until 30 "an incident on /api/incidents" has_incident
+id=$(api /api/incidents | jq -r '[.. | objects | select(has("agency") and has("id"))][0].id')
+[ -n "$id" ] && [ "$id" != null ] || fail "no incident id in /api/incidents: $(api /api/incidents | head -c 300)"
+code=$(curl -s -o "$TMP/detail.json" -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$BASE/api/incident?id=$id")
+[ "$code" = 200 ] || fail "/api/incident?id=$id answered $code: $(head -c 400 "$TMP/detail.json")"
+grep -q 'unreadable\|NOPERM' "$TMP/detail.json" && fail "the incident detail could not read its log: $(head -c 300 "$TMP/detail.json")"
+api /api/agents | jq -e 'tostring | test("gw-soyte")' >/dev/null || fail "/api/agents lacks gw-soyte"
+api /api/collector | jq -e '.' >/dev/null || fail "/api/collector failed"
+api / | grep -q '<html' || fail "the page did not load"
+api /metrics | grep -q '^canh_' || fail "/metrics has no canh_ figures"
+! grep -qi -e NOPERM -e "can't access" -e "snapshot.*error\|error.*snapshot" "$TMP/collector.log" ||
+    { cat "$TMP/collector.log"; fail "the status page was refused something under the shipped ACL"; }
+pass "the status page, /api/incidents, /api/incident, /api/agents, /api/collector and /metrics work under canh-collector's ACL"
+
+# canh-ctl's actions under its user.
+printf '%s' "$(test_password canh-ctl)" >"$TMP/canh-ctl.pw"
+ctl() { "$CANH_BIN/canh-ctl" -r "unix:$SOCK" --user canh-ctl --password-file "$TMP/canh-ctl.pw" -o tester "$@"; }
+own=$(ctl open --agency "Sở Y tế" --taxonomy attack.malware --summary "acl check" | grep -o "[0-9]\{8\}-[0-9]\{6\}-[0-9a-f]*")
+[ -n "$own" ] || fail "canh-ctl open under its ACL user gave no id"
+ctl ack "$own" >"$TMP/ctl.log" 2>&1 || { cat "$TMP/ctl.log"; fail "canh-ctl ack under its ACL user"; }
+ctl note "$own" "checked under the ACL" >>"$TMP/ctl.log" 2>&1 || { cat "$TMP/ctl.log"; fail "canh-ctl note"; }
+ctl show "$id" >>"$TMP/ctl.log" 2>&1 || { cat "$TMP/ctl.log"; fail "canh-ctl show"; }
+ctl suppressions >>"$TMP/ctl.log" 2>&1 || { cat "$TMP/ctl.log"; fail "canh-ctl suppressions"; }
+pass "canh-ctl open, ack, note, show and suppressions work as canh-ctl"
 
 out=$(timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --user canh-tail --password-file "$TMP/canh-tail.pw" \
     --since all -n 1 --json 2>&1) || fail "canh-tail as canh-tail failed: $out"
