@@ -243,9 +243,12 @@ const char ctl_open_lua[] = CTL_HELPERS
     "return h.state\n";
 
 static const struct ctl_action actions[] = {
-    {"ack", "acknowledged", ctl_ack_lua},   {"confirm", "confirmed", ctl_confirm_lua},
-    {"reject", "rejected", ctl_reject_lua}, {"resolve", "resolved", ctl_resolve_lua},
-    {"note", "noted", ctl_note_lua},        {"reopen", "reopened", ctl_reopen_lua},
+    {"ack", "acknowledged", ctl_ack_lua},
+    {"confirm", "confirmed", ctl_confirm_lua},
+    {"reject", "rejected", ctl_reject_lua},
+    {"resolve", "resolved", ctl_resolve_lua},
+    {"note", "noted", ctl_note_lua},
+    {"reopen", "reopened", ctl_reopen_lua},
     {"report", "report_sent", ctl_report_sent_lua},
 };
 

@@ -38,8 +38,8 @@ static const struct redis_acl_selector ctl[] = {
     {LIST(LINK_COMMANDS, "eval", "exists", "hget", "hgetall", "hset", "hdel", "hincrby", "zadd",
           "zrem", "xadd", "xrange"),
      LIST("~canh:incident:*", "~canh:log:*", "~canh:incidents", "~canh:ikeys", "~canh:open",
-          "~canh:escalations", "~canh:escalation:*", "~canh:suppressions",
-          "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
+          "~canh:escalations", "~canh:escalation:*", "~canh:suppressions", "~canh:false_positives",
+          "~canh:report_queue", "~canh:reports")},
 };
 
 /* The agent template: AGENT is replaced by each agent's name; its

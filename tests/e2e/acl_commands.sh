@@ -35,8 +35,9 @@ containers = {c for c in redis_commands if c in ("XGROUP", "XINFO", "SCRIPT", "C
 options = {"TYPE"}
 link = [src + "/common/redis/link.c", src + "/common/redis/sentinel.c"]
 programs = {
-    "collector": glob.glob(src + "/collector/**/*.[ch]", recursive=True) + link,
-    "ctl": [src + "/tools/canh-ctl.c", src + "/tools/ctl_scripts.c"] + link,
+    # The status page runs canh-ctl's scripts on the collector's link.
+    "collector": glob.glob(src + "/collector/**/*.[ch]", recursive=True) + [src + "/common/ctl_scripts.c"] + link,
+    "ctl": [src + "/tools/canh-ctl.c", src + "/common/ctl_scripts.c"] + link,
     "tail": [src + "/tools/canh-tail.c"] + link,
 }
 word = r"['\"]([A-Z][A-Z]+)['\"]"
