@@ -48,7 +48,9 @@ void process_load_free(struct process_load *ld);
 
 struct process_outcome {
     int opened, escalated, extended, updated;
-    int suppressed; /* matched a rejected incident's suppression */
+    int suppressed;             /* matched a rejected incident's suppression */
+    struct process_load *after; /* process_plan_event_after's */
+    bool linked_others;         /* back links were set on incidents not loaded */
 };
 
 /* The field of canh:suppressions an event would match:
@@ -59,6 +61,15 @@ void process_suppression_field(const struct in_event *ev, char *buf, size_t len)
 int process_plan_event(const struct process_env *env, const char *stream, const char *entry_id,
                        const struct in_event *ev, const struct process_load *ld,
                        struct store_ops *o, struct process_outcome *out);
+
+/* The same, and after is filled with the state the write leaves if it
+ * answers OK (keys, ids, incidents, source table, suppression), so the
+ * next event of the same keys can be decided without reading it back
+ * (apply.c's cache); free it with process_load_free. */
+int process_plan_event_after(const struct process_env *env, const char *stream,
+                             const char *entry_id, const struct in_event *ev,
+                             const struct process_load *ld, struct store_ops *o,
+                             struct process_outcome *out, struct process_load *after);
 
 /* An incident quiet for the window (guarded by its version): closed when
  * nobody took it; kept listed in canh:open for another window when it is
