@@ -129,6 +129,8 @@ struct job {
     char subject[INCIDENT_KEY_LEN]; /* incident id (close) or agent (silent) */
     uint64_t last_heartbeat_us;
     int attempts;
+    uint64_t khash[LOAD_MAX + 1]; /* of ld.keys and src_key, for the key gate */
+    size_t n_khash;
     bool active;        /* on consume.active */
     struct job *next;   /* in consume.active or consume.waiting */
     int planned_opened; /* what the write commits if it answers OK */

@@ -22,27 +22,17 @@ void process_event_keys(const struct in_event *ev, struct process_load *ld, char
     snprintf(src_key, len, STORE_SRC_PREFIX "%s", ev->src_ip);
 }
 
-static struct incident *incident_copy(const struct incident *inc)
-{
-    if (!inc)
-        return NULL;
-    struct incident *c = malloc(sizeof(*c));
-    if (c)
-        *c = *inc;
-    return c;
-}
-
-/* after (when wanted) takes slot's state: inc (NULL: none) under id. */
-static void keep_after(struct process_outcome *out, int slot, const char *id,
-                       const struct incident *inc, struct store_ops *o)
+/* after (when wanted) takes slot's state: *inc (the plan's, taken over
+ * and set to NULL) under id. */
+static void keep_after(struct process_outcome *out, int slot, const char *id, struct incident **inc)
 {
     struct process_load *a = out->after;
     if (!a)
         return;
     free(a->inc[slot]);
-    a->inc[slot] = incident_copy(inc);
-    if (inc && !a->inc[slot])
-        o->oom = -1;
+    a->inc[slot] = *inc;
+    *inc = NULL;
+    a->as_loaded[slot] = false;
     snprintf(a->ids[slot], sizeof(a->ids[slot]), "%s", id);
 }
 
@@ -397,7 +387,9 @@ static void link_incident(const struct process_env *env, enum incident_type type
     if (fresh)
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[slot], inc->id, NULL);
     settle(env, inc, fresh ? NULL : old, fresh, added > 0, cause, NULL, o, out);
-    keep_after(out, slot, inc->id, inc, o);
+    char kept[INCIDENT_ID_LEN];
+    snprintf(kept, sizeof(kept), "%s", inc->id);
+    keep_after(out, slot, kept, &inc);
     free(inc);
 }
 
@@ -489,10 +481,12 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
         process_load_free(after);
         memcpy(after->keys, ld->keys, sizeof(ld->keys));
         after->n = ld->n;
-        after->src = ld->src;
+        corr_state_copy(&after->src, &ld->src);
         snprintf(after->suppression, sizeof(after->suppression), "%s", ld->suppression);
-        for (size_t k = 0; k < ld->n; k++)
-            keep_after(out, (int)k, ld->ids[k], ld->inc[k], o);
+        for (size_t k = 0; k < ld->n; k++) {
+            snprintf(after->ids[k], sizeof(after->ids[k]), "%s", ld->ids[k]);
+            after->as_loaded[k] = true;
+        }
     }
     /* The decision rests on the suppression read too (canh-ctl reject and
      * reopen change it). */
@@ -532,7 +526,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
             free(inc);
             return -1;
         }
-        *st = ld->src;
+        corr_state_copy(st, &ld->src);
         snprintf(src_key, sizeof(src_key), STORE_SRC_PREFIX "%s", ev->src_ip);
         snprintf(ver, sizeof(ver), "%" PRIu64, st->ver);
         store_guard(o, src_key, "ver", st->ver ? ver : "");
@@ -540,7 +534,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
         st->ver++;
         write_source(src_key, ld->src.ver ? &ld->src : NULL, st, o);
         if (after)
-            after->src = *st;
+            corr_state_copy(&after->src, st);
         store_begin(o, "EXPIRE");
         store_arg(o, src_key);
         store_argf(o, "%" PRIu64, 2 * cfg->correlation_window_us / 1000000 + 60);
@@ -555,9 +549,11 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
         free(st);
     }
     settle(env, inc, extend ? old : NULL, !extend, false, cause, linked_into, o, out);
-    keep_after(out, LOAD_PRIMARY, inc->id, inc, o);
     store_guard(o, STORE_SUPPRESSIONS, field, ld->suppression);
     store_ops_append(o, &links);
+    char kept[INCIDENT_ID_LEN];
+    snprintf(kept, sizeof(kept), "%s", inc->id);
+    keep_after(out, LOAD_PRIMARY, kept, &inc);
     free(inc);
     return o->oom ? -1 : 0;
 }

@@ -38,6 +38,9 @@ struct process_load {
     char ids[LOAD_MAX][INCIDENT_ID_LEN]; /* canh:ikeys value, "" when none */
     struct incident *inc[LOAD_MAX];      /* NULL when the hash is missing */
     char suppression[160];               /* canh:suppressions value of the event, "" none */
+    /* process_plan_event_after: slots the write leaves as they were
+     * loaded (inc[slot] then NULL; the loaded one stands). */
+    bool as_loaded[LOAD_MAX];
 };
 
 /* Fills ld->keys/n for ev and returns the source hash key in src_key

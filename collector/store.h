@@ -96,9 +96,12 @@ enum store_result { STORE_OK, STORE_DUP, STORE_CONFLICT, STORE_ERROR };
 enum store_result store_result_parse(const char *text, size_t len);
 
 extern const char store_apply_lua[];
-/* ARGV: seen key or "", source hash key or "", n, n incident keys (a key
- * "#<id>" names an incident directly), m, m pairs (hash, field).
- * Returns {seen 0/1, source hash pairs, {id, hash pairs} × n, value × m}. */
+/* The state one entry's decision rests on, once canh:ikeys told the
+ * incident ids (HMGET, apply.c).  KEYS: the dedup marker (when ARGV[1] is
+ * 1), the source hash (ARGV[2] 1), the hash of each incident whose id is
+ * not "", one more hash (ARGV[4+n] 1).  ARGV: has seen, has source, n, n
+ * ids ("" none), has extra, its field.  Returns {seen 0/1, source hash
+ * pairs, {id, hash pairs} × n[, extra value]}. */
 extern const char store_load_lua[];
 /* Escalation jobs due now; see escalate.c. */
 extern const char store_claim_lua[];
