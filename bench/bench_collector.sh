@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
 # bench_collector.sh — collector throughput and latency from a local Redis.
 #
-#   1. sustained events/s: N events (from 4 agents, 2000 sources, three
-#      kinds, new/update states, so incidents open, extend and correlate)
+#   1. throughput: N events (4 agents, 2000 sources, three kinds, new and
+#      update events of findings, so incidents open, extend and correlate)
 #      are loaded first, then one collector — and in a second run two
 #      collectors in the group — drain them; events/s = N / drain time.
-#   2. latency: events XADDed at a steady rate, each from a new source (so
-#      each opens an incident); latency = id of the canh:incidents entry
-#      minus id of the event entry (both Redis clock), median and p99.
+#   2. bursts: 5,000 events of ONE finding (a spool replay after an
+#      outage) against 5,000 events of 5,000 distinct findings, drained by
+#      one collector; its log must hold no conflict warning.
+#   3. latency: events XADDed at a steady rate (500/s, then 5,000/s), each
+#      from a new source (so each opens an incident); latency = id of the
+#      canh:incidents entry minus id of the event entry (both Redis
+#      clock), median and p99.
 #
-# usage: bench/bench_collector.sh [N] [RATE]   (defaults 20000 and 500/s)
-# Needs a build: CANH_BIN (default ./build/bin).
+# The events are the agent's schema (common/event.c: EVE fields, "alert"
+# for a finding's new event and "finding" for its updates, canh.* with
+# taxonomy names, rule reference, asset, counters, evidence).
+#
+# usage: bench/bench_collector.sh [N]          (default 20000)
+#   RUNS=3             repeat everything, print each figure's spread
+#   CANH_BIN=dir       the build to measure (default ./build/bin)
+#   CANH_BIN_BASE=dir  a second build measured in the same run, run by run
+#                      interleaved with the first (before/after on one
+#                      loaded machine), e.g. a worktree of an older commit
+#   DRAIN_MAX=s        give up a drain after s seconds (default 120)
+# Prints the targets of issue 17 with "met" / "NOT met" for CANH_BIN.
 set -euo pipefail
 N=${1:-20000}
-RATE=${2:-500}
+RUNS=${RUNS:-3}
+DRAIN_MAX=${DRAIN_MAX:-120}
 BIN=${CANH_BIN:-$(pwd)/build/bin}
+BASE=${CANH_BIN_BASE:-}
 [[ -x "$BIN/canh-collector" ]] || { echo "no canh-collector in $BIN (set CANH_BIN)" >&2; exit 2; }
+[[ -z $BASE || -x "$BASE/canh-collector" ]] || { echo "no canh-collector in $BASE" >&2; exit 2; }
 T=$(mktemp -d /tmp/canh-bench.XXXXXX)
 SOCK=$T/redis.sock
 PIDS=()
@@ -34,24 +51,42 @@ start_redis() {
     for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && return; sleep 0.05; done
     echo "redis did not start" >&2; exit 1
 }
+stop_redis() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    PIDS=()
+    redis-cli -s "$SOCK" shutdown nosave >/dev/null 2>&1 || true
+    for _ in $(seq 100); do [[ -S $SOCK ]] || break; sleep 0.05; done
+    rm -rf "$T/appendonlydir"
+}
 conf() {
     cat >"$T/c.conf" <<EOC
 [collector]
 redis_url = unix:$SOCK
-block = 100ms
-discover_interval = 1s
 batch = 200
 log_level = warning
 EOC
 }
+start_collectors() { # bin count log-prefix
+    for c in $(seq "$2"); do
+        "$1/canh-collector" -c "$T/c.conf" >/dev/null 2>>"$T/$3$c.log" &
+        PIDS+=($!)
+    done
+}
 
-# Events in redis-cli --pipe's RESP form.
+# Events in redis-cli --pipe's RESP form: gen N MODE
+#   load      4 agents, 2000 sources, 3 kinds, findings of 3 events
+#   burst     1 agent, one finding: new + N-1 updates
+#   distinct  1 agent, N findings of N sources, one new event each
+#   latency   4 agents, a new source and finding per event
 gen() {
     python3 - "$1" "$2" <<'PY'
 import json, sys, time
 n, mode = int(sys.argv[1]), sys.argv[2]
-kinds = [("portscan", "attack.other", "medium"), ("syn_flood", "attack.dos", "high"),
-         ("defacement", "attack.defacement", "critical")]
+kinds = [("portscan", "attack.other", "Các hình thức tấn công mạng khác", "Other attack", "medium", "scan.rules"),
+         ("syn_flood", "attack.dos", "Tấn công từ chối dịch vụ", "Denial of service", "high", "flood.rules"),
+         ("defacement", "attack.defacement", "Tấn công thay đổi giao diện", "Defacement", "critical", "http.rules")]
+eve_sev = {"critical": 1, "high": 1, "medium": 2, "low": 3}
 out = sys.stdout.buffer
 def resp(*args):
     b = [b"*%d\r\n" % len(args)]
@@ -61,72 +96,113 @@ def resp(*args):
     return b"".join(b)
 t = time.strftime("%Y-%m-%dT%H:%M:%S.000000+0000", time.gmtime())
 for i in range(n):
-    agent = "gw-%d" % (i % 4)
-    src = "10.%d.%d.%d" % (i % 7, (i // 7) % 250, i % 2000 // 250) if mode == "load" else "172.%d.%d.%d" % (16 + i // 65536 % 16, i // 256 % 256, i % 256)
-    kind, tax, sev = kinds[(i // 3) % 3] if mode == "load" else kinds[0]
-    ev = {"timestamp": t, "event_type": "alert", "src_ip": src, "dest_ip": "198.51.100.%d" % (i % 4),
-          "dest_port": 80, "proto": "TCP",
-          "alert": {"signature": "canh " + kind, "category": tax, "severity": 2},
-          "canh": {"v": 1, "id": "%s:bench:%08d" % (agent, i), "finding_id": "%s:bench:f%d" % (agent, i // 3),
-                   "agent": agent, "agency": "Agency %d" % (i % 4), "kind": kind,
-                   "state": "new" if i % 3 == 0 else "update",
-                   "taxonomy": {"code": tax, "vi": "x", "en": "x"}, "severity": sev, "class": "normal",
-                   "rule": "bench.rules:" + kind, "asset": {"name": "web", "owner": "o", "level": 2},
-                   "first_seen": t, "last_seen": t, "counters": {"packets": i}, "evidence": {}}}
+    if mode == "load":
+        agent, finding, state = "gw-%d" % (i % 4), i // 3, ("new" if i % 3 == 0 else "update")
+        src = "10.%d.%d.%d" % (i % 7, (i // 7) % 250, i % 2000 // 250)
+        kind = kinds[(i // 3) % 3]
+    elif mode == "burst":
+        agent, finding, state, src, kind = "gw-0", 0, ("new" if i == 0 else "update"), "203.0.113.7", kinds[1]
+    elif mode == "distinct":
+        agent, finding, state, kind = "gw-0", i, "new", kinds[1]
+        src = "172.%d.%d.%d" % (16 + i // 65536 % 16, i // 256 % 256, i % 256)
+    else:
+        agent, finding, state, kind = "gw-%d" % (i % 4), i, "new", kinds[0]
+        src = "172.%d.%d.%d" % (16 + i // 65536 % 16, i // 256 % 256, i % 256)
+    name, code, vi, en, sev, rules = kind
+    dst = "198.51.100.%d" % (10 + i % 4 if mode == "load" else 10)
+    ev = {"timestamp": t, "flow_id": 1000 + i, "in_iface": "eth0",
+          "event_type": "alert" if state == "new" else "finding",
+          "src_ip": src, "src_port": 40000 + i % 20000, "dest_ip": dst, "dest_port": 80, "proto": "TCP",
+          "community_id": "1:bench%08d=" % i, "host": agent,
+          "alert": {"action": "allowed", "gid": 1, "signature_id": 9000001 + kinds.index(kind), "rev": 1,
+                    "signature": "canh " + name, "category": "%s / %s" % (vi, en), "severity": eve_sev[sev]},
+          "canh": {"v": 1, "id": "%s:bench:%08d" % (agent, i), "finding_id": "%s:bench:f%d" % (agent, finding),
+                   "agent": agent, "agency": "Agency %s" % agent[-1], "kind": name, "state": state,
+                   "taxonomy": {"code": code, "vi": vi, "en": en}, "severity": sev, "class": "normal",
+                   "rule": "%s:%d" % (rules, 8 + kinds.index(kind)),
+                   "asset": {"name": "portal", "owner": "Sở Y tế", "level": 2},
+                   "first_seen": t, "last_seen": t,
+                   "counters": {"packets": 100 + i, "bytes": 6000 + 60 * i, "pps": 250},
+                   "evidence": {"top_ports": [80, 443], "sample": "bench"}}}
     out.write(resp("XADD", "canh:events:" + agent, "MAXLEN", "~", "10000000", "*", "event",
                    json.dumps(ev, ensure_ascii=False, separators=(",", ":"))))
 PY
 }
 
+# The agents' streams, named (a SCAN over every key while the collector
+# works would load the Redis being measured).
 drained() {
-    local k
+    local k lag pend
     for k in canh:events:gw-0 canh:events:gw-1 canh:events:gw-2 canh:events:gw-3; do
-        [[ $(redis-cli -s "$SOCK" XINFO GROUPS "$k" 2>/dev/null | grep -A1 '^lag$' | tail -1) == 0 ]] || return 1
-        [[ $(redis-cli -s "$SOCK" XPENDING "$k" canh-collectors | head -1) == 0 ]] || return 1
+        [[ $(redis-cli -s "$SOCK" EXISTS "$k") == 1 ]] || continue
+        lag=$(redis-cli -s "$SOCK" XINFO GROUPS "$k" 2>/dev/null | grep -A1 '^lag$' | tail -1)
+        [[ $lag == 0 ]] || return 1
+        pend=$(redis-cli -s "$SOCK" XPENDING "$k" canh-collectors | head -1)
+        [[ $pend == 0 ]] || return 1
     done
 }
-
-throughput() {
-    local collectors=$1
-    start_redis
-    conf
-    gen "$N" load | redis-cli -s "$SOCK" --pipe >/dev/null
-    local t0 t1
-    t0=$(date +%s.%N)
-    for c in $(seq "$collectors"); do
-        "$BIN/canh-collector" -c "$T/c.conf" 2>>"$T/c$c.log" &
-        PIDS+=($!)
-    done
+# wait_drained t0: seconds from t0 until drained (or DRAIN_MAX), on stdout
+wait_drained() {
+    local t0=$1 now
     sleep 0.2
-    until drained; do sleep 0.05; done
-    t1=$(date +%s.%N)
-    local inc
-    inc=$(redis-cli -s "$SOCK" XLEN canh:incidents)
-    python3 -c "import sys; n,a,b,c,i=map(float,sys.argv[1:]); print('throughput, %d collector(s): %d events in %.2f s = %.0f events/s (%d incident announcements)' % (c, n, b-a, n/(b-a), i))" \
-        "$N" "$t0" "$t1" "$collectors" "$inc"
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    PIDS=()
-    redis-cli -s "$SOCK" shutdown nosave >/dev/null 2>&1 || true
-    sleep 0.3
-    rm -rf "$T/appendonlydir"
+    while :; do
+        now=$(date +%s.%N)
+        if drained; then break; fi
+        if python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) - float(sys.argv[2]) > float(sys.argv[3]) else 1)" "$now" "$t0" "$DRAIN_MAX"; then
+            echo "timeout"; return
+        fi
+        sleep 0.05
+    done
+    python3 -c "import sys; print('%.3f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$t0"
 }
+conflict_warnings() { cat "$T"/"$1"*.log 2>/dev/null | grep -c 'still conflicting' || true; }
 
-latency() {
+# drain BIN COLLECTORS MODE COUNT → "events/s" (or 0 on timeout), details to stderr
+drain() {
+    local bin=$1 n=$2 mode=$3 count=$4 tag
+    tag=d$RANDOM
     start_redis
     conf
-    local count=$((RATE * 10))
-    "$BIN/canh-collector" -c "$T/c.conf" 2>>"$T/lat.log" &
-    PIDS+=($!)
-    sleep 1
-    # Feed at RATE/s in 20 slices a second.
+    gen "$count" "$mode" | redis-cli -s "$SOCK" --pipe >/dev/null
+    local t0 secs
+    t0=$(date +%s.%N)
+    start_collectors "$bin" "$n" "$tag"
+    secs=$(wait_drained "$t0")
+    local inc conf_w
+    inc=$(redis-cli -s "$SOCK" XLEN canh:incidents)
+    conf_w=$(conflict_warnings "$tag")
+    stop_redis
+    if [[ $secs == timeout ]]; then
+        echo "    $mode x$count, $n collector(s): not drained in ${DRAIN_MAX}s ($conf_w conflict warnings)" >&2
+        echo "0 $conf_w"
+        return
+    fi
+    python3 -c "import sys; c,s=float(sys.argv[1]),float(sys.argv[2]); print('%.0f' % (c/s), sys.argv[3])" \
+        "$count" "$secs" "$conf_w"
+    echo "    $mode x$count, $n collector(s): ${secs}s, $inc incident announcements, $conf_w conflict warnings" >&2
+}
+
+# latency BIN RATE → "median p99"
+latency() {
+    local bin=$1 rate=$2 tag=l$RANDOM
+    start_redis
+    conf
+    local count=$((rate * 10))
+    # the streams and the group exist before the collector starts
+    gen 4 latency | redis-cli -s "$SOCK" --pipe >/dev/null
+    start_collectors "$bin" 1 "$tag"
+    local t0
+    t0=$(date +%s.%N)
+    wait_drained "$t0" >/dev/null
+    redis-cli -s "$SOCK" DEL canh:incidents >/dev/null
     gen "$count" latency >"$T/lat.resp"
-    python3 - "$T/lat.resp" "$RATE" "$SOCK" <<'PY'
+    # Feed at RATE/s in 100 slices a second.
+    python3 - "$T/lat.resp" "$rate" "$SOCK" <<'PY'
 import socket, sys, time
 data = open(sys.argv[1], "rb").read().split(b"*8\r\n")[1:]
 rate = int(sys.argv[2])
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[3])
-per = max(1, rate // 20); start = time.time()
+per = max(1, rate // 100); start = time.time()
 for i in range(0, len(data), per):
     s.sendall(b"".join(b"*8\r\n" + d for d in data[i:i + per]))
     delay = start + (i + per) / rate - time.time()
@@ -136,8 +212,9 @@ try:
     while s.recv(65536): pass
 except Exception: pass
 PY
-    until drained; do sleep 0.05; done
-    python3 - "$SOCK" "$RATE" <<'PY'
+    t0=$(date +%s.%N)
+    wait_drained "$t0" >/dev/null
+    python3 - "$SOCK" "$rate" <<'PY'
 import subprocess, sys
 raw = subprocess.run(["redis-cli", "-s", sys.argv[1], "XRANGE", "canh:incidents", "-", "+"],
                      capture_output=True, text=True).stdout.split("\n")
@@ -151,13 +228,79 @@ for i, l in enumerate(raw):
         lat.append(entry_ms - ev_ms)
 lat.sort()
 if not lat:
-    print("latency: no incidents measured"); sys.exit(1)
+    print("-1 -1"); sys.exit(0)
 med = lat[len(lat) // 2]; p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-print("latency XADD -> canh:incidents at %s events/s: %d incidents, median %d ms, p99 %d ms, max %d ms"
-      % (sys.argv[2], len(lat), med, p99, lat[-1]))
+print(med, p99)
+print("    latency at %s events/s: %d incidents, median %d ms, p99 %d ms, max %d ms"
+      % (sys.argv[2], len(lat), med, p99, lat[-1]), file=sys.stderr)
 PY
+    stop_redis
 }
 
-throughput 1
-throughput 2
-latency
+# One run of every figure for one build: lines "name value" in $T/<label>.<run>
+one_run() {
+    local bin=$1 out=$2 r
+    echo "  $(basename "$(dirname "$(dirname "$bin")")") ($bin):" >&2
+    r=$(drain "$bin" 1 load "$N"); echo "one ${r%% *}" >>"$out"
+    r=$(drain "$bin" 2 load "$N"); echo "two ${r%% *}" >>"$out"
+    r=$(drain "$bin" 1 distinct 5000); echo "distinct ${r%% *}" >>"$out"
+    r=$(drain "$bin" 1 burst 5000); echo "burst ${r%% *}" >>"$out"; echo "burst_conflicts ${r##* }" >>"$out"
+    r=$(latency "$bin" 500); echo "p50_500 ${r%% *}" >>"$out"; echo "p99_500 ${r##* }" >>"$out"
+    r=$(latency "$bin" 5000); echo "p50_5000 ${r%% *}" >>"$out"; echo "p99_5000 ${r##* }" >>"$out"
+}
+
+for run in $(seq "$RUNS"); do
+    echo "run $run of $RUNS" >&2
+    one_run "$BIN" "$T/new.$run"
+    [[ -z $BASE ]] || one_run "$BASE" "$T/base.$run"
+done
+
+python3 - "$T" "$RUNS" "$BASE" "$N" <<'PY'
+import sys, os
+d, runs, base, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def load(label):
+    runsv = []
+    for r in range(1, runs + 1):
+        v = {}
+        for line in open(os.path.join(d, "%s.%d" % (label, r))):
+            k, x = line.split()
+            v[k] = float(x)
+        v["ratio"] = v["two"] / v["one"] if v["one"] else 0
+        v["burst_vs_distinct"] = v["burst"] / v["distinct"] if v["distinct"] else 0
+        runsv.append(v)
+    return runsv
+def spread(vals, fmt):
+    vals = sorted(vals)
+    return "%s (%s .. %s)" % (fmt % vals[len(vals) // 2], fmt % vals[0], fmt % vals[-1])
+rows = [("one collector, events/s (N=%s)" % n, "one", "%.0f"),
+        ("two collectors, events/s", "two", "%.0f"),
+        ("two / one", "ratio", "%.2f"),
+        ("5,000 distinct findings, events/s", "distinct", "%.0f"),
+        ("5,000 events of one finding, events/s", "burst", "%.0f"),
+        ("one finding / distinct", "burst_vs_distinct", "%.2f"),
+        ("conflict warnings in the burst", "burst_conflicts", "%.0f"),
+        ("latency at 500/s, median ms", "p50_500", "%.0f"),
+        ("latency at 500/s, p99 ms", "p99_500", "%.0f"),
+        ("latency at 5,000/s, median ms", "p50_5000", "%.0f"),
+        ("latency at 5,000/s, p99 ms", "p99_5000", "%.0f")]
+new = load("new")
+old = load("base") if base else None
+print("\nmedian (min .. max) of %d run(s)%s" % (runs, "; before = CANH_BIN_BASE" if old else ""))
+for title, k, fmt in rows:
+    line = "%-40s %s" % (title, spread([v[k] for v in new], fmt))
+    if old:
+        line += "   before: %s" % spread([v[k] for v in old], fmt)
+    print(line)
+def worst(k, lo):
+    vals = [v[k] for v in new]
+    return min(vals) if lo else max(vals)
+targets = [("events/s per collector >= 20,000", worst("one", True) >= 20000),
+           ("two collectors >= 1.8 x one", worst("ratio", True) >= 1.8),
+           ("p99 < 100 ms at 500 events/s", 0 <= worst("p99_500", False) < 100),
+           ("p99 < 250 ms at 5,000 events/s", 0 <= worst("p99_5000", False) < 250),
+           ("one-finding burst >= distinct, 0 conflict warnings",
+            worst("burst_vs_distinct", True) >= 1.0 and worst("burst_conflicts", False) == 0)]
+print("\ntargets (issue 17), every run:")
+for t, ok in targets:
+    print("  %-52s %s" % (t, "met" if ok else "NOT met"))
+PY

@@ -12,6 +12,7 @@
  * closed) are taken from the write's answer, never from the plan.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,208 @@
 #define MAX_CONFLICT_RETRIES 50
 
 static void load_now(struct job *j);
+static void decide(struct job *j, const redisReply *hb);
+
+/* ---- what this collector knows ---------------------------------------
+ *
+ * The incidents of keys, the correlation tables of sources and the
+ * suppressions of findings as this collector last read them or wrote them
+ * (a write that answered OK).  An event whose every key is known is
+ * decided at once, without a state read: a burst of one finding costs one
+ * round trip an event, not two.  Knowledge is a hint, never trusted for
+ * correctness: every write carries its guards (incident ver, canh:ikeys
+ * value, source ver, suppression value), so a change by another collector
+ * or canh-ctl makes it CONFLICT, which forgets the keys and reads them
+ * again.  Entries older than KNOWN_TTL_US are not used, and the table is
+ * emptied when full, so it stays small. */
+
+#define KNOWN_MAX 512 /* slots; emptied at 3/4 */
+#define KNOWN_TTL_US 2000000
+
+enum known_kind { KNOWN_INCIDENT = 1, KNOWN_SOURCE, KNOWN_SUPPRESSION };
+
+struct known_entry {
+    enum known_kind kind; /* 0: free */
+    char key[INCIDENT_KEY_LEN];
+    uint64_t at_us;
+    char id[INCIDENT_ID_LEN]; /* incident: canh:ikeys value */
+    struct incident *inc;     /* incident: NULL when none */
+    struct corr_state *src;   /* source */
+    char suppression[160];    /* suppression */
+};
+
+struct known {
+    struct known_entry e[KNOWN_MAX];
+    size_t used;
+};
+
+static uint64_t known_hash(enum known_kind kind, const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)kind;
+    for (; *key; key++)
+        h = (h ^ (uint8_t)*key) * 0x100000001b3ull;
+    return h;
+}
+
+void consume_known_clear(struct consume *rd)
+{
+    struct known *k = rd->known;
+    if (!k || k->used == 0)
+        return;
+    for (size_t i = 0; i < KNOWN_MAX; i++) {
+        free(k->e[i].inc);
+        free(k->e[i].src);
+        k->e[i].inc = NULL;
+        k->e[i].src = NULL;
+        k->e[i].kind = 0;
+    }
+    k->used = 0;
+}
+
+void consume_known_free(struct consume *rd)
+{
+    consume_known_clear(rd);
+    free(rd->known);
+    rd->known = NULL;
+}
+
+/* The slot of (kind, key): its entry, or the free slot where it goes. */
+static struct known_entry *known_slot(struct known *k, enum known_kind kind, const char *key)
+{
+    size_t i = known_hash(kind, key) % KNOWN_MAX;
+    for (;; i = (i + 1) % KNOWN_MAX) {
+        struct known_entry *e = &k->e[i];
+        if (!e->kind || (e->kind == kind && strcmp(e->key, key) == 0))
+            return e;
+    }
+}
+
+/* A fresh entry of (kind, key), or NULL. */
+static struct known_entry *known_get(struct consume *rd, enum known_kind kind, const char *key,
+                                     uint64_t now_us)
+{
+    if (!rd->known || !key[0])
+        return NULL;
+    struct known_entry *e = known_slot(rd->known, kind, key);
+    return e->kind && e->at_us + KNOWN_TTL_US > now_us ? e : NULL;
+}
+
+/* The entry for (kind, key), emptied for new content; NULL without memory
+ * or for an over-long key. */
+static struct known_entry *known_set(struct consume *rd, enum known_kind kind, const char *key,
+                                     uint64_t now_us)
+{
+    if (strlen(key) >= INCIDENT_KEY_LEN || !key[0])
+        return NULL;
+    if (!rd->known && !(rd->known = calloc(1, sizeof(*rd->known))))
+        return NULL;
+    struct known *k = rd->known;
+    struct known_entry *e = known_slot(k, kind, key);
+    if (!e->kind) {
+        if (k->used >= KNOWN_MAX * 3 / 4) {
+            consume_known_clear(rd);
+            e = known_slot(k, kind, key);
+        }
+        k->used++;
+        e->kind = kind;
+        snprintf(e->key, sizeof(e->key), "%s", key);
+    }
+    free(e->inc);
+    free(e->src);
+    e->inc = NULL;
+    e->src = NULL;
+    e->at_us = now_us;
+    return e;
+}
+
+/* Records the state j's write left (it answered OK): after's incidents,
+ * or for slots it left as loaded j->ld's, are taken over, not copied. */
+static void known_put(struct consume *rd, struct job *j)
+{
+    struct process_load *a = j->after;
+    uint64_t now = units_now_us();
+    for (size_t i = 0; i < a->n; i++) {
+        struct incident **inc = a->as_loaded[i] ? &j->ld.inc[i] : &a->inc[i];
+        struct known_entry *e = known_set(rd, KNOWN_INCIDENT, a->keys[i], now);
+        if (!e)
+            continue;
+        snprintf(e->id, sizeof(e->id), "%s", a->ids[i]);
+        e->inc = *inc;
+        *inc = NULL;
+    }
+    struct known_entry *e;
+    if (j->src_key[0] && (e = known_set(rd, KNOWN_SOURCE, j->src_key, now))) {
+        if ((e->src = malloc(sizeof(*e->src))))
+            corr_state_copy(e->src, &a->src);
+        else
+            e->at_us = 0;
+    }
+    char field[160];
+    process_suppression_field(&j->ev, field, sizeof(field));
+    if ((e = known_set(rd, KNOWN_SUPPRESSION, field, now)))
+        snprintf(e->suppression, sizeof(e->suppression), "%s", a->suppression);
+}
+
+/* Fills j->ld from what is known; false (j->ld untouched) unless every
+ * key of j is.  The incidents are handed to j (no other job of the same
+ * key runs meanwhile: the gate) and come back with its write. */
+static bool known_fill(struct consume *rd, struct job *j)
+{
+    uint64_t now = units_now_us();
+    char field[160];
+    process_suppression_field(&j->ev, field, sizeof(field));
+    struct known_entry *sup = known_get(rd, KNOWN_SUPPRESSION, field, now);
+    struct known_entry *src = j->src_key[0] ? known_get(rd, KNOWN_SOURCE, j->src_key, now) : NULL;
+    if (!sup || (j->src_key[0] && !src))
+        return false;
+    struct known_entry *inc[LOAD_MAX];
+    for (size_t i = 0; i < j->ld.n; i++)
+        if (!(inc[i] = known_get(rd, KNOWN_INCIDENT, j->ld.keys[i], now)))
+            return false;
+    for (size_t i = 0; i < j->ld.n; i++) {
+        snprintf(j->ld.ids[i], sizeof(j->ld.ids[i]), "%s", inc[i]->id);
+        j->ld.inc[i] = inc[i]->inc;
+        inc[i]->inc = NULL;
+        inc[i]->at_us = 0; /* lent to j */
+    }
+    if (src)
+        corr_state_copy(&j->ld.src, src->src);
+    else
+        memset(&j->ld.src, 0, sizeof(j->ld.src));
+    snprintf(j->ld.suppression, sizeof(j->ld.suppression), "%s", sup->suppression);
+    j->ld.seen = false; /* the write checks the dedup marker itself */
+    return true;
+}
+
+/* Forget j's keys: its write conflicted or failed. */
+static void known_drop(struct consume *rd, const struct job *j)
+{
+    if (!rd->known)
+        return;
+    uint64_t now = units_now_us();
+    for (size_t i = 0; i < j->ld.n; i++) {
+        struct known_entry *e = known_get(rd, KNOWN_INCIDENT, j->ld.keys[i], now);
+        if (e)
+            e->at_us = 0;
+    }
+    struct known_entry *e = known_get(rd, KNOWN_SOURCE, j->src_key, now);
+    if (e)
+        e->at_us = 0;
+    char field[160];
+    process_suppression_field(&j->ev, field, sizeof(field));
+    if ((e = known_get(rd, KNOWN_SUPPRESSION, field, now)))
+        e->at_us = 0;
+}
+
+/* Start j: decided at once from what is known, else after a read. */
+static void start(struct job *j)
+{
+    if (j->kind == JOB_EVENT && known_fill(j->c->rd, j)) {
+        decide(j, NULL);
+        return;
+    }
+    load_now(j);
+}
 
 static uint32_t random_u32(void *user)
 {
@@ -45,18 +248,35 @@ static struct process_env env_now(struct collector *c)
 
 /* ---- the key gate ---------------------------------------------------- */
 
-static bool same_key(const char *a, const char *b)
+static uint64_t key_hash(const char *key)
 {
-    return a[0] != '\0' && strcmp(a, b) == 0;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *key; key++)
+        h = (h ^ (uint8_t)*key) * 0x100000001b3ull;
+    return h;
 }
 
+/* The hashes of j's keys (its incident keys, then its source). */
+static void hash_keys(struct job *j)
+{
+    j->n_khash = 0;
+    for (size_t i = 0; i < j->ld.n; i++)
+        j->khash[j->n_khash++] = key_hash(j->ld.keys[i]);
+    if (j->src_key[0])
+        j->khash[j->n_khash++] = key_hash(j->src_key);
+}
+
+static const char *key_at(const struct job *j, size_t i)
+{
+    return i < j->ld.n ? j->ld.keys[i] : j->src_key;
+}
+
+/* Whether a and b share a key: hashes first, names only when they match. */
 static bool jobs_overlap(const struct job *a, const struct job *b)
 {
-    if (same_key(a->src_key, b->src_key))
-        return true;
-    for (size_t i = 0; i < a->ld.n; i++)
-        for (size_t k = 0; k < b->ld.n; k++)
-            if (same_key(a->ld.keys[i], b->ld.keys[k]))
+    for (size_t i = 0; i < a->n_khash; i++)
+        for (size_t k = 0; k < b->n_khash; k++)
+            if (a->khash[i] == b->khash[k] && strcmp(key_at(a, i), key_at(b, k)) == 0)
                 return true;
     return false;
 }
@@ -92,21 +312,21 @@ static void deactivate(struct consume *rd, struct job *j)
 }
 
 /* Start the waiting jobs that no longer share a key with anything before
- * them. */
-static void start_waiting(struct collector *c)
+ * them; only those that shared one with ended can have become free. */
+static void start_waiting(struct collector *c, const struct job *ended)
 {
     struct consume *rd = c->rd;
     struct job **p = &rd->waiting;
     while (*p) {
         struct job *j = *p;
-        if (must_wait(rd, j, j)) {
+        if (!jobs_overlap(ended, j) || must_wait(rd, j, j)) {
             p = &j->next;
             continue;
         }
         *p = j->next;
         activate(rd, j);
-        load_now(j);
-        p = &rd->waiting; /* the list may have changed under load_now */
+        start(j);
+        p = &rd->waiting; /* the list may have changed under start */
     }
 }
 
@@ -117,13 +337,17 @@ static void job_end(struct job *j)
     if (was_active)
         deactivate(c->rd, j);
     process_load_free(&j->ld);
+    if (j->after) {
+        process_load_free(j->after);
+        free(j->after);
+    }
     ingest_event_free(&j->ev);
     ingest_heartbeat_free(&j->hb);
     free(j->raw);
     bool counted = j->counted;
-    free(j);
     if (was_active && c->rd->waiting)
-        start_waiting(c);
+        start_waiting(c, j);
+    free(j);
     if (counted && --c->rd->inflight == 0)
         consume_maybe_read(c);
 }
@@ -141,6 +365,12 @@ static void on_apply(redisReply *reply, void *priv)
         r = store_result_parse(reply->str, reply->len);
     switch (r) {
     case STORE_OK:
+        /* A close changes incidents events know; heartbeats and
+         * fault.link touch only fault keys, which no event has. */
+        if (j->kind == JOB_CLOSE || j->linked_others)
+            consume_known_clear(c->rd);
+        else if (j->kind == JOB_EVENT && j->after && j->after->n)
+            known_put(c->rd, j);
         c->stats.opened += (uint64_t)j->planned_opened;
         c->stats.escalated += (uint64_t)j->planned_escalated;
         c->stats.updated += (uint64_t)j->planned_updated;
@@ -159,6 +389,8 @@ static void on_apply(redisReply *reply, void *priv)
         break;
     case STORE_CONFLICT:
         c->stats.conflicts++;
+        if (j->kind == JOB_EVENT)
+            known_drop(c->rd, j);
         if (++j->attempts < MAX_CONFLICT_RETRIES && j->kind != JOB_CLOSE && j->kind != JOB_SILENT) {
             process_load_free(&j->ld);
             load_now(j);
@@ -169,6 +401,7 @@ static void on_apply(redisReply *reply, void *priv)
                      j->stream, j->entry_id, j->attempts);
         break;
     case STORE_ERROR:
+        consume_known_clear(c->rd);
         c->stats.errors++;
         log_err("%s %s: write failed: %s", j->stream, j->entry_id,
                 reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
@@ -187,7 +420,8 @@ static void apply(struct job *j, struct store_ops *o)
         job_end(j);
         return;
     }
-    int rc = redis_link_command(j->c->link, COLLECTOR_CMD, on_apply, j, (int)argc, argv, lens);
+    int rc = store_eval(j->c->link, COLLECTOR_CMD, &store_apply_script, on_apply, j, (int)argc - 2,
+                        argv + 2, lens + 2);
     free(argv);
     free(lens);
     store_ops_free(o);
@@ -266,14 +500,26 @@ static void on_load(redisReply *reply, void *priv)
         reply->element[2 + j->ld.n]->type == REDIS_REPLY_STRING)
         snprintf(j->ld.suppression, sizeof(j->ld.suppression), "%s",
                  reply->element[2 + j->ld.n]->str);
+    const redisReply *hb = reply->elements > 2 + j->ld.n ? reply->element[2 + j->ld.n] : NULL;
+    decide(j, hb);
+}
 
+/* Decide what j writes from the state in j->ld, and write it. */
+static void decide(struct job *j, const redisReply *hb)
+{
+    struct collector *c = j->c;
     struct process_env env = env_now(c);
     struct store_ops o;
     store_ops_init(&o);
     switch (j->kind) {
     case JOB_EVENT: {
         struct process_outcome out;
-        if (process_plan_event(&env, j->stream, j->entry_id, &j->ev, &j->ld, &o, &out) < 0) {
+        if (!j->after && (j->after = malloc(sizeof(*j->after)))) {
+            memset(j->after->inc, 0, sizeof(j->after->inc));
+            j->after->n = 0;
+        }
+        if (!j->after || process_plan_event_after(&env, j->stream, j->entry_id, &j->ev, &j->ld, &o,
+                                                  &out, j->after) < 0) {
             log_err("%s %s: out of memory", j->stream, j->entry_id);
             store_ops_free(&o);
             job_end(j);
@@ -283,6 +529,7 @@ static void on_load(redisReply *reply, void *priv)
         j->planned_escalated = out.escalated;
         j->planned_updated = out.updated;
         j->planned_suppressed = out.suppressed;
+        j->linked_others = out.linked_others;
         break;
     }
     case JOB_HEARTBEAT:
@@ -304,7 +551,6 @@ static void on_load(redisReply *reply, void *priv)
         break;
     }
     case JOB_SILENT: {
-        const redisReply *hb = reply->elements > 2 + j->ld.n ? reply->element[2 + j->ld.n] : NULL;
         char agency[256] = "";
         if (hb && hb->type == REDIS_REPLY_STRING && hb->len) {
             json_t *root = json_loadb(hb->str, hb->len, 0, NULL);
@@ -330,39 +576,103 @@ static void on_load(redisReply *reply, void *priv)
     apply(j, &o);
 }
 
+/* Second step of a read: the dedup marker, source table, incidents (by
+ * the ids in j->ld.ids) and the suppression or agent record, in one
+ * script that names every key it reads. */
+static void load_state(struct job *j)
+{
+    struct argv_builder b = {0};
+    char seen[160] = "", field[160] = "", hashes[LOAD_MAX][128];
+    const char *extra = NULL, *extra_field = NULL;
+    if (j->kind == JOB_EVENT) {
+        snprintf(seen, sizeof(seen), STORE_SEEN_PREFIX "%s", j->ev.id);
+        process_suppression_field(&j->ev, field, sizeof(field));
+        extra = STORE_SUPPRESSIONS;
+        extra_field = field;
+    } else if (j->kind == JOB_SILENT) {
+        extra = STORE_AGENTS;
+        extra_field = j->subject;
+    }
+    size_t nkeys = (seen[0] != '\0') + (j->src_key[0] != '\0') + (extra != NULL);
+    for (size_t i = 0; i < j->ld.n; i++)
+        nkeys += j->ld.ids[i][0] != '\0';
+    ab_num(&b, nkeys);
+    if (seen[0])
+        ab_add(&b, seen);
+    if (j->src_key[0])
+        ab_add(&b, j->src_key);
+    for (size_t i = 0; i < j->ld.n; i++)
+        if (j->ld.ids[i][0]) {
+            snprintf(hashes[i], sizeof(hashes[i]), STORE_INCIDENT_PREFIX "%s", j->ld.ids[i]);
+            ab_add(&b, hashes[i]);
+        }
+    if (extra)
+        ab_add(&b, extra);
+    ab_add(&b, seen[0] ? "1" : "0");
+    ab_add(&b, j->src_key[0] ? "1" : "0");
+    ab_num(&b, j->ld.n);
+    for (size_t i = 0; i < j->ld.n; i++)
+        ab_add(&b, j->ld.ids[i]);
+    ab_add(&b, extra ? "1" : "0");
+    ab_add(&b, extra_field ? extra_field : "");
+    if (store_eval(j->c->link, COLLECTOR_CMD, &store_load_script, on_load, j, b.n, b.v, b.len) < 0)
+        job_end(j);
+}
+
+/* canh:ikeys values of j's incident keys (HMGET). */
+static void on_ids(redisReply *reply, void *priv)
+{
+    struct job *j = priv;
+    if (!reply) {
+        job_end(j);
+        return;
+    }
+    size_t want = 0;
+    for (size_t i = 0; i < j->ld.n; i++)
+        want += j->ld.keys[i][0] != '#';
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != want) {
+        j->c->stats.errors++;
+        log_err("%s %s: incident index read failed: %s", j->stream, j->entry_id,
+                reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        job_end(j);
+        return;
+    }
+    for (size_t i = 0, r = 0; i < j->ld.n; i++) {
+        if (j->ld.keys[i][0] == '#')
+            continue;
+        const redisReply *v = reply->element[r++];
+        snprintf(j->ld.ids[i], sizeof(j->ld.ids[i]), "%s",
+                 v->type == REDIS_REPLY_STRING && v->len < INCIDENT_ID_LEN ? v->str : "");
+    }
+    load_state(j);
+}
+
+/* Read the state j's decision rests on: the incident ids of its keys in
+ * canh:ikeys (a key "#<id>" names an incident directly), then the rest.
+ * Two steps, not atomic: the write's guards catch a change in between. */
 static void load_now(struct job *j)
 {
     struct argv_builder b = {0};
-    char seen[160] = "", field[160];
-    ab_add(&b, "EVAL");
-    ab_add(&b, store_load_lua);
-    ab_add(&b, "0");
-    if (j->kind == JOB_EVENT)
-        snprintf(seen, sizeof(seen), STORE_SEEN_PREFIX "%s", j->ev.id);
-    ab_add(&b, seen);
-    ab_add(&b, j->src_key);
-    ab_num(&b, j->ld.n);
-    for (size_t i = 0; i < j->ld.n; i++)
-        ab_add(&b, j->ld.keys[i]);
-    if (j->kind == JOB_SILENT) {
-        ab_num(&b, 1);
-        ab_add(&b, STORE_AGENTS);
-        ab_add(&b, j->subject);
-    } else if (j->kind == JOB_EVENT) {
-        process_suppression_field(&j->ev, field, sizeof(field));
-        ab_num(&b, 1);
-        ab_add(&b, STORE_SUPPRESSIONS);
-        ab_add(&b, field);
-    } else {
-        ab_num(&b, 0);
+    ab_add(&b, "HMGET");
+    ab_add(&b, STORE_IKEYS);
+    for (size_t i = 0; i < j->ld.n; i++) {
+        if (j->ld.keys[i][0] == '#')
+            snprintf(j->ld.ids[i], sizeof(j->ld.ids[i]), "%s", j->ld.keys[i] + 1);
+        else
+            ab_add(&b, j->ld.keys[i]);
     }
-    if (send_cmd(j->c, COLLECTOR_CMD, on_load, j, &b) < 0)
+    if (b.n == 2) {
+        load_state(j);
+        return;
+    }
+    if (send_cmd(j->c, COLLECTOR_CMD, on_ids, j, &b) < 0)
         job_end(j);
 }
 
 void consume_job_load(struct job *j)
 {
     struct consume *rd = j->c->rd;
+    hash_keys(j);
     if (must_wait(rd, j, NULL)) {
         struct job **p = &rd->waiting;
         while (*p)
@@ -372,14 +682,20 @@ void consume_job_load(struct job *j)
         return;
     }
     activate(rd, j);
-    load_now(j);
+    start(j);
 }
 
 struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counted)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    /* Zeroed but for the source table's entries (25 KiB, used up to n). */
+    struct job *j = malloc(sizeof(*j));
     if (!j)
         return NULL;
+    size_t hole = offsetof(struct job, ld) + offsetof(struct process_load, src) +
+                  offsetof(struct corr_state, v);
+    size_t after_hole = hole + sizeof(j->ld.src.v);
+    memset(j, 0, hole);
+    memset((char *)j + after_hole, 0, sizeof(*j) - after_hole);
     j->c = c;
     j->kind = kind;
     j->counted = counted;

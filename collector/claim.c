@@ -154,12 +154,12 @@ static const char claim_lua[] = CONSUME_CAP_LUA
     "cap(r[2], tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]), is_hb(KEYS[1]))\n"
     "return r\n";
 
+static struct store_script claim_script = STORE_SCRIPT(claim_lua);
+
 static void send_claim(struct claim_req *cr, const char *cursor)
 {
     struct collector *c = cr->c;
     struct argv_builder b = {0};
-    ab_add(&b, "EVAL");
-    ab_add(&b, claim_lua);
     ab_add(&b, "1");
     ab_add(&b, c->rd->streams[cr->stream]);
     ab_add(&b, STORE_GROUP);
@@ -170,7 +170,7 @@ static void send_claim(struct claim_req *cr, const char *cursor)
     ab_num(&b, c->cfg->max_entry_bytes);
     ab_num(&b, c->cfg->max_heartbeat_bytes);
     ab_num(&b, CONSUME_OVERSIZE_HEAD);
-    if (send_cmd(c, COLLECTOR_CMD, on_claim, cr, &b) < 0) {
+    if (store_eval(c->link, COLLECTOR_CMD, &claim_script, on_claim, cr, b.n, b.v, b.len) < 0) {
         c->rd->claiming = false;
         free(cr);
     }

@@ -34,18 +34,84 @@ struct read_req {
 
 /* XREADGROUP in the server, each entry's size checked there (cap() of
  * CONSUME_CAP_LUA).  KEYS: the streams; ARGV: group, consumer, count,
- * id (">" or "0"), max entry bytes, max heartbeat bytes, head bytes.  A
- * script cannot block, so an idle collector reads again at its next tick
- * (100 ms) instead of waiting in XREADGROUP BLOCK. */
+ * id (">" or "0"), max entry bytes, max heartbeat bytes, head bytes.
+ * When ">" finds nothing it answers {"canh_idle", id per stream}: the
+ * group's last delivered id of each stream, from which the wake-up read
+ * waits (XREAD BLOCK cannot run in a script). */
 static const char read_lua[] = CONSUME_CAP_LUA
     "local args = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
     "for i = 1, #KEYS do args[#args + 1] = KEYS[i] end\n"
     "for i = 1, #KEYS do args[#args + 1] = ARGV[4] end\n"
     "local r = redis.call(unpack(args))\n"
+    "if not r and ARGV[4] == '>' then\n"
+    "  local out = {'canh_idle'}\n"
+    "  for i = 1, #KEYS do\n"
+    "    local id = '$'\n"
+    "    local groups = redis.pcall('XINFO', 'GROUPS', KEYS[i])\n"
+    "    if type(groups) == 'table' and not groups.err then\n"
+    "      for _, g in ipairs(groups) do\n"
+    "        local h = {}\n"
+    "        for k = 1, #g, 2 do h[g[k]] = g[k + 1] end\n"
+    "        if h['name'] == ARGV[1] then id = h['last-delivered-id'] end\n"
+    "      end\n"
+    "    end\n"
+    "    out[#out + 1] = id\n"
+    "  end\n"
+    "  return out\n"
+    "end\n"
     "if not r then return {} end\n"
     "local max_entry, max_hb, head = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
     "for _, s in ipairs(r) do cap(s[2], max_entry, max_hb, head, is_hb(s[1])) end\n"
     "return r\n";
+
+static struct store_script read_script = STORE_SCRIPT(read_lua);
+
+/* ---- waiting for new entries -----------------------------------------
+ *
+ * A read that found nothing leaves the collector waiting in XREAD ...
+ * BLOCK on its read connection, from the ids the read gave (so an entry
+ * added in between wakes it at once), for at most `block`.  XREAD with
+ * COUNT 1: an idle collector takes at most one entry's bytes across the
+ * wire when it wakes (not parsed, dropped; the read that follows checks
+ * sizes in the server as always); a busy one never waits. */
+
+static void on_wake(redisReply *reply, void *priv)
+{
+    struct collector *c = priv;
+    c->rd->waiting_new = false;
+    if (!reply)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* e.g. an ACL without +xread: poll at the tick instead */
+        log_warn("XREAD BLOCK: %s; looking for new entries every 100 ms instead", reply->str);
+        c->rd->wake_refused = true;
+        return;
+    }
+    c->rd->idle = false;
+    consume_maybe_read(c);
+}
+
+static void wait_new(struct collector *c, const struct read_req *rq, const redisReply *ids)
+{
+    if (ids->elements != rq->n + 1 || c->rd->wake_refused)
+        return; /* the next tick reads */
+    struct argv_builder b = {0};
+    ab_add(&b, "XREAD");
+    ab_add(&b, "COUNT");
+    ab_add(&b, "1");
+    ab_add(&b, "BLOCK");
+    ab_num(&b, c->cfg->block_us / 1000 ? c->cfg->block_us / 1000 : 1);
+    ab_add(&b, "STREAMS");
+    if (b.n + 2 * rq->n > 600)
+        return;
+    for (size_t i = 0; i < rq->n; i++)
+        ab_add(&b, rq->keys[i]);
+    for (size_t i = 0; i < rq->n; i++) {
+        const redisReply *id = ids->element[i + 1];
+        ab_add(&b, id->type == REDIS_REPLY_STRING ? id->str : "$");
+    }
+    c->rd->waiting_new = send_cmd(c, COLLECTOR_RD, on_wake, c, &b) == 0;
+}
 
 static void on_read(redisReply *reply, void *priv)
 {
@@ -57,6 +123,10 @@ static void on_read(redisReply *reply, void *priv)
         log_warn("XREADGROUP: %s; discovering streams again", reply->str);
         c->rd->n_streams = 0;
         c->rd->next_discover_us = 0;
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements &&
+               reply->element[0]->type == REDIS_REPLY_STRING &&
+               strcmp(reply->element[0]->str, "canh_idle") == 0) {
+        wait_new(c, rq, reply);
     } else if (reply && reply->type == REDIS_REPLY_ARRAY) {
         for (size_t s = 0; s < reply->elements; s++) {
             const redisReply *sr = reply->element[s];
@@ -81,7 +151,7 @@ static void on_read(redisReply *reply, void *priv)
 void consume_maybe_read(struct collector *c)
 {
     struct consume *rd = c->rd;
-    if (rd->reading || rd->inflight || rd->stopping || !redis_link_up(c->link) ||
+    if (rd->reading || rd->waiting_new || rd->inflight || rd->stopping || !redis_link_up(c->link) ||
         rd->n_streams == 0 || rd->groups_pending)
         return;
     size_t n = c->rd->n_streams < 250 ? c->rd->n_streams : 250;
@@ -103,8 +173,6 @@ void consume_maybe_read(struct collector *c)
     if (count * n > c->cfg->max_inflight)
         count = c->cfg->max_inflight / n ? c->cfg->max_inflight / n : 1;
     struct argv_builder b = {0};
-    ab_add(&b, "EVAL");
-    ab_add(&b, read_lua);
     ab_num(&b, n);
     for (size_t i = 0; i < n; i++)
         ab_add(&b, rq->keys[i]);
@@ -116,7 +184,7 @@ void consume_maybe_read(struct collector *c)
     ab_num(&b, c->cfg->max_heartbeat_bytes);
     ab_num(&b, CONSUME_OVERSIZE_HEAD);
     c->rd->reading = true;
-    if (send_cmd(c, COLLECTOR_RD, on_read, rq, &b) < 0) {
+    if (store_eval(c->link, COLLECTOR_RD, &read_script, on_read, rq, b.n, b.v, b.len) < 0) {
         c->rd->reading = false;
         free(rq->keys);
         free(rq);
@@ -165,6 +233,7 @@ static void on_ready(void *owner)
     c->rd->groups_pending = 0;
     c->rd->own_pending_done = false;
     c->rd->scanning = c->rd->claiming = c->rd->sweeping = c->rd->watching = c->rd->reading = false;
+    c->rd->waiting_new = c->rd->wake_refused = false;
     c->rd->next_discover_us = c->rd->next_sweep_us = c->rd->next_silent_us = 0;
     /* Claim only after a first read of our own pending entries. */
     c->rd->next_claim_us = units_now_us() + 1000000;
@@ -174,7 +243,8 @@ static void on_ready(void *owner)
 static void on_lost(void *owner)
 {
     struct collector *c = owner;
-    c->rd->reading = false;
+    c->rd->reading = c->rd->waiting_new = false;
+    consume_known_clear(c->rd);
     escalate_session_lost(c->esc);
 }
 
@@ -259,8 +329,10 @@ void collector_free(struct collector *c)
     /* After the link: its pending replies (NULL now) still reach it. */
     report_due_free(c->reports);
     c->reports = NULL;
-    if (c->rd)
+    if (c->rd) {
         free(c->rd->streams);
+        consume_known_free(c->rd);
+    }
     free(c->rd);
     c->rd = NULL;
 }

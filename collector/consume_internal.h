@@ -27,6 +27,8 @@ struct consume {
     size_t n_streams, cap_streams;
     bool scanning;         /* discovery in flight */
     bool reading;          /* an XREADGROUP in flight */
+    bool waiting_new;      /* an XREAD BLOCK waits for new entries (consume.c) */
+    bool wake_refused;     /* Redis refused XREAD: poll at the tick this session */
     bool own_pending_done; /* this session re-read its own pending entries */
     size_t inflight;       /* entries being applied */
     /* Jobs of this collector whose state is loaded or being written, and
@@ -41,6 +43,10 @@ struct consume {
     uint64_t next_discover_us, next_claim_us, next_sweep_us, next_silent_us;
     bool idle; /* the last read found nothing new: read again at the next tick */
     bool stopping;
+    /* The state this collector last read or wrote (apply.c): the next
+     * event of the same keys is decided from it without reading it back;
+     * the write's guards catch anyone else's change in between. */
+    struct known *known;
 };
 
 /* ---- a command with a vector built on the fly ------------------------ */
@@ -123,12 +129,16 @@ struct job {
     char subject[INCIDENT_KEY_LEN]; /* incident id (close) or agent (silent) */
     uint64_t last_heartbeat_us;
     int attempts;
+    uint64_t khash[LOAD_MAX + 1]; /* of ld.keys and src_key, for the key gate */
+    size_t n_khash;
     bool active;        /* on consume.active */
     struct job *next;   /* in consume.active or consume.waiting */
     int planned_opened; /* what the write commits if it answers OK */
     int planned_escalated;
     int planned_updated;
     int planned_suppressed;
+    bool linked_others;         /* the write sets back links on other incidents */
+    struct process_load *after; /* the state the write leaves (events) */
 };
 
 /* consume.c: read again when nothing is in flight. */
@@ -141,6 +151,11 @@ struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counte
 void consume_job_load(struct job *j);
 /* One stream entry: [id, [field, value, ...] or nil]. */
 void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry);
+
+/* Forget everything known (apply.c); consume.c calls it when the link
+ * drops, free on exit. */
+void consume_known_clear(struct consume *rd);
+void consume_known_free(struct consume *rd);
 
 /* discover.c: SCAN (or the configured agents) and XGROUP CREATE. */
 void consume_discover(struct collector *c);

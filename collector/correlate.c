@@ -64,6 +64,14 @@ static int parse_entry(struct corr_entry *e, const char *field, size_t flen, con
     return 0;
 }
 
+void corr_state_copy(struct corr_state *dst, const struct corr_state *src)
+{
+    size_t n = src->n < CORR_MAX_ENTRIES ? src->n : CORR_MAX_ENTRIES;
+    memcpy(dst->v, src->v, n * sizeof(src->v[0]));
+    dst->n = src->n;
+    dst->ver = src->ver;
+}
+
 void corr_state_from_fields(struct corr_state *st, const char *const *fields, const size_t *lens,
                             size_t n)
 {

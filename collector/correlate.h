@@ -45,6 +45,9 @@ struct corr_state {
     uint64_t ver; /* guards concurrent rewrites */
 };
 
+/* dst = src, copying only the entries in use (a table is 25 KiB). */
+void corr_state_copy(struct corr_state *dst, const struct corr_state *src);
+
 /* HGETALL pairs of canh:src:<address>; unreadable fields are skipped. */
 void corr_state_from_fields(struct corr_state *st, const char *const *fields, const size_t *lens,
                             size_t n);

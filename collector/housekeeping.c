@@ -64,6 +64,8 @@ static const char newest_lua[] = "local info = redis.pcall('XINFO', 'STREAM', KE
                                  "end\n"
                                  "return ''\n";
 
+static struct store_script newest_script = STORE_SCRIPT(newest_lua);
+
 struct silent_check {
     struct collector *c;
     char agent[INCIDENT_KEY_LEN];
@@ -129,11 +131,9 @@ static void on_silent(redisReply *reply, void *priv)
         char key[192];
         snprintf(key, sizeof(key), "canh:heartbeats:%s", agent->str);
         struct argv_builder b = {0};
-        ab_add(&b, "EVAL");
-        ab_add(&b, newest_lua);
         ab_add(&b, "1");
         ab_add(&b, key);
-        if (send_cmd(c, COLLECTOR_CMD, on_newest, sc, &b) < 0)
+        if (store_eval(c->link, COLLECTOR_CMD, &newest_script, on_newest, sc, b.n, b.v, b.len) < 0)
             free(sc);
     }
 }

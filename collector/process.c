@@ -22,6 +22,20 @@ void process_event_keys(const struct in_event *ev, struct process_load *ld, char
     snprintf(src_key, len, STORE_SRC_PREFIX "%s", ev->src_ip);
 }
 
+/* after (when wanted) takes slot's state: *inc (the plan's, taken over
+ * and set to NULL) under id. */
+static void keep_after(struct process_outcome *out, int slot, const char *id, struct incident **inc)
+{
+    struct process_load *a = out->after;
+    if (!a)
+        return;
+    free(a->inc[slot]);
+    a->inc[slot] = *inc;
+    *inc = NULL;
+    a->as_loaded[slot] = false;
+    snprintf(a->ids[slot], sizeof(a->ids[slot]), "%s", id);
+}
+
 void process_load_free(struct process_load *ld)
 {
     for (int i = 0; i < LOAD_MAX; i++) {
@@ -64,19 +78,67 @@ static void incident_hash_key(const char *id, char *buf, size_t len)
     snprintf(buf, len, STORE_INCIDENT_PREFIX "%s", id);
 }
 
-/* Rewrite the incident's hash; guarded by the version read (none: new). */
-static void write_incident(const struct process_env *env, struct incident *inc, bool existed,
-                           struct store_ops *o)
+/* The (field, value) pairs of an incident's hash, as incident_to_fields
+ * gives them. */
+struct field_list {
+    struct strvec v; /* field, value, field, value ... */
+    int oom;
+};
+
+static void collect_field(void *user, const char *field, const char *value)
+{
+    struct field_list *fl = user;
+    fl->oom |= strvec_push_str(&fl->v, field);
+    fl->oom |= strvec_push_str(&fl->v, value);
+}
+
+/* HSET of the fields of after that differ from before (all of them when
+ * before is NULL): an event that only adds a count writes a few fields,
+ * not the whole hash.  Fields before has and after lacks stay, as a full
+ * HSET would leave them. */
+static void write_changed_fields(const char *key, const struct field_list *before,
+                                 const struct field_list *after, struct store_ops *o)
+{
+    bool begun = false;
+    for (size_t i = 0; i + 1 < after->v.n; i += 2) {
+        bool same = false;
+        for (size_t k = 0; before && k + 1 < before->v.n; k += 2)
+            if (strcmp(before->v.v[k], after->v.v[i]) == 0) {
+                same = strcmp(before->v.v[k + 1], after->v.v[i + 1]) == 0;
+                break;
+            }
+        if (same)
+            continue;
+        if (!begun) {
+            store_begin(o, "HSET");
+            store_arg(o, key);
+            begun = true;
+        }
+        store_arg(o, after->v.v[i]);
+        store_arg(o, after->v.v[i + 1]);
+    }
+    if (begun)
+        store_end(o);
+}
+
+/* Write the incident's changes; guarded by the version read (before NULL:
+ * new, the hash must not exist). */
+static void write_incident(const struct process_env *env, struct incident *inc,
+                           const struct incident *before, struct store_ops *o)
 {
     char key[128], ver[24];
     incident_hash_key(inc->id, key, sizeof(key));
-    snprintf(ver, sizeof(ver), "%" PRIu64, inc->ver);
-    store_guard(o, key, "ver", existed ? ver : "");
+    snprintf(ver, sizeof(ver), "%" PRIu64, before ? before->ver : inc->ver);
+    store_guard(o, key, "ver", before ? ver : "");
     inc->ver++;
-    store_begin(o, "HSET");
-    store_arg(o, key);
-    incident_to_fields(inc, add_field, o);
-    store_end(o);
+    struct field_list was = {0}, now = {0};
+    if (before)
+        incident_to_fields(before, collect_field, &was);
+    incident_to_fields(inc, collect_field, &now);
+    o->oom |= was.oom | now.oom;
+    write_changed_fields(key, before ? &was : NULL, &now, o);
+    strvec_clear(&was.v);
+    strvec_clear(&now.v);
     if (inc->type != INCIDENT_FAULT && inc->status != INCIDENT_CLOSED) {
         store_begin(o, "ZADD");
         store_arg(o, STORE_OPEN);
@@ -239,7 +301,7 @@ static void settle(const struct process_env *env, struct incident *inc,
         snprintf(changes + used, sizeof(changes) - used, "%s%s", used ? "; " : "", extra);
     }
     bool escalated = escalate(env, inc, o);
-    write_incident(env, inc, before != NULL, o);
+    write_incident(env, inc, before, o);
     if (opened) {
         announce(env, inc, "opened", cause, changes, o);
         out->opened++;
@@ -305,6 +367,8 @@ static void link_incident(const struct process_env *env, enum incident_type type
             child[len] = '\0';
             if (fresh || !incident_list_contains(old->children, child, ',')) {
                 set_link(child, field, inc->id, o);
+                if (strcmp(child, primary->id) != 0)
+                    out->linked_others = true;
                 if (strcmp(child, primary->id) == 0) {
                     char *back =
                         type == INCIDENT_COMBINED ? primary->combined_id : primary->province_id;
@@ -323,7 +387,43 @@ static void link_incident(const struct process_env *env, enum incident_type type
     if (fresh)
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[slot], inc->id, NULL);
     settle(env, inc, fresh ? NULL : old, fresh, added > 0, cause, NULL, o, out);
+    char kept[INCIDENT_ID_LEN];
+    snprintf(kept, sizeof(kept), "%s", inc->id);
+    keep_after(out, slot, kept, &inc);
     free(inc);
+}
+
+/* The source's correlation table: the fields that changed, and those
+ * its entries no longer have deleted (a new table: written whole). */
+static void write_source(const char *key, const struct corr_state *before,
+                         const struct corr_state *after, struct store_ops *o)
+{
+    struct field_list was = {0}, now = {0};
+    if (before)
+        corr_state_to_fields(before, collect_field, &was);
+    else
+        store_cmd(o, "DEL", key, NULL);
+    corr_state_to_fields(after, collect_field, &now);
+    o->oom |= was.oom | now.oom;
+    bool begun = false;
+    for (size_t k = 0; k + 1 < was.v.n; k += 2) {
+        bool kept = false;
+        for (size_t i = 0; i + 1 < now.v.n && !kept; i += 2)
+            kept = strcmp(was.v.v[k], now.v.v[i]) == 0;
+        if (kept)
+            continue;
+        if (!begun) {
+            store_begin(o, "HDEL");
+            store_arg(o, key);
+            begun = true;
+        }
+        store_arg(o, was.v.v[k]);
+    }
+    if (begun)
+        store_end(o);
+    write_changed_fields(key, before ? &was : NULL, &now, o);
+    strvec_clear(&was.v);
+    strvec_clear(&now.v);
 }
 
 void process_suppression_field(const struct in_event *ev, char *buf, size_t len)
@@ -358,6 +458,14 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
                        const struct in_event *ev, const struct process_load *ld,
                        struct store_ops *o, struct process_outcome *out)
 {
+    return process_plan_event_after(env, stream, entry_id, ev, ld, o, out, NULL);
+}
+
+int process_plan_event_after(const struct process_env *env, const char *stream,
+                             const char *entry_id, const struct in_event *ev,
+                             const struct process_load *ld, struct store_ops *o,
+                             struct process_outcome *out, struct process_load *after)
+{
     const struct collector_config *cfg = env->cfg;
     struct incident_policy pol = policy_of(cfg);
     char seen[160], cause[256];
@@ -366,9 +474,26 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
     store_seen(o, seen, cfg->dedup_ttl_us / 1000000);
     store_ack(o, stream, entry_id);
     memset(out, 0, sizeof(*out));
+    out->after = after;
     if (ld->seen)
         return 0; /* the script acknowledges and answers DUP */
+    if (after) {
+        process_load_free(after);
+        memcpy(after->keys, ld->keys, sizeof(ld->keys));
+        after->n = ld->n;
+        corr_state_copy(&after->src, &ld->src);
+        snprintf(after->suppression, sizeof(after->suppression), "%s", ld->suppression);
+        for (size_t k = 0; k < ld->n; k++) {
+            snprintf(after->ids[k], sizeof(after->ids[k]), "%s", ld->ids[k]);
+            after->as_loaded[k] = true;
+        }
+    }
+    /* The decision rests on the suppression read too (canh-ctl reject and
+     * reopen change it). */
+    char field[160];
+    process_suppression_field(ev, field, sizeof(field));
     if (suppressed(env, ev, ld, o)) {
+        store_guard(o, STORE_SUPPRESSIONS, field, ld->suppression);
         out->suppressed = 1;
         return o->oom ? -1 : 0;
     }
@@ -401,17 +526,15 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
             free(inc);
             return -1;
         }
-        *st = ld->src;
+        corr_state_copy(st, &ld->src);
         snprintf(src_key, sizeof(src_key), STORE_SRC_PREFIX "%s", ev->src_ip);
         snprintf(ver, sizeof(ver), "%" PRIu64, st->ver);
         store_guard(o, src_key, "ver", st->ver ? ver : "");
         corr_state_note(st, ev, inc, cfg->correlation_window_us);
         st->ver++;
-        store_cmd(o, "DEL", src_key, NULL);
-        store_begin(o, "HSET");
-        store_arg(o, src_key);
-        corr_state_to_fields(st, add_field, o);
-        store_end(o);
+        write_source(src_key, ld->src.ver ? &ld->src : NULL, st, o);
+        if (after)
+            corr_state_copy(&after->src, st);
         store_begin(o, "EXPIRE");
         store_arg(o, src_key);
         store_argf(o, "%" PRIu64, 2 * cfg->correlation_window_us / 1000000 + 60);
@@ -426,7 +549,11 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
         free(st);
     }
     settle(env, inc, extend ? old : NULL, !extend, false, cause, linked_into, o, out);
+    store_guard(o, STORE_SUPPRESSIONS, field, ld->suppression);
     store_ops_append(o, &links);
+    char kept[INCIDENT_ID_LEN];
+    snprintf(kept, sizeof(kept), "%s", inc->id);
+    keep_after(out, LOAD_PRIMARY, kept, &inc);
     free(inc);
     return o->oom ? -1 : 0;
 }
@@ -434,12 +561,19 @@ int process_plan_event(const struct process_env *env, const char *stream, const 
 static void close_incident(const struct process_env *env, struct incident *inc, const char *cause,
                            struct store_ops *o)
 {
+    struct incident *before = malloc(sizeof(*before));
+    if (!before) {
+        o->oom = -1;
+        return;
+    }
+    *before = *inc;
     inc->status = INCIDENT_CLOSED;
     if (inc->state == STATE_OPEN)
         inc->state = STATE_CLOSED;
     inc->closed_us = env->now_us;
     inc->updated_us = env->now_us;
-    write_incident(env, inc, true, o);
+    write_incident(env, inc, before, o);
+    free(before);
     store_cmd(o, "ZREM", STORE_OPEN, inc->id, NULL);
     store_cmd(o, "HDELEQ", STORE_IKEYS, inc->key, inc->id, NULL);
     announce(env, inc, "closed", cause, NULL, o);

@@ -38,6 +38,9 @@ struct process_load {
     char ids[LOAD_MAX][INCIDENT_ID_LEN]; /* canh:ikeys value, "" when none */
     struct incident *inc[LOAD_MAX];      /* NULL when the hash is missing */
     char suppression[160];               /* canh:suppressions value of the event, "" none */
+    /* process_plan_event_after: slots the write leaves as they were
+     * loaded (inc[slot] then NULL; the loaded one stands). */
+    bool as_loaded[LOAD_MAX];
 };
 
 /* Fills ld->keys/n for ev and returns the source hash key in src_key
@@ -48,7 +51,9 @@ void process_load_free(struct process_load *ld);
 
 struct process_outcome {
     int opened, escalated, extended, updated;
-    int suppressed; /* matched a rejected incident's suppression */
+    int suppressed;             /* matched a rejected incident's suppression */
+    struct process_load *after; /* process_plan_event_after's */
+    bool linked_others;         /* back links were set on incidents not loaded */
 };
 
 /* The field of canh:suppressions an event would match:
@@ -59,6 +64,15 @@ void process_suppression_field(const struct in_event *ev, char *buf, size_t len)
 int process_plan_event(const struct process_env *env, const char *stream, const char *entry_id,
                        const struct in_event *ev, const struct process_load *ld,
                        struct store_ops *o, struct process_outcome *out);
+
+/* The same, and after is filled with the state the write leaves if it
+ * answers OK (keys, ids, incidents, source table, suppression), so the
+ * next event of the same keys can be decided without reading it back
+ * (apply.c's cache); free it with process_load_free. */
+int process_plan_event_after(const struct process_env *env, const char *stream,
+                             const char *entry_id, const struct in_event *ev,
+                             const struct process_load *ld, struct store_ops *o,
+                             struct process_outcome *out, struct process_load *after);
 
 /* An incident quiet for the window (guarded by its version): closed when
  * nobody took it; kept listed in canh:open for another window when it is

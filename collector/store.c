@@ -1,58 +1,58 @@
 /* store.c — see store.h. */
 #include "collector/store.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* KEYS: every key the write touches (store_apply_argv collects them).
+ * ARGV: seen key index (0: none), its TTL, ack stream index (0: none), ack
+ * id, n guards, (key index, field, expected) x n, then the commands, each
+ * (op, nargs, key index, nargs - 1 arguments). */
 const char store_apply_lua[] =
+    "local sk, ak = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
     "local function ack()\n"
-    "  if ARGV[3] ~= '' then redis.call('XACK', ARGV[3], 'canh-collectors', ARGV[4]) end\n"
+    "  if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[4]) end\n"
     "end\n"
-    "if ARGV[1] ~= '' and redis.call('EXISTS', ARGV[1]) == 1 then ack() return 'DUP' end\n"
+    "if sk > 0 and redis.call('EXISTS', KEYS[sk]) == 1 then ack() return 'DUP' end\n"
     "local i = 6\n"
     "for g = 1, tonumber(ARGV[5]) do\n"
-    "  local v = redis.call('HGET', ARGV[i], ARGV[i+1])\n"
-    "  if not v then v = '' end\n"
+    "  local v = redis.call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i+1]) or ''\n"
     "  if v ~= ARGV[i+2] then return 'CONFLICT' end\n"
     "  i = i + 3\n"
     "end\n"
     "while i <= #ARGV do\n"
-    "  local op, n = ARGV[i], tonumber(ARGV[i+1])\n"
+    "  local op, n, key = ARGV[i], tonumber(ARGV[i+1]), KEYS[tonumber(ARGV[i+2])]\n"
     "  local a = {}\n"
-    "  for k = 1, n do a[k] = ARGV[i+1+k] end\n"
+    "  for k = 1, n - 1 do a[k] = ARGV[i+2+k] end\n"
     "  i = i + 2 + n\n"
     "  if op == 'HDELEQ' then\n"
-    "    if redis.call('HGET', a[1], a[2]) == a[3] then redis.call('HDEL', a[1], a[2]) end\n"
+    "    if redis.call('HGET', key, a[1]) == a[2] then redis.call('HDEL', key, a[1]) end\n"
     "  else\n"
-    "    redis.call(op, unpack(a))\n"
+    "    redis.call(op, key, unpack(a))\n"
     "  end\n"
     "end\n"
-    "if ARGV[1] ~= '' then redis.call('SET', ARGV[1], '1', 'EX', ARGV[2]) end\n"
+    "if sk > 0 then redis.call('SET', KEYS[sk], '1', 'EX', ARGV[2]) end\n"
     "ack()\n"
     "return 'OK'\n";
 
 const char store_load_lua[] =
-    "local seen = 0\n"
-    "if ARGV[1] ~= '' then seen = redis.call('EXISTS', ARGV[1]) end\n"
-    "local src = {}\n"
-    "if ARGV[2] ~= '' then src = redis.call('HGETALL', ARGV[2]) end\n"
+    "local k, seen, src = 1, 0, {}\n"
+    "if ARGV[1] == '1' then seen = redis.call('EXISTS', KEYS[k]) k = k + 1 end\n"
+    "if ARGV[2] == '1' then src = redis.call('HGETALL', KEYS[k]) k = k + 1 end\n"
     "local out = {seen, src}\n"
-    "local i = 4\n"
-    "for k = 1, tonumber(ARGV[3]) do\n"
-    "  local id\n"
-    "  if string.sub(ARGV[i], 1, 1) == '#' then id = string.sub(ARGV[i], 2)\n"
-    "  else id = redis.call('HGET', 'canh:ikeys', ARGV[i]) end\n"
-    "  i = i + 1\n"
-    "  if id then out[#out+1] = {id, redis.call('HGETALL', 'canh:incident:' .. id)}\n"
-    "  else out[#out+1] = {'', {}} end\n"
+    "local n = tonumber(ARGV[3])\n"
+    "for i = 1, n do\n"
+    "  local id = ARGV[3 + i]\n"
+    "  if id ~= '' then\n"
+    "    out[#out+1] = {id, redis.call('HGETALL', KEYS[k])}\n"
+    "    k = k + 1\n"
+    "  else\n"
+    "    out[#out+1] = {'', {}}\n"
+    "  end\n"
     "end\n"
-    "local m = tonumber(ARGV[i])\n"
-    "i = i + 1\n"
-    "for k = 1, m do\n"
-    "  out[#out+1] = redis.call('HGET', ARGV[i], ARGV[i+1]) or ''\n"
-    "  i = i + 2\n"
-    "end\n"
+    "if ARGV[4 + n] == '1' then out[#out+1] = redis.call('HGET', KEYS[k], ARGV[5 + n]) or '' end\n"
     "return out\n";
 
 /* ARGV: now_ms, lease_ms, max, n, (sink, rate_per_s, burst) × n.  A job is
@@ -136,6 +136,16 @@ static void strvec_free(struct strvec *sv)
     memset(sv, 0, sizeof(*sv));
 }
 
+int strvec_push_str(struct strvec *sv, const char *s)
+{
+    return strvec_push(sv, s, strlen(s));
+}
+
+void strvec_clear(struct strvec *sv)
+{
+    strvec_free(sv);
+}
+
 void store_ops_init(struct store_ops *o)
 {
     memset(o, 0, sizeof(*o));
@@ -145,6 +155,8 @@ void store_ops_free(struct store_ops *o)
 {
     strvec_free(&o->guards);
     strvec_free(&o->ops);
+    strvec_free(&o->keys);
+    strvec_free(&o->args);
     memset(o, 0, sizeof(*o));
 }
 
@@ -235,13 +247,70 @@ void store_cmd(struct store_ops *o, const char *op, ...)
     store_end(o);
 }
 
+/* The index (1-based) of key in o->keys, added when new. */
+static size_t key_index(struct store_ops *o, const char *key, size_t len)
+{
+    for (size_t k = 0; k < o->keys.n; k++)
+        if (o->keys.len[k] == len && memcmp(o->keys.v[k], key, len) == 0)
+            return k + 1;
+    o->oom |= strvec_push(&o->keys, key, len);
+    return o->keys.n;
+}
+
+/* "<index>" of key as an argument. */
+static void push_index(struct store_ops *o, struct strvec *out, const char *key, size_t len)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%zu", key_index(o, key, len));
+    o->oom |= strvec_push(out, buf, (size_t)n);
+}
+
 int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_out,
                      size_t *argc_out)
 {
     if (o->oom)
         return -1;
-    char *ttl = o->ttl_text, *nguards = o->nguards_text;
-    size_t argc = 3 + 5 + o->guards.n + o->ops.n;
+    /* The key of every guard and command moves to KEYS; the argument
+     * names it by its index. */
+    strvec_free(&o->keys);
+    strvec_free(&o->args);
+    struct strvec *a = &o->args;
+    char num[24];
+    int n;
+#define PUSH(s, l) (o->oom |= strvec_push(a, (s), (l)))
+    if (o->seen_key[0])
+        push_index(o, a, o->seen_key, strlen(o->seen_key));
+    else
+        PUSH("0", 1);
+    n = snprintf(num, sizeof(num), "%llu", (unsigned long long)o->seen_ttl_s);
+    PUSH(num, (size_t)n);
+    if (o->ack_stream[0])
+        push_index(o, a, o->ack_stream, strlen(o->ack_stream));
+    else
+        PUSH("0", 1);
+    PUSH(o->ack_id, strlen(o->ack_id));
+    n = snprintf(num, sizeof(num), "%zu", o->guards.n / 3);
+    PUSH(num, (size_t)n);
+    for (size_t g = 0; g + 2 < o->guards.n; g += 3) {
+        push_index(o, a, o->guards.v[g], o->guards.len[g]);
+        PUSH(o->guards.v[g + 1], o->guards.len[g + 1]);
+        PUSH(o->guards.v[g + 2], o->guards.len[g + 2]);
+    }
+    for (size_t k = 0; k + 2 < o->ops.n;) {
+        size_t nargs = strtoul(o->ops.v[k + 1], NULL, 10);
+        if (nargs == 0 || k + 2 + nargs > o->ops.n)
+            return -1;
+        PUSH(o->ops.v[k], o->ops.len[k]);
+        PUSH(o->ops.v[k + 1], o->ops.len[k + 1]);
+        push_index(o, a, o->ops.v[k + 2], o->ops.len[k + 2]);
+        for (size_t x = 1; x < nargs; x++)
+            PUSH(o->ops.v[k + 2 + x], o->ops.len[k + 2 + x]);
+        k += 2 + nargs;
+    }
+#undef PUSH
+    if (o->oom)
+        return -1;
+    size_t argc = 3 + o->keys.n + a->n;
     const char **argv = malloc(argc * sizeof(*argv));
     size_t *lens = malloc(argc * sizeof(*lens));
     if (!argv || !lens) {
@@ -249,30 +318,130 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
         free(lens);
         return -1;
     }
-    snprintf(ttl, sizeof(o->ttl_text), "%llu", (unsigned long long)o->seen_ttl_s);
-    snprintf(nguards, sizeof(o->nguards_text), "%zu", o->guards.n / 3);
+    n = snprintf(o->nkeys_text, sizeof(o->nkeys_text), "%zu", o->keys.n);
     size_t i = 0;
-#define PUT(s, l)                                                                                  \
-    do {                                                                                           \
-        argv[i] = (s);                                                                             \
-        lens[i++] = (l);                                                                           \
-    } while (0)
-    PUT("EVAL", 4);
-    PUT(store_apply_lua, strlen(store_apply_lua));
-    PUT("0", 1);
-    PUT(o->seen_key, strlen(o->seen_key));
-    PUT(ttl, strlen(ttl));
-    PUT(o->ack_stream, strlen(o->ack_stream));
-    PUT(o->ack_id, strlen(o->ack_id));
-    PUT(nguards, strlen(nguards));
-    for (size_t g = 0; g < o->guards.n; g++)
-        PUT(o->guards.v[g], o->guards.len[g]);
-    for (size_t k = 0; k < o->ops.n; k++)
-        PUT(o->ops.v[k], o->ops.len[k]);
-#undef PUT
+    argv[i] = "EVAL";
+    lens[i++] = 4;
+    argv[i] = store_apply_lua;
+    lens[i++] = strlen(store_apply_lua);
+    argv[i] = o->nkeys_text;
+    lens[i++] = (size_t)n;
+    for (size_t k = 0; k < o->keys.n; k++, i++) {
+        argv[i] = o->keys.v[k];
+        lens[i] = o->keys.len[k];
+    }
+    for (size_t k = 0; k < a->n; k++, i++) {
+        argv[i] = a->v[k];
+        lens[i] = a->len[k];
+    }
     *argv_out = argv;
     *lens_out = lens;
     *argc_out = argc;
+    return 0;
+}
+
+/* ---- scripts registered once --------------------------------------- */
+
+struct store_script store_apply_script = STORE_SCRIPT(store_apply_lua);
+struct store_script store_load_script = STORE_SCRIPT(store_load_lua);
+
+static void script_sha(struct store_script *s)
+{
+    if (s->sha[0])
+        return;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_Digest(s->body, strlen(s->body), md, &len, EVP_sha1(), NULL) || len != 20)
+        return; /* stays "": EVAL every time */
+    for (unsigned i = 0; i < len; i++)
+        snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A call sent by SHA, kept until its answer in case Redis has to be given
+ * the body (NOSCRIPT). */
+struct eval_call {
+    struct redis_link *link;
+    unsigned conn;
+    struct store_script *script;
+    redis_link_reply_fn fn;
+    void *priv;
+    int argc; /* of argv below: EVAL, body, numkeys, ... */
+    const char **argv;
+    size_t *lens;
+    char *bytes;
+};
+
+static void eval_call_free(struct eval_call *ec)
+{
+    free(ec->argv);
+    free(ec->lens);
+    free(ec->bytes);
+    free(ec);
+}
+
+static void on_evalsha(redisReply *reply, void *priv)
+{
+    struct eval_call *ec = priv;
+    if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        ec->argv[0] = "EVAL";
+        ec->lens[0] = 4;
+        ec->argv[1] = ec->script->body;
+        ec->lens[1] = strlen(ec->script->body);
+        if (redis_link_command(ec->link, ec->conn, ec->fn, ec->priv, ec->argc, ec->argv, ec->lens) <
+            0)
+            ec->fn(NULL, ec->priv);
+        eval_call_free(ec);
+        return;
+    }
+    ec->fn(reply, ec->priv);
+    eval_call_free(ec);
+}
+
+int store_eval(struct redis_link *l, unsigned conn, struct store_script *s, redis_link_reply_fn fn,
+               void *priv, int argc, const char **argv, const size_t *lens)
+{
+    script_sha(s);
+    struct eval_call *ec = calloc(1, sizeof(*ec));
+    size_t total = 0;
+    for (int i = 0; i < argc; i++)
+        total += lens[i];
+    if (!ec || !(ec->argv = malloc((size_t)(argc + 2) * sizeof(*ec->argv))) ||
+        !(ec->lens = malloc((size_t)(argc + 2) * sizeof(*ec->lens))) ||
+        !(ec->bytes = malloc(total ? total : 1))) {
+        if (ec)
+            eval_call_free(ec);
+        return -1;
+    }
+    *ec = (struct eval_call){.link = l,
+                             .conn = conn,
+                             .script = s,
+                             .fn = fn,
+                             .priv = priv,
+                             .argc = argc + 2,
+                             .argv = ec->argv,
+                             .lens = ec->lens,
+                             .bytes = ec->bytes};
+    char *p = ec->bytes;
+    for (int i = 0; i < argc; i++) {
+        memcpy(p, argv[i], lens[i]);
+        ec->argv[i + 2] = p;
+        ec->lens[i + 2] = lens[i];
+        p += lens[i];
+    }
+    bool by_sha = s->sha[0] != '\0';
+    ec->argv[0] = by_sha ? "EVALSHA" : "EVAL";
+    ec->lens[0] = strlen(ec->argv[0]);
+    ec->argv[1] = by_sha ? s->sha : s->body;
+    ec->lens[1] = strlen(ec->argv[1]);
+    if (!by_sha) {
+        int rc = redis_link_command(l, conn, fn, priv, ec->argc, ec->argv, ec->lens);
+        eval_call_free(ec);
+        return rc;
+    }
+    if (redis_link_command(l, conn, on_evalsha, ec, ec->argc, ec->argv, ec->lens) < 0) {
+        eval_call_free(ec);
+        return -1;
+    }
     return 0;
 }
 

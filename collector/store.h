@@ -17,8 +17,11 @@
 #define CANH_COLLECTOR_STORE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/redis/link.h"
 
 #define STORE_GROUP "canh-collectors"
 #define STORE_IKEYS "canh:ikeys"                     /* hash: incident key → open id */
@@ -45,15 +48,20 @@ struct strvec {
     size_t n, cap;
 };
 
+/* Copies s to the end of sv; 0 or -1 (no memory). */
+int strvec_push_str(struct strvec *sv, const char *s);
+void strvec_clear(struct strvec *sv);
+
 struct store_ops {
     char seen_key[160];
     uint64_t seen_ttl_s;
     char ack_stream[192];
     char ack_id[48];
-    struct strvec guards;                /* key, field, expected ... */
-    struct strvec ops;                   /* opcode, nargs, args ... */
-    size_t op_nargs_at;                  /* slot of the open op's nargs */
-    char ttl_text[24], nguards_text[24]; /* numbers of the EVAL vector */
+    struct strvec guards;     /* key, field, expected ... */
+    struct strvec ops;        /* opcode, nargs, args ... */
+    size_t op_nargs_at;       /* slot of the open op's nargs */
+    struct strvec keys, args; /* the EVALSHA vector (store_apply_argv) */
+    char nkeys_text[24];
     int oom;
 };
 
@@ -79,7 +87,10 @@ void store_cmd(struct store_ops *o, const char *op, ...) __attribute__((sentinel
  * empty): lets a plan decide a later write before an earlier one. */
 void store_ops_append(struct store_ops *o, struct store_ops *src);
 
-/* The EVAL argument vector; pointers stay owned by o.  -1 on no memory. */
+/* The EVAL vector of store_apply_lua: EVAL, the body, numkeys, KEYS (every
+ * key a guard or command touches, each once), ARGV (keys named by their
+ * index); pointers stay owned by o.  store_eval(&store_apply_script, ...)
+ * takes it from numkeys on.  -1 on no memory. */
 int store_apply_argv(struct store_ops *o, const char ***argv, size_t **lens, size_t *argc);
 
 /* Replies of store_apply_lua. */
@@ -87,11 +98,36 @@ enum store_result { STORE_OK, STORE_DUP, STORE_CONFLICT, STORE_ERROR };
 enum store_result store_result_parse(const char *text, size_t len);
 
 extern const char store_apply_lua[];
-/* ARGV: seen key or "", source hash key or "", n, n incident keys (a key
- * "#<id>" names an incident directly), m, m pairs (hash, field).
- * Returns {seen 0/1, source hash pairs, {id, hash pairs} × n, value × m}. */
+/* The state one entry's decision rests on, once canh:ikeys told the
+ * incident ids (HMGET, apply.c).  KEYS: the dedup marker (when ARGV[1] is
+ * 1), the source hash (ARGV[2] 1), the hash of each incident whose id is
+ * not "", one more hash (ARGV[4+n] 1).  ARGV: has seen, has source, n, n
+ * ids ("" none), has extra, its field.  Returns {seen 0/1, source hash
+ * pairs, {id, hash pairs} × n[, extra value]}. */
 extern const char store_load_lua[];
 /* Escalation jobs due now; see escalate.c. */
 extern const char store_claim_lua[];
+
+/* ---- scripts registered once ----------------------------------------
+ * A script is sent by its SHA1 (EVALSHA); Redis keeps it after the first
+ * EVAL.  When Redis answers NOSCRIPT (restarted, failed over, SCRIPT
+ * FLUSH) the same call is sent again as EVAL with the body, which
+ * registers it again, and the caller sees only the final answer. */
+struct store_script {
+    const char *body;
+    char sha[41]; /* computed on first use */
+};
+#define STORE_SCRIPT(body)                                                                         \
+    {                                                                                              \
+        (body), ""                                                                                 \
+    }
+
+extern struct store_script store_apply_script, store_load_script;
+
+/* EVALSHA (EVAL after NOSCRIPT) of s on connection conn of l; argv is
+ * numkeys, keys, args (copied).  -1 when the link is not up (fn is then
+ * not called). */
+int store_eval(struct redis_link *l, unsigned conn, struct store_script *s, redis_link_reply_fn fn,
+               void *priv, int argc, const char **argv, const size_t *lens);
 
 #endif

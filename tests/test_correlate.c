@@ -268,7 +268,7 @@ START_TEST(test_plan_event)
     ck_assert(ops_have(&o, "canh:escalations", NULL));
     ck_assert(!ops_have(&o, "canh:ikeys", "combined|"));
     /* Guards: the key was free, the source table new. */
-    ck_assert_uint_eq(o.guards.n, 9);
+    ck_assert_uint_eq(o.guards.n, 12); /* and the suppression read */
     ck_assert_str_eq(o.guards.v[0], "canh:ikeys");
     ck_assert_str_eq(o.guards.v[2], "");
     store_ops_free(&o);

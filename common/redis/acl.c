@@ -12,7 +12,7 @@
 #define LINK_COMMANDS "ping", "role"
 
 static const struct redis_acl_selector collector[] = {
-    {LIST(LINK_COMMANDS, "scan", "eval", "evalsha", "script|load", "xreadgroup", "xack",
+    {LIST(LINK_COMMANDS, "scan", "eval", "evalsha", "script|load", "xreadgroup", "xread", "xack",
           "xgroup|create", "xgroup|delconsumer", "xautoclaim", "xclaim", "xpending", "xlen",
           "xinfo|stream", "xinfo|groups", "xinfo|consumers"),
      LIST("~canh:events:*", "~canh:heartbeats:*")},
@@ -24,6 +24,15 @@ static const struct redis_acl_selector collector[] = {
      LIST("~canh:incidents", "~canh:incident:*", "~canh:ikeys", "~canh:open", "~canh:escalations",
           "~canh:escalation:*", "~canh:ratelimit:*", "~canh:deadletter", "~canh:agents",
           "~canh:agent_seen", "~canh:src:*", "~canh:seen:*", "~canh:log:*", "~canh:suppressions",
+          "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
+    /* A script whose KEYS span both sets (an event's write acknowledges the
+     * agent's stream and writes incidents in one script) is checked against
+     * this selector; its commands are still checked one by one. */
+    {LIST("eval", "evalsha"),
+     LIST("~canh:events:*", "~canh:heartbeats:*", "~canh:incidents", "~canh:incident:*",
+          "~canh:ikeys", "~canh:open", "~canh:escalations", "~canh:escalation:*",
+          "~canh:ratelimit:*", "~canh:deadletter", "~canh:agents", "~canh:agent_seen",
+          "~canh:src:*", "~canh:seen:*", "~canh:log:*", "~canh:suppressions",
           "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
 };
 
@@ -50,7 +59,7 @@ static const struct redis_acl_selector agent[] = {
 };
 
 const struct redis_acl_user redis_acl_users[] = {
-    {"canh-collector", "collector", collector, 2},
+    {"canh-collector", "collector", collector, 3},
     {"canh-tail", "tail", tail, 1},
     {"canh-ctl", "ctl", ctl, 1},
     {"AGENT", "agent", agent, 1},

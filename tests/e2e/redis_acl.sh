@@ -151,6 +151,7 @@ pass "the tail user cannot write, consume, ack, flush or script"
 allowed canh-collector XGROUP CREATE canh:events:gw-sotc canh-collectors 0 MKSTREAM
 allowed canh-collector XREADGROUP GROUP canh-collectors c1 COUNT 10 STREAMS canh:events:gw-sotc '>'
 id=$(admin XRANGE canh:events:gw-sotc - + | head -1)
+allowed canh-collector XREAD COUNT 1 BLOCK 1 STREAMS canh:events:gw-sotc canh:heartbeats:gw-sotc 0-0 0-0
 allowed canh-collector XAUTOCLAIM canh:events:gw-sotc canh-collectors c2 0 0-0 COUNT 10
 allowed canh-collector XPENDING canh:events:gw-sotc canh-collectors
 allowed canh-collector XACK canh:events:gw-sotc canh-collectors "$id"

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# collector_cpu.sh — CPU time per event of the collector and of Redis while
+# one collector drains a backlog: a profile that a loaded machine does not
+# distort as much as wall-clock events/s (bench_collector.sh).
+#
+# usage: bench/collector_cpu.sh [N] [MODE...]   (default 10000, modes load
+#        burst distinct: the event sets of bench_collector.sh)
+#   CANH_BIN=dir, CANH_BIN_BASE=dir as in bench_collector.sh (both measured,
+#   interleaved).
+set -euo pipefail
+N=${1:-10000}
+shift || true
+MODES=("$@")
+[[ ${#MODES[@]} -gt 0 ]] || MODES=(load burst distinct)
+BIN=${CANH_BIN:-$(pwd)/build/bin}
+BASE=${CANH_BIN_BASE:-}
+HERE=$(cd "$(dirname "$0")" && pwd)
+[[ -x "$BIN/canh-collector" ]] || { echo "no canh-collector in $BIN (set CANH_BIN)" >&2; exit 2; }
+T=$(mktemp -d /tmp/canh-cpu.XXXXXX)
+SOCK=$T/redis.sock
+CP=
+cleanup() {
+    [[ -z $CP ]] || kill "$CP" 2>/dev/null || true
+    [[ -f $T/redis.pid ]] && kill "$(cat "$T/redis.pid")" 2>/dev/null || true
+    sleep 0.3
+    rm -rf "$T"
+}
+trap cleanup EXIT
+# the event generator of bench_collector.sh
+eval "$(sed -n '/^gen() {/,/^}/p' "$HERE/bench_collector.sh")"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+one() { # bin mode
+    redis-server --port 0 --unixsocket "$SOCK" --dir "$T" --daemonize yes --pidfile "$T/redis.pid" \
+        --logfile "$T/redis.log" --save '' --appendonly yes --appendfsync everysec >/dev/null
+    for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    printf '[collector]\nredis_url = unix:%s\nbatch = 200\nlog_level = warning\n' "$SOCK" >"$T/c.conf"
+    gen "$N" "$2" | redis-cli -s "$SOCK" --pipe >/dev/null
+    local rp r0 t0
+    rp=$(cat "$T/redis.pid")
+    r0=$(cpu_ticks "$rp")
+    t0=$(date +%s.%N)
+    "$1/canh-collector" -c "$T/c.conf" >/dev/null 2>"$T/c.log" &
+    CP=$!
+    local k done=0
+    while [[ $done == 0 ]]; do
+        sleep 0.1
+        done=1
+        for k in canh:events:gw-0 canh:events:gw-1 canh:events:gw-2 canh:events:gw-3; do
+            [[ $(redis-cli -s "$SOCK" EXISTS "$k") == 1 ]] || continue
+            [[ $(redis-cli -s "$SOCK" XINFO GROUPS "$k" 2>/dev/null | grep -A1 '^lag$' | tail -1) == 0 ]] || done=0
+            [[ $(redis-cli -s "$SOCK" XPENDING "$k" canh-collectors 2>/dev/null | head -1) == 0 ]] || done=0
+        done
+    done
+    local t1 c r1
+    t1=$(date +%s.%N)
+    c=$(cpu_ticks "$CP")
+    r1=$(cpu_ticks "$rp")
+    kill "$CP"
+    wait "$CP" 2>/dev/null || true
+    CP=
+    redis-cli -s "$SOCK" shutdown nosave >/dev/null 2>&1 || true
+    for _ in $(seq 100); do [[ -S $SOCK ]] || break; sleep 0.05; done
+    rm -rf "$T/appendonlydir"
+    python3 -c "
+import sys
+n, w, c, r = $N, $t1 - $t0, $c / 100, ($r1 - $r0) / 100
+print('  %-9s %-40s collector %4.0f us/event, redis %4.0f us/event (wall %.1f s)' % ('$2', '$1', c * 1e6 / n, r * 1e6 / n, w))"
+}
+
+for mode in "${MODES[@]}"; do
+    one "$BIN" "$mode"
+    [[ -z $BASE ]] || one "$BASE" "$mode"
+done
