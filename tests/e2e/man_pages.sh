@@ -71,6 +71,6 @@ check_keys() {  # page what keys...
 check_keys canh-agent.conf.5 agent.conf $(sed -n 's/^ *FIELD("\([a-z]*\)", "\([a-z_]*\)".*/\1 \2/p' \
     "$CANH_SRC/common/agent_conf.c" | sort -u)
 check_keys canh-collector.conf.5 collector.conf $(grep -oE 'strcmp\(name, "[a-z_]+"\)' \
-    "$CANH_SRC/collector/config.c" | sed 's/.*"\(.*\)".*/\1/' | sort -u) \
+    "$CANH_SRC/collector/config.c" "$CANH_SRC/collector/route.c" | sed 's/.*"\(.*\)".*/\1/' | sort -u) \
     $(grep -oE '\{"[a-z]+", h_[a-z]+\}' "$CANH_SRC/collector/config.c" | sed 's/{"\([a-z]*\)".*/[\1]/' | tr -d '[]')
 echo "$PASSED passed, 0 failed"
