@@ -5,7 +5,8 @@
  * the periodic jobs are discover.c (stream discovery), claim.c (entries of
  * dead consumers) and housekeeping.c (closing quiet incidents, watching
  * heartbeats), sharing consume_internal.h; escalate.c delivers the
- * queued escalations through the sinks (sinks/).  main.c wires them to
+ * queued escalations through the sinks (sinks/); archive.c keeps the
+ * closed incidents for canh-report.  main.c wires them to
  * the configuration and signals; status/ reads the counters.
  */
 #ifndef CANH_COLLECTOR_COLLECTOR_H
@@ -19,6 +20,7 @@
 #include "collector/config.h"
 #include "common/redis/link.h"
 
+struct archive;
 struct consume;
 struct escalate;
 
@@ -53,6 +55,7 @@ struct collector {
     const struct collector_config *cfg; /* running; collector_reconfigure replaces it */
     struct redis_link *link;
     struct escalate *esc;
+    struct archive *archive; /* closed incidents to [archive] dir */
     struct collector_stats stats;
     struct consume *rd; /* the reading state, consume_internal.h */
 };

@@ -70,6 +70,7 @@ void collector_config_defaults(struct collector_config *c)
     c->retry_max_us = 10ull * 60 * 1000000;
     c->poll_interval_us = 500000;
     c->report_deadline_us = 5ull * 86400 * 1000000;
+    c->archive_retention_months = 36;
     c->status_refresh_us = 1000000;
     c->status_max_open = 200;
     c->status_recent = 20;
@@ -268,6 +269,27 @@ static int h_escalation(struct collector_config *c, const char *value, const str
     return NOT_MINE;
 }
 
+static int h_archive(struct collector_config *c, const char *value, const struct cfg_at *at)
+{
+    const char *name = at->key;
+    if (strcmp(name, "dir") == 0) {
+        if (*value && value[0] != '/')
+            return value_fail(at, "'%s' is not an absolute path", value);
+        return value_string(at, value, c->archive_dir, sizeof(c->archive_dir));
+    }
+    if (strcmp(name, "retention") == 0) {
+        /* Months of monthly files: "24", "24m" or "2y". */
+        char *end;
+        unsigned long n = strtoul(value, &end, 10);
+        if (end == value || n > 1200 || (*end && strcmp(end, "m") && strcmp(end, "y")))
+            return value_fail(at, "'%s' is not a number of months (24, 24m, 2y; 0 keeps all)",
+                              value);
+        c->archive_retention_months = (uint32_t)(*end == 'y' ? n * 12 : n);
+        return 0;
+    }
+    return NOT_MINE;
+}
+
 /* [agencies]: every key is an agency's name, its value the district. */
 static int h_agencies(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
@@ -407,7 +429,7 @@ static const struct {
 } sections[] = {
     {"collector", h_collector},     {"agents", h_agents},         {"incidents", h_incidents},
     {"correlation", h_correlation}, {"escalation", h_escalation}, {"agencies", h_agencies},
-    {"report", h_report},           {"status", h_status},
+    {"report", h_report},           {"archive", h_archive},       {"status", h_status},
 };
 
 /* The sections that are one route each: [webhook] and [syslog] (the older
@@ -578,6 +600,9 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
                             "%s: %s holds fewer than 8 characters; use a long random secret",
                             status_files[i].key, status_files[i].file);
     }
+    if (c->archive_dir[0] && access(c->archive_dir, W_OK | X_OK) < 0)
+        return cfg_fail(err, path, 0, "[archive] dir %s is not a writable directory: %s",
+                        c->archive_dir, strerror(errno));
     if (collector_sink_enabled(c, SINK_REPORT) && access(c->report_dir, W_OK | X_OK) < 0)
         return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s",
                         c->report_dir, strerror(errno));

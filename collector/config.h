@@ -4,7 +4,7 @@
  * [agencies], [incidents], [correlation], [escalation], [route.NAME]
  * (any number; collector/route.c reads their keys), the older single-sink
  * sections [webhook] and [syslog] (each read as one route of that name),
- * [report] and [status].  Every
+ * [report], [archive] and [status].  Every
  * mistake is reported as "file:line: message" in a struct cfg_err, as the
  * agent's files are; `canh-collector --check` loads it and also opens the
  * secret files it names, so a deployment error shows before the service
@@ -139,6 +139,9 @@ struct collector_config {
     /* [agencies] */
     struct agency_district agencies[COLLECTOR_MAX_AGENCIES];
     size_t n_agencies;
+    /* [archive] (archive.h); dir empty = not archived here */
+    char archive_dir[256];
+    uint32_t archive_retention_months; /* 0: keep all */
     /* [report] */
     char report_dir[256];
     uint64_t report_deadline_us;

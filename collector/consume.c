@@ -9,6 +9,7 @@
  * entries (claim.c), close quiet incidents and watch heartbeats
  * (housekeeping.c).  Also collector_init/start/stop/free.
  */
+#include "collector/archive.h"
 #include "collector/collector.h"
 
 #include <inttypes.h>
@@ -153,6 +154,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
     consume_maybe_read(c);
     escalate_tick(c->esc);
+    if (!c->rd->stopping)
+        archive_tick(c->archive);
 }
 
 static void on_ready(void *owner)
@@ -173,6 +176,7 @@ static void on_lost(void *owner)
     struct collector *c = owner;
     c->rd->reading = false;
     escalate_session_lost(c->esc);
+    archive_session_lost(c->archive);
 }
 
 int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base)
@@ -204,7 +208,8 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
     if (!c->link || !c->rd->tick)
         goto err;
     c->esc = escalate_new(cfg, base, c->link);
-    if (!c->esc)
+    c->archive = archive_new(cfg, c->link);
+    if (!c->esc || !c->archive)
         goto err;
     return 0;
 err:
@@ -222,13 +227,14 @@ void collector_start(struct collector *c)
 bool collector_stop(struct collector *c)
 {
     c->rd->stopping = true;
-    return c->rd->inflight == 0 && escalate_idle(c->esc);
+    return c->rd->inflight == 0 && escalate_idle(c->esc) && archive_idle(c->archive);
 }
 
 int collector_reconfigure(struct collector *c, const struct collector_config *cfg)
 {
     if (escalate_reconfigure(c->esc, cfg) < 0)
         return -1;
+    archive_reconfigure(c->archive, cfg);
     c->cfg = cfg;
     return 0;
 }
@@ -249,6 +255,9 @@ void collector_free(struct collector *c)
     c->esc = NULL;
     redis_link_free(c->link);
     c->link = NULL;
+    /* After the link: its pending callbacks (NULL replies) still see it. */
+    archive_free(c->archive);
+    c->archive = NULL;
     if (c->rd)
         free(c->rd->streams);
     free(c->rd);
