@@ -55,6 +55,7 @@ check_options canh-agent canh-agent.8
 check_options canh-collector canh-collector.8
 check_options canh-tail canh-tail.1
 check_options canh-ctl canh-ctl.1
+check_options canh-report canh-report.1
 
 # Config keys: every key the parsers know is in the file's page.
 check_keys() {  # page what keys...
