@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "common/redis/url.h"
+#include "common/slug.h"
 #include "common/taxonomy.h"
 #include "common/units.h"
 #include "common/values.h"
@@ -201,6 +202,17 @@ static const struct action actions[] = {
     {"note", "noted", ctl_note_lua},        {"reopen", "reopened", ctl_reopen_lua},
 };
 
+#define CTL_MAX_EXTRA_KEYS 96 /* 32 routes, 64 agencies of a province-wide incident */
+
+/* A field of a hash, malloc'd; "" when it or the hash is missing. */
+static char *hash_field(redisContext *r, const char *key, const char *field)
+{
+    redisReply *rep = redisCommand(r, "HGET %s %s", key, field);
+    char *out = strdup(rep && rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return out;
+}
+
 static int run_transition(redisContext *r, const struct action *a, const char *id,
                           const char *operator_name, const char *note, const char *extra)
 {
@@ -215,26 +227,42 @@ static int run_transition(redisContext *r, const struct action *a, const char *i
     snprintf(keys[CTL_KEY_ESCALATIONS], sizeof(keys[0]), "canh:escalations");
     snprintf(keys[CTL_KEY_SUPPRESSIONS], sizeof(keys[0]), "canh:suppressions");
     snprintf(keys[CTL_KEY_FALSE_POS], sizeof(keys[0]), "canh:false_positives");
-    /* One delivery id per action, so a receiver's de-duplication keeps it. */
-    snprintf(keys[CTL_KEY_JOB_WEBHOOK], sizeof(keys[0]), "canh:escalation:%s/webhook/%s-%s", id,
-             a->name, now_text);
-    snprintf(keys[CTL_KEY_JOB_SYSLOG], sizeof(keys[0]), "canh:escalation:%s/syslog/%s-%s", id,
-             a->name, now_text);
-    char nkeys[8];
-    snprintf(nkeys, sizeof(nkeys), "%d", CTL_KEY_COUNT);
-    const char *argv[3 + CTL_KEY_COUNT + 6];
+    /* The script must declare every key it writes: the routes that carry
+     * the incident and its agencies' streams are read first.  A route
+     * added in between hears of the next action, not this one. */
+    char *routes = hash_field(r, keys[CTL_KEY_INCIDENT], "sinks");
+    char *agencies = hash_field(r, keys[CTL_KEY_INCIDENT], "agency");
+    static char extra_keys[CTL_MAX_EXTRA_KEYS][300];
+    size_t n_jobs = 0, n_extra = 0;
+    for (char *save = NULL, *t = strtok_r(routes, ",", &save); t && n_extra < CTL_MAX_EXTRA_KEYS;
+         t = strtok_r(NULL, ",", &save), n_jobs++)
+        /* One delivery id per action, so a receiver's de-duplication keeps it. */
+        snprintf(extra_keys[n_extra++], sizeof(extra_keys[0]), "canh:escalation:%s/%s/%s-%s", id, t,
+                 a->name, now_text);
+    for (char *save = NULL, *t = strtok_r(agencies, "|", &save); t && n_extra < CTL_MAX_EXTRA_KEYS;
+         t = strtok_r(NULL, "|", &save))
+        slug_incident_stream(t, extra_keys[n_extra++], sizeof(extra_keys[0]));
+    free(routes);
+    free(agencies);
+    char nkeys[24], njobs[24];
+    snprintf(nkeys, sizeof(nkeys), "%zu", CTL_KEY_COUNT + n_extra);
+    snprintf(njobs, sizeof(njobs), "%zu", n_jobs);
+    const char *argv[3 + CTL_KEY_COUNT + CTL_MAX_EXTRA_KEYS + 7];
     int argc = 0;
     argv[argc++] = "EVAL";
     argv[argc++] = a->script;
     argv[argc++] = nkeys;
     for (int k = 0; k < CTL_KEY_COUNT; k++)
         argv[argc++] = keys[k];
+    for (size_t k = 0; k < n_extra; k++)
+        argv[argc++] = extra_keys[k];
     argv[argc++] = operator_name;
     argv[argc++] = now_text;
     argv[argc++] = INCIDENTS_MAXLEN;
     argv[argc++] = id;
     argv[argc++] = note ? note : "";
     argv[argc++] = extra ? extra : "";
+    argv[argc++] = njobs;
     int status;
     redisReply *rep = command(r, argc, argv, &status);
     if (!rep)

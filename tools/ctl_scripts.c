@@ -12,6 +12,9 @@
     "  end\n"                                                                                      \
     "  return out\n"                                                                               \
     "end\n"                                                                                        \
+    "-- Transitions: KEYS[9..] are a job key per route that carries the incident\n"                \
+    "-- (ARGV[7] of them), then the streams canh:incidents:<agency key> of its agencies.\n"        \
+    "local job_keys, agency_keys = {}, {}\n"                                                       \
     "local function load()\n"                                                                      \
     "  local f = redis.call('HGETALL', KEYS[1])\n"                                                 \
     "  if #f == 0 then return nil end\n"                                                           \
@@ -41,18 +44,22 @@
     "  if note ~= '' then f[#f + 1] = 'note' f[#f + 1] = note end\n"                               \
     "  if changes and changes ~= '' then f[#f + 1] = 'changes' f[#f + 1] = changes end\n"          \
     "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', unpack(f))\n"                       \
+    "  for _, k in ipairs(agency_keys) do\n"                                                       \
+    "    redis.call('XADD', k, 'MAXLEN', '~', maxlen, '*', unpack(f))\n"                           \
+    "  end\n"                                                                                      \
     "  redis.call('XADD', KEYS[2], '*', 'action', action, 'operator', operator, 'state', "         \
     "h.state,\n"                                                                                   \
     "             'note', note)\n"                                                                 \
     "end\n"                                                                                        \
-    "-- Sinks that carried the incident hear of the action (not the report drafts).\n"             \
+    "-- Routes that carry the incident hear of the action; each route's actions\n"                 \
+    "-- and states filters decide at delivery (report drafts: escalated only).\n"                  \
     "local function tell_sinks(h, action)\n"                                                       \
     "  local sinks = split(h.sinks, ',')\n"                                                        \
-    "  for k, sink in ipairs({'webhook', 'syslog'}) do\n"                                          \
+    "  for _, key in ipairs(job_keys) do\n"                                                        \
+    "    local route = string.match(key, '^canh:escalation:[^/]+/([^/]+)/')\n"                     \
     "    for _, s in ipairs(sinks) do\n"                                                           \
-    "      if s == sink then\n"                                                                    \
-    "        local key = KEYS[8 + k]\n"                                                            \
-    "        redis.call('HSET', key, 'sink', sink, 'incident', h.id, 'action', action,\n"          \
+    "      if s == route then\n"                                                                   \
+    "        redis.call('HSET', key, 'sink', route, 'incident', h.id, 'action', action,\n"         \
     "                   'created_ms', tostring(now), 'attempts', '0')\n"                           \
     "        redis.call('ZADD', KEYS[6], now, string.sub(key, 17))\n"                              \
     "      end\n"                                                                                  \
@@ -96,6 +103,9 @@
     "end\n"
 
 #define CTL_LOAD                                                                                   \
+    "local n_jobs = tonumber(ARGV[7]) or 0\n"                                                      \
+    "for k = 9, 8 + n_jobs do job_keys[#job_keys + 1] = KEYS[k] end\n"                             \
+    "for k = 9 + n_jobs, #KEYS do agency_keys[#agency_keys + 1] = KEYS[k] end\n"                   \
     "local h = load()\n"                                                                           \
     "if not h then return redis.error_reply('NOINCIDENT no incident ' .. id) end\n"
 

@@ -24,13 +24,14 @@ enum ctl_key {
     CTL_KEY_ESCALATIONS,  /* canh:escalations */
     CTL_KEY_SUPPRESSIONS, /* canh:suppressions */
     CTL_KEY_FALSE_POS,    /* canh:false_positives */
-    CTL_KEY_JOB_WEBHOOK,  /* canh:escalation:<id>/webhook/<action>-<nonce> */
-    CTL_KEY_JOB_SYSLOG,   /* canh:escalation:<id>/syslog/<action>-<nonce> */
     CTL_KEY_COUNT
+    /* then canh:escalation:<id>/<route>/<action>-<now_ms> for each route of
+     * the incident's sinks field, then canh:incidents:<agency key> for each
+     * of its agencies (read by canh-ctl just before) */
 };
 
 /* ARGV of a transition: operator, now_ms, maxlen, id, note, extra
- * (confirm: class normal|serious). */
+ * (confirm: class normal|serious), the number of job keys. */
 extern const char ctl_ack_lua[];
 extern const char ctl_confirm_lua[];
 extern const char ctl_reject_lua[];

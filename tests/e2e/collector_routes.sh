@@ -149,6 +149,17 @@ assert {d["action"] for d in a + b} == {"escalated"}, a + b
 PY
 pass "route soyte-admin (agency) got Sở Y tế's two incidents, low included; route phuvang (district) Sở Tài chính's two"
 
+# An operator's action reaches the routes that carry the incident, and no other.
+soyte_id=$(incidents_where agency 'Sở Y tế' severity medium)
+[[ -n $soyte_id ]] || fail "no medium Sở Y tế incident"
+timeout 20 "$CANH_BIN/canh-ctl" -r "unix:$SOCK" --operator alice ack "$soyte_id" >/dev/null ||
+    fail "canh-ctl ack"
+acked() { grep -F "$soyte_id" "$T/hook-a.jsonl" | grep -qF '"action": "acknowledged"'; }
+wait_until 60 "the acknowledgement at route soyte-admin" acked
+wait_until 60 "every escalation delivered" queue_empty
+! grep -qF acknowledged "$T/hook-b.jsonl" || fail "route phuvang heard of another agency's incident"
+pass "canh-ctl ack reached route soyte-admin, not route phuvang"
+
 n=$(ls "$T"/mail/*.eml | wc -l)
 [[ $n == 1 ]] || fail "expected one e-mail (the defacement), got $n"
 deface=$(incidents_where taxonomy attack.defacement type finding)
