@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "collector/archive.h"
 #include "collector/config.h"
 #include "collector/escalate.h"
 #include "collector/ingest.h"
@@ -315,6 +317,36 @@ START_TEST(test_agency_slug)
 }
 END_TEST
 
+START_TEST(test_archive_files)
+{
+    /* Monthly files by the local month; retention removes whole months. */
+    char dir[] = "/tmp/canh-archive-XXXXXX", path[128], name[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct tm tm = {.tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 15, .tm_hour = 12};
+    tm.tm_isdst = -1;
+    time_t now = mktime(&tm);
+    archive_file_name(now, name, sizeof(name));
+    ck_assert_str_eq(name, "incidents-2026-11.jsonl");
+    const char *files[] = {"incidents-2026-11.jsonl", "incidents-2026-09.jsonl",
+                           "incidents-2026-08.jsonl", "incidents-2025-12.jsonl", "notes.txt"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+    }
+    ck_assert_int_eq(archive_expire(dir, 0, now), 0); /* 0 keeps all */
+    /* Three months: November, October, September stay. */
+    ck_assert_int_eq(archive_expire(dir, 3, now), 2);
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        ck_assert_int_eq(access(path, F_OK) == 0, i < 2 || i == 4);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_check_listen_names_the_line)
 {
     /* A port another process listens on: --check says so at listen's line
@@ -449,6 +481,7 @@ int main(void)
     tcase_add_test(tc, test_config_routes);
     tcase_add_test(tc, test_route_filters);
     tcase_add_test(tc, test_agency_slug);
+    tcase_add_test(tc, test_archive_files);
     tcase_add_test(tc, test_report_draft);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
