@@ -6,7 +6,8 @@
  * dead consumers) and housekeeping.c (closing quiet incidents, watching
  * heartbeats), sharing consume_internal.h; escalate.c delivers the
  * queued escalations through the sinks (sinks/); report_due.c drafts the
- * initial and final reports the lifecycle asks for.  main.c wires them to
+ * initial and final reports the lifecycle asks for; archive.c keeps the
+ * closed incidents for canh-report.  main.c wires them to
  * the configuration and signals; status/ reads the counters.
  */
 #ifndef CANH_COLLECTOR_COLLECTOR_H
@@ -20,6 +21,7 @@
 #include "collector/config.h"
 #include "common/redis/link.h"
 
+struct archive;
 struct consume;
 struct escalate;
 struct report_due;
@@ -56,6 +58,7 @@ struct collector {
     struct redis_link *link;
     struct escalate *esc;
     struct report_due *reports; /* initial and final report drafts (report_due.h) */
+    struct archive *archive; /* closed incidents to [archive] dir */
     struct collector_stats stats;
     struct consume *rd; /* the reading state, consume_internal.h */
 };

@@ -12,13 +12,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "collector/route.h"
 #include "common/ini.h"
 #include "common/log.h"
 #include "common/redis/secret.h"
 #include "common/redis/url.h"
 #include "common/units.h"
 
-static const char *const sink_names[SINK_COUNT] = {"webhook", "syslog", "report"};
+static const char *const sink_names[SINK_COUNT] = {"webhook", "syslog", "report", "email"};
 
 const char *sink_name(enum sink_id s)
 {
@@ -70,19 +71,8 @@ void collector_config_defaults(struct collector_config *c)
     c->retry_base_us = 1000000;
     c->retry_max_us = 10ull * 60 * 1000000;
     c->poll_interval_us = 500000;
-    for (int i = 0; i < SINK_COUNT; i++) {
-        c->route[i].min_severity = SEV_MEDIUM;
-        c->route[i].rate_per_s = 1.0; /* 60 a minute */
-        c->route[i].burst = 20;
-    }
-    c->route[SINK_REPORT].min_severity = SEV_LOW;
-    c->route[SINK_REPORT].serious_only = true;
-    c->route[SINK_REPORT].rate_per_s = 0;
-    c->webhook_timeout_us = 10ull * 1000000;
-    c->syslog_port = 514;
-    snprintf(c->syslog_app, sizeof(c->syslog_app), "canh-collector");
-    snprintf(c->syslog_sd_id, sizeof(c->syslog_sd_id), "canh@32473");
     c->report_deadline_us = 5ull * 86400 * 1000000;
+    c->archive_retention_months = 36;
     c->status_refresh_us = 1000000;
     c->status_max_open = 200;
     c->status_recent = 20;
@@ -138,39 +128,6 @@ static int set_agents(struct collector_config *c, const char *value, const struc
         c->n_agents++;
     }
     return 0;
-}
-
-/* min_severity / class / rate / burst, shared by the sink sections. */
-static int set_route(struct collector_config *c, enum sink_id sink, const char *value,
-                     const struct cfg_at *at)
-{
-    struct sink_route *r = &c->route[sink];
-    const char *name = at->key;
-    if (strcmp(name, "min_severity") == 0)
-        return value_severity(at, value, &r->min_severity);
-    if (strcmp(name, "class") == 0) {
-        if (strcmp(value, "any") == 0)
-            r->serious_only = false;
-        else if (strcmp(value, "serious_candidate") == 0)
-            r->serious_only = true;
-        else
-            return value_fail(at, "'%s' is not 'any' or 'serious_candidate'", value);
-        return 0;
-    }
-    if (strcmp(name, "rate") == 0) {
-        if (strcmp(value, "0") == 0 || strcmp(value, "unlimited") == 0) {
-            r->rate_per_s = 0;
-            return 0;
-        }
-        double rate;
-        if (units_parse_rate_per_s(value, &rate) < 0 || rate <= 0)
-            return value_fail(at, "'%s' is not a rate (e.g. 30/m, 1/s) or 'unlimited'", value);
-        r->rate_per_s = rate;
-        return 0;
-    }
-    if (strcmp(name, "burst") == 0)
-        return set_count32(at, value, 1, 100000, &r->burst);
-    return NOT_MINE;
 }
 
 static int h_collector(struct collector_config *c, const char *value, const struct cfg_at *at)
@@ -318,88 +275,103 @@ static int h_escalation(struct collector_config *c, const char *value, const str
     return NOT_MINE;
 }
 
-static int h_webhook(struct collector_config *c, const char *value, const struct cfg_at *at)
+static int h_archive(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
     const char *name = at->key;
-    int rc = set_route(c, SINK_WEBHOOK, value, at);
-    if (rc != NOT_MINE)
-        return rc;
-    if (strcmp(name, "url") == 0) {
-        if (strncmp(value, "http://", 7) != 0)
-            return value_fail(at,
-                              "'%s' must start with http:// (for https put a TLS proxy such as "
-                              "stunnel in front)",
+    if (strcmp(name, "dir") == 0) {
+        if (*value && value[0] != '/')
+            return value_fail(at, "'%s' is not an absolute path", value);
+        return value_string(at, value, c->archive_dir, sizeof(c->archive_dir));
+    }
+    if (strcmp(name, "retention") == 0) {
+        /* Months of monthly files: "24", "24m" or "2y". */
+        char *end;
+        unsigned long n = strtoul(value, &end, 10);
+        if (end == value || n > 1200 || (*end && strcmp(end, "m") && strcmp(end, "y")))
+            return value_fail(at, "'%s' is not a number of months (24, 24m, 2y; 0 keeps all)",
                               value);
-        c->route[SINK_WEBHOOK].enabled = true;
-        return value_string(at, value, c->webhook_url, sizeof(c->webhook_url));
-    }
-    if (strcmp(name, "secret_file") == 0)
-        return set_file(at, value, c->webhook_secret_file, sizeof(c->webhook_secret_file),
-                        &c->webhook_secret_line);
-    if (strcmp(name, "timeout") == 0)
-        return value_duration(at, value, 1, &c->webhook_timeout_us);
-    return NOT_MINE;
-}
-
-static int h_syslog(struct collector_config *c, const char *value, const struct cfg_at *at)
-{
-    const char *name = at->key;
-    int rc = set_route(c, SINK_SYSLOG, value, at);
-    if (rc != NOT_MINE)
-        return rc;
-    if (strcmp(name, "host") == 0) {
-        c->route[SINK_SYSLOG].enabled = *value != '\0';
-        return value_string(at, value, c->syslog_host, sizeof(c->syslog_host));
-    }
-    if (strcmp(name, "port") == 0) {
-        uint64_t port;
-        if (value_count(at, value, 1, 65535, &port) < 0)
-            return -1;
-        c->syslog_port = (uint16_t)port;
+        c->archive_retention_months = (uint32_t)(*end == 'y' ? n * 12 : n);
         return 0;
-    }
-    if (strcmp(name, "proto") == 0) {
-        if (strcasecmp(value, "udp") == 0)
-            c->syslog_tcp = false;
-        else if (strcasecmp(value, "tcp") == 0)
-            c->syslog_tcp = true;
-        else
-            return value_fail(at, "'%s' is not udp or tcp", value);
-        return 0;
-    }
-    if (strcmp(name, "app_name") == 0)
-        return value_string(at, value, c->syslog_app, sizeof(c->syslog_app));
-    if (strcmp(name, "sd_id") == 0) {
-        /* RFC 5424 §6.3.2/§7.2.2: a SD-NAME of at most 32 printable ASCII
-         * characters without '=', ' ', ']' or '"'; one that is not an
-         * IANA-registered ID carries "@" and an enterprise number. */
-        const char *at_sign = strchr(value, '@');
-        size_t len = strlen(value);
-        bool ok = len > 0 && len <= 32 && at_sign && at_sign != value && at_sign[1] != '\0';
-        for (const char *p = value; ok && *p; p++)
-            ok = *p > 32 && *p < 127 && *p != '=' && *p != ']' && *p != '"';
-        for (const char *p = at_sign ? at_sign + 1 : ""; ok && *p; p++)
-            ok = (*p >= '0' && *p <= '9') || (*p == '.' && p[1] && p[-1] != '@');
-        if (!ok)
-            return value_fail(at,
-                              "'%s' is not an RFC 5424 SD-ID: NAME@NUMBER (your organisation's "
-                              "private enterprise number), at most 32 characters",
-                              value);
-        return value_string(at, value, c->syslog_sd_id, sizeof(c->syslog_sd_id));
     }
     return NOT_MINE;
 }
 
+/* [agencies]: every key is an agency's name, its value the district. */
+static int h_agencies(struct collector_config *c, const char *value, const struct cfg_at *at)
+{
+    if (c->n_agencies == COLLECTOR_MAX_AGENCIES)
+        return value_fail(at, "more than %d agencies listed", COLLECTOR_MAX_AGENCIES);
+    struct agency_district *a = &c->agencies[c->n_agencies];
+    if (strchr(at->key, '|') || strchr(value, '|'))
+        return value_fail(at, "agency and district names may not contain '|'");
+    if (!*value)
+        return value_fail(at, "agency %s is in no district", at->key);
+    if (collector_agency_district(c, at->key))
+        return value_fail(at, "agency %s is listed twice", at->key);
+    if (value_string(at, at->key, a->agency, sizeof(a->agency)) < 0 ||
+        value_string(at, value, a->district, sizeof(a->district)) < 0)
+        return -1;
+    c->n_agencies++;
+    return 0;
+}
+
+const char *collector_agency_district(const struct collector_config *c, const char *agency)
+{
+    for (size_t i = 0; i < c->n_agencies; i++)
+        if (strcmp(c->agencies[i].agency, agency) == 0)
+            return c->agencies[i].district;
+    return NULL;
+}
+
+const struct route *collector_route(const struct collector_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_routes; i++)
+        if (strcmp(c->routes[i].name, name) == 0)
+            return &c->routes[i];
+    return NULL;
+}
+
+bool collector_sink_enabled(const struct collector_config *c, enum sink_id s)
+{
+    for (size_t i = 0; i < c->n_routes; i++)
+        if (c->routes[i].sink == s)
+            return true;
+    return false;
+}
+
+/* The route a section's keys go to: [route.NAME], or the older [webhook]
+ * and [syslog] sections, each one route of that name and sink. */
+static struct route *section_route(struct collector_config *c, const char *section)
+{
+    const char *name = strncmp(section, "route.", 6) == 0 ? section + 6 : section;
+    return (struct route *)collector_route(c, name);
+}
+
+static int h_route(struct collector_config *c, const char *value, const struct cfg_at *at,
+                   const char *section)
+{
+    struct route *r = section_route(c, section);
+    if (!r)
+        return ini_unknown_key(at, section); /* collector_section refused it */
+    if (r->legacy && strcmp(at->key, "sink") == 0)
+        return value_fail(at, "[%s] is always a %s route; use [route.NAME] for another sink",
+                          section, sink_name(r->sink));
+    int rc = route_key(r, value, at);
+    if (rc == ROUTE_NOT_MINE)
+        return ini_unknown_key(at, section);
+    return rc;
+}
+
+/* [report]: the drafts' settings; its filter keys are those of the
+ * route "report" that [report] dir makes. */
 static int h_report(struct collector_config *c, const char *value, const struct cfg_at *at)
 {
     const char *name = at->key;
-    int rc = set_route(c, SINK_REPORT, value, at);
-    if (rc != NOT_MINE)
-        return rc;
-    if (strcmp(name, "dir") == 0) {
-        c->route[SINK_REPORT].enabled = *value != '\0';
+    if (strcmp(name, "min_severity") == 0 || strcmp(name, "class") == 0 ||
+        strcmp(name, "rate") == 0 || strcmp(name, "burst") == 0)
+        return h_route(c, value, at, "report");
+    if (strcmp(name, "dir") == 0)
         return value_string(at, value, c->report_dir, sizeof(c->report_dir));
-    }
     if (strcmp(name, "deadline") == 0)
         return value_duration(at, value, 1, &c->report_deadline_us);
     if (strcmp(name, "reporting_unit") == 0)
@@ -466,23 +438,87 @@ static const struct {
     int (*handler)(struct collector_config *c, const char *value, const struct cfg_at *at);
 } sections[] = {
     {"collector", h_collector},     {"agents", h_agents},         {"incidents", h_incidents},
-    {"correlation", h_correlation}, {"escalation", h_escalation}, {"webhook", h_webhook},
-    {"syslog", h_syslog},           {"report", h_report},         {"status", h_status},
+    {"correlation", h_correlation}, {"escalation", h_escalation}, {"agencies", h_agencies},
+    {"report", h_report},           {"archive", h_archive},       {"status", h_status},
 };
+
+/* The sections that are one route each: [webhook] and [syslog] (the older
+ * form), and [report], whose dir makes the route "report". */
+static const struct {
+    const char *section;
+    enum sink_id sink;
+} legacy_routes[] = {{"webhook", SINK_WEBHOOK}, {"syslog", SINK_SYSLOG}, {"report", SINK_REPORT}};
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
+/* A route section begins: its route, checked for a clash of names. */
+static int open_route(struct collector_config *c, const char *name, enum sink_id sink,
+                      bool sink_set, bool legacy, const struct cfg_at *at)
+{
+    if (!value_is_name(name) || strlen(name) >= ROUTE_NAME_LEN)
+        return cfg_fail(at->err, at->file, at->line,
+                        "[route.%s]: a route name is up to %d letters, digits, '-', '_' or '.'",
+                        name, ROUTE_NAME_LEN - 1);
+    const struct route *old = collector_route(c, name);
+    if (old)
+        return cfg_fail(at->err, at->file, at->line,
+                        "route %s is defined twice (line %d); [webhook] and [syslog] are the "
+                        "routes named webhook and syslog",
+                        name, old->line);
+    if (c->n_routes == COLLECTOR_MAX_ROUTES)
+        return cfg_fail(at->err, at->file, at->line, "more than %d routes", COLLECTOR_MAX_ROUTES);
+    struct route *r = &c->routes[c->n_routes++];
+    route_defaults(r, name, sink, sink_set, at->line);
+    r->legacy = legacy;
+    if (sink == SINK_REPORT && sink_set)
+        route_key(r, "report", &(struct cfg_at){at->err, at->file, at->line, "sink"});
+    return 0;
+}
+
 static int collector_section(void *user, const char *section, const struct cfg_at *at)
 {
-    const char *names[N_SECTIONS];
+    struct collector_config *c = user;
+    if (strncmp(section, "route.", 6) == 0)
+        return open_route(c, section + 6, SINK_WEBHOOK, false, false, at);
+    for (size_t i = 0; i < sizeof(legacy_routes) / sizeof(legacy_routes[0]); i++)
+        if (strcmp(section, legacy_routes[i].section) == 0)
+            return open_route(c, section, legacy_routes[i].sink, true, true, at);
+    const char *names[N_SECTIONS + 3];
+    size_t n = 0;
     for (size_t i = 0; i < N_SECTIONS; i++)
-        names[i] = sections[i].name;
-    return ini_check_section(at, section, names, N_SECTIONS);
+        names[n++] = sections[i].name;
+    names[n++] = "webhook";
+    names[n++] = "syslog";
+    names[n++] = "route.NAME";
+    return ini_check_section(at, section, names, n);
+}
+
+/* The older sections left without their address send nothing, as they
+ * always did: their routes go.  [report] dir makes the route "report"
+ * only when no [route.NAME] writes the drafts. */
+static void drop_idle_legacy_routes(struct collector_config *c)
+{
+    bool report_routes = false;
+    for (size_t i = 0; i < c->n_routes; i++)
+        report_routes |= !c->routes[i].legacy && c->routes[i].sink == SINK_REPORT;
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_routes; i++) {
+        const struct route *r = &c->routes[i];
+        bool idle = r->legacy && ((r->sink == SINK_WEBHOOK && !r->url[0]) ||
+                                  (r->sink == SINK_SYSLOG && !r->host[0]) ||
+                                  (r->sink == SINK_REPORT && (!c->report_dir[0] || report_routes)));
+        if (!idle)
+            c->routes[kept++] = *r;
+    }
+    c->n_routes = kept;
 }
 
 static int collector_key(void *user, const char *section, const char *value,
                          const struct cfg_at *at)
 {
+    if (strncmp(section, "route.", 6) == 0 || strcmp(section, "webhook") == 0 ||
+        strcmp(section, "syslog") == 0)
+        return h_route(user, value, at, section);
     for (size_t i = 0; i < N_SECTIONS; i++) {
         if (strcmp(section, sections[i].name) != 0)
             continue;
@@ -497,9 +533,15 @@ int collector_config_load(const char *path, struct collector_config *c, struct c
     static const struct ini_format format = {collector_section, collector_key};
     if (ini_load(path, &format, c, NULL, err) < 0)
         return -1;
-    if (c->route[SINK_WEBHOOK].enabled && !c->webhook_secret_file[0])
-        return cfg_fail(err, path, 0,
-                        "[webhook] url is set but secret_file is not: receivers need the HMAC key");
+    drop_idle_legacy_routes(c);
+    for (size_t i = 0; i < c->n_routes; i++) {
+        const struct route *r = &c->routes[i];
+        if (route_check(r, path, err) < 0)
+            return -1;
+        if (r->sink == SINK_REPORT && !c->report_dir[0])
+            return cfg_fail(err, path, r->sink_line ? r->sink_line : r->line,
+                            "route %s writes report drafts, but [report] dir is not set", r->name);
+    }
     if (c->retry_max_us < c->retry_base_us)
         return cfg_fail(err, path, 0, "[escalation] retry_max is shorter than retry_base");
     if (!c->status_user[0] != !c->status_password_file[0])
@@ -537,9 +579,22 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
     if (c->password_file[0] &&
         secret_read_file(c->password_file, secret, sizeof(secret), why, sizeof(why)) < 0)
         return cfg_fail(err, path, c->password_file_line, "password_file: %s", why);
-    if (c->webhook_secret_file[0] &&
-        secret_read_file(c->webhook_secret_file, secret, sizeof(secret), why, sizeof(why)) < 0)
-        return cfg_fail(err, path, c->webhook_secret_line, "secret_file: %s", why);
+    for (size_t i = 0; i < c->n_routes; i++) {
+        const struct route *r = &c->routes[i];
+        if (r->sink == SINK_WEBHOOK &&
+            secret_read_file(r->secret_file, secret, sizeof(secret), why, sizeof(why)) < 0)
+            return cfg_fail(err, path, r->secret_line, "secret_file: %s", why);
+        if (r->sink == SINK_EMAIL) {
+            char prog[512];
+            snprintf(prog, sizeof(prog), "%s", r->sendmail);
+            prog[strcspn(prog, " \t")] = '\0';
+            if (access(prog, X_OK) < 0)
+                return cfg_fail(err, path, r->kind_key_line ? r->kind_key_line : r->line,
+                                "[route.%s] sendmail %s cannot be run: %s (install an MTA such as "
+                                "msmtp-mta, exim4 or postfix, or set sendmail = PATH)",
+                                r->name, prog, strerror(errno));
+        }
+    }
     const struct {
         const char *key, *file;
         int line;
@@ -555,7 +610,10 @@ int collector_config_check_files(const struct collector_config *c, struct cfg_er
                             "%s: %s holds fewer than 8 characters; use a long random secret",
                             status_files[i].key, status_files[i].file);
     }
-    if (c->route[SINK_REPORT].enabled && access(c->report_dir, W_OK | X_OK) < 0)
+    if (c->archive_dir[0] && access(c->archive_dir, W_OK | X_OK) < 0)
+        return cfg_fail(err, path, 0, "[archive] dir %s is not a writable directory: %s",
+                        c->archive_dir, strerror(errno));
+    if (collector_sink_enabled(c, SINK_REPORT) && access(c->report_dir, W_OK | X_OK) < 0)
         return cfg_fail(err, path, 0, "[report] dir %s is not a writable directory: %s",
                         c->report_dir, strerror(errno));
     /* The registry's own mistakes name its file and line. */

@@ -1,8 +1,10 @@
 /* config.h — collector.conf (architecture §7, §9).
  *
  * One INI file read with libinih, sections [collector], [agents],
- * [incidents], [correlation], [escalation], [webhook], [syslog], [report]
- * and [status].  Every
+ * [agencies], [incidents], [correlation], [escalation], [route.NAME]
+ * (any number; collector/route.c reads their keys), the older single-sink
+ * sections [webhook] and [syslog] (each read as one route of that name),
+ * [report], [archive] and [status].  Every
  * mistake is reported as "file:line: message" in a struct cfg_err, as the
  * agent's files are; `canh-collector --check` loads it and also opens the
  * secret files it names, so a deployment error shows before the service
@@ -17,20 +19,63 @@
 
 #include "common/values.h"
 
-/* The escalation sinks besides the canh:incidents stream (always on). */
-enum sink_id { SINK_WEBHOOK, SINK_SYSLOG, SINK_REPORT, SINK_COUNT };
+/* The kinds of escalation sink a route delivers through, besides the
+ * canh:incidents stream (always on). */
+enum sink_id { SINK_WEBHOOK, SINK_SYSLOG, SINK_REPORT, SINK_EMAIL, SINK_COUNT };
 
 const char *sink_name(enum sink_id s);
 /* -1 for an unknown name. */
 int sink_parse(const char *name, enum sink_id *out);
 
-/* Which incidents a sink receives, and how fast. */
-struct sink_route {
-    bool enabled;               /* the sink is configured */
-    enum severity min_severity; /* incidents below are not sent */
-    bool serious_only;          /* class = serious_candidate only */
-    double rate_per_s;          /* token bucket refill; 0 = no limit */
-    uint32_t burst;             /* bucket size */
+#define COLLECTOR_MAX_ROUTES 32
+#define ROUTE_NAME_LEN 33
+#define COLLECTOR_MAX_AGENCIES 512
+
+/* One [route.NAME]: a sink and the incidents it takes (collector/route.h
+ * has the filters' meaning).  Lists are '|' separated (agency and district
+ * names may hold commas), taxonomy prefixes ','. */
+struct route {
+    char name[ROUTE_NAME_LEN];
+    int line;    /* of its section header (0: built from [webhook]/[syslog]/[report]) */
+    bool legacy; /* the section [webhook], [syslog] or [report] */
+    enum sink_id sink;
+    bool sink_set;
+    int sink_line;
+    int kind_key_line; /* the first key only one sink takes (url, host, to, ...) */
+    enum sink_id kind_key;
+    char kind_key_name[16];
+    /* filters; empty or 0: any */
+    char agencies[2048];
+    char districts[1024];
+    char taxonomy[512];
+    enum severity min_severity, max_severity;
+    unsigned classes;  /* bit per enum route_class */
+    unsigned actions;  /* bit per enum route_action */
+    unsigned states;   /* bit per enum incident_state */
+    bool exercise;     /* takes incidents tagged exercise (drills) */
+    double rate_per_s; /* token bucket refill; 0 = no limit */
+    uint32_t burst;    /* bucket size */
+    /* webhook */
+    char url[512];
+    char secret_file[256];
+    int secret_line;
+    uint64_t timeout_us;
+    /* syslog */
+    char host[256];
+    uint16_t port;
+    bool tcp;
+    char app[48];
+    char sd_id[33]; /* RFC 5424 SD-ID, name@<private enterprise number> */
+    /* email */
+    char mail_to[512];
+    char mail_from[256];
+    char sendmail[512]; /* the command, split on spaces */
+};
+
+/* [agencies]: an agency and the district it belongs to. */
+struct agency_district {
+    char agency[208];
+    char district[128];
 };
 
 #define COLLECTOR_MAX_AGENTS 256
@@ -87,18 +132,16 @@ struct collector_config {
     uint64_t retry_base_us;
     uint64_t retry_max_us;
     uint64_t poll_interval_us;
-    struct sink_route route[SINK_COUNT];
-    /* [webhook] */
-    char webhook_url[512];
-    char webhook_secret_file[256];
-    int webhook_secret_line;
-    uint64_t webhook_timeout_us;
-    /* [syslog] */
-    char syslog_host[256];
-    uint16_t syslog_port;
-    bool syslog_tcp;
-    char syslog_app[48];
-    char syslog_sd_id[33]; /* RFC 5424 SD-ID, name@<private enterprise number> */
+    /* [route.NAME], and [webhook], [syslog], [report] dir as routes of
+     * those names, in file order */
+    struct route routes[COLLECTOR_MAX_ROUTES];
+    size_t n_routes;
+    /* [agencies] */
+    struct agency_district agencies[COLLECTOR_MAX_AGENCIES];
+    size_t n_agencies;
+    /* [archive] (archive.h); dir empty = not archived here */
+    char archive_dir[256];
+    uint32_t archive_retention_months; /* 0: keep all */
     /* [report] */
     char report_dir[256];
     uint64_t report_deadline_us;
@@ -130,6 +173,13 @@ struct collector_config {
  * instance "gw-soyte-eth1" the entry of "gw-soyte" (the ACL lets one
  * gateway's user write both).  NULL when [agents] does not name it. */
 const char *collector_agent_agency(const struct collector_config *c, const char *agent);
+
+/* The district [agencies] puts agency in; NULL when not listed. */
+const char *collector_agency_district(const struct collector_config *c, const char *agency);
+/* The route of that name; NULL when none. */
+const struct route *collector_route(const struct collector_config *c, const char *name);
+/* Some route delivers through that kind of sink. */
+bool collector_sink_enabled(const struct collector_config *c, enum sink_id s);
 
 /* 127.0.0.0/8, ::1 or localhost. */
 bool collector_listen_loopback(const char *host);

@@ -9,6 +9,7 @@
  * entries (claim.c), close quiet incidents and watch heartbeats
  * (housekeeping.c).  Also collector_init/start/stop/free.
  */
+#include "collector/archive.h"
 #include "collector/collector.h"
 
 #include <inttypes.h>
@@ -222,8 +223,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
     consume_maybe_read(c);
     escalate_tick(c->esc);
-    if (!c->rd->stopping)
+    if (!c->rd->stopping) {
         report_due_tick(c->reports);
+        archive_tick(c->archive);
+    }
 }
 
 static void on_ready(void *owner)
@@ -246,6 +249,7 @@ static void on_lost(void *owner)
     c->rd->reading = c->rd->waiting_new = false;
     consume_known_clear(c->rd);
     escalate_session_lost(c->esc);
+    archive_session_lost(c->archive);
 }
 
 int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base)
@@ -278,7 +282,8 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
         goto err;
     c->esc = escalate_new(cfg, base, c->link);
     c->reports = report_due_new(cfg, c->link);
-    if (!c->esc || !c->reports)
+    c->archive = archive_new(cfg, c->link);
+    if (!c->esc || !c->reports || !c->archive)
         goto err;
     return 0;
 err:
@@ -296,7 +301,8 @@ void collector_start(struct collector *c)
 bool collector_stop(struct collector *c)
 {
     c->rd->stopping = true;
-    return c->rd->inflight == 0 && escalate_idle(c->esc) && report_due_idle(c->reports);
+    return c->rd->inflight == 0 && escalate_idle(c->esc) && report_due_idle(c->reports) &&
+           archive_idle(c->archive);
 }
 
 int collector_reconfigure(struct collector *c, const struct collector_config *cfg)
@@ -306,6 +312,7 @@ int collector_reconfigure(struct collector *c, const struct collector_config *cf
     /* Never fails to take cfg: a registry that went away since the check
      * keeps the running one (logged). */
     report_due_reconfigure(c->reports, cfg);
+    archive_reconfigure(c->archive, cfg);
     c->cfg = cfg;
     return 0;
 }
@@ -326,9 +333,11 @@ void collector_free(struct collector *c)
     c->esc = NULL;
     redis_link_free(c->link);
     c->link = NULL;
-    /* After the link: its pending replies (NULL now) still reach it. */
+    /* After the link: its pending replies (NULL now) still reach them. */
     report_due_free(c->reports);
     c->reports = NULL;
+    archive_free(c->archive);
+    c->archive = NULL;
     if (c->rd) {
         free(c->rd->streams);
         consume_known_free(c->rd);

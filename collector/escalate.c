@@ -10,6 +10,8 @@
 #include "collector/collector.h"
 #include "collector/incident.h"
 #include "collector/report.h"
+#include "collector/route.h"
+#include "collector/sinks/email.h"
 #include "collector/sinks/sink.h"
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
@@ -25,12 +27,14 @@ static const struct sink_ops *const sink_ops[SINK_COUNT] = {
     [SINK_WEBHOOK] = &webhook_sink_ops,
     [SINK_SYSLOG] = &syslog_sink_ops,
     [SINK_REPORT] = &report_sink_ops,
+    [SINK_EMAIL] = &email_sink_ops,
 };
 
-/* One opened sink.  A reload replaces it; the old one is kept on the
- * retired list until the deliveries it started have ended. */
+/* One route's opened sink.  A reload replaces it; the old one is kept on
+ * the retired list until the deliveries it started have ended. */
 struct sink_slot {
     const struct sink_ops *ops;
+    struct route route; /* a copy: the configuration it came from goes at a reload */
     void *state;
     size_t inflight;
     struct sink_slot *next; /* on the retired list */
@@ -40,7 +44,7 @@ struct escalate {
     const struct collector_config *cfg;
     struct event_base *base;
     struct redis_link *link;
-    struct sink_slot *slots[SINK_COUNT]; /* NULL: not configured here */
+    struct sink_slot *slots[COLLECTOR_MAX_ROUTES]; /* by cfg->routes index */
     struct sink_slot *retired;
     struct escalate_stats stats;
     bool claiming;
@@ -52,9 +56,10 @@ struct delivery {
     struct escalate *e;
     struct sink_slot *slot; /* NULL until handed to a sink */
     char id[160];
-    char sink[16];
-    char action[16];
+    char sink[ROUTE_NAME_LEN]; /* the route's name (a job's field "sink") */
+    char action[32];
     uint64_t attempts;
+    bool skipped; /* the route's action or state filter passed it by */
     struct incident inc;
 };
 
@@ -97,25 +102,37 @@ static void reap_retired(struct escalate *e)
     }
 }
 
-/* Opens every sink cfg enables into slots; -1 with none left open. */
-static int open_slots(struct sink_slot *slots[SINK_COUNT], const struct collector_config *cfg,
-                      struct event_base *base)
+/* Opens every route's sink into slots; -1 with none left open. */
+static int open_slots(struct sink_slot *slots[COLLECTOR_MAX_ROUTES],
+                      const struct collector_config *cfg, struct event_base *base)
 {
-    for (int s = 0; s < SINK_COUNT; s++) {
-        slots[s] = NULL;
-        if (!cfg->route[s].enabled)
-            continue;
-        slots[s] = calloc(1, sizeof(*slots[s]));
-        if (!slots[s] || sink_ops[s]->open(&slots[s]->state, cfg, base) < 0) {
-            free(slots[s]);
-            slots[s] = NULL;
-            while (s-- > 0)
-                slot_close(slots[s]);
+    for (size_t i = 0; i < COLLECTOR_MAX_ROUTES; i++)
+        slots[i] = NULL;
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct route *r = &cfg->routes[i];
+        slots[i] = calloc(1, sizeof(*slots[i]));
+        if (slots[i])
+            slots[i]->route = *r;
+        if (!slots[i] || sink_ops[r->sink]->open(&slots[i]->state, cfg, r, base) < 0) {
+            free(slots[i]);
+            slots[i] = NULL;
+            while (i-- > 0)
+                slot_close(slots[i]);
             return -1;
         }
-        slots[s]->ops = sink_ops[s];
+        slots[i]->ops = sink_ops[r->sink];
     }
     return 0;
+}
+
+/* The slot of the route named; NULL when the running configuration has
+ * no such route. */
+static struct sink_slot *find_slot(struct escalate *e, const char *name)
+{
+    for (size_t i = 0; i < e->cfg->n_routes; i++)
+        if (e->slots[i] && strcmp(e->slots[i]->route.name, name) == 0)
+            return e->slots[i];
+    return NULL;
 }
 
 /* ---- finishing a job ------------------------------------------------ */
@@ -130,25 +147,25 @@ static void on_finish(redisReply *reply, void *priv)
 static void finish(struct delivery *d, const char *error)
 {
     struct escalate *e = d->e;
-    enum sink_id sink;
-    if (sink_parse(d->sink, &sink) == 0) {
+    if (d->slot) {
+        enum sink_id sink = d->slot->route.sink;
         if (error)
             e->stats.failures[sink]++;
-        else
+        else if (!d->skipped)
             e->stats.delivered[sink]++;
-    }
-    if (d->slot)
         d->slot->inflight--;
+    }
     struct store_ops o;
     store_ops_init(&o);
     char key[192];
     snprintf(key, sizeof(key), STORE_ESCALATION_PREFIX "%s", d->id);
     if (!error) {
-        log_info("escalated %s to %s (%s)", d->inc.id, d->sink, d->action);
+        if (!d->skipped)
+            log_info("escalated %s to %s (%s)", d->inc.id, d->sink, d->action);
         store_cmd(&o, "ZREM", STORE_ESCALATIONS, d->id, NULL);
         store_cmd(&o, "DEL", key, NULL);
         /* Who has heard of it: the reports list the deliveries (report.h). */
-        char log_key[96], note[64];
+        char log_key[96], note[128];
         snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", d->inc.id);
         snprintf(note, sizeof(note), "%s (%s)", d->sink, d->action);
         store_cmd(&o, "XADD", log_key, "*", "action", "delivered", "operator", "collector", "state",
@@ -185,17 +202,18 @@ static void on_sent(void *priv, const char *error)
     finish(priv, error);
 }
 
-static void deliver(struct delivery *d, enum sink_id sink)
+static void deliver(struct delivery *d, struct sink_slot *slot)
 {
-    struct sink_slot *slot = d->e->slots[sink];
-    if (!slot) {
-        /* Leased just before a reload turned the sink off. */
-        finish(d, "the sink is not configured");
-        return;
-    }
     d->slot = slot;
     slot->inflight++;
-    struct sink_delivery sd = {.id = d->id, .action = d->action, .inc = &d->inc};
+    if (!route_hears(&slot->route, d->action, d->inc.state)) {
+        /* Not an action or state this route is told of: done, unsent. */
+        d->skipped = true;
+        finish(d, NULL);
+        return;
+    }
+    struct sink_delivery sd = {
+        .id = d->id, .action = d->action, .inc = &d->inc, .route = &slot->route};
     slot->ops->send(slot->state, d->e->cfg, &sd, on_sent, d);
 }
 
@@ -242,12 +260,14 @@ static void take_job(struct escalate *e, const redisReply *item)
         finish(d, NULL);
         return;
     }
-    enum sink_id sink;
-    if (sink_parse(d->sink, &sink) < 0) {
+    struct sink_slot *slot = find_slot(e, d->sink);
+    if (!slot) {
+        /* A route a reload removed: nothing left to deliver it through.
+         * (The claim script only leases routes this collector has.) */
         finish(d, NULL);
         return;
     }
-    deliver(d, sink);
+    deliver(d, slot);
 }
 
 static void on_claim(redisReply *reply, void *priv)
@@ -276,9 +296,9 @@ void escalate_tick(struct escalate *e)
     if (e->claiming || e->inflight >= MAX_INFLIGHT || now < e->next_poll_us)
         return;
     e->next_poll_us = now + cfg->poll_interval_us;
-    const char *argv[4 + 4 + 3 * SINK_COUNT];
-    size_t lens[4 + 4 + 3 * SINK_COUNT];
-    char nums[4 + 3 * SINK_COUNT][32];
+    const char *argv[4 + 4 + 3 * COLLECTOR_MAX_ROUTES];
+    size_t lens[4 + 4 + 3 * COLLECTOR_MAX_ROUTES];
+    char nums[4 + 3 * COLLECTOR_MAX_ROUTES][32];
     int n = 0, k = 0;
 #define ARG(s)                                                                                     \
     do {                                                                                           \
@@ -296,17 +316,16 @@ void escalate_tick(struct escalate *e)
     ARG(store_claim_lua);
     ARG("0");
     NUM("%" PRIu64, now / 1000);
-    NUM("%" PRIu64, (cfg->webhook_timeout_us + LEASE_EXTRA_US) / 1000);
+    uint64_t longest = 0;
+    for (size_t i = 0; i < cfg->n_routes; i++)
+        if (cfg->routes[i].timeout_us > longest)
+            longest = cfg->routes[i].timeout_us;
+    NUM("%" PRIu64, (longest + LEASE_EXTRA_US) / 1000);
     NUM("%zu", (size_t)(MAX_INFLIGHT - e->inflight));
-    int n_sinks = 0;
-    for (int s = 0; s < SINK_COUNT; s++)
-        n_sinks += cfg->route[s].enabled;
-    NUM("%d", n_sinks);
-    for (int s = 0; s < SINK_COUNT; s++) {
-        const struct sink_route *r = &cfg->route[s];
-        if (!r->enabled)
-            continue;
-        ARG(sink_name((enum sink_id)s));
+    NUM("%zu", cfg->n_routes);
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct route *r = &cfg->routes[i];
+        ARG(r->name);
         NUM("%.6f", r->rate_per_s);
         NUM("%u", r->burst);
     }
@@ -349,10 +368,10 @@ struct escalate *escalate_new(const struct collector_config *cfg, struct event_b
 
 int escalate_reconfigure(struct escalate *e, const struct collector_config *cfg)
 {
-    struct sink_slot *fresh[SINK_COUNT];
+    struct sink_slot *fresh[COLLECTOR_MAX_ROUTES];
     if (open_slots(fresh, cfg, e->base) < 0)
         return -1;
-    for (int s = 0; s < SINK_COUNT; s++) {
+    for (int s = 0; s < COLLECTOR_MAX_ROUTES; s++) {
         struct sink_slot *old = e->slots[s];
         e->slots[s] = fresh[s];
         if (!old)
@@ -374,7 +393,7 @@ void escalate_free(struct escalate *e)
         return;
     /* Closing a sink may finish its deliveries (as failures), which still
      * look at their slot: each is freed after its sink is closed. */
-    for (int s = 0; s < SINK_COUNT; s++)
+    for (int s = 0; s < COLLECTOR_MAX_ROUTES; s++)
         slot_close(e->slots[s]);
     while (e->retired) {
         struct sink_slot *slot = e->retired;

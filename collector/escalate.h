@@ -1,19 +1,22 @@
 /* escalate.h — delivering escalations from the durable queue.
  *
- * process.c queues a job per (incident, sink, action) in the same atomic
+ * process.c queues a job per (incident, route, action) in the same atomic
  * write as the incident change: the hash canh:escalation:<job> and its
  * next-attempt time in the sorted set canh:escalations.  Any collector's
- * worker leases due jobs (store_claim_lua, which also applies each sink's
- * token-bucket rate limit shared through Redis), hands each to its sink
- * through struct sink_ops (sinks/sink.h): webhook (sinks/webhook.c),
- * syslog (sinks/syslog.c) or report draft (report.c) — and then deletes
+ * worker leases due jobs (store_claim_lua, which also applies each route's
+ * token-bucket rate limit shared through Redis), checks the route's action
+ * and state filters (route.h), hands each to the route's own sink through
+ * struct sink_ops (sinks/sink.h): webhook (sinks/webhook.c), syslog
+ * (sinks/syslog.c), email (sinks/email.c) or report draft (report.c) —
+ * and then deletes
  * the job, or puts it back with exponential backoff.  A collector that
  * dies mid-delivery leaves the lease to expire and the job is delivered
  * again: delivery is at least once, and each carries its job id
  * (X-Canh-Delivery, syslog msgid field) so a receiver can drop a repeat.
  *
- * The worker owns its sinks and its counters.  A reload gives it the new
- * configuration (escalate_reconfigure): sinks are rebuilt from it and the
+ * The worker owns one sink per route and its counters (per kind of sink).
+ * A reload gives it the new configuration (escalate_reconfigure): sinks
+ * are rebuilt from it and the
  * replaced ones close when the deliveries they started have ended.
  */
 #ifndef CANH_COLLECTOR_ESCALATE_H
@@ -28,7 +31,7 @@
 
 struct escalate;
 
-/* This process's deliveries since start, per sink. */
+/* This process's deliveries since start, per kind of sink. */
 struct escalate_stats {
     uint64_t delivered[SINK_COUNT];
     uint64_t failures[SINK_COUNT]; /* attempts that failed (retried later) */

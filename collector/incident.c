@@ -322,11 +322,7 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
         } else if (strcmp(f, "ver") == 0) {
             inc->ver = to_u64(small);
         } else if (strcmp(f, "sinks") == 0) {
-            char list[64];
-            copy_field(list, sizeof(list), v, vl);
-            for (int s = 0; s < SINK_COUNT; s++)
-                if (incident_list_contains(list, sink_name((enum sink_id)s), ','))
-                    inc->sinks |= 1u << s;
+            copy_field(inc->sinks, sizeof(inc->sinks), v, vl);
         }
     }
     if (!inc->id[0] || !inc->taxonomy)
@@ -374,11 +370,7 @@ void incident_to_fields(const struct incident *inc,
     add(user, "children", inc->children);
     add(user, "status", incident_status_name(inc->status));
     add(user, "state", incident_state_name(inc->state));
-    char sinks[64] = "";
-    for (int s = 0; s < SINK_COUNT; s++)
-        if (inc->sinks & (1u << s))
-            incident_list_add(sinks, sizeof(sinks), sink_name((enum sink_id)s), ',', SINK_COUNT);
-    add(user, "sinks", sinks);
+    add(user, "sinks", inc->sinks);
     add(user, "summary", inc->summary);
     add(user, "evidence", inc->evidence[0] ? inc->evidence : "{}");
     add(user, "pcaps", inc->pcaps);

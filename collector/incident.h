@@ -30,6 +30,7 @@
 #define INCIDENT_MAX_EVENT_IDS 200
 #define INCIDENT_LIST_ITEMS 16 /* sources, targets, kinds kept per incident */
 #define INCIDENT_MAX_CHILDREN 64
+#define INCIDENT_SINKS_LEN 1100 /* route names (config.h: 32 of up to 32 bytes) */
 
 enum incident_type {
     INCIDENT_FINDING,
@@ -86,8 +87,8 @@ struct incident {
     char province_id[INCIDENT_ID_LEN];
     enum incident_status status;
     enum incident_state state;
-    unsigned sinks; /* bit per enum sink_id already queued */
-    uint64_t ver;   /* bumped by every rewrite; guards concurrent collectors */
+    char sinks[INCIDENT_SINKS_LEN]; /* comma list: the routes that carry it */
+    uint64_t ver;                   /* bumped by every rewrite; guards concurrent collectors */
     char summary[512];
     char evidence[4096]; /* JSON of the latest event's counters and evidence */
     /* Packet evidence files of its findings, on their agents

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/route.h"
+#include "common/slug.h"
 #include "common/units.h"
 
 void process_event_keys(const struct in_event *ev, struct process_load *ld, char *src_key,
@@ -42,17 +44,6 @@ void process_load_free(struct process_load *ld)
         free(ld->inc[i]);
         ld->inc[i] = NULL;
     }
-}
-
-unsigned process_route(const struct collector_config *cfg, const struct incident *inc)
-{
-    unsigned mask = 0;
-    for (int s = 0; s < SINK_COUNT; s++) {
-        const struct sink_route *r = &cfg->route[s];
-        if (r->enabled && inc->severity >= r->min_severity && (!r->serious_only || inc->serious))
-            mask |= 1u << s;
-    }
-    return mask;
 }
 
 static struct incident_policy policy_of(const struct collector_config *cfg)
@@ -148,17 +139,19 @@ static void write_incident(const struct process_env *env, struct incident *inc,
     }
 }
 
-/* Job <incident>/<sink>/<action><suffix>: the suffix keeps repeated
- * actions (updated-<ver>) apart as deliveries. */
-static void queue_job(const struct process_env *env, const struct incident *inc, enum sink_id sink,
-                      const char *action, const char *suffix, struct store_ops *o)
+/* Job <incident>/<route>/<action><suffix>: the suffix keeps repeated
+ * actions (updated-<ver>) apart as deliveries.  Its field "sink" names
+ * the route (for [webhook] and [syslog], the sink itself). */
+static void queue_job(const struct process_env *env, const struct incident *inc,
+                      const struct route *route, const char *action, const char *suffix,
+                      struct store_ops *o)
 {
     char job[128], key[192];
-    snprintf(job, sizeof(job), "%s/%s/%s%s", inc->id, sink_name(sink), action, suffix);
+    snprintf(job, sizeof(job), "%s/%s/%s%s", inc->id, route->name, action, suffix);
     snprintf(key, sizeof(key), STORE_ESCALATION_PREFIX "%s", job);
     store_begin(o, "HSET");
     store_arg(o, key);
-    add_field(o, "sink", sink_name(sink));
+    add_field(o, "sink", route->name);
     add_field(o, "incident", inc->id);
     add_field(o, "action", action);
     store_arg(o, "created_ms");
@@ -172,18 +165,38 @@ static void queue_job(const struct process_env *env, const struct incident *inc,
     store_end(o);
 }
 
-/* Queue the sinks the incident newly qualifies for; true when any. */
+/* Queue the routes the incident newly qualifies for; true when any. */
 static bool escalate(const struct process_env *env, struct incident *inc, struct store_ops *o)
 {
-    unsigned want = process_route(env->cfg, inc) & ~inc->sinks;
-    if (!want || inc->status == INCIDENT_CLOSED)
+    const struct collector_config *cfg = env->cfg;
+    if (inc->status == INCIDENT_CLOSED)
         return false;
-    for (int s = 0; s < SINK_COUNT; s++)
-        if (want & (1u << s))
-            queue_job(env, inc, (enum sink_id)s, "escalated", "", o);
-    inc->sinks |= want;
-    inc->status = INCIDENT_ESCALATED;
-    return true;
+    bool any = false;
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct route *r = &cfg->routes[i];
+        if (incident_list_contains(inc->sinks, r->name, ',') || !route_takes(cfg, r, inc))
+            continue;
+        if (!incident_list_add(inc->sinks, sizeof(inc->sinks), r->name, ',', COLLECTOR_MAX_ROUTES))
+            continue;
+        if (route_hears(r, "escalated", inc->state))
+            queue_job(env, inc, r, "escalated", "", o);
+        any = true;
+    }
+    if (any)
+        inc->status = INCIDENT_ESCALATED;
+    return any;
+}
+
+/* The routes in list (an incident's sinks) hear of action. */
+static void tell_routes(const struct process_env *env, const struct incident *inc, const char *list,
+                        const char *action, const char *suffix, struct store_ops *o)
+{
+    const struct collector_config *cfg = env->cfg;
+    for (size_t i = 0; i < cfg->n_routes; i++) {
+        const struct route *r = &cfg->routes[i];
+        if (incident_list_contains(list, r->name, ',') && route_hears(r, action, inc->state))
+            queue_job(env, inc, r, action, suffix, o);
+    }
 }
 
 /* "severity high→critical; kinds +defacement; targets +198.51.100.11":
@@ -237,6 +250,44 @@ static void describe_changes(const struct incident *before, const struct inciden
     describe_list_change(buf, size, "children", before->children, after->children, ',');
 }
 
+/* ---- per-agency incident streams (issue 15, routing) ----------------
+ * The same entry as canh:incidents goes, in the same atomic write, to
+ * canh:incidents:<agency key> of each of the incident's agencies, so a
+ * Redis ACL can let an agency's canh-tail read only its own. */
+static void announce_agencies(const struct process_env *env, const struct incident *inc,
+                              const char *action, const char *text, const char *cause,
+                              const char *changes, struct store_ops *o)
+{
+    for (const char *p = inc->agency; *p;) {
+        const char *end = strchr(p, '|');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char agency[256], key[300];
+        if (len && len < sizeof(agency)) {
+            memcpy(agency, p, len);
+            agency[len] = '\0';
+            slug_incident_stream(agency, key, sizeof(key));
+            store_begin(o, "XADD");
+            store_arg(o, key);
+            store_arg(o, "MAXLEN");
+            store_arg(o, "~");
+            store_argf(o, "%" PRIu64, env->cfg->maxlen);
+            store_arg(o, "*");
+            add_field(o, "action", action);
+            add_field(o, "id", inc->id);
+            add_field(o, "incident", text ? text : "{}");
+            if (cause)
+                add_field(o, "cause", cause);
+            if (changes && *changes)
+                add_field(o, "changes", changes);
+            add_field(o, "operator", "collector");
+            store_end(o);
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+}
+
 static void announce(const struct process_env *env, const struct incident *inc, const char *action,
                      const char *cause, const char *changes, struct store_ops *o)
 {
@@ -258,6 +309,7 @@ static void announce(const struct process_env *env, const struct incident *inc, 
         add_field(o, "changes", changes);
     add_field(o, "operator", "collector");
     store_end(o);
+    announce_agencies(env, inc, action, text, cause, changes, o);
     free(text);
     /* The incident's own log (append-only), beside the operators' entries. */
     char log_key[128];
@@ -275,13 +327,11 @@ static void announce(const struct process_env *env, const struct incident *inc, 
 /* Sinks that already carry the incident hear of a material change; the
  * job id holds the version, so each change is its own delivery. */
 static void tell_sinks_updated(const struct process_env *env, const struct incident *inc,
-                               unsigned already, struct store_ops *o)
+                               const char *already, struct store_ops *o)
 {
     char suffix[32];
     snprintf(suffix, sizeof(suffix), "-%" PRIu64, inc->ver);
-    for (int s = 0; s < SINK_COUNT; s++)
-        if ((already & (1u << s)) && s != SINK_REPORT)
-            queue_job(env, inc, (enum sink_id)s, "updated", suffix, o);
+    tell_routes(env, inc, already, "updated", suffix, o);
 }
 
 /* Write inc and announce it, exactly once per event: opened, escalated
@@ -293,8 +343,8 @@ static void settle(const struct process_env *env, struct incident *inc,
                    const struct incident *before, bool opened, bool linked, const char *cause,
                    const char *extra, struct store_ops *o, struct process_outcome *out)
 {
-    char changes[512];
-    unsigned already = inc->sinks;
+    char changes[512], already[INCIDENT_SINKS_LEN];
+    snprintf(already, sizeof(already), "%s", inc->sinks);
     describe_changes(before, inc, changes, sizeof(changes));
     if (extra && *extra) {
         size_t used = strlen(changes);
@@ -577,10 +627,9 @@ static void close_incident(const struct process_env *env, struct incident *inc, 
     store_cmd(o, "ZREM", STORE_OPEN, inc->id, NULL);
     store_cmd(o, "HDELEQ", STORE_IKEYS, inc->key, inc->id, NULL);
     announce(env, inc, "closed", cause, NULL, o);
-    /* Whoever was told it opened is told it closed; reports stay drafts. */
-    for (int s = 0; s < SINK_COUNT; s++)
-        if ((inc->sinks & (1u << s)) && s != SINK_REPORT)
-            queue_job(env, inc, (enum sink_id)s, "closed", "", o);
+    /* Whoever was told it opened is told it closed (the report drafts'
+     * routes hear only escalated unless configured otherwise). */
+    tell_routes(env, inc, inc->sinks, "closed", "", o);
 }
 
 void process_plan_close(const struct process_env *env, struct incident *inc, struct store_ops *o)

@@ -96,7 +96,4 @@ void process_plan_deadletter(const struct process_env *env, const char *stream,
                              const char *entry_id, const char *reason, const char *raw,
                              struct store_ops *o);
 
-/* Which sinks an incident should reach under the routing rules. */
-unsigned process_route(const struct collector_config *cfg, const struct incident *inc);
-
 #endif

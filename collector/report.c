@@ -455,9 +455,11 @@ int report_write(const struct collector_config *cfg, const struct incident *inc,
 
 /* ---- the escalation sink: notifications ------------------------------ */
 
-static int sink_open(void **state, const struct collector_config *cfg, struct event_base *base)
+static int sink_open(void **state, const struct collector_config *cfg, const struct route *route,
+                     struct event_base *base)
 {
     (void)cfg;
+    (void)route;
     (void)base;
     *state = NULL; /* each draft reads the running [report] settings */
     return 0;

@@ -258,7 +258,7 @@ static void on_polled(redisReply *reply, void *priv)
 void report_due_tick(struct report_due *r)
 {
     uint64_t now = units_now_us();
-    if (!r || r->busy || !r->cfg->route[SINK_REPORT].enabled || now < r->next_poll_us)
+    if (!r || r->busy || !r->cfg->report_dir[0] || now < r->next_poll_us)
         return;
     r->next_poll_us = now + r->cfg->poll_interval_us;
     const char *argv[] = {"ZRANGE", STORE_REPORT_QUEUE, "0", BATCH};

@@ -1,6 +1,7 @@
 /* ctl_scripts.c — see ctl_scripts.h.  Each script is the shared helpers,
  * then (transitions) the incident loaded from KEYS[1], then its own body. */
 #include "common/ctl_scripts.h"
+#include "common/slug.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
     "  end\n"                                                                                      \
     "  return out\n"                                                                               \
     "end\n"                                                                                        \
+    "-- Transitions: KEYS[11..] are a job key per route that carries the incident\n"               \
+    "-- (ARGV[7] of them), then the streams canh:incidents:<agency key> of its agencies.\n"        \
+    "local job_keys, agency_keys = {}, {}\n"                                                       \
     "local function load()\n"                                                                      \
     "  local f = redis.call('HGETALL', KEYS[1])\n"                                                 \
     "  if #f == 0 then return nil end\n"                                                           \
@@ -45,18 +49,22 @@
     "  if note ~= '' then f[#f + 1] = 'note' f[#f + 1] = note end\n"                               \
     "  if changes and changes ~= '' then f[#f + 1] = 'changes' f[#f + 1] = changes end\n"          \
     "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*', unpack(f))\n"                       \
+    "  for _, k in ipairs(agency_keys) do\n"                                                       \
+    "    redis.call('XADD', k, 'MAXLEN', '~', maxlen, '*', unpack(f))\n"                           \
+    "  end\n"                                                                                      \
     "  redis.call('XADD', KEYS[2], '*', 'action', action, 'operator', operator, 'state', "         \
     "h.state,\n"                                                                                   \
     "             'note', note)\n"                                                                 \
     "end\n"                                                                                        \
-    "-- Sinks that carried the incident hear of the action (not the report drafts).\n"             \
+    "-- Routes that carry the incident hear of the action; each route's actions\n"                 \
+    "-- and states filters decide at delivery (report drafts: escalated only).\n"                  \
     "local function tell_sinks(h, action)\n"                                                       \
     "  local sinks = split(h.sinks, ',')\n"                                                        \
-    "  for k, sink in ipairs({'webhook', 'syslog'}) do\n"                                          \
+    "  for _, key in ipairs(job_keys) do\n"                                                        \
+    "    local route = string.match(key, '^canh:escalation:[^/]+/([^/]+)/')\n"                     \
     "    for _, s in ipairs(sinks) do\n"                                                           \
-    "      if s == sink then\n"                                                                    \
-    "        local key = KEYS[8 + k]\n"                                                            \
-    "        redis.call('HSET', key, 'sink', sink, 'incident', h.id, 'action', action,\n"          \
+    "      if s == route then\n"                                                                   \
+    "        redis.call('HSET', key, 'sink', route, 'incident', h.id, 'action', action,\n"         \
     "                   'created_ms', tostring(now), 'attempts', '0')\n"                           \
     "        redis.call('ZADD', KEYS[6], now, string.sub(key, 17))\n"                              \
     "      end\n"                                                                                  \
@@ -100,6 +108,9 @@
     "end\n"
 
 #define CTL_LOAD                                                                                   \
+    "local n_jobs = tonumber(ARGV[7]) or 0\n"                                                      \
+    "for k = 11, 10 + n_jobs do job_keys[#job_keys + 1] = KEYS[k] end\n"                           \
+    "for k = 11 + n_jobs, #KEYS do agency_keys[#agency_keys + 1] = KEYS[k] end\n"                  \
     "local h = load()\n"                                                                           \
     "if not h then return redis.error_reply('NOINCIDENT no incident ' .. id) end\n"
 
@@ -127,7 +138,7 @@ const char ctl_confirm_lua[] =
                          "end\n"
                          "set(h, {'state', 'confirmed', 'confirmed_class', extra})\n"
                          "-- The collector decides whether a report is due (its policy).\n"
-                         "redis.call('ZADD', KEYS[11], now, id .. '/initial')\n"
+                         "redis.call('ZADD', KEYS[9], now, id .. '/initial')\n"
                          "listed(h)\n"
                          "announce(h, 'confirmed', changes)\n"
                          "tell_sinks(h, 'confirmed')\n"
@@ -160,7 +171,7 @@ const char ctl_resolve_lua[] = CTL_HELPERS CTL_LOAD
     "end\n"
     "local was = h.state\n"
     "set(h, {'state', 'resolved', 'status', 'closed', 'closed_us', tostring(now) .. '000'})\n"
-    "if was == 'confirmed' then redis.call('ZADD', KEYS[11], now, id .. '/final') end\n"
+    "if was == 'confirmed' then redis.call('ZADD', KEYS[9], now, id .. '/final') end\n"
     "unlisted(h)\n"
     "announce(h, 'resolved')\n"
     "tell_sinks(h, 'resolved')\n"
@@ -210,7 +221,7 @@ const char ctl_report_sent_lua[] = CTL_HELPERS CTL_LOAD
     "end\n"
     "set(h, {'report_' .. extra .. '_sent_us', tostring(now) .. '000', 'report_' .. extra .. "
     "'_number', note})\n"
-    "redis.call('ZREM', KEYS[12], id .. '/' .. extra)\n"
+    "redis.call('ZREM', KEYS[10], id .. '/' .. extra)\n"
     "local label = 'Báo cáo kết thúc ứng phó sự cố'\n"
     "if extra == 'initial' then label = 'Báo cáo ban đầu sự cố mạng' end\n"
     "if note ~= '' then label = label .. ' số ' .. note end\n"
@@ -262,12 +273,11 @@ const struct ctl_action *ctl_action_find(const char *verb)
 
 void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, const char *id,
                          const char *operator_name, const char *note, const char *extra,
-                         uint64_t now_ms, uint64_t maxlen)
+                         const char *routes, const char *agencies, uint64_t now_ms, uint64_t maxlen)
 {
     size_t len = sizeof(call->keys[0]);
     snprintf(call->now_text, sizeof(call->now_text), "%" PRIu64, now_ms);
     snprintf(call->maxlen_text, sizeof(call->maxlen_text), "%" PRIu64, maxlen);
-    snprintf(call->nkeys, sizeof(call->nkeys), "%d", CTL_KEY_COUNT);
     snprintf(call->keys[CTL_KEY_INCIDENT], len, "canh:incident:%s", id);
     snprintf(call->keys[CTL_KEY_LOG], len, "canh:log:%s", id);
     snprintf(call->keys[CTL_KEY_INCIDENTS], len, "canh:incidents");
@@ -276,18 +286,29 @@ void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, cons
     snprintf(call->keys[CTL_KEY_ESCALATIONS], len, "canh:escalations");
     snprintf(call->keys[CTL_KEY_SUPPRESSIONS], len, "canh:suppressions");
     snprintf(call->keys[CTL_KEY_FALSE_POS], len, "canh:false_positives");
-    /* One delivery id per action, so a receiver's de-duplication keeps it. */
-    snprintf(call->keys[CTL_KEY_JOB_WEBHOOK], len, "canh:escalation:%s/webhook/%s-%s", id, a->name,
-             call->now_text);
-    snprintf(call->keys[CTL_KEY_JOB_SYSLOG], len, "canh:escalation:%s/syslog/%s-%s", id, a->name,
-             call->now_text);
     snprintf(call->keys[CTL_KEY_REPORT_QUEUE], len, "canh:report_queue");
     snprintf(call->keys[CTL_KEY_REPORTS], len, "canh:reports");
+    size_t n_keys = CTL_KEY_COUNT, n_jobs = 0;
+    char list[4096];
+    snprintf(list, sizeof(list), "%s", routes ? routes : "");
+    for (char *save = NULL, *t = strtok_r(list, ",", &save);
+         t && n_keys < CTL_KEY_COUNT + CTL_MAX_EXTRA_KEYS; t = strtok_r(NULL, ",", &save)) {
+        /* One delivery id per action, so a receiver's de-duplication keeps it. */
+        snprintf(call->keys[n_keys++], len, "canh:escalation:%s/%s/%s-%s", id, t, a->name,
+                 call->now_text);
+        n_jobs++;
+    }
+    snprintf(list, sizeof(list), "%s", agencies ? agencies : "");
+    for (char *save = NULL, *t = strtok_r(list, "|", &save);
+         t && n_keys < CTL_KEY_COUNT + CTL_MAX_EXTRA_KEYS; t = strtok_r(NULL, "|", &save))
+        slug_incident_stream(t, call->keys[n_keys++], len);
+    snprintf(call->nkeys, sizeof(call->nkeys), "%zu", n_keys);
+    snprintf(call->njobs, sizeof(call->njobs), "%zu", n_jobs);
     int n = 0;
     call->argv[n++] = "EVAL";
     call->argv[n++] = a->script;
     call->argv[n++] = call->nkeys;
-    for (int k = 0; k < CTL_KEY_COUNT; k++)
+    for (size_t k = 0; k < n_keys; k++)
         call->argv[n++] = call->keys[k];
     call->argv[n++] = operator_name;
     call->argv[n++] = call->now_text;
@@ -295,5 +316,6 @@ void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, cons
     call->argv[n++] = id;
     call->argv[n++] = note ? note : "";
     call->argv[n++] = extra ? extra : "";
+    call->argv[n++] = call->njobs;
     call->argc = n;
 }

@@ -32,15 +32,16 @@ enum ctl_key {
     CTL_KEY_ESCALATIONS,  /* canh:escalations */
     CTL_KEY_SUPPRESSIONS, /* canh:suppressions */
     CTL_KEY_FALSE_POS,    /* canh:false_positives */
-    CTL_KEY_JOB_WEBHOOK,  /* canh:escalation:<id>/webhook/<action>-<nonce> */
-    CTL_KEY_JOB_SYSLOG,   /* canh:escalation:<id>/syslog/<action>-<nonce> */
     CTL_KEY_REPORT_QUEUE, /* canh:report_queue: reports the collector is to draft */
     CTL_KEY_REPORTS,      /* canh:reports: drafted reports not yet sent, by due time */
     CTL_KEY_COUNT
+    /* then canh:escalation:<id>/<route>/<action>-<now_ms> for each route of
+     * the incident's sinks field, then canh:incidents:<agency key> for each
+     * of its agencies (read by the caller just before) */
 };
 
 /* ARGV of a transition: operator, now_ms, maxlen, id, note, extra
- * (confirm: class normal|serious). */
+ * (confirm: class normal|serious), the number of job keys. */
 extern const char ctl_ack_lua[];
 extern const char ctl_confirm_lua[];
 extern const char ctl_reject_lua[];
@@ -68,17 +69,23 @@ const struct ctl_action *ctl_action_find(const char *verb);
 
 /* The arguments of one transition's EVAL: keys in the order of enum
  * ctl_key, then ARGV.  argv points into the struct. */
+#define CTL_MAX_EXTRA_KEYS 96 /* 32 routes, 64 agencies of a province-wide incident */
 struct ctl_call {
-    char keys[CTL_KEY_COUNT][192];
-    char nkeys[8], now_text[24], maxlen_text[24];
-    const char *argv[3 + CTL_KEY_COUNT + 6];
+    char keys[CTL_KEY_COUNT + CTL_MAX_EXTRA_KEYS][300];
+    char nkeys[8], njobs[8], now_text[24], maxlen_text[24];
+    const char *argv[3 + CTL_KEY_COUNT + CTL_MAX_EXTRA_KEYS + 7];
     int argc;
 };
 /* Fills call for action a on incident id (a valid id: letters, digits,
  * '-'), by operator_name, with note and extra ("" or NULL for none);
- * maxlen is canh:incidents' (the collector's [collector] maxlen). */
+ * maxlen is canh:incidents' (the collector's [collector] maxlen).
+ * routes and agencies are the incident's `sinks` (comma list) and
+ * `agency` ('|' list) fields, read just before: the script declares the
+ * routes' job keys and the agencies' streams it writes.  A route added in
+ * between hears of the next action, not this one. */
 void ctl_transition_call(struct ctl_call *call, const struct ctl_action *a, const char *id,
                          const char *operator_name, const char *note, const char *extra,
-                         uint64_t now_ms, uint64_t maxlen);
+                         const char *routes, const char *agencies, uint64_t now_ms,
+                         uint64_t maxlen);
 
 #endif

@@ -7,14 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "collector/archive.h"
 #include "collector/config.h"
 #include "collector/escalate.h"
 #include "collector/ingest.h"
 #include "collector/report.h"
+#include "collector/route.h"
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
+#include "common/slug.h"
 
 static char conf_path[64];
 
@@ -155,11 +159,15 @@ START_TEST(test_config_values)
     ck_assert_uint_eq(cfg->claim_idle_us, 90000000ull);
     ck_assert_uint_eq(cfg->incident_window_us, 600000000ull);
     ck_assert_uint_eq(cfg->combined_min_kinds, 3);
-    ck_assert(cfg->route[SINK_SYSLOG].enabled && cfg->syslog_tcp);
-    ck_assert(cfg->route[SINK_SYSLOG].serious_only);
-    ck_assert_double_eq_tol(cfg->route[SINK_SYSLOG].rate_per_s, 0.5, 1e-9);
-    ck_assert(cfg->route[SINK_REPORT].enabled);
-    ck_assert(!cfg->route[SINK_WEBHOOK].enabled);
+    /* [syslog] and [report] are the routes of those names. */
+    const struct route *syslog = collector_route(cfg, "syslog");
+    ck_assert_ptr_nonnull(syslog);
+    ck_assert(syslog->sink == SINK_SYSLOG && syslog->tcp);
+    ck_assert_uint_eq(syslog->classes, 1u << ROUTE_CLASS_SERIOUS);
+    ck_assert_double_eq_tol(syslog->rate_per_s, 0.5, 1e-9);
+    ck_assert(collector_sink_enabled(cfg, SINK_REPORT));
+    ck_assert(!collector_sink_enabled(cfg, SINK_WEBHOOK));
+    ck_assert_uint_eq(cfg->n_routes, 2);
     ck_assert_uint_eq(cfg->report_deadline_us, 3ull * 86400 * 1000000);
     free(cfg);
 }
@@ -191,8 +199,8 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_int_eq(load_text("[syslog]\nsd_id = ca=nh@1234\n", cfg, &err), -1);
     ck_assert_int_eq(
         load_text("[syslog]\nsd_id = soc-incidents-of-the-province@123456\n", cfg, &err), -1);
-    ck_assert_int_eq(load_text("[syslog]\nsd_id = soc@99999.1\n", cfg, &err), 0);
-    ck_assert_str_eq(cfg->syslog_sd_id, "soc@99999.1");
+    ck_assert_int_eq(load_text("[syslog]\nhost = 10.0.0.1\nsd_id = soc@99999.1\n", cfg, &err), 0);
+    ck_assert_str_eq(collector_route(cfg, "syslog")->sd_id, "soc@99999.1");
     ck_assert_int_eq(load_text("[collector]\nagents = gw 1, gw/2\n", cfg, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "'gw/2'"));
     /* The same INI layer as the agent's files: a key set twice is refused. */
@@ -200,6 +208,142 @@ START_TEST(test_config_errors_name_the_line)
     ck_assert_ptr_nonnull(
         strstr(err.msg, ":3: key 'port' is set twice in [syslog] (first at line 2)"));
     free(cfg);
+}
+END_TEST
+
+START_TEST(test_config_routes)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    ck_assert_int_eq(
+        load_text("[agencies]\nSở Y tế = Thành phố Huế\nSở Tài chính = Huyện Phú Vang\n"
+                  "[route.soyte]\nsink = webhook\nurl = http://127.0.0.1:9/a\n"
+                  "secret_file = /etc/hostname\nagency = Sở Y tế | Sở Tài chính\n"
+                  "taxonomy = attack.dos, attack.def\nmin_severity = low\nmax_severity = high\n"
+                  "[route.mail]\nsink = email\nto = soc@example.org\nclass = serious_candidate\n"
+                  "actions = escalated, confirmed\nexercise = yes\n"
+                  "[route.drafts]\nsink = report\n[report]\ndir = /tmp\n",
+                  cfg, &err),
+        0);
+    ck_assert_uint_eq(cfg->n_routes, 3);
+    const struct route *r = collector_route(cfg, "soyte");
+    ck_assert_str_eq(r->agencies, "Sở Y tế|Sở Tài chính");
+    ck_assert_str_eq(r->taxonomy, "attack.dos,attack.def");
+    ck_assert_int_eq(r->max_severity, SEV_HIGH);
+    ck_assert_str_eq(collector_agency_district(cfg, "Sở Tài chính"), "Huyện Phú Vang");
+    r = collector_route(cfg, "mail");
+    ck_assert(r->sink == SINK_EMAIL && r->exercise);
+    ck_assert_str_eq(r->sendmail, "/usr/sbin/sendmail");
+    ck_assert(route_hears(r, "confirmed", STATE_CONFIRMED));
+    ck_assert(!route_hears(r, "updated-7", STATE_OPEN));
+    /* report drafts: serious candidates, escalated only, by default */
+    r = collector_route(cfg, "drafts");
+    ck_assert_uint_eq(r->classes, 1u << ROUTE_CLASS_SERIOUS);
+    ck_assert(!route_hears(r, "closed", STATE_CLOSED));
+
+    /* Mistakes name the line. */
+    ck_assert_int_eq(load_text("[route.a]\nsink = syslog\nurl = http://x/\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(
+        strstr(err.msg, ":3: url: is a webhook key, but route a has sink = syslog"));
+    ck_assert_int_eq(load_text("[route.a]\nhost = 10.0.0.1\nsink = webhook\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: sink: route a has host (line 2), a syslog key"));
+    ck_assert_int_eq(load_text("\n[route.a]\nagency = X\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: [route.a] has no sink"));
+    ck_assert_int_eq(load_text("[route.a]\nsink = email\ntaxonomy = attack.doss\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: taxonomy: 'attack.doss' is no taxonomy code"));
+    ck_assert_int_eq(load_text("[route.a]\nsink = email\nclass = bad\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":3: class: 'bad' is not one of normal"));
+    ck_assert_int_eq(load_text("[route.a]\nsink = email\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":1: [route.a] an email route needs to"));
+    ck_assert_int_eq(load_text("[route.a b]\nsink = email\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":1: [route.a b]: a route name"));
+    ck_assert_int_eq(load_text("[webhook]\nurl = http://x/\nsecret_file = /x\n"
+                               "[route.webhook]\nsink = syslog\nhost = h\n",
+                               cfg, &err),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":4: route webhook is defined twice (line 1)"));
+    ck_assert_int_eq(load_text("[webhook]\nsink = email\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: sink: [webhook] is always a webhook route"));
+    ck_assert_int_eq(load_text("[route.d]\nsink = report\n", cfg, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ":2: route d writes report drafts, but [report] dir"));
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_route_filters)
+{
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    ck_assert_int_eq(load_text("[agencies]\nSở Y tế = Huế\nSở Tài chính = Phú Vang\n"
+                               "[route.hue]\nsink = email\nto = a@b\ndistrict = Huế\n"
+                               "taxonomy = attack.\nmin_severity = high\n",
+                               cfg, &err),
+                     0);
+    const struct route *r = collector_route(cfg, "hue");
+    struct incident *inc = calloc(1, sizeof(*inc));
+    inc->taxonomy = taxonomy_find("attack.dos");
+    inc->severity = SEV_CRITICAL;
+    snprintf(inc->agency, sizeof(inc->agency), "Sở Y tế");
+    ck_assert(route_takes(cfg, r, inc));
+    inc->severity = SEV_MEDIUM; /* below the range */
+    ck_assert(!route_takes(cfg, r, inc));
+    inc->severity = SEV_HIGH;
+    snprintf(inc->agency, sizeof(inc->agency), "Sở Tài chính"); /* another district */
+    ck_assert(!route_takes(cfg, r, inc));
+    snprintf(inc->agency, sizeof(inc->agency), "Sở Tài chính|Sở Y tế"); /* province-wide */
+    ck_assert(route_takes(cfg, r, inc));
+    inc->taxonomy = taxonomy_find("fault.link"); /* not an attack */
+    ck_assert(!route_takes(cfg, r, inc));
+    inc->type = INCIDENT_FAULT;
+    ck_assert_int_eq(route_incident_class(inc), ROUTE_CLASS_SENSOR_FAULT);
+    free(inc);
+    free(cfg);
+}
+END_TEST
+
+START_TEST(test_agency_slug)
+{
+    char out[64];
+    slug_agency("Sở Y tế", out, sizeof(out));
+    ck_assert_str_eq(out, "so-y-te");
+    slug_agency("Sở Tài chính tỉnh Thừa Thiên Huế", out, sizeof(out));
+    ck_assert_str_eq(out, "so-tai-chinh-tinh-thua-thien-hue");
+    slug_agency("UBND huyện Đắk Glei (2)", out, sizeof(out));
+    ck_assert_str_eq(out, "ubnd-huyen-dak-glei-2");
+    slug_agency("  ", out, sizeof(out));
+    ck_assert_str_eq(out, "-");
+    slug_incident_stream("Sở Y tế", out, sizeof(out));
+    ck_assert_str_eq(out, "canh:incidents:so-y-te");
+}
+END_TEST
+
+START_TEST(test_archive_files)
+{
+    /* Monthly files by the local month; retention removes whole months. */
+    char dir[] = "/tmp/canh-archive-XXXXXX", path[128], name[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    struct tm tm = {.tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 15, .tm_hour = 12};
+    tm.tm_isdst = -1;
+    time_t now = mktime(&tm);
+    archive_file_name(now, name, sizeof(name));
+    ck_assert_str_eq(name, "incidents-2026-11.jsonl");
+    const char *files[] = {"incidents-2026-11.jsonl", "incidents-2026-09.jsonl",
+                           "incidents-2026-08.jsonl", "incidents-2025-12.jsonl", "notes.txt"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+    }
+    ck_assert_int_eq(archive_expire(dir, 0, now), 0); /* 0 keeps all */
+    /* Three months: November, October, September stay. */
+    ck_assert_int_eq(archive_expire(dir, 3, now), 2);
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        ck_assert_int_eq(access(path, F_OK) == 0, i < 2 || i == 4);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 END_TEST
 
@@ -310,6 +454,10 @@ int main(void)
     tcase_add_test(tc, test_check_listen_names_the_line);
     tcase_add_test(tc, test_signature_and_backoff);
     tcase_add_test(tc, test_syslog_format);
+    tcase_add_test(tc, test_config_routes);
+    tcase_add_test(tc, test_route_filters);
+    tcase_add_test(tc, test_agency_slug);
+    tcase_add_test(tc, test_archive_files);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -8,6 +8,7 @@
 #include "collector/config.h"
 #include "collector/correlate.h"
 #include "collector/process.h"
+#include "collector/route.h"
 
 #define S(x) ((uint64_t)(x)*1000000)
 
@@ -242,7 +243,7 @@ START_TEST(test_plan_event)
 {
     struct collector_config *cfg = malloc(sizeof(*cfg));
     collector_config_defaults(cfg);
-    cfg->route[SINK_WEBHOOK].enabled = true; /* medium and above */
+    route_defaults(&cfg->routes[cfg->n_routes++], "webhook", SINK_WEBHOOK, true, 0); /* medium+ */
     uint32_t seq = 1;
     struct process_env env = {
         .cfg = cfg, .now_us = S(1795396574), .random = fixed_random, .random_user = &seq};
@@ -307,7 +308,7 @@ START_TEST(test_lifecycle)
 {
     struct collector_config *cfg = malloc(sizeof(*cfg));
     collector_config_defaults(cfg);
-    cfg->route[SINK_WEBHOOK].enabled = true; /* medium and above */
+    route_defaults(&cfg->routes[cfg->n_routes++], "webhook", SINK_WEBHOOK, true, 0); /* medium+ */
     uint32_t seq = 1;
     struct process_env env = {
         .cfg = cfg, .now_us = S(1795396574), .random = fixed_random, .random_user = &seq};
@@ -320,7 +321,7 @@ START_TEST(test_lifecycle)
     process_event_keys(&first, ld, src_key, sizeof(src_key));
     struct incident *old = calloc(1, sizeof(*old));
     incident_open_from_event(old, "INC1", ld->keys[LOAD_PRIMARY], &first, &pol, env.now_us);
-    old->sinks = 1u << SINK_WEBHOOK;
+    snprintf(old->sinks, sizeof(old->sinks), "webhook");
     old->status = INCIDENT_ESCALATED;
     old->ver = 3;
     ld->inc[LOAD_PRIMARY] = old;
@@ -412,18 +413,28 @@ START_TEST(test_route)
 {
     struct collector_config *cfg = malloc(sizeof(*cfg));
     collector_config_defaults(cfg);
-    for (int s = 0; s < SINK_COUNT; s++)
-        cfg->route[s].enabled = true;
+    static const enum sink_id sinks[] = {SINK_WEBHOOK, SINK_SYSLOG, SINK_REPORT};
+    for (int s = 0; s < 3; s++) {
+        struct route *r = &cfg->routes[cfg->n_routes++];
+        route_defaults(r, sink_name(sinks[s]), sinks[s], false, 0);
+        route_key(r, sink_name(sinks[s]), &(struct cfg_at){NULL, "x", 1, "sink"});
+    }
+    unsigned mask;
+#define TAKEN(inc)                                                                                 \
+    (mask = 0, route_takes(cfg, &cfg->routes[0], inc) ? mask |= 1 : 0,                             \
+     route_takes(cfg, &cfg->routes[1], inc) ? mask |= 2 : 0,                                       \
+     route_takes(cfg, &cfg->routes[2], inc) ? mask |= 4 : 0, mask)
     struct incident *inc = inc_with_id("X", SEV_LOW);
-    ck_assert_uint_eq(process_route(cfg, inc), 0);
+    ck_assert_uint_eq(TAKEN(inc), 0);
     inc->severity = SEV_HIGH;
-    ck_assert_uint_eq(process_route(cfg, inc), (1u << SINK_WEBHOOK) | (1u << SINK_SYSLOG));
+    ck_assert_uint_eq(TAKEN(inc), 3);
     inc->serious = true;
-    ck_assert_uint_eq(process_route(cfg, inc), 7);
-    cfg->route[SINK_SYSLOG].serious_only = true;
-    cfg->route[SINK_WEBHOOK].min_severity = SEV_CRITICAL;
+    ck_assert_uint_eq(TAKEN(inc), 7);
+    cfg->routes[1].classes = 1u << ROUTE_CLASS_SERIOUS;
+    cfg->routes[0].min_severity = SEV_CRITICAL;
     inc->serious = false;
-    ck_assert_uint_eq(process_route(cfg, inc), 0);
+    ck_assert_uint_eq(TAKEN(inc), 0);
+#undef TAKEN
     free(inc);
     free(cfg);
 }

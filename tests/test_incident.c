@@ -207,7 +207,7 @@ START_TEST(test_hash_round_trip)
     ck_assert_int_eq(parse(EVENT, &ev, reason), 0);
     struct incident *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
     incident_open_from_event(a, "20261123-081614-00c0ffee", "f|k", &ev, &POL, 77);
-    a->sinks = 5;
+    snprintf(a->sinks, sizeof(a->sinks), "webhook,soyte-mail");
     a->ver = 9;
     a->status = INCIDENT_ESCALATED;
     a->state = STATE_CONFIRMED;
@@ -218,7 +218,7 @@ START_TEST(test_hash_round_trip)
     ck_assert_ptr_eq(b->taxonomy, a->taxonomy);
     ck_assert_str_eq(b->agency, "Sở Y tế");
     ck_assert_uint_eq(b->first_seen_us, a->first_seen_us);
-    ck_assert_uint_eq(b->sinks, 5);
+    ck_assert_str_eq(b->sinks, "webhook,soyte-mail");
     ck_assert_uint_eq(b->ver, 9);
     ck_assert_int_eq(b->status, INCIDENT_ESCALATED);
     ck_assert_int_eq(b->state, STATE_CONFIRMED);

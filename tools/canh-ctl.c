@@ -31,6 +31,7 @@
 #include "common/ctl_scripts.h"
 #include "common/redis/sentinel.h"
 #include "common/redis/url.h"
+#include "common/slug.h"
 #include "common/taxonomy.h"
 #include "common/units.h"
 #include "common/values.h"
@@ -173,12 +174,28 @@ static redisReply *command(redisContext *r, int argc, const char **argv, int *st
 
 /* ---- actions ----------------------------------------------------------- */
 
+/* A field of a hash, malloc'd; "" when it or the hash is missing. */
+static char *hash_field(redisContext *r, const char *key, const char *field)
+{
+    redisReply *rep = redisCommand(r, "HGET %s %s", key, field);
+    char *out = strdup(rep && rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    freeReplyObject(rep);
+    return out;
+}
+
 static int run_transition(redisContext *r, const struct ctl_action *a, const char *id,
                           const char *operator_name, const char *note, const char *extra)
 {
-    struct ctl_call call;
-    ctl_transition_call(&call, a, id, operator_name, note, extra, units_now_us() / 1000,
-                        strtoull(INCIDENTS_MAXLEN, NULL, 10));
+    /* The script declares every key it writes: the routes that carry the
+     * incident and its agencies' streams are read first. */
+    char key[192];
+    snprintf(key, sizeof(key), "canh:incident:%s", id);
+    char *routes = hash_field(r, key, "sinks"), *agencies = hash_field(r, key, "agency");
+    static struct ctl_call call;
+    ctl_transition_call(&call, a, id, operator_name, note, extra, routes, agencies,
+                        units_now_us() / 1000, strtoull(INCIDENTS_MAXLEN, NULL, 10));
+    free(routes);
+    free(agencies);
     int status;
     redisReply *rep = command(r, call.argc, call.argv, &status);
     if (!rep)

@@ -1,6 +1,7 @@
 /* canh-tail.c — follow incidents (or raw events) on a terminal.
  *
- * Reads canh:incidents — or, with --events, every canh:events:<agent>
+ * Reads canh:incidents (with --own-agency, one agency's own
+ * canh:incidents:<key>, common/slug.h) — or, with --events, every canh:events:<agent>
  * stream, found with SCAN and looked for again every few seconds — with
  * XREAD BLOCK, and prints one line per entry: time, severity, action or
  * state, agency, Vietnamese taxonomy name, source → target and a short
@@ -34,6 +35,7 @@
 #include "common/log.h"
 #include "common/redis/link.h"
 #include "common/redis/url.h"
+#include "common/slug.h"
 #include "common/taxonomy.h"
 #include "common/units.h"
 #include "common/values.h"
@@ -49,6 +51,7 @@ struct options {
     const char *password_file;
     bool events;
     const char *agency;
+    const char *own_agency; /* --own-agency: its stream canh:incidents:<slug> */
     const char *taxonomy;
     enum severity min_severity;
     const char *class_;
@@ -78,6 +81,9 @@ static void usage(FILE *out)
         "      --password-file F   file holding the password\n"
         "  -e, --events            follow raw events of every agent instead of incidents\n"
         "  -a, --agency NAME       only this agency\n"
+        "  -A, --own-agency NAME   read only this agency's own stream,\n"
+        "                          canh:incidents:<agency key> (an agency's Redis user\n"
+        "                          may read no other; docs/deployment.md)\n"
         "  -t, --taxonomy CODE     only this taxonomy code, or a prefix ending in '.' (attack.)\n"
         "  -s, --min-severity S    low, medium, high or critical\n"
         "  -k, --class C           normal or serious_candidate\n"
@@ -623,7 +629,10 @@ static void on_ready(void *owner)
         scan_from_start(t);
         return;
     }
-    add_stream(t, "canh:incidents", t->start);
+    char key[300] = "canh:incidents";
+    if (t->o->own_agency)
+        slug_incident_stream(t->o->own_agency, key, sizeof(key));
+    add_stream(t, key, t->start);
     start_following(t);
 }
 
@@ -720,6 +729,7 @@ int main(int argc, char **argv)
                                          {"password-file", required_argument, NULL, 'P'},
                                          {"events", no_argument, NULL, 'e'},
                                          {"agency", required_argument, NULL, 'a'},
+                                         {"own-agency", required_argument, NULL, 'A'},
                                          {"taxonomy", required_argument, NULL, 't'},
                                          {"min-severity", required_argument, NULL, 's'},
                                          {"class", required_argument, NULL, 'k'},
@@ -738,7 +748,7 @@ int main(int argc, char **argv)
     o.url = getenv("CANH_REDIS") ? getenv("CANH_REDIS") : "redis://127.0.0.1:6379";
     int opt;
     char *end;
-    while ((opt = getopt_long(argc, argv, "r:ea:t:s:k:jn:wVh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "r:ea:A:t:s:k:jn:wVh", opts, NULL)) != -1) {
         switch (opt) {
         case 'r':
             o.url = optarg;
@@ -754,6 +764,9 @@ int main(int argc, char **argv)
             break;
         case 'a':
             o.agency = optarg;
+            break;
+        case 'A':
+            o.own_agency = optarg;
             break;
         case 't':
             if (!taxonomy_known(optarg)) {
@@ -831,6 +844,10 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         usage(stderr);
+        return 2;
+    }
+    if (o.events && o.own_agency) {
+        fprintf(stderr, "canh-tail: --own-agency reads incidents, not --events\n");
         return 2;
     }
     if (o.color < 0)

@@ -257,17 +257,18 @@ struct syslog_escalation {
 };
 
 static int escalation_open(void **state, const struct collector_config *cfg,
-                           struct event_base *base)
+                           const struct route *route, struct event_base *base)
 {
+    (void)cfg;
     struct syslog_escalation *e = calloc(1, sizeof(*e));
     if (!e)
         return -1;
     e->base = base;
-    snprintf(e->host, sizeof(e->host), "%s", cfg->syslog_host);
-    e->port = cfg->syslog_port;
-    e->tcp = cfg->syslog_tcp;
-    snprintf(e->app, sizeof(e->app), "%s", cfg->syslog_app);
-    snprintf(e->sd_id, sizeof(e->sd_id), "%s", cfg->syslog_sd_id);
+    snprintf(e->host, sizeof(e->host), "%s", route->host);
+    e->port = route->port;
+    e->tcp = route->tcp;
+    snprintf(e->app, sizeof(e->app), "%s", route->app);
+    snprintf(e->sd_id, sizeof(e->sd_id), "%s", route->sd_id);
     gethostname(e->hostname, sizeof(e->hostname) - 1);
     *state = e;
     return 0;

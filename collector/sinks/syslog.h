@@ -3,12 +3,12 @@
  * syslog_format builds one message (PRI, version 1, RFC 3339 time of
  * sending, host, app, msgid, one structured-data element with the
  * incident's fields and its event times, a UTF-8 text with BOM).  The
- * element's SD-ID is [syslog] sd_id, by default canh@32473: 32473 is the
+ * element's SD-ID is the route's sd_id, by default canh@32473: 32473 is the
  * private enterprise number RFC 5612 reserves for documentation, so a
  * deployment sets its own.  UDP sends one datagram per message (RFC 5426);
  * TCP uses octet-counting framing (RFC 6587) on one kept connection.
  * syslog_sink_ops is the escalation sink (sink.h) built on them: it
- * resolves [syslog] host at its first delivery, and again after a failed
+ * resolves the route's host at its first delivery, and again after a failed
  * resolution, so a SIEM missing at start delays deliveries only.
  */
 #ifndef CANH_COLLECTOR_SYSLOG_H

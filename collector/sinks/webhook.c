@@ -42,6 +42,7 @@ static char *payload(const struct sink_delivery *d)
     json_t *root = json_object();
     json_object_set_new(root, "delivery", json_string(d->id));
     json_object_set_new(root, "action", json_string(d->action));
+    json_object_set_new(root, "route", json_string(d->route->name));
     json_object_set_new(root, "incident", incident_to_json(d->inc));
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
@@ -100,6 +101,7 @@ static void webhook_send(void *state, const struct collector_config *cfg,
     evhttp_add_header(h, "X-Canh-Signature", sig);
     evhttp_add_header(h, "X-Canh-Delivery", d->id);
     evhttp_add_header(h, "X-Canh-Action", d->action);
+    evhttp_add_header(h, "X-Canh-Route", d->route->name);
     evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
     free(body);
     const char *path = evhttp_uri_get_path(w->uri);
@@ -127,20 +129,21 @@ static void webhook_close(void *state)
     free(w);
 }
 
-static int webhook_open(void **state, const struct collector_config *cfg, struct event_base *base)
+static int webhook_open(void **state, const struct collector_config *cfg, const struct route *route,
+                        struct event_base *base)
 {
+    (void)cfg;
     struct webhook *w = calloc(1, sizeof(*w));
     if (!w)
         return -1;
     char why[600];
-    if (secret_read_file(cfg->webhook_secret_file, w->secret, sizeof(w->secret), why, sizeof(why)) <
-        0) {
-        log_err("[webhook] secret_file: %s", why);
+    if (secret_read_file(route->secret_file, w->secret, sizeof(w->secret), why, sizeof(why)) < 0) {
+        log_err("route %s: secret_file: %s", route->name, why);
         goto err;
     }
-    w->uri = evhttp_uri_parse(cfg->webhook_url);
+    w->uri = evhttp_uri_parse(route->url);
     if (!w->uri || !evhttp_uri_get_host(w->uri)) {
-        log_err("webhook url '%s' cannot be parsed", cfg->webhook_url);
+        log_err("route %s: webhook url '%s' cannot be parsed", route->name, route->url);
         goto err;
     }
     int port = evhttp_uri_get_port(w->uri);
@@ -148,8 +151,8 @@ static int webhook_open(void **state, const struct collector_config *cfg, struct
                                          (uint16_t)(port > 0 ? port : 80));
     if (!w->http)
         goto err;
-    struct timeval tv = {(time_t)(cfg->webhook_timeout_us / 1000000),
-                         (suseconds_t)(cfg->webhook_timeout_us % 1000000)};
+    struct timeval tv = {(time_t)(route->timeout_us / 1000000),
+                         (suseconds_t)(route->timeout_us % 1000000)};
     evhttp_connection_set_timeout_tv(w->http, &tv);
     evhttp_connection_set_retries(w->http, 0);
     *state = w;

@@ -1,11 +1,12 @@
 /* webhook.h — escalations as signed HTTP POSTs to the SOC's receiver.
  *
- * Each delivery is one POST of {"delivery", "action", "incident"} (JSON)
- * to [webhook] url on one kept connection, with X-Canh-Signature
+ * Each delivery is one POST of {"delivery", "action", "route", "incident"}
+ * (JSON) to the route's url on one kept connection, with X-Canh-Signature
  * ("sha256=" + hex HMAC-SHA256 of the body under the secret file's key),
- * X-Canh-Delivery (the job id, so a receiver can drop a repeat) and
- * X-Canh-Action.  Any 2xx answer is a delivery; anything else, or no
- * answer within [webhook] timeout, is a failure the queue retries.
+ * X-Canh-Delivery (the job id, so a receiver can drop a repeat),
+ * X-Canh-Action and X-Canh-Route.  Any 2xx answer is a delivery; anything
+ * else, or no answer within the route's timeout, is a failure the queue
+ * retries.
  */
 #ifndef CANH_COLLECTOR_WEBHOOK_H
 #define CANH_COLLECTOR_WEBHOOK_H

@@ -7,7 +7,8 @@
  * token of [status] operators_file, by bearer or login) may act, a viewer
  * gets 403; with a login cookie the session's X-CSRF-Token must come too
  * (auth.c).  The transition runs as the very script canh-ctl runs
- * (common/ctl_scripts.c), over the collector's command connection and so
+ * (common/ctl_scripts.c), after reading the incident's routes and agencies
+ * (the keys it declares), over the collector's command connection and so
  * as the collector's Redis ACL user: checked, applied, logged in
  * canh:log:<id> with the operator's name and announced on canh:incidents
  * in one atomic step.  The answer waits for Redis without blocking the
@@ -38,7 +39,15 @@ struct action_req {
     char id[INCIDENT_ID_LEN];
     char operator_name[STATUS_NAME_LEN];
     char peer[80];
+    char *note, *extra; /* the form's, kept while the incident's routes are read */
 };
+
+static void req_free(struct action_req *r)
+{
+    free(r->note);
+    free(r->extra);
+    free(r);
+}
 
 static void refuse(struct status *s, struct evhttp_request *req, int code, const char *reason,
                    const char *msg)
@@ -78,7 +87,7 @@ static void on_action(redisReply *reply, void *priv)
     struct action_req *r = priv;
     struct status *s = r->w.s;
     if (!s) {
-        free(r);
+        req_free(r);
         return;
     }
     status_wait_done(&r->w);
@@ -100,7 +109,51 @@ static void on_action(redisReply *reply, void *priv)
                           json_pack("{s:s,s:s,s:s,s:s}", "id", r->id, "action", r->a->name, "state",
                                     state, "operator", r->operator_name));
     }
-    free(r);
+    req_free(r);
+}
+
+/* The incident's routes and agencies are read: run the transition, which
+ * declares the routes' job keys and the agencies' streams it writes. */
+static void on_fields(redisReply *reply, void *priv)
+{
+    struct action_req *r = priv;
+    struct status *s = r->w.s;
+    if (!s) {
+        req_free(r);
+        return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        status_wait_done(&r->w);
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            refuse_reply(s, r, reply->str);
+        else
+            refuse(s, r->w.req, 503, "Service Unavailable", "Redis unreachable: nothing was done");
+        req_free(r);
+        return;
+    }
+    const char *routes =
+        reply->element[0]->type == REDIS_REPLY_STRING ? reply->element[0]->str : "";
+    const char *agencies =
+        reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str : "";
+    struct ctl_call *call = malloc(sizeof(*call));
+    if (!call) {
+        status_wait_done(&r->w);
+        refuse(s, r->w.req, 500, "Internal Server Error", "out of memory");
+        req_free(r);
+        return;
+    }
+    ctl_transition_call(call, r->a, r->id, r->operator_name, r->note, r->extra, routes, agencies,
+                        units_now_us() / 1000, s->c->cfg->maxlen);
+    size_t lens[sizeof(call->argv) / sizeof(call->argv[0])];
+    for (int i = 0; i < call->argc; i++)
+        lens[i] = strlen(call->argv[i]);
+    if (redis_link_command(s->link, COLLECTOR_CMD, on_action, r, call->argc, call->argv, lens) <
+        0) {
+        status_wait_done(&r->w);
+        refuse(s, r->w.req, 503, "Service Unavailable", "Redis unreachable: nothing was done");
+        req_free(r);
+    }
+    free(call);
 }
 
 /* The form's field name, or NULL; "" when sent empty. */
@@ -183,10 +236,13 @@ void status_act(struct status *s, struct evhttp_request *req, const struct princ
         refuse(s, req, 503, "Service Unavailable", "Redis unreachable: nothing was done");
     } else {
         struct action_req *r = calloc(1, sizeof(*r));
-        struct ctl_call *call = malloc(sizeof(*call));
-        if (!r || !call) {
-            free(r);
-            free(call);
+        if (r) {
+            r->note = strdup(note ? note : "");
+            r->extra = strdup(extra ? extra : "");
+        }
+        if (!r || !r->note || !r->extra) {
+            if (r)
+                req_free(r);
             evhttp_clear_headers(&form);
             refuse(s, req, 500, "Internal Server Error", "out of memory");
             return;
@@ -197,19 +253,16 @@ void status_act(struct status *s, struct evhttp_request *req, const struct princ
         snprintf(r->id, sizeof(r->id), "%s", id);
         snprintf(r->operator_name, sizeof(r->operator_name), "%s", who->name);
         snprintf(r->peer, sizeof(r->peer), "%s", status_peer(req));
-        ctl_transition_call(call, a, r->id, r->operator_name, note, extra, units_now_us() / 1000,
-                            s->c->cfg->maxlen);
-        size_t lens[sizeof(call->argv) / sizeof(call->argv[0])];
-        for (int i = 0; i < call->argc; i++)
-            lens[i] = strlen(call->argv[i]);
-        if (redis_link_command(s->link, COLLECTOR_CMD, on_action, r, call->argc, call->argv, lens) <
-            0) {
-            free(r);
+        char key[INCIDENT_ID_LEN + 16];
+        snprintf(key, sizeof(key), "canh:incident:%s", r->id);
+        const char *argv[] = {"HMGET", key, "sinks", "agency"};
+        size_t lens[] = {5, strlen(key), 5, 6};
+        if (redis_link_command(s->link, COLLECTOR_CMD, on_fields, r, 4, argv, lens) < 0) {
+            req_free(r);
             refuse(s, req, 503, "Service Unavailable", "Redis unreachable: nothing was done");
         } else {
             status_wait_add(&r->w);
         }
-        free(call);
     }
     evhttp_clear_headers(&form);
 }

@@ -145,8 +145,9 @@ void status_send_collector(struct status *s, struct evhttp_request *req)
     json_t *sinks = json_object();
     for (int i = 0; i < SINK_COUNT; i++)
         json_object_set_new(sinks, sink_name((enum sink_id)i),
-                            json_pack("{s:b,s:I,s:I,s:I}", "enabled", c->cfg->route[i].enabled,
-                                      "queued", (json_int_t)s->snap.queue_jobs[i], "delivered",
+                            json_pack("{s:b,s:I,s:I,s:I}", "enabled",
+                                      collector_sink_enabled(c->cfg, (enum sink_id)i), "queued",
+                                      (json_int_t)s->snap.queue_jobs[i], "delivered",
                                       (json_int_t)es->delivered[i], "failures",
                                       (json_int_t)es->failures[i]));
     json_object_set_new(

@@ -5,7 +5,9 @@
  * log.  Credentials, read from the files [status] names and compared in
  * constant time:
  *   token_file      the viewers' token
- *   operators_file  "name token" lines, one per operator
+ *   operators_file  "name token" lines, one per operator; a line
+ *                   "name token agency=NAME" is instead a viewer who sees
+ *                   only that agency's incidents (status.c filters)
  *   user + password_file  HTTP basic auth, a viewer
  * sent as Authorization: Bearer <token>, or once to POST /login, which
  * answers a session cookie (HttpOnly, SameSite=Strict) and a CSRF token
@@ -76,12 +78,19 @@ static int operators_read(const char *path, struct status_secrets *sec, char *wh
             rc = -1;
             break;
         }
-        char name[128], token[300], extra[8];
-        int n = sscanf(line, " %127s %299s %7s", name, token, extra);
+        char name[128], token[300], extra[8], agency[208] = "";
+        int used = 0;
+        int n = sscanf(line, " %127s %299s %n%7s", name, token, &used, extra);
         if (n <= 0 || name[0] == '#')
             continue;
+        if (n == 3 && strncmp(line + used, "agency=", 7) == 0) {
+            snprintf(agency, sizeof(agency), "%s", line + used + 7);
+            agency[strcspn(agency, "\r\n")] = '\0';
+            n = agency[0] ? 2 : 0;
+        }
         if (n != 2) {
-            snprintf(why, why_len, "%s:%d: want 'name token'", path, lineno);
+            snprintf(why, why_len, "%s:%d: want 'name token' or 'name token agency=NAME'", path,
+                     lineno);
             rc = -1;
             break;
         }
@@ -114,6 +123,7 @@ static int operators_read(const char *path, struct status_secrets *sec, char *wh
             break;
         snprintf(sec->ops[sec->n_ops].name, sizeof(sec->ops[0].name), "%s", name);
         snprintf(sec->ops[sec->n_ops].token, sizeof(sec->ops[0].token), "%s", token);
+        snprintf(sec->ops[sec->n_ops].agency, sizeof(sec->ops[0].agency), "%s", agency);
         sec->n_ops++;
         OPENSSL_cleanse(token, sizeof(token));
     }
@@ -194,8 +204,10 @@ static bool token_principal(const struct status *s, const char *token, size_t le
     /* Every candidate is compared, so the time does not tell which matched. */
     for (size_t i = 0; i < s->sec.n_ops; i++) {
         if (secret_equal(token, len, s->sec.ops[i].token) && !found) {
-            who->role = ROLE_OPERATOR;
+            /* An agency's line reads, and only its agency. */
+            who->role = s->sec.ops[i].agency[0] ? ROLE_VIEWER : ROLE_OPERATOR;
             snprintf(who->name, sizeof(who->name), "%s", s->sec.ops[i].name);
+            snprintf(who->agency, sizeof(who->agency), "%s", s->sec.ops[i].agency);
             found = true;
         }
     }
@@ -274,6 +286,7 @@ void status_authenticate(struct status *s, struct evhttp_request *req, struct pr
         struct session *se = session_find(s, id, units_now_us());
         if (se) {
             who->role = se->role;
+            snprintf(who->agency, sizeof(who->agency), "%s", se->agency);
             who->session = se;
             who->ambient = true;
             snprintf(who->name, sizeof(who->name), "%s", se->name);
@@ -403,6 +416,7 @@ static struct session *session_new(struct status *s, const struct principal *who
     }
     snprintf(slot->name, sizeof(slot->name), "%s", who->name);
     slot->role = who->role;
+    snprintf(slot->agency, sizeof(slot->agency), "%s", who->agency);
     slot->expires_us = now_us + STATUS_SESSION_US;
     return slot;
 }

@@ -14,6 +14,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -64,6 +65,92 @@ static void send_unauthorized(struct status *s, struct evhttp_request *req, cons
                      "the basic-auth user\n");
 }
 
+/* ---- an agency's view (operators_file "name token agency=NAME") ------
+ * The snapshot's lists keep only the items whose agency (a '|' list for
+ * a province-wide incident) names the viewer's agency; totals are the
+ * kept items'.  Everything else of the page is refused (403). */
+static bool names_agency(const char *list, const char *agency)
+{
+    size_t n = strlen(agency);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, '|');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncmp(p, agency, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* cached filtered for agency, malloc'd; NULL when cached is NULL. */
+static char *agency_view(const char *cached, const char *agency)
+{
+    json_t *o = cached ? json_loads(cached, 0, NULL) : NULL;
+    if (!o)
+        return NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (!json_is_array(v))
+            continue;
+        for (size_t i = json_array_size(v); i-- > 0;)
+            if (!names_agency(json_string_value(json_object_get(json_array_get(v, i), "agency")),
+                              agency))
+                json_array_remove(v, i);
+    }
+    if (json_object_get(o, "open_total"))
+        json_object_set_new(o, "open_total",
+                            json_integer((json_int_t)json_array_size(json_object_get(o, "open"))));
+    json_object_del(o, "open_groups");
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* True when the id is one of the agency's listed incidents. */
+static bool agency_listed(const char *cached, const char *agency, const char *id)
+{
+    char *mine = agency_view(cached, agency);
+    json_t *o = mine ? json_loads(mine, 0, NULL) : NULL;
+    free(mine);
+    bool found = false;
+    const char *lists[] = {"open", "recent"};
+    for (int l = 0; l < 2 && id; l++) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(o, lists[l]), i, item)
+        {
+            const char *have = json_string_value(json_object_get(item, "id"));
+            found |= have && strcmp(have, id) == 0;
+        }
+    }
+    json_decref(o);
+    return found;
+}
+
+static void route_agency(struct status *s, struct evhttp_request *req, const char *path,
+                         const struct evkeyvalq *query, const struct principal *who)
+{
+    char *mine = NULL;
+    if (strcmp(path, "/api/incidents") == 0 || strcmp(path, "/api/agents") == 0) {
+        const char *cached = path[5] == 'i' ? s->snap.incidents_json : s->snap.agents_json;
+        mine = agency_view(cached, who->agency);
+        status_send_json(s, req, mine);
+    } else if (strcmp(path, "/api/incident") == 0) {
+        const char *id = evhttp_find_header(query, "id");
+        if (agency_listed(s->snap.incidents_json, who->agency, id))
+            status_send_detail(s, req, id);
+        else
+            status_send_text(req, 404, "Not Found", "404 Not Found: no such incident of yours\n");
+    } else {
+        s->forbidden++;
+        status_send_text(req, 403, "Forbidden",
+                         "403 Forbidden: an agency's token reads its incidents and agents only\n");
+    }
+    free(mine);
+}
+
 static void route(struct status *s, struct evhttp_request *req, const char *path,
                   const struct evkeyvalq *query)
 {
@@ -102,6 +189,8 @@ static void route(struct status *s, struct evhttp_request *req, const char *path
         status_act(s, req, &who);
     } else if (is_page(path)) {
         status_send_page(req, 200, "OK");
+    } else if (who.agency[0] && strcmp(path, "/api/session") != 0) {
+        route_agency(s, req, path, query, &who);
     } else if (strcmp(path, "/metrics") == 0) {
         status_send_metrics(s, req);
     } else if (strcmp(path, "/api/incidents") == 0) {

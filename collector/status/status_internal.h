@@ -83,6 +83,7 @@ enum status_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR };
 struct principal {
     enum status_role role;
     char name[STATUS_NAME_LEN];
+    char agency[208]; /* an agency viewer: only its incidents ("" all) */
     const struct session *session;
     bool ambient;
 };
@@ -90,6 +91,7 @@ struct principal {
 struct operator_cred {
     char name[STATUS_NAME_LEN];
     char token[256];
+    char agency[208]; /* "agency=NAME" on its line: a viewer of that agency only */
 };
 
 struct status_secrets {
@@ -105,6 +107,7 @@ struct session {
     char csrf[65];
     char name[STATUS_NAME_LEN];
     enum status_role role;
+    char agency[208];
     uint64_t expires_us;
 };
 

@@ -20,19 +20,20 @@ static const struct redis_acl_selector collector[] = {
      * status page's detail) is checked against this selector alone. */
     {LIST("eval", "evalsha", "exists", "get", "set", "del", "expire", "hget", "hgetall", "hmget",
           "hset", "hdel", "hincrby", "hlen", "hkeys", "zadd", "zrem", "zrange", "zrangebyscore",
-          "zcard", "zcount", "xadd", "xlen", "xrange", "xrevrange", "lrange"),
-     LIST("~canh:incidents", "~canh:incident:*", "~canh:ikeys", "~canh:open", "~canh:escalations",
-          "~canh:escalation:*", "~canh:ratelimit:*", "~canh:deadletter", "~canh:agents",
-          "~canh:agent_seen", "~canh:src:*", "~canh:seen:*", "~canh:log:*", "~canh:suppressions",
-          "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
+          "zcard", "zcount", "xadd", "xlen", "xrange", "xrevrange", "lrange", "xreadgroup", "xack",
+          "xgroup|create"),
+     LIST("~canh:incidents", "~canh:incidents:*", "~canh:incident:*", "~canh:ikeys", "~canh:open",
+          "~canh:escalations", "~canh:escalation:*", "~canh:ratelimit:*", "~canh:deadletter",
+          "~canh:agents", "~canh:agent_seen", "~canh:src:*", "~canh:seen:*", "~canh:log:*",
+          "~canh:suppressions", "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
     /* A script whose KEYS span both sets (an event's write acknowledges the
      * agent's stream and writes incidents in one script) is checked against
      * this selector; its commands are still checked one by one. */
     {LIST("eval", "evalsha"),
      LIST("~canh:events:*", "~canh:heartbeats:*", "~canh:incidents", "~canh:incident:*",
-          "~canh:ikeys", "~canh:open", "~canh:escalations", "~canh:escalation:*",
-          "~canh:ratelimit:*", "~canh:deadletter", "~canh:agents", "~canh:agent_seen",
-          "~canh:src:*", "~canh:seen:*", "~canh:log:*", "~canh:suppressions",
+          "~canh:incidents:*", "~canh:ikeys", "~canh:open", "~canh:escalations",
+          "~canh:escalation:*", "~canh:ratelimit:*", "~canh:deadletter", "~canh:agents",
+          "~canh:agent_seen", "~canh:src:*", "~canh:seen:*", "~canh:log:*", "~canh:suppressions",
           "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
 };
 
@@ -46,9 +47,9 @@ static const struct redis_acl_selector tail[] = {
 static const struct redis_acl_selector ctl[] = {
     {LIST(LINK_COMMANDS, "eval", "exists", "hget", "hgetall", "hset", "hdel", "hincrby", "zadd",
           "zrem", "xadd", "xrange"),
-     LIST("~canh:incident:*", "~canh:log:*", "~canh:incidents", "~canh:ikeys", "~canh:open",
-          "~canh:escalations", "~canh:escalation:*", "~canh:suppressions", "~canh:false_positives",
-          "~canh:report_queue", "~canh:reports")},
+     LIST("~canh:incident:*", "~canh:log:*", "~canh:incidents", "~canh:incidents:*", "~canh:ikeys",
+          "~canh:open", "~canh:escalations", "~canh:escalation:*", "~canh:suppressions",
+          "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
 };
 
 /* The agent template: AGENT is replaced by each agent's name; its

@@ -19,7 +19,7 @@ complete_words() {
         printf "%s\n" "${COMPREPLY[@]}"' _ "$CANH_SRC/completions/$cmd" "$cmd" "$@"
 }
 
-for cmd in canh-agent canh-collector canh-tail canh-ctl; do
+for cmd in canh-agent canh-collector canh-tail canh-ctl canh-report; do
     [ -f "$CANH_SRC/completions/$cmd" ] || fail "no completions/$cmd"
     complete_words "$cmd" -- >"$TMP/$cmd.offered" || fail "completing '$cmd --' failed"
     "$CANH_BIN/$cmd" --help >"$TMP/$cmd.help"

@@ -9,14 +9,14 @@ STAGE=$TMP/stage
 
 DESTDIR=$STAGE cmake --install "$BUILD" --prefix /usr >"$TMP/install.log" 2>&1 ||
     { cat "$TMP/install.log"; fail "cmake --install failed"; }
-for f in usr/bin/canh-agent usr/bin/canh-collector usr/bin/canh-tail \
+for f in usr/bin/canh-agent usr/bin/canh-collector usr/bin/canh-tail usr/bin/canh-report \
     usr/lib/systemd/system/canh-agent@.service usr/lib/systemd/system/canh-collector.service \
     usr/lib/systemd/system/canh-stunnel.service etc/canh/canh-stunnel.conf \
     usr/lib/sysusers.d/canh-agent.conf usr/lib/tmpfiles.d/canh-agent.conf \
     usr/lib/sysusers.d/canh-collector.conf usr/lib/tmpfiles.d/canh-collector.conf \
     usr/share/canh/rules/scan.rules etc/canh/agent.conf etc/canh/assets.conf \
     usr/share/doc/canh/README.md usr/share/man/man8/canh-agent.8 usr/share/man/man8/canh-collector.8 \
-    usr/share/man/man1/canh-tail.1 usr/share/man/man5/canh-agent.conf.5 usr/share/man/man5/canh-rules.5 \
+    usr/share/man/man1/canh-tail.1 usr/share/man/man1/canh-report.1 usr/share/man/man5/canh-agent.conf.5 usr/share/man/man5/canh-rules.5 \
     usr/share/man/man5/canh-collector.conf.5 usr/share/bash-completion/completions/canh-agent \
     usr/share/bash-completion/completions/canh-collector usr/share/bash-completion/completions/canh-tail; do
     [ -e "$STAGE/$f" ] || fail "missing /$f after install"

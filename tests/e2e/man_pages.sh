@@ -55,6 +55,7 @@ check_options canh-agent canh-agent.8
 check_options canh-collector canh-collector.8
 check_options canh-tail canh-tail.1
 check_options canh-ctl canh-ctl.1
+check_options canh-report canh-report.1
 
 # Config keys: every key the parsers know is in the file's page.
 check_keys() {  # page what keys...
@@ -71,6 +72,6 @@ check_keys() {  # page what keys...
 check_keys canh-agent.conf.5 agent.conf $(sed -n 's/^ *FIELD("\([a-z]*\)", "\([a-z_]*\)".*/\1 \2/p' \
     "$CANH_SRC/common/agent_conf.c" | sort -u)
 check_keys canh-collector.conf.5 collector.conf $(grep -oE 'strcmp\(name, "[a-z_]+"\)' \
-    "$CANH_SRC/collector/config.c" | sed 's/.*"\(.*\)".*/\1/' | sort -u) \
+    "$CANH_SRC/collector/config.c" "$CANH_SRC/collector/route.c" | sed 's/.*"\(.*\)".*/\1/' | sort -u) \
     $(grep -oE '\{"[a-z]+", h_[a-z]+\}' "$CANH_SRC/collector/config.c" | sed 's/{"\([a-z]*\)".*/[\1]/' | tr -d '[]')
 echo "$PASSED passed, 0 failed"

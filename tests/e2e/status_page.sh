@@ -401,7 +401,7 @@ assert get("canh_collector_heartbeats_total")[0] >= 4
 assert get("canh_agent_up", agent="gw-soyte") == [1]
 assert 0 <= get("canh_agent_last_heartbeat_age_seconds", agent="gw-soyte")[0] < 30
 assert get("canh_escalation_queue_depth") == [0]
-assert len(get("canh_escalation_deliveries_total")) == 3
+assert len(get("canh_escalation_deliveries_total")) == 4  # webhook, syslog, report, email
 assert get("canh_collector_uptime_seconds")[0] >= 1
 assert get("canh_status_actions_total")[0] >= 6 and get("canh_status_action_failures_total")[0] >= 2
 print(f"{len(samples)} samples in {len(types)} families")
