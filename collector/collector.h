@@ -58,7 +58,7 @@ struct collector {
     struct redis_link *link;
     struct escalate *esc;
     struct report_due *reports; /* initial and final report drafts (report_due.h) */
-    struct archive *archive; /* closed incidents to [archive] dir */
+    struct archive *archive;    /* closed incidents to [archive] dir */
     struct collector_stats stats;
     struct consume *rd; /* the reading state, consume_internal.h */
 };
