@@ -521,7 +521,8 @@ static int redis_write_stats(struct output *o, const char *json, size_t len)
     struct redis_output *r = (struct redis_output *)o;
     /* A heartbeat is only worth its moment: never spooled.  It goes now
      * (ahead of a spool replay: it is another stream), or waits behind
-     * the events waiting in memory, or is dropped. */
+     * the events waiting in memory or for a link being made, or is
+     * dropped. */
     int rc = -1;
     if (r->state == OUT_READY && !r->failed && r->ring_count < REDIS_MAX_OUTSTANDING) {
         if (r->ring_sent == r->ring_count) {
@@ -533,6 +534,11 @@ static int redis_write_stats(struct output *o, const char *json, size_t len)
         } else if (r->memory_bytes + len <= REDIS_MAX_MEMORY_BYTES) {
             rc = hold(r, true, json, len);
         }
+    } else if (r->state != OUT_READY && memory_takes(r, len)) {
+        /* The link is being made (its checks before use, AUTH and PING,
+         * are still out): the heartbeat waits for it like an event does,
+         * so a short replay's final counters reach the stream. */
+        rc = hold(r, true, json, len);
     }
     if (rc < 0)
         r->hb_dropped++;
