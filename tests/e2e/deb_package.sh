@@ -26,6 +26,22 @@ if dpkg-query -W -f='${Status}\n' canh-agent canh-collector canh-doc 2>/dev/null
     exit 77
 fi
 
+# dpkg, retried while another apt-get or dpkg on this machine holds its
+# lock (a package install by scripts/setup or a sysadmin); bounded.
+dpkg_waiting() {
+    local deadline=$((SECONDS + 600)) rc
+    while :; do
+        dpkg "$@" >"$TMP/dpkg.out" 2>&1
+        rc=$?
+        cat "$TMP/dpkg.out"
+        if [ "$rc" -eq 0 ] || ! grep -q 'locked by another process' "$TMP/dpkg.out" ||
+            [ "$SECONDS" -ge "$deadline" ]; then
+            return "$rc"
+        fi
+        wait_until 60 "the dpkg lock to be free" bash -c '! fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1'
+    done
+}
+
 REDIS_PID=
 COLL_PID=
 INSTALLED=0
@@ -35,7 +51,7 @@ cleanup() {
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     wait 2>/dev/null
     if [ "$INSTALLED" = 1 ]; then
-        dpkg --purge canh-agent canh-collector canh-doc >/dev/null 2>&1 || true
+        dpkg_waiting --purge canh-agent canh-collector canh-doc >/dev/null 2>&1 || true
     fi
     cleanup_tmp
 }
@@ -93,7 +109,7 @@ compgen -G "$TMP/build/canh-agent_${V2}_*.deb" >/dev/null || fail "no canh-agent
 
 # --- install -----------------------------------------------------------------
 INSTALLED=1
-dpkg -i "$TMP"/build/canh-agent_"${V1}"_*.deb "$TMP"/build/canh-collector_"${V1}"_*.deb \
+dpkg_waiting -i "$TMP"/build/canh-agent_"${V1}"_*.deb "$TMP"/build/canh-collector_"${V1}"_*.deb \
     "$TMP"/build/canh-doc_"${V1}"_all.deb >"$TMP/install.log" 2>&1 ||
     { cat "$TMP/install.log"; fail "dpkg -i failed"; }
 for f in /usr/bin/canh-agent /usr/bin/canh-collector /usr/bin/canh-tail \
@@ -186,7 +202,7 @@ pass "first contact: installed agent → private Redis → installed collector o
 echo "; edited by the sysadmin" >>/etc/canh/agent.conf
 echo "; edited by the sysadmin" >>/etc/canh/assets.conf
 echo "; edited by the sysadmin" >>/etc/canh/collector.conf
-dpkg -i --force-confdef --force-confold "$TMP"/build/canh-agent_"${V2}"_*.deb \
+dpkg_waiting -i --force-confdef --force-confold "$TMP"/build/canh-agent_"${V2}"_*.deb \
     "$TMP"/build/canh-collector_"${V2}"_*.deb "$TMP"/build/canh-doc_"${V2}"_all.deb >"$TMP/upgrade.log" 2>&1 ||
     { cat "$TMP/upgrade.log"; fail "dpkg -i of $V2 failed"; }
 [ "$(dpkg-query -W -f='${Version}' canh-agent)" = "$V2" ] || fail "canh-agent is not at $V2"
@@ -200,7 +216,7 @@ as_agent /usr/bin/canh-agent --check -c /etc/canh/agent.conf >"$TMP/check2.log" 
 pass "the upgrade to $V2 keeps edited conffiles (a changed one lands in .dpkg-dist)"
 
 # --- purge ------------------------------------------------------------------------
-dpkg --purge canh-agent canh-collector canh-doc >"$TMP/purge.log" 2>&1 ||
+dpkg_waiting --purge canh-agent canh-collector canh-doc >"$TMP/purge.log" 2>&1 ||
     { cat "$TMP/purge.log"; fail "dpkg --purge failed"; }
 INSTALLED=0
 # What dpkg shipped goes; the sysadmin's own secret stays, as dpkg leaves
