@@ -458,7 +458,7 @@ ok "POST /api/action: operators act (bearer, or login + CSRF token); viewers, ba
 # The rejected scan: the identical finding again is suppressed, counted.
 xadd_event gw-soyte "$(mkevent gw-soyte 5 portscan attack.other medium normal $SRC 198.51.100.10 portal 3 update)"
 wait_until 30 "the repeated scan applied" bash -c "curl -sf --max-time 2 -H 'Authorization: Bearer $TOKEN' $BASE/metrics | grep -q '^canh_collector_events_applied_total 5$'"
-suppressed_counted() { get "$BASE/metrics" | grep -q '^canh_collector_events_suppressed_total 1$'; }
+suppressed_counted() { grep -q '^canh_collector_events_suppressed_total 1$' <<<"$(get "$BASE/metrics")"; }
 # (counted after the entry is acknowledged: wait for it)
 wait_until 30 "the repeated scan counted as suppressed on /metrics" suppressed_counted
 [[ $(rc HGET "canh:incident:$SCAN_ID" suppressed) == 1 ]] || bad "the rejected incident does not count the suppressed finding"
@@ -509,9 +509,9 @@ page_back() { [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") 
 wait_until 60 "the page to answer after the flood" page_back
 # The incident's hash is written before the entries are acknowledged and
 # counted: wait for the counter rather than read it once.
-all_applied() { get "$BASE/metrics" | grep -q '^canh_collector_events_applied_total 25$'; }
+all_applied() { grep -q '^canh_collector_events_applied_total 25$' <<<"$(get "$BASE/metrics")"; }
 wait_until 60 "all 25 events counted as applied on /metrics" all_applied
-cap_counted() { get "$BASE/metrics" | grep -qE '^canh_status_connection_cap_reached_total [1-9]'; }
+cap_counted() { grep -qE '^canh_status_connection_cap_reached_total [1-9]' <<<"$(get "$BASE/metrics")"; }
 wait_until 30 "the connection cap counted on /metrics" cap_counted
 ok "1,100 idle connections (open-file limit 256): $fds descriptors in use, 20 events applied meanwhile, $lines_during log lines"
 
