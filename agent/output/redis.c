@@ -534,7 +534,7 @@ static int redis_write_stats(struct output *o, const char *json, size_t len)
         } else if (r->memory_bytes + len <= REDIS_MAX_MEMORY_BYTES) {
             rc = hold(r, true, json, len);
         }
-    } else if (r->state != OUT_READY && memory_takes(r, len)) {
+    } else if (memory_takes(r, len)) {
         /* The link is being made (its checks before use, AUTH and PING,
          * are still out): the heartbeat waits for it like an event does,
          * so a short replay's final counters reach the stream. */

@@ -38,7 +38,7 @@ dpkg_waiting() {
             [ "$SECONDS" -ge "$deadline" ]; then
             return "$rc"
         fi
-        wait_until 60 "the dpkg lock to be free" bash -c '! fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1'
+        wait_until "$((deadline - SECONDS))" "the dpkg lock to be free" bash -c '! fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1'
     done
 }
 

@@ -113,9 +113,9 @@ grep -q 'id="login"' <<<"$page401" || bad "401 on / should carry the login form"
     bad "a wrong token should be 401"
 [[ $(http_code "$BASE/api/agents?token=$TOKEN") == 401 ]] || bad "a token in the URL is not accepted"
 [[ $(http_code -u soc:wrong "$BASE/metrics") == 401 ]] || bad "a wrong password should be 401"
-curl -s -D - -o /dev/null --max-time 5 "$BASE/metrics" | grep -qi '^WWW-Authenticate: Basic' ||
+grep -qi '^WWW-Authenticate: Basic' <<<"$(curl -s -D - -o /dev/null --max-time 5 "$BASE/metrics")" ||
     bad "401 on /metrics should ask for basic auth"
-curl -s -D - -o /dev/null --max-time 5 "$BASE/" | grep -qi '^WWW-Authenticate: Bearer' ||
+grep -qi '^WWW-Authenticate: Bearer' <<<"$(curl -s -D - -o /dev/null --max-time 5 "$BASE/")" ||
     bad "401 on the page should not make browsers prompt for basic auth"
 ok "without a valid credential: 401 (the page with its login form)"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 200 ]] || bad "viewers' token refused"
