@@ -58,6 +58,7 @@ struct delivery {
     char id[160];
     char sink[ROUTE_NAME_LEN]; /* the route's name (a job's field "sink") */
     char action[32];
+    char note[512]; /* the operator's note or the reminder's text ("" none) */
     uint64_t attempts;
     bool skipped; /* the route's action or state filter passed it by */
     struct incident inc;
@@ -213,7 +214,7 @@ static void deliver(struct delivery *d, struct sink_slot *slot)
         return;
     }
     struct sink_delivery sd = {
-        .id = d->id, .action = d->action, .inc = &d->inc, .route = &slot->route};
+        .id = d->id, .action = d->action, .note = d->note, .inc = &d->inc, .route = &slot->route};
     slot->ops->send(slot->state, d->e->cfg, &sd, on_sent, d);
 }
 
@@ -239,6 +240,8 @@ static void take_job(struct escalate *e, const redisReply *item)
             snprintf(d->sink, sizeof(d->sink), "%s", v);
         else if (strcmp(f, "action") == 0)
             snprintf(d->action, sizeof(d->action), "%s", v);
+        else if (strcmp(f, "note") == 0)
+            snprintf(d->note, sizeof(d->note), "%s", v);
         else if (strcmp(f, "attempts") == 0)
             d->attempts = strtoull(v, NULL, 10);
     }
