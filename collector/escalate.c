@@ -16,6 +16,7 @@
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
 #include "collector/store.h"
+#include "common/ctl_scripts.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -58,7 +59,7 @@ struct delivery {
     char id[160];
     char sink[ROUTE_NAME_LEN]; /* the route's name (a job's field "sink") */
     char action[32];
-    char note[512]; /* the operator's note or the reminder's text ("" none) */
+    char note[CTL_MAX_TEXT + 8]; /* the operator's note or the reminder's text ("" none) */
     uint64_t attempts;
     bool skipped; /* the route's action or state filter passed it by */
     struct incident inc;
