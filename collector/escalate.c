@@ -166,12 +166,14 @@ static void finish(struct delivery *d, const char *error)
             log_info("escalated %s to %s (%s)", d->inc.id, d->sink, d->action);
         store_cmd(&o, "ZREM", STORE_ESCALATIONS, d->id, NULL);
         store_cmd(&o, "DEL", key, NULL);
-        /* Who has heard of it: the reports list the deliveries (report.h). */
+        /* Who has heard of it: the reports list the deliveries (report.h);
+         * one the route's filters passed by told nobody. */
         char log_key[96], note[128];
         snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", d->inc.id);
         snprintf(note, sizeof(note), "%s (%s)", d->sink, d->action);
-        store_cmd(&o, "XADD", log_key, "*", "action", "delivered", "operator", "collector", "state",
-                  incident_state_name(d->inc.state), "note", note, NULL);
+        if (!d->skipped)
+            store_cmd(&o, "XADD", log_key, "*", "action", "delivered", "operator", "collector",
+                      "state", incident_state_name(d->inc.state), "note", note, NULL);
     } else {
         uint32_t r;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
@@ -261,6 +263,7 @@ static void take_job(struct escalate *e, const redisReply *item)
     if (ok < 0) {
         /* The incident is gone (deleted by an operator): nothing to tell. */
         snprintf(d->inc.id, sizeof(d->inc.id), "(missing)");
+        d->skipped = true;
         finish(d, NULL);
         return;
     }
@@ -268,6 +271,7 @@ static void take_job(struct escalate *e, const redisReply *item)
     if (!slot) {
         /* A route a reload removed: nothing left to deliver it through.
          * (The claim script only leases routes this collector has.) */
+        d->skipped = true;
         finish(d, NULL);
         return;
     }

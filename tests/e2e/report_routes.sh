@@ -161,6 +161,12 @@ for key in canh:incidents canh:incidents:so-y-te; do
         fail "$key: expected two report_due_soon announcements (initial, final)"
 done
 [[ $(count response-team escalated "$deface") == 1 ]] || fail "response-team got the incident more than once"
+# The report-draft route hears "escalated" only: its reminders were passed
+# by, and a report must not list it as notified of them.
+! rc XRANGE "canh:log:$deface" - + | grep -q 'report (report_' ||
+    fail "a reminder the report route passed by is logged as delivered: $(rc XRANGE "canh:log:$deface" - + | grep 'report (')"
+grep -q 'soyte-admin (report_overdue)' <(rc XRANGE "canh:log:$deface" - +) ||
+    fail "the overdue reminder to soyte-admin is not logged as delivered"
 pass "reminders: due soon and overdue, once each (two collectors), to the incident's routes and streams, not another agency's"
 
 # 3. An incident opened by hand is on its agency's stream.
