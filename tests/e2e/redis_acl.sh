@@ -288,8 +288,10 @@ code=$(curl -s -o "$TMP/detail.json" -w '%{http_code}' --max-time 5 -H "Authoriz
 grep -q 'unreadable\|NOPERM' "$TMP/detail.json" && fail "the incident detail could not read its log: $(head -c 300 "$TMP/detail.json")"
 api /api/agents | jq -e 'tostring | test("gw-soyte")' >/dev/null || fail "/api/agents lacks gw-soyte"
 api /api/collector | jq -e '.' >/dev/null || fail "/api/collector failed"
-api / | grep -q '<html' || fail "the page did not load"
-api /metrics | grep -q '^canh_' || fail "/metrics has no canh_ figures"
+# Read whole, then searched: grep -q on the pipe would stop reading at the
+# first match and curl, still writing, fail the pipeline (pipefail).
+grep -q '<html' <<<"$(api /)" || fail "the page did not load"
+grep -q '^canh_' <<<"$(api /metrics)" || fail "/metrics has no canh_ figures"
 ! grep -qi -e NOPERM -e "can't access" -e "snapshot.*error\|error.*snapshot" "$TMP/collector.log" ||
     { cat "$TMP/collector.log"; fail "the status page was refused something under the shipped ACL"; }
 pass "the status page, /api/incidents, /api/incident, /api/agents, /api/collector and /metrics work under canh-collector's ACL"
