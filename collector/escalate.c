@@ -16,6 +16,7 @@
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
 #include "collector/store.h"
+#include "common/ctl_scripts.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -58,6 +59,7 @@ struct delivery {
     char id[160];
     char sink[ROUTE_NAME_LEN]; /* the route's name (a job's field "sink") */
     char action[32];
+    char note[CTL_MAX_TEXT + 8]; /* the operator's note or the reminder's text ("" none) */
     uint64_t attempts;
     bool skipped; /* the route's action or state filter passed it by */
     struct incident inc;
@@ -164,12 +166,14 @@ static void finish(struct delivery *d, const char *error)
             log_info("escalated %s to %s (%s)", d->inc.id, d->sink, d->action);
         store_cmd(&o, "ZREM", STORE_ESCALATIONS, d->id, NULL);
         store_cmd(&o, "DEL", key, NULL);
-        /* Who has heard of it: the reports list the deliveries (report.h). */
+        /* Who has heard of it: the reports list the deliveries (report.h);
+         * one the route's filters passed by told nobody. */
         char log_key[96], note[128];
         snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", d->inc.id);
         snprintf(note, sizeof(note), "%s (%s)", d->sink, d->action);
-        store_cmd(&o, "XADD", log_key, "*", "action", "delivered", "operator", "collector", "state",
-                  incident_state_name(d->inc.state), "note", note, NULL);
+        if (!d->skipped)
+            store_cmd(&o, "XADD", log_key, "*", "action", "delivered", "operator", "collector",
+                      "state", incident_state_name(d->inc.state), "note", note, NULL);
     } else {
         uint32_t r;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
@@ -213,7 +217,7 @@ static void deliver(struct delivery *d, struct sink_slot *slot)
         return;
     }
     struct sink_delivery sd = {
-        .id = d->id, .action = d->action, .inc = &d->inc, .route = &slot->route};
+        .id = d->id, .action = d->action, .note = d->note, .inc = &d->inc, .route = &slot->route};
     slot->ops->send(slot->state, d->e->cfg, &sd, on_sent, d);
 }
 
@@ -239,6 +243,8 @@ static void take_job(struct escalate *e, const redisReply *item)
             snprintf(d->sink, sizeof(d->sink), "%s", v);
         else if (strcmp(f, "action") == 0)
             snprintf(d->action, sizeof(d->action), "%s", v);
+        else if (strcmp(f, "note") == 0)
+            snprintf(d->note, sizeof(d->note), "%s", v);
         else if (strcmp(f, "attempts") == 0)
             d->attempts = strtoull(v, NULL, 10);
     }
@@ -257,6 +263,7 @@ static void take_job(struct escalate *e, const redisReply *item)
     if (ok < 0) {
         /* The incident is gone (deleted by an operator): nothing to tell. */
         snprintf(d->inc.id, sizeof(d->inc.id), "(missing)");
+        d->skipped = true;
         finish(d, NULL);
         return;
     }
@@ -264,6 +271,7 @@ static void take_job(struct escalate *e, const redisReply *item)
     if (!slot) {
         /* A route a reload removed: nothing left to deliver it through.
          * (The claim script only leases routes this collector has.) */
+        d->skipped = true;
         finish(d, NULL);
         return;
     }

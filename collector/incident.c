@@ -216,6 +216,9 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
     incident_list_add(inc->agents, sizeof(inc->agents), ev->agent, ',', INCIDENT_LIST_ITEMS);
     if (ev->src_ip)
         incident_list_add(inc->sources, sizeof(inc->sources), ev->src_ip, ',', INCIDENT_LIST_ITEMS);
+    if (ev->src_country)
+        incident_list_add(inc->countries, sizeof(inc->countries), ev->src_country, ',',
+                          INCIDENT_LIST_ITEMS);
     if (ev->dest_ip)
         incident_list_add(inc->targets, sizeof(inc->targets), ev->dest_ip, ',',
                           INCIDENT_LIST_ITEMS);
@@ -268,6 +271,7 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
         STR(asset)
         STR(asset_owner)
         STR(sources)
+        STR(countries)
         STR(targets)
         STR(event_ids)
         STR(children)
@@ -305,6 +309,10 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
             inc->level = atoi(small);
         } else if (strcmp(f, "national_critical") == 0) {
             inc->national_critical = strcmp(small, "1") == 0;
+        } else if (strcmp(f, "confirmed_class") == 0) {
+            inc->confirmed = strcmp(small, "serious") == 0  ? CONFIRMED_SERIOUS
+                             : strcmp(small, "normal") == 0 ? CONFIRMED_NORMAL
+                                                            : CONFIRMED_NONE;
         } else if (strcmp(f, "sensor") == 0) {
             inc->sensor = strcmp(small, "1") == 0;
         } else if (strcmp(f, "first_seen_us") == 0) {
@@ -356,6 +364,7 @@ void incident_to_fields(const struct incident *inc,
     add(user, "consequences", inc->consequences);
     add(user, "sensor", inc->sensor ? "1" : "0");
     add(user, "sources", inc->sources);
+    add(user, "countries", inc->countries);
     add(user, "targets", inc->targets);
     add(user, "first_seen", units_format_time(inc->first_seen_us, buf, sizeof(buf)));
     add(user, "last_seen", units_format_time(inc->last_seen_us, buf, sizeof(buf)));
@@ -425,6 +434,7 @@ json_t *incident_to_json(const struct incident *inc)
     json_object_set_new(o, "consequences", list_json(inc->consequences, ','));
     json_object_set_new(o, "sensor", json_boolean(inc->sensor));
     json_object_set_new(o, "sources", list_json(inc->sources, ','));
+    json_object_set_new(o, "countries", list_json(inc->countries, ','));
     json_object_set_new(o, "targets", list_json(inc->targets, ','));
     json_object_set_new(o, "first_seen", time_json(inc->first_seen_us));
     json_object_set_new(o, "last_seen", time_json(inc->last_seen_us));

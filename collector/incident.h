@@ -75,8 +75,12 @@ struct incident {
      * out of agency statistics. */
     char consequences[96];
     bool sensor;
+    /* The operators' class (canh-ctl confirm --class, field
+     * confirmed_class): read, never written by the collector. */
+    enum { CONFIRMED_NONE, CONFIRMED_NORMAL, CONFIRMED_SERIOUS } confirmed;
     enum severity severity;
-    char sources[INCIDENT_LIST_ITEMS * 48]; /* comma lists, capped */
+    char sources[INCIDENT_LIST_ITEMS * 48];  /* comma lists, capped */
+    char countries[INCIDENT_LIST_ITEMS * 3]; /* the sources' countries the agents named */
     char targets[INCIDENT_LIST_ITEMS * 48];
     uint64_t first_seen_us, last_seen_us;      /* event time */
     uint64_t opened_us, updated_us, closed_us; /* collector wall clock */

@@ -165,6 +165,13 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
         ev->level = 0;
     ev->national_critical = json_is_true(json_object_get(asset, "national_critical"));
     ev->sensor = json_is_true(json_object_get(c, "sensor"));
+    /* The agent's GeoIP lookup of the source (agent/enrich.c): two
+     * capital letters, anything else is no country. */
+    const char *cc = get_str(json_object_get(c, "src_geo"), "country");
+    ev->src_country =
+        cc && strlen(cc) == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z'
+            ? cc
+            : NULL;
     ev->counters = json_object_get(c, "counters");
     ev->evidence = json_object_get(c, "evidence");
     /* An unknown name counts as none: the class rule needs a consequence

@@ -31,9 +31,10 @@ struct in_event {
     const char *state; /* "new", "update", "end" */
     const struct taxonomy *taxonomy;
     enum severity severity;
-    bool serious;        /* class serious_candidate */
-    const char *src_ip;  /* NULL: no single source */
-    const char *dest_ip; /* NULL: none */
+    bool serious;            /* class serious_candidate */
+    const char *src_ip;      /* NULL: no single source */
+    const char *src_country; /* canh.src_geo.country (ISO 3166 alpha-2), NULL none */
+    const char *dest_ip;     /* NULL: none */
     int dest_port;
     const char *asset_name; /* "" when the target is no declared asset */
     const char *asset_owner;

@@ -36,6 +36,7 @@ struct report_due_stats {
     uint64_t drafted;
     uint64_t not_due; /* asked for, but the policy says no report */
     uint64_t failures;
+    uint64_t reminded; /* due-soon and overdue reminders announced */
 };
 
 /* NULL (logged) when the registry cannot be read. */

@@ -11,8 +11,8 @@ static const char *const class_names[] = {"normal", "serious_candidate", "sensor
 #define N_CLASSES 3
 
 static const char *const action_names[ROUTE_ACTION_COUNT] = {
-    "escalated", "updated",  "closed",   "acknowledged",
-    "confirmed", "rejected", "resolved", "reopened",
+    "escalated", "updated",  "closed",   "acknowledged",    "confirmed",
+    "rejected",  "resolved", "reopened", "report_due_soon", "report_overdue",
 };
 
 #define N_STATES 6
@@ -317,6 +317,16 @@ int route_check(const struct route *r, const char *path, struct cfg_err *err)
     return 0;
 }
 
+int route_sink_of(const struct collector_config *cfg, const char *name, enum sink_id *out)
+{
+    for (size_t i = 0; cfg && i < cfg->n_routes; i++)
+        if (strcmp(cfg->routes[i].name, name) == 0) {
+            *out = cfg->routes[i].sink;
+            return 0;
+        }
+    return sink_parse(name, out);
+}
+
 /* ---- matching ------------------------------------------------------- */
 
 enum route_class route_incident_class(const struct incident *inc)
@@ -328,6 +338,9 @@ enum route_class route_incident_class(const struct incident *inc)
          (incident_list_contains(inc->kinds, "capture_drops", ',') ||
           incident_list_contains(inc->kinds, "link_silent", ','))))
         return ROUTE_CLASS_SENSOR_FAULT;
+    /* An operator's confirmation (criterion 2 of Decision 05) decides. */
+    if (inc->confirmed != CONFIRMED_NONE)
+        return inc->confirmed == CONFIRMED_SERIOUS ? ROUTE_CLASS_SERIOUS : ROUTE_CLASS_NORMAL;
     return inc->serious ? ROUTE_CLASS_SERIOUS : ROUTE_CLASS_NORMAL;
 }
 

@@ -35,6 +35,8 @@ enum route_action {
     ROUTE_REJECTED,
     ROUTE_RESOLVED,
     ROUTE_REOPENED,
+    ROUTE_REPORT_DUE_SOON, /* a report of it is due within [reporting] due_soon */
+    ROUTE_REPORT_OVERDUE,  /* ... and past its deadline, not marked sent */
     ROUTE_ACTION_COUNT
 };
 
@@ -48,6 +50,10 @@ int route_key(struct route *r, const char *value, const struct cfg_at *at);
 /* After the file: what the route's sink needs is there, and no key of
  * another sink is; -1 with err at the offending line. */
 int route_check(const struct route *r, const char *path, struct cfg_err *err);
+
+/* The sink of the route named in cfg (a job's field "sink"); a name no
+ * route has but a sink's ("webhook") reads as that sink; -1 otherwise. */
+int route_sink_of(const struct collector_config *cfg, const char *name, enum sink_id *out);
 
 enum route_class route_incident_class(const struct incident *inc);
 const char *route_class_name(enum route_class c);

@@ -65,7 +65,7 @@
     "    for _, s in ipairs(sinks) do\n"                                                           \
     "      if s == route then\n"                                                                   \
     "        redis.call('HSET', key, 'sink', route, 'incident', h.id, 'action', action,\n"         \
-    "                   'created_ms', tostring(now), 'attempts', '0')\n"                           \
+    "                   'created_ms', tostring(now), 'attempts', '0', 'note', note)\n"             \
     "        redis.call('ZADD', KEYS[6], now, string.sub(key, 17))\n"                              \
     "      end\n"                                                                                  \
     "    end\n"                                                                                    \
@@ -230,8 +230,10 @@ const char ctl_report_sent_lua[] = CTL_HELPERS CTL_LOAD
     "return h.state\n";
 
 /* The open script announces through the same helpers; its KEYS[3] is
- * canh:incidents and KEYS[4] canh:open (no load: the id is new). */
+ * canh:incidents, KEYS[4] canh:open and KEYS[5..] its agencies' streams
+ * (no load: the id is new). */
 const char ctl_open_lua[] = CTL_HELPERS
+    "for k = 5, #KEYS do agency_keys[#agency_keys + 1] = KEYS[k] end\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
     "  return redis.error_reply('BADSTATE incident ' .. id .. ' exists already')\n"
     "end\n"
@@ -252,6 +254,26 @@ const char ctl_open_lua[] = CTL_HELPERS
     "note = ARGV[5]\n"
     "announce(h, 'opened')\n"
     "return h.state\n";
+
+/* A report's due-date reminder, announced once per report and stage by
+ * the collector (collector/report_due.c): extra is the report's kind,
+ * note says which report and when it is due. */
+#define CTL_REMIND(stage)                                                                          \
+    CTL_HELPERS CTL_LOAD                                                                           \
+        "if extra ~= 'initial' and extra ~= 'final' then\n"                                        \
+        "  return redis.error_reply('ERR the kind is initial or final')\n"                         \
+        "end\n"                                                                                    \
+        "local k = 'report_' .. extra\n"                                                           \
+        "local flag, sent = k .. '_reminded_" stage "', h[k .. '_sent_us']\n"                      \
+        "if not h[k .. '_due_us'] or (sent and sent ~= '' and sent ~= '0') then return 0 end\n"    \
+        "if h[flag] and h[flag] ~= '' then return 0 end\n"                                         \
+        "redis.call('HSET', KEYS[1], flag, tostring(now) .. '000')\n"                              \
+        "announce(h, 'report_" stage "')\n"                                                        \
+        "tell_sinks(h, 'report_" stage "')\n"                                                      \
+        "return 1\n"
+
+const struct ctl_action ctl_remind_due_soon = {"remind", "report_due_soon", CTL_REMIND("due_soon")};
+const struct ctl_action ctl_remind_overdue = {"remind", "report_overdue", CTL_REMIND("overdue")};
 
 static const struct ctl_action actions[] = {
     {"ack", "acknowledged", ctl_ack_lua},

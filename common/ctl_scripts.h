@@ -64,6 +64,12 @@ struct ctl_action {
     const char *name;
     const char *script;
 };
+/* The collector's reminders of a report's due date (docs/reporting.md):
+ * extra is the kind (initial|final), note the report and its deadline;
+ * the flag report_<kind>_reminded_due_soon|overdue in the incident makes
+ * each announced once; returns 1 when announced, 0 when done before. */
+extern const struct ctl_action ctl_remind_due_soon;
+extern const struct ctl_action ctl_remind_overdue;
 /* ack, confirm, reject, resolve, note, reopen; NULL for anything else. */
 const struct ctl_action *ctl_action_find(const char *verb);
 

@@ -301,6 +301,39 @@ START_TEST(test_route_filters)
 }
 END_TEST
 
+START_TEST(test_route_class_reads_the_confirmation)
+{
+    /* An operator's confirm --class decides over the collector's class;
+     * the reminders are actions a route's filter names. */
+    struct collector_config *cfg = malloc(sizeof(*cfg));
+    struct cfg_err err;
+    ck_assert_int_eq(load_text("[route.team]\nsink = email\nto = a@b\nclass = serious_candidate\n"
+                               "actions = escalated, report_overdue\n",
+                               cfg, &err),
+                     0);
+    const struct route *r = collector_route(cfg, "team");
+    const char *fields[] = {"id",    "x",        "taxonomy", "attack.defacement", "severity",
+                            "high",  "class",    "normal",   "confirmed_class",   "serious",
+                            "state", "confirmed"};
+    size_t lens[12];
+    for (int i = 0; i < 12; i++)
+        lens[i] = strlen(fields[i]);
+    struct incident *inc = calloc(1, sizeof(*inc));
+    ck_assert_int_eq(incident_from_fields(inc, fields, lens, 12), 0);
+    ck_assert(!inc->serious);
+    ck_assert_int_eq(route_incident_class(inc), ROUTE_CLASS_SERIOUS);
+    ck_assert(route_takes(cfg, r, inc));
+    inc->confirmed = CONFIRMED_NORMAL;
+    inc->serious = true; /* the collector's candidate, confirmed normal */
+    ck_assert(!route_takes(cfg, r, inc));
+    ck_assert(route_hears(r, "report_overdue-1796263843862", STATE_CONFIRMED));
+    ck_assert(!route_hears(r, "report_due_soon", STATE_CONFIRMED));
+    ck_assert_int_eq(route_action_parse("report_due_soon"), ROUTE_REPORT_DUE_SOON);
+    free(inc);
+    free(cfg);
+}
+END_TEST
+
 START_TEST(test_agency_slug)
 {
     char out[64];
@@ -456,6 +489,7 @@ int main(void)
     tcase_add_test(tc, test_syslog_format);
     tcase_add_test(tc, test_config_routes);
     tcase_add_test(tc, test_route_filters);
+    tcase_add_test(tc, test_route_class_reads_the_confirmation);
     tcase_add_test(tc, test_agency_slug);
     tcase_add_test(tc, test_archive_files);
     suite_add_tcase(s, tc);

@@ -228,14 +228,27 @@ static int run_open(redisContext *r, const struct options *o, const char *operat
     snprintf(now_text, sizeof(now_text), "%" PRIu64, now_us / 1000);
     snprintf(key, sizeof(key), "canh:incident:%s", id);
     snprintf(log_key, sizeof(log_key), "canh:log:%s", id);
-    const char *argv[] = {"EVAL",
-                          ctl_open_lua,
-                          "4",
-                          key,
-                          log_key,
-                          "canh:incidents",
-                          "canh:open",
-                          operator_name,
+    /* KEYS[5..]: the streams of its agencies ('|' list), announced
+     * there as the collector announces its own incidents. */
+    char streams[CTL_MAX_EXTRA_KEYS][160], list[1024], nkeys[8];
+    size_t n_streams = 0;
+    snprintf(list, sizeof(list), "%s", o->agency);
+    for (char *save = NULL, *t = strtok_r(list, "|", &save); t && n_streams < CTL_MAX_EXTRA_KEYS;
+         t = strtok_r(NULL, "|", &save))
+        slug_incident_stream(t, streams[n_streams++], sizeof(streams[0]));
+    snprintf(nkeys, sizeof(nkeys), "%zu", 4 + n_streams);
+    const char *argv[4 + 4 + CTL_MAX_EXTRA_KEYS + 12];
+    int argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = ctl_open_lua;
+    argv[argc++] = nkeys;
+    argv[argc++] = key;
+    argv[argc++] = log_key;
+    argv[argc++] = "canh:incidents";
+    argv[argc++] = "canh:open";
+    for (size_t i = 0; i < n_streams; i++)
+        argv[argc++] = streams[i];
+    const char *args[] = {operator_name,
                           now_text,
                           INCIDENTS_MAXLEN,
                           id,
@@ -247,8 +260,10 @@ static int run_open(redisContext *r, const struct options *o, const char *operat
                           severity_name(sev),
                           o->target ? o->target : "",
                           iso};
+    for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++)
+        argv[argc++] = args[i];
     int status;
-    redisReply *rep = command(r, (int)(sizeof(argv) / sizeof(argv[0])), argv, &status);
+    redisReply *rep = command(r, argc, argv, &status);
     if (!rep)
         return status;
     freeReplyObject(rep);

@@ -82,28 +82,30 @@ char *email_message(const struct sink_delivery *d, const char *hostname)
         snprintf(from, sizeof(from), "%s", r->mail_from);
     else
         snprintf(from, sizeof(from), "canh-collector@%s", hostname);
-    int n = snprintf(
-        msg, EMAIL_MAX_BYTES,
-        "From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n"
-        "Content-Transfer-Encoding: 8bit\r\nX-Canh-Delivery: %s\r\n"
-        "X-Canh-Action: %s\r\nX-Canh-Route: %s\r\n\r\n"
-        "Sự cố / Incident: %s\r\n"
-        "Hành động / Action: %s\r\n"
-        "Loại / Type: %s — %s (%s)\r\n"
-        "Mức độ / Severity: %s, %s\r\n"
-        "Cơ quan / Agency: %s\r\n"
-        "Hệ thống / System: %s (cấp độ / level %d)\r\n"
-        "Nguồn / Sources: %s\r\n"
-        "Đích / Targets: %s\r\n"
-        "Phát hiện / Seen: %s .. %s\r\n"
-        "Tóm tắt / Summary: %s\r\n\r\n"
-        "Gửi lúc / Sent: %s\r\n\r\n",
-        from, r->mail_to, encoded, d->id, d->action, r->name, inc->id, d->action,
-        inc->taxonomy ? inc->taxonomy->vi : "?", inc->taxonomy ? inc->taxonomy->en : "?",
-        inc->taxonomy ? inc->taxonomy->code : "?", severity_name(inc->severity),
-        route_class_name(route_incident_class(inc)), inc->agency, inc->asset[0] ? inc->asset : "-",
-        inc->level, inc->sources, inc->targets, first, last, inc->summary, now);
+    int n =
+        snprintf(msg, EMAIL_MAX_BYTES,
+                 "From: %s\r\nTo: %s\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: 8bit\r\nX-Canh-Delivery: %s\r\n"
+                 "X-Canh-Action: %s\r\nX-Canh-Route: %s\r\n\r\n"
+                 "Sự cố / Incident: %s\r\n"
+                 "Hành động / Action: %s\r\n"
+                 "Loại / Type: %s — %s (%s)\r\n"
+                 "Mức độ / Severity: %s, %s\r\n"
+                 "Cơ quan / Agency: %s\r\n"
+                 "Hệ thống / System: %s (cấp độ / level %d)\r\n"
+                 "Nguồn / Sources: %s\r\n"
+                 "Đích / Targets: %s\r\n"
+                 "Phát hiện / Seen: %s .. %s\r\n"
+                 "Tóm tắt / Summary: %s\r\n"
+                 "Ghi chú / Note: %s\r\n\r\n"
+                 "Gửi lúc / Sent: %s\r\n\r\n",
+                 from, r->mail_to, encoded, d->id, d->action, r->name, inc->id, d->action,
+                 inc->taxonomy ? inc->taxonomy->vi : "?", inc->taxonomy ? inc->taxonomy->en : "?",
+                 inc->taxonomy ? inc->taxonomy->code : "?", severity_name(inc->severity),
+                 route_class_name(route_incident_class(inc)), inc->agency,
+                 inc->asset[0] ? inc->asset : "-", inc->level, inc->sources, inc->targets, first,
+                 last, inc->summary, d->note && d->note[0] ? d->note : "-", now);
     if (n < 0 || n >= EMAIL_MAX_BYTES) {
         free(js);
         free(msg);

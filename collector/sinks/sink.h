@@ -21,6 +21,7 @@
 struct sink_delivery {
     const char *id;     /* job id, for the receiver to drop repeats */
     const char *action; /* "escalated", "updated", "closed", an operator's action */
+    const char *note;   /* the operator's note, a reminder's text; "" or NULL none */
     const struct incident *inc;
     const struct route *route; /* the route it goes through */
 };

@@ -43,6 +43,8 @@ static char *payload(const struct sink_delivery *d)
     json_object_set_new(root, "delivery", json_string(d->id));
     json_object_set_new(root, "action", json_string(d->action));
     json_object_set_new(root, "route", json_string(d->route->name));
+    if (d->note && d->note[0])
+        json_object_set_new(root, "note", json_string(d->note));
     json_object_set_new(root, "incident", incident_to_json(d->inc));
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);

@@ -14,6 +14,7 @@
 #include "collector/collector.h"
 #include "collector/incident.h"
 #include "collector/report_due.h"
+#include "collector/route.h"
 #include "collector/status/status_internal.h"
 #include "collector/store.h"
 #include "common/log.h"
@@ -467,11 +468,13 @@ static void on_snapshot(redisReply *reply, void *priv)
     const redisReply *sinks = reply->element[7];
     if (reply_is_array(sinks))
         for (size_t i = 0; i + 2 < sinks->elements; i += 3) {
+            /* Jobs name their route ([route.soyte-admin]); count them
+             * under that route's sink. */
             enum sink_id id;
-            if (sink_parse(reply_str(sinks->element[i]), &id) < 0)
+            if (route_sink_of(s->c->cfg, reply_str(sinks->element[i]), &id) < 0)
                 continue;
-            sn.queue_jobs[id] = reply_u64(sinks->element[i + 1]);
-            sn.queue_failing[id] = reply_u64(sinks->element[i + 2]);
+            sn.queue_jobs[id] += reply_u64(sinks->element[i + 1]);
+            sn.queue_failing[id] += reply_u64(sinks->element[i + 2]);
         }
     sn.deadletter_len = reply_u64(reply->element[8]);
     if (!sn.incidents_json || !sn.agents_json) {

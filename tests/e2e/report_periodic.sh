@@ -66,6 +66,9 @@ taxa = ["attack.dos", "attack.defacement", "attack.intrusion", "attack.other", "
 agencies = {"Sở Y tế": "Thành phố Huế", "Sở Tài chính": "Thành phố Huế", "UBND huyện Phú Vang": "Huyện Phú Vang"}
 names = list(agencies)
 sources = ["203.0.113.%d" % i for i in range(1, 9)]
+# The sources' countries as the agents' GeoIP named them (own sequence, so
+# the rest of the seed is unchanged).
+countries, cr = ["CN", "RU", "US", "VN", "KR"], random.Random(19)
 def us(y, m, d, h):
     return int(time.mktime((y, m, d, h, 0, 0, 0, 0, -1))) * 1000000
 files, n = {}, 0
@@ -82,7 +85,8 @@ for month in range(5, 13):
                "class": random.choice(["normal", "normal", "serious_candidate"]),
                "agency": agency, "agents": "gw-%d" % names.index(a), "level": str(random.choice([0, 1, 2, 3, 4, 5])),
                "kinds": kind, "sources": ",".join(random.sample(sources, random.randint(1, 2))),
-               "first_seen_us": str(first), "opened_us": str(opened)}
+               "first_seen_us": str(first), "opened_us": str(opened),
+               "countries": ",".join(cr.sample(countries, cr.randint(0, 2)))}
         log, state = [{"ts_ms": opened // 1000, "action": "opened", "operator": "collector"}], "closed"
         r = random.random()
         if r < 0.15:
@@ -155,6 +159,7 @@ def sensor(i):
     return i["type"] == "fault" or i.get("class") == "sensor_fault" or (
         i["taxonomy"].startswith("fault.") and bool({"capture_drops", "link_silent"} & set(i["kinds"].split(","))))
 tax, sev, lvl, cls, agency, fp, srcs = Counter(), Counter(), Counter(), Counter(), Counter(), Counter(), Counter()
+ctry = Counter()
 n = fps = faults = 0
 serious = {}
 acks, resolves = [], []
@@ -174,6 +179,7 @@ for l in records.values():
     for a in ags:
         if not scope.startswith("agency:") or a == scope[7:]: agency[a] += 1
     srcs.update(s for s in i["sources"].split(",") if s)
+    ctry.update(c for c in i.get("countries", "").split(",") if c)
     ack = [s["ts_ms"] for s in l["log"] if s["action"] in ("acknowledged", "confirmed")]
     if ack: acks.append(ack[0] * 1000 - int(i["opened_us"]))
     if i["state"] == "resolved": resolves.append(int(i["closed_us"]) - int(i["opened_us"]))
@@ -195,6 +201,8 @@ if acks: assert abs(r["times"]["acknowledge"]["mean_seconds"] - sum(acks) / len(
 if resolves: assert abs(r["times"]["resolve"]["mean_seconds"] - sum(resolves) / len(resolves) / 1e6) < 0.01
 top = sorted(srcs.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
 assert [(s["source"], s["count"]) for s in r["top_sources"]] == top, (r["top_sources"], top)
+topc = sorted(ctry.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+assert [(c["country"], c["count"]) for c in r["countries"]] == topc, (r["countries"], topc)
 print("%s %s: %d incidents, %d false positives, %d sensor faults, %d serious" % (period, scope, n, fps, faults, len(serious)))
 PY
 
