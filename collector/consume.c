@@ -3,8 +3,9 @@
  * The loop, on a 100 ms tick: discover streams (discover.c); XREADGROUP
  * over every stream in one call, run by a script that dead-letters
  * oversized entries' bodies in the server — first this consumer's own
- * pending entries ("0"), then new ones (">"); apply the batch concurrently
- * (apply.c) and read again when it is done, or at the next tick when the
+ * pending entries ("0"), then new ones (">"); apply the entries
+ * concurrently (apply.c), at most max_inflight at once, and read again as
+ * soon as half of that window is free, or wait in XREAD BLOCK when the
  * read found nothing.  Periodically: claim idle
  * entries (claim.c), close quiet incidents and watch heartbeats
  * (housekeeping.c).  Also collector_init/start/stop/free.
@@ -145,15 +146,23 @@ static void on_read(redisReply *reply, void *priv)
     c->rd->idle = reply && !rq->own_pending && taken == 0;
     free(rq->keys);
     free(rq);
-    if (reply && c->rd->inflight == 0 && !c->rd->idle)
+    if (reply && !c->rd->idle)
         consume_maybe_read(c);
 }
 
 void consume_maybe_read(struct collector *c)
 {
     struct consume *rd = c->rd;
-    if (rd->reading || rd->waiting_new || rd->inflight || rd->stopping || !redis_link_up(c->link) ||
+    if (rd->reading || rd->waiting_new || rd->stopping || !redis_link_up(c->link) ||
         rd->n_streams == 0 || rd->groups_pending)
+        return;
+    /* A window of entries in flight: the next read goes out while the
+     * last half of the window is still being applied, and brings at most
+     * what fills it again.  The session's first read (its own pending
+     * entries, "0") waits until nothing is in flight: those entries may
+     * be among the jobs still running. */
+    uint64_t room = c->cfg->max_inflight > rd->inflight ? c->cfg->max_inflight - rd->inflight : 0;
+    if (room < (c->cfg->max_inflight + 1) / 2 || (!rd->own_pending_done && rd->inflight))
         return;
     size_t n = c->rd->n_streams < 250 ? c->rd->n_streams : 250;
     struct read_req *rq = calloc(1, sizeof(*rq));
@@ -169,10 +178,10 @@ void consume_maybe_read(struct collector *c)
     }
     memcpy(rq->keys, c->rd->streams, n * sizeof(*rq->keys));
     /* COUNT is per stream: over many streams the batch is cut so that one
-     * read never brings more than max_inflight entries in at once. */
+     * read never brings more than the window's room in at once. */
     uint64_t count = c->cfg->batch;
-    if (count * n > c->cfg->max_inflight)
-        count = c->cfg->max_inflight / n ? c->cfg->max_inflight / n : 1;
+    if (count * n > room)
+        count = room / n ? room / n : 1;
     struct argv_builder b = {0};
     ab_num(&b, n);
     for (size_t i = 0; i < n; i++)
