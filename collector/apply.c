@@ -675,6 +675,16 @@ static void load_now(struct job *j)
         job_end(j);
 }
 
+bool consume_entry_in_flight(const struct collector *c, const char *stream, const char *id)
+{
+    const struct job *lists[] = {c->rd->active, c->rd->waiting};
+    for (size_t l = 0; l < 2; l++)
+        for (const struct job *j = lists[l]; j; j = j->next)
+            if (strcmp(j->entry_id, id) == 0 && strcmp(j->stream, stream) == 0)
+                return true;
+    return false;
+}
+
 void consume_job_load(struct job *j)
 {
     struct consume *rd = j->c->rd;

@@ -155,6 +155,9 @@ struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counte
 void consume_job_load(struct job *j);
 /* One stream entry: [id, [field, value, ...] or nil]. */
 void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry);
+/* Whether a job of this collector already applies (or waits to apply)
+ * entry id of stream: a claim must not queue it twice. */
+bool consume_entry_in_flight(const struct collector *c, const char *stream, const char *id);
 
 /* Forget everything known (apply.c); consume.c calls it when the link
  * drops, free on exit. */
