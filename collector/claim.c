@@ -124,12 +124,25 @@ static void on_claim(redisReply *reply, void *priv)
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
         reply->element[1]->type == REDIS_REPLY_ARRAY && cr->stream < c->rd->n_streams) {
         const redisReply *entries = reply->element[1];
-        for (size_t e = 0; e < entries->elements; e++)
-            consume_take_entry(c, c->rd->streams[cr->stream], entries->element[e]);
-        if (entries->elements)
-            log_info("claimed %zu idle entries of %s", entries->elements,
-                     c->rd->streams[cr->stream]);
-        c->stats.claimed += entries->elements;
+        const char *stream = c->rd->streams[cr->stream];
+        /* Our own entries still queued behind others of their key (a
+         * burst of one finding on a slow machine) are idle to Redis too:
+         * claiming them again would queue them twice, and every claim
+         * would grow the queue faster than it drains — the collector
+         * then never read again (issue 19). */
+        size_t taken = 0;
+        for (size_t e = 0; e < entries->elements; e++) {
+            const redisReply *en = entries->element[e];
+            if (en->type == REDIS_REPLY_ARRAY && en->elements >= 1 &&
+                en->element[0]->type == REDIS_REPLY_STRING &&
+                consume_entry_in_flight(c, stream, en->element[0]->str))
+                continue;
+            consume_take_entry(c, stream, en);
+            taken++;
+        }
+        if (taken)
+            log_info("claimed %zu idle entries of %s", taken, stream);
+        c->stats.claimed += taken;
         next = reply->element[0]->str;
     } else if (reply->type == REDIS_REPLY_ERROR) {
         log_warn("XAUTOCLAIM: %s", reply->str);

@@ -57,7 +57,7 @@ void collector_config_defaults(struct collector_config *c)
     c->max_event_age_us = 7ull * 86400 * 1000000;
     c->max_entry_bytes = 256ull << 10;
     c->max_heartbeat_bytes = 16ull << 10;
-    c->max_inflight = 1000;
+    c->max_inflight = 128;
     c->incident_window_us = 30ull * 60 * 1000000;
     c->max_event_ids = 50;
     c->serious_level = 4; /* Decision 05/2017: levels 4 and 5 */

@@ -112,7 +112,7 @@ struct collector_config {
     bool deadletter_misdated;    /* misdated = deadletter (default clamp) */
     uint64_t max_entry_bytes;    /* an event entry above: dead-lettered unread */
     uint64_t max_heartbeat_bytes;
-    uint32_t max_inflight; /* entries read at once over all streams */
+    uint32_t max_inflight; /* entries being applied at once, over all streams */
     /* [agents]; none: every agent's own canh.agency is believed (legacy) */
     struct agent_binding bindings[COLLECTOR_MAX_BINDINGS];
     size_t n_bindings;

@@ -3,8 +3,9 @@
  * The loop, on a 100 ms tick: discover streams (discover.c); XREADGROUP
  * over every stream in one call, run by a script that dead-letters
  * oversized entries' bodies in the server — first this consumer's own
- * pending entries ("0"), then new ones (">"); apply the batch concurrently
- * (apply.c) and read again when it is done, or at the next tick when the
+ * pending entries (page by page), then new ones (">"); apply the entries
+ * concurrently (apply.c), at most max_inflight at once, and read again as
+ * soon as half of that window is free, or wait in XREAD BLOCK when the
  * read found nothing.  Periodically: claim idle
  * entries (claim.c), close quiet incidents and watch heartbeats
  * (housekeeping.c).  Also collector_init/start/stop/free.
@@ -35,14 +36,16 @@ struct read_req {
 
 /* XREADGROUP in the server, each entry's size checked there (cap() of
  * CONSUME_CAP_LUA).  KEYS: the streams; ARGV: group, consumer, count,
- * id (">" or "0"), max entry bytes, max heartbeat bytes, head bytes.
+ * ">" (new entries) or "own" (this consumer's pending ones), max entry
+ * bytes, max heartbeat bytes, head bytes, then for "own" the id after
+ * which to read each stream's.
  * When ">" finds nothing it answers {"canh_idle", id per stream}: the
  * group's last delivered id of each stream, from which the wake-up read
  * waits (XREAD BLOCK cannot run in a script). */
 static const char read_lua[] = CONSUME_CAP_LUA
     "local args = {'XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS'}\n"
     "for i = 1, #KEYS do args[#args + 1] = KEYS[i] end\n"
-    "for i = 1, #KEYS do args[#args + 1] = ARGV[4] end\n"
+    "for i = 1, #KEYS do args[#args + 1] = ARGV[4] == '>' and '>' or ARGV[7 + i] end\n"
     "local r = redis.call(unpack(args))\n"
     "if not r and ARGV[4] == '>' then\n"
     "  local out = {'canh_idle'}\n"
@@ -114,6 +117,26 @@ static void wait_new(struct collector *c, const struct read_req *rq, const redis
     c->rd->waiting_new = send_cmd(c, COLLECTOR_RD, on_wake, c, &b) == 0;
 }
 
+/* After a page of own pending entries: each stream's next page starts
+ * after the last id it gave. */
+static void own_advance(struct consume *rd, const struct read_req *rq, const redisReply *reply)
+{
+    for (size_t s = 0; s < reply->elements; s++) {
+        const redisReply *sr = reply->element[s];
+        if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
+            sr->element[0]->type != REDIS_REPLY_STRING ||
+            sr->element[1]->type != REDIS_REPLY_ARRAY || sr->element[1]->elements == 0)
+            continue;
+        const redisReply *last = sr->element[1]->element[sr->element[1]->elements - 1];
+        if (last->type != REDIS_REPLY_ARRAY || last->elements < 1 ||
+            last->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        for (size_t i = 0; i < rq->n && i < rd->n_own_from; i++)
+            if (strcmp(rq->keys[i], sr->element[0]->str) == 0)
+                snprintf(rd->own_from[i], sizeof(rd->own_from[i]), "%s", last->element[0]->str);
+    }
+}
+
 static void on_read(redisReply *reply, void *priv)
 {
     struct read_req *rq = priv;
@@ -123,6 +146,7 @@ static void on_read(redisReply *reply, void *priv)
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         log_warn("XREADGROUP: %s; discovering streams again", reply->str);
         c->rd->n_streams = 0;
+        c->rd->n_own_from = 0; /* the order may change: own pages from the start */
         c->rd->next_discover_us = 0;
     } else if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements &&
                reply->element[0]->type == REDIS_REPLY_STRING &&
@@ -139,21 +163,50 @@ static void on_read(redisReply *reply, void *priv)
                 consume_take_entry(c, sr->element[0]->str, sr->element[1]->element[e]);
         }
     }
-    if (reply && reply->type != REDIS_REPLY_ERROR && rq->own_pending)
+    /* Our own pending entries are read page by page, each stream from the
+     * last id the page before gave, until a page brings none: after a
+     * reconnect they are applied at once, not after claim_idle. */
+    if (reply && reply->type == REDIS_REPLY_ARRAY && rq->own_pending && taken)
+        own_advance(c->rd, rq, reply);
+    else if (reply && reply->type != REDIS_REPLY_ERROR && rq->own_pending)
         c->rd->own_pending_done = true;
     /* nothing new: wait for the tick rather than spin */
     c->rd->idle = reply && !rq->own_pending && taken == 0;
     free(rq->keys);
     free(rq);
-    if (reply && c->rd->inflight == 0 && !c->rd->idle)
+    if (reply && !c->rd->idle)
         consume_maybe_read(c);
+}
+
+/* rd->own_from for n streams: "0" (from the start) for streams not read
+ * yet in this session. */
+static int own_cursors(struct consume *rd, size_t n)
+{
+    if (n > rd->n_own_from) {
+        char(*v)[48] = realloc(rd->own_from, n * sizeof(*v));
+        if (!v)
+            return -1;
+        rd->own_from = v;
+        for (size_t i = rd->n_own_from; i < n; i++)
+            strcpy(v[i], "0");
+        rd->n_own_from = n;
+    }
+    return 0;
 }
 
 void consume_maybe_read(struct collector *c)
 {
     struct consume *rd = c->rd;
-    if (rd->reading || rd->waiting_new || rd->inflight || rd->stopping || !redis_link_up(c->link) ||
+    if (rd->reading || rd->waiting_new || rd->stopping || !redis_link_up(c->link) ||
         rd->n_streams == 0 || rd->groups_pending)
+        return;
+    /* A window of entries in flight: the next read goes out while the
+     * last half of the window is still being applied, and brings at most
+     * what fills it again.  A page of this consumer's own pending
+     * entries waits until nothing is in flight: those entries may be
+     * among the jobs still running. */
+    uint64_t room = c->cfg->max_inflight > rd->inflight ? c->cfg->max_inflight - rd->inflight : 0;
+    if (room < (c->cfg->max_inflight + 1) / 2 || (!rd->own_pending_done && rd->inflight))
         return;
     size_t n = c->rd->n_streams < 250 ? c->rd->n_streams : 250;
     struct read_req *rq = calloc(1, sizeof(*rq));
@@ -168,11 +221,16 @@ void consume_maybe_read(struct collector *c)
         return;
     }
     memcpy(rq->keys, c->rd->streams, n * sizeof(*rq->keys));
+    if (rq->own_pending && own_cursors(rd, n) < 0) {
+        free(rq->keys);
+        free(rq);
+        return;
+    }
     /* COUNT is per stream: over many streams the batch is cut so that one
-     * read never brings more than max_inflight entries in at once. */
+     * read never brings more than the window's room in at once. */
     uint64_t count = c->cfg->batch;
-    if (count * n > c->cfg->max_inflight)
-        count = c->cfg->max_inflight / n ? c->cfg->max_inflight / n : 1;
+    if (count * n > room)
+        count = room / n ? room / n : 1;
     struct argv_builder b = {0};
     ab_num(&b, n);
     for (size_t i = 0; i < n; i++)
@@ -180,10 +238,12 @@ void consume_maybe_read(struct collector *c)
     ab_add(&b, STORE_GROUP);
     ab_add(&b, c->cfg->consumer);
     ab_num(&b, count);
-    ab_add(&b, rq->own_pending ? "0" : ">");
+    ab_add(&b, rq->own_pending ? "own" : ">");
     ab_num(&b, c->cfg->max_entry_bytes);
     ab_num(&b, c->cfg->max_heartbeat_bytes);
     ab_num(&b, CONSUME_OVERSIZE_HEAD);
+    for (size_t i = 0; rq->own_pending && i < n; i++)
+        ab_add(&b, rd->own_from[i]);
     c->rd->reading = true;
     if (store_eval(c->link, COLLECTOR_RD, &read_script, on_read, rq, b.n, b.v, b.len) < 0) {
         c->rd->reading = false;
@@ -235,6 +295,7 @@ static void on_ready(void *owner)
     c->rd->n_streams = 0;
     c->rd->groups_pending = 0;
     c->rd->own_pending_done = false;
+    c->rd->n_own_from = 0; /* every stream's own pending entries from the start */
     c->rd->scanning = c->rd->claiming = c->rd->sweeping = c->rd->watching = c->rd->reading = false;
     c->rd->waiting_new = c->rd->wake_refused = false;
     c->rd->next_discover_us = c->rd->next_sweep_us = c->rd->next_silent_us = 0;
@@ -340,6 +401,7 @@ void collector_free(struct collector *c)
     c->archive = NULL;
     if (c->rd) {
         free(c->rd->streams);
+        free(c->rd->own_from);
         consume_known_free(c->rd);
     }
     free(c->rd);

@@ -30,7 +30,11 @@ struct consume {
     bool waiting_new;      /* an XREAD BLOCK waits for new entries (consume.c) */
     bool wake_refused;     /* Redis refused XREAD: poll at the tick this session */
     bool own_pending_done; /* this session re-read its own pending entries */
-    size_t inflight;       /* entries being applied */
+    /* While not done: the id after which the next page of each stream
+     * (in streams order) starts, "0" at first (consume.c). */
+    char (*own_from)[48];
+    size_t n_own_from;
+    size_t inflight; /* entries being applied */
     /* Jobs of this collector whose state is loaded or being written, and
      * jobs waiting because they touch the same keys as one of those (in
      * arrival order): two entries of one batch about the same incident
@@ -151,6 +155,9 @@ struct job *consume_job_new(struct collector *c, enum job_kind kind, bool counte
 void consume_job_load(struct job *j);
 /* One stream entry: [id, [field, value, ...] or nil]. */
 void consume_take_entry(struct collector *c, const char *stream, const redisReply *entry);
+/* Whether a job of this collector already applies (or waits to apply)
+ * entry id of stream: a claim must not queue it twice. */
+bool consume_entry_in_flight(const struct collector *c, const char *stream, const char *id);
 
 /* Forget everything known (apply.c); consume.c calls it when the link
  * drops, free on exit. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/pool.h"
 #include "common/units.h"
 
 /* Truncating copy (the fields are bounded by ingest already). */
@@ -64,6 +65,18 @@ static int parse_entry(struct corr_entry *e, const char *field, size_t flen, con
     return 0;
 }
 
+static _Thread_local struct pool corr_pool = POOL_INIT(sizeof(struct corr_state), 128);
+
+struct corr_state *corr_state_new(void)
+{
+    return pool_get(&corr_pool);
+}
+
+void corr_state_free(struct corr_state *st)
+{
+    pool_put(&corr_pool, st);
+}
+
 void corr_state_copy(struct corr_state *dst, const struct corr_state *src)
 {
     size_t n = src->n < CORR_MAX_ENTRIES ? src->n : CORR_MAX_ENTRIES;
@@ -75,7 +88,8 @@ void corr_state_copy(struct corr_state *dst, const struct corr_state *src)
 void corr_state_from_fields(struct corr_state *st, const char *const *fields, const size_t *lens,
                             size_t n)
 {
-    memset(st, 0, sizeof(*st));
+    st->n = 0; /* entries are written as they are parsed (25 KiB not zeroed) */
+    st->ver = 0;
     for (size_t i = 0; i + 1 < n; i += 2) {
         if (lens[i] == 3 && memcmp(fields[i], "ver", 3) == 0) {
             char buf[32];

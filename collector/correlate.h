@@ -45,6 +45,10 @@ struct corr_state {
     uint64_t ver; /* guards concurrent rewrites */
 };
 
+/* A table block (not zeroed) from this thread's pool (pool.h), and back. */
+struct corr_state *corr_state_new(void);
+void corr_state_free(struct corr_state *st);
+
 /* dst = src, copying only the entries in use (a table is 25 KiB). */
 void corr_state_copy(struct corr_state *dst, const struct corr_state *src);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "collector/config.h"
+#include "collector/pool.h"
 #include "common/units.h"
 
 static const char *const type_names[] = {"finding", "combined", "province", "fault", "manual"};
@@ -169,6 +170,20 @@ static void keep_evidence(struct incident *inc, const struct in_event *ev)
     else
         strcpy(inc->evidence, "{}");
     free(text);
+}
+
+/* In flight at once: up to a read batch of jobs, each with its loaded
+ * and planned incidents; 256 blocks are 8.5 MiB at most. */
+static _Thread_local struct pool incident_pool = POOL_INIT(sizeof(struct incident), 256);
+
+struct incident *incident_new(void)
+{
+    return pool_get(&incident_pool);
+}
+
+void incident_free(struct incident *inc)
+{
+    pool_put(&incident_pool, inc);
 }
 
 void incident_open_from_event(struct incident *inc, const char *id, const char *key,

@@ -102,6 +102,12 @@ struct incident {
 
 /* An operator has taken it (acknowledged or confirmed) or opened it by
  * hand: quiet time does not close it, only resolve or reject does. */
+/* An incident block (not zeroed) from this thread's pool (pool.h), and
+ * back; incident_free(NULL) does nothing.  Blocks are malloc'd, so free()
+ * on one is right too, only slower for the next event. */
+struct incident *incident_new(void);
+void incident_free(struct incident *inc);
+
 bool incident_in_operator_hands(const struct incident *inc);
 
 /* ---- comma lists ---------------------------------------------------- */

@@ -31,7 +31,7 @@ static void keep_after(struct process_outcome *out, int slot, const char *id, st
     struct process_load *a = out->after;
     if (!a)
         return;
-    free(a->inc[slot]);
+    incident_free(a->inc[slot]);
     a->inc[slot] = *inc;
     *inc = NULL;
     a->as_loaded[slot] = false;
@@ -41,7 +41,7 @@ static void keep_after(struct process_outcome *out, int slot, const char *id, st
 void process_load_free(struct process_load *ld)
 {
     for (int i = 0; i < LOAD_MAX; i++) {
-        free(ld->inc[i]);
+        incident_free(ld->inc[i]);
         ld->inc[i] = NULL;
     }
 }
@@ -392,7 +392,7 @@ static void link_incident(const struct process_env *env, enum incident_type type
     struct incident_policy pol = policy_of(cfg);
     const struct incident *old = ld->inc[slot];
     bool fresh = !old || !corr_link_accepts(old, ev, cfg->correlation_window_us);
-    struct incident *inc = malloc(sizeof(*inc));
+    struct incident *inc = incident_new();
     if (!inc) {
         o->oom = -1;
         return;
@@ -440,7 +440,7 @@ static void link_incident(const struct process_env *env, enum incident_type type
     char kept[INCIDENT_ID_LEN];
     snprintf(kept, sizeof(kept), "%s", inc->id);
     keep_after(out, slot, kept, &inc);
-    free(inc);
+    incident_free(inc);
 }
 
 /* The source's correlation table: the fields that changed, and those
@@ -548,7 +548,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
         return o->oom ? -1 : 0;
     }
 
-    struct incident *inc = malloc(sizeof(*inc));
+    struct incident *inc = incident_new();
     if (!inc)
         return -1;
     const struct incident *old = ld->inc[LOAD_PRIMARY];
@@ -571,9 +571,9 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
     store_ops_init(&links);
     if (ev->src_ip) {
         char src_key[128], ver[24];
-        struct corr_state *st = malloc(sizeof(*st));
+        struct corr_state *st = corr_state_new();
         if (!st) {
-            free(inc);
+            incident_free(inc);
             return -1;
         }
         corr_state_copy(st, &ld->src);
@@ -596,7 +596,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
         if (corr_agencies(st, ev->ts_us, cfg->correlation_window_us) >= cfg->province_min_agencies)
             link_incident(env, INCIDENT_PROVINCE, LOAD_PROVINCE, st, ev, ld, cause, inc,
                           linked_into, sizeof(linked_into), &links, out);
-        free(st);
+        corr_state_free(st);
     }
     settle(env, inc, extend ? old : NULL, !extend, false, cause, linked_into, o, out);
     store_guard(o, STORE_SUPPRESSIONS, field, ld->suppression);
@@ -604,14 +604,14 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
     char kept[INCIDENT_ID_LEN];
     snprintf(kept, sizeof(kept), "%s", inc->id);
     keep_after(out, LOAD_PRIMARY, kept, &inc);
-    free(inc);
+    incident_free(inc);
     return o->oom ? -1 : 0;
 }
 
 static void close_incident(const struct process_env *env, struct incident *inc, const char *cause,
                            struct store_ops *o)
 {
-    struct incident *before = malloc(sizeof(*before));
+    struct incident *before = incident_new();
     if (!before) {
         o->oom = -1;
         return;
@@ -623,7 +623,7 @@ static void close_incident(const struct process_env *env, struct incident *inc, 
     inc->closed_us = env->now_us;
     inc->updated_us = env->now_us;
     write_incident(env, inc, before, o);
-    free(before);
+    incident_free(before);
     store_cmd(o, "ZREM", STORE_OPEN, inc->id, NULL);
     store_cmd(o, "HDELEQ", STORE_IKEYS, inc->key, inc->id, NULL);
     announce(env, inc, "closed", cause, NULL, o);
@@ -688,7 +688,7 @@ bool process_plan_silent(const struct process_env *env, const char *agent, const
         return false;
     char key[INCIDENT_KEY_LEN], id[INCIDENT_ID_LEN];
     corr_fault_key(agent, key, sizeof(key));
-    struct incident *inc = malloc(sizeof(*inc));
+    struct incident *inc = incident_new();
     if (!inc) {
         o->oom = -1;
         return false;
@@ -700,7 +700,7 @@ bool process_plan_silent(const struct process_env *env, const char *agent, const
     store_cmd(o, "HSET", STORE_IKEYS, key, inc->id, NULL);
     struct process_outcome out = {0};
     settle(env, inc, NULL, true, false, NULL, NULL, o, &out);
-    free(inc);
+    incident_free(inc);
     return true;
 }
 

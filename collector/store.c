@@ -103,6 +103,32 @@ const char store_claim_lua[] =
     "end\n"
     "return out\n";
 
+struct strvec_chunk {
+    struct strvec_chunk *next;
+    size_t used, size;
+    char bytes[];
+};
+
+#define STRVEC_CHUNK 4096
+
+/* len + 1 bytes in sv's newest chunk, or a new one. */
+static char *strvec_alloc(struct strvec *sv, size_t len)
+{
+    struct strvec_chunk *c = sv->chunks;
+    if (!c || c->size - c->used < len + 1) {
+        size_t size = len + 1 > STRVEC_CHUNK ? len + 1 : STRVEC_CHUNK;
+        if (!(c = malloc(sizeof(*c) + size)))
+            return NULL;
+        c->next = sv->chunks;
+        c->used = 0;
+        c->size = size;
+        sv->chunks = c;
+    }
+    char *p = c->bytes + c->used;
+    c->used += len + 1;
+    return p;
+}
+
 static int strvec_push(struct strvec *sv, const char *s, size_t len)
 {
     if (sv->n == sv->cap) {
@@ -117,7 +143,7 @@ static int strvec_push(struct strvec *sv, const char *s, size_t len)
         sv->len = l;
         sv->cap = cap;
     }
-    char *copy = malloc(len + 1);
+    char *copy = strvec_alloc(sv, len);
     if (!copy)
         return -1;
     memcpy(copy, s, len);
@@ -129,8 +155,11 @@ static int strvec_push(struct strvec *sv, const char *s, size_t len)
 
 static void strvec_free(struct strvec *sv)
 {
-    for (size_t i = 0; i < sv->n; i++)
-        free(sv->v[i]);
+    while (sv->chunks) {
+        struct strvec_chunk *next = sv->chunks->next;
+        free(sv->chunks);
+        sv->chunks = next;
+    }
     free(sv->v);
     free(sv->len);
     memset(sv, 0, sizeof(*sv));
@@ -225,13 +254,12 @@ void store_end(struct store_ops *o)
         return;
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%zu", o->ops.n - o->op_nargs_at - 1);
-    char *copy = malloc((size_t)n + 1);
+    char *copy = strvec_alloc(&o->ops, (size_t)n);
     if (!copy) {
         o->oom = -1;
         return;
     }
     memcpy(copy, buf, (size_t)n + 1);
-    free(o->ops.v[o->op_nargs_at]);
     o->ops.v[o->op_nargs_at] = copy;
     o->ops.len[o->op_nargs_at] = (size_t)n;
 }

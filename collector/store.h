@@ -42,10 +42,14 @@
 #define STORE_REPORT_QUEUE "canh:report_queue" /* zset: <id>/<kind> to draft, by asking (ms) */
 #define STORE_REPORTS "canh:reports"           /* zset: <id>/<kind> drafted, unsent, by due (ms) */
 
+/* The strings live in chunks of at least 4 KiB that the vector owns (one
+ * malloc per chunk, not per string: a write has hundreds of them). */
+struct strvec_chunk;
 struct strvec {
     char **v;
     size_t *len;
     size_t n, cap;
+    struct strvec_chunk *chunks; /* the newest first */
 };
 
 /* Copies s to the end of sv; 0 or -1 (no memory). */
