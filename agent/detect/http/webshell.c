@@ -33,7 +33,10 @@ static bool is_script(const struct http_params *p, const char *path)
             /* Only a dot can start it: compare at each dot (a segment
              * has one or two) instead of searching the whole path. */
             for (const char *q = dot; q; q = strchr(q + 1, '.')) {
-                if (strncmp(q, ext, el) != 0)
+                size_t k = 1; /* q[0] == ext[0] == '.'; q's NUL stops it */
+                while (k < el && q[k] == ext[k])
+                    k++;
+                if (k < el)
                     continue;
                 char after = q[el];
                 if (after == '\0' || after == '.' || after == ';')
