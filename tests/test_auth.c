@@ -176,6 +176,31 @@ START_TEST(syns_without_data_do_not_count)
 }
 END_TEST
 
+/* An attack that ended and came back is a second finding, and the ticks
+ * end it too (the walk finds open findings through a bitmap, set when one
+ * opens and cleared once it has ended). */
+START_TEST(attack_again_after_its_end_is_a_second_finding)
+{
+    struct harness h;
+    start(&h, shipped_rules(), NULL);
+    for (int round = 0; round < 2; round++) {
+        uint64_t t0 = T0 + (uint64_t)round * 600 * SEC;
+        for (int i = 0; i < 12; i++)
+            connection(&h, t0 + (uint64_t)i * 2 * SEC, ATTACKER,
+                       (uint16_t)(40000 + 100 * round + i), 22, NULL);
+        ck_assert_int_eq(count_new(&h), (size_t)round + 1);
+        ck_assert_int_eq(count(&h, "end"), round);
+        /* quiet for hold_down (120 s): the tick ends it */
+        HARNESS_DETECTOR.on_tick(h.det, t0 + 24 * SEC + 121 * SEC);
+        ck_assert_int_eq(count(&h, "end"), round + 1);
+    }
+    /* one client entry and its server's, kept after the ends */
+    ck_assert_int_eq(stat(&h, "clients_active"), 1);
+    ck_assert_int_eq(stat(&h, "targets_active"), 1);
+    stop(&h);
+}
+END_TEST
+
 /* Far more clients than the table holds: evictions are counted, memory
  * stays the table, and an attack among them is still found. */
 START_TEST(table_is_bounded)
@@ -353,6 +378,7 @@ static Suite *suite(void)
     tcase_add_test(tc, distributed_is_one_finding_without_source);
     tcase_add_test(tc, syns_without_data_do_not_count);
     tcase_add_test(tc, table_is_bounded);
+    tcase_add_test(tc, attack_again_after_its_end_is_a_second_finding);
     tcase_add_test(tc, allowed_source_is_counted_not_reported);
     tcase_add_test(tc, agency_host_attacking_outward);
     tcase_add_test(tc, protocol_readers);

@@ -655,7 +655,7 @@ START_TEST(reload_ends_findings_of_removed_rules)
     ck_assert_int_eq(h_count(&h, "http_flood", "new"), 1);
     ck_assert_int_eq(h_count(&h, NULL, "end"), 0);
 
-    struct ruleset next;
+    struct ruleset next = {0};
     struct cfg_err err;
     const char *path = write_temp_file("http-reload.rules", "[webshell_upload]\n"
                                                             "detector = http\n"

@@ -208,6 +208,13 @@ int topk_init(struct topk *t, uint32_t k)
     return 0;
 }
 
+void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k)
+{
+    t->items = items;
+    t->k = k;
+    t->n = 0;
+}
+
 void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
 {
     uint32_t min_i = 0;

@@ -74,6 +74,10 @@ struct topk {
 
 /* k monitored keys (1..4096); -1 on bad k or no memory. */
 int topk_init(struct topk *t, uint32_t k);
+/* The same over k items the caller owns (a slice of one pool allocated at
+ * start, handed out when a table slot is first claimed, so slots never
+ * used never become resident).  Such a top-K is never topk_free'd. */
+void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k);
 /* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
  * O(k): meant for small k (tens to a few hundred). */
 void topk_add(struct topk *t, const uint8_t key[16], uint64_t n);

@@ -168,20 +168,16 @@ static void *clients_next(void *det, void *cursor)
 {
     struct auth_det *d = det;
     uint32_t i = cursor ? (uint32_t)((struct auth_client *)cursor - d->t.clients) + 1 : 0;
-    for (; i < d->t.n_clients; i++)
-        if (finding_is_open(&d->t.clients[i].lifecycle.life))
-            return &d->t.clients[i];
-    return NULL;
+    i = auth_table_next_open(&d->t, false, i);
+    return i < d->t.n_clients ? &d->t.clients[i] : NULL;
 }
 
 static void *targets_next(void *det, void *cursor)
 {
     struct auth_det *d = det;
     uint32_t i = cursor ? (uint32_t)((struct auth_target *)cursor - d->t.targets) + 1 : 0;
-    for (; i < d->t.n_targets; i++)
-        if (finding_is_open(&d->t.targets[i].lifecycle.life))
-            return &d->t.targets[i];
-    return NULL;
+    i = auth_table_next_open(&d->t, true, i);
+    return i < d->t.n_targets ? &d->t.targets[i] : NULL;
 }
 
 static void clients_emit(void *det, void *item, enum finding_state state, uint64_t now_us)
@@ -241,6 +237,9 @@ static void open_finding(struct auth_det *d, struct auth_life *l, uint64_t first
 {
     finding_open(&l->life, first_us ? first_us : d->now_us, d->now_us);
     l->dirty = false;
+    auth_table_mark_open(&d->t, targets,
+                         targets ? (uint32_t)((struct auth_target *)item - d->t.targets)
+                                 : (uint32_t)((struct auth_client *)item - d->t.clients));
     struct finding_source s = source(d, targets);
     finding_source_emit(&s, item, FINDING_NEW, d->now_us);
 }
@@ -531,8 +530,7 @@ static int auth_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     auth_params_free(&d->p);
     d->p = next;
     if (services_changed) {
-        memset(d->t.clients, 0, d->t.n_clients * sizeof(*d->t.clients));
-        memset(d->t.targets, 0, d->t.n_targets * sizeof(*d->t.targets));
+        auth_table_clear(&d->t);
         build_port_map(d);
     }
     return 0;
@@ -541,16 +539,11 @@ static int auth_reload(void *self, struct ruleset *rules, struct cfg_err *err)
 static void auth_stats(void *self, json_t *out)
 {
     struct auth_det *d = self;
-    uint64_t clients = 0, targets = 0;
-    for (uint32_t i = 0; i < d->t.n_clients; i++)
-        clients += d->t.clients[i].used;
-    for (uint32_t i = 0; i < d->t.n_targets; i++)
-        targets += d->t.targets[i].used;
     set_u(out, "clients_capacity", d->t.n_clients);
-    set_u(out, "clients_active", clients);
+    set_u(out, "clients_active", d->t.clients_used);
     set_u(out, "clients_evicted", d->t.clients_evicted);
     set_u(out, "targets_capacity", d->t.n_targets);
-    set_u(out, "targets_active", targets);
+    set_u(out, "targets_active", d->t.targets_used);
     set_u(out, "targets_evicted", d->t.targets_evicted);
     set_u(out, "not_followed", d->t.not_followed);
     set_u(out, "connections", d->connections);

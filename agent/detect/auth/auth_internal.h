@@ -145,11 +145,24 @@ struct auth_table {
     uint64_t seed;
     uint64_t clients_evicted, targets_evicted;
     uint64_t not_followed; /* every place of a new key held an open finding */
+    /* Entries in use, and a bit per entry that may hold an open finding
+     * (set when one opens, cleared by the walk once it has ended): the
+     * walks and the statistics read these, not every entry, so entries
+     * never used stay out of the resident set. */
+    uint32_t clients_used, targets_used;
+    uint64_t *clients_open, *targets_open;
 };
 
 int auth_table_init(struct auth_table *t, uint64_t max_clients, uint64_t max_targets,
                     uint64_t seed);
 void auth_table_free(struct auth_table *t);
+/* Forget every entry (a reload that changed the services). */
+void auth_table_clear(struct auth_table *t);
+/* Entry i (of clients or of targets) now holds an open finding. */
+void auth_table_mark_open(struct auth_table *t, bool targets, uint32_t i);
+/* The first entry at or after i that may hold an open finding (n: none);
+ * entries whose finding has ended lose their mark here. */
+uint32_t auth_table_next_open(struct auth_table *t, bool targets, uint32_t i);
 /* The entry of a key, or NULL when absent (create: false) or when every
  * place it may take holds an open finding (create: true; counted in
  * not_followed).  An entry with an open finding is never evicted; the

@@ -21,7 +21,9 @@ int auth_table_init(struct auth_table *t, uint64_t max_clients, uint64_t max_tar
     t->seed = seed;
     t->clients = calloc(t->n_clients, sizeof(*t->clients));
     t->targets = calloc(t->n_targets, sizeof(*t->targets));
-    if (!t->clients || !t->targets) {
+    t->clients_open = calloc((t->n_clients + 63) / 64, sizeof(uint64_t));
+    t->targets_open = calloc((t->n_targets + 63) / 64, sizeof(uint64_t));
+    if (!t->clients || !t->targets || !t->clients_open || !t->targets_open) {
         auth_table_free(t);
         return -1;
     }
@@ -32,8 +34,47 @@ void auth_table_free(struct auth_table *t)
 {
     free(t->clients);
     free(t->targets);
+    free(t->clients_open);
+    free(t->targets_open);
     t->clients = NULL;
     t->targets = NULL;
+    t->clients_open = t->targets_open = NULL;
+}
+
+void auth_table_clear(struct auth_table *t)
+{
+    memset(t->clients, 0, t->n_clients * sizeof(*t->clients));
+    memset(t->targets, 0, t->n_targets * sizeof(*t->targets));
+    memset(t->clients_open, 0, (t->n_clients + 63) / 64 * sizeof(uint64_t));
+    memset(t->targets_open, 0, (t->n_targets + 63) / 64 * sizeof(uint64_t));
+    t->clients_used = t->targets_used = 0;
+}
+
+void auth_table_mark_open(struct auth_table *t, bool targets, uint32_t i)
+{
+    uint64_t *bits = targets ? t->targets_open : t->clients_open;
+    bits[i / 64] |= 1ull << (i % 64);
+}
+
+uint32_t auth_table_next_open(struct auth_table *t, bool targets, uint32_t i)
+{
+    uint64_t *bits = targets ? t->targets_open : t->clients_open;
+    uint32_t n = targets ? t->n_targets : t->n_clients;
+    while (i < n) {
+        uint64_t w = bits[i / 64] >> (i % 64);
+        if (!w) {
+            i = (i / 64 + 1) * 64;
+            continue;
+        }
+        i += (uint32_t)__builtin_ctzll(w);
+        const struct finding_life *life =
+            targets ? &t->targets[i].lifecycle.life : &t->clients[i].lifecycle.life;
+        if (finding_is_open(life))
+            return i;
+        bits[i / 64] &= ~(1ull << (i % 64));
+        i++;
+    }
+    return n;
 }
 
 static uint64_t key_hash(uint64_t seed, const struct ipaddr *a, const struct ipaddr *b,
@@ -67,6 +108,8 @@ struct auth_client *auth_client_get(struct auth_table *t, const struct ipaddr *c
     }
     if (victim->used)
         t->clients_evicted++;
+    else
+        t->clients_used++;
     memset(victim, 0, sizeof(*victim));
     victim->used = true;
     victim->service = service;
@@ -98,6 +141,8 @@ struct auth_target *auth_target_get(struct auth_table *t, const struct ipaddr *s
     }
     if (victim->used)
         t->targets_evicted++;
+    else
+        t->targets_used++;
     memset(victim, 0, sizeof(*victim));
     victim->used = true;
     victim->service = service;

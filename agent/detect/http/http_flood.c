@@ -66,12 +66,12 @@ static struct http_target *target_for(struct http_det *d, const struct ipaddr *s
         return NULL;
     if (victim->used)
         d->c.targets_replaced++;
-    struct topk urls = victim->urls, clients = victim->clients;
+    uint32_t slot = (uint32_t)(victim - d->targets);
+    uint32_t k = (uint32_t)d->p.flood_top * 2;
     memset(victim, 0, sizeof(*victim));
-    victim->urls = urls;
-    victim->clients = clients;
-    topk_reset(&victim->urls);
-    topk_reset(&victim->clients);
+    topk_init_in(&victim->urls, d->target_tops + (size_t)slot * 2 * k, k);
+    topk_init_in(&victim->clients, d->target_tops + ((size_t)slot * 2 + 1) * k, k);
+    d->targets_used[slot / 64] |= 1ull << (slot % 64);
     victim->used = true;
     victim->addr = *server;
     victim->sec = d->now_us / 1000000;
@@ -337,15 +337,27 @@ void http_flood_on_handshake(struct http_det *d, const struct pkt *p, bool clien
 
 /* ---- the shared walk --------------------------------------------------- */
 
+/* The first claimed target at or after i (n_targets: none). */
+static uint32_t next_used(const struct http_det *d, uint32_t i)
+{
+    while (i < d->n_targets) {
+        uint64_t w = d->targets_used[i / 64] >> (i % 64);
+        if (w)
+            return i + (uint32_t)__builtin_ctzll(w);
+        i = (i / 64 + 1) * 64;
+    }
+    return d->n_targets;
+}
+
 static void *walk_next(void *det, void *cursor)
 {
     struct http_det *d = det;
     if (!d->p.rule[HTTP_K_HTTP_FLOOD])
         return NULL;
-    struct http_target *t = cursor ? (struct http_target *)cursor + 1 : d->targets;
-    for (; t < d->targets + d->n_targets; t++)
-        if (t->used && finding_is_open(&t->lifecycle.life))
-            return t;
+    uint32_t i = cursor ? (uint32_t)((struct http_target *)cursor - d->targets) + 1 : 0;
+    for (; (i = next_used(d, i)) < d->n_targets; i++)
+        if (finding_is_open(&d->targets[i].lifecycle.life))
+            return &d->targets[i];
     return NULL;
 }
 
@@ -393,10 +405,8 @@ void http_flood_advance(struct http_det *d)
 {
     if (!d->p.rule[HTTP_K_HTTP_FLOOD])
         return;
-    for (uint32_t i = 0; i < d->n_targets; i++) {
+    for (uint32_t i = 0; (i = next_used(d, i)) < d->n_targets; i++) {
         struct http_target *t = &d->targets[i];
-        if (!t->used)
-            continue;
         target_advance(d, t);
         if (d->input_ended)
             flood_evaluate(d, t, true);
@@ -407,22 +417,19 @@ int http_flood_init(struct http_det *d)
 {
     d->n_targets = (uint32_t)d->p.max_targets;
     d->targets = calloc(d->n_targets, sizeof(*d->targets));
-    if (!d->targets)
+    d->targets_used = calloc((d->n_targets + 63) / 64, sizeof(*d->targets_used));
+    d->target_tops = calloc((size_t)d->n_targets * 4 * d->p.flood_top, sizeof(*d->target_tops));
+    if (!d->targets || !d->targets_used || !d->target_tops)
         return -1;
-    for (uint32_t i = 0; i < d->n_targets; i++)
-        if (topk_init(&d->targets[i].urls, (uint32_t)d->p.flood_top * 2) < 0 ||
-            topk_init(&d->targets[i].clients, (uint32_t)d->p.flood_top * 2) < 0)
-            return -1;
     return 0;
 }
 
 void http_flood_free(struct http_det *d)
 {
-    if (d->targets)
-        for (uint32_t i = 0; i < d->n_targets; i++) {
-            topk_free(&d->targets[i].urls);
-            topk_free(&d->targets[i].clients);
-        }
     free(d->targets);
+    free(d->targets_used);
+    free(d->target_tops);
     d->targets = NULL;
+    d->targets_used = NULL;
+    d->target_tops = NULL;
 }

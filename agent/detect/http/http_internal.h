@@ -184,6 +184,11 @@ struct http_det {
     uint32_t n_findings;
     struct http_target *targets;
     uint32_t n_targets;
+    /* Which targets were ever claimed (the per-second walk and the finding
+     * walk read only those: unclaimed slots stay out of the resident set),
+     * and their top-K items, handed out at the first claim. */
+    uint64_t *targets_used;
+    struct topk_item *target_tops;
     struct http_upload *uploads;
     uint32_t n_uploads, next_upload;
     struct http_page *pages;

@@ -29,10 +29,22 @@ static bool is_script(const struct http_params *p, const char *path)
     for (size_t i = 0; i < p->script_extensions.n; i++) {
         const char *ext = p->script_extensions.v[i];
         size_t el = p->script_extensions.len[i];
-        const char *from = ext[0] != '.' ? seg : dot;
-        if (!from)
+        if (ext[0] == '.') {
+            /* Only a dot can start it: compare at each dot (a segment
+             * has one or two) instead of searching the whole path. */
+            for (const char *q = dot; q; q = strchr(q + 1, '.')) {
+                size_t k = 1; /* q[0] == ext[0] == '.'; q's NUL stops it */
+                while (k < el && q[k] == ext[k])
+                    k++;
+                if (k < el)
+                    continue;
+                char after = q[el];
+                if (after == '\0' || after == '.' || after == ';')
+                    return true;
+            }
             continue;
-        for (const char *q = strstr(from, ext); q; q = strstr(q + 1, ext)) {
+        }
+        for (const char *q = strstr(seg, ext); q; q = strstr(q + 1, ext)) {
             char after = q[el];
             if (after == '\0' || after == '.' || after == ';')
                 return true;

@@ -31,6 +31,9 @@ struct tls_server {
 
 struct tls_servers {
     struct tls_server *v;
+    /* The slots' top-K items, 4 × top a slot, handed out when a slot is
+     * first claimed: untouched slots stay out of the resident set. */
+    struct topk_item *tops;
     uint32_t n, top;
     uint64_t seed, replaced;
 };
@@ -44,11 +47,9 @@ struct tls_servers *tls_servers_new(uint32_t slots, uint32_t top, uint64_t seed)
     s->top = top < 1 ? 1 : top > 16 ? 16 : top;
     s->seed = seed ^ 0x746c737365727600ull;
     s->v = calloc(s->n, sizeof(*s->v));
-    if (!s->v)
+    s->tops = calloc((size_t)s->n * 4 * s->top, sizeof(*s->tops));
+    if (!s->v || !s->tops)
         goto err;
-    for (uint32_t i = 0; i < s->n; i++)
-        if (topk_init(&s->v[i].snis, s->top * 2) < 0 || topk_init(&s->v[i].ja3s, s->top * 2) < 0)
-            goto err;
     return s;
 err:
     tls_servers_free(s);
@@ -59,12 +60,8 @@ void tls_servers_free(struct tls_servers *s)
 {
     if (!s)
         return;
-    if (s->v)
-        for (uint32_t i = 0; i < s->n; i++) {
-            topk_free(&s->v[i].snis);
-            topk_free(&s->v[i].ja3s);
-        }
     free(s->v);
+    free(s->tops);
     free(s);
 }
 
@@ -93,12 +90,10 @@ void tls_servers_client_hello(struct tls_servers *s, const struct ipaddr *server
         t = victim;
         if (t->used)
             s->replaced++;
-        struct topk snis = t->snis, ja3s = t->ja3s;
         memset(t, 0, sizeof(*t));
-        t->snis = snis;
-        t->ja3s = ja3s;
-        topk_reset(&t->snis);
-        topk_reset(&t->ja3s);
+        struct topk_item *tops = s->tops + (size_t)(t - s->v) * 4 * s->top;
+        topk_init_in(&t->snis, tops, s->top * 2);
+        topk_init_in(&t->ja3s, tops + 2 * s->top, s->top * 2);
         t->used = true;
         t->addr = *server;
     }
