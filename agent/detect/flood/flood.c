@@ -514,7 +514,7 @@ static enum flood_class classify(const struct flood_dest *d, const struct pkt *p
             return FLOOD_TCP_SYN;
         return tcp_reflected(d, p) ? FLOOD_AMPLIFICATION : FLOOD_TCP_OTHER;
     case PROTO_UDP:
-        return reflect_udp_index(p->sport) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
+        return reflect_udp_packet(p) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
     case PROTO_ICMP:
         return FLOOD_ICMP;
     case PROTO_ICMPV6:
@@ -591,7 +591,7 @@ static void inbound(struct flood *f, const struct pkt *p)
     }
     uint32_t reflect_key = 0;
     if (c == FLOOD_AMPLIFICATION) {
-        int svc = p->proto == PROTO_UDP && !p->later_fragment ? reflect_udp_index(p->sport) : -1;
+        int svc = p->proto == PROTO_UDP && !p->later_fragment ? reflect_udp_packet(p) : -1;
         reflect_key = svc >= 0                ? (uint32_t)svc
                       : p->proto == PROTO_TCP ? REFLECT_KEY_TCP | p->sport
                                               : flood_reflected_key(&d->cls[c]);
