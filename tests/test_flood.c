@@ -45,7 +45,8 @@ struct seen {
     char state[8];
     uint64_t ts_us, first_us, finding;
     bool has_src, impact;
-    char src[ADDR_STRLEN];
+    char src[ADDR_STRLEN], dst[ADDR_STRLEN];
+    char taxonomy[32]; /* "" when the rule's */
     json_t *evidence, *counters;
 };
 
@@ -75,6 +76,9 @@ static void record(void *ctx, struct evt *e)
     s->impact = e->impact;
     if (e->has_src)
         addr_format(&e->src, s->src, sizeof(s->src));
+    if (e->has_dst)
+        addr_format(&e->dst, s->dst, sizeof(s->dst));
+    snprintf(s->taxonomy, sizeof(s->taxonomy), "%s", e->taxonomy ? e->taxonomy->code : "");
     s->evidence = json_deep_copy(e->evidence);
     s->counters = json_deep_copy(e->counters);
 }
@@ -542,6 +546,105 @@ START_TEST(reflection_services_are_named)
 }
 END_TEST
 
+/* TFTP answers come from a port of the server's own: DATA of block 1 (a
+ * full 512-byte block) is reflected TFTP whatever its ports; later blocks
+ * are plain UDP (a download). */
+START_TEST(tftp_reflection_known_by_content)
+{
+    static const uint8_t block1[4] = {0, 3, 0, 1}, block2[4] = {0, 3, 0, 2};
+    for (int later = 0; later < 2; later++) {
+        struct harness h;
+        h_start(&h, NULL);
+        char src[ADDR_STRLEN];
+        for (int i = 0; i < 1500; i++) {
+            v4_of(0xc0000200u + (uint32_t)(i % 20), src);
+            struct pkt p = mk(SPREAD(T0, 3 * SEC, 1500, i), src, VICTIM, PROTO_UDP,
+                              (uint16_t)(40000 + i % 7000), (uint16_t)(30000 + i % 1000), 0, 558);
+            p.payload = later ? block2 : block1;
+            p.payload_len = 4;
+            p.payload_wire_len = 516;
+            h_packet(&h, &p);
+        }
+        flood_detector.flush(h.det, T0 + 5 * SEC);
+        const struct seen *s = h_first(&h, "amplification", "new");
+        if (later) {
+            ck_assert_ptr_null(s);
+        } else {
+            ck_assert_ptr_nonnull(s);
+            ck_assert_str_eq(json_string_value(json_object_get(s->evidence, "service")), "tftp");
+            ck_assert_int_eq(h_count(&h, NULL, "new"), 1);
+        }
+        h_stop(&h);
+    }
+}
+END_TEST
+
+/* An agency host (inside home_net) sending pps packets a second of a
+ * class to one outside target, or spraying ports: roles swapped. */
+static void outward(struct harness *h, uint8_t proto, int pps, int secs, bool spray)
+{
+    int n = pps * secs;
+    for (int i = 0; i < n; i++) {
+        struct pkt p = mk(SPREAD(T0, (uint64_t)secs * SEC, n, i), VICTIM, ATTACKER, proto,
+                          (uint16_t)(20000 + i % 30000), spray ? (uint16_t)(1 + i % 1000) : 80,
+                          proto == PROTO_TCP ? TCP_SYN : 0, 60);
+        h_packet(h, &p);
+    }
+    flood_detector.flush(h->det, T0 + (uint64_t)(secs + 2) * SEC);
+}
+
+START_TEST(outward_flood_is_malware_of_the_inside_host)
+{
+    static const uint8_t protos[] = {PROTO_TCP, PROTO_UDP, PROTO_ICMP};
+    static const char *const kinds[] = {"syn_flood", "udp_flood", "icmp_flood"};
+    for (int k = 0; k < 3; k++) {
+        struct harness h;
+        h_start(&h, NULL);
+        outward(&h, protos[k], 400, 4, false);
+        ck_assert_int_eq(h_count(&h, NULL, "new"), 1);
+        const struct seen *s = h_first(&h, kinds[k], "new");
+        ck_assert_msg(s != NULL, "%s", kinds[k]);
+        ck_assert_str_eq(s->taxonomy, "attack.malware");
+        ck_assert_str_eq(s->src, VICTIM);
+        ck_assert_str_eq(s->dst, ATTACKER);
+        ck_assert_str_eq(json_string_value(json_object_get(s->evidence, "direction")), "outbound");
+        ck_assert_int_eq(h_count(&h, kinds[k], "end"), 1);
+        h_stop(&h);
+    }
+}
+END_TEST
+
+START_TEST(outward_quiet_spray_or_answers_are_no_flood)
+{
+    struct harness h;
+    /* Under the floor. */
+    h_start(&h, NULL);
+    outward(&h, PROTO_TCP, 150, 4, false);
+    ck_assert_int_eq(h_count(&h, NULL, NULL), 0);
+    h_stop(&h);
+    /* SYNs over many ports: a scan, the portscan detector's. */
+    h_start(&h, NULL);
+    outward(&h, PROTO_TCP, 400, 4, true);
+    ck_assert_int_eq(h_count(&h, NULL, NULL), 0);
+    h_stop(&h);
+    /* A server answering as many datagrams as it receives: no outward
+     * finding. */
+    h_start(&h, NULL);
+    for (int i = 0; i < 1600; i++) {
+        uint64_t t = SPREAD(T0, 4 * SEC, 1600, i);
+        struct pkt q = mk(t, ATTACKER, VICTIM, PROTO_UDP, 40000, 5060, 0, 60);
+        struct pkt a = mk(t + 10, VICTIM, ATTACKER, PROTO_UDP, 5060, 40000, 0, 60);
+        h_packet(&h, &q);
+        h_packet(&h, &a);
+    }
+    flood_detector.flush(h.det, T0 + 6 * SEC);
+    /* (the requests themselves are an inbound udp_flood at these rates) */
+    for (int i = 0; i < h.n; i++)
+        ck_assert_str_ne(h.ev[i].taxonomy, "attack.malware");
+    h_stop(&h);
+}
+END_TEST
+
 START_TEST(lifecycle_new_update_end)
 {
     struct harness h;
@@ -866,6 +969,9 @@ static Suite *flood_suite(void)
     tcase_add_test(tc, amplification_names_service_and_ratio);
     tcase_add_test(tc, tcp_reflection_is_amplification);
     tcase_add_test(tc, reflection_services_are_named);
+    tcase_add_test(tc, tftp_reflection_known_by_content);
+    tcase_add_test(tc, outward_flood_is_malware_of_the_inside_host);
+    tcase_add_test(tc, outward_quiet_spray_or_answers_are_no_flood);
     tcase_add_test(tc, lifecycle_new_update_end);
     tcase_add_test(tc, one_source_many_ports_is_a_scan_not_a_flood);
     tcase_add_test(tc, batching_and_ticks_do_not_change_findings);

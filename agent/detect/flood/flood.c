@@ -24,6 +24,7 @@
 
 #include "agent/detect/detector.h"
 #include "agent/detect/flood/flood.h"
+#include "agent/detect/flood/outward.h"
 #include "agent/detect/flood/reflect.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -41,6 +42,7 @@ struct flood {
     uint64_t now_us;
     struct finding_source findings; /* open (destination, class) findings, for finding.h */
     const struct flood_params *reload_params; /* the new rules, during a reload */
+    struct flood_outward_det outward;         /* floods protected hosts send (outward.c) */
     /* stats */
     struct finding_counts counts;
     uint64_t packets, allowed, scan_like, evicted_open, unrequested_skips, few_reflector_skips;
@@ -368,6 +370,7 @@ static void emit_counted(struct flood *f, struct flood_dest *d, enum flood_class
 
 static void end_all(struct flood *f, struct flood_dest *d, uint64_t now_us)
 {
+    flood_outward_end(&f->outward, d, now_us);
     for (int c = 0; c < FLOOD_CLASS_COUNT; c++)
         if (finding_is_open(&d->cls[c].life) && f->p[c].rule)
             emit_counted(f, d, (enum flood_class)c, FINDING_END, now_us);
@@ -511,7 +514,7 @@ static enum flood_class classify(const struct flood_dest *d, const struct pkt *p
             return FLOOD_TCP_SYN;
         return tcp_reflected(d, p) ? FLOOD_AMPLIFICATION : FLOOD_TCP_OTHER;
     case PROTO_UDP:
-        return reflect_udp_index(p->sport) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
+        return reflect_udp_packet(p) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
     case PROTO_ICMP:
         return FLOOD_ICMP;
     case PROTO_ICMPV6:
@@ -539,8 +542,8 @@ static struct flood_dest *dest_for(struct flood *f, const struct ipaddr *a, uint
     return d;
 }
 
-/* A packet the protected address sends: answers, SYN-ACKs, and the
- * requests that reflectors amplify. */
+/* A packet the protected address sends: answers, SYN-ACKs, the requests
+ * that reflectors amplify, and floods to outside targets (outward.c). */
 static void outbound(struct flood *f, const struct pkt *p)
 {
     if (p->proto == PROTO_TCP && !p->later_fragment &&
@@ -548,10 +551,16 @@ static void outbound(struct flood *f, const struct pkt *p)
         flood_handshake_synack(&f->table, &p->src, p->sport, &p->dst, p->dport, p->tcp_seq);
     struct flood_dest *d =
         flood_table_find(&f->table, &p->src, flood_table_hash(&f->table, &p->src));
-    if (!d)
-        return;
+    int out = detect_dst_protected(&f->env, p) ? FLOOD_NONE : flood_outward_class(p);
+    if (!d) {
+        if (out == FLOOD_NONE)
+            return;
+        d = dest_for(f, &p->src, p->ts_us);
+    }
     flood_dest_advance(d, p->ts_us, f->learn);
     flood_dest_reply(d);
+    if (out != FLOOD_NONE)
+        flood_outward_count(&f->outward, d, out, p);
     if (p->proto == PROTO_UDP && !p->later_fragment && reflect_udp_index(p->dport) >= 0) {
         struct flood_class_state *cs = &d->cls[FLOOD_AMPLIFICATION];
         cs->req_pkts++;
@@ -582,7 +591,7 @@ static void inbound(struct flood *f, const struct pkt *p)
     }
     uint32_t reflect_key = 0;
     if (c == FLOOD_AMPLIFICATION) {
-        int svc = p->proto == PROTO_UDP && !p->later_fragment ? reflect_udp_index(p->sport) : -1;
+        int svc = p->proto == PROTO_UDP && !p->later_fragment ? reflect_udp_packet(p) : -1;
         reflect_key = svc >= 0                ? (uint32_t)svc
                       : p->proto == PROTO_TCP ? REFLECT_KEY_TCP | p->sport
                                               : flood_reflected_key(&d->cls[c]);
@@ -623,6 +632,7 @@ static void flood_on_tick(void *self, uint64_t now_us)
             flood_dest_advance(d, f->now_us, f->learn);
     }
     finding_walk_tick(&f->findings, f->now_us);
+    finding_walk_tick(&f->outward.findings, f->now_us);
 }
 
 static void flood_flush(void *self, uint64_t now_us)
@@ -631,6 +641,7 @@ static void flood_flush(void *self, uint64_t now_us)
     if (now_us > f->now_us)
         f->now_us = now_us;
     finding_walk_flush(&f->findings, f->now_us);
+    finding_walk_flush(&f->outward.findings, f->now_us);
 }
 
 /* ---- the detector interface ------------------------------------------------------ */
@@ -662,6 +673,7 @@ static void *flood_init(struct ruleset *rules, const struct detect_env *env, str
         goto err;
     }
     set_learning(f);
+    flood_outward_init(&f->outward, &f->table, f->p, &f->env);
     f->findings = (struct finding_source){
         .det = f,
         .next = open_next,
@@ -691,6 +703,7 @@ static int flood_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     f->reload_params = params;
     finding_walk_reload(&f->findings, class_remap, f->now_us);
     f->reload_params = NULL;
+    flood_outward_reload(&f->outward, params, f->now_us);
     memcpy(f->p, params, sizeof(params));
     set_learning(f);
     return 0;
@@ -712,6 +725,7 @@ static void flood_stats(void *self, json_t *out)
     json_object_set_new(out, "few_reflector_checks",
                         json_integer((json_int_t)f->few_reflector_skips));
     finding_counts_json(&f->counts, out);
+    flood_outward_stats(&f->outward, out);
 }
 
 static void flood_free(void *self)

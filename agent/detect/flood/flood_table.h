@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "agent/detect/finding.h"
+#include "agent/detect/flood/outward.h"
 #include "agent/detect/keyhash.h"
 #include "agent/detect/sketch.h"
 #include "common/addr.h"
@@ -110,6 +111,7 @@ struct flood_dest {
     double base_answer_ratio;    /* learned replies/requests; < 0: unknown */
     double capacity_bytes_per_s; /* of its asset, looked up at emission; 0: unknown */
     struct flood_class_state cls[FLOOD_CLASS_COUNT];
+    struct flood_outward out; /* what it sends outward (outward.h) */
 };
 
 struct flood_handshake {

@@ -52,6 +52,7 @@ const int reflect_service_count = (int)(sizeof(reflect_services) / sizeof(reflec
  * index + 1, 0 empty. */
 #define SLOTS 128
 static uint8_t slot_of[SLOTS];
+int reflect_tftp = -1;
 static int built;
 
 static unsigned slot_hash(uint16_t port)
@@ -69,6 +70,8 @@ void reflect_init(void)
         while (slot_of[s])
             s = (s + 1) & (SLOTS - 1);
         slot_of[s] = (uint8_t)(i + 1);
+        if (strcmp(reflect_services[i].name, "tftp") == 0)
+            reflect_tftp = i;
     }
     built = 1;
 }

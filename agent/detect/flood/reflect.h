@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "agent/pkt.h"
+
 struct reflect_service {
     const char *name; /* evidence "service" */
     uint16_t port;    /* the reflectors' UDP source port */
@@ -29,6 +31,23 @@ extern const int reflect_service_count;
 void reflect_init(void);
 /* Index in reflect_services of a UDP source port, or -1. */
 int reflect_udp_index(uint16_t port);
+
+/* TFTP servers answer from a port of their own (RFC 1350), so their
+ * reflected answers are known by content: DATA of block 1, a full
+ * 512-byte block (the first answer to a read request, resent while no
+ * ACK comes).  reflect_services index of "tftp". */
+extern int reflect_tftp;
+
+/* The reflect_services index of an inbound UDP packet (not a later
+ * fragment): by its source port, else TFTP's by content; -1 if none. */
+static inline int reflect_udp_packet(const struct pkt *p)
+{
+    int i = reflect_udp_index(p->sport);
+    if (i >= 0 || p->payload_wire_len != 516 || p->payload_len < 4)
+        return i;
+    const uint8_t *b = p->payload;
+    return b[0] == 0 && b[1] == 3 && b[2] == 0 && b[3] == 1 ? reflect_tftp : -1;
+}
 
 /* What a reflected packet was: a UDP service (index) or TCP (port). */
 #define REFLECT_KEY_TCP 0x10000u /* | port */

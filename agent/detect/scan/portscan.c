@@ -351,10 +351,11 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
  * answer (or a reflected flood, the flood detector's business), not a
  * probe: DNS answers landing on many client ports are no UDP scan, nor are
  * one reflector's SNMP or BACnet answers to a reflection victim.  The
- * services are the flood detector's reflection table (reflect.c). */
+ * services are the flood detector's reflection table (reflect.c); TFTP
+ * answers from a port of the server's own, known by content. */
 static bool udp_service_answer(const struct pkt *p)
 {
-    return p->dport >= 1024 && reflect_udp_index(p->sport) >= 0;
+    return p->dport >= 1024 && reflect_udp_packet(p) >= 0;
 }
 
 static void portscan_on_packet(void *self, const struct pkt *p)
