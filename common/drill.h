@@ -6,8 +6,8 @@
  * events name them in canh.asset.name and canh.agency), the red team's
  * source prefixes and a scenario text.  An event from a red-team source
  * inside the window against a target belongs to the drill; from a red-team
- * source against anything else, or outside the window (up to
- * DRILL_GUARD_AFTER_US after it), it is a scope breach.  Pure functions:
+ * source against anything else, or outside the window (within
+ * DRILL_GUARD_AFTER_US before or after it), it is a scope breach.  Pure functions:
  * no I/O.
  */
 #ifndef CANH_DRILL_H
@@ -25,8 +25,8 @@
 #define DRILL_MAX_TARGETS 32
 #define DRILL_MAX_PREFIXES 32
 #define DRILL_TEXT_MAX 2000
-/* Red-team traffic this long after a drill's window still raises a scope
- * breach; later, the prefixes are nobody's red team any more. */
+/* Red-team traffic this long before or after a drill's window still raises
+ * a scope breach; further away, the prefixes are nobody's red team. */
 #define DRILL_GUARD_AFTER_US (24ull * 3600 * 1000000)
 
 struct drill {
