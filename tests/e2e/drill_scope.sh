@@ -79,6 +79,12 @@ wait_until 30 "the collector to load the drill" grep -q "drills: 1 drill(s)" "$T
 ev() { # SEQ KIND TAXONOMY SRC DST ASSET
     xadd_event gw1 "$(mkevent gw1 "$1" "$2" "$3" medium normal "$4" "$5" "$6" 3)"
 }
+# An event naming no valid drill id is refused, with the reason.
+xadd_event gw1 "$(mkevent gw1 99 portscan attack.other medium normal 192.0.2.1 198.51.100.10 portal 3 |
+    jq -c '.canh.exercise = "a b"')"
+wait_until 30 "the dead letter" bash -c "redis-cli -s '$SOCK' XRANGE canh:deadletter - + | grep -q 'canh.exercise is not a drill id'"
+pass "an event whose canh.exercise is not a drill id goes to the dead letters"
+
 ev 1 portscan attack.other 203.0.113.7 198.51.100.10 portal
 ev 2 sweep attack.other 203.0.113.7 198.51.100.20 mail
 ev 3 portscan attack.other 192.0.2.9 198.51.100.10 portal

@@ -130,6 +130,15 @@ timeout 120 "$CANH_BIN/canh-agent" -c "$T/agent.conf" --drill-replay "$CANH_SRC/
 jq -se --arg d "$DRILL" 'length >= 4 and all(.canh.exercise == $d and .dest_ip == "10.20.0.5")
     and (map(.canh.kind) | contains(["portscan", "defacement", "webshell_upload", "webshell_access"]))' \
     "$T/drill-events.jsonl" >/dev/null || fail "replayed events: $(jq -c '[.canh.kind,.dest_ip,.canh.exercise]' "$T/drill-events.jsonl")"
+python3 - "$CANH_SRC/docs/event.schema.json" "$T/drill-events.jsonl" <<'PY' || fail "drill events against docs/event.schema.json"
+import json, sys, jsonschema
+v = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+for line in open(sys.argv[2]):
+    v.validate(json.loads(line))
+bad = json.loads(line)
+bad["canh"]["exercise"] = "not a drill id!"
+assert not v.is_valid(bad)
+PY
 now=$(date +%s)
 jq -se --argjson now "$now" 'all((.timestamp | sub("\\.[0-9]+"; "") | strptime("%Y-%m-%dT%H:%M:%S%z") | mktime) <= $now + 1
     and (.timestamp | sub("\\.[0-9]+"; "") | strptime("%Y-%m-%dT%H:%M:%S%z") | mktime) >= $now - 120)' \
