@@ -177,6 +177,16 @@ head -1 "$T/reports/$DEF.initial.md" | grep -qF "DIỄN TẬP — KHÔNG GỬI" 
 tail -1 "$T/reports/$DEF.initial.md" | grep -qF "DIỄN TẬP — KHÔNG GỬI" || fail "initial report not watermarked at the end"
 pass "the drill's notification and initial report drafts carry DIỄN TẬP — KHÔNG GỬI"
 
+# Rejecting a drill incident suppresses nothing (the red team's later
+# traffic must still be judged) and is no detector false positive.
+SCAN=$(incidents_where exercise "$DRILL" taxonomy attack.other)
+[[ -n $SCAN ]] || fail "no drill scan incident"
+ctl reject "$SCAN" --why "đã biết: đội diễn tập" >/dev/null || fail "reject drill incident"
+[[ $(rc HGET "canh:incident:$SCAN" state) == rejected && $(rc HLEN canh:suppressions) == 0 &&
+    -z $(rc HGET canh:false_positives rejected:portscan) ]] ||
+    fail "a drill rejection suppressed findings: $(rc HGETALL canh:suppressions)"
+pass "rejecting a drill incident suppresses nothing"
+
 # --- 3. periodic statistics -----------------------------------------------------------
 ctl resolve "$DEF" >/dev/null || fail "resolve drill incident"
 ctl ack "$REAL" >/dev/null || fail "ack real"
@@ -185,14 +195,15 @@ month=$(date +%Y-%m)
 archived() { grep -qF "\"$1\"" "$T/archive/incidents-$month.jsonl" 2>/dev/null; }
 wait_until 60 "the drill incident archived" archived "$DEF"
 wait_until 60 "the real incident archived" archived "$REAL"
+wait_until 60 "the rejected drill incident archived" archived "$SCAN"
 "$CANH_BIN/canh-report" --archive "$T/archive" --period "$month" --format json --output - >"$T/period.json" ||
     fail "canh-report"
-jq -e '.totals.incidents == 1 and .drills.held == 1 and .drills.incidents == 1
+jq -e '.totals.incidents == 1 and .totals.false_positives == 0 and .drills.held == 1 and .drills.incidents == 2
     and (.by_taxonomy | map(select(.code == "attack.defacement")) | .[0].count // 0) == 0' \
     "$T/period.json" >/dev/null || fail "periodic figures: $(jq -c '{totals, drills}' "$T/period.json")"
 "$CANH_BIN/canh-report" --archive "$T/archive" --period "$month" --format md --output - >"$T/period.md"
 expect_contains "$T/period.md" "Drills held (their incidents not counted): 1"
-pass "canh-report: the drill is out of the period's figures, counted as one drill held"
+pass "canh-report: the drill (resolved and rejected) is out of the figures and false positives, one drill held"
 
 # --- 4. after-action report -------------------------------------------------------------
 delivered_to_report() { rc XRANGE "canh:log:$DEF" - + | grep -q report_drafted; }
