@@ -138,6 +138,7 @@ void enrich_event(struct enrich *e, struct evt *ev)
     ev->flow_id = event_flow_id(ev->finding_id);
     ev->in_iface = cfg->interface[0] ? cfg->interface : NULL;
     ev->rules_rev = e->rules_rev;
+    ev->exercise = e->exercise;
     /* Seed 0, the spec's default, so ids match other tools' out of the box. */
     if (!ev->has_src || !ev->has_dst ||
         community_id_v1(0, &ev->src, ev->src_port, &ev->dst, ev->dest_port, ev->proto,

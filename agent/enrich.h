@@ -22,6 +22,7 @@ struct enrich {
     char boot_id[17]; /* 16 hex digits (64 random bits), new every start */
     uint64_t seq;     /* events emitted since start */
     uint32_t rules_rev;
+    const char *exercise; /* a drill replay's id (canh.exercise), NULL: real */
 };
 
 /* Opens the MMDB when configured; a missing or unreadable DB is one

@@ -19,6 +19,7 @@
 
 #include "agent/capture.h"
 #include "agent/check/check.h"
+#include "agent/drill_replay.h"
 #include "agent/evidence.h"
 #include "agent/output/heartbeat.h"
 #include "agent/output/output.h"
@@ -51,6 +52,10 @@ static void usage(FILE *to)
                 "      --rules DIR      rules directory (overrides [agent] rules_dir)\n"
                 "      --assets FILE    assets.conf (overrides [agent] assets)\n"
                 "      --name NAME      agent name (overrides [agent] name)\n"
+                "      --drill-replay CAPTURE --exercise ID\n"
+                "                       table-top drill: replay CAPTURE as happening now to\n"
+                "                       the assets of assets.conf, every event tagged with the\n"
+                "                       drill ID, to [output] redis_url (docs/drills.md)\n"
                 "      --check          validate config, assets and rules, then exit 0 or 2\n"
                 "  -v, --verbose        debug logging;  -q, --quiet: errors only\n"
                 "  -V, --version        print the version\n");
@@ -137,6 +142,8 @@ int main(int argc, char **argv)
                                              {"name", required_argument, NULL, 'N'},
                                              {"check", no_argument, NULL, 'C'},
                                              {"instance", required_argument, NULL, 'I'},
+                                             {"drill-replay", required_argument, NULL, 'D'},
+                                             {"exercise", required_argument, NULL, 'X'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"quiet", no_argument, NULL, 'q'},
                                              {"version", no_argument, NULL, 'V'},
@@ -147,7 +154,8 @@ int main(int argc, char **argv)
                                              {"debug-rate", required_argument, NULL, 'T'},
                                              {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *read_file = NULL, *interface = NULL, *rules_dir = NULL,
-               *assets_file = NULL, *name = NULL, *instance = NULL;
+               *assets_file = NULL, *name = NULL, *instance = NULL, *exercise = NULL;
+    bool drill = false;
     const char *output_specs[MAX_OUTPUT_SPECS];
     size_t n_outputs = 0;
     int check_only = 0, verbosity = 0, opt;
@@ -186,6 +194,13 @@ int main(int argc, char **argv)
         case 'I':
             instance = optarg;
             break;
+        case 'D':
+            read_file = optarg;
+            drill = true;
+            break;
+        case 'X':
+            exercise = optarg;
+            break;
         case 'C':
             check_only = 1;
             break;
@@ -216,6 +231,17 @@ int main(int argc, char **argv)
     if (optind < argc) {
         log_err("unexpected argument '%s'", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+
+    if (drill != (exercise != NULL)) {
+        log_err("--drill-replay CAPTURE and --exercise ID go together (docs/drills.md)");
+        return 2;
+    }
+    if (exercise && !event_exercise_valid(exercise)) {
+        log_err("--exercise %s: a drill id is 1-%d characters of [A-Za-z0-9._-] (canh-ctl drill "
+                "list)",
+                exercise, EVENT_EXERCISE_MAX);
         return 2;
     }
 
@@ -268,6 +294,17 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* A drill is rehearsed on the real reporting chain: its events go to the
+     * configured Redis unless --output says otherwise. */
+    if (drill && n_outputs == 0) {
+        if (!cfg.redis_url[0]) {
+            log_err("--drill-replay: [output] redis_url is not set; give it (or --output) so the "
+                    "drill reaches the collector");
+            agent_config_free(&cfg);
+            return 2;
+        }
+        output_specs[n_outputs++] = "redis";
+    }
     /* A replay has no capture interface: its events carry no in_iface. */
     if (read_file)
         cfg.interface[0] = '\0';
@@ -286,6 +323,7 @@ int main(int argc, char **argv)
     struct metrics_http *metrics = NULL;
     struct evidence *evidence = NULL;
     struct notify *notify = NULL;
+    struct drill_replay *drill_replay = NULL;
     struct output *outs[MAX_OUTPUT_SPECS], *redis_outs[MAX_OUTPUT_SPECS];
     size_t n_outs = 0, n_redis = 0;
     int status = 0;
@@ -299,6 +337,16 @@ int main(int argc, char **argv)
         .filter = cfg.filter,
         .fanout = cfg.fanout_group && !read_file ? &cfg : NULL,
     };
+    if (drill) {
+        drill_replay =
+            drill_replay_new(read_file, pipeline_assets(pl), units_now_us(), why, sizeof(why));
+        if (!drill_replay) {
+            log_err("%s", why);
+            status = 2;
+            goto out;
+        }
+        pipeline_set_exercise(pl, exercise);
+    }
     int rc = capture_open(&cap, &copts);
     if (rc < 0) {
         log_err("%s", cap.errbuf);
@@ -363,6 +411,7 @@ int main(int argc, char **argv)
         .drain_timeout_us = drain_us,
         .debug_events = debug_events,
         .debug_rate = debug_rate,
+        .drill = drill_replay,
     };
     if (runloop_set_extras(rl, &extras) < 0) {
         log_err("out of memory");
@@ -373,6 +422,9 @@ int main(int argc, char **argv)
     notify_ready(notify, why);
     status = runloop_run(rl);
     log_summary(pl, cap.source);
+    if (drill_replay)
+        log_info("drill %s: %llu frames played against this agency's assets", exercise,
+                 (unsigned long long)drill_replay_rewritten(drill_replay));
     for (size_t i = 0; i < n_redis; i++) {
         json_t *st = json_object();
         redis_outs[i]->stats(redis_outs[i], st);
@@ -387,6 +439,7 @@ int main(int argc, char **argv)
     }
 out:
     runloop_free(rl);
+    drill_replay_free(drill_replay);
     pipeline_set_evidence(pl, NULL);
     evidence_free(evidence);
     metrics_http_free(metrics);

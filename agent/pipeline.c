@@ -271,6 +271,11 @@ void pipeline_finish(struct pipeline *pl, uint64_t now_us)
     pipeline_flush(pl);
 }
 
+void pipeline_set_exercise(struct pipeline *pl, const char *id)
+{
+    pl->enrich.exercise = id;
+}
+
 void pipeline_set_evidence(struct pipeline *pl, struct evidence *e)
 {
     pl->evidence = e;

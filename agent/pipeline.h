@@ -76,6 +76,10 @@ void pipeline_emit(struct pipeline *pl, struct evt *ev);
  * look it up at each emission rather than keeping it. */
 struct rule *pipeline_rule(struct pipeline *pl, const char *detector, const char *name);
 
+/* Every event carries canh.exercise = id (a drill replay, agent/drill_replay.h);
+ * id must outlive the pipeline. */
+void pipeline_set_exercise(struct pipeline *pl, const char *id);
+
 void pipeline_free(struct pipeline *pl);
 
 #endif

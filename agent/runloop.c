@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/check/check.h"
+#include "agent/drill_replay.h"
 #include "agent/sys/debug_source.h"
 #include "agent/sys/health.h"
 #include "agent/sys/notify.h"
@@ -49,6 +50,11 @@ static uint64_t mono_us(void)
 static int on_frame(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame)
 {
     struct runloop *rl = ctx;
+    struct pcap_pkthdr drill_h;
+    if (rl->x.drill) {
+        frame = drill_replay_frame(rl->x.drill, rl->cap->dlt, h, frame, &drill_h);
+        h = &drill_h;
+    }
     pipeline_frame(rl->pl, rl->cap->dlt, h, frame);
     return 0;
 }

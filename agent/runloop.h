@@ -20,6 +20,7 @@ struct health;
 struct check;
 struct notify;
 struct heartbeat;
+struct drill_replay;
 
 struct runloop *runloop_new(struct event_base *base, struct capture *cap, struct pipeline *pl,
                             const struct agent_config *cfg);
@@ -37,6 +38,8 @@ struct runloop_extras {
      * an offline run ends after the last. */
     uint64_t debug_events;
     uint64_t debug_rate;
+    /* A table-top drill: every frame is rewritten first (agent/drill_replay.h). */
+    struct drill_replay *drill;
 };
 /* -1 when the synthetic event source cannot be made (out of memory). */
 int runloop_set_extras(struct runloop *rl, const struct runloop_extras *x);

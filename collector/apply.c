@@ -19,6 +19,7 @@
 #include <sys/random.h>
 
 #include "collector/consume_internal.h"
+#include "collector/drills.h"
 #include "collector/ingest.h"
 #include "collector/pool.h"
 #include "collector/process.h"
@@ -873,6 +874,7 @@ void consume_take_entry(struct collector *c, const char *stream, const redisRepl
     if (vet == 1 && (c->stats.clamped_times & (c->stats.clamped_times - 1)) == 0)
         log_warn("%s %s: %s (%" PRIu64 " clamped so far)", stream, id, j->reason,
                  c->stats.clamped_times);
+    drills_tag_event(c->drills, &j->ev);
     process_event_keys(&j->ev, &j->ld, j->src_key, sizeof(j->src_key));
     consume_job_load(j);
 }

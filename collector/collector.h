@@ -23,6 +23,7 @@
 
 struct archive;
 struct consume;
+struct drills;
 struct escalate;
 struct report_due;
 
@@ -59,6 +60,7 @@ struct collector {
     struct escalate *esc;
     struct report_due *reports; /* initial and final report drafts (report_due.h) */
     struct archive *archive;    /* closed incidents to [archive] dir */
+    struct drills *drills;      /* the drills, judging events (drills.h) */
     struct collector_stats stats;
     struct consume *rd; /* the reading state, consume_internal.h */
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "collector/consume_internal.h"
+#include "collector/drills.h"
 #include "collector/escalate.h"
 #include "collector/report_due.h"
 #include "collector/store.h"
@@ -286,6 +287,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (!c->rd->stopping) {
         report_due_tick(c->reports);
         archive_tick(c->archive);
+        drills_tick(c->drills);
     }
 }
 
@@ -311,6 +313,7 @@ static void on_lost(void *owner)
     consume_known_clear(c->rd);
     escalate_session_lost(c->esc);
     archive_session_lost(c->archive);
+    drills_session_lost(c->drills);
 }
 
 int collector_init(struct collector *c, const struct collector_config *cfg, struct event_base *base)
@@ -344,7 +347,8 @@ int collector_init(struct collector *c, const struct collector_config *cfg, stru
     c->esc = escalate_new(cfg, base, c->link);
     c->reports = report_due_new(cfg, c->link);
     c->archive = archive_new(cfg, c->link);
-    if (!c->esc || !c->reports || !c->archive)
+    c->drills = drills_new(c->link);
+    if (!c->esc || !c->reports || !c->archive || !c->drills)
         goto err;
     return 0;
 err:
@@ -399,6 +403,8 @@ void collector_free(struct collector *c)
     c->reports = NULL;
     archive_free(c->archive);
     c->archive = NULL;
+    drills_free(c->drills);
+    c->drills = NULL;
     if (c->rd) {
         free(c->rd->streams);
         free(c->rd->own_from);

@@ -92,8 +92,14 @@ static void copy(char *dst, size_t size, const char *src)
 
 void incident_key_for_event(const struct in_event *ev, char *buf, size_t len)
 {
-    snprintf(buf, len, "f|%s|%s|%s|%s", ev->taxonomy->code, ev->src_ip ? ev->src_ip : "*",
-             ev->agency, ev->asset_name);
+    int n = snprintf(buf, len, "f|%s|%s|%s|%s", ev->taxonomy->code, ev->src_ip ? ev->src_ip : "*",
+                     ev->agency, ev->asset_name);
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (ev->exercise)
+        snprintf(buf + n, len - (size_t)n, "|x:%s", ev->exercise);
+    else if (ev->drill_breach)
+        snprintf(buf + n, len - (size_t)n, "|breach:%s", ev->drill_breach);
 }
 
 void incident_new_id(uint64_t now_us, uint32_t random, char *buf, size_t len)
@@ -242,9 +248,23 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
     incident_list_add(inc->event_ids, sizeof(inc->event_ids), ev->id, ',', cap);
     if (ev->pcap_file)
         incident_list_add(inc->pcaps, sizeof(inc->pcaps), ev->pcap_file, ',', INCIDENT_LIST_ITEMS);
+    if (ev->exercise && !inc->exercise[0])
+        copy(inc->exercise, sizeof(inc->exercise), ev->exercise);
+    if (ev->drill_breach && !inc->drill_breach[0])
+        copy(inc->drill_breach, sizeof(inc->drill_breach), ev->drill_breach);
     if (inc->type == INCIDENT_FINDING) {
         summarise(inc, ev);
         keep_evidence(inc, ev);
+        if (inc->drill_breach[0]) {
+            char kept[sizeof(inc->summary)];
+            copy(kept, sizeof(kept), inc->summary);
+            copy(inc->summary, sizeof(inc->summary), "VƯỢT PHẠM VI DIỄN TẬP ");
+            size_t used = strlen(inc->summary);
+            snprintf(inc->summary + used, sizeof(inc->summary) - used,
+                     "%s (drill scope breach): ", inc->drill_breach);
+            used = strlen(inc->summary);
+            copy(inc->summary + used, sizeof(inc->summary) - used, kept);
+        }
     }
 }
 
@@ -296,6 +316,8 @@ int incident_from_fields(struct incident *inc, const char *const *fields, const 
         STR(evidence)
         STR(pcaps)
         STR(consequences)
+        STR(exercise)
+        STR(drill_breach)
 #undef STR
         if (strcmp(f, "type") == 0) {
             for (int t = 0; t < 5; t++)
@@ -398,6 +420,10 @@ void incident_to_fields(const struct incident *inc,
     add(user, "summary", inc->summary);
     add(user, "evidence", inc->evidence[0] ? inc->evidence : "{}");
     add(user, "pcaps", inc->pcaps);
+    if (inc->exercise[0])
+        add(user, "exercise", inc->exercise);
+    if (inc->drill_breach[0])
+        add(user, "drill_breach", inc->drill_breach);
 #undef U64
 }
 
@@ -466,5 +492,9 @@ json_t *incident_to_json(const struct incident *inc)
     json_t *ev = json_loads(inc->evidence[0] ? inc->evidence : "{}", 0, NULL);
     json_object_set_new(o, "evidence", ev ? ev : json_object());
     json_object_set_new(o, "pcaps", list_json(inc->pcaps, ','));
+    if (inc->exercise[0])
+        json_object_set_new(o, "exercise", json_string(inc->exercise));
+    if (inc->drill_breach[0])
+        json_object_set_new(o, "drill_breach", json_string(inc->drill_breach));
     return o;
 }

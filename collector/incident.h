@@ -98,6 +98,11 @@ struct incident {
     /* Packet evidence files of its findings, on their agents
      * ("evidence/<finding id>.pcap" in the agent's state directory). */
     char pcaps[INCIDENT_LIST_ITEMS * 160];
+    /* Drills (docs/drills.md): the drill it belongs to ("" real), or the
+     * drill whose red team went outside its scope or window (a real
+     * incident, "vượt phạm vi diễn tập"). */
+    char exercise[EVENT_EXERCISE_MAX + 1];
+    char drill_breach[EVENT_EXERCISE_MAX + 1];
 };
 
 /* An operator has taken it (acknowledged or confirmed) or opened it by
@@ -118,7 +123,9 @@ bool incident_list_add(char *list, size_t size, const char *item, char sep, size
 size_t incident_list_count(const char *list, char sep);
 
 /* ---- keys and ids --------------------------------------------------- */
-/* "f|<taxonomy>|<source or *>|<agency>|<asset>" */
+/* "f|<taxonomy>|<source or *>|<agency>|<asset>", and "|x:<drill>" for a
+ * drill's event (drill traffic never joins a real incident), "|breach:<drill>"
+ * for a red-team source out of its drill's scope. */
 void incident_key_for_event(const struct in_event *ev, char *buf, size_t len);
 /* "20261123-081614-3fa2c1d7": wall time plus 32 random bits. */
 void incident_new_id(uint64_t now_us, uint32_t random, char *buf, size_t len);

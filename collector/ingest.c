@@ -182,6 +182,13 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
     ev->pcap_file = json_string_value(json_object_get(json_object_get(c, "pcap"), "file"));
     if (ev->pcap_file && (strchr(ev->pcap_file, ',') || strlen(ev->pcap_file) >= 160))
         ev->pcap_file = NULL;
+    json_t *exercise = json_object_get(c, "exercise");
+    if (exercise) {
+        ev->exercise = json_string_value(exercise);
+        if (!ev->exercise || !event_exercise_valid(ev->exercise))
+            return refuse(reason, rlen, "canh.exercise is not a drill id (1-%d of [A-Za-z0-9._-])",
+                          EVENT_EXERCISE_MAX);
+    }
     return 0;
 }
 

@@ -46,6 +46,12 @@ struct in_event {
     json_t *counters; /* borrowed from root, may be NULL */
     json_t *evidence;
     const char *pcap_file; /* canh.pcap.file on the agent (agent/evidence.h), NULL if none */
+    /* canh.exercise: the drill it belongs to (a drill replay names it; the
+     * collector's live drills set it, collector/drill.h), NULL: real. */
+    const char *exercise;
+    /* A red-team source outside its drill's scope or window (collector/drill.h):
+     * the drill id, and the event is raised as a real high-severity incident. */
+    const char *drill_breach;
 };
 
 struct in_heartbeat {

@@ -16,7 +16,8 @@ void process_event_keys(const struct in_event *ev, struct process_load *ld, char
     incident_key_for_event(ev, ld->keys[LOAD_PRIMARY], sizeof(ld->keys[0]));
     ld->n = 1;
     src_key[0] = '\0';
-    if (!ev->src_ip)
+    /* A drill's events are not correlated with real traffic (docs/drills.md). */
+    if (!ev->src_ip || ev->exercise)
         return;
     corr_combined_key(ev->src_ip, ev->agency, ld->keys[LOAD_COMBINED], sizeof(ld->keys[0]));
     corr_province_key(ev->src_ip, ld->keys[LOAD_PROVINCE], sizeof(ld->keys[0]));
@@ -569,7 +570,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
     char linked_into[2 * INCIDENT_ID_LEN + 32] = "";
     struct store_ops links;
     store_ops_init(&links);
-    if (ev->src_ip) {
+    if (ev->src_ip && !ev->exercise) {
         char src_key[128], ver[24];
         struct corr_state *st = corr_state_new();
         if (!st) {

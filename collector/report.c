@@ -327,6 +327,10 @@ json_t *report_build(const struct report_input *in)
     const struct incident *inc = in->inc;
     char buf[64];
     json_t *r = json_object();
+    if (inc->exercise[0])
+        json_object_set_new(
+            r, "drill",
+            json_pack("{s:s,s:s}", "watermark", REPORT_DRILL_WATERMARK, "exercise", inc->exercise));
     json_object_set_new(r, "form", json_string(kind_names[in->kind]));
     json_object_set_new(r, "title", json_string(kind_titles[in->kind]));
     json_object_set_new(r, "legal_basis",

@@ -29,6 +29,9 @@
 #include "collector/sinks/sink.h"
 
 #define REPORT_TO_FILL "[cần Đội ứng cứu sự cố bổ sung]"
+/* A drill's drafts (docs/drills.md) carry it first, in the JSON ("drill")
+ * and at the top and bottom of the Markdown. */
+#define REPORT_DRILL_WATERMARK "DIỄN TẬP — KHÔNG GỬI"
 
 enum report_kind { REPORT_NOTIFICATION, REPORT_INITIAL, REPORT_FINAL, REPORT_KIND_COUNT };
 

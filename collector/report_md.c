@@ -163,6 +163,10 @@ char *report_markdown_of(const json_t *r)
     if (!f)
         return NULL;
     const json_t *d = json_object_get(r, "deadline");
+    const json_t *drill = json_object_get(r, "drill");
+    if (drill)
+        fprintf(f, "> **%s** — diễn tập %s (drill: not to be sent)\n\n", str(drill, "watermark"),
+                str(drill, "exercise"));
     fprintf(f, "# %s — DỰ THẢO\n\n", str(r, "title"));
     fprintf(f,
             "_Căn cứ %s. Bản dự thảo do canh lập từ dữ liệu giám sát và nhật ký xử lý; Đội "
@@ -183,6 +187,8 @@ char *report_markdown_of(const json_t *r)
     evidence_section(f, r);
     lifecycle_section(f, r);
     final_section(f, r);
+    if (drill)
+        fprintf(f, "\n> **%s** — diễn tập %s\n", str(drill, "watermark"), str(drill, "exercise"));
     if (fclose(f) != 0) {
         free(text);
         return NULL;

@@ -399,6 +399,9 @@ static bool taxonomy_matches(const char *prefixes, const char *code)
 bool route_takes(const struct collector_config *cfg, const struct route *r,
                  const struct incident *inc)
 {
+    /* A drill's incidents reach only the drill routes (docs/drills.md). */
+    if (inc->exercise[0] && !r->exercise)
+        return false;
     if (inc->severity < r->min_severity || inc->severity > r->max_severity)
         return false;
     if (r->classes && !(r->classes & (1u << route_incident_class(inc))))

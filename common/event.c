@@ -1,6 +1,7 @@
 /* event.c — see event.h. */
 #include "common/event.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -219,6 +220,19 @@ json_t *evt_to_json(const struct evt *ev)
         json_object_set_new(evidence, "consequence",
                             json_string(consequence_name(ev->consequence)));
     json_object_set_new(c, "evidence", evidence);
+    if (ev->exercise)
+        json_object_set_new(c, "exercise", json_string(ev->exercise));
     json_object_set_new(root, "canh", c);
     return root;
+}
+
+bool event_exercise_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > EVENT_EXERCISE_MAX)
+        return false;
+    for (; *id; id++)
+        if (!isalnum((unsigned char)*id) && !strchr("._-", *id))
+            return false;
+    return true;
 }

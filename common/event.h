@@ -74,7 +74,13 @@ struct evt {
     const char *in_iface;         /* capture interface; NULL for a replay */
     uint32_t rules_rev;           /* EVE alert.rev: of the rules version */
     char community_id[32];        /* Community ID v1 of the main flow, "" without one */
+    const char *exercise;         /* drill id (canh.exercise) of a drill replay; NULL: real */
 };
+
+/* A drill id (canh.exercise, docs/drills.md): 1 to EVENT_EXERCISE_MAX
+ * characters of [A-Za-z0-9._-], so it fits Redis keys and file names. */
+#define EVENT_EXERCISE_MAX 63
+bool event_exercise_valid(const char *id);
 
 /* EVE identity of a finding (docs/event.md): flow_id from the finding id,
  * so new, update and end of one finding share it; signature_id from the

@@ -4,6 +4,7 @@
  *   canh-ctl report sent ID --kind initial|final [--number N]
  *   canh-ctl open --agency A --taxonomy CODE --summary TEXT [--target ADDR]
  *   canh-ctl show ID | suppressions
+ *   canh-ctl drill create|list|end|report ...   (tools/ctl_drill.c)
  *
  * Each action is one Lua script of common/ctl_scripts.c run with EVAL: the
  * transition is checked and applied, logged in canh:log:<id> and announced
@@ -35,6 +36,7 @@
 #include "common/taxonomy.h"
 #include "common/units.h"
 #include "common/values.h"
+#include "tools/ctl_drill.h"
 
 enum { EXIT_REDIS = 1, EXIT_USAGE = 2, EXIT_UNKNOWN = 3, EXIT_STATE = 4, EXIT_PERM = 5 };
 
@@ -65,6 +67,12 @@ static void usage(FILE *out)
             "                               an incident reported by people\n"
             "  show ID                      the incident, its log, events and evidence\n"
             "  suppressions                 findings suppressed by rejected incidents\n"
+            "  drill create --name N [--from TIME] --until TIME|--for DUR\n"
+            "               [--target ASSET|AGENCY]... [--red-team PREFIX]... [--scenario TEXT]\n"
+            "                               a drill (docs/drills.md); prints its id\n"
+            "  drill list                   the drills\n"
+            "  drill end ID                 close the window now\n"
+            "  drill report ID              the after-action report (Markdown; -j JSON)\n"
             "options:\n"
             "  -r, --redis URL              redis://[user[:password]@]host[:port], unix:/path or\n"
             "                               sentinel://host:port,.../master\n"
@@ -97,6 +105,16 @@ static bool valid_id(const char *id)
         if (!isalnum((unsigned char)*p) && *p != '-')
             return false;
     return true;
+}
+
+/* item appended to a comma list (repeatable options); -1 when full. */
+static int append_item(char *list, size_t size, const char *item)
+{
+    size_t used = strlen(list);
+    if (used + strlen(item) + 2 > size)
+        return -1;
+    snprintf(list + used, size - used, "%s%s", used ? "," : "", item);
+    return 0;
 }
 
 static bool valid_operator(const char *name)
@@ -408,6 +426,12 @@ int main(int argc, char **argv)
         {"taxonomy", required_argument, NULL, 't'},
         {"summary", required_argument, NULL, 's'},
         {"target", required_argument, NULL, 'T'},
+        {"name", required_argument, NULL, 'N'},
+        {"from", required_argument, NULL, 'F'},
+        {"until", required_argument, NULL, 'u'},
+        {"for", required_argument, NULL, 'D'},
+        {"red-team", required_argument, NULL, 'B'},
+        {"scenario", required_argument, NULL, 'Z'},
         {"severity", required_argument, NULL, 'S'},
         {"kind", required_argument, NULL, 'k'},
         {"number", required_argument, NULL, 'n'},
@@ -417,6 +441,8 @@ int main(int argc, char **argv)
         {0},
     };
     struct options o = {0};
+    struct drill_opts d = {0};
+    static char drill_targets[4200], drill_red_team[2200];
     int ch;
     while ((ch = getopt_long(argc, argv, "r:o:jVh", longopts, NULL)) != -1) {
         switch (ch) {
@@ -449,6 +475,29 @@ int main(int argc, char **argv)
             break;
         case 'T':
             o.target = optarg;
+            if (append_item(drill_targets, sizeof(drill_targets), optarg) < 0)
+                return usage_error("%s", "too many --target");
+            d.targets = drill_targets;
+            break;
+        case 'N':
+            d.name = optarg;
+            break;
+        case 'F':
+            d.from = optarg;
+            break;
+        case 'u':
+            d.until = optarg;
+            break;
+        case 'D':
+            d.duration = optarg;
+            break;
+        case 'B':
+            if (append_item(drill_red_team, sizeof(drill_red_team), optarg) < 0)
+                return usage_error("%s", "too many --red-team");
+            d.red_team = drill_red_team;
+            break;
+        case 'Z':
+            d.scenario = optarg;
             break;
         case 'S':
             o.severity = optarg;
@@ -479,6 +528,19 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind++];
     int nargs = argc - optind;
     char **args = argv + optind;
+    if (strcmp(cmd, "drill") == 0) {
+        d.json = o.json;
+        d.operator_name = o.operator_name ? o.operator_name : getenv("CANH_OPERATOR");
+        int rc = ctl_drill_check(&d, nargs, args);
+        if (rc)
+            return rc;
+        redisContext *r = connect_redis(&o);
+        if (!r)
+            return EXIT_REDIS;
+        rc = ctl_drill_run(r, &d, nargs, args);
+        redisFree(r);
+        return rc;
+    }
 
     const struct ctl_action *act = ctl_action_find(cmd);
     bool is_show = strcmp(cmd, "show") == 0, is_open = strcmp(cmd, "open") == 0;

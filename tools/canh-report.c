@@ -347,6 +347,7 @@ struct figures {
     uint64_t by_severity[5];
     uint64_t by_level[6]; /* 0 unknown, 1..5 */
     struct tally by_class, by_agency, fp_by_rule, sources, countries, sensor_silent, sensor_drops;
+    struct tally drills; /* incidents per drill id: drills held, kept out of the figures */
     uint64_t ack_n, resolve_n;
     double ack_s, resolve_s;
     json_t *serious; /* array */
@@ -401,6 +402,12 @@ static void count_record(struct figures *f, const struct period *p, const json_t
                          const json_t *inc, const struct scope *scope)
 {
     const char *kinds = field(inc, "kinds");
+    /* A drill's incidents (docs/drills.md) are no incidents of the period:
+     * only the drills held are counted. */
+    if (*field(inc, "exercise")) {
+        tally_add(&f->drills, field(inc, "exercise"), 1);
+        return;
+    }
     if (sensor_fault(inc)) {
         f->sensor_faults++;
         /* Silent periods (fault.link of the collector, link_silent of the
@@ -722,6 +729,13 @@ int main(int argc, char **argv)
     if (o.mmdb && !f.countries.n)
         countries_from_mmdb(&f, o.mmdb, o.top);
     json_t *report = report_json(&f, &period, o.scope, o.top);
+    uint64_t drill_incidents = 0;
+    for (size_t i = 0; i < f.drills.n; i++)
+        drill_incidents += f.drills.counts[i];
+    json_object_set_new(report, "drills",
+                        json_pack("{s:I,s:I,s:o}", "held", (json_int_t)f.drills.n, "incidents",
+                                  (json_int_t)drill_incidents, "by_drill",
+                                  tally_json(&f.drills, "drill", 0, false)));
     char slug[128];
     slug_agency(scope.kind == SCOPE_PROVINCE ? "province" : o.scope, slug, sizeof(slug));
     const char *ext[3] = {"md", "json", "csv"};

@@ -34,8 +34,14 @@ void report_write_md(FILE *out, const json_t *r)
             (long long)json_integer_value(json_object_get(t, "incidents")));
     fprintf(out, "- Cảnh báo sai / False positives: %lld\n",
             (long long)json_integer_value(json_object_get(t, "false_positives")));
-    fprintf(out, "- Sự cố của cảm biến (không tính) / Sensor faults (not counted): %lld\n\n",
+    fprintf(out, "- Sự cố của cảm biến (không tính) / Sensor faults (not counted): %lld\n",
             (long long)json_integer_value(json_object_get(t, "sensor_faults")));
+    const json_t *drills = json_object_get(r, "drills");
+    fprintf(out,
+            "- Diễn tập đã tổ chức (sự cố diễn tập không tính) / Drills held (their incidents not "
+            "counted): %lld (%lld sự cố / incidents)\n\n",
+            (long long)json_integer_value(json_object_get(drills, "held")),
+            (long long)json_integer_value(json_object_get(drills, "incidents")));
     size_t i;
     json_t *row;
     fprintf(out,
@@ -150,6 +156,10 @@ void report_write_csv(FILE *out, const json_t *r)
     size_t i;
     json_object_foreach(json_object_get(r, "totals"), key, v)
         csv_row(out, "total", key, (long long)json_integer_value(v));
+    const json_t *drills = json_object_get(r, "drills");
+    csv_row(out, "drills", "held", (long long)json_integer_value(json_object_get(drills, "held")));
+    csv_row(out, "drills", "incidents",
+            (long long)json_integer_value(json_object_get(drills, "incidents")));
     json_array_foreach(json_object_get(r, "by_taxonomy"), i, row)
         csv_row(out, "taxonomy", str(row, "code"),
                 (long long)json_integer_value(json_object_get(row, "count")));

@@ -25,7 +25,8 @@ static const struct redis_acl_selector collector[] = {
      LIST("~canh:incidents", "~canh:incidents:*", "~canh:incident:*", "~canh:ikeys", "~canh:open",
           "~canh:escalations", "~canh:escalation:*", "~canh:ratelimit:*", "~canh:deadletter",
           "~canh:agents", "~canh:agent_seen", "~canh:src:*", "~canh:seen:*", "~canh:log:*",
-          "~canh:suppressions", "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
+          "~canh:suppressions", "~canh:false_positives", "~canh:report_queue", "~canh:reports",
+          "~canh:drills")},
     /* A script whose KEYS span both sets (an event's write acknowledges the
      * agent's stream and writes incidents in one script) is checked against
      * this selector; its commands are still checked one by one. */
@@ -45,11 +46,11 @@ static const struct redis_acl_selector tail[] = {
 };
 
 static const struct redis_acl_selector ctl[] = {
-    {LIST(LINK_COMMANDS, "eval", "exists", "hget", "hgetall", "hset", "hdel", "hincrby", "zadd",
-          "zrem", "xadd", "xrange"),
+    {LIST(LINK_COMMANDS, "eval", "exists", "hget", "hgetall", "hset", "hsetnx", "hdel", "hincrby",
+          "zadd", "zrem", "xadd", "xrange"),
      LIST("~canh:incident:*", "~canh:log:*", "~canh:incidents", "~canh:incidents:*", "~canh:ikeys",
           "~canh:open", "~canh:escalations", "~canh:escalation:*", "~canh:suppressions",
-          "~canh:false_positives", "~canh:report_queue", "~canh:reports")},
+          "~canh:false_positives", "~canh:report_queue", "~canh:reports", "~canh:drills")},
 };
 
 /* The agent template: AGENT is replaced by each agent's name; its
