@@ -284,6 +284,14 @@ static bool show_incident(const struct options *o, uint64_t entry_ms, const char
                  strcmp(type, "province") == 0 ? "toàn tỉnh" : type);
     if (strcmp(str_at(inc, "class", NULL), "serious_candidate") == 0)
         strncat(detail, " [nghiêm trọng?]", sizeof(detail) - strlen(detail) - 1);
+    /* A drill's incidents are marked so nobody reports them; a breach of
+     * a drill's scope is a real incident and says which drill. */
+    if (*str_at(inc, "exercise", NULL))
+        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), " [DIỄN TẬP %s]",
+                 str_at(inc, "exercise", NULL));
+    else if (*str_at(inc, "drill_breach", NULL))
+        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                 " [vượt phạm vi diễn tập %s]", str_at(inc, "drill_breach", NULL));
     /* What the entry is about: the operator's words, what changed, or the
      * incident's summary. */
     char info[1024];

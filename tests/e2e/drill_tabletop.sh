@@ -163,6 +163,14 @@ for id in $(incidents_where exercise "$DRILL"); do
 done
 pass "drill incidents reach only the drill webhook; the real one reaches the SOC webhook"
 
+# What the operator reads: canh-tail marks the drill's incidents, not the real one.
+N=$(rc XLEN canh:incidents)
+timeout 60 "$CANH_BIN/canh-tail" -r "unix:$SOCK" --since all -n "$N" --no-color -w >"$T/tail.txt" 2>&1 ||
+    fail "canh-tail: $(tail -3 "$T/tail.txt")"
+grep -qF "[DIỄN TẬP $DRILL]" "$T/tail.txt" || fail "canh-tail does not mark the drill: $(head -5 "$T/tail.txt")"
+if grep -F "$REAL" "$T/tail.txt" | grep -qF "DIỄN TẬP"; then fail "canh-tail marks the real incident as a drill"; fi
+pass "canh-tail marks the drill's incidents [DIỄN TẬP $DRILL], not the real one"
+
 # --- 2. watermarked drafts ----------------------------------------------------------
 DEF=$(incidents_where exercise "$DRILL" taxonomy attack.defacement)
 [[ -n $DEF ]] || fail "no drill defacement incident"
