@@ -645,6 +645,48 @@ START_TEST(outward_quiet_spray_or_answers_are_no_flood)
 }
 END_TEST
 
+/* An inside host's ping flood of an outside target that answers: the
+ * echo replies answer its own requests, so the one finding is the
+ * outward one.  Echo replies it never asked for (a Smurf reflection) are
+ * still an icmp_flood against it. */
+START_TEST(echo_replies_to_own_pings_are_no_flood)
+{
+    struct harness h;
+    h_start(&h, NULL);
+    for (int i = 0; i < 1600; i++) {
+        uint64_t t = SPREAD(T0, 4 * SEC, 1600, i);
+        struct pkt q = mk(t, VICTIM, ATTACKER, PROTO_ICMP, 0, 0, 0, 98);
+        struct pkt a = mk(t + 300, ATTACKER, VICTIM, PROTO_ICMP, 0, 0, 0, 98);
+        a.icmp_type = 0;
+        h_packet(&h, &q);
+        h_packet(&h, &a);
+    }
+    flood_detector.flush(h.det, T0 + 6 * SEC);
+    ck_assert_int_eq(h_count(&h, NULL, "new"), 1);
+    const struct seen *s = h_first(&h, "icmp_flood", "new");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s->taxonomy, "attack.malware");
+    ck_assert_str_eq(s->src, VICTIM);
+    h_stop(&h);
+
+    h_start(&h, NULL);
+    for (int i = 0; i < 1600; i++) {
+        char src[ADDR_STRLEN];
+        v4_of(0xCB007100u + (uint32_t)(i % 200), src); /* 203.0.113.0/24 */
+        struct pkt a = mk(SPREAD(T0, 4 * SEC, 1600, i), src, VICTIM, PROTO_ICMP, 0, 0, 0, 98);
+        a.icmp_type = 0;
+        h_packet(&h, &a);
+    }
+    flood_detector.flush(h.det, T0 + 6 * SEC);
+    ck_assert_int_eq(h_count(&h, NULL, "new"), 1);
+    s = h_first(&h, "icmp_flood", "new");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_eq(s->dst, VICTIM);
+    ck_assert_str_eq(s->taxonomy, "");
+    h_stop(&h);
+}
+END_TEST
+
 START_TEST(lifecycle_new_update_end)
 {
     struct harness h;
@@ -970,6 +1012,7 @@ static Suite *flood_suite(void)
     tcase_add_test(tc, tcp_reflection_is_amplification);
     tcase_add_test(tc, reflection_services_are_named);
     tcase_add_test(tc, tftp_reflection_known_by_content);
+    tcase_add_test(tc, echo_replies_to_own_pings_are_no_flood);
     tcase_add_test(tc, outward_flood_is_malware_of_the_inside_host);
     tcase_add_test(tc, outward_quiet_spray_or_answers_are_no_flood);
     tcase_add_test(tc, lifecycle_new_update_end);

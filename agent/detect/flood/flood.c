@@ -496,7 +496,23 @@ static bool tcp_reflected(const struct flood_dest *d, const struct pkt *p)
     return (f & TCP_RST) && finding_is_open(&d->cls[FLOOD_AMPLIFICATION].life);
 }
 
-static enum flood_class classify(const struct flood_dest *d, const struct pkt *p)
+static bool is_echo(const struct pkt *p, uint8_t v4_type, uint8_t v6_type)
+{
+    return p->proto == PROTO_ICMP ? p->icmp_type == v4_type : p->icmp_type == v6_type;
+}
+
+/* An echo reply to an echo request the destination sent answers its own
+ * pings (or its ping flood of someone else): not a flood against it.
+ * Replies it never asked for (a Smurf reflection) still are. */
+static bool echo_answer(struct flood_dest *d, const struct pkt *p)
+{
+    if (d->echo_owed == 0 || !is_echo(p, 0, 129))
+        return false;
+    d->echo_owed--;
+    return true;
+}
+
+static enum flood_class classify(struct flood_dest *d, const struct pkt *p)
 {
     if (p->fragment) {
         /* Big reflector answers arrive fragmented: their first fragment
@@ -516,9 +532,9 @@ static enum flood_class classify(const struct flood_dest *d, const struct pkt *p
     case PROTO_UDP:
         return reflect_udp_packet(p) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
     case PROTO_ICMP:
-        return FLOOD_ICMP;
+        return echo_answer(d, p) ? FLOOD_NONE : FLOOD_ICMP;
     case PROTO_ICMPV6:
-        return icmpv6_is_neighbour_talk(p) ? FLOOD_NONE : FLOOD_ICMP;
+        return icmpv6_is_neighbour_talk(p) || echo_answer(d, p) ? FLOOD_NONE : FLOOD_ICMP;
     default:
         return FLOOD_NONE;
     }
@@ -561,6 +577,9 @@ static void outbound(struct flood *f, const struct pkt *p)
     flood_dest_reply(d);
     if (out != FLOOD_NONE)
         flood_outward_count(&f->outward, d, out, p);
+    if ((p->proto == PROTO_ICMP || p->proto == PROTO_ICMPV6) && !p->later_fragment &&
+        is_echo(p, 8, 128) && d->echo_owed < FLOOD_ECHO_OWED_MAX)
+        d->echo_owed++;
     if (p->proto == PROTO_UDP && !p->later_fragment && reflect_udp_index(p->dport) >= 0) {
         struct flood_class_state *cs = &d->cls[FLOOD_AMPLIFICATION];
         cs->req_pkts++;

@@ -102,6 +102,9 @@ struct flood_class_state {
 struct flood_dest {
     struct ipaddr addr;
     bool used;
+    /* Echo requests it sent not yet answered (at most FLOOD_ECHO_OWED_MAX):
+     * echo replies within them answer its own pings, not a flood. */
+    uint32_t echo_owed;
     uint64_t last_us;  /* latest packet or tick seen */
     uint64_t slot_abs; /* current 100 ms slot number */
     uint64_t sec;      /* current second */
@@ -141,6 +144,9 @@ struct flood_table {
 };
 
 #define FLOOD_WAYS 4
+/* Requests in flight cover rate x round trip; more are pings nobody
+ * answers, whose credit must not hide a later echo-reply (Smurf) flood. */
+#define FLOOD_ECHO_OWED_MAX 1024
 
 int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshakes, uint32_t top_k,
                      uint64_t seed);
