@@ -332,7 +332,7 @@ END_TEST
  * test) is filled up to the page the journal's last record ends in. */
 START_TEST(test_short_write_on_full_disk_says_no_space)
 {
-    char small[320];
+    char small[270];
     snprintf(small, sizeof(small), "%s/small", dir);
     ck_assert_int_eq(mkdir(small, 0700), 0);
     if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -347,7 +347,7 @@ START_TEST(test_short_write_on_full_disk_says_no_space)
     record_text(buf, sizeof(buf), 0);
     ck_assert_int_eq(spool_append(s, buf, strlen(buf), NULL), 0);
     /* Every other page of the file system taken. */
-    char filler[320];
+    char filler[300];
     snprintf(filler, sizeof(filler), "%s/filler", small);
     int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ck_assert_int_ge(fd, 0);
