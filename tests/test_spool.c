@@ -3,9 +3,11 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -324,6 +326,56 @@ START_TEST(test_full_disk_says_no_space)
 }
 END_TEST
 
+/* The disk fills in the middle of a record: the write is short, and the
+ * reason is still "no space", not "Input/output error".  A 64 KiB tmpfs
+ * in a mount namespace of this test's own process (check forks one per
+ * test) is filled up to the page the journal's last record ends in. */
+START_TEST(test_short_write_on_full_disk_says_no_space)
+{
+    char small[270];
+    snprintf(small, sizeof(small), "%s/small", dir);
+    ck_assert_int_eq(mkdir(small, 0700), 0);
+    if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", small, "tmpfs", 0, "size=64k") < 0) {
+        fprintf(stderr, "short_write_on_full_disk: no mount namespace (%s): not run\n",
+                strerror(errno));
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/events.spool", small);
+    struct spool *s = open_spool(1 << 20);
+    char buf[4096];
+    record_text(buf, sizeof(buf), 0);
+    ck_assert_int_eq(spool_append(s, buf, strlen(buf), NULL), 0);
+    /* Every other page of the file system taken. */
+    char filler[300];
+    snprintf(filler, sizeof(filler), "%s/filler", small);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    char page[4096] = {0};
+    while (write(fd, page, sizeof(page)) > 0)
+        ;
+    ck_assert_int_eq(errno, ENOSPC);
+    close(fd);
+    /* A record that starts in the journal's last page and needs the next. */
+    uint64_t used = file_size(path) % 4096;
+    size_t len = 4060;
+    ck_assert_uint_gt(used, 0);
+    ck_assert_uint_gt(used + len + SPOOL_RECORD_OVERHEAD, 4096);
+    memset(buf, 'x', len);
+    memcpy(buf, "{\"pad\":\"", 8);
+    memcpy(buf + len - 2, "\"}", 2);
+    int rc = spool_append(s, buf, len, NULL);
+    ck_assert_int_eq(rc, -ENOSPC);
+    ck_assert_str_eq(strerror(-rc), "No space left on device");
+    struct spool_stats st;
+    spool_get_stats(s, &st);
+    ck_assert_uint_eq(st.lost_records, 1);
+    ck_assert_uint_eq(st.records, 1);
+    spool_close(s);
+    ck_assert_int_eq(umount2(small, MNT_DETACH), 0);
+}
+END_TEST
+
 START_TEST(test_full_spool_refuses_newest_and_counts)
 {
     char buf[256];
@@ -401,6 +453,7 @@ int main(void)
     tcase_add_test(tc, test_damage_in_the_middle_keeps_both_sides);
     tcase_add_test(tc, test_lost_counters_survive_restart);
     tcase_add_test(tc, test_full_disk_says_no_space);
+    tcase_add_test(tc, test_short_write_on_full_disk_says_no_space);
     tcase_add_test(tc, test_full_spool_refuses_newest_and_counts);
     tcase_add_test(tc, test_compaction_keeps_unacknowledged_records);
     tcase_add_test(tc, test_second_opener_is_refused);

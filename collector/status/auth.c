@@ -15,9 +15,10 @@
  *
  * Before any of that the Host header must name this server: an IP literal
  * or a name of allowed_hosts.  A page reached through a rebound DNS name
- * (the attacker's name, our address) is then refused with 421.
+ * (the attacker's name, our address) is then refused with 421.  Those
+ * checks, and who a request's credential names, are gate.c's; here are
+ * the credential files, login and logout.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -28,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 
@@ -39,7 +39,7 @@
 #include "common/units.h"
 #include "common/values.h"
 
-#define SESSION_COOKIE "canh_session"
+#define SESSION_COOKIE "canh_session" /* also gate.c's */
 #define OPERATOR_TOKEN_MIN 16
 
 const char *status_role_name(enum status_role r)
@@ -187,188 +187,20 @@ int status_load_secrets(const struct collector_config *cfg, struct status_secret
     return 0;
 }
 
-/* ---- who is asking ---------------------------------------------------- */
-
-/* Lengths may leak through timing, contents not. */
-static bool secret_equal(const char *given, size_t given_len, const char *want)
-{
-    size_t want_len = strlen(want);
-    return want_len && given_len == want_len && CRYPTO_memcmp(given, want, want_len) == 0;
-}
-
-/* A token's owner: the viewers' token or an operator's. */
-static bool token_principal(const struct status *s, const char *token, size_t len,
-                            struct principal *who)
-{
-    bool found = false;
-    /* Every candidate is compared, so the time does not tell which matched. */
-    for (size_t i = 0; i < s->sec.n_ops; i++) {
-        if (secret_equal(token, len, s->sec.ops[i].token) && !found) {
-            /* An agency's line reads, and only its agency. */
-            who->role = s->sec.ops[i].agency[0] ? ROLE_VIEWER : ROLE_OPERATOR;
-            snprintf(who->name, sizeof(who->name), "%s", s->sec.ops[i].name);
-            snprintf(who->agency, sizeof(who->agency), "%s", s->sec.ops[i].agency);
-            found = true;
-        }
-    }
-    if (s->sec.token[0] && secret_equal(token, len, s->sec.token) && !found) {
-        who->role = ROLE_VIEWER;
-        snprintf(who->name, sizeof(who->name), "viewer");
-        found = true;
-    }
-    return found;
-}
-
-/* The value of cookie name in the Cookie header, copied into out. */
-static bool cookie_value(struct evhttp_request *req, const char *name, char *out, size_t len)
-{
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
-    size_t nlen = strlen(name);
-    while (h && *h) {
-        while (*h == ' ' || *h == ';')
-            h++;
-        const char *end = strchr(h, ';');
-        size_t n = end ? (size_t)(end - h) : strlen(h);
-        if (n > nlen && strncmp(h, name, nlen) == 0 && h[nlen] == '=') {
-            n -= nlen + 1;
-            if (n == 0 || n >= len)
-                return false;
-            memcpy(out, h + nlen + 1, n);
-            out[n] = '\0';
-            return true;
-        }
-        h = end;
-    }
-    return false;
-}
-
-static struct session *session_find(struct status *s, const char *id, uint64_t now_us)
-{
-    struct session *found = NULL;
-    for (size_t i = 0; i < STATUS_MAX_SESSIONS; i++) {
-        struct session *se = &s->sessions[i];
-        if (!se->id[0])
-            continue;
-        if (se->expires_us <= now_us) {
-            OPENSSL_cleanse(se, sizeof(*se));
-            continue;
-        }
-        if (secret_equal(id, strlen(id), se->id))
-            found = se;
-    }
-    return found;
-}
-
-void status_authenticate(struct status *s, struct evhttp_request *req, struct principal *who)
-{
-    memset(who, 0, sizeof(*who));
-    const struct collector_config *cfg = s->c->cfg;
-    if (cfg->status_auth_none) {
-        who->role = ROLE_VIEWER;
-        snprintf(who->name, sizeof(who->name), "anonymous");
-        return;
-    }
-    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        token_principal(s, auth + 7, strlen(auth + 7), who);
-        return;
-    }
-    if (auth && s->sec.basic[0] && strncasecmp(auth, "Basic ", 6) == 0) {
-        if (secret_equal(auth + 6, strlen(auth + 6), s->sec.basic)) {
-            who->role = ROLE_VIEWER;
-            who->ambient = true;
-            snprintf(who->name, sizeof(who->name), "%s", cfg->status_user);
-        }
-        return;
-    }
-    char id[80];
-    if (cookie_value(req, SESSION_COOKIE, id, sizeof(id))) {
-        struct session *se = session_find(s, id, units_now_us());
-        if (se) {
-            who->role = se->role;
-            snprintf(who->agency, sizeof(who->agency), "%s", se->agency);
-            who->session = se;
-            who->ambient = true;
-            snprintf(who->name, sizeof(who->name), "%s", se->name);
-        }
-        OPENSSL_cleanse(id, sizeof(id));
-    }
-}
-
-/* ---- Host, Origin, CSRF ---------------------------------------------- */
-
-/* host without its port: "[::1]:8088" → "::1", "localhost:8088" → "localhost". */
-static bool host_name(const char *header, char *out, size_t len)
-{
-    const char *start = header, *end;
-    if (*header == '[') {
-        start = header + 1;
-        end = strchr(start, ']');
-        if (!end || (end[1] && end[1] != ':'))
-            return false;
-    } else {
-        end = strchr(header, ':');
-        if (!end)
-            end = header + strlen(header);
-    }
-    size_t n = (size_t)(end - start);
-    if (n == 0 || n >= len)
-        return false;
-    memcpy(out, start, n);
-    out[n] = '\0';
-    if (n > 1 && out[n - 1] == '.') /* "localhost." names the same host */
-        out[n - 1] = '\0';
-    return true;
-}
-
-bool status_host_allowed(const struct status *s, struct evhttp_request *req)
-{
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-    if (!h) /* HTTP/1.0 without Host: no browser sends that */
-        return true;
-    char name[256];
-    unsigned char addr[16];
-    if (!host_name(h, name, sizeof(name)))
-        return false;
-    if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1)
-        return true; /* an address literal cannot be rebound */
-    char list[sizeof(s->allowed_hosts)];
-    snprintf(list, sizeof(list), "%s", s->allowed_hosts);
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-        if (strcasecmp(tok, name) == 0)
-            return true;
-    return false;
-}
+/* ---- the gate's checks on an evhttp request ------------------------- */
 
 bool status_same_origin(struct evhttp_request *req)
 {
-    const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
-    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
-        return false;
-    const char *origin = evhttp_find_header(in, "Origin");
-    if (!origin)
-        return true; /* not a browser's cross-site request: browsers send Origin with POST */
-    const char *host = evhttp_find_header(in, "Host");
-    if (!host)
-        return false;
-    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
-                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
-                                                             : NULL;
-    return rest && strcasecmp(rest, host) == 0;
+    struct status_request r;
+    status_request_of(req, &r);
+    return status_gate_same_origin(&r);
 }
 
 bool status_csrf_ok(struct evhttp_request *req, const struct principal *who)
 {
-    if (!status_same_origin(req))
-        return false;
-    if (!who->ambient)
-        return true; /* a bearer token is never added by the browser on its own */
-    if (!who->session)
-        return false; /* basic auth is ambient and has no CSRF token */
-    const char *t = evhttp_find_header(evhttp_request_get_input_headers(req), "X-CSRF-Token");
-    return t && secret_equal(t, strlen(t), who->session->csrf);
+    struct status_request r;
+    status_request_of(req, &r);
+    return status_gate_csrf_ok(&r, who);
 }
 
 /* ---- login and logout ------------------------------------------------- */
@@ -451,7 +283,7 @@ void status_login(struct status *s, struct evhttp_request *req)
         if (evhttp_parse_query_str(body, &form) == 0) {
             const char *token = evhttp_find_header(&form, "token");
             if (token)
-                token_principal(s, token, strlen(token), &who);
+                status_gate_token(&s->sec, token, strlen(token), &who);
         }
         evhttp_clear_headers(&form);
         OPENSSL_cleanse(body, sizeof(body));

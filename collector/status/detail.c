@@ -11,7 +11,6 @@
  * from [report] dir.  The request waits for Redis without blocking the
  * loop; with Redis down it is answered 503 at once.
  */
-#include <ctype.h>
 #include <event2/http.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -74,17 +73,6 @@ struct detail_req {
     struct status_wait w; /* first: the wait list holds it */
     char id[INCIDENT_ID_LEN];
 };
-
-bool status_id_valid(const char *id)
-{
-    size_t n = id ? strlen(id) : 0;
-    if (n == 0 || n >= INCIDENT_ID_LEN)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '-')
-            return false;
-    return true;
-}
 
 static void send_error(struct status *s, struct evhttp_request *req, int code, const char *reason,
                        const char *msg)

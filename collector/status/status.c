@@ -1,7 +1,7 @@
 /* status.c — see status.h: the status page's HTTP server.
  *
- * Routing (Host, method, access control, path), the connection cap and
- * the life cycle: binding the listen address, the refresh timer,
+ * Answering each route gate.c decides (Host, method, access control,
+ * path), the connection cap and the life cycle: binding the listen address, the refresh timer,
  * reloading secrets.  The snapshot is snapshot.c's, access control
  * auth.c's, the responses api.c's and metrics.c's.
  */
@@ -38,24 +38,35 @@ static void timer_interval(uint64_t us, struct timeval *tv)
 
 /* ---- routing -------------------------------------------------------- */
 
-static bool is_page(const char *path)
+void status_request_of(struct evhttp_request *req, struct status_request *r)
 {
-    return strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0;
+    const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    r->method = method == EVHTTP_REQ_GET    ? STATUS_GET
+                : method == EVHTTP_REQ_HEAD ? STATUS_HEAD
+                : method == EVHTTP_REQ_POST ? STATUS_POST
+                                            : STATUS_OTHER;
+    r->path = uri ? evhttp_uri_get_path(uri) : NULL;
+    r->host = evhttp_find_header(in, "Host");
+    r->authorization = evhttp_find_header(in, "Authorization");
+    r->cookie = evhttp_find_header(in, "Cookie");
+    r->origin = evhttp_find_header(in, "Origin");
+    r->fetch_site = evhttp_find_header(in, "Sec-Fetch-Site");
+    r->fetch_mode = evhttp_find_header(in, "Sec-Fetch-Mode");
+    r->csrf = evhttp_find_header(in, "X-CSRF-Token");
 }
 
-static void send_unauthorized(struct status *s, struct evhttp_request *req, const char *path)
+static void send_unauthorized(struct status *s, struct evhttp_request *req,
+                              const struct status_gate *g, const struct status_request *r)
 {
     s->unauthorized++;
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    /* A basic-auth challenge makes browsers prompt: right for someone who
-     * opens /metrics, wrong for the page (it has its login form) and its
-     * own fetches, which the prompt would hold. */
-    const char *mode = evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-Fetch-Mode");
-    bool prompt = s->sec.basic[0] && !is_page(path) && (!mode || strcmp(mode, "navigate") == 0);
     evhttp_add_header(h, "WWW-Authenticate",
-                      prompt ? "Basic realm=\"canh status\", charset=\"UTF-8\""
-                             : "Bearer realm=\"canh status\"");
-    if (is_page(path)) {
+                      status_gate_basic_prompt(g, r)
+                          ? "Basic realm=\"canh status\", charset=\"UTF-8\""
+                          : "Bearer realm=\"canh status\"");
+    if (status_gate_is_page(r->path && *r->path ? r->path : "/")) {
         status_send_page(req, 401, "Unauthorized");
         return;
     }
@@ -129,84 +140,96 @@ static bool agency_listed(const char *cached, const char *agency, const char *id
     return found;
 }
 
-static void route_agency(struct status *s, struct evhttp_request *req, const char *path,
-                         const struct evkeyvalq *query, const struct principal *who)
+static void send_agency(struct status *s, struct evhttp_request *req, enum status_route route,
+                        const struct evkeyvalq *query, const struct principal *who)
 {
-    char *mine = NULL;
-    if (strcmp(path, "/api/incidents") == 0 || strcmp(path, "/api/agents") == 0) {
-        const char *cached = path[5] == 'i' ? s->snap.incidents_json : s->snap.agents_json;
-        mine = agency_view(cached, who->agency);
-        status_send_json(s, req, mine);
-    } else if (strcmp(path, "/api/incident") == 0) {
+    if (route == ROUTE_INCIDENT) {
         const char *id = evhttp_find_header(query, "id");
         if (agency_listed(s->snap.incidents_json, who->agency, id))
             status_send_detail(s, req, id);
         else
             status_send_text(req, 404, "Not Found", "404 Not Found: no such incident of yours\n");
-    } else {
-        s->forbidden++;
-        status_send_text(req, 403, "Forbidden",
-                         "403 Forbidden: an agency's token reads its incidents and agents only\n");
+        return;
     }
+    const char *cached = route == ROUTE_INCIDENTS ? s->snap.incidents_json : s->snap.agents_json;
+    char *mine = agency_view(cached, who->agency);
+    status_send_json(s, req, mine);
     free(mine);
 }
 
-static void route(struct status *s, struct evhttp_request *req, const char *path,
-                  const struct evkeyvalq *query)
+static void route(struct status *s, struct evhttp_request *req, const struct evkeyvalq *query)
 {
-    enum evhttp_cmd_type method = evhttp_request_get_command(req);
-    bool post = method == EVHTTP_REQ_POST;
-    bool action = strcmp(path, "/login") == 0 || strcmp(path, "/logout") == 0 ||
-                  strcmp(path, "/api/action") == 0;
-    if (!status_host_allowed(s, req)) {
+    struct status_request r;
+    status_request_of(req, &r);
+    const struct status_gate g = {.sec = &s->sec,
+                                  .sessions = s->sessions,
+                                  .allowed_hosts = s->allowed_hosts,
+                                  .auth_none = s->c->cfg->status_auth_none,
+                                  .user = s->c->cfg->status_user};
+    struct principal who;
+    enum status_route route = status_gate_route(&g, &r, units_now_us(), &who);
+    bool action = route == ROUTE_METHOD && r.path &&
+                  (strcmp(r.path, "/login") == 0 || strcmp(r.path, "/logout") == 0 ||
+                   strcmp(r.path, "/api/action") == 0);
+    switch (route) {
+    case ROUTE_MISDIRECTED:
         s->misdirected++;
         status_send_text(req, 421, "Misdirected Request",
                          "421 Misdirected Request: this Host is not one of [status] "
                          "allowed_hosts\n");
-        return;
-    }
-    if (action ? !post : method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        break;
+    case ROUTE_METHOD:
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
                           action ? "POST" : "GET, HEAD");
         status_send_text(req, 405, "Method Not Allowed",
                          action ? "405 Method Not Allowed: POST only\n"
                                 : "405 Method Not Allowed: GET or HEAD only\n");
-        return;
-    }
-    if (strcmp(path, "/login") == 0) {
+        break;
+    case ROUTE_LOGIN:
         status_login(s, req);
-        return;
-    }
-    struct principal who;
-    status_authenticate(s, req, &who);
-    if (who.role == ROLE_NONE) {
-        send_unauthorized(s, req, path);
-        return;
-    }
-    if (strcmp(path, "/logout") == 0) {
+        break;
+    case ROUTE_UNAUTHORIZED:
+        send_unauthorized(s, req, &g, &r);
+        break;
+    case ROUTE_LOGOUT:
         status_logout(s, req, &who);
-    } else if (strcmp(path, "/api/action") == 0) {
+        break;
+    case ROUTE_ACTION:
         status_act(s, req, &who);
-    } else if (is_page(path)) {
+        break;
+    case ROUTE_PAGE:
         status_send_page(req, 200, "OK");
-    } else if (who.agency[0] && strcmp(path, "/api/session") != 0) {
-        route_agency(s, req, path, query, &who);
-    } else if (strcmp(path, "/metrics") == 0) {
+        break;
+    case ROUTE_FORBIDDEN:
+        s->forbidden++;
+        status_send_text(req, 403, "Forbidden",
+                         "403 Forbidden: an agency's token reads its incidents and agents only\n");
+        break;
+    case ROUTE_INCIDENTS:
+    case ROUTE_AGENTS:
+    case ROUTE_INCIDENT:
+        if (who.agency[0])
+            send_agency(s, req, route, query, &who);
+        else if (route == ROUTE_INCIDENT)
+            status_send_detail(s, req, evhttp_find_header(query, "id"));
+        else
+            status_send_json(
+                s, req, route == ROUTE_INCIDENTS ? s->snap.incidents_json : s->snap.agents_json);
+        break;
+    case ROUTE_METRICS:
         status_send_metrics(s, req);
-    } else if (strcmp(path, "/api/incidents") == 0) {
-        status_send_json(s, req, s->snap.incidents_json);
-    } else if (strcmp(path, "/api/incident") == 0) {
-        status_send_detail(s, req, evhttp_find_header(query, "id"));
-    } else if (strcmp(path, "/api/agents") == 0) {
-        status_send_json(s, req, s->snap.agents_json);
-    } else if (strcmp(path, "/api/collector") == 0) {
+        break;
+    case ROUTE_COLLECTOR:
         status_send_collector(s, req);
-    } else if (strcmp(path, "/api/session") == 0) {
+        break;
+    case ROUTE_SESSION:
         status_send_session(s, req, &who);
-    } else {
+        break;
+    case ROUTE_NOT_FOUND:
         status_send_text(req, 404, "Not Found",
                          "404 Not Found: try /, /metrics, /api/incidents, /api/incident?id=, "
                          "/api/agents, /api/collector, /api/session or POST /api/action\n");
+        break;
     }
 }
 
@@ -215,13 +238,12 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct status *s = arg;
     s->requests++;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *query_text = uri ? evhttp_uri_get_query(uri) : NULL;
     struct evkeyvalq query;
     TAILQ_INIT(&query);
     if (query_text)
         evhttp_parse_query_str(query_text, &query);
-    route(s, req, path && *path ? path : "/", &query);
+    route(s, req, &query);
     evhttp_clear_headers(&query);
 }
 

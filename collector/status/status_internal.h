@@ -5,7 +5,8 @@
  * snapshot.c  the refresh from Redis (one Lua script) into the cache
  * detail.c    one incident in full (another script, when a page asks)
  * action.c    operators' actions (POST /api/action: common/ctl_scripts.c)
- * auth.c      credentials, roles, sessions, the Host and CSRF checks
+ * auth.c      credential files, login and logout, sessions made
+ * gate.c      Host, method, who is asking, route, CSRF: no evhttp (gate.h)
  * api.c       the responses: the page, the JSON API, plain-text errors
  * metrics.c   /metrics in the Prometheus text format
  */
@@ -24,15 +25,13 @@
 
 #include "collector/config.h"
 #include "collector/escalate.h"
+#include "collector/status/gate.h"
 #include "collector/status/status.h"
 
 #define MAX_AGENT_ROWS 1024
 #define MAX_OPEN_COUNTS 256
-#define STATUS_MAX_OPERATORS 64
-#define STATUS_MAX_SESSIONS 128
 #define STATUS_SESSION_US (12ull * 3600 * 1000000) /* a login lasts 12 h */
-#define STATUS_NAME_LEN 64
-#define STATUS_MAX_BODY 8192 /* a POST's form */
+#define STATUS_MAX_BODY 8192                       /* a POST's form */
 /* Descriptors kept for everything but the page: the Redis connections,
  * webhook and syslog sockets, report files, the journal. */
 #define STATUS_FD_RESERVE 64
@@ -73,42 +72,6 @@ struct snapshot {
     uint64_t queue_jobs[SINK_COUNT], queue_failing[SINK_COUNT];
     uint64_t deadletter_len;
     uint64_t reports_due, reports_overdue; /* canh:reports (collector/report_due.h) */
-};
-
-enum status_role { ROLE_NONE, ROLE_VIEWER, ROLE_OPERATOR };
-
-/* Who sent a request.  ambient: the browser adds the credential on its own
- * (cookie, basic auth), so a state-changing request needs the session's
- * CSRF token as well. */
-struct principal {
-    enum status_role role;
-    char name[STATUS_NAME_LEN];
-    char agency[208]; /* an agency viewer: only its incidents ("" all) */
-    const struct session *session;
-    bool ambient;
-};
-
-struct operator_cred {
-    char name[STATUS_NAME_LEN];
-    char token[256];
-    char agency[208]; /* "agency=NAME" on its line: a viewer of that agency only */
-};
-
-struct status_secrets {
-    char token[512];  /* the viewers' token */
-    char basic[1024]; /* base64 of user:password, as the header carries it */
-    struct operator_cred ops[STATUS_MAX_OPERATORS];
-    size_t n_ops;
-};
-
-/* A login: the cookie's value, the CSRF token the page echoes. */
-struct session {
-    char id[65];
-    char csrf[65];
-    char name[STATUS_NAME_LEN];
-    enum status_role role;
-    char agency[208];
-    uint64_t expires_us;
 };
 
 /* A request waiting for Redis (a detail view, an action).  The link
@@ -167,9 +130,6 @@ json_t *status_freshness(struct status *s, uint64_t now_us);
 /* GET /api/incident?id=: one incident with its parts, timeline, operator
  * actions and report draft, read from Redis when asked. */
 void status_send_detail(struct status *s, struct evhttp_request *req, const char *id);
-/* An incident id as the collector and canh-ctl make them: letters, digits
- * and '-', shorter than INCIDENT_ID_LEN (it becomes part of key names). */
-bool status_id_valid(const char *id);
 
 /* action.c */
 /* POST /api/action: an operator's ack, confirm, reject, resolve, note or
@@ -182,14 +142,9 @@ void status_act(struct status *s, struct evhttp_request *req, const struct princ
 int status_load_secrets(const struct collector_config *cfg, struct status_secrets *sec, char *why,
                         size_t why_len);
 void status_secrets_wipe(struct status_secrets *sec);
-/* Who sent req (role ROLE_NONE: nobody known). */
-void status_authenticate(struct status *s, struct evhttp_request *req, struct principal *who);
-/* The Host header names this server: an IP literal, or a name of
- * [status] allowed_hosts (DNS rebinding sends the attacker's name). */
-bool status_host_allowed(const struct status *s, struct evhttp_request *req);
 /* A state-changing request comes from the page itself: no foreign Origin
  * or Sec-Fetch-Site, and, with an ambient credential, the session's
- * X-CSRF-Token. */
+ * X-CSRF-Token (gate.c decides). */
 bool status_same_origin(struct evhttp_request *req);
 bool status_csrf_ok(struct evhttp_request *req, const struct principal *who);
 /* POST /login (form field token) and POST /logout. */
@@ -215,6 +170,8 @@ void status_send_collector(struct status *s, struct evhttp_request *req); /* /ap
 void status_send_session(struct status *s, struct evhttp_request *req, const struct principal *who);
 
 /* status.c */
+/* The values of req the gate decides on (pointers into req). */
+void status_request_of(struct evhttp_request *req, struct status_request *r);
 /* Connections open to the page now. */
 unsigned status_connections(const struct status *s);
 /* w (its s and req set) waits for Redis; status_wait_done when answered. */

@@ -45,6 +45,7 @@ dpkg_waiting() {
 REDIS_PID=
 COLL_PID=
 INSTALLED=0
+MADE_PASSWORD=0 # this test wrote /etc/canh/redis-password (no package owns it)
 cleanup() {
     set +e
     [ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null
@@ -52,6 +53,12 @@ cleanup() {
     wait 2>/dev/null
     if [ "$INSTALLED" = 1 ]; then
         dpkg_waiting --purge canh-agent canh-collector canh-doc >/dev/null 2>&1 || true
+    fi
+    # The purge leaves the password file it did not ship: a failed run
+    # must not leave it (and /etc/canh) behind, or every later run skips.
+    if [ "$MADE_PASSWORD" = 1 ]; then
+        rm -f /etc/canh/redis-password
+        rmdir /etc/canh 2>/dev/null
     fi
     cleanup_tmp
 }
@@ -153,6 +160,8 @@ as_agent /usr/bin/canh-agent --check -c /etc/canh/agent.conf >"$TMP/check0.log" 
     { cat "$TMP/check0.log"; fail "--check of the shipped agent.conf: exit $rc, expected 2 naming a placeholder"; }
 sed -i -e 's|^name = <.*|name = gw-debtest|' -e 's|^agency = <.*|agency = Sở Thử nghiệm|' \
     -e 's|^home_net = <.*|home_net = 198.51.100.0/24|' -e 's|^user = <.*|user = gw-debtest|' /etc/canh/agent.conf
+[ ! -e /etc/canh/redis-password ] || fail "/etc/canh/redis-password exists before the test wrote it"
+MADE_PASSWORD=1
 install -o root -g canh -m 640 /dev/null /etc/canh/redis-password
 echo "not-a-real-password" >/etc/canh/redis-password
 as_agent /usr/bin/canh-agent --check -c /etc/canh/agent.conf >"$TMP/check.log" 2>&1 ||
@@ -226,6 +235,7 @@ if [ -e /etc/canh ]; then
     [ "$left" = "./redis-password " ] || fail "/etc/canh still holds shipped files after the purge: $left"
     rm -rf /etc/canh
 fi
+MADE_PASSWORD=0
 for f in /usr/bin/canh-agent /usr/bin/canh-collector /usr/bin/canh-tail /usr/share/canh \
     /lib/systemd/system/canh-agent@.service /lib/systemd/system/canh-collector.service \
     /usr/lib/sysusers.d/canh-agent.conf /usr/share/doc/canh /var/lib/canh /var/lib/canh-collector; do
