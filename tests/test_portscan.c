@@ -541,6 +541,55 @@ START_TEST(spoofed_sources_do_not_hide_scanners)
 }
 END_TEST
 
+/* A table's entries are written in the order keys arrive, not where their
+ * hashes fall: the memory a few thousand scanners make resident is theirs,
+ * not most pages of the table.  And however many keys come, no more
+ * entries than the table's capacity are ever written. */
+START_TEST(table_entries_written_follow_the_keys)
+{
+    struct harness h;
+    start(&h,
+          "[portscan]\n"
+          "detector = portscan\n"
+          "taxonomy = attack.other\n"
+          "table_size = 4096\n"
+          "ports = 25\n",
+          NULL);
+    json_int_t capacity = stat(&h, "table_capacity");
+    json_int_t bytes = stat(&h, "table_bytes");
+    ck_assert_int_eq(stat(&h, "table_entries_used"), 0);
+    struct pkt p = tcp(T0, "100.64.0.0", TARGET, 40000, 1, TCP_SYN, 0);
+    uint64_t t = T0;
+    /* 1,000 scanners, two probes each: each admitted at its second. */
+    for (uint32_t port = 1; port <= 2; port++)
+        for (uint32_t id = 0; id < 1000; id++, t += 10) {
+            p.ts_us = t;
+            p.src.b[14] = (uint8_t)(id >> 8);
+            p.src.b[15] = (uint8_t)id;
+            p.dport = (uint16_t)port;
+            portscan_detector.on_packet(h.det, &p);
+        }
+    ck_assert_int_eq(stat(&h, "table_live"), 1000);
+    ck_assert_int_eq(stat(&h, "table_entries_used"), 1000);
+    /* Four tables' worth more, two probes each in a row: entries are
+     * reused, never more written. */
+    for (uint32_t id = 0; id < 4 * (uint32_t)capacity; id++)
+        for (uint32_t port = 1; port <= 2; port++, t += 10) {
+            p.ts_us = t;
+            p.src.b[13] = (uint8_t)(1 + (id >> 16));
+            p.src.b[14] = (uint8_t)(id >> 8);
+            p.src.b[15] = (uint8_t)id;
+            p.dport = (uint16_t)port;
+            portscan_detector.on_packet(h.det, &p);
+        }
+    ck_assert_int_le(stat(&h, "table_entries_used"), capacity);
+    ck_assert_int_gt(stat(&h, "table_entries_used"), capacity * 9 / 10);
+    ck_assert_int_eq(stat(&h, "table_live"), stat(&h, "table_entries_used"));
+    ck_assert_int_eq(stat(&h, "table_bytes"), bytes);
+    stop(&h);
+}
+END_TEST
+
 /* ---- rules -------------------------------------------------------------------------- */
 
 START_TEST(rule_mistakes_name_file_and_line)
@@ -705,6 +754,7 @@ static Suite *portscan_suite(void)
     tc = tcase_create("memory");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, spoofed_sources_do_not_hide_scanners);
+    tcase_add_test(tc, table_entries_written_follow_the_keys);
     suite_add_tcase(s, tc);
     return s;
 }

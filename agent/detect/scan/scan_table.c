@@ -36,9 +36,10 @@ static inline uint16_t hash_tag(uint64_t hash)
     return (uint16_t)((hash >> 50) + 1);
 }
 
+/* The entry of slot i (bucket x SCAN_WAYS + way), whose tag is not 0. */
 static inline struct scan_head *slot_at(const struct scan_table *t, uint32_t i)
 {
-    return (struct scan_head *)(t->slots + (size_t)i * t->entry_size);
+    return (struct scan_head *)(t->entries + (size_t)t->entry_of[i] * t->entry_size);
 }
 
 static inline uint64_t current_idle_us(const struct scan_table *t)
@@ -105,10 +106,13 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
     t->tags = tags;
     memset(t->tags, 0, (size_t)buckets * sizeof(struct scan_tags));
     /* Large calloc()s come from fresh zero pages: untouched ones cost no
-     * RAM until a key lands there. */
-    t->slots = calloc((size_t)buckets * SCAN_WAYS, entry_size);
+     * RAM until a key lands there.  Entries are handed out from the start
+     * of their array (entry_of says which a slot has), so the pages written
+     * follow the number of keys ever held, not where their hashes fall. */
+    t->entries = calloc((size_t)buckets * SCAN_WAYS, entry_size);
+    t->entry_of = calloc((size_t)buckets * SCAN_WAYS, sizeof(*t->entry_of));
     t->pending = calloc(pcap, pending_size);
-    if (!t->slots || !t->pending)
+    if (!t->entries || !t->entry_of || !t->pending)
         goto err;
     ptags_bytes = (size_t)(pcap / SCAN_PENDING_WAYS) * sizeof(struct scan_pending_tags);
     if (posix_memalign(&tags, 64, ptags_bytes) != 0)
@@ -134,12 +138,14 @@ err:
 
 void scan_table_free(struct scan_table *t)
 {
-    free(t->slots);
+    free(t->entries);
+    free(t->entry_of);
     free(t->tags);
     free(t->pending);
     free(t->pending_tags);
     t->pending_tags = NULL;
-    t->slots = NULL;
+    t->entries = NULL;
+    t->entry_of = NULL;
     t->tags = NULL;
     t->pending = NULL;
 }
@@ -159,8 +165,10 @@ void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uin
     for (uint32_t i = 0; i < SCAN_WAYS; i++) {
         if ((g->tag[i] & TAG_MASK) != tag)
             continue;
+        /* The same key has the same hash: no need to compare hashes too
+         * (a tag matches a wrong key once in 16,384). */
         struct scan_head *e = slot_at(t, b * SCAN_WAYS + i);
-        if (e->hash == hash && memcmp(e->key, key, SCAN_KEY_LEN) == 0)
+        if (memcmp(e->key, key, SCAN_KEY_LEN) == 0)
             return is_idle(t, e, now_us) ? NULL : e;
     }
     return NULL;
@@ -245,6 +253,8 @@ void *scan_table_get(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint
                 t->on_evict(t->evict_ctx, e, now_us);
         }
     } else {
+        if (way == free_way) /* a slot's first key: the next entry never used */
+            t->entry_of[b * SCAN_WAYS + (uint32_t)way] = t->n_entries++;
         e = slot_at(t, b * SCAN_WAYS + (uint32_t)way);
         if (way == idle_way)
             t->idle_reused++;
@@ -492,11 +502,13 @@ void scan_table_stats(struct scan_table *t, uint64_t now_us, json_t *out)
         if (pending_taken(t, i))
             n_pending_live += pending_live(t, pending_at(t, i), now_us);
     }
-    size_t table_bytes =
-        (size_t)t->capacity * t->entry_size + (size_t)t->n_buckets * sizeof(struct scan_tags);
+    size_t table_bytes = (size_t)t->capacity * (t->entry_size + sizeof(*t->entry_of)) +
+                         (size_t)t->n_buckets * sizeof(struct scan_tags);
     json_object_set_new(out, "table_capacity", json_integer(t->capacity));
     json_object_set_new(out, "table_live", json_integer((json_int_t)live));
     json_object_set_new(out, "table_bytes", json_integer((json_int_t)table_bytes));
+    /* Entries ever written (dense): what of table_bytes the traffic used. */
+    json_object_set_new(out, "table_entries_used", json_integer(t->n_entries));
     json_object_set_new(out, "open_findings", json_integer(t->open_count));
     json_object_set_new(out, "inserts", json_integer((json_int_t)t->inserts));
     json_object_set_new(out, "evictions", json_integer((json_int_t)t->evictions));

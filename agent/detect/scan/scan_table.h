@@ -8,8 +8,14 @@
  * bit, the eviction score and a coarse last-packet time — kept apart from
  * the entry bodies, so a lookup or an insert reads that one line and then
  * at most the matching (or chosen) entry, instead of 8 entries on 8 lines.
- * Memory is taken once at init: capacity x (entry_size + 8) bytes plus the
- * doorkeeper, whatever the traffic.
+ * A slot does not own a fixed entry: the first key that lands in a slot
+ * takes the next entry never used (entry_of maps slot to entry), and the
+ * slot keeps it for every later key.  Entries are therefore written
+ * densely from the start of their array, and the pages a table makes
+ * resident follow the number of slots ever used, not how the hash spreads
+ * them (5,000 keys touch 5,000 entries' worth of pages, not most pages of
+ * a table eight times larger).  Memory is taken once at init: capacity x
+ * (entry_size + 12) bytes plus the doorkeeper, whatever the traffic.
  *
  * Eviction policy, when a new key finds its bucket full:
  *   1. a free slot, or an idle one (no packet for idle_us and no open
@@ -87,7 +93,9 @@ struct scan_tags;         /* a bucket's tag line (scan_table.c) */
 struct scan_pending_tags; /* a doorkeeper bucket's tag line */
 
 struct scan_table {
-    uint8_t *slots;
+    uint8_t *entries;   /* capacity entries, handed out in order (dense) */
+    uint32_t *entry_of; /* per slot (bucket x SCAN_WAYS + way): its entry, once its tag is set */
+    uint32_t n_entries; /* entries handed out: the only ones ever written */
     struct scan_tags *tags; /* one per bucket */
     size_t entry_size;
     uint32_t n_buckets; /* power of two */
