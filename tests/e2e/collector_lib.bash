@@ -48,6 +48,13 @@ start_redis() {
 
 rc() { redis-cli -s "$SOCK" "$@"; }
 
+# start_webhook PORT LOG [SECRET]: a webhook receiver logging one JSON line
+# per delivery to LOG (tests/e2e/lib/webhook_receiver.py); stopped on exit.
+start_webhook() {
+    python3 "$CANH_SRC/tests/e2e/lib/webhook_receiver.py" "$@" &
+    PIDS+=($!)
+}
+
 now_iso() { date +%Y-%m-%dT%H:%M:%S.%6N%z; }
 
 # mkevent AGENT SEQ KIND TAXONOMY SEVERITY CLASS SRC DST ASSET LEVEL [STATE [AGENCY]]

@@ -19,24 +19,8 @@ SOC_HOOK=$(free_port)
 DRILL_HOOK=$(free_port)
 printf 'soc-secret\n' >"$T/soc.secret"
 printf 'drill-secret\n' >"$T/drill.secret"
-cat >"$T/receiver.py" <<'PY'
-import http.server, json, sys
-port, log = int(sys.argv[1]), sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        d = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with open(log, "a") as f:
-            f.write(json.dumps({"action": d["action"], "id": d["incident"]["id"]}) + "\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
-python3 "$T/receiver.py" "$SOC_HOOK" "$T/soc.jsonl" &
-PIDS+=($!)
-python3 "$T/receiver.py" "$DRILL_HOOK" "$T/drill.jsonl" &
-PIDS+=($!)
+start_webhook "$SOC_HOOK" "$T/soc.jsonl"
+start_webhook "$DRILL_HOOK" "$T/drill.jsonl"
 
 write_conf "$T/c.conf" "
 [escalation]

@@ -25,28 +25,8 @@ printf 'soc-secret\n' >"$T/soc.secret"
 printf 'drill-secret\n' >"$T/drill.secret"
 mkdir -p "$T/reports" "$T/archive" "$T/state"
 
-cat >"$T/receiver.py" <<'PY'
-import hashlib, hmac, http.server, json, sys
-port, secret, log = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        want = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        ok = hmac.compare_digest(want, self.headers.get("X-Canh-Signature", ""))
-        d = json.loads(body)
-        with open(log, "a") as f:
-            f.write(json.dumps({"ok": ok, "action": d["action"], "id": d["incident"]["id"],
-                                "exercise": d["incident"].get("exercise")}) + "\n")
-        self.send_response(200 if ok else 401)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
-python3 "$T/receiver.py" "$SOC_HOOK" soc-secret "$T/soc.jsonl" &
-PIDS+=($!)
-python3 "$T/receiver.py" "$DRILL_HOOK" drill-secret "$T/drill.jsonl" &
-PIDS+=($!)
+start_webhook "$SOC_HOOK" "$T/soc.jsonl" soc-secret
+start_webhook "$DRILL_HOOK" "$T/drill.jsonl" drill-secret
 
 write_conf "$T/c.conf" "
 [escalation]

@@ -19,24 +19,7 @@ HOOK=$(free_port)
 DEAD=$(free_port) # nothing listens: deliveries there stay queued
 printf 'route-secret\n' >"$T/hook.secret"
 mkdir -p "$T/reports"
-cat >"$T/receiver.py" <<'PY'
-import http.server, json, sys
-port, log = int(sys.argv[1]), sys.argv[2]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        d = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        with open(log, "a") as f:
-            f.write(json.dumps({"route": d["route"], "action": d["action"],
-                                "id": d["incident"]["id"], "note": d.get("note", "")},
-                               ensure_ascii=False) + "\n")
-        self.send_response(200)
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
-python3 "$T/receiver.py" "$HOOK" "$T/hook.jsonl" &
-PIDS+=($!)
+start_webhook "$HOOK" "$T/hook.jsonl"
 
 # The initial report is due 30 s after detection, the final one 12 h
 # after resolve, and "due soon" is a day: each is due soon as soon as it
