@@ -7,34 +7,49 @@
 #include <string.h>
 
 /* KEYS: every key the write touches (store_apply_argv collects them).
- * ARGV: seen key index (0: none), its TTL, ack stream index (0: none), ack
- * id, n guards, (key index, field, expected) x n, then the commands, each
- * (op, nargs, key index, nargs - 1 arguments). */
+ * ARGV[1] is a header of 16-bit big-endian numbers, read with string.byte
+ * (no Lua string per number): the seen key's index (0: none), the ack
+ * stream's index (0: none), the number of guards, each guard's key index,
+ * then per command its opcode (1 byte: STORE_OPS, 0 = the name is the next
+ * argument), nargs and key index.  ARGV[2]: seen TTL, ARGV[3]: ack id,
+ * then (field, expected) per guard, then each command's other arguments.
+ * Measured (docs/performance.md): every argument costs Redis about a
+ * thousand instructions to parse, hand to Lua and free, so the numbers
+ * that only steer the script are not arguments of their own. */
+#define STORE_OPS_LUA                                                                              \
+    "{'HSET', 'ZADD', 'XADD', 'DEL', 'HDEL', 'EXPIRE', 'HINCRBY', 'ZREM', 'HDELEQ'}"
+static const char *const store_ops_names[] = {"HSET",   "ZADD",    "XADD", "DEL",   "HDEL",
+                                              "EXPIRE", "HINCRBY", "ZREM", "HDELEQ"};
+
 const char store_apply_lua[] =
-    "local sk, ak = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "local function ack()\n"
-    "  if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[4]) end\n"
+    "local H = ARGV[1]\n"
+    "local function u16(p) local x, y = string.byte(H, p, p + 1) return x * 256 + y end\n"
+    "local sk, ak = u16(1), u16(3)\n"
+    "if sk > 0 and redis.call('EXISTS', KEYS[sk]) == 1 then\n"
+    "  if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[3]) end\n"
+    "  return 'DUP'\n"
     "end\n"
-    "if sk > 0 and redis.call('EXISTS', KEYS[sk]) == 1 then ack() return 'DUP' end\n"
-    "local i = 6\n"
-    "for g = 1, tonumber(ARGV[5]) do\n"
-    "  local v = redis.call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i+1]) or ''\n"
-    "  if v ~= ARGV[i+2] then return 'CONFLICT' end\n"
-    "  i = i + 3\n"
+    "local h, a = 7, 4\n"
+    "for g = 1, u16(5) do\n"
+    "  local v = redis.call('HGET', KEYS[u16(h)], ARGV[a]) or ''\n"
+    "  if v ~= ARGV[a + 1] then return 'CONFLICT' end\n"
+    "  h, a = h + 2, a + 2\n"
     "end\n"
-    "while i <= #ARGV do\n"
-    "  local op, n, key = ARGV[i], tonumber(ARGV[i+1]), KEYS[tonumber(ARGV[i+2])]\n"
-    "  local a = {}\n"
-    "  for k = 1, n - 1 do a[k] = ARGV[i+2+k] end\n"
-    "  i = i + 2 + n\n"
+    "local OPS = " STORE_OPS_LUA "\n"
+    "while h < #H do\n"
+    "  local op, n, key = OPS[string.byte(H, h)], u16(h + 1), KEYS[u16(h + 3)]\n"
+    "  h = h + 5\n"
+    "  if not op then op = ARGV[a] a = a + 1 end\n"
     "  if op == 'HDELEQ' then\n"
-    "    if redis.call('HGET', key, a[1]) == a[2] then redis.call('HDEL', key, a[1]) end\n"
+    "    if redis.call('HGET', key, ARGV[a]) == ARGV[a + 1] then redis.call('HDEL', key, ARGV[a]) "
+    "end\n"
     "  else\n"
-    "    redis.call(op, key, unpack(a))\n"
+    "    redis.call(op, key, unpack(ARGV, a, a + n - 2))\n"
     "  end\n"
+    "  a = a + n - 1\n"
     "end\n"
     "if sk > 0 then redis.call('SET', KEYS[sk], '1', 'EX', ARGV[2]) end\n"
-    "ack()\n"
+    "if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[3]) end\n"
     "return 'OK'\n";
 
 const char store_load_lua[] =
@@ -285,12 +300,23 @@ static size_t key_index(struct store_ops *o, const char *key, size_t len)
     return o->keys.n;
 }
 
-/* "<index>" of key as an argument. */
-static void push_index(struct store_ops *o, struct strvec *out, const char *key, size_t len)
+/* Appends a 16-bit big-endian number to the header (store_apply_lua). */
+static void put_u16(char *hdr, size_t *used, size_t cap, size_t value, int *oom)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%zu", key_index(o, key, len));
-    o->oom |= strvec_push(out, buf, (size_t)n);
+    if (*used + 2 > cap || value > 0xffff) {
+        *oom = -1;
+        return;
+    }
+    hdr[(*used)++] = (char)(value >> 8);
+    hdr[(*used)++] = (char)(value & 0xff);
+}
+
+static unsigned op_code(const char *op, size_t len)
+{
+    for (unsigned i = 0; i < sizeof(store_ops_names) / sizeof(store_ops_names[0]); i++)
+        if (strlen(store_ops_names[i]) == len && memcmp(store_ops_names[i], op, len) == 0)
+            return i + 1;
+    return 0;
 }
 
 int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_out,
@@ -298,44 +324,64 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
 {
     if (o->oom)
         return -1;
-    /* The key of every guard and command moves to KEYS; the argument
-     * names it by its index. */
+    /* The key of every guard and command moves to KEYS; the header names
+     * it by its index. */
     strvec_free(&o->keys);
     strvec_free(&o->args);
     struct strvec *a = &o->args;
+    size_t n_cmds = 0;
+    for (size_t k = 0; k + 2 < o->ops.n; n_cmds++) {
+        size_t nargs = strtoul(o->ops.v[k + 1], NULL, 10);
+        if (nargs == 0 || k + 2 + nargs > o->ops.n)
+            return -1;
+        k += 2 + nargs;
+    }
+    size_t cap = 6 + 2 * (o->guards.n / 3) + 5 * n_cmds, used = 0;
+    char *hdr = malloc(cap);
+    if (!hdr)
+        return -1;
     char num[24];
     int n;
 #define PUSH(s, l) (o->oom |= strvec_push(a, (s), (l)))
-    if (o->seen_key[0])
-        push_index(o, a, o->seen_key, strlen(o->seen_key));
-    else
-        PUSH("0", 1);
+    PUSH("", 0); /* the header, filled below */
     n = snprintf(num, sizeof(num), "%llu", (unsigned long long)o->seen_ttl_s);
     PUSH(num, (size_t)n);
-    if (o->ack_stream[0])
-        push_index(o, a, o->ack_stream, strlen(o->ack_stream));
-    else
-        PUSH("0", 1);
     PUSH(o->ack_id, strlen(o->ack_id));
-    n = snprintf(num, sizeof(num), "%zu", o->guards.n / 3);
-    PUSH(num, (size_t)n);
+    put_u16(hdr, &used, cap, o->seen_key[0] ? key_index(o, o->seen_key, strlen(o->seen_key)) : 0,
+            &o->oom);
+    put_u16(hdr, &used, cap,
+            o->ack_stream[0] ? key_index(o, o->ack_stream, strlen(o->ack_stream)) : 0, &o->oom);
+    put_u16(hdr, &used, cap, o->guards.n / 3, &o->oom);
     for (size_t g = 0; g + 2 < o->guards.n; g += 3) {
-        push_index(o, a, o->guards.v[g], o->guards.len[g]);
+        put_u16(hdr, &used, cap, key_index(o, o->guards.v[g], o->guards.len[g]), &o->oom);
         PUSH(o->guards.v[g + 1], o->guards.len[g + 1]);
         PUSH(o->guards.v[g + 2], o->guards.len[g + 2]);
     }
     for (size_t k = 0; k + 2 < o->ops.n;) {
         size_t nargs = strtoul(o->ops.v[k + 1], NULL, 10);
-        if (nargs == 0 || k + 2 + nargs > o->ops.n)
-            return -1;
-        PUSH(o->ops.v[k], o->ops.len[k]);
-        PUSH(o->ops.v[k + 1], o->ops.len[k + 1]);
-        push_index(o, a, o->ops.v[k + 2], o->ops.len[k + 2]);
+        unsigned code = op_code(o->ops.v[k], o->ops.len[k]);
+        hdr[used++] = (char)code;
+        put_u16(hdr, &used, cap, nargs, &o->oom);
+        put_u16(hdr, &used, cap, key_index(o, o->ops.v[k + 2], o->ops.len[k + 2]), &o->oom);
+        if (!code)
+            PUSH(o->ops.v[k], o->ops.len[k]);
         for (size_t x = 1; x < nargs; x++)
             PUSH(o->ops.v[k + 2 + x], o->ops.len[k + 2 + x]);
         k += 2 + nargs;
     }
 #undef PUSH
+    if (!o->oom && a->n) {
+        /* the header's slot: a copy in a's own chunks */
+        char *copy = strvec_alloc(a, used);
+        if (copy) {
+            memcpy(copy, hdr, used);
+            a->v[0] = copy;
+            a->len[0] = used;
+        } else {
+            o->oom = -1;
+        }
+    }
+    free(hdr);
     if (o->oom)
         return -1;
     size_t argc = 3 + o->keys.n + a->n;
