@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* KEYS: every key the write touches (store_apply_argv collects them).
- * ARGV[1] is a header of 16-bit big-endian numbers, read with string.byte
- * (no Lua string per number): the seen key's index (0: none), the ack
+ * ARGV[1] is a header of 16-bit big-endian numbers, turned into a table of
+ * numbers by string.byte once (no Lua string per number): the seen key's index (0: none), the ack
  * stream's index (0: none), the number of guards, each guard's key index,
  * then per command its opcode (1 byte: STORE_OPS, 0 = the name is the next
  * argument), nargs and key index.  ARGV[2]: seen TTL, ARGV[3]: ack id,
@@ -22,22 +22,25 @@ static const char *const store_ops_names[] = {"HSET",   "ZADD",    "XADD", "DEL"
                                               "EXPIRE", "HINCRBY", "ZREM", "HDELEQ"};
 
 const char store_apply_lua[] =
-    "local H = ARGV[1]\n"
-    "local function u16(p) local x, y = string.byte(H, p, p + 1) return x * 256 + y end\n"
-    "local sk, ak = u16(1), u16(3)\n"
+    "local H, b = ARGV[1], {}\n"
+    "for p = 1, #H, 4000 do\n"
+    "  local t = {string.byte(H, p, p + 3999)}\n"
+    "  if p == 1 then b = t else for k = 1, #t do b[p + k - 1] = t[k] end end\n"
+    "end\n"
+    "local sk, ak = b[1] * 256 + b[2], b[3] * 256 + b[4]\n"
     "if sk > 0 and redis.call('EXISTS', KEYS[sk]) == 1 then\n"
     "  if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[3]) end\n"
     "  return 'DUP'\n"
     "end\n"
     "local h, a = 7, 4\n"
-    "for g = 1, u16(5) do\n"
-    "  local v = redis.call('HGET', KEYS[u16(h)], ARGV[a]) or ''\n"
+    "for g = 1, b[5] * 256 + b[6] do\n"
+    "  local v = redis.call('HGET', KEYS[b[h] * 256 + b[h + 1]], ARGV[a]) or ''\n"
     "  if v ~= ARGV[a + 1] then return 'CONFLICT' end\n"
     "  h, a = h + 2, a + 2\n"
     "end\n"
     "local OPS = " STORE_OPS_LUA "\n"
-    "while h < #H do\n"
-    "  local op, n, key = OPS[string.byte(H, h)], u16(h + 1), KEYS[u16(h + 3)]\n"
+    "while h < #b do\n"
+    "  local op, n, key = OPS[b[h]], b[h + 1] * 256 + b[h + 2], KEYS[b[h + 3] * 256 + b[h + 4]]\n"
     "  h = h + 5\n"
     "  if not op then op = ARGV[a] a = a + 1 end\n"
     "  if op == 'HDELEQ' then\n"
