@@ -6,7 +6,8 @@
 # usage: bench/collector_cpu.sh [N] [MODE...]   (default 10000, modes load
 #        burst distinct: the event sets of bench_collector.sh)
 #   CANH_BIN=dir, CANH_BIN_BASE=dir as in bench_collector.sh (both measured,
-#   interleaved).
+#   interleaved).  CMDSTATS=1 also prints Redis's INFO commandstats per
+#   event (calls and µs of each command, those run inside scripts too).
 set -euo pipefail
 N=${1:-10000}
 shift || true
@@ -60,6 +61,7 @@ one() { # bin mode
     kill "$CP"
     wait "$CP" 2>/dev/null || true
     CP=
+    [[ -z ${CMDSTATS:-} ]] || redis-cli -s "$SOCK" INFO commandstats | tr -d '\r' >"$T/cmdstats"
     redis-cli -s "$SOCK" shutdown nosave >/dev/null 2>&1 || true
     for _ in $(seq 100); do [[ -S $SOCK ]] || break; sleep 0.05; done
     rm -rf "$T/appendonlydir"
@@ -67,6 +69,19 @@ one() { # bin mode
 import sys
 n, w, c, r = $N, $t1 - $t0, $c / 100, ($r1 - $r0) / 100
 print('  %-9s %-40s collector %4.0f us/event, redis %4.0f us/event (wall %.1f s)' % ('$2', '$1', c * 1e6 / n, r * 1e6 / n, w))"
+    if [[ -n ${CMDSTATS:-} ]]; then
+        python3 - "$N" "$T/cmdstats" <<'PY'
+import re, sys
+n = int(sys.argv[1])
+rows = []
+for line in open(sys.argv[2]):
+    m = re.match(r'cmdstat_([^:]+):calls=(\d+),usec=(\d+)', line)
+    if m:
+        rows.append((int(m.group(3)), int(m.group(2)), m.group(1)))
+for usec, calls, name in sorted(rows, reverse=True)[:12]:
+    print('      %-14s %6.2f calls/event %7.1f us/event %7.1f us/call' % (name, calls / n, usec / n, usec / max(calls, 1)))
+PY
+    fi
 }
 
 for mode in "${MODES[@]}"; do

@@ -7,34 +7,52 @@
 #include <string.h>
 
 /* KEYS: every key the write touches (store_apply_argv collects them).
- * ARGV: seen key index (0: none), its TTL, ack stream index (0: none), ack
- * id, n guards, (key index, field, expected) x n, then the commands, each
- * (op, nargs, key index, nargs - 1 arguments). */
+ * ARGV[1] is a header of 16-bit big-endian numbers, turned into a table of
+ * numbers by string.byte once (no Lua string per number): the seen key's index (0: none), the ack
+ * stream's index (0: none), the number of guards, each guard's key index,
+ * then per command its opcode (1 byte: STORE_OPS, 0 = the name is the next
+ * argument), nargs and key index.  ARGV[2]: seen TTL, ARGV[3]: ack id,
+ * then (field, expected) per guard, then each command's other arguments.
+ * Measured (docs/performance.md): every argument costs Redis about a
+ * thousand instructions to parse, hand to Lua and free, so the numbers
+ * that only steer the script are not arguments of their own. */
+#define STORE_OPS_LUA                                                                              \
+    "{'HSET', 'ZADD', 'XADD', 'DEL', 'HDEL', 'EXPIRE', 'HINCRBY', 'ZREM', 'HDELEQ'}"
+static const char *const store_ops_names[] = {"HSET",   "ZADD",    "XADD", "DEL",   "HDEL",
+                                              "EXPIRE", "HINCRBY", "ZREM", "HDELEQ"};
+
 const char store_apply_lua[] =
-    "local sk, ak = tonumber(ARGV[1]), tonumber(ARGV[3])\n"
-    "local function ack()\n"
-    "  if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[4]) end\n"
+    "local H, b = ARGV[1], {}\n"
+    "for p = 1, #H, 4000 do\n"
+    "  local t = {string.byte(H, p, p + 3999)}\n"
+    "  if p == 1 then b = t else for k = 1, #t do b[p + k - 1] = t[k] end end\n"
     "end\n"
-    "if sk > 0 and redis.call('EXISTS', KEYS[sk]) == 1 then ack() return 'DUP' end\n"
-    "local i = 6\n"
-    "for g = 1, tonumber(ARGV[5]) do\n"
-    "  local v = redis.call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i+1]) or ''\n"
-    "  if v ~= ARGV[i+2] then return 'CONFLICT' end\n"
-    "  i = i + 3\n"
+    "local sk, ak = b[1] * 256 + b[2], b[3] * 256 + b[4]\n"
+    "if sk > 0 and redis.call('EXISTS', KEYS[sk]) == 1 then\n"
+    "  if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[3]) end\n"
+    "  return 'DUP'\n"
     "end\n"
-    "while i <= #ARGV do\n"
-    "  local op, n, key = ARGV[i], tonumber(ARGV[i+1]), KEYS[tonumber(ARGV[i+2])]\n"
-    "  local a = {}\n"
-    "  for k = 1, n - 1 do a[k] = ARGV[i+2+k] end\n"
-    "  i = i + 2 + n\n"
+    "local h, a = 7, 4\n"
+    "for g = 1, b[5] * 256 + b[6] do\n"
+    "  local v = redis.call('HGET', KEYS[b[h] * 256 + b[h + 1]], ARGV[a]) or ''\n"
+    "  if v ~= ARGV[a + 1] then return 'CONFLICT' end\n"
+    "  h, a = h + 2, a + 2\n"
+    "end\n"
+    "local OPS = " STORE_OPS_LUA "\n"
+    "while h < #b do\n"
+    "  local op, n, key = OPS[b[h]], b[h + 1] * 256 + b[h + 2], KEYS[b[h + 3] * 256 + b[h + 4]]\n"
+    "  h = h + 5\n"
+    "  if not op then op = ARGV[a] a = a + 1 end\n"
     "  if op == 'HDELEQ' then\n"
-    "    if redis.call('HGET', key, a[1]) == a[2] then redis.call('HDEL', key, a[1]) end\n"
+    "    if redis.call('HGET', key, ARGV[a]) == ARGV[a + 1] then redis.call('HDEL', key, ARGV[a]) "
+    "end\n"
     "  else\n"
-    "    redis.call(op, key, unpack(a))\n"
+    "    redis.call(op, key, unpack(ARGV, a, a + n - 2))\n"
     "  end\n"
+    "  a = a + n - 1\n"
     "end\n"
     "if sk > 0 then redis.call('SET', KEYS[sk], '1', 'EX', ARGV[2]) end\n"
-    "ack()\n"
+    "if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[3]) end\n"
     "return 'OK'\n";
 
 const char store_load_lua[] =
@@ -285,12 +303,23 @@ static size_t key_index(struct store_ops *o, const char *key, size_t len)
     return o->keys.n;
 }
 
-/* "<index>" of key as an argument. */
-static void push_index(struct store_ops *o, struct strvec *out, const char *key, size_t len)
+/* Appends a 16-bit big-endian number to the header (store_apply_lua). */
+static void put_u16(char *hdr, size_t *used, size_t cap, size_t value, int *oom)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%zu", key_index(o, key, len));
-    o->oom |= strvec_push(out, buf, (size_t)n);
+    if (*used + 2 > cap || value > 0xffff) {
+        *oom = -1;
+        return;
+    }
+    hdr[(*used)++] = (char)(value >> 8);
+    hdr[(*used)++] = (char)(value & 0xff);
+}
+
+static unsigned op_code(const char *op, size_t len)
+{
+    for (unsigned i = 0; i < sizeof(store_ops_names) / sizeof(store_ops_names[0]); i++)
+        if (strlen(store_ops_names[i]) == len && memcmp(store_ops_names[i], op, len) == 0)
+            return i + 1;
+    return 0;
 }
 
 int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_out,
@@ -298,44 +327,64 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
 {
     if (o->oom)
         return -1;
-    /* The key of every guard and command moves to KEYS; the argument
-     * names it by its index. */
+    /* The key of every guard and command moves to KEYS; the header names
+     * it by its index. */
     strvec_free(&o->keys);
     strvec_free(&o->args);
     struct strvec *a = &o->args;
+    size_t n_cmds = 0;
+    for (size_t k = 0; k + 2 < o->ops.n; n_cmds++) {
+        size_t nargs = strtoul(o->ops.v[k + 1], NULL, 10);
+        if (nargs == 0 || k + 2 + nargs > o->ops.n)
+            return -1;
+        k += 2 + nargs;
+    }
+    size_t cap = 6 + 2 * (o->guards.n / 3) + 5 * n_cmds, used = 0;
+    char *hdr = malloc(cap);
+    if (!hdr)
+        return -1;
     char num[24];
     int n;
 #define PUSH(s, l) (o->oom |= strvec_push(a, (s), (l)))
-    if (o->seen_key[0])
-        push_index(o, a, o->seen_key, strlen(o->seen_key));
-    else
-        PUSH("0", 1);
+    PUSH("", 0); /* the header, filled below */
     n = snprintf(num, sizeof(num), "%llu", (unsigned long long)o->seen_ttl_s);
     PUSH(num, (size_t)n);
-    if (o->ack_stream[0])
-        push_index(o, a, o->ack_stream, strlen(o->ack_stream));
-    else
-        PUSH("0", 1);
     PUSH(o->ack_id, strlen(o->ack_id));
-    n = snprintf(num, sizeof(num), "%zu", o->guards.n / 3);
-    PUSH(num, (size_t)n);
+    put_u16(hdr, &used, cap, o->seen_key[0] ? key_index(o, o->seen_key, strlen(o->seen_key)) : 0,
+            &o->oom);
+    put_u16(hdr, &used, cap,
+            o->ack_stream[0] ? key_index(o, o->ack_stream, strlen(o->ack_stream)) : 0, &o->oom);
+    put_u16(hdr, &used, cap, o->guards.n / 3, &o->oom);
     for (size_t g = 0; g + 2 < o->guards.n; g += 3) {
-        push_index(o, a, o->guards.v[g], o->guards.len[g]);
+        put_u16(hdr, &used, cap, key_index(o, o->guards.v[g], o->guards.len[g]), &o->oom);
         PUSH(o->guards.v[g + 1], o->guards.len[g + 1]);
         PUSH(o->guards.v[g + 2], o->guards.len[g + 2]);
     }
     for (size_t k = 0; k + 2 < o->ops.n;) {
         size_t nargs = strtoul(o->ops.v[k + 1], NULL, 10);
-        if (nargs == 0 || k + 2 + nargs > o->ops.n)
-            return -1;
-        PUSH(o->ops.v[k], o->ops.len[k]);
-        PUSH(o->ops.v[k + 1], o->ops.len[k + 1]);
-        push_index(o, a, o->ops.v[k + 2], o->ops.len[k + 2]);
+        unsigned code = op_code(o->ops.v[k], o->ops.len[k]);
+        hdr[used++] = (char)code;
+        put_u16(hdr, &used, cap, nargs, &o->oom);
+        put_u16(hdr, &used, cap, key_index(o, o->ops.v[k + 2], o->ops.len[k + 2]), &o->oom);
+        if (!code)
+            PUSH(o->ops.v[k], o->ops.len[k]);
         for (size_t x = 1; x < nargs; x++)
             PUSH(o->ops.v[k + 2 + x], o->ops.len[k + 2 + x]);
         k += 2 + nargs;
     }
 #undef PUSH
+    if (!o->oom && a->n) {
+        /* the header's slot: a copy in a's own chunks */
+        char *copy = strvec_alloc(a, used);
+        if (copy) {
+            memcpy(copy, hdr, used);
+            a->v[0] = copy;
+            a->len[0] = used;
+        } else {
+            o->oom = -1;
+        }
+    }
+    free(hdr);
     if (o->oom)
         return -1;
     size_t argc = 3 + o->keys.n + a->n;
@@ -385,6 +434,68 @@ static void script_sha(struct store_script *s)
         snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
 }
 
+/* ---- the call in RESP --------------------------------------------------
+ * The collector writes a call's RESP itself: hiredis formats each argument
+ * with sdscatfmt, which showed as ~12 % of the collector's instructions
+ * for writes of ~150 arguments (docs/performance.md). */
+
+static size_t digits(size_t v)
+{
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+static char *put_num(char *p, char lead, size_t v)
+{
+    *p++ = lead;
+    size_t n = digits(v);
+    for (size_t i = n; i > 0; i--) {
+        p[i - 1] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    p += n;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static char *put_bulk(char *p, const char *s, size_t len)
+{
+    p = put_num(p, '$', len);
+    memcpy(p, s, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+static size_t bulk_size(size_t len)
+{
+    return 1 + digits(len) + 2 + len + 2;
+}
+
+/* "*<argc>" and the two first arguments (EVALSHA sha or EVAL body) before
+ * the rest (tail, tail_len bytes of RESP); a malloc'd buffer or NULL. */
+static char *format_call(const char *cmd, const char *script, size_t argc, const char *tail,
+                         size_t tail_len, size_t *len)
+{
+    size_t size =
+        1 + digits(argc) + 2 + bulk_size(strlen(cmd)) + bulk_size(strlen(script)) + tail_len;
+    char *buf = malloc(size);
+    if (!buf)
+        return NULL;
+    char *p = put_num(buf, '*', argc);
+    p = put_bulk(p, cmd, strlen(cmd));
+    p = put_bulk(p, script, strlen(script));
+    memcpy(p, tail, tail_len);
+    *len = size;
+    return buf;
+}
+
 /* A call sent by SHA, kept until its answer in case Redis has to be given
  * the body (NOSCRIPT). */
 struct eval_call {
@@ -393,30 +504,36 @@ struct eval_call {
     struct store_script *script;
     redis_link_reply_fn fn;
     void *priv;
-    int argc; /* of argv below: EVAL, body, numkeys, ... */
-    const char **argv;
-    size_t *lens;
-    char *bytes;
+    size_t argc; /* EVAL, body, numkeys, ... */
+    char *tail;  /* RESP of numkeys, keys, args */
+    size_t tail_len;
 };
 
 static void eval_call_free(struct eval_call *ec)
 {
-    free(ec->argv);
-    free(ec->lens);
-    free(ec->bytes);
+    free(ec->tail);
     free(ec);
+}
+
+static int send_call(struct redis_link *l, unsigned conn, const char *cmd, const char *script,
+                     size_t argc, const char *tail, size_t tail_len, redis_link_reply_fn fn,
+                     void *priv)
+{
+    size_t len;
+    char *buf = format_call(cmd, script, argc, tail, tail_len, &len);
+    if (!buf)
+        return -1;
+    int rc = redis_link_formatted(l, conn, fn, priv, buf, len);
+    free(buf);
+    return rc;
 }
 
 static void on_evalsha(redisReply *reply, void *priv)
 {
     struct eval_call *ec = priv;
     if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-        ec->argv[0] = "EVAL";
-        ec->lens[0] = 4;
-        ec->argv[1] = ec->script->body;
-        ec->lens[1] = strlen(ec->script->body);
-        if (redis_link_command(ec->link, ec->conn, ec->fn, ec->priv, ec->argc, ec->argv, ec->lens) <
-            0)
+        if (send_call(ec->link, ec->conn, "EVAL", ec->script->body, ec->argc, ec->tail,
+                      ec->tail_len, ec->fn, ec->priv) < 0)
             ec->fn(NULL, ec->priv);
         eval_call_free(ec);
         return;
@@ -429,15 +546,12 @@ int store_eval(struct redis_link *l, unsigned conn, struct store_script *s, redi
                void *priv, int argc, const char **argv, const size_t *lens)
 {
     script_sha(s);
-    struct eval_call *ec = calloc(1, sizeof(*ec));
-    size_t total = 0;
+    size_t tail_len = 0;
     for (int i = 0; i < argc; i++)
-        total += lens[i];
-    if (!ec || !(ec->argv = malloc((size_t)(argc + 2) * sizeof(*ec->argv))) ||
-        !(ec->lens = malloc((size_t)(argc + 2) * sizeof(*ec->lens))) ||
-        !(ec->bytes = malloc(total ? total : 1))) {
-        if (ec)
-            eval_call_free(ec);
+        tail_len += bulk_size(lens[i]);
+    struct eval_call *ec = calloc(1, sizeof(*ec));
+    if (!ec || !(ec->tail = malloc(tail_len ? tail_len : 1))) {
+        free(ec);
         return -1;
     }
     *ec = (struct eval_call){.link = l,
@@ -445,32 +559,19 @@ int store_eval(struct redis_link *l, unsigned conn, struct store_script *s, redi
                              .script = s,
                              .fn = fn,
                              .priv = priv,
-                             .argc = argc + 2,
-                             .argv = ec->argv,
-                             .lens = ec->lens,
-                             .bytes = ec->bytes};
-    char *p = ec->bytes;
-    for (int i = 0; i < argc; i++) {
-        memcpy(p, argv[i], lens[i]);
-        ec->argv[i + 2] = p;
-        ec->lens[i + 2] = lens[i];
-        p += lens[i];
-    }
+                             .argc = (size_t)argc + 2,
+                             .tail = ec->tail,
+                             .tail_len = tail_len};
+    char *p = ec->tail;
+    for (int i = 0; i < argc; i++)
+        p = put_bulk(p, argv[i], lens[i]);
     bool by_sha = s->sha[0] != '\0';
-    ec->argv[0] = by_sha ? "EVALSHA" : "EVAL";
-    ec->lens[0] = strlen(ec->argv[0]);
-    ec->argv[1] = by_sha ? s->sha : s->body;
-    ec->lens[1] = strlen(ec->argv[1]);
-    if (!by_sha) {
-        int rc = redis_link_command(l, conn, fn, priv, ec->argc, ec->argv, ec->lens);
+    int rc =
+        send_call(l, conn, by_sha ? "EVALSHA" : "EVAL", by_sha ? s->sha : s->body, ec->argc,
+                  ec->tail, ec->tail_len, by_sha ? on_evalsha : fn, by_sha ? (void *)ec : priv);
+    if (!by_sha || rc < 0)
         eval_call_free(ec);
-        return rc;
-    }
-    if (redis_link_command(l, conn, on_evalsha, ec, ec->argc, ec->argv, ec->lens) < 0) {
-        eval_call_free(ec);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 enum store_result store_result_parse(const char *text, size_t len)

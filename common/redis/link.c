@@ -150,6 +150,24 @@ static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn f
     return 0;
 }
 
+/* Like send_call, a command already in RESP (cmd, len bytes). */
+static int send_formatted(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
+                          const char *cmd, size_t len)
+{
+    struct conn *cn = &l->conn[which];
+    struct call *call = malloc(sizeof(*call));
+    if (!call)
+        return -1;
+    *call = (struct call){l, which, l->generation, fn, priv};
+    if (redisAsyncFormattedCommand(cn->ac, on_reply, call, cmd, len) != REDIS_OK) {
+        free(call);
+        return -1;
+    }
+    if (cn->pending++ == 0)
+        cn->progress_us = mono_us();
+    return 0;
+}
+
 static void check_ready(struct redis_link *l)
 {
     if (l->state != REDIS_LINK_CONNECTING)
@@ -572,6 +590,14 @@ int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn 
     if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
         return -1;
     return send_call(l, conn, fn, priv, argc, argv, lens);
+}
+
+int redis_link_formatted(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
+                         const char *cmd, size_t len)
+{
+    if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
+        return -1;
+    return send_formatted(l, conn, fn, priv, cmd, len);
 }
 
 size_t redis_link_unsent(const struct redis_link *l, unsigned conn)
