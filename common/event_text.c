@@ -19,13 +19,11 @@ struct writer {
     bool first[MAX_DEPTH]; /* no member yet in the object at this depth */
 };
 
-static bool reserve(struct writer *w, size_t more)
+static bool grow(struct writer *w, size_t more)
 {
     struct event_text *t = w->t;
     if (w->failed)
         return false;
-    if (t->len + more + 1 <= t->cap)
-        return true;
     size_t cap = t->cap ? t->cap : 1024;
     while (cap < t->len + more + 1)
         cap *= 2;
@@ -37,6 +35,14 @@ static bool reserve(struct writer *w, size_t more)
     t->buf = buf;
     t->cap = cap;
     return true;
+}
+
+/* Room for more bytes and the final NUL. */
+static inline bool reserve(struct writer *w, size_t more)
+{
+    if (w->t->len + more + 1 <= w->t->cap && !w->failed)
+        return true;
+    return grow(w, more);
 }
 
 static void put(struct writer *w, const char *s, size_t n)
@@ -60,8 +66,15 @@ static void put_char(struct writer *w, char c)
 static void put_int(struct writer *w, long long v)
 {
     char digits[24];
-    int n = snprintf(digits, sizeof(digits), "%lld", v);
-    put(w, digits, (size_t)n);
+    size_t i = sizeof(digits);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[--i] = '-';
+    put(w, digits + i, sizeof(digits) - i);
 }
 
 /* Length of the UTF-8 sequence at s as jansson accepts it (no overlong
@@ -203,13 +216,111 @@ static void member_time(struct writer *w, const char *name, uint64_t ts_us)
     member_str(w, name, units_format_time(ts_us, buf, sizeof(buf)));
 }
 
-/* A detector's object (or NULL: "{}"), dumped by jansson into the buffer. */
+/* A real as jansson dumps it with JSON_REAL_PRECISION(6): "%.6g", ".0"
+ * added when that reads as an integer, the exponent without '+' or
+ * leading zeros. */
+static bool put_real(struct writer *w, double v)
+{
+    if (v != v || v - v != 0)
+        return false; /* NaN, infinities: jansson refuses them too */
+    char text[40];
+    int n = snprintf(text, sizeof(text), "%.6g", v);
+    if (n <= 0 || (size_t)n >= sizeof(text) - 2)
+        return false;
+    if (!strchr(text, '.') && !strchr(text, 'e')) {
+        memcpy(text + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(text, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, strlen(end) + 1);
+            n = (int)strlen(text);
+        }
+    }
+    put(w, text, (size_t)n);
+    return true;
+}
+
+/* A detector's value as jansson's compact dump writes it; false (with
+ * something written) for what it leaves to jansson: strings holding NUL,
+ * deep nesting. */
+static bool put_value(struct writer *w, const json_t *v, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (depth > 8)
+            return false;
+        const char *k;
+        json_t *item;
+        bool first = true;
+        put_char(w, '{');
+        json_object_foreach((json_t *)v, k, item)
+        {
+            if (!first)
+                put_char(w, ',');
+            first = false;
+            if (!put_json_string(w, k))
+                return false;
+            put_char(w, ':');
+            if (!put_value(w, item, depth + 1))
+                return false;
+        }
+        put_char(w, '}');
+        return true;
+    }
+    case JSON_ARRAY: {
+        if (depth > 8)
+            return false;
+        put_char(w, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put_char(w, ',');
+            if (!put_value(w, json_array_get(v, i), depth + 1))
+                return false;
+        }
+        put_char(w, ']');
+        return true;
+    }
+    case JSON_STRING:
+        if (strlen(json_string_value(v)) != json_string_length(v))
+            return false;
+        return put_json_string(w, json_string_value(v));
+    case JSON_INTEGER:
+        put_int(w, (long long)json_integer_value(v));
+        return true;
+    case JSON_REAL:
+        return put_real(w, json_real_value(v));
+    case JSON_TRUE:
+        put(w, "true", 4);
+        return true;
+    case JSON_FALSE:
+        put(w, "false", 5);
+        return true;
+    case JSON_NULL:
+        put(w, "null", 4);
+        return true;
+    }
+    return false;
+}
+
+/* A detector's object (or NULL: "{}"): written here, or dumped by
+ * jansson into the buffer when put_value leaves it. */
 static void dump_object(struct writer *w, const json_t *obj)
 {
     if (!obj) {
         put(w, "{}", 2);
         return;
     }
+    size_t mark = w->t->len;
+    if (put_value(w, obj, 0) || w->failed)
+        return;
+    w->t->len = mark;
     size_t room = w->t->cap > w->t->len ? w->t->cap - w->t->len - 1 : 0;
     size_t need = json_dumpb(obj, room ? w->t->buf + w->t->len : NULL, room, DUMP_FLAGS);
     if (need == 0) {

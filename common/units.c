@@ -248,7 +248,14 @@ const char *units_format_time(uint64_t ts_us, char *buf, size_t len)
     char frac[8] = {'.'};
     for (int i = 6; i >= 1; i--, us /= 10)
         frac[i] = (char)('0' + us % 10);
-    snprintf(buf, len, "%s%s%s", last.date, frac, last.zone);
+    size_t d = strlen(last.date), z = strlen(last.zone);
+    if (len < d + 7 + z + 1) {
+        snprintf(buf, len, "%s%s%s", last.date, frac, last.zone);
+        return buf;
+    }
+    memcpy(buf, last.date, d);
+    memcpy(buf + d, frac, 7);
+    memcpy(buf + d + 7, last.zone, z + 1);
     return buf;
 }
 

@@ -134,6 +134,27 @@ START_TEST(escapes_and_invalid_utf8)
 }
 END_TEST
 
+START_TEST(detector_values_of_every_type)
+{
+    struct evt ev;
+    base_event(&ev);
+    ev.counters = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:b,s:b,s:n,s:[],s:{},s:[[i],{s:f}]}",
+                            "big", 1e20, "tiny", 1.5e-7, "tenth", 0.1, "whole", 100.0, "neg", -3.25,
+                            "long", 123456789.0, "zero", 0.0, "third", 1.0 / 3, "yes", 1, "no", 0,
+                            "none", "empty_list", "empty_obj", "deep", 5, "x", 2.5e-300);
+    json_object_set_new(ev.counters, "key \"quoted\"\n\xc3\xa9",
+                        json_integer(-9223372036854775807 - 1));
+    ev.evidence = json_pack("{s:s}", "s", "tab\there \xe1\xba\xa1");
+    ev.consequence = CONSEQ_SERVICE_INTERRUPTION;
+    check_same(&ev);
+    /* A string holding NUL: that object is left to jansson. */
+    json_object_set_new(ev.counters, "nul", json_stringn("a\0b", 3));
+    check_same(&ev);
+    json_decref(ev.counters);
+    json_decref(ev.evidence);
+}
+END_TEST
+
 START_TEST(large_objects_grow_the_buffer)
 {
     struct evt ev;
@@ -156,6 +177,7 @@ int main(void)
     tcase_add_test(tc, minimal_event);
     tcase_add_test(tc, every_member);
     tcase_add_test(tc, escapes_and_invalid_utf8);
+    tcase_add_test(tc, detector_values_of_every_type);
     tcase_add_test(tc, large_objects_grow_the_buffer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
