@@ -83,7 +83,13 @@ struct redis_output {
     char hb_stream[128];
     char maxlen[24];
     char hb_maxlen[24];
-    size_t stream_len, hb_stream_len, maxlen_len, hb_maxlen_len;
+    size_t stream_len;
+    /* "XADD <stream> MAXLEN ~ <n> * event" in RESP, without the JSON
+     * argument: each XADD is this, the JSON's length and the JSON. */
+    char xadd_head[320], hb_head[320];
+    size_t xadd_head_len, hb_head_len;
+    char *resp; /* reused for every XADD */
+    size_t resp_cap;
 
     struct spool *spool;
     uint64_t read_off; /* next spool record to send */
@@ -220,25 +226,38 @@ static void spool_memory(struct redis_output *r)
 
 static void on_xadd(redisReply *reply, void *priv);
 
+/* The XADD formatted here into one reused buffer (hiredis would format
+ * and allocate it anew for each event). */
 static int send_xadd(struct redis_output *r, bool heartbeat, const char *json, size_t len)
 {
-    const char *argv[] = {"XADD",
-                          heartbeat ? r->hb_stream : r->stream,
-                          "MAXLEN",
-                          "~",
-                          heartbeat ? r->hb_maxlen : r->maxlen,
-                          "*",
-                          "event",
-                          json};
-    size_t argvlen[] = {4,
-                        heartbeat ? r->hb_stream_len : r->stream_len,
-                        6,
-                        1,
-                        heartbeat ? r->hb_maxlen_len : r->maxlen_len,
-                        1,
-                        5,
-                        len};
-    return redis_link_command(r->link, 0, on_xadd, r, 8, argv, argvlen);
+    const char *head = heartbeat ? r->hb_head : r->xadd_head;
+    size_t head_len = heartbeat ? r->hb_head_len : r->xadd_head_len;
+    size_t need = head_len + len + 32;
+    if (need > r->resp_cap) {
+        size_t cap = r->resp_cap ? r->resp_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *buf = realloc(r->resp, cap);
+        if (!buf)
+            return -1;
+        r->resp = buf;
+        r->resp_cap = cap;
+    }
+    memcpy(r->resp, head, head_len);
+    size_t n = head_len + (size_t)snprintf(r->resp + head_len, 32, "$%zu\r\n", len);
+    memcpy(r->resp + n, json, len);
+    memcpy(r->resp + n + len, "\r\n", 2);
+    return redis_link_formatted(r->link, 0, on_xadd, r, r->resp, n + len + 2);
+}
+
+/* RESP of XADD's arguments before the JSON. */
+static size_t xadd_head(char *out, size_t size, const char *stream, const char *maxlen)
+{
+    int n = snprintf(out, size,
+                     "*8\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$6\r\nMAXLEN\r\n$1\r\n~\r\n$%zu\r\n%s\r\n"
+                     "$1\r\n*\r\n$5\r\nevent\r\n",
+                     strlen(stream), stream, strlen(maxlen), maxlen);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
 /* Room on the wire: hiredis's unwritten buffer is kept small, the rest
@@ -614,6 +633,7 @@ static void redis_close(struct output *o)
     if (r->ev_sync)
         event_free(r->ev_sync);
     free(r->ring);
+    free(r->resp);
     free(r);
 }
 
@@ -673,9 +693,8 @@ struct output *output_redis_open(struct event_base *base, const struct agent_con
              (unsigned long long)(cfg->maxlen ? cfg->maxlen : 1000000));
     snprintf(r->hb_maxlen, sizeof(r->hb_maxlen), "%u", REDIS_HEARTBEAT_MAXLEN);
     r->stream_len = strlen(r->stream);
-    r->hb_stream_len = strlen(r->hb_stream);
-    r->maxlen_len = strlen(r->maxlen);
-    r->hb_maxlen_len = strlen(r->hb_maxlen);
+    r->xadd_head_len = xadd_head(r->xadd_head, sizeof(r->xadd_head), r->stream, r->maxlen);
+    r->hb_head_len = xadd_head(r->hb_head, sizeof(r->hb_head), r->hb_stream, r->hb_maxlen);
 
     char path[512];
     if (mkdir(cfg->state_dir, 0750) < 0 && errno != EEXIST) {

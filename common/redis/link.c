@@ -133,21 +133,32 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     free(call);
 }
 
-static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
-                     int argc, const char **argv, const size_t *lens)
+/* One command on connection which: as argv, or already in RESP (cmd,
+ * cmd_len; argv NULL). */
+static int queue_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
+                      int argc, const char **argv, const size_t *lens, const char *cmd,
+                      size_t cmd_len)
 {
     struct conn *cn = &l->conn[which];
     struct call *call = malloc(sizeof(*call));
     if (!call)
         return -1;
     *call = (struct call){l, which, l->generation, fn, priv};
-    if (redisAsyncCommandArgv(cn->ac, on_reply, call, argc, argv, lens) != REDIS_OK) {
+    int rc = argv ? redisAsyncCommandArgv(cn->ac, on_reply, call, argc, argv, lens)
+                  : redisAsyncFormattedCommand(cn->ac, on_reply, call, cmd, cmd_len);
+    if (rc != REDIS_OK) {
         free(call);
         return -1;
     }
     if (cn->pending++ == 0)
         cn->progress_us = mono_us();
     return 0;
+}
+
+static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
+                     int argc, const char **argv, const size_t *lens)
+{
+    return queue_call(l, which, fn, priv, argc, argv, lens, NULL, 0);
 }
 
 static void check_ready(struct redis_link *l)
@@ -572,6 +583,14 @@ int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn 
     if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
         return -1;
     return send_call(l, conn, fn, priv, argc, argv, lens);
+}
+
+int redis_link_formatted(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
+                         const char *cmd, size_t len)
+{
+    if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
+        return -1;
+    return queue_call(l, conn, fn, priv, 0, NULL, NULL, cmd, len);
 }
 
 size_t redis_link_unsent(const struct redis_link *l, unsigned conn)

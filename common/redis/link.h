@@ -75,6 +75,11 @@ void redis_link_get_stats(const struct redis_link *l, struct redis_link_stats *o
  * then not called). */
 int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
                        int argc, const char **argv, const size_t *lens);
+/* The same with the command already in RESP (cmd, len: one "*N\r\n$..."
+ * array, copied): an owner that sends one shape of command many times
+ * formats it itself into a reused buffer. */
+int redis_link_formatted(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
+                         const char *cmd, size_t len);
 /* Bytes of commands queued on connection conn that hiredis has not yet
  * written to the socket (0 when the link is not up).  An owner that sends
  * many commands keeps this small: hiredis moves its whole buffer after
