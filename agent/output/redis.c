@@ -60,7 +60,12 @@
  * collector next to its Redis does. */
 #define BACKOFF_MAX_US 30000000ull
 #define SYNC_PERIOD_US 500000
-#define SPOOL_SYNC_EVERY 256
+/* fdatasync of the spool every this many appends (and every SYNC_PERIOD_US).
+ * As many as the window holds in memory: a power loss can take no more
+ * spooled events than it takes from the window anyway, and at 100,000
+ * events/s a sync every 256 (390 a second, each one stalling the loop on
+ * a busy disk) kept a spooling agent from ever catching up. */
+#define SPOOL_SYNC_EVERY REDIS_MAX_OUTSTANDING
 /* Records at the spool head checked against the stream after a drop or
  * a restart (bounds the one-time scan). */
 #define DEDUP_SCAN_MAX 65536
