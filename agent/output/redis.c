@@ -314,6 +314,18 @@ static void pump(struct redis_output *r)
             r->sent++;
         }
     }
+    /* Held back only by hiredis's unwritten bytes: go on as soon as they
+     * are on the socket, not at the next reply or event (which capped the
+     * window at what 256 KiB holds per round trip, ~27,000 events/s). */
+    if (r->state == OUT_READY && !r->failed &&
+        (r->ring_sent < r->ring_count ||
+         (r->read_off < spool_tail(r->spool) && r->ring_count < REDIS_MAX_OUTSTANDING)))
+        redis_link_notify_drained(r->link, 0);
+}
+
+static void on_link_drained(void *owner)
+{
+    pump(owner);
 }
 
 /* The link is gone: everything unacknowledged is in the spool afterwards,
@@ -678,6 +690,7 @@ struct output *output_redis_open(struct event_base *base, const struct agent_con
         .backoff_max_us = BACKOFF_MAX_US,
         .ready = on_link_ready,
         .lost = on_link_lost,
+        .drained = on_link_drained,
         .owner = r,
     };
     r->link = redis_link_new(base, &target, &opt);

@@ -33,6 +33,7 @@ struct conn {
     unsigned checks_left; /* AUTH, PING, ROLE still unanswered */
     size_t pending;
     uint64_t progress_us; /* last reply, or when pending became non-zero */
+    struct event *drain;  /* EV_WRITE on the socket, armed by notify_drained */
 };
 
 struct redis_link {
@@ -241,6 +242,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     if (status != REDIS_OK) {
         l->conn[i].ac = NULL; /* hiredis frees the context after this callback */
+        if (l->conn[i].drain)
+            event_del(l->conn[i].drain);
         fail(l, "cannot connect: %s", ac->errstr[0] ? ac->errstr : "error");
         return;
     }
@@ -253,9 +256,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct redis_link *l = ac->data;
     int i = which_of(l, ac);
     if (i < 0)
-        return; /* freed by us */
-    l->conn[i].ac = NULL;
+        return;           /* freed by us */
+    l->conn[i].ac = NULL; /* hiredis closes the socket: stop watching it */
     l->conn[i].connected = false;
+    if (l->conn[i].drain)
+        event_del(l->conn[i].drain);
     fail(l, "connection lost: %s", status == REDIS_OK ? "the server closed it" : ac->errstr);
 }
 
@@ -272,6 +277,8 @@ static void free_connections(struct redis_link *l)
     free_sentinel(l);
     for (unsigned i = 0; i < l->opt.connections; i++) {
         redisAsyncContext *ac = l->conn[i].ac;
+        if (l->conn[i].drain)
+            event_free(l->conn[i].drain);
         memset(&l->conn[i], 0, sizeof(l->conn[i]));
         if (ac)
             redisAsyncFree(ac);
@@ -316,6 +323,17 @@ static void on_reset(evutil_socket_t fd, short what, void *arg)
     schedule_retry(l);
 }
 
+/* The socket is writable: hiredis's own write event, on the same
+ * socket, runs in this turn or ran before it. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *cn = arg;
+    struct redis_link *l = cn->link;
+    event_del(cn->drain);
+    if (l->state == REDIS_LINK_UP && l->opt.drained)
+        l->opt.drained(l->opt.owner);
+}
+
 static void connect_servers(struct redis_link *l)
 {
     static const char *ping_argv[] = {"PING"}, *role_argv[] = {"ROLE"};
@@ -340,6 +358,11 @@ static void connect_servers(struct redis_link *l)
         struct conn *cn = &l->conn[i];
         cn->link = l;
         cn->ac = ac;
+        cn->drain = event_new(l->base, ac->c.fd, EV_WRITE, on_drain, cn);
+        if (!cn->drain) {
+            fail(l, "cannot connect: out of memory");
+            return;
+        }
         const char *argv[3];
         size_t lens[3];
         int argc = redis_url_auth_argv(&l->url, argv, lens);
@@ -598,6 +621,13 @@ size_t redis_link_unsent(const struct redis_link *l, unsigned conn)
     if (conn >= l->opt.connections || !l->conn[conn].ac)
         return 0;
     return sdslen(l->conn[conn].ac->c.obuf);
+}
+
+void redis_link_notify_drained(struct redis_link *l, unsigned conn)
+{
+    if (l->state == REDIS_LINK_UP && conn < l->opt.connections && l->conn[conn].drain &&
+        !event_pending(l->conn[conn].drain, EV_WRITE, NULL))
+        event_add(l->conn[conn].drain, NULL);
 }
 
 void redis_link_fail(struct redis_link *l, const char *why)
