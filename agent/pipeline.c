@@ -13,6 +13,7 @@
 #include "agent/conns.h"
 #include "agent/detect/detector.h"
 #include "agent/enrich.h"
+#include "common/event_text.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/redis/secret.h"
@@ -45,6 +46,7 @@ struct pipeline {
     struct evidence *evidence; /* NULL: [evidence] off */
     pipeline_stats_hook stats_hook;
     void *stats_ctx;
+    struct event_text text; /* the last event's JSON, reused */
 
     struct decode_stats dstats;
     uint64_t packets, bytes, events;
@@ -125,9 +127,27 @@ static void pipeline_on_emit(void *ctx, struct evt *ev)
     pipeline_emit(ctx, ev);
 }
 
+/* Written to every output, then the text is reused for the next event. */
+static void write_outputs(struct pipeline *pl, const struct evt *ev, const char *text, size_t len)
+{
+    for (size_t i = 0; i < pl->n_outputs; i++)
+        pl->outputs[i]->write(pl->outputs[i], ev, text, len);
+}
+
 void pipeline_emit(struct pipeline *pl, struct evt *ev)
 {
     enrich_event(&pl->enrich, ev);
+    if (!pl->evidence && !pl->hook) {
+        /* Nobody needs the tree: the text straight into a reused buffer
+         * (the same bytes, common/event_text.h). */
+        if (evt_format(ev, &pl->text) < 0) {
+            log_err("cannot encode a %s event (out of memory)", ev->kind);
+            return;
+        }
+        pl->events++;
+        write_outputs(pl, ev, pl->text.buf, pl->text.len);
+        return;
+    }
     json_t *json = evt_to_json(ev);
     if (!json) {
         log_err("cannot encode a %s event (out of memory)", ev->kind);
@@ -144,9 +164,7 @@ void pipeline_emit(struct pipeline *pl, struct evt *ev)
         log_err("cannot serialise a %s event (out of memory)", ev->kind);
         return;
     }
-    size_t len = strlen(text);
-    for (size_t i = 0; i < pl->n_outputs; i++)
-        pl->outputs[i]->write(pl->outputs[i], ev, text, len);
+    write_outputs(pl, ev, text, strlen(text));
     free(text);
 }
 
@@ -395,5 +413,6 @@ void pipeline_free(struct pipeline *pl)
     conns_free(&pl->conns);
     assets_free(&pl->assets);
     ruleset_free(&pl->rules);
+    event_text_free(&pl->text);
     free(pl);
 }

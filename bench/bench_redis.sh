@@ -5,6 +5,7 @@
 #   bench/bench_redis.sh [BUILD_DIR]      (default: build)
 #   TARGET=100000 RUNS=3 SECONDS_PER_RUN=5 CAPTURE=0 RATES="25000 100000" \
 #       bench/bench_redis.sh
+#   BASELINE=/path/to/other/build bench/bench_redis.sh   (before/after)
 #
 # 0. Redis alone: redis-benchmark, 64-deep pipeline, XADD of a payload the
 #    size of the agent's event, into the same redis-server: the ceiling.
@@ -16,7 +17,9 @@
 #    stream itself: entries / (last entry id - first entry id), in ms.  CPU
 #    per event of the agent and of redis-server are printed too: on a
 #    machine shared with other work they say what the two would do on idle
-#    cores.
+#    cores.  With BASELINE set (another build directory, e.g. of the
+#    commit before a change), each target run of this build is preceded by
+#    one of the baseline, so both see the same load, and both are listed.
 # 2. Capture throughput ratio: a synthetic 2M-packet capture read by a bare
 #    libpcap loop vs by the agent with every detector on while it pushes
 #    events to Redis at EVENT_RATE (default 10000/s); the ratio is bare
@@ -57,13 +60,14 @@ redis_cpu() { rcli INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {pr
 # Milliseconds of a stream entry id ("1700000000123-4" → 1700000000123).
 id_ms() { rcli "$@" | head -1 | cut -d- -f1; }
 
-# One run: N events at RATE/s.  Prints "achieved spooled agent_us redis_us".
+# One run: N events at RATE/s [with the agent of build dir $3].  Prints
+# "achieved spooled agent_us redis_us".
 run_once() {
-    local rate=$1 n=$2 r0 r1 len first last
+    local rate=$1 n=$2 bin=${3:-$BUILD}/bin r0 r1 len first last
     rcli DEL canh:events:bench >/dev/null
     rm -rf "$T/state"
     r0=$(redis_cpu)
-    /usr/bin/time -f '%U %S' -o "$T/time" "$BIN/canh-agent" -c "$T/agent.conf" -r "$SMALL" \
+    /usr/bin/time -f '%U %S' -o "$T/time" "$bin/canh-agent" -c "$T/agent.conf" -r "$SMALL" \
         --output redis --debug-events "$n" --debug-rate "$rate" 2>"$T/agent.log"
     r1=$(redis_cpu)
     len=$(rcli XLEN canh:events:bench)
@@ -80,11 +84,17 @@ run_once() {
 
 echo "## Redis alone: redis-benchmark, XADD of a 900-byte event, 64-deep pipeline"
 payload=$(head -c 900 /dev/zero | tr '\0' x)
-ceiling=$(redis-benchmark -s "$T/r.sock" -n 300000 -c 4 -P 64 --csv \
-    XADD canh:bench:ceiling MAXLEN '~' 1000000 '*' event "$payload" |
-    awk -F'"' 'NR == 2 {printf "%d", $4}')
-rcli DEL canh:bench:ceiling >/dev/null
-echo "redis-server alone: ${ceiling} XADD/s (load $(load))"
+# One connection, as the agent has (Redis reads 16 KiB of one client's
+# commands per turn of its loop, so four connections get more), and four.
+ceiling_of() {
+    redis-benchmark -s "$T/r.sock" -n 300000 -c "$1" -P 64 --csv \
+        XADD canh:bench:ceiling MAXLEN '~' 1000000 '*' event "$payload" |
+        awk -F'"' 'NR == 2 {printf "%d", $4}'
+    rcli DEL canh:bench:ceiling >/dev/null
+}
+ceiling=$(ceiling_of 1)
+ceiling4=$(ceiling_of 4)
+echo "redis-server alone: ${ceiling} XADD/s on one connection, ${ceiling4} on four (load $(load))"
 echo
 
 echo "## events/s to a local Redis (unix socket), $(nproc) CPUs, load $(load)"
@@ -105,25 +115,46 @@ echo "sustained without spool: ${best} events/s"
 echo
 
 echo "## target: >= ${TARGET} events/s without spooling, ${RUNS} runs of ${SECONDS_PER_RUN} s"
-echo "| run | into Redis /s | spooled | agent CPU µs/event | redis CPU µs/event | load |"
-echo "|---|---|---|---|---|---|"
+echo "| run | build | into Redis /s | spooled | agent CPU µs/event | redis CPU µs/event | load |"
+echo "|---|---|---|---|---|---|---|"
 met=0
 rates=()
 agent_costs=()
+redis_costs=()
+base_rates=()
+base_costs=()
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for i in $(seq "$RUNS"); do
+    if [ -n "${BASELINE:-}" ]; then
+        read -r achieved spooled agent_us redis_us < \
+            <(run_once "$TARGET" $((TARGET * SECONDS_PER_RUN)) "$BASELINE")
+        base_rates+=("$achieved")
+        base_costs+=("$agent_us")
+        echo "| $i | baseline | $achieved | $spooled | $agent_us | $redis_us | $(load) |"
+    fi
     read -r achieved spooled agent_us redis_us < <(run_once "$TARGET" $((TARGET * SECONDS_PER_RUN)))
     rates+=("$achieved")
     agent_costs+=("$agent_us")
+    redis_costs+=("$redis_us")
     [ "$spooled" -eq 0 ] && [ "$achieved" -ge $((TARGET * 98 / 100)) ] && met=$((met + 1))
-    echo "| $i | $achieved | $spooled | $agent_us | $redis_us | $(load) |"
+    echo "| $i | this | $achieved | $spooled | $agent_us | $redis_us | $(load) |"
 done
 spread=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{v[NR] = $1} END {
     printf "min %d, median %d, max %d events/s", v[1], v[int((NR + 1) / 2)], v[NR] }')
-cost=$(printf '%s\n' "${agent_costs[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+cost=$(printf '%s\n' "${agent_costs[@]}" | median)
+rcost=$(printf '%s\n' "${redis_costs[@]}" | median)
+per_core() { awk -v c="$1" 'BEGIN {printf "%d", (c > 0 ? 1e6 / c : 0)}'; }
 echo
 echo "spread of ${RUNS} runs: ${spread}"
-echo "agent CPU per event (median) ${cost} µs: one idle core would carry $(awk -v c="$cost" \
-    'BEGIN {printf "%d", (c > 0 ? 1e6 / c : 0)}') events/s; Redis alone: ${ceiling} XADD/s"
+if [ -n "${BASELINE:-}" ]; then
+    echo "baseline: median $(printf '%s\n' "${base_rates[@]}" | median) events/s into Redis," \
+        "agent CPU per event (median) $(printf '%s\n' "${base_costs[@]}" | median) µs"
+fi
+# What the two would do on idle cores: each needs a core's share of
+# rate x CPU per event; the bench cannot show the wall-clock target on a
+# machine whose cores other work holds.
+echo "agent CPU per event (median) ${cost} µs: one idle core would carry $(per_core "$cost") events/s;" \
+    "redis-server ${rcost} µs: $(per_core "$rcost") events/s; Redis alone: ${ceiling} XADD/s on one connection"
 if [ "$met" -eq "$RUNS" ]; then
     echo "TARGET MET: ${met}/${RUNS} runs sustained >= ${TARGET} events/s without spooling"
 else

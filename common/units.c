@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,13 +227,35 @@ int units_parse_time_us(const char *text, uint64_t *out_us)
 
 const char *units_format_time(uint64_t ts_us, char *buf, size_t len)
 {
+    /* The second's text is kept: an event storm formats three times a
+     * second's worth of events, and localtime_r + strftime were a tenth
+     * of the agent's cost per event (docs/performance.md). */
+    static __thread struct {
+        time_t secs;
+        bool valid;
+        char date[32], zone[8];
+    } last;
     time_t secs = (time_t)(ts_us / 1000000);
-    struct tm tm;
-    localtime_r(&secs, &tm);
-    char date[32], zone[8];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    strftime(zone, sizeof(zone), "%z", &tm);
-    snprintf(buf, len, "%s.%06u%s", date, (unsigned)(ts_us % 1000000), zone);
+    if (!last.valid || last.secs != secs) {
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        strftime(last.date, sizeof(last.date), "%Y-%m-%dT%H:%M:%S", &tm);
+        strftime(last.zone, sizeof(last.zone), "%z", &tm);
+        last.secs = secs;
+        last.valid = true;
+    }
+    unsigned us = (unsigned)(ts_us % 1000000);
+    char frac[8] = {'.'};
+    for (int i = 6; i >= 1; i--, us /= 10)
+        frac[i] = (char)('0' + us % 10);
+    size_t d = strlen(last.date), z = strlen(last.zone);
+    if (len < d + 7 + z + 1) {
+        snprintf(buf, len, "%s%s%s", last.date, frac, last.zone);
+        return buf;
+    }
+    memcpy(buf, last.date, d);
+    memcpy(buf + d, frac, 7);
+    memcpy(buf + d + 7, last.zone, z + 1);
     return buf;
 }
 

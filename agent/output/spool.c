@@ -39,8 +39,17 @@ struct spool {
     bool ack_dirty;
     char *buf;
     size_t buf_cap;
+    /* Read-ahead for the replay: file bytes [rc_pos, rc_pos + rc_len),
+     * read in one pread instead of three per record.  Bytes below
+     * file_size never change but by a truncation, a rewrite or a
+     * compaction, which empty it (cache_drop). */
+    char *rc;
+    uint64_t rc_pos;
+    size_t rc_len;
     struct spool_stats st;
 };
+
+#define READ_AHEAD (256u << 10)
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -76,6 +85,32 @@ static int read_full(int fd, void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+static void cache_drop(struct spool *s)
+{
+    s->rc_len = 0;
+}
+
+/* len bytes at file position pos, through the read-ahead. */
+static int read_at(struct spool *s, void *buf, size_t len, uint64_t pos)
+{
+    if (pos >= s->rc_pos && pos + len <= s->rc_pos + s->rc_len) {
+        memcpy(buf, s->rc + (pos - s->rc_pos), len);
+        return 0;
+    }
+    if (len > READ_AHEAD / 2 || pos + len > s->file_size)
+        return read_full(s->fd, buf, len, pos);
+    if (!s->rc && !(s->rc = malloc(READ_AHEAD)))
+        return read_full(s->fd, buf, len, pos);
+    size_t n = s->file_size - pos < READ_AHEAD ? (size_t)(s->file_size - pos) : READ_AHEAD;
+    s->rc_len = 0;
+    if (read_full(s->fd, s->rc, n, pos) < 0)
+        return -1;
+    s->rc_pos = pos;
+    s->rc_len = n;
+    memcpy(buf, s->rc, len);
+    return 0;
+}
+
 static int grow_buf(struct spool *s, size_t need)
 {
     if (need <= s->buf_cap)
@@ -97,14 +132,14 @@ static int grow_buf(struct spool *s, size_t need)
 static uint64_t check_record(struct spool *s, uint64_t pos, size_t *payload_len)
 {
     uint8_t hdr[4], trailer[8];
-    if (pos + SPOOL_RECORD_OVERHEAD > s->file_size || read_full(s->fd, hdr, 4, pos) < 0)
+    if (pos + SPOOL_RECORD_OVERHEAD > s->file_size || read_at(s, hdr, 4, pos) < 0)
         return 0;
     uint32_t len = get_le32(hdr);
     uint64_t total = (uint64_t)len + SPOOL_RECORD_OVERHEAD;
     if (len > SPOOL_MAX_RECORD || pos + total > s->file_size)
         return 0;
-    if (grow_buf(s, (size_t)len + 1) < 0 || read_full(s->fd, s->buf, len, pos + 4) < 0 ||
-        read_full(s->fd, trailer, 8, pos + 4 + len) < 0)
+    if (grow_buf(s, (size_t)len + 1) < 0 || read_at(s, s->buf, len, pos + 4) < 0 ||
+        read_at(s, trailer, 8, pos + 4 + len) < 0)
         return 0;
     if (get_le32(trailer) != payload_crc(s->buf, len) || get_le32(trailer + 4) != len)
         return 0;
@@ -264,6 +299,7 @@ static int rewrite_intact(struct spool *s, uint64_t from, uint64_t end, char *er
     close(s->fd);
     s->fd = nfd;
     s->file_size = out;
+    cache_drop(s);
     return 0;
 fail:
     snprintf(err, err_len, "%s: cannot rewrite the damaged spool: %s", tmp, strerror(errno));
@@ -376,6 +412,7 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
         }
         if (!damaged_records)
             s->file_size = pos;
+        cache_drop(s);
     }
     if (damaged_records) {
         s->head = ack;
@@ -392,6 +429,7 @@ struct spool *spool_open(const char *path, uint64_t max_bytes, unsigned sync_eve
         }
         s->file_size = 0;
         s->head = 0;
+        cache_drop(s);
     }
     write_ack(s);
     if (s->lost_dirty && write_lost(s) < 0)
@@ -441,6 +479,7 @@ static int compact(struct spool *s)
     close(s->fd);
     s->fd = nfd;
     s->file_size -= from;
+    cache_drop(s);
     s->unsynced = 0;
     s->st.compactions++;
     return 0;
@@ -478,6 +517,7 @@ int spool_append(struct spool *s, const void *payload, size_t len, uint64_t *end
         /* Never leave half a record behind a good one. */
         if (ftruncate(s->fd, (off_t)s->file_size) < 0)
             log_warn("%s: cannot remove a partial record: %s", s->path, strerror(errno));
+        cache_drop(s);
         count_lost(s, total);
         return -e;
     }
@@ -529,6 +569,7 @@ void spool_ack(struct spool *s, uint64_t end_off)
         if (ftruncate(s->fd, 0) == 0) {
             s->base = s->head;
             s->file_size = 0;
+            cache_drop(s);
             s->st.records = 0;
             write_ack(s);
         }
@@ -570,5 +611,6 @@ void spool_close(struct spool *s)
     close(s->fd);
     close(s->ack_fd);
     free(s->buf);
+    free(s->rc);
     free(s);
 }

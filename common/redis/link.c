@@ -33,6 +33,7 @@ struct conn {
     unsigned checks_left; /* AUTH, PING, ROLE still unanswered */
     size_t pending;
     uint64_t progress_us; /* last reply, or when pending became non-zero */
+    struct event *drain;  /* EV_WRITE on the socket, armed by notify_drained */
 };
 
 struct redis_link {
@@ -133,15 +134,20 @@ static void on_reply(redisAsyncContext *ac, void *reply_, void *privdata)
     free(call);
 }
 
-static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
-                     int argc, const char **argv, const size_t *lens)
+/* One command on connection which: as argv, or already in RESP (cmd,
+ * cmd_len; argv NULL). */
+static int queue_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
+                      int argc, const char **argv, const size_t *lens, const char *cmd,
+                      size_t cmd_len)
 {
     struct conn *cn = &l->conn[which];
     struct call *call = malloc(sizeof(*call));
     if (!call)
         return -1;
     *call = (struct call){l, which, l->generation, fn, priv};
-    if (redisAsyncCommandArgv(cn->ac, on_reply, call, argc, argv, lens) != REDIS_OK) {
+    int rc = argv ? redisAsyncCommandArgv(cn->ac, on_reply, call, argc, argv, lens)
+                  : redisAsyncFormattedCommand(cn->ac, on_reply, call, cmd, cmd_len);
+    if (rc != REDIS_OK) {
         free(call);
         return -1;
     }
@@ -150,22 +156,10 @@ static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn f
     return 0;
 }
 
-/* Like send_call, a command already in RESP (cmd, len bytes). */
-static int send_formatted(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
-                          const char *cmd, size_t len)
+static int send_call(struct redis_link *l, unsigned which, redis_link_reply_fn fn, void *priv,
+                     int argc, const char **argv, const size_t *lens)
 {
-    struct conn *cn = &l->conn[which];
-    struct call *call = malloc(sizeof(*call));
-    if (!call)
-        return -1;
-    *call = (struct call){l, which, l->generation, fn, priv};
-    if (redisAsyncFormattedCommand(cn->ac, on_reply, call, cmd, len) != REDIS_OK) {
-        free(call);
-        return -1;
-    }
-    if (cn->pending++ == 0)
-        cn->progress_us = mono_us();
-    return 0;
+    return queue_call(l, which, fn, priv, argc, argv, lens, NULL, 0);
 }
 
 static void check_ready(struct redis_link *l)
@@ -248,6 +242,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     if (status != REDIS_OK) {
         l->conn[i].ac = NULL; /* hiredis frees the context after this callback */
+        if (l->conn[i].drain)
+            event_del(l->conn[i].drain);
         fail(l, "cannot connect: %s", ac->errstr[0] ? ac->errstr : "error");
         return;
     }
@@ -260,9 +256,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct redis_link *l = ac->data;
     int i = which_of(l, ac);
     if (i < 0)
-        return; /* freed by us */
-    l->conn[i].ac = NULL;
+        return;           /* freed by us */
+    l->conn[i].ac = NULL; /* hiredis closes the socket: stop watching it */
     l->conn[i].connected = false;
+    if (l->conn[i].drain)
+        event_del(l->conn[i].drain);
     fail(l, "connection lost: %s", status == REDIS_OK ? "the server closed it" : ac->errstr);
 }
 
@@ -279,6 +277,8 @@ static void free_connections(struct redis_link *l)
     free_sentinel(l);
     for (unsigned i = 0; i < l->opt.connections; i++) {
         redisAsyncContext *ac = l->conn[i].ac;
+        if (l->conn[i].drain)
+            event_free(l->conn[i].drain);
         memset(&l->conn[i], 0, sizeof(l->conn[i]));
         if (ac)
             redisAsyncFree(ac);
@@ -323,6 +323,17 @@ static void on_reset(evutil_socket_t fd, short what, void *arg)
     schedule_retry(l);
 }
 
+/* The socket is writable: hiredis's own write event, on the same
+ * socket, runs in this turn or ran before it. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *cn = arg;
+    struct redis_link *l = cn->link;
+    event_del(cn->drain);
+    if (l->state == REDIS_LINK_UP && l->opt.drained)
+        l->opt.drained(l->opt.owner);
+}
+
 static void connect_servers(struct redis_link *l)
 {
     static const char *ping_argv[] = {"PING"}, *role_argv[] = {"ROLE"};
@@ -347,6 +358,11 @@ static void connect_servers(struct redis_link *l)
         struct conn *cn = &l->conn[i];
         cn->link = l;
         cn->ac = ac;
+        cn->drain = event_new(l->base, ac->c.fd, EV_WRITE, on_drain, cn);
+        if (!cn->drain) {
+            fail(l, "cannot connect: out of memory");
+            return;
+        }
         const char *argv[3];
         size_t lens[3];
         int argc = redis_url_auth_argv(&l->url, argv, lens);
@@ -597,7 +613,7 @@ int redis_link_formatted(struct redis_link *l, unsigned conn, redis_link_reply_f
 {
     if (l->state != REDIS_LINK_UP || conn >= l->opt.connections || !l->conn[conn].ac)
         return -1;
-    return send_formatted(l, conn, fn, priv, cmd, len);
+    return queue_call(l, conn, fn, priv, 0, NULL, NULL, cmd, len);
 }
 
 size_t redis_link_unsent(const struct redis_link *l, unsigned conn)
@@ -605,6 +621,13 @@ size_t redis_link_unsent(const struct redis_link *l, unsigned conn)
     if (conn >= l->opt.connections || !l->conn[conn].ac)
         return 0;
     return sdslen(l->conn[conn].ac->c.obuf);
+}
+
+void redis_link_notify_drained(struct redis_link *l, unsigned conn)
+{
+    if (l->state == REDIS_LINK_UP && conn < l->opt.connections && l->conn[conn].drain &&
+        !event_pending(l->conn[conn].drain, EV_WRITE, NULL))
+        event_add(l->conn[conn].drain, NULL);
 }
 
 void redis_link_fail(struct redis_link *l, const char *why)

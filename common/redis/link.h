@@ -46,6 +46,9 @@ struct redis_link_options {
     uint64_t slack_us[REDIS_LINK_MAX_CONNECTIONS];
     uint64_t backoff_min_us, backoff_max_us; /* default 100 ms .. 10 s */
     redis_link_event_fn ready, lost;
+    /* After redis_link_notify_drained: the socket took what hiredis held,
+     * so more may be handed to it (NULL: never asked for). */
+    redis_link_event_fn drained;
     void *owner;
 };
 
@@ -75,9 +78,9 @@ void redis_link_get_stats(const struct redis_link *l, struct redis_link_stats *o
  * then not called). */
 int redis_link_command(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
                        int argc, const char **argv, const size_t *lens);
-/* The same for a command its caller wrote in RESP already (cmd, len
- * bytes, copied): for commands of hundreds of arguments, where hiredis's
- * formatting of each argument shows in a profile. */
+/* The same with the command already in RESP (cmd, len: one "*N\r\n$..."
+ * array, copied): an owner that sends one shape of command many times
+ * formats it itself into a reused buffer. */
 int redis_link_formatted(struct redis_link *l, unsigned conn, redis_link_reply_fn fn, void *priv,
                          const char *cmd, size_t len);
 /* Bytes of commands queued on connection conn that hiredis has not yet
@@ -85,6 +88,11 @@ int redis_link_formatted(struct redis_link *l, unsigned conn, redis_link_reply_f
  * many commands keeps this small: hiredis moves its whole buffer after
  * every partial write. */
 size_t redis_link_unsent(const struct redis_link *l, unsigned conn);
+/* Calls opt.drained once, from the loop, when the socket of connection
+ * conn is writable again after hiredis wrote to it: an owner that keeps
+ * redis_link_unsent small (and so holds commands back) hands over the
+ * next ones then, instead of waiting for a reply or its next command. */
+void redis_link_notify_drained(struct redis_link *l, unsigned conn);
 /* Drops the link (why is logged) and reconnects later.  Safe inside a
  * reply callback: the connections are freed from the loop afterwards. */
 void redis_link_fail(struct redis_link *l, const char *why);

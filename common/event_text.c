@@ -1,0 +1,477 @@
+/* event_text.c — see event_text.h.  The order of the members below is
+ * evt_to_json's (common/event.c); change both together. */
+#include "common/event_text.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/units.h"
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
+#define MAX_DEPTH 4
+
+struct writer {
+    struct event_text *t;
+    bool failed;
+    int depth;
+    bool first[MAX_DEPTH]; /* no member yet in the object at this depth */
+};
+
+static bool grow(struct writer *w, size_t more)
+{
+    struct event_text *t = w->t;
+    if (w->failed)
+        return false;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap < t->len + more + 1)
+        cap *= 2;
+    char *buf = realloc(t->buf, cap);
+    if (!buf) {
+        w->failed = true;
+        return false;
+    }
+    t->buf = buf;
+    t->cap = cap;
+    return true;
+}
+
+/* Room for more bytes and the final NUL. */
+static inline bool reserve(struct writer *w, size_t more)
+{
+    if (w->t->len + more + 1 <= w->t->cap && !w->failed)
+        return true;
+    return grow(w, more);
+}
+
+static void put(struct writer *w, const char *s, size_t n)
+{
+    if (!reserve(w, n))
+        return;
+    memcpy(w->t->buf + w->t->len, s, n);
+    w->t->len += n;
+}
+
+static void put_str(struct writer *w, const char *s)
+{
+    put(w, s, strlen(s));
+}
+
+static void put_char(struct writer *w, char c)
+{
+    put(w, &c, 1);
+}
+
+static void put_int(struct writer *w, long long v)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        digits[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[--i] = '-';
+    put(w, digits + i, sizeof(digits) - i);
+}
+
+/* Length of the UTF-8 sequence at s as jansson accepts it (no overlong
+ * forms, no surrogates, nothing past U+10FFFF); 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* A JSON string as jansson dumps it; false (nothing sure written) when s
+ * is not valid UTF-8. */
+static bool put_json_string(struct writer *w, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    put_char(w, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        /* The run of bytes that need no escape, copied at once. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        put(w, (const char *)run, (size_t)(p - run));
+        if (!*p)
+            break;
+        if (*p >= 0x80) {
+            size_t n = utf8_seq(p);
+            if (!n)
+                return false;
+            put(w, (const char *)p, n);
+            p += n;
+            continue;
+        }
+        char esc[7] = {'\\', 0};
+        size_t n = 2;
+        switch (*p) {
+        case '"':
+        case '\\':
+            esc[1] = (char)*p;
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[*p >> 4];
+            esc[5] = hex[*p & 15];
+            n = 6;
+        }
+        put(w, esc, n);
+        p++;
+    }
+    put_char(w, '"');
+    return true;
+}
+
+static void open_obj(struct writer *w)
+{
+    put_char(w, '{');
+    w->first[++w->depth] = true;
+}
+
+static void close_obj(struct writer *w)
+{
+    put_char(w, '}');
+    w->depth--;
+}
+
+static void key(struct writer *w, const char *name)
+{
+    if (!w->first[w->depth])
+        put_char(w, ',');
+    w->first[w->depth] = false;
+    put_char(w, '"');
+    put_str(w, name);
+    put(w, "\":", 2);
+}
+
+/* A string member; left out, as jansson leaves it out, when value is
+ * NULL or not valid UTF-8. */
+static void member_str(struct writer *w, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    size_t mark = w->t->len;
+    bool first = w->first[w->depth];
+    key(w, name);
+    if (!put_json_string(w, value) && !w->failed) {
+        w->t->len = mark;
+        w->first[w->depth] = first;
+    }
+}
+
+static void member_int(struct writer *w, const char *name, long long value)
+{
+    key(w, name);
+    put_int(w, value);
+}
+
+static void member_time(struct writer *w, const char *name, uint64_t ts_us)
+{
+    char buf[48];
+    member_str(w, name, units_format_time(ts_us, buf, sizeof(buf)));
+}
+
+/* A real as jansson dumps it with JSON_REAL_PRECISION(6): "%.6g", ".0"
+ * added when that reads as an integer, the exponent without '+' or
+ * leading zeros. */
+static bool put_real(struct writer *w, double v)
+{
+    if (v != v || v - v != 0)
+        return false; /* NaN, infinities: jansson refuses them too */
+    char text[40];
+    int n = snprintf(text, sizeof(text), "%.6g", v);
+    if (n <= 0 || (size_t)n >= sizeof(text) - 2)
+        return false;
+    if (!strchr(text, '.') && !strchr(text, 'e')) {
+        memcpy(text + n, ".0", 3);
+        n += 2;
+    }
+    char *e = strchr(text, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, strlen(end) + 1);
+            n = (int)strlen(text);
+        }
+    }
+    put(w, text, (size_t)n);
+    return true;
+}
+
+/* A detector's value as jansson's compact dump writes it; false (with
+ * something written) for what it leaves to jansson: strings holding NUL,
+ * deep nesting. */
+static bool put_value(struct writer *w, const json_t *v, int depth)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        if (depth > 8)
+            return false;
+        const char *k;
+        json_t *item;
+        bool first = true;
+        put_char(w, '{');
+        json_object_foreach((json_t *)v, k, item)
+        {
+            if (!first)
+                put_char(w, ',');
+            first = false;
+            if (!put_json_string(w, k))
+                return false;
+            put_char(w, ':');
+            if (!put_value(w, item, depth + 1))
+                return false;
+        }
+        put_char(w, '}');
+        return true;
+    }
+    case JSON_ARRAY: {
+        if (depth > 8)
+            return false;
+        put_char(w, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                put_char(w, ',');
+            if (!put_value(w, json_array_get(v, i), depth + 1))
+                return false;
+        }
+        put_char(w, ']');
+        return true;
+    }
+    case JSON_STRING:
+        if (strlen(json_string_value(v)) != json_string_length(v))
+            return false;
+        return put_json_string(w, json_string_value(v));
+    case JSON_INTEGER:
+        put_int(w, (long long)json_integer_value(v));
+        return true;
+    case JSON_REAL:
+        return put_real(w, json_real_value(v));
+    case JSON_TRUE:
+        put(w, "true", 4);
+        return true;
+    case JSON_FALSE:
+        put(w, "false", 5);
+        return true;
+    case JSON_NULL:
+        put(w, "null", 4);
+        return true;
+    }
+    return false;
+}
+
+/* A detector's object (or NULL: "{}"): written here, or dumped by
+ * jansson into the buffer when put_value leaves it. */
+static void dump_object(struct writer *w, const json_t *obj)
+{
+    if (!obj) {
+        put(w, "{}", 2);
+        return;
+    }
+    size_t mark = w->t->len;
+    if (put_value(w, obj, 0) || w->failed)
+        return;
+    w->t->len = mark;
+    size_t room = w->t->cap > w->t->len ? w->t->cap - w->t->len - 1 : 0;
+    size_t need = json_dumpb(obj, room ? w->t->buf + w->t->len : NULL, room, DUMP_FLAGS);
+    if (need == 0) {
+        w->failed = true;
+        return;
+    }
+    if (need > room) {
+        if (!reserve(w, need))
+            return;
+        json_dumpb(obj, w->t->buf + w->t->len, need, DUMP_FLAGS);
+    }
+    w->t->len += need;
+}
+
+/* name:obj; with extra_key set, the member extra_key:extra_value goes
+ * into the object as json_object_set_new on a copy of it would put it
+ * (canh.evidence.consequence): appended, or replaced in place. */
+static void member_object(struct writer *w, const char *name, const json_t *obj,
+                          const char *extra_key, const char *extra_value)
+{
+    key(w, name);
+    if (!extra_key || (obj && !json_is_object(obj))) {
+        dump_object(w, obj);
+        return;
+    }
+    if (obj && json_object_get(obj, extra_key)) {
+        /* Replaced in place: rare, let jansson do it on a copy. */
+        json_t *copy = json_copy((json_t *)obj);
+        if (!copy || json_object_set_new(copy, extra_key, json_string(extra_value)) < 0) {
+            json_decref(copy);
+            w->failed = true;
+            return;
+        }
+        dump_object(w, copy);
+        json_decref(copy);
+        return;
+    }
+    dump_object(w, obj);
+    if (w->failed)
+        return;
+    /* "{...}" → "{...,"k":"v"}", "{}" → "{"k":"v"}" */
+    w->t->len--;
+    w->first[++w->depth] = w->t->buf[w->t->len - 1] == '{';
+    member_str(w, extra_key, extra_value);
+    close_obj(w);
+}
+
+int evt_format(const struct evt *ev, struct event_text *t)
+{
+    struct writer w = {.t = t};
+    const struct taxonomy *tax = ev->taxonomy;
+    enum severity sev = ev->severity;
+    char buf[256];
+    t->len = 0;
+
+    open_obj(&w);
+    member_time(&w, "timestamp", ev->ts_us);
+    if (ev->flow_id)
+        member_int(&w, "flow_id", (long long)ev->flow_id);
+    if (ev->in_iface && ev->in_iface[0])
+        member_str(&w, "in_iface", ev->in_iface);
+    member_str(&w, "event_type", event_type_name(ev->state));
+    if (ev->has_src)
+        member_str(&w, "src_ip", addr_format(&ev->src, buf, sizeof(buf)));
+    if (ev->src_port)
+        member_int(&w, "src_port", ev->src_port);
+    if (ev->has_dst)
+        member_str(&w, "dest_ip", addr_format(&ev->dst, buf, sizeof(buf)));
+    if (ev->dest_port)
+        member_int(&w, "dest_port", ev->dest_port);
+    if (ev->proto)
+        member_str(&w, "proto", event_proto_name(ev->proto, buf, sizeof(buf)));
+    if (ev->community_id[0])
+        member_str(&w, "community_id", ev->community_id);
+    if (ev->agent && ev->agent[0])
+        member_str(&w, "host", ev->agent);
+
+    key(&w, "alert");
+    open_obj(&w);
+    member_str(&w, "action", "allowed");
+    member_int(&w, "gid", EVENT_SIGNATURE_GID);
+    member_int(&w, "signature_id", event_signature_id(ev->rule->name));
+    member_int(&w, "rev", ev->rules_rev ? ev->rules_rev : 1);
+    snprintf(buf, sizeof(buf), "canh %s", ev->kind);
+    member_str(&w, "signature", buf);
+    snprintf(buf, sizeof(buf), "%s / %s", tax->vi, tax->en);
+    member_str(&w, "category", buf);
+    member_int(&w, "severity", event_eve_severity(sev));
+    close_obj(&w);
+
+    key(&w, "canh");
+    open_obj(&w);
+    member_int(&w, "v", EVENT_SCHEMA_VERSION);
+    member_str(&w, "id", ev->id);
+    member_str(&w, "finding_id", ev->finding_id);
+    member_str(&w, "agent", ev->agent ? ev->agent : "");
+    member_str(&w, "agency", ev->agency ? ev->agency : "");
+    member_str(&w, "kind", ev->kind);
+    member_str(&w, "state", finding_state_name(ev->state));
+    key(&w, "taxonomy");
+    open_obj(&w);
+    member_str(&w, "code", tax->code);
+    member_str(&w, "vi", tax->vi);
+    member_str(&w, "en", tax->en);
+    close_obj(&w);
+    member_str(&w, "severity", severity_name(sev));
+    member_str(&w, "class", event_class_name(ev->class_));
+    member_str(&w, "rule", ev->rule->ref);
+    if (ev->asset) {
+        key(&w, "asset");
+        open_obj(&w);
+        member_str(&w, "name", ev->asset->name);
+        member_str(&w, "owner", ev->asset->owner);
+        member_int(&w, "level", ev->asset->level);
+        if (ev->asset->national_critical) {
+            key(&w, "national_critical");
+            put(&w, "true", 4);
+        }
+        close_obj(&w);
+    }
+    if (ev->src_country[0]) {
+        key(&w, "src_geo");
+        open_obj(&w);
+        member_str(&w, "country", ev->src_country);
+        close_obj(&w);
+    }
+    member_time(&w, "first_seen", ev->first_seen_us);
+    member_time(&w, "last_seen", ev->last_seen_us);
+    member_object(&w, "counters", ev->counters, NULL, NULL);
+    if (ev->sensor) {
+        key(&w, "sensor");
+        put(&w, "true", 4);
+    }
+    member_object(&w, "evidence", ev->evidence,
+                  ev->consequence != CONSEQ_NONE ? "consequence" : NULL,
+                  consequence_name(ev->consequence));
+    if (ev->exercise)
+        member_str(&w, "exercise", ev->exercise);
+    close_obj(&w);
+    close_obj(&w);
+
+    if (w.failed || !reserve(&w, 0)) {
+        t->len = 0;
+        return -1;
+    }
+    t->buf[t->len] = '\0';
+    return 0;
+}
+
+void event_text_free(struct event_text *t)
+{
+    free(t->buf);
+    memset(t, 0, sizeof(*t));
+}

@@ -1,0 +1,188 @@
+/* test_event_text.c — the event text written directly (common/event_text.h)
+ * is byte for byte jansson's dump of evt_to_json: what a consumer reads
+ * does not depend on which path wrote it. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/assets_conf.h"
+#include "common/event.h"
+#include "common/event_text.h"
+#include "common/rules_conf.h"
+
+static struct rule rule = {.name = (char *)"portscan",
+                           .ref = (char *)"scan.rules:portscan",
+                           .detector = (char *)"portscan"};
+
+static void base_event(struct evt *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->kind = "portscan";
+    ev->rule = &rule;
+    ev->taxonomy = taxonomy_find("recon.scan");
+    if (!ev->taxonomy)
+        ev->taxonomy = taxonomy_find("fault.other");
+    ev->severity = SEV_MEDIUM;
+    ev->ts_us = 1764720000123456ull;
+    ev->first_seen_us = 1764719990000001ull;
+    ev->last_seen_us = 1764720000999999ull;
+    snprintf(ev->id, sizeof(ev->id), "hn-01:b00t:42");
+    snprintf(ev->finding_id, sizeof(ev->finding_id), "hn-01:b00t:f7");
+    ev->agent = "hn-01";
+    ev->agency = "Sở Y tế";
+}
+
+/* evt_format(ev) equals jansson's dump of evt_to_json(ev). */
+static void check_same(const struct evt *ev)
+{
+    json_t *tree = evt_to_json(ev);
+    ck_assert_ptr_nonnull(tree);
+    char *want = json_dumps(tree, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(tree);
+    struct event_text t = {0};
+    ck_assert_int_eq(evt_format(ev, &t), 0);
+    ck_assert_str_eq(t.buf, want);
+    ck_assert_uint_eq(t.len, strlen(want));
+    /* The buffer is reused: a second event overwrites, never appends. */
+    ck_assert_int_eq(evt_format(ev, &t), 0);
+    ck_assert_str_eq(t.buf, want);
+    free(want);
+    event_text_free(&t);
+}
+
+START_TEST(minimal_event)
+{
+    struct evt ev;
+    base_event(&ev);
+    check_same(&ev);
+}
+END_TEST
+
+START_TEST(every_member)
+{
+    struct evt ev;
+    base_event(&ev);
+    struct asset asset;
+    memset(&asset, 0, sizeof(asset));
+    snprintf(asset.name, sizeof(asset.name), "cổng thông tin");
+    snprintf(asset.owner, sizeof(asset.owner), "Sở \"Y\" tế\\HN");
+    asset.level = 3;
+    asset.national_critical = true;
+    ev.asset = &asset;
+    ev.flow_id = 1234567890123ull;
+    ev.in_iface = "eth0";
+    ev.state = FINDING_END;
+    ck_assert_int_eq(addr_parse("2001:db8::1", &ev.src), 0);
+    ck_assert_int_eq(addr_parse("198.51.100.7", &ev.dst), 0);
+    ev.has_src = ev.has_dst = true;
+    ev.src_port = 40000;
+    ev.dest_port = 443;
+    ev.proto = 6;
+    snprintf(ev.community_id, sizeof(ev.community_id), "1:abc+/def=");
+    ev.class_ = CLASS_SERIOUS_CANDIDATE;
+    snprintf(ev.src_country, sizeof(ev.src_country), "VN");
+    ev.rules_rev = 77;
+    ev.sensor = true;
+    ev.exercise = "drill-2026.12_a";
+    ev.counters = json_pack("{s:I,s:f,s:[i,i],s:s}", "packets", (json_int_t)1 << 40, "rate",
+                            1234.56789, "ports", 22, 80, "note", "a/b");
+    ev.evidence = json_pack("{s:s,s:{s:i}}", "path", "/wp-login.php?x=\"1\"", "nested", "k", 1);
+    ev.consequence = CONSEQ_LOSS_OF_CONTROL;
+    check_same(&ev);
+    /* The consequence into an empty evidence object, and none at all. */
+    json_decref(ev.evidence);
+    ev.evidence = json_object();
+    check_same(&ev);
+    json_decref(ev.evidence);
+    ev.evidence = NULL;
+    check_same(&ev);
+    ev.consequence = CONSEQ_NONE;
+    check_same(&ev);
+    /* An evidence object that already names a consequence: replaced in place. */
+    ev.evidence = json_pack("{s:s,s:s,s:i}", "a", "x", "consequence", "old", "z", 2);
+    ev.consequence = CONSEQ_SERVICE_INTERRUPTION;
+    check_same(&ev);
+    json_decref(ev.evidence);
+    json_decref(ev.counters);
+    ev.counters = NULL;
+    ev.proto = 47; /* a number, not a name */
+    ev.evidence = NULL;
+    check_same(&ev);
+}
+END_TEST
+
+START_TEST(escapes_and_invalid_utf8)
+{
+    struct evt ev;
+    base_event(&ev);
+    struct asset asset;
+    memset(&asset, 0, sizeof(asset));
+    /* Control characters, quotes, backslash, DEL, a 4-byte sequence. */
+    snprintf(asset.name, sizeof(asset.name), "a\x01\b\f\n\r\t\x1f\"\\\x7f/\xf0\x9f\x98\x80z");
+    /* Not UTF-8 (a stray continuation byte): jansson leaves the member
+     * out; so must the direct writer. */
+    snprintf(asset.owner, sizeof(asset.owner), "bad \x80 byte");
+    asset.level = 1;
+    ev.asset = &asset;
+    ev.in_iface = "\xc0\xaf";   /* overlong '/' */
+    ev.agency = "\xed\xa0\x80"; /* a surrogate */
+    check_same(&ev);
+    ev.agent = "\xf4\x90\x80\x80"; /* past U+10FFFF: host, signature, agent out */
+    check_same(&ev);
+    snprintf(asset.owner, sizeof(asset.owner), "truncated \xe1\xba");
+    check_same(&ev);
+}
+END_TEST
+
+START_TEST(detector_values_of_every_type)
+{
+    struct evt ev;
+    base_event(&ev);
+    ev.counters = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:b,s:b,s:n,s:[],s:{},s:[[i],{s:f}]}",
+                            "big", 1e20, "tiny", 1.5e-7, "tenth", 0.1, "whole", 100.0, "neg", -3.25,
+                            "long", 123456789.0, "zero", 0.0, "third", 1.0 / 3, "yes", 1, "no", 0,
+                            "none", "empty_list", "empty_obj", "deep", 5, "x", 2.5e-300);
+    json_object_set_new(ev.counters, "key \"quoted\"\n\xc3\xa9",
+                        json_integer(-9223372036854775807 - 1));
+    ev.evidence = json_pack("{s:s}", "s", "tab\there \xe1\xba\xa1");
+    ev.consequence = CONSEQ_SERVICE_INTERRUPTION;
+    check_same(&ev);
+    /* A string holding NUL: that object is left to jansson. */
+    json_object_set_new(ev.counters, "nul", json_stringn("a\0b", 3));
+    check_same(&ev);
+    json_decref(ev.counters);
+    json_decref(ev.evidence);
+}
+END_TEST
+
+START_TEST(large_objects_grow_the_buffer)
+{
+    struct evt ev;
+    base_event(&ev);
+    json_t *list = json_array();
+    for (int i = 0; i < 5000; i++)
+        json_array_append_new(list, json_string("198.51.100.200"));
+    ev.evidence = json_pack("{s:o}", "sources", list);
+    ev.consequence = CONSEQ_LOSS_OF_INTEGRITY;
+    check_same(&ev);
+    json_decref(ev.evidence);
+}
+END_TEST
+
+int main(void)
+{
+    setenv("TZ", "Asia/Ho_Chi_Minh", 1);
+    Suite *s = suite_create("event_text");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, minimal_event);
+    tcase_add_test(tc, every_member);
+    tcase_add_test(tc, escapes_and_invalid_utf8);
+    tcase_add_test(tc, detector_values_of_every_type);
+    tcase_add_test(tc, large_objects_grow_the_buffer);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
