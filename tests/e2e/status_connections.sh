@@ -44,27 +44,8 @@ ID=$(incident)
 
 # ---- the flood ------------------------------------------------------------
 lines_before=$(wc -l <"$T/collector.log")
-timeout 150 python3 - "$PORT" "$T/flood.ready" "$T/flood.release" <<'EOF' >"$T/flood.out" 2>&1 &
-# Opens 1,100 connections (non-blocking: those beyond the backlog wait in
-# SYN_SENT), sends nothing and holds them until told to let go; bounded.
-import os, socket, sys, time
-port, ready, release = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-socks = []
-for _ in range(1100):
-    s = socket.socket()
-    s.setblocking(False)
-    try:
-        s.connect(("127.0.0.1", port))
-    except BlockingIOError:
-        pass
-    socks.append(s)
-open(ready, "w").write(str(len(socks)))
-end = time.time() + 120
-while not os.path.exists(release) and time.time() < end:
-    time.sleep(0.1)
-for s in socks:
-    s.close()
-EOF
+timeout 150 python3 "$CANH_SRC/tests/e2e/lib/idle_connections.py" "$PORT" "$T/flood.ready" "$T/flood.release" 120 \
+    >"$T/flood.out" 2>&1 &
 FLOOD=$!
 PIDS+=($FLOOD)
 wait_until 60 "1,100 connections opened" test -f "$T/flood.ready"
