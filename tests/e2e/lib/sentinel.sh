@@ -49,6 +49,10 @@ sentinel_start() {
     node_start 1
     replica_synced() { redis-cli -p "${NODE_PORT[1]}" INFO replication | grep -q 'master_link_status:up'; }
     wait_until 60 "the replica to sync" replica_synced
+    # down-after 3 s, not 1: on a loaded 2-core machine a just-promoted
+    # master forking for its replica's full sync missed PINGs for over a
+    # second, and the sentinels failed back to the replica that had not
+    # synced yet (a flap the test then waited on for ever).
     for i in 0 1 2; do
         cat >"$TMP/sentinel$i.conf" <<CONF
 port ${SENTINEL_PORT[$i]}
@@ -57,7 +61,7 @@ protected-mode no
 dir $TMP
 logfile $TMP/sentinel$i.log
 sentinel monitor $SENTINEL_MASTER 127.0.0.1 ${NODE_PORT[0]} 2
-sentinel down-after-milliseconds $SENTINEL_MASTER 1000
+sentinel down-after-milliseconds $SENTINEL_MASTER 3000
 sentinel failover-timeout $SENTINEL_MASTER 10000
 sentinel parallel-syncs $SENTINEL_MASTER 1
 CONF
