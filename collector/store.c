@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/redis/resp.h"
+
 /* KEYS: every key the write touches (store_apply_argv collects them).
  * ARGV[1] is a header of 16-bit big-endian numbers, turned into a table of
  * numbers by string.byte once (no Lua string per number): the seen key's index (0: none), the ack
@@ -435,62 +437,24 @@ static void script_sha(struct store_script *s)
 }
 
 /* ---- the call in RESP --------------------------------------------------
- * The collector writes a call's RESP itself: hiredis formats each argument
- * with sdscatfmt, which showed as ~12 % of the collector's instructions
- * for writes of ~150 arguments (docs/performance.md). */
-
-static size_t digits(size_t v)
-{
-    size_t n = 1;
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
-}
-
-static char *put_num(char *p, char lead, size_t v)
-{
-    *p++ = lead;
-    size_t n = digits(v);
-    for (size_t i = n; i > 0; i--) {
-        p[i - 1] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    p += n;
-    *p++ = '\r';
-    *p++ = '\n';
-    return p;
-}
-
-static char *put_bulk(char *p, const char *s, size_t len)
-{
-    p = put_num(p, '$', len);
-    memcpy(p, s, len);
-    p += len;
-    *p++ = '\r';
-    *p++ = '\n';
-    return p;
-}
-
-static size_t bulk_size(size_t len)
-{
-    return 1 + digits(len) + 2 + len + 2;
-}
+ * The collector writes a call's RESP itself (common/redis/resp.h): hiredis
+ * formats each argument with sdscatfmt, which showed as ~12 % of the
+ * collector's instructions for writes of ~150 arguments
+ * (docs/performance.md). */
 
 /* "*<argc>" and the two first arguments (EVALSHA sha or EVAL body) before
  * the rest (tail, tail_len bytes of RESP); a malloc'd buffer or NULL. */
 static char *format_call(const char *cmd, const char *script, size_t argc, const char *tail,
                          size_t tail_len, size_t *len)
 {
-    size_t size =
-        1 + digits(argc) + 2 + bulk_size(strlen(cmd)) + bulk_size(strlen(script)) + tail_len;
+    size_t size = resp_count_size(argc) + resp_bulk_size(strlen(cmd)) +
+                  resp_bulk_size(strlen(script)) + tail_len;
     char *buf = malloc(size);
     if (!buf)
         return NULL;
-    char *p = put_num(buf, '*', argc);
-    p = put_bulk(p, cmd, strlen(cmd));
-    p = put_bulk(p, script, strlen(script));
+    char *p = resp_put_count(buf, argc);
+    p = resp_put_bulk(p, cmd, strlen(cmd));
+    p = resp_put_bulk(p, script, strlen(script));
     memcpy(p, tail, tail_len);
     *len = size;
     return buf;
@@ -548,7 +512,7 @@ int store_eval(struct redis_link *l, unsigned conn, struct store_script *s, redi
     script_sha(s);
     size_t tail_len = 0;
     for (int i = 0; i < argc; i++)
-        tail_len += bulk_size(lens[i]);
+        tail_len += resp_bulk_size(lens[i]);
     struct eval_call *ec = calloc(1, sizeof(*ec));
     if (!ec || !(ec->tail = malloc(tail_len ? tail_len : 1))) {
         free(ec);
@@ -564,7 +528,7 @@ int store_eval(struct redis_link *l, unsigned conn, struct store_script *s, redi
                              .tail_len = tail_len};
     char *p = ec->tail;
     for (int i = 0; i < argc; i++)
-        p = put_bulk(p, argv[i], lens[i]);
+        p = resp_put_bulk(p, argv[i], lens[i]);
     bool by_sha = s->sha[0] != '\0';
     int rc =
         send_call(l, conn, by_sha ? "EVALSHA" : "EVAL", by_sha ? s->sha : s->body, ec->argc,

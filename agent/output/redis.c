@@ -54,6 +54,7 @@
 #include "agent/output/spool.h"
 #include "common/log.h"
 #include "common/redis/link.h"
+#include "common/redis/resp.h"
 #include "common/units.h"
 
 /* Agents reach the SOC over a WAN: wait longer between attempts than the
@@ -237,7 +238,7 @@ static int send_xadd(struct redis_output *r, bool heartbeat, const char *json, s
 {
     const char *head = heartbeat ? r->hb_head : r->xadd_head;
     size_t head_len = heartbeat ? r->hb_head_len : r->xadd_head_len;
-    size_t need = head_len + len + 32;
+    size_t need = head_len + resp_bulk_size(len);
     if (need > r->resp_cap) {
         size_t cap = r->resp_cap ? r->resp_cap : 4096;
         while (cap < need)
@@ -249,20 +250,24 @@ static int send_xadd(struct redis_output *r, bool heartbeat, const char *json, s
         r->resp_cap = cap;
     }
     memcpy(r->resp, head, head_len);
-    size_t n = head_len + (size_t)snprintf(r->resp + head_len, 32, "$%zu\r\n", len);
-    memcpy(r->resp + n, json, len);
-    memcpy(r->resp + n + len, "\r\n", 2);
-    return redis_link_formatted(r->link, 0, on_xadd, r, r->resp, n + len + 2);
+    char *end = resp_put_bulk(r->resp + head_len, json, len);
+    return redis_link_formatted(r->link, 0, on_xadd, r, r->resp, (size_t)(end - r->resp));
 }
 
-/* RESP of XADD's arguments before the JSON. */
+/* RESP of XADD's arguments before the JSON; 0 when it does not fit. */
 static size_t xadd_head(char *out, size_t size, const char *stream, const char *maxlen)
 {
-    int n = snprintf(out, size,
-                     "*8\r\n$4\r\nXADD\r\n$%zu\r\n%s\r\n$6\r\nMAXLEN\r\n$1\r\n~\r\n$%zu\r\n%s\r\n"
-                     "$1\r\n*\r\n$5\r\nevent\r\n",
-                     strlen(stream), stream, strlen(maxlen), maxlen);
-    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+    const char *args[] = {"XADD", stream, "MAXLEN", "~", maxlen, "*", "event"};
+    size_t n_args = sizeof(args) / sizeof(args[0]);
+    size_t need = resp_count_size(n_args + 1); /* + the JSON */
+    for (size_t i = 0; i < n_args; i++)
+        need += resp_bulk_size(strlen(args[i]));
+    if (need > size)
+        return 0;
+    char *p = resp_put_count(out, n_args + 1);
+    for (size_t i = 0; i < n_args; i++)
+        p = resp_put_bulk(p, args[i], strlen(args[i]));
+    return (size_t)(p - out);
 }
 
 /* Room on the wire: hiredis's unwritten buffer is kept small, the rest
