@@ -2,7 +2,9 @@
  *
  * Load (store_load_lua) → decide (process.c) → write with guards
  * (store_apply_lua); CONFLICT means another collector changed the same
- * state meanwhile, so load and decide again.  An entry is only
+ * state meanwhile, so load and decide again.  The load is skipped when
+ * the state is known (this collector wrote it) or presumed empty (a new
+ * finding of a source not met: see "presumed new").  An entry is only
  * acknowledged by the script that writes its effects; entries that cannot
  * be parsed go to canh:deadletter.
  *
@@ -98,6 +100,8 @@ void consume_known_free(struct consume *rd)
     consume_known_clear(rd);
     free(rd->known);
     rd->known = NULL;
+    free(rd->recent);
+    rd->recent = NULL;
 }
 
 /* The slot of (kind, key): its entry, or the free slot where it goes. */
@@ -228,14 +232,94 @@ static void known_drop(struct consume *rd, const struct job *j)
         e->at_us = 0;
 }
 
-/* Start j: decided at once from what is known, else after a read. */
+/* ---- presumed new ----------------------------------------------------
+ *
+ * A finding's first event from a source this collector has not met
+ * usually touches only keys that do not exist yet: no incident under its
+ * key, no source table, no suppression, no dedup marker.  Such an event is
+ * decided at once from that empty state and only the write is sent (one
+ * script call, not HMGET + read script + write).  The guess is never
+ * trusted: the write is guarded on every part of the empty state
+ * (canh:ikeys field "", source ver "", suppression "", the hash of the new
+ * incident absent, and the script checks the dedup marker), so if any of
+ * it exists the write answers CONFLICT and changes nothing; the event is
+ * then read and decided the ordinary way.  That is a wrong guess, not a
+ * conflict: counted in presumed_misses, not in conflicts or the retries.
+ *
+ * "Met" is a fixed table of the hashes of the keys this collector's
+ * events read or wrote (one slot per hash, a newer key takes the slot), so
+ * a source seen before goes the ordinary way, and a key pushed out by a
+ * newer one at worst costs one presumed miss. */
+
+#define RECENT_SLOTS 32768 /* 256 KiB */
+
+struct recent {
+    uint64_t h[RECENT_SLOTS]; /* key hash | 1; 0: empty */
+};
+
+static bool recent_has(const struct recent *r, uint64_t h)
+{
+    return r->h[h % RECENT_SLOTS] == (h | 1);
+}
+
+/* Notes j's keys as met (the filter is allocated on first use). */
+static void recent_note(struct consume *rd, const struct job *j)
+{
+    if (!rd->recent && !(rd->recent = calloc(1, sizeof(*rd->recent))))
+        return;
+    for (size_t i = 0; i < j->n_khash; i++)
+        rd->recent->h[j->khash[i] % RECENT_SLOTS] = j->khash[i] | 1;
+}
+
+/* Whether j is presumed to touch only keys that do not exist: a first
+ * event, none of its keys met (nor known), none naming an incident. */
+static bool presumable(struct consume *rd, const struct job *j)
+{
+    if (j->kind != JOB_EVENT || !j->ev.state || strcmp(j->ev.state, "new") != 0)
+        return false;
+    for (size_t i = 0; rd->recent && i < j->n_khash; i++)
+        if (recent_has(rd->recent, j->khash[i]))
+            return false;
+    uint64_t now = units_now_us();
+    for (size_t i = 0; i < j->ld.n; i++)
+        if (j->ld.keys[i][0] == '#' || known_get(rd, KNOWN_INCIDENT, j->ld.keys[i], now))
+            return false;
+    return true;
+}
+
+/* j->ld as if read and found empty. */
+static void presume_empty(struct job *j)
+{
+    for (size_t i = 0; i < j->ld.n; i++) {
+        j->ld.ids[i][0] = '\0';
+        incident_free(j->ld.inc[i]);
+        j->ld.inc[i] = NULL;
+    }
+    j->ld.src.n = 0;
+    j->ld.src.ver = 0;
+    j->ld.suppression[0] = '\0';
+    j->ld.seen = false; /* the write checks the dedup marker itself */
+    j->presumed = true;
+    j->c->stats.presumed++;
+}
+
+/* Start j: decided at once from what is known, or presumed new, else
+ * after a read. */
 static void start(struct job *j)
 {
-    if (j->kind == JOB_EVENT && known_fill(j->c->rd, j)) {
-        decide(j, NULL);
+    struct consume *rd = j->c->rd;
+    if (j->kind != JOB_EVENT) {
+        load_now(j);
         return;
     }
-    load_now(j);
+    bool known = known_fill(rd, j);
+    if (!known && presumable(rd, j))
+        presume_empty(j);
+    recent_note(rd, j);
+    if (known || j->presumed)
+        decide(j, NULL);
+    else
+        load_now(j);
 }
 
 static uint32_t random_u32(void *user)
@@ -395,6 +479,15 @@ static void on_apply(redisReply *reply, void *priv)
         c->stats.duplicates++;
         break;
     case STORE_CONFLICT:
+        if (j->presumed) {
+            /* The presumed-empty state exists after all: read it and
+             * decide again; a wrong guess, not a conflict. */
+            j->presumed = false;
+            c->stats.presumed_misses++;
+            process_load_free(&j->ld);
+            load_now(j);
+            return;
+        }
         c->stats.conflicts++;
         if (j->kind == JOB_EVENT)
             known_drop(c->rd, j);

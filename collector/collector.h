@@ -48,6 +48,8 @@ struct collector_stats {
     uint64_t silence_deferred;  /* silent by canh:agent_seen, but newer heartbeats wait unread */
     uint64_t updated;           /* material changes announced as "updated" */
     uint64_t suppressed;        /* events matching a rejected incident (false positives) */
+    uint64_t presumed;          /* writes decided on presumed-empty state, unread */
+    uint64_t presumed_misses;   /* of those, found state after all: read, decided again */
     uint64_t errors;
 };
 

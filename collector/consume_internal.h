@@ -51,6 +51,10 @@ struct consume {
      * event of the same keys is decided from it without reading it back;
      * the write's guards catch anyone else's change in between. */
     struct known *known;
+    /* Hashes of the keys this collector's events read or wrote (apply.c,
+     * fixed size): a new finding whose keys are not among them is
+     * presumed to touch nothing that exists and is written at once. */
+    struct recent *recent;
 };
 
 /* ---- a command with a vector built on the fly ------------------------ */
@@ -142,6 +146,7 @@ struct job {
     int planned_updated;
     int planned_suppressed;
     bool linked_others;         /* the write sets back links on other incidents */
+    bool presumed;              /* decided on empty state, unread (apply.c) */
     struct process_load *after; /* the state the write leaves (events) */
 };
 

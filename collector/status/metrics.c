@@ -53,6 +53,12 @@ static void metrics_collector(struct status *s, FILE *b, uint64_t now)
     prom_one(b, "canh_collector_conflicts_total", "counter",
              "Guarded writes retried after another collector changed the same incident.",
              st->conflicts);
+    prom_one(b, "canh_collector_presumed_writes_total", "counter",
+             "First events of new findings written without reading state, presumed empty.",
+             st->presumed);
+    prom_one(b, "canh_collector_presumed_misses_total", "counter",
+             "Presumed-empty writes that found state after all (read and decided again).",
+             st->presumed_misses);
     prom_one(b, "canh_collector_errors_total", "counter", "Redis write or read errors.",
              st->errors);
     prom_one(b, "canh_collector_incidents_opened_total", "counter",
