@@ -8,6 +8,10 @@
 #   CANH_BIN=dir, CANH_BIN_BASE=dir as in bench_collector.sh (both measured,
 #   interleaved).  CMDSTATS=1 also prints Redis's INFO commandstats per
 #   event (calls and µs of each command, those run inside scripts too).
+#   COLLECTORS=2 drains with two collectors in the group and sums their
+#   CPU: when the sum per event stays what one collector spends, two
+#   collectors do not fight and a second core would be a second
+#   collector's (docs/scaling.md).
 set -euo pipefail
 N=${1:-10000}
 shift || true
@@ -19,16 +23,18 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 [[ -x "$BIN/canh-collector" ]] || { echo "no canh-collector in $BIN (set CANH_BIN)" >&2; exit 2; }
 T=$(mktemp -d /tmp/canh-cpu.XXXXXX)
 SOCK=$T/redis.sock
-CP=
+NC=${COLLECTORS:-1}
+CP=()
 cleanup() {
-    [[ -z $CP ]] || kill "$CP" 2>/dev/null || true
+    for p in "${CP[@]}"; do kill "$p" 2>/dev/null || true; done
     [[ -f $T/redis.pid ]] && kill "$(cat "$T/redis.pid")" 2>/dev/null || true
     sleep 0.3
     rm -rf "$T"
 }
 trap cleanup EXIT
-# the event generator of bench_collector.sh
+# the event generator and the drain check of bench_collector.sh
 eval "$(sed -n '/^gen() {/,/^}/p' "$HERE/bench_collector.sh")"
+eval "$(sed -n '/^drained() {/,/^}/p' "$HERE/bench_collector.sh")"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -42,25 +48,20 @@ one() { # bin mode
     rp=$(cat "$T/redis.pid")
     r0=$(cpu_ticks "$rp")
     t0=$(date +%s.%N)
-    "$1/canh-collector" -c "$T/c.conf" >/dev/null 2>"$T/c.log" &
-    CP=$!
-    local k done=0
-    while [[ $done == 0 ]]; do
-        sleep 0.1
-        done=1
-        for k in canh:events:gw-0 canh:events:gw-1 canh:events:gw-2 canh:events:gw-3; do
-            [[ $(redis-cli -s "$SOCK" EXISTS "$k") == 1 ]] || continue
-            [[ $(redis-cli -s "$SOCK" XINFO GROUPS "$k" 2>/dev/null | grep -A1 '^lag$' | tail -1) == 0 ]] || done=0
-            [[ $(redis-cli -s "$SOCK" XPENDING "$k" canh-collectors 2>/dev/null | head -1) == 0 ]] || done=0
-        done
+    local i
+    for i in $(seq "$NC"); do
+        "$1/canh-collector" -c "$T/c.conf" >/dev/null 2>"$T/c$i.log" &
+        CP+=($!)
     done
+    until drained; do sleep 0.05; done
     local t1 c r1
     t1=$(date +%s.%N)
-    c=$(cpu_ticks "$CP")
+    c=0
+    for i in "${CP[@]}"; do c=$((c + $(cpu_ticks "$i"))); done
     r1=$(cpu_ticks "$rp")
-    kill "$CP"
-    wait "$CP" 2>/dev/null || true
-    CP=
+    kill "${CP[@]}"
+    wait "${CP[@]}" 2>/dev/null || true
+    CP=()
     [[ -z ${CMDSTATS:-} ]] || redis-cli -s "$SOCK" INFO commandstats | tr -d '\r' >"$T/cmdstats"
     redis-cli -s "$SOCK" shutdown nosave >/dev/null 2>&1 || true
     for _ in $(seq 100); do [[ -S $SOCK ]] || break; sleep 0.05; done
@@ -68,7 +69,7 @@ one() { # bin mode
     python3 -c "
 import sys
 n, w, c, r = $N, $t1 - $t0, $c / 100, ($r1 - $r0) / 100
-print('  %-9s %-40s collector %4.0f us/event, redis %4.0f us/event (wall %.1f s)' % ('$2', '$1', c * 1e6 / n, r * 1e6 / n, w))"
+print('  %-9s %-40s collector%s %4.0f us/event, redis %4.0f us/event (wall %.1f s)' % ('$2', '$1', 's ($NC)' if $NC > 1 else '', c * 1e6 / n, r * 1e6 / n, w))"
     if [[ -n ${CMDSTATS:-} ]]; then
         python3 - "$N" "$T/cmdstats" <<'PY'
 import re, sys

@@ -41,14 +41,7 @@ start_redis() { # extra args...
     for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && return; sleep 0.05; done
 }
 
-drained() {
-    local k
-    for k in canh:events:gw-0 canh:events:gw-1 canh:events:gw-2 canh:events:gw-3; do
-        [[ $(redis-cli -s "$SOCK" EXISTS "$k") == 1 ]] || continue
-        [[ $(redis-cli -s "$SOCK" XINFO GROUPS "$k" 2>/dev/null | grep -A1 '^lag$' | tail -1) == 0 ]] || return 1
-        [[ $(redis-cli -s "$SOCK" XPENDING "$k" canh-collectors 2>/dev/null | head -1) == 0 ]] || return 1
-    done
-}
+eval "$(sed -n '/^drained() {/,/^}/p' "$HERE/bench_collector.sh")"
 
 record() { # bin → $T/monitor.txt
     start_redis
