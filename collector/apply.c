@@ -246,29 +246,64 @@ static void known_drop(struct consume *rd, const struct job *j)
  * then read and decided the ordinary way.  That is a wrong guess, not a
  * conflict: counted in presumed_misses, not in conflicts or the retries.
  *
- * "Met" is a fixed table of the hashes of the keys this collector's
- * events read or wrote (one slot per hash, a newer key takes the slot), so
- * a source seen before goes the ordinary way, and a key pushed out by a
- * newer one at worst costs one presumed miss. */
+ * "Met" is a fixed table of the keys this collector's events read or
+ * wrote (their incident key and source table): 16-bit fingerprints of the
+ * key hashes in sets of eight, the oldest of a set giving way to a new key,
+ * so a source seen before goes the ordinary way, the table never grows,
+ * and a key pushed out at worst costs one presumed miss. */
 
-#define RECENT_SLOTS 32768 /* 256 KiB */
+#define RECENT_SETS 16384 /* × 8 × 2 bytes: 256 KiB, ~130,000 keys */
+#define RECENT_WAYS 8
 
 struct recent {
-    uint64_t h[RECENT_SLOTS]; /* key hash | 1; 0: empty */
+    uint16_t fp[RECENT_SETS][RECENT_WAYS]; /* 0: empty; newest first */
 };
+
+/* h's set (its low bits) and fingerprint (its high bits, never 0). */
+static uint16_t *recent_set(const struct recent *r, uint64_t h, uint16_t *fp)
+{
+    *fp = (uint16_t)(h >> 48) | 1;
+    return (uint16_t *)r->fp[h % RECENT_SETS];
+}
 
 static bool recent_has(const struct recent *r, uint64_t h)
 {
-    return r->h[h % RECENT_SLOTS] == (h | 1);
+    uint16_t fp, *set = recent_set(r, h, &fp);
+    for (int w = 0; w < RECENT_WAYS; w++)
+        if (set[w] == fp)
+            return true;
+    return false;
 }
 
-/* Notes j's keys as met (the filter is allocated on first use). */
+static void recent_add(struct recent *r, uint64_t h)
+{
+    if (recent_has(r, h))
+        return;
+    uint16_t fp, *set = recent_set(r, h, &fp);
+    memmove(set + 1, set, (RECENT_WAYS - 1) * sizeof(*set));
+    set[0] = fp;
+}
+
+/* The hashes that decide whether j was met: its incident key and its
+ * source table (the correlation keys are the source's). */
+static size_t met_keys(const struct job *j, uint64_t out[2])
+{
+    size_t n = 0;
+    if (j->ld.n)
+        out[n++] = j->khash[0];
+    if (j->src_key[0] && j->n_khash)
+        out[n++] = j->khash[j->n_khash - 1];
+    return n;
+}
+
+/* Notes j's keys as met (the table is allocated on first use). */
 static void recent_note(struct consume *rd, const struct job *j)
 {
     if (!rd->recent && !(rd->recent = calloc(1, sizeof(*rd->recent))))
         return;
-    for (size_t i = 0; i < j->n_khash; i++)
-        rd->recent->h[j->khash[i] % RECENT_SLOTS] = j->khash[i] | 1;
+    uint64_t h[2];
+    for (size_t i = 0, n = met_keys(j, h); i < n; i++)
+        recent_add(rd->recent, h[i]);
 }
 
 /* Whether j is presumed to touch only keys that do not exist: a first
@@ -277,8 +312,9 @@ static bool presumable(struct consume *rd, const struct job *j)
 {
     if (j->kind != JOB_EVENT || !j->ev.state || strcmp(j->ev.state, "new") != 0)
         return false;
-    for (size_t i = 0; rd->recent && i < j->n_khash; i++)
-        if (recent_has(rd->recent, j->khash[i]))
+    uint64_t h[2];
+    for (size_t i = 0, n = met_keys(j, h); rd->recent && i < n; i++)
+        if (recent_has(rd->recent, h[i]))
             return false;
     uint64_t now = units_now_us();
     for (size_t i = 0; i < j->ld.n; i++)
