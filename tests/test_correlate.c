@@ -239,6 +239,18 @@ static bool ops_contain(const struct store_ops *o, const char *text)
     return false;
 }
 
+/* o guards field of key (a key ending in '*': any key it starts) to hold
+ * expected ("" = absent). */
+static bool guarded(const struct store_ops *o, const char *key, const char *field,
+                    const char *expected)
+{
+    size_t len = strlen(key), cmp = key[len - 1] == '*' ? len - 1 : len + 1;
+    for (size_t i = 0; i + 2 < o->guards.n; i += 3)
+        if (strncmp(o->guards.v[i], key, cmp) == 0 && strcmp(o->guards.v[i + 1], field) == 0)
+            return strcmp(o->guards.v[i + 2], expected) == 0;
+    return false;
+}
+
 START_TEST(test_plan_event)
 {
     struct collector_config *cfg = malloc(sizeof(*cfg));
@@ -272,6 +284,14 @@ START_TEST(test_plan_event)
     ck_assert_uint_eq(o.guards.n, 12); /* and the suppression read */
     ck_assert_str_eq(o.guards.v[0], "canh:ikeys");
     ck_assert_str_eq(o.guards.v[2], "");
+    /* A write decided on empty state (the collector's presumed-new path
+     * sends it without reading) must be guarded on every part of that
+     * state: the key free, the source table, the suppression and the new
+     * incident's hash absent (the script checks the dedup marker). */
+    ck_assert(guarded(&o, "canh:ikeys", "f|attack.dos|9.9.9.9|Sở Y tế|portal", ""));
+    ck_assert(guarded(&o, "canh:src:9.9.9.9", "ver", ""));
+    ck_assert(guarded(&o, "canh:suppressions", "syn_flood|9.9.9.9|portal", ""));
+    ck_assert(guarded(&o, "canh:incident:*", "ver", ""));
     store_ops_free(&o);
 
     /* The same source already scanned this agency: attack.combined opens. */
