@@ -131,6 +131,7 @@ START_TEST(escapes_vietnamese_and_invalid_utf8)
     snprintf(inc->summary, sizeof(inc->summary), "truncated \xe1\xba");
     snprintf(inc->sources, sizeof(inc->sources), "203.0.113.7,\xed\xa0\x80,198.51.100.1");
     snprintf(inc->kinds, sizeof(inc->kinds), "\xf4\x90\x80\x80");
+    snprintf(inc->targets, sizeof(inc->targets), "\x80,198.51.100.10,\xc3"); /* first, last */
     snprintf(inc->id, sizeof(inc->id), "\xff");
     check_same(inc);
     inc->type = INCIDENT_PROVINCE;
