@@ -5,6 +5,9 @@
  * Invariants, for any input:
  * - json_canon_is_dump() says "yes" only for a text that jansson parses
  *   and dumps again to the same bytes (precision 0 and 6);
+ * - json_parse_object() returns a tree only where json_loadb (with
+ *   JSON_REJECT_DUPLICATES) returns one, and the same tree: equal values,
+ *   members in the same order;
  * - a tree jansson parsed from the input, written by event_text_value(),
  *   is json_dumps() of it;
  * - an incident whose evidence, summary, agency and lists come from the
@@ -20,6 +23,7 @@
 #include "collector/incident_text.h"
 #include "common/event_text.h"
 #include "common/json_canon.h"
+#include "common/json_parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,6 +41,23 @@ static void check_canon(const char *in, size_t size, int precision)
         abort();
     free(out);
     json_decref(tree);
+}
+
+static void check_parse(const char *in, size_t size)
+{
+    json_t *mine = json_parse_object(in, size);
+    if (!mine)
+        return;
+    json_t *ref = json_loadb(in, size, JSON_REJECT_DUPLICATES, NULL);
+    if (!ref || !json_equal(mine, ref))
+        abort();
+    char *a = json_dumps(mine, JSON_COMPACT), *b = json_dumps(ref, JSON_COMPACT);
+    if (!a || !b || strcmp(a, b) != 0)
+        abort();
+    free(a);
+    free(b);
+    json_decref(mine);
+    json_decref(ref);
 }
 
 static void check_tree(const char *in, size_t size)
@@ -97,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *in = (const char *)data;
     check_canon(in, size, 0);
     check_canon(in, size, 6);
+    check_parse(in, size);
     check_tree(in, size);
     check_incident(in, size);
     return 0;
