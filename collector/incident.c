@@ -9,6 +9,7 @@
 
 #include "collector/config.h"
 #include "collector/pool.h"
+#include "common/event_text.h"
 #include "common/units.h"
 
 static const char *const type_names[] = {"finding", "combined", "province", "fault", "manual"};
@@ -164,18 +165,24 @@ static void summarise(struct incident *inc, const struct in_event *ev)
     }
 }
 
+/* The latest event's counters and evidence, as json_dumps of
+ * {"counters": ..., "evidence": ...} (JSON_COMPACT) would write them, but
+ * without building that tree: every event of a finding comes here.  The
+ * text is what json_canon_is_dump() recognises, so each announcement
+ * copies it (incident_text.c). */
 static void keep_evidence(struct incident *inc, const struct in_event *ev)
 {
-    json_t *e = json_object();
-    json_object_set_new(e, "counters", ev->counters ? json_incref(ev->counters) : json_object());
-    json_object_set_new(e, "evidence", ev->evidence ? json_incref(ev->evidence) : json_object());
-    char *text = json_dumps(e, JSON_COMPACT);
-    json_decref(e);
-    if (text && strlen(text) < sizeof(inc->evidence))
-        strcpy(inc->evidence, text);
+    static _Thread_local struct event_text text;
+    struct event_text_writer w;
+    event_text_start(&w, &text, JSON_COMPACT);
+    event_text_object(&w, NULL);
+    event_text_value(&w, "counters", ev->counters);
+    event_text_value(&w, "evidence", ev->evidence);
+    event_text_object_end(&w);
+    if (event_text_finish(&w) == 0 && text.len < sizeof(inc->evidence))
+        memcpy(inc->evidence, text.buf, text.len + 1);
     else
         strcpy(inc->evidence, "{}");
-    free(text);
 }
 
 /* In flight at once: up to a read batch of jobs, each with its loaded

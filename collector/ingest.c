@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/event.h"
+#include "common/json_parse.h"
 #include "common/prom.h"
 #include "common/units.h"
 
@@ -46,8 +47,13 @@ static const char *get_str(json_t *obj, const char *key)
 
 static json_t *load_json(const char *text, size_t len, char *reason, size_t reason_len)
 {
+    /* The agents' common shape without jansson's lexer (common/json_parse.h);
+     * anything else, errors included, as jansson reads it. */
+    json_t *root = json_parse_object(text, len);
+    if (root)
+        return root;
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
         refuse(reason, reason_len, "invalid JSON at %d:%d: %s", jerr.line, jerr.column, jerr.text);
         return NULL;

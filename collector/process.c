@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/incident_text.h"
 #include "collector/route.h"
 #include "common/slug.h"
 #include "common/units.h"
@@ -292,9 +293,10 @@ static void announce_agencies(const struct process_env *env, const struct incide
 static void announce(const struct process_env *env, const struct incident *inc, const char *action,
                      const char *cause, const char *changes, struct store_ops *o)
 {
-    json_t *j = incident_to_json(inc);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
+    /* One buffer per thread, reused: no tree, no allocation per event
+     * (collector/incident_text.h). */
+    static _Thread_local struct event_text json;
+    const char *text = incident_format(inc, &json) == 0 ? json.buf : NULL;
     store_begin(o, "XADD");
     store_arg(o, STORE_INCIDENTS);
     store_arg(o, "MAXLEN");
@@ -311,7 +313,6 @@ static void announce(const struct process_env *env, const struct incident *inc, 
     add_field(o, "operator", "collector");
     store_end(o);
     announce_agencies(env, inc, action, text, cause, changes, o);
-    free(text);
     /* The incident's own log (append-only), beside the operators' entries. */
     char log_key[128];
     snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", inc->id);

@@ -13,8 +13,12 @@
  * numbers by string.byte once (no Lua string per number): the seen key's index (0: none), the ack
  * stream's index (0: none), the number of guards, each guard's key index,
  * then per command its opcode (1 byte: STORE_OPS, 0 = the name is the next
- * argument), nargs and key index.  ARGV[2]: seen TTL, ARGV[3]: ack id,
- * then (field, expected) per guard, then each command's other arguments.
+ * argument; + 128 = the same arguments as the command before, which are
+ * not sent again), nargs and key index.  ARGV[2]: seen TTL, ARGV[3]: ack
+ * id, then (field, expected) per guard, then each command's other
+ * arguments.  The repeat is for an announcement: the same entry, with its
+ * ~1 KiB incident text, goes to canh:incidents and to each agency's
+ * stream.
  * Measured (docs/performance.md): every argument costs Redis about a
  * thousand instructions to parse, hand to Lua and free, so the numbers
  * that only steer the script are not arguments of their own. */
@@ -40,18 +44,21 @@ const char store_apply_lua[] =
     "  if v ~= ARGV[a + 1] then return 'CONFLICT' end\n"
     "  h, a = h + 2, a + 2\n"
     "end\n"
-    "local OPS = " STORE_OPS_LUA "\n"
+    "local OPS, p = " STORE_OPS_LUA ", a\n"
     "while h < #b do\n"
-    "  local op, n, key = OPS[b[h]], b[h + 1] * 256 + b[h + 2], KEYS[b[h + 3] * 256 + b[h + 4]]\n"
+    "  local c, n, key = b[h], b[h + 1] * 256 + b[h + 2], KEYS[b[h + 3] * 256 + b[h + 4]]\n"
     "  h = h + 5\n"
-    "  if not op then op = ARGV[a] a = a + 1 end\n"
+    "  local rep, s = c >= 128, a\n"
+    "  if rep then c, s = c - 128, p else p = a end\n"
+    "  local op = OPS[c]\n"
+    "  if not op then op = ARGV[s] s = s + 1 end\n"
     "  if op == 'HDELEQ' then\n"
-    "    if redis.call('HGET', key, ARGV[a]) == ARGV[a + 1] then redis.call('HDEL', key, ARGV[a]) "
+    "    if redis.call('HGET', key, ARGV[s]) == ARGV[s + 1] then redis.call('HDEL', key, ARGV[s]) "
     "end\n"
     "  else\n"
-    "    redis.call(op, key, unpack(ARGV, a, a + n - 2))\n"
+    "    redis.call(op, key, unpack(ARGV, s, s + n - 2))\n"
     "  end\n"
-    "  a = a + n - 1\n"
+    "  if not rep then a = s + n - 1 end\n"
     "end\n"
     "if sk > 0 then redis.call('SET', KEYS[sk], '1', 'EX', ARGV[2]) end\n"
     "if ak > 0 then redis.call('XACK', KEYS[ak], 'canh-collectors', ARGV[3]) end\n"
@@ -324,6 +331,23 @@ static unsigned op_code(const char *op, size_t len)
     return 0;
 }
 
+static bool same_string(const struct strvec *v, size_t i, size_t j)
+{
+    return v->len[i] == v->len[j] && memcmp(v->v[i], v->v[j], v->len[i]) == 0;
+}
+
+/* Whether the command at k (nargs arguments) is the one at prev with
+ * another key: the same name and the same other arguments. */
+static bool same_but_key(const struct strvec *ops, size_t prev, size_t k, size_t nargs)
+{
+    if (!same_string(ops, prev, k) || !same_string(ops, prev + 1, k + 1))
+        return false;
+    for (size_t x = 1; x < nargs; x++)
+        if (!same_string(ops, prev + 2 + x, k + 2 + x))
+            return false;
+    return true;
+}
+
 int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_out,
                      size_t *argc_out)
 {
@@ -362,16 +386,20 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
         PUSH(o->guards.v[g + 1], o->guards.len[g + 1]);
         PUSH(o->guards.v[g + 2], o->guards.len[g + 2]);
     }
-    for (size_t k = 0; k + 2 < o->ops.n;) {
+    for (size_t k = 0, prev = SIZE_MAX; k + 2 < o->ops.n;) {
         size_t nargs = strtoul(o->ops.v[k + 1], NULL, 10);
         unsigned code = op_code(o->ops.v[k], o->ops.len[k]);
-        hdr[used++] = (char)code;
+        bool repeat = prev != SIZE_MAX && same_but_key(&o->ops, prev, k, nargs);
+        hdr[used++] = (char)(code | (repeat ? 128 : 0));
         put_u16(hdr, &used, cap, nargs, &o->oom);
         put_u16(hdr, &used, cap, key_index(o, o->ops.v[k + 2], o->ops.len[k + 2]), &o->oom);
-        if (!code)
-            PUSH(o->ops.v[k], o->ops.len[k]);
-        for (size_t x = 1; x < nargs; x++)
-            PUSH(o->ops.v[k + 2 + x], o->ops.len[k + 2 + x]);
+        if (!repeat) {
+            if (!code)
+                PUSH(o->ops.v[k], o->ops.len[k]);
+            for (size_t x = 1; x < nargs; x++)
+                PUSH(o->ops.v[k + 2 + x], o->ops.len[k + 2 + x]);
+        }
+        prev = k;
         k += 2 + nargs;
     }
 #undef PUSH

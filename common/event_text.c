@@ -7,19 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_canon.h"
 #include "common/units.h"
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
-#define MAX_DEPTH 4
+#define EVENT_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
 
-struct writer {
-    struct event_text *t;
-    bool failed;
-    int depth;
-    bool first[MAX_DEPTH]; /* no member yet in the object at this depth */
-};
+typedef struct event_text_writer writer_t;
 
-static bool grow(struct writer *w, size_t more)
+static bool grow(writer_t *w, size_t more)
 {
     struct event_text *t = w->t;
     if (w->failed)
@@ -38,14 +33,14 @@ static bool grow(struct writer *w, size_t more)
 }
 
 /* Room for more bytes and the final NUL. */
-static inline bool reserve(struct writer *w, size_t more)
+static inline bool reserve(writer_t *w, size_t more)
 {
     if (w->t->len + more + 1 <= w->t->cap && !w->failed)
         return true;
     return grow(w, more);
 }
 
-static void put(struct writer *w, const char *s, size_t n)
+static void put(writer_t *w, const char *s, size_t n)
 {
     if (!reserve(w, n))
         return;
@@ -53,17 +48,17 @@ static void put(struct writer *w, const char *s, size_t n)
     w->t->len += n;
 }
 
-static void put_str(struct writer *w, const char *s)
+static void put_str(writer_t *w, const char *s)
 {
     put(w, s, strlen(s));
 }
 
-static void put_char(struct writer *w, char c)
+static void put_char(writer_t *w, char c)
 {
     put(w, &c, 1);
 }
 
-static void put_int(struct writer *w, long long v)
+static void put_int(writer_t *w, long long v)
 {
     char digits[24];
     size_t i = sizeof(digits);
@@ -77,55 +72,23 @@ static void put_int(struct writer *w, long long v)
     put(w, digits + i, sizeof(digits) - i);
 }
 
-/* Length of the UTF-8 sequence at s as jansson accepts it (no overlong
- * forms, no surrogates, nothing past U+10FFFF); 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-/* A JSON string as jansson dumps it; false (nothing sure written) when s
- * is not valid UTF-8. */
-static bool put_json_string(struct writer *w, const char *s)
+/* A JSON string as jansson dumps it; false (nothing sure written) when
+ * s[0..len) is not valid UTF-8. */
+static bool put_json_string(writer_t *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     put_char(w, '"');
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
         /* The run of bytes that need no escape, copied at once. */
         const unsigned char *run = p;
-        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
             p++;
         put(w, (const char *)run, (size_t)(p - run));
-        if (!*p)
+        if (p == end)
             break;
         if (*p >= 0x80) {
-            size_t n = utf8_seq(p);
+            size_t n = json_utf8_seq(p, (size_t)(end - p));
             if (!n)
                 return false;
             put(w, (const char *)p, n);
@@ -167,90 +130,84 @@ static bool put_json_string(struct writer *w, const char *s)
     return true;
 }
 
-static void open_obj(struct writer *w)
-{
-    put_char(w, '{');
-    w->first[++w->depth] = true;
-}
-
-static void close_obj(struct writer *w)
-{
-    put_char(w, '}');
-    w->depth--;
-}
-
-static void key(struct writer *w, const char *name)
+/* The comma before a member or element, and a member's name. */
+static void key(writer_t *w, const char *name)
 {
     if (!w->first[w->depth])
         put_char(w, ',');
     w->first[w->depth] = false;
+    if (!name)
+        return;
     put_char(w, '"');
     put_str(w, name);
     put(w, "\":", 2);
 }
 
-/* A string member; left out, as jansson leaves it out, when value is
- * NULL or not valid UTF-8. */
-static void member_str(struct writer *w, const char *name, const char *value)
+static void open_obj(writer_t *w)
+{
+    put_char(w, '{');
+    if (w->depth == EVENT_TEXT_DEPTH) {
+        w->failed = true;
+        return;
+    }
+    w->first[++w->depth] = true;
+}
+
+static void close_obj(writer_t *w)
+{
+    put_char(w, '}');
+    if (w->depth > 0)
+        w->depth--;
+}
+
+/* A string member or element; left out, as jansson leaves it out, when
+ * value is NULL or not valid UTF-8. */
+static void member_strn(writer_t *w, const char *name, const char *value, size_t len)
 {
     if (!value)
         return;
     size_t mark = w->t->len;
     bool first = w->first[w->depth];
     key(w, name);
-    if (!put_json_string(w, value) && !w->failed) {
+    if (!put_json_string(w, value, len) && !w->failed) {
         w->t->len = mark;
         w->first[w->depth] = first;
     }
 }
 
-static void member_int(struct writer *w, const char *name, long long value)
+static void member_str(writer_t *w, const char *name, const char *value)
+{
+    if (value)
+        member_strn(w, name, value, strlen(value));
+}
+
+static void member_int(writer_t *w, const char *name, long long value)
 {
     key(w, name);
     put_int(w, value);
 }
 
-static void member_time(struct writer *w, const char *name, uint64_t ts_us)
+static void member_time(writer_t *w, const char *name, uint64_t ts_us)
 {
     char buf[48];
     member_str(w, name, units_format_time(ts_us, buf, sizeof(buf)));
 }
 
-/* A real as jansson dumps it with JSON_REAL_PRECISION(6): "%.6g", ".0"
- * added when that reads as an integer, the exponent without '+' or
- * leading zeros. */
-static bool put_real(struct writer *w, double v)
+/* A real as jansson dumps it with w's flags (json_canon.h). */
+static bool put_real(writer_t *w, double v)
 {
-    if (v != v || v - v != 0)
-        return false; /* NaN, infinities: jansson refuses them too */
     char text[40];
-    int n = snprintf(text, sizeof(text), "%.6g", v);
-    if (n <= 0 || (size_t)n >= sizeof(text) - 2)
-        return false;
-    if (!strchr(text, '.') && !strchr(text, 'e')) {
-        memcpy(text + n, ".0", 3);
-        n += 2;
-    }
-    char *e = strchr(text, 'e');
-    if (e) {
-        char *start = e + 1, *end = e + 2;
-        if (*start == '-')
-            start++;
-        while (*end == '0')
-            end++;
-        if (end != start) {
-            memmove(start, end, strlen(end) + 1);
-            n = (int)strlen(text);
-        }
-    }
-    put(w, text, (size_t)n);
+    size_t n = json_canon_real(v, (int)((w->flags >> 11) & 0x1F), text, sizeof(text));
+    if (!n)
+        return false; /* NaN, infinities: jansson refuses them too */
+    put(w, text, n);
     return true;
 }
 
 /* A detector's value as jansson's compact dump writes it; false (with
  * something written) for what it leaves to jansson: strings holding NUL,
  * deep nesting. */
-static bool put_value(struct writer *w, const json_t *v, int depth)
+static bool put_value(writer_t *w, const json_t *v, int depth)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -265,7 +222,7 @@ static bool put_value(struct writer *w, const json_t *v, int depth)
             if (!first)
                 put_char(w, ',');
             first = false;
-            if (!put_json_string(w, k))
+            if (!put_json_string(w, k, strlen(k)))
                 return false;
             put_char(w, ':');
             if (!put_value(w, item, depth + 1))
@@ -290,7 +247,7 @@ static bool put_value(struct writer *w, const json_t *v, int depth)
     case JSON_STRING:
         if (strlen(json_string_value(v)) != json_string_length(v))
             return false;
-        return put_json_string(w, json_string_value(v));
+        return put_json_string(w, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         put_int(w, (long long)json_integer_value(v));
         return true;
@@ -309,9 +266,9 @@ static bool put_value(struct writer *w, const json_t *v, int depth)
     return false;
 }
 
-/* A detector's object (or NULL: "{}"): written here, or dumped by
- * jansson into the buffer when put_value leaves it. */
-static void dump_object(struct writer *w, const json_t *obj)
+/* A tree's value (or NULL: "{}"): written here, or dumped by jansson
+ * into the buffer when put_value leaves it. */
+static void dump_object(writer_t *w, const json_t *obj)
 {
     if (!obj) {
         put(w, "{}", 2);
@@ -321,8 +278,9 @@ static void dump_object(struct writer *w, const json_t *obj)
     if (put_value(w, obj, 0) || w->failed)
         return;
     w->t->len = mark;
+    size_t flags = w->flags | JSON_ENCODE_ANY;
     size_t room = w->t->cap > w->t->len ? w->t->cap - w->t->len - 1 : 0;
-    size_t need = json_dumpb(obj, room ? w->t->buf + w->t->len : NULL, room, DUMP_FLAGS);
+    size_t need = json_dumpb(obj, room ? w->t->buf + w->t->len : NULL, room, flags);
     if (need == 0) {
         w->failed = true;
         return;
@@ -330,7 +288,7 @@ static void dump_object(struct writer *w, const json_t *obj)
     if (need > room) {
         if (!reserve(w, need))
             return;
-        json_dumpb(obj, w->t->buf + w->t->len, need, DUMP_FLAGS);
+        json_dumpb(obj, w->t->buf + w->t->len, need, flags);
     }
     w->t->len += need;
 }
@@ -338,8 +296,8 @@ static void dump_object(struct writer *w, const json_t *obj)
 /* name:obj; with extra_key set, the member extra_key:extra_value goes
  * into the object as json_object_set_new on a copy of it would put it
  * (canh.evidence.consequence): appended, or replaced in place. */
-static void member_object(struct writer *w, const char *name, const json_t *obj,
-                          const char *extra_key, const char *extra_value)
+static void member_object(writer_t *w, const char *name, const json_t *obj, const char *extra_key,
+                          const char *extra_value)
 {
     key(w, name);
     if (!extra_key || (obj && !json_is_object(obj))) {
@@ -363,18 +321,122 @@ static void member_object(struct writer *w, const char *name, const json_t *obj,
         return;
     /* "{...}" → "{...,"k":"v"}", "{}" → "{"k":"v"}" */
     w->t->len--;
+    if (w->depth == EVENT_TEXT_DEPTH) {
+        w->failed = true;
+        return;
+    }
     w->first[++w->depth] = w->t->buf[w->t->len - 1] == '{';
     member_str(w, extra_key, extra_value);
     close_obj(w);
 }
 
+/* ---- the writer's public face ------------------------------------------ */
+
+void event_text_start(writer_t *w, struct event_text *t, size_t flags)
+{
+    *w = (writer_t){.t = t, .flags = flags};
+    w->first[0] = true;
+    t->len = 0;
+}
+
+int event_text_finish(writer_t *w)
+{
+    if (w->failed || !reserve(w, 0)) {
+        w->t->len = 0;
+        return -1;
+    }
+    w->t->buf[w->t->len] = '\0';
+    return 0;
+}
+
+void event_text_object(writer_t *w, const char *name)
+{
+    key(w, name);
+    open_obj(w);
+}
+
+void event_text_object_end(writer_t *w)
+{
+    close_obj(w);
+}
+
+void event_text_array(writer_t *w, const char *name)
+{
+    key(w, name);
+    put_char(w, '[');
+    if (w->depth == EVENT_TEXT_DEPTH) {
+        w->failed = true;
+        return;
+    }
+    w->first[++w->depth] = true;
+}
+
+void event_text_array_end(writer_t *w)
+{
+    put_char(w, ']');
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void event_text_string(writer_t *w, const char *name, const char *value)
+{
+    member_str(w, name, value);
+}
+
+void event_text_stringn(writer_t *w, const char *name, const char *value, size_t len)
+{
+    member_strn(w, name, value, len);
+}
+
+void event_text_int(writer_t *w, const char *name, long long value)
+{
+    member_int(w, name, value);
+}
+
+void event_text_bool(writer_t *w, const char *name, bool value)
+{
+    key(w, name);
+    if (value)
+        put(w, "true", 4);
+    else
+        put(w, "false", 5);
+}
+
+void event_text_null(writer_t *w, const char *name)
+{
+    key(w, name);
+    put(w, "null", 4);
+}
+
+void event_text_value(writer_t *w, const char *name, const json_t *value)
+{
+    key(w, name);
+    dump_object(w, value);
+}
+
+bool event_text_json(writer_t *w, const char *name, const char *text, size_t len)
+{
+    int precision = (int)((w->flags >> 11) & 0x1F);
+    if (json_canon_is_dump(text, len, precision)) {
+        key(w, name);
+        put(w, text, len);
+        return true;
+    }
+    json_t *tree = json_loadb(text, len, 0, NULL);
+    if (!tree)
+        return false;
+    event_text_value(w, name, tree);
+    json_decref(tree);
+    return true;
+}
+
 int evt_format(const struct evt *ev, struct event_text *t)
 {
-    struct writer w = {.t = t};
+    writer_t w;
     const struct taxonomy *tax = ev->taxonomy;
     enum severity sev = ev->severity;
     char buf[256];
-    t->len = 0;
+    event_text_start(&w, t, EVENT_FLAGS);
 
     open_obj(&w);
     member_time(&w, "timestamp", ev->ts_us);
@@ -462,12 +524,7 @@ int evt_format(const struct evt *ev, struct event_text *t)
     close_obj(&w);
     close_obj(&w);
 
-    if (w.failed || !reserve(&w, 0)) {
-        t->len = 0;
-        return -1;
-    }
-    t->buf[t->len] = '\0';
-    return 0;
+    return event_text_finish(&w);
 }
 
 void event_text_free(struct event_text *t)

@@ -169,6 +169,70 @@ START_TEST(large_objects_grow_the_buffer)
 }
 END_TEST
 
+/* The writer others use (the collector's incidents): each call is the
+ * json_object_set_new / json_array_append_new it stands for. */
+START_TEST(writer_matches_the_tree_it_stands_for)
+{
+    struct event_text t = {0};
+    struct event_text_writer w;
+    json_t *tree = json_object();
+    event_text_start(&w, &t, JSON_COMPACT);
+    event_text_object(&w, NULL);
+    json_t *list = json_array();
+    event_text_array(&w, "list");
+    /* An item that is not UTF-8 is left out, first or not. */
+    event_text_stringn(&w, NULL, "\x80", 1);
+    json_array_append_new(list, json_stringn("\x80", 1));
+    event_text_stringn(&w, NULL, "a,b", 1);
+    json_array_append_new(list, json_stringn("a,b", 1));
+    event_text_stringn(&w, NULL, "n\0l", 3);
+    json_array_append_new(list, json_stringn("n\0l", 3));
+    event_text_array(&w, NULL);
+    json_array_append_new(list, json_array());
+    event_text_array_end(&w);
+    event_text_null(&w, NULL);
+    json_array_append_new(list, json_null());
+    event_text_array_end(&w);
+    json_object_set_new(tree, "list", list);
+    event_text_string(&w, "bad", "\xc0\xaf");
+    json_object_set_new(tree, "bad", json_string("\xc0\xaf"));
+    event_text_bool(&w, "yes", true);
+    json_object_set_new(tree, "yes", json_true());
+    event_text_bool(&w, "no", false);
+    json_object_set_new(tree, "no", json_false());
+    event_text_int(&w, "min", -9223372036854775807 - 1);
+    json_object_set_new(tree, "min", json_integer(-9223372036854775807 - 1));
+    json_t *value = json_pack("{s:f,s:[f]}", "third", 1.0 / 3, "tenth", 0.1);
+    event_text_value(&w, "value", value);
+    json_object_set_new(tree, "value", value);
+    event_text_value(&w, "none", NULL);
+    json_object_set_new(tree, "none", json_object());
+    /* A JSON text: copied when in jansson's form, else parsed and dumped. */
+    const char *texts[] = {"{\"r\":0.10000000000000001}", "{ \"r\" : 0.1, \"s\":\"\\/\" }"};
+    for (int i = 0; i < 2; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "j%d", i);
+        ck_assert(event_text_json(&w, name, texts[i], strlen(texts[i])));
+        json_object_set_new(tree, name, json_loads(texts[i], 0, NULL));
+    }
+    ck_assert(!event_text_json(&w, "cut", "{\"a\":", 5));
+    event_text_object_end(&w);
+    ck_assert_int_eq(event_text_finish(&w), 0);
+    char *want = json_dumps(tree, JSON_COMPACT);
+    ck_assert_str_eq(t.buf, want);
+    free(want);
+    json_decref(tree);
+
+    /* Nested deeper than the writer holds: no text, not a wrong one. */
+    event_text_start(&w, &t, JSON_COMPACT);
+    for (int i = 0; i <= EVENT_TEXT_DEPTH; i++)
+        event_text_array(&w, NULL);
+    ck_assert_int_eq(event_text_finish(&w), -1);
+    ck_assert_uint_eq(t.len, 0);
+    event_text_free(&t);
+}
+END_TEST
+
 int main(void)
 {
     setenv("TZ", "Asia/Ho_Chi_Minh", 1);
@@ -179,6 +243,7 @@ int main(void)
     tcase_add_test(tc, escapes_and_invalid_utf8);
     tcase_add_test(tc, detector_values_of_every_type);
     tcase_add_test(tc, large_objects_grow_the_buffer);
+    tcase_add_test(tc, writer_matches_the_tree_it_stands_for);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

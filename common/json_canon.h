@@ -1,0 +1,39 @@
+/* json_canon.h — jansson's text conventions, for writers that must give
+ * the same bytes as jansson without its tree (event_text.h).
+ *
+ * json_canon_is_dump() answers whether a JSON text already reads exactly
+ * as jansson would dump its own parse of it: then a writer may copy the
+ * text instead of parsing and dumping it.  The collector keeps an
+ * incident's evidence as such a text (collector/incident.c) and copies it
+ * into every announcement.  The check is conservative: "no" only costs
+ * the parse; "yes" must be right, which tests/test_json_canon.c and the
+ * fuzz target tests/fuzz/fuzz_json_canon.c hold against jansson itself.
+ *
+ * The C locale is assumed (nothing in canh calls setlocale).
+ */
+#ifndef CANH_JSON_CANON_H
+#define CANH_JSON_CANON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Length of the UTF-8 sequence at s (avail bytes readable) as jansson
+ * accepts it: no overlong forms, no surrogates, nothing past U+10FFFF;
+ * 0 when invalid. */
+size_t json_utf8_seq(const unsigned char *s, size_t avail);
+
+/* The real v as jansson dumps it with JSON_REAL_PRECISION(precision) (0:
+ * jansson's default, 17 digits): "%.*g", ".0" added when that reads as an
+ * integer, the exponent without '+' or leading zeros.  Its length, or 0
+ * for NaN and infinities (jansson refuses them) or a buffer too small. */
+size_t json_canon_real(double v, int precision, char *buf, size_t size);
+
+/* True when text[0..len) is byte for byte json_dumps(json_loadb(text, len,
+ * 0, NULL), JSON_COMPACT | JSON_REAL_PRECISION(precision)): an object or
+ * array without white space, strings escaped as jansson escapes them,
+ * numbers as it prints them, no key twice in an object.  False when it is
+ * not, or when the check does not go that far (nesting deeper than 16,
+ * objects of more than 32 members). */
+bool json_canon_is_dump(const char *text, size_t len, int precision);
+
+#endif
