@@ -93,7 +93,10 @@ struct scan_tags;         /* a bucket's tag line (scan_table.c) */
 struct scan_pending_tags; /* a doorkeeper bucket's tag line */
 
 struct scan_table {
-    uint8_t *entries;   /* capacity entries, handed out in order (dense) */
+    uint8_t *arena; /* tags, entry_of, pending_tags, pending (table_mem.h) */
+    size_t arena_bytes;
+    uint8_t *entries; /* capacity entries, handed out in order (dense) */
+    size_t entries_bytes;
     uint32_t *entry_of; /* per slot (bucket x SCAN_WAYS + way): its entry, once its tag is set */
     uint32_t n_entries; /* entries handed out: the only ones ever written */
     struct scan_tags *tags; /* one per bucket */
@@ -130,6 +133,9 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
 void scan_table_free(struct scan_table *t);
 /* The hash of a key (for the caller's own sketches and as lookup input). */
 uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN]);
+/* Start fetching the tag lines a lookup of hash reads (table and
+ * doorkeeper): detector.h's prefetch. */
+void scan_table_prefetch(const struct scan_table *t, uint64_t hash);
 /* The live entry of key, or NULL (idle entries count as gone). */
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
                       uint64_t now_us);
