@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "agent/detect/sketch.h"
-#include "agent/detect/table_mem.h"
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -272,8 +271,7 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
         return -1;
     }
     /* hll_p >= 4: a block holds the free list's next index. */
-    /* Blocks are handed out in order, like the entries: huge pages too. */
-    d->regs = table_mem_alloc((size_t)d->table.capacity << d->hll_p);
+    d->regs = calloc(d->table.capacity, (size_t)1 << d->hll_p);
     if (!d->regs) {
         scan_table_free(&d->table);
         cfg_fail(err, name, 0, "out of memory for a table of %u entries", capacity);
@@ -297,9 +295,9 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
 
 void scan_detector_free(struct scan_detector *d)
 {
-    table_mem_free(d->regs, (size_t)d->table.capacity << d->hll_p);
-    d->regs = NULL;
     scan_table_free(&d->table);
+    free(d->regs);
+    d->regs = NULL;
 }
 
 /* An open finding follows its rule by name into the new set. */
