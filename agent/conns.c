@@ -45,30 +45,13 @@ static uint64_t pair_hash(const struct conns *c, const struct pkt *p, int *src_l
     return hash_mix64(h ^ w[2] ^ (w[3] << 1));
 }
 
-void conns_prefetch(struct conns *c, const struct pkt *p)
-{
-    if (p->proto != PROTO_TCP || p->later_fragment || !c->slot)
-        return;
-    c->next_hash = pair_hash(c, p, &c->next_src_lo);
-    c->next_known = true;
-    __builtin_prefetch(&c->slot[(uint32_t)c->next_hash & c->mask]);
-}
-
 void conns_packet(struct conns *c, struct pkt *p)
 {
-    bool known = c->next_known;
-    c->next_known = false;
     if (p->proto != PROTO_TCP || p->later_fragment || !c->slot)
         return;
     p->conn_checked = true;
     int src_lo;
-    uint64_t h;
-    if (known) {
-        h = c->next_hash;
-        src_lo = c->next_src_lo;
-    } else {
-        h = pair_hash(c, p, &src_lo);
-    }
+    uint64_t h = pair_hash(c, p, &src_lo);
     uint32_t *s = &c->slot[(uint32_t)h & c->mask];
     uint32_t tag = ((uint32_t)(h >> 32) & ~FLAGS) | USED;
     uint32_t have = (*s & ~FLAGS) == tag ? *s & FLAGS : 0;

@@ -15,7 +15,6 @@
 #ifndef CANH_CONNS_H
 #define CANH_CONNS_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "agent/pkt.h"
@@ -26,20 +25,12 @@ struct conns {
     uint32_t *slot;
     uint32_t mask;
     uint64_t seed;
-    /* conns_prefetch's hash of the next segment, for conns_packet */
-    uint64_t next_hash;
-    int next_src_lo;
-    bool next_known;
 };
 
 /* slots: a power of two.  -1 when out of memory. */
 int conns_init(struct conns *c, uint32_t slots, uint64_t seed);
 void conns_free(struct conns *c);
 
-/* Start fetching the slot of p, the next segment conns_packet will see
- * (the pipeline does it before the detectors' own prefetches, so their
- * cache misses overlap); the hash is kept for that call. */
-void conns_prefetch(struct conns *c, const struct pkt *p);
 /* Set p->conn_checked and p->tcp_in_conn for a TCP segment (see pkt.h). */
 void conns_packet(struct conns *c, struct pkt *p);
 

@@ -38,10 +38,6 @@ struct pipeline {
     const struct detector_ops *const *ops;
     size_t n_ops;
     void *det[PIPELINE_MAX_DETECTORS];
-    /* The detectors with a prefetch op (detector.h), in order. */
-    const struct detector_ops *prefetch_ops[PIPELINE_MAX_DETECTORS];
-    void *prefetch_det[PIPELINE_MAX_DETECTORS];
-    size_t n_prefetch;
     struct output *outputs[PIPELINE_MAX_OUTPUTS];
     size_t n_outputs;
     struct enrich enrich;
@@ -207,10 +203,6 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
             pipeline_free(pl);
             return NULL;
         }
-        if (pl->ops[i]->prefetch) {
-            pl->prefetch_ops[pl->n_prefetch] = pl->ops[i];
-            pl->prefetch_det[pl->n_prefetch++] = pl->det[i];
-        }
     }
     log_debug("rules from %s, version %s; %zu assets", pl->rules_dir, pl->rules.version,
               pl->assets.n);
@@ -280,9 +272,6 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
         return;
     }
     classify_packet(&pl->env.inv, &p);
-    conns_prefetch(&pl->conns, &p);
-    for (size_t i = 0; i < pl->n_prefetch; i++)
-        pl->prefetch_ops[i]->prefetch(pl->prefetch_det[i], &p);
     conns_packet(&pl->conns, &p);
     pipeline_packet(pl, &p);
 }

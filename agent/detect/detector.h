@@ -39,14 +39,6 @@ struct detector_ops {
     int (*check)(struct ruleset *rules, struct cfg_err *err);
     void *(*init)(struct ruleset *rules, const struct detect_env *env, struct cfg_err *err);
     void (*on_packet)(void *self, const struct pkt *p);
-    /* Optional (NULL: none).  Start fetching the table lines on_packet
-     * will read for p: the pipeline calls every detector's prefetch before
-     * any on_packet, so the cache misses of all detectors overlap instead
-     * of coming one after another (on a flood of new sources each packet
-     * misses in several tables).  p is classified; conns has not yet run
-     * (tcp_in_conn unknown).  Reads p and the detector's tables, changes
-     * nothing; a wrong guess costs only the fetch. */
-    void (*prefetch)(void *self, const struct pkt *p);
     /* Called as the packet clock advances (at least once a second of
      * capture time, and from a timer when the link is quiet). */
     void (*on_tick)(void *self, uint64_t now_us);

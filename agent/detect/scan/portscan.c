@@ -236,7 +236,7 @@ static bool reverse_probed(struct scan_detector *d, const struct pkt *p, uint64_
         return false;
     uint8_t rkey[SCAN_KEY_LEN];
     make_key(rkey, &p->dst, &p->src);
-    uint64_t rh = scan_detector_hash(d, rkey);
+    uint64_t rh = scan_table_hash(&d->table, rkey);
     struct ps_entry *rev = scan_table_find(&d->table, rkey, rh, now_us);
     if (rev)
         return rev->s.probes > 0;
@@ -292,7 +292,7 @@ static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type 
     }
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
-    uint64_t h = scan_detector_hash(d, key);
+    uint64_t h = scan_table_hash(&d->table, key);
     const struct scan_pending *stale;
     struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &stale);
     if (!e) {
@@ -327,7 +327,7 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, scanner, target);
-    uint64_t h = scan_detector_hash(d, key);
+    uint64_t h = scan_table_hash(&d->table, key);
     struct ps_entry *e = scan_table_find(&d->table, key, h, now_us);
     uint32_t *c;
     if (e) {
@@ -356,32 +356,6 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
 static bool udp_service_answer(const struct pkt *p)
 {
     return p->dport >= 1024 && reflect_udp_packet(p) >= 0;
-}
-
-/* The key portscan_on_packet will most likely look up for p: probes by
- * (src, dst), TCP answers by (dst, src).  A guess — segments with ACK are
- * left out (mostly traffic of connections, which conns tells apart only
- * later), and so are ICMP errors — that only decides what is fetched. */
-static void portscan_prefetch(void *self, const struct pkt *p)
-{
-    struct scan_detector *d = &((struct portscan *)self)->d;
-    if (d->p.n == 0 || p->later_fragment || (!p->src_protected && !p->dst_protected))
-        return;
-    uint8_t key[SCAN_KEY_LEN];
-    if (p->proto == PROTO_TCP) {
-        uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
-        if (f == (TCP_SYN | TCP_ACK) || (f & TCP_RST))
-            make_key(key, &p->dst, &p->src);
-        else if (!(f & TCP_ACK))
-            make_key(key, &p->src, &p->dst);
-        else
-            return;
-    } else if (p->proto == PROTO_UDP && p->dst_protected) {
-        make_key(key, &p->src, &p->dst);
-    } else {
-        return;
-    }
-    scan_detector_prefetch(d, key);
 }
 
 static void portscan_on_packet(void *self, const struct pkt *p)
@@ -503,7 +477,6 @@ const struct detector_ops portscan_detector = {
     .check = portscan_check,
     .init = portscan_init,
     .on_packet = portscan_on_packet,
-    .prefetch = portscan_prefetch,
     .on_tick = portscan_on_tick,
     .reload = portscan_reload,
     .stats = scan_detector_stats,

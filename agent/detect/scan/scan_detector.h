@@ -20,7 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "agent/detect/detector.h"
 #include "agent/detect/finding.h"
@@ -101,35 +100,11 @@ struct scan_detector {
     uint32_t regs_used, regs_free; /* blocks ever handed out; free list head (index + 1) */
     uint32_t regs_held;
     const struct taxonomy *malware; /* the taxonomy of outward findings */
-    /* The key the prefetch op hashed last and its hash: the packet's
-     * lookup of that key then hashes nothing (scan_detector_hash). */
-    uint8_t memo_key[SCAN_KEY_LEN];
-    uint64_t memo_hash;
     uint64_t probes, answers, allowed_scans, outward_probes;
 };
 
 /* Outward (SCAN_OUTWARD): the taxonomy and evidence that say so. */
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev);
-
-/* The table hash of key, from the memo when it is the key last
- * prefetched (a pure cache: the hash depends on the key and the table's
- * seed only). */
-static inline uint64_t scan_detector_hash(const struct scan_detector *d,
-                                          const uint8_t key[SCAN_KEY_LEN])
-{
-    if (d->memo_hash && memcmp(key, d->memo_key, SCAN_KEY_LEN) == 0)
-        return d->memo_hash;
-    return scan_table_hash(&d->table, key);
-}
-
-/* For detector.h's prefetch: hash key into the memo and start fetching
- * the tag lines its lookup will read. */
-static inline void scan_detector_prefetch(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN])
-{
-    memcpy(d->memo_key, key, SCAN_KEY_LEN);
-    d->memo_hash = scan_table_hash(&d->table, key);
-    scan_table_prefetch(&d->table, d->memo_hash);
-}
 
 /* Read the rules and allocate the table; -1 with err set. */
 int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, struct ruleset *rules,

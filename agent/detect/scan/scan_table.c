@@ -353,12 +353,6 @@ static inline uint32_t pending_tag(uint64_t hash)
     return (uint32_t)hash | 1;
 }
 
-void scan_table_prefetch(const struct scan_table *t, uint64_t hash)
-{
-    __builtin_prefetch(&t->tags[hash & (t->n_buckets - 1)]);
-    __builtin_prefetch(&t->pending_tags[pending_bucket(t, hash)]);
-}
-
 void *scan_table_pending_find(struct scan_table *t, uint64_t hash, uint64_t now_us)
 {
     uint32_t b = pending_bucket(t, hash);

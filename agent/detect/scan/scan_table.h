@@ -132,9 +132,6 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
 void scan_table_free(struct scan_table *t);
 /* The hash of a key (for the caller's own sketches and as lookup input). */
 uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN]);
-/* Start fetching the tag lines a lookup of hash reads (table and
- * doorkeeper): detector.h's prefetch. */
-void scan_table_prefetch(const struct scan_table *t, uint64_t hash);
 /* The live entry of key, or NULL (idle entries count as gone). */
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
                       uint64_t now_us);

@@ -258,7 +258,7 @@ static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *
 {
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
-    uint64_t h = scan_detector_hash(d, key);
+    uint64_t h = scan_table_hash(&d->table, key);
     const struct scan_pending *stale;
     struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &stale);
     if (!e) {
@@ -302,7 +302,7 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, peer);
-    uint64_t h = scan_detector_hash(d, key);
+    uint64_t h = scan_table_hash(&d->table, key);
     struct sw_entry *e = scan_table_find(&d->table, key, h, now_us);
     if (e) {
         e->answers++;
@@ -354,33 +354,6 @@ static bool icmp_is_reply(uint8_t proto, uint8_t type)
     if (proto == PROTO_ICMP)
         return type == 0 || type == 14 || type == 18 || type == 3;
     return type == 129 || type == 1;
-}
-
-/* The key sweep_on_packet will most likely look up for p: a probe's
- * source, a TCP answer's destination.  A guess, as portscan's (segments
- * with ACK and ICMP answers left out), that only decides what is fetched. */
-static void sweep_prefetch(void *self, const struct pkt *p)
-{
-    struct scan_detector *d = self;
-    if (d->p.n == 0 || p->later_fragment || (!p->src_protected && !p->dst_protected))
-        return;
-    uint8_t key[SCAN_KEY_LEN];
-    if (p->proto == PROTO_TCP) {
-        uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
-        if (f == (TCP_SYN | TCP_ACK) || (f & TCP_RST))
-            make_key(key, &p->dst);
-        else if (!(f & TCP_ACK))
-            make_key(key, &p->src);
-        else
-            return;
-    } else if ((p->proto == PROTO_UDP && !(p->sport < 1024 && p->dport >= 1024)) ||
-               ((p->proto == PROTO_ICMP || p->proto == PROTO_ICMPV6) &&
-                icmp_is_request(p->proto, p->icmp_type))) {
-        make_key(key, &p->src);
-    } else {
-        return;
-    }
-    scan_detector_prefetch(d, key);
 }
 
 static void sweep_on_packet(void *self, const struct pkt *p)
@@ -467,7 +440,6 @@ const struct detector_ops sweep_detector = {
     .check = sweep_check,
     .init = sweep_init,
     .on_packet = sweep_on_packet,
-    .prefetch = sweep_prefetch,
     .on_tick = scan_detector_tick,
     .reload = scan_detector_reload,
     .stats = scan_detector_stats,
