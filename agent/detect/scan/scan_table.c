@@ -151,8 +151,9 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
     t->arena = table_mem_alloc(t->arena_bytes);
     /* Entries are written densely (entry_of), so the pages they make
      * resident follow the keys held: fresh zero pages from calloc, 4 KiB
-     * at a time (huge pages measured 4 MiB more resident under the
-     * scanners replay for a few hundred page faults fewer). */
+     * at a time (on huge pages, with the detectors' register pools, they
+     * measured 4.7 MiB more resident on the scanners capture for 1,450
+     * fewer page faults). */
     t->entries = calloc((size_t)buckets * SCAN_WAYS, entry_size);
     if (!t->arena || !t->entries)
         goto err;
