@@ -93,6 +93,8 @@ struct scan_tags;         /* a bucket's tag line (scan_table.c) */
 struct scan_pending_tags; /* a doorkeeper bucket's tag line */
 
 struct scan_table {
+    uint8_t *arena; /* tags, entry_of, pending_tags, pending (table_mem.h) */
+    size_t arena_bytes;
     uint8_t *entries;   /* capacity entries, handed out in order (dense) */
     uint32_t *entry_of; /* per slot (bucket x SCAN_WAYS + way): its entry, once its tag is set */
     uint32_t n_entries; /* entries handed out: the only ones ever written */

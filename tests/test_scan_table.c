@@ -1,0 +1,139 @@
+/* test_scan_table.c — the scan detectors' table and doorkeeper
+ * (agent/detect/scan/scan_table.c) and the memory they sit on
+ * (agent/detect/table_mem.c).
+ *
+ * What an operator notices: every key a scanner uses is found again
+ * whatever way of its bucket it sits in, and the doorkeeper's
+ * "pending_overwritten" counter (in the agent's statistics) counts exactly
+ * the first packets lost while they were still live — also when the
+ * answer is decided from the tag line's coarse times.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/detect/scan/scan_table.h"
+#include "agent/detect/table_mem.h"
+
+#define MIB ((size_t)1 << 20)
+
+static void key_of(uint8_t key[SCAN_KEY_LEN], uint32_t i)
+{
+    memset(key, 0, SCAN_KEY_LEN);
+    memcpy(key, &i, sizeof(i));
+    key[20] = 0xa5;
+}
+
+/* One bucket (capacity 8): eight keys fill its eight ways; each is found,
+ * also once its finding is open, and a ninth key is not. */
+START_TEST(every_way_is_found)
+{
+    struct scan_table t;
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, 64, 32, 42, NULL, NULL), 0);
+    ck_assert_uint_eq(t.n_buckets, 1);
+    uint8_t key[SCAN_KEY_LEN];
+    void *e[SCAN_WAYS];
+    for (uint32_t i = 0; i < SCAN_WAYS; i++) {
+        bool created;
+        key_of(key, i);
+        e[i] = scan_table_get(&t, key, scan_table_hash(&t, key), 1000 + i, &created);
+        ck_assert(created);
+    }
+    scan_table_open_link(&t, e[3]);
+    for (uint32_t i = 0; i < SCAN_WAYS; i++) {
+        key_of(key, i);
+        ck_assert_ptr_eq(scan_table_find(&t, key, scan_table_hash(&t, key), 2000), e[i]);
+    }
+    key_of(key, SCAN_WAYS);
+    ck_assert_ptr_null(scan_table_find(&t, key, scan_table_hash(&t, key), 2000));
+    scan_table_free(&t);
+}
+END_TEST
+
+/* A hash in the doorkeeper's only bucket (pending capacity 8). */
+static uint64_t pending_hash(uint32_t i)
+{
+    return ((uint64_t)i << 40) | ((uint64_t)i << 8) | 0x10;
+}
+
+/* Eight records fill the bucket; the ninth key's record takes the oldest's
+ * place.  Overwritten "while live" is counted exactly at the idle
+ * boundary, in the microsecond, where the tag line's coarse time (1,024 us
+ * units) cannot tell and the record itself decides, and far from it,
+ * where the tag line alone does. */
+START_TEST(pending_overwrites_counted_exactly)
+{
+    struct scan_table t;
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, 7, NULL, NULL), 0);
+    t.idle_us = 10000000; /* 10 s */
+    const uint64_t t0 = 1700000000000000ull;
+    uint32_t next = 1;
+    for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++)
+        ck_assert_ptr_nonnull(scan_table_pending_start(&t, pending_hash(next++), t0 + i * 5000));
+    ck_assert_uint_eq(t.pending_overwritten, 0);
+    /* Well inside idle_us of the oldest (t0): live, counted. */
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 2000000);
+    ck_assert_uint_eq(t.pending_overwritten, 1);
+    /* The oldest is now t0 + 5,000: exactly idle_us later it is still live
+     * (idle means more than idle_us), one microsecond more and it is not. */
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 5000 + 10000000);
+    ck_assert_uint_eq(t.pending_overwritten, 2);
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 10000 + 10000000 + 1);
+    ck_assert_uint_eq(t.pending_overwritten, 2);
+    /* Long after every record: all idle, none counted, and the keys that
+     * were overwritten are gone while the newest is found. */
+    uint64_t late = t0 + 100000000;
+    for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++)
+        scan_table_pending_start(&t, pending_hash(next++), late + i);
+    ck_assert_uint_eq(t.pending_overwritten, 2);
+    ck_assert_ptr_null(scan_table_pending_find(&t, pending_hash(1), late + 10));
+    ck_assert_ptr_nonnull(scan_table_pending_find(&t, pending_hash(next - 1), late + 10));
+    ck_assert_uint_eq(t.pending_started, next - 1);
+    scan_table_free(&t);
+}
+END_TEST
+
+/* Big tables come zeroed and, from 1 MiB up, on a 2 MiB boundary (where
+ * huge pages can back them), rounded to whole huge pages only when that
+ * wastes at most a quarter. */
+START_TEST(table_memory_zeroed_and_aligned)
+{
+    ck_assert_uint_eq(table_mem_size(MIB * 2 - 100000), 2 * MIB);
+    ck_assert_uint_eq(table_mem_size(3 * MIB), 3 * MIB); /* 4 MiB would waste a third */
+    ck_assert_uint_eq(table_mem_size(7 * MIB + 4096), 8 * MIB);
+    ck_assert_uint_lt(table_mem_size(64 * 1024), MIB);
+    size_t sizes[] = {100, 64 * 1024, 3 * MIB, 7 * MIB + 4096};
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        uint8_t *p = table_mem_alloc(sizes[k]);
+        ck_assert_ptr_nonnull(p);
+        if (sizes[k] >= MIB)
+            ck_assert_uint_eq((uintptr_t)p % (2 * MIB), 0);
+        for (size_t i = 0; i < sizes[k]; i += 4093)
+            ck_assert_uint_eq(p[i], 0);
+        ck_assert_uint_eq(p[sizes[k] - 1], 0);
+        memset(p, 0xff, sizes[k]); /* all of it is writable */
+        table_mem_free(p, sizes[k]);
+    }
+}
+END_TEST
+
+static Suite *scan_table_suite(void)
+{
+    Suite *s = suite_create("scan_table");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, every_way_is_found);
+    tcase_add_test(tc, pending_overwrites_counted_exactly);
+    tcase_add_test(tc, table_memory_zeroed_and_aligned);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(scan_table_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
