@@ -68,6 +68,9 @@ run_case() { # NAME MODE PACKETS
     local bare amin amax rss events
     three_runs "$BIN/bench-pcap-read" "$f"
     bare=$(sort -g "$OUT/times.txt" | head -1)
+    # appended to by each run: a file left by an interrupted run would
+    # add its events to the count
+    rm -f "$OUT/$1.events.jsonl.tmp"
     three_runs "$BIN/canh-agent" -q -r "$f" --assets tests/fixtures/assets.conf \
         --output "jsonl:$OUT/$1.events.jsonl.tmp"
     amin=$(sort -g "$OUT/times.txt" | head -1)
