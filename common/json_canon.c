@@ -144,44 +144,54 @@ static bool canon_string(struct canon *c)
     return false;
 }
 
-/* A number: an integer without leading zeros that fits (not "-0", which
- * jansson reads as 0), or a real printed as json_canon_real prints it. */
-static bool canon_number(struct canon *c)
+size_t json_number_token(const unsigned char *p, const unsigned char *end, char *token, size_t size,
+                         bool *real)
 {
-    const unsigned char *s = c->p, *p = c->p, *end = c->end;
-    bool real = false;
+    const unsigned char *s = p;
+    *real = false;
     if (p < end && *p == '-')
         p++;
     if (p == end || !is_digit(*p))
-        return false;
+        return 0;
     if (*p == '0')
         p++;
     else
         while (p < end && is_digit(*p))
             p++;
     if (p < end && *p == '.') {
-        real = true;
+        *real = true;
         if (++p == end || !is_digit(*p))
-            return false;
+            return 0;
         while (p < end && is_digit(*p))
             p++;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
-        real = true;
+        *real = true;
         if (++p < end && (*p == '+' || *p == '-'))
             p++;
         if (p == end || !is_digit(*p))
-            return false;
+            return 0;
         while (p < end && is_digit(*p))
             p++;
     }
     size_t len = (size_t)(p - s);
-    char token[48];
-    if (len >= sizeof(token))
-        return false;
+    if (len >= size)
+        return 0;
     memcpy(token, s, len);
     token[len] = '\0';
-    c->p = p;
+    return len;
+}
+
+/* A number: an integer without leading zeros that fits (not "-0", which
+ * jansson reads as 0), or a real printed as json_canon_real prints it. */
+static bool canon_number(struct canon *c)
+{
+    bool real;
+    char token[48];
+    size_t len = json_number_token(c->p, c->end, token, sizeof(token), &real);
+    if (!len)
+        return false;
+    c->p += len;
     if (!real) {
         if (token[0] == '-' && token[1] == '0')
             return false;

@@ -22,6 +22,12 @@
  * 0 when invalid. */
 size_t json_utf8_seq(const unsigned char *s, size_t avail);
 
+/* The JSON number at p (up to end) copied into token (NUL-terminated) and
+ * its length; *real when it has a fraction or exponent.  0 when p holds
+ * no number by JSON's grammar or it does not fit in size. */
+size_t json_number_token(const unsigned char *p, const unsigned char *end, char *token, size_t size,
+                         bool *real);
+
 /* The real v as jansson dumps it with JSON_REAL_PRECISION(precision) (0:
  * jansson's default, 17 digits): "%.*g", ".0" added when that reads as an
  * integer, the exponent without '+' or leading zeros.  Its length, or 0

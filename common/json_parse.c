@@ -97,49 +97,16 @@ static bool parse_string(struct parser *ps, const char **out, size_t *len)
     return false;
 }
 
-static bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* An integer as strtoll reads it, a real as strtod does; NULL for what
  * jansson refuses (too big, overflow) or misreads. */
 static json_t *parse_number(struct parser *ps)
 {
-    const unsigned char *s = ps->p, *p = ps->p, *end = ps->end;
-    bool real = false;
-    if (p < end && *p == '-')
-        p++;
-    if (p == end || !is_digit(*p))
-        return NULL;
-    if (*p == '0')
-        p++;
-    else
-        while (p < end && is_digit(*p))
-            p++;
-    if (p < end && *p == '.') {
-        real = true;
-        if (++p == end || !is_digit(*p))
-            return NULL;
-        while (p < end && is_digit(*p))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        real = true;
-        if (++p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p == end || !is_digit(*p))
-            return NULL;
-        while (p < end && is_digit(*p))
-            p++;
-    }
+    bool real;
     char token[64];
-    size_t len = (size_t)(p - s);
-    if (len >= sizeof(token))
+    size_t len = json_number_token(ps->p, ps->end, token, sizeof(token), &real);
+    if (!len)
         return NULL;
-    memcpy(token, s, len);
-    token[len] = '\0';
-    ps->p = p;
+    ps->p += len;
     errno = 0;
     if (!real) {
         long long v = strtoll(token, NULL, 10);
