@@ -89,30 +89,34 @@ static int upper_hex(unsigned char c)
     return -1;
 }
 
-/* A string at c->p ('"'): every byte as dump_string leaves it, every
- * escape one that it writes. */
-static bool canon_string(struct canon *c)
+const unsigned char *json_plain_run(const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *p = c->p + 1, *end = c->end;
     while (p < end) {
         unsigned ch = *p;
         if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
             p++;
             continue;
         }
-        if (ch == '"') {
+        size_t n = ch >= 0x80 ? json_utf8_seq(p, (size_t)(end - p)) : 0;
+        if (!n)
+            break;
+        p += n;
+    }
+    return p;
+}
+
+/* A string at c->p ('"'): every byte as dump_string leaves it, every
+ * escape one that it writes. */
+static bool canon_string(struct canon *c)
+{
+    const unsigned char *p = c->p + 1, *end = c->end;
+    while ((p = json_plain_run(p, end)) < end) {
+        if (*p == '"') {
             c->p = p + 1;
             return true;
         }
-        if (ch >= 0x80) {
-            size_t n = json_utf8_seq(p, (size_t)(end - p));
-            if (!n)
-                return false;
-            p += n;
-            continue;
-        }
-        if (ch != '\\' || end - p < 2)
-            return false; /* a raw control character: jansson refuses it */
+        if (*p != '\\' || end - p < 2)
+            return false; /* a raw control character (jansson refuses it) or bad UTF-8 */
         switch (p[1]) {
         case '"':
         case '\\':

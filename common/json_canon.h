@@ -22,6 +22,12 @@
  * 0 when invalid. */
 size_t json_utf8_seq(const unsigned char *s, size_t avail);
 
+/* The end of the run from p on that a JSON string holds as it is:
+ * printable ASCII but '"' and '\\', and whole valid UTF-8 sequences.  It
+ * stops at the first '"', '\\', control character or invalid UTF-8 (or
+ * at end). */
+const unsigned char *json_plain_run(const unsigned char *p, const unsigned char *end);
+
 /* The JSON number at p (up to end) copied into token (NUL-terminated) and
  * its length; *real when it has a fraction or exponent.  0 when p holds
  * no number by JSON's grammar or it does not fit in size. */

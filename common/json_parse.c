@@ -66,35 +66,23 @@ static bool decode_escaped(struct parser *ps, const unsigned char *p, size_t use
  * escape, else decoded into ps->scratch (valid until the next string). */
 static bool parse_string(struct parser *ps, const char **out, size_t *len)
 {
-    const unsigned char *start = ps->p + 1, *p = start, *end = ps->end;
-    while (p < end) {
-        unsigned c = *p;
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            p++;
-            continue;
-        }
-        if (c == '"') {
-            *out = (const char *)start;
-            *len = (size_t)(p - start);
-            ps->p = p + 1;
-            return true;
-        }
-        if (c >= 0x80) {
-            size_t n = json_utf8_seq(p, (size_t)(end - p));
-            if (!n)
-                return false;
-            p += n;
-            continue;
-        }
-        if (c != '\\')
-            return false; /* a raw control character */
-        size_t used = (size_t)(p - start);
-        if (used > PARSE_SCRATCH)
-            return false;
-        memcpy(ps->scratch, start, used);
-        return decode_escaped(ps, p, used, out, len);
+    const unsigned char *start = ps->p + 1, *end = ps->end;
+    const unsigned char *p = json_plain_run(start, end);
+    if (p == end)
+        return false;
+    if (*p == '"') {
+        *out = (const char *)start;
+        *len = (size_t)(p - start);
+        ps->p = p + 1;
+        return true;
     }
-    return false;
+    if (*p != '\\')
+        return false; /* a raw control character or bad UTF-8 */
+    size_t used = (size_t)(p - start);
+    if (used > PARSE_SCRATCH)
+        return false;
+    memcpy(ps->scratch, start, used);
+    return decode_escaped(ps, p, used, out, len);
 }
 
 /* An integer as strtoll reads it, a real as strtod does; NULL for what
