@@ -105,14 +105,11 @@ static inline uint32_t coarse_time(const struct scan_table *t, uint64_t now_us)
 
 enum liveness { LIVE, IDLE, UNSURE };
 
-/* Idle or live from the tag line alone, when the coarse time settles it.
- * A coarse value c stands for a last_us in [lo, lo + 1023]. */
-static inline enum liveness coarse_liveness(const struct scan_table *t, const struct scan_tags *g,
-                                            uint32_t way, uint64_t now_us, uint64_t idle_us)
+/* Idle or live after idle_us from a coarse time c alone, when c settles
+ * it: c stands for a time in [lo, lo + 1023]. */
+static inline enum liveness coarse_time_liveness(const struct scan_table *t, uint32_t c,
+                                                 uint64_t now_us, uint64_t idle_us)
 {
-    if (g->tag[way] & TAG_OPEN)
-        return LIVE;
-    uint32_t c = g->last[way];
     if (c == 0 || c == UINT32_MAX)
         return UNSURE;
     uint64_t lo = t->epoch_us + ((uint64_t)(c - 1) << COARSE_SHIFT);
@@ -121,6 +118,15 @@ static inline enum liveness coarse_liveness(const struct scan_table *t, const st
     if (now_us <= lo + idle_us)
         return LIVE;
     return UNSURE;
+}
+
+/* An entry's liveness from the tag line alone (its coarse last time). */
+static inline enum liveness coarse_liveness(const struct scan_table *t, const struct scan_tags *g,
+                                            uint32_t way, uint64_t now_us, uint64_t idle_us)
+{
+    if (g->tag[way] & TAG_OPEN)
+        return LIVE;
+    return coarse_time_liveness(t, g->last[way], now_us, idle_us);
 }
 
 int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
@@ -366,22 +372,12 @@ void *scan_table_pending_find(struct scan_table *t, uint64_t hash, uint64_t now_
     return NULL;
 }
 
-/* A taken record's liveness from its coarse first time, as
- * coarse_liveness does for entries. */
+/* A taken record's liveness from its coarse first time. */
 static inline enum liveness pending_coarse_liveness(const struct scan_table *t,
                                                     const struct scan_pending_tags *g, uint32_t way,
                                                     uint64_t now_us)
 {
-    uint32_t c = g->first[way];
-    if (c == 0 || c == UINT32_MAX)
-        return UNSURE;
-    uint64_t lo = t->epoch_us + ((uint64_t)(c - 1) << COARSE_SHIFT);
-    uint64_t idle_us = current_idle_us(t);
-    if (now_us > lo + ((1u << COARSE_SHIFT) - 1) + idle_us)
-        return IDLE;
-    if (now_us <= lo + idle_us)
-        return LIVE;
-    return UNSURE;
+    return coarse_time_liveness(t, g->first[way], now_us, current_idle_us(t));
 }
 
 void *scan_table_pending_start(struct scan_table *t, uint64_t hash, uint64_t now_us)
