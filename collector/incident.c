@@ -81,10 +81,15 @@ bool incident_list_add(char *list, size_t size, const char *item, char sep, size
     return true;
 }
 
-/* Truncating copy (the fields are bounded by ingest already). */
+/* Truncating copy of a NUL-terminated string (the fields are bounded by
+ * ingest already).  strlen, not strnlen(src, size - 1): the source may be
+ * a smaller array than dst, and a bound past its end is what
+ * -Wstringop-overread rightly points at. */
 static void copy(char *dst, size_t size, const char *src)
 {
-    size_t n = strnlen(src, size - 1);
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
 }

@@ -284,11 +284,12 @@ int main(int argc, char **argv)
     log_info("stopped: %" PRIu64 " entries, %" PRIu64 " applied, %" PRIu64 " duplicates, %" PRIu64
              " dead-lettered (%" PRIu64 " oversized), %" PRIu64 " misdated times clamped, %" PRIu64
              " heartbeats, %" PRIu64 " claimed, %" PRIu64 " dead consumers deleted, %" PRIu64
-             " conflicts retried, incidents %" PRIu64 " opened / %" PRIu64 " escalated / %" PRIu64
+             " conflicts retried, %" PRIu64 " presumed-new writes (%" PRIu64
+             " missed), incidents %" PRIu64 " opened / %" PRIu64 " escalated / %" PRIu64
              " closed, %" PRIu64 " errors",
              s->entries, s->applied, s->duplicates, s->deadletters, s->oversized, s->clamped_times,
-             s->heartbeats, s->claimed, s->consumers_deleted, s->conflicts, s->opened, s->escalated,
-             s->closed, s->errors);
+             s->heartbeats, s->claimed, s->consumers_deleted, s->conflicts, s->presumed,
+             s->presumed_misses, s->opened, s->escalated, s->closed, s->errors);
     /* The collector first: its session answers pending Redis callbacks
      * (the status page's refresh among them) with NULL; then the status
      * page. */

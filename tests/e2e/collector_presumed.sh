@@ -38,6 +38,10 @@ wait_pid 30 "$LAST_PID" || fail "the first collector did not stop cleanly"
 scan1=$(incidents_where kinds portscan sources $SRC1)
 scan2=$(incidents_where kinds portscan sources $SRC2)
 [[ $(wc -w <<<"$scan1 $scan2") == 2 ]] || fail "expected one scan incident per source: $scan1 / $scan2"
+# What an operator reads in the journal when it stops: two first events
+# of unmet sources, both written at once.
+grep -q 'stopped: .* 2 presumed-new writes (0 missed)' "$T/first.log" ||
+    fail "the stop line does not count the presumed writes: $(grep 'stopped:' "$T/first.log")"
 
 # 2. A fresh collector (it has met nothing). A new finding with an
 #    existing incident key (the scan detected again: new finding id, state
