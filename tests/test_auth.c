@@ -9,6 +9,7 @@
 
 #include "agent/detect/auth/auth_internal.h"
 
+#include "testutil.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -390,9 +391,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(suite());
 }

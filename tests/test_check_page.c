@@ -167,9 +167,5 @@ static Suite *check_page_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(check_page_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(check_page_suite());
 }

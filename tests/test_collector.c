@@ -19,6 +19,7 @@
 #include "collector/sinks/syslog.h"
 #include "collector/sinks/webhook.h"
 #include "common/slug.h"
+#include "testutil.h"
 
 static char conf_path[64];
 
@@ -493,9 +494,5 @@ int main(void)
     tcase_add_test(tc, test_agency_slug);
     tcase_add_test(tc, test_archive_files);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

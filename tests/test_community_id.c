@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/community_id.h"
+#include "testutil.h"
 
 static struct ipaddr v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
 {
@@ -77,9 +78,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(suite());
 }

@@ -702,9 +702,5 @@ int main(void)
     tcase_add_test(tc, continuation_lines_join);
     tcase_add_test(tc, values_ranges);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

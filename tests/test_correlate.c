@@ -9,6 +9,7 @@
 #include "collector/correlate.h"
 #include "collector/process.h"
 #include "collector/route.h"
+#include "testutil.h"
 
 #define S(x) ((uint64_t)(x)*1000000)
 
@@ -472,9 +473,5 @@ int main(void)
     tcase_add_test(tc, test_lifecycle);
     tcase_add_test(tc, test_route);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

@@ -9,6 +9,7 @@
 #include "common/event.h"
 #include "common/event_text.h"
 #include "common/rules_conf.h"
+#include "testutil.h"
 
 static struct rule rule = {.name = (char *)"portscan",
                            .ref = (char *)"scan.rules:portscan",
@@ -245,9 +246,5 @@ int main(void)
     tcase_add_test(tc, large_objects_grow_the_buffer);
     tcase_add_test(tc, writer_matches_the_tree_it_stands_for);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

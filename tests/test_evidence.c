@@ -206,9 +206,5 @@ int main(void)
     tcase_add_test(tc, test_ring_wraps_keeps_newest_attacker_frames);
     tcase_add_test(tc, test_cap_per_finding);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/detect/http/flow.h"
+#include "testutil.h"
 
 #define SEC 1000000ull
 #define T0 (1700000000ull * SEC)
@@ -276,9 +277,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(suite());
 }

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "agent/detect/http/http_parse.h"
+#include "testutil.h"
 
 static enum http_result parse(const char *text, bool req, struct http_head *h)
 {
@@ -278,9 +279,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(suite());
 }

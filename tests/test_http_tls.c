@@ -102,9 +102,5 @@ int main(void)
     tcase_add_test(tc, hellos_counted_by_direction);
     tcase_add_test(tc, split_hello_counted_truncated);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

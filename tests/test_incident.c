@@ -8,6 +8,7 @@
 #include "collector/incident.h"
 #include "collector/ingest.h"
 #include "common/units.h"
+#include "testutil.h"
 
 static const char *EVENT =
     "{\"timestamp\":\"2026-11-23T08:16:14.123456+0700\",\"event_type\":\"alert\","
@@ -271,9 +272,5 @@ int main(void)
     tcase_add_test(tc, test_hash_round_trip);
     tcase_add_test(tc, test_lists);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

@@ -12,6 +12,7 @@
 #include "collector/incident_text.h"
 #include "collector/ingest.h"
 #include "common/json_canon.h"
+#include "testutil.h"
 
 static const char *EVENT =
     "{\"timestamp\":\"2026-11-23T08:16:14.123456+0700\",\"event_type\":\"alert\","
@@ -235,9 +236,5 @@ int main(void)
     tcase_add_test(tc, evidence_texts);
     tcase_add_test(tc, kept_evidence_is_jansson_dump);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/json_canon.h"
+#include "testutil.h"
 
 /* jansson's dump of its own parse of text (flags: compact and precision),
  * or NULL when it refuses the text. */
@@ -240,9 +241,5 @@ int main(void)
     tcase_add_test(tc, reals_print_as_jansson_prints_them);
     tcase_add_test(tc, random_jansson_trees);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json_parse.h"
+#include "testutil.h"
 
 /* json_parse_object(text): NULL, or json_loadb's tree, same order. */
 static json_t *parse_same(const char *text, size_t len)
@@ -144,9 +145,5 @@ int main(void)
     tcase_add_test(tc, the_rest_is_left_to_jansson);
     tcase_add_test(tc, escaped_keys_and_long_strings);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -497,9 +497,5 @@ int main(void)
     tcase_add_test(tc, test_executed_but_unanswered_is_not_resent);
     tcase_add_test(tc, test_bad_urls_are_refused_clearly);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -761,9 +761,5 @@ static Suite *portscan_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(portscan_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(portscan_suite());
 }

@@ -374,9 +374,5 @@ int main(void)
     tcase_add_test(live, test_link_auth_and_reconnect);
     tcase_add_test(live, test_link_wrong_password);
     suite_add_tcase(s, live);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -218,9 +218,5 @@ int main(void)
     tcase_add_test(tc, ongoing_finding_survives_reload);
     tcase_add_test(tc, broken_rules_keep_the_running_set);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s);
 }

@@ -15,6 +15,7 @@
 
 #include "agent/detect/scan/scan_table.h"
 #include "agent/detect/table_mem.h"
+#include "testutil.h"
 
 #define MIB ((size_t)1 << 20)
 
@@ -131,9 +132,5 @@ static Suite *scan_table_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(scan_table_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(scan_table_suite());
 }

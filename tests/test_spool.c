@@ -503,9 +503,5 @@ int main(void)
     tcase_add_test(tc, test_replay_reads_what_was_appended_across_drains_and_compactions);
     tcase_add_test(tc, test_second_opener_is_refused);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

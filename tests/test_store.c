@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "collector/store.h"
+#include "testutil.h"
 
 static struct {
     char dir[64], sock[96];
@@ -179,9 +180,5 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, repeated_commands_send_their_arguments_once);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -246,9 +246,5 @@ int main(void)
     tcase_add_test(tc, lying_lengths_are_bad);
     tcase_add_test(tc, other_traffic_is_not_a_hello);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

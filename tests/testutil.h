@@ -2,6 +2,7 @@
 #ifndef CANH_TESTUTIL_H
 #define CANH_TESTUTIL_H
 
+#include <check.h>
 #include <jansson.h>
 #include <stddef.h>
 
@@ -31,5 +32,10 @@ size_t count_events(json_t *events, const char *kind, const char *state);
  * they still grow when the code under test allocates. */
 long rss_peak_reset(void);
 long rss_peak_kib(void);
+
+/* Run every case of s (the runner owns it from here) with Check's normal
+ * output: EXIT_SUCCESS when all passed, else EXIT_FAILURE.  The whole
+ * main() of most suites. */
+int run_suite(Suite *s);
 
 #endif
