@@ -1,7 +1,6 @@
 /* fetch.c — see fetch.h. */
 #include "agent/check/fetch.h"
 
-#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,10 +191,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     if (x->hops == 0 && !x->cert.valid &&
         lcurl.easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
         tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals) {
-        X509 *peer = SSL_get1_peer_certificate(tls->internals);
+        X509 *peer = lssl.SSL_get1_peer_certificate(tls->internals);
         if (peer) {
             cert_facts_from_x509(peer, &x->cert);
-            X509_free(peer);
+            lssl.X509_free(peer);
         }
     }
     return size * nmemb;
@@ -206,14 +205,14 @@ static X509_STORE *store_for(struct fetcher *f, const char *ca_file)
     for (size_t i = 0; i < f->n_stores; i++)
         if (strcmp(f->stores[i].ca_file, ca_file) == 0)
             return f->stores[i].store;
-    X509_STORE *s = X509_STORE_new();
+    X509_STORE *s = lssl.X509_STORE_new();
     if (!s)
         return NULL;
     /* The system's hashed certificate directory is read lazily, one CA
      * by subject when a chain needs it; the whole bundle file would be
      * parsed up front (a few hundred certificates). */
-    if (X509_STORE_load_path(s, X509_get_default_cert_dir()) != 1 ||
-        (ca_file[0] && X509_STORE_load_file(s, ca_file) != 1)) {
+    if (lssl.X509_STORE_load_path(s, lssl.X509_get_default_cert_dir()) != 1 ||
+        (ca_file[0] && lssl.X509_STORE_load_file(s, ca_file) != 1)) {
         log_warn("checks: cannot load the CA file %s; its URLs will fail verification", ca_file);
     }
     if (f->n_stores == FETCH_MAX_STORES) /* more CA files than that: rotate */
@@ -227,7 +226,7 @@ static X509_STORE *store_for(struct fetcher *f, const char *ca_file)
 void fetcher_reset_stores(struct fetcher *f)
 {
     for (size_t i = 0; i < f->n_stores; i++)
-        X509_STORE_free(f->stores[i].store);
+        lssl.X509_STORE_free(f->stores[i].store);
     f->n_stores = 0;
 }
 
@@ -238,7 +237,7 @@ static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *arg)
     X509_STORE *s = store_for(x->owner, x->ca_file);
     if (!s)
         return CURLE_OUT_OF_MEMORY;
-    SSL_CTX_set1_cert_store(ssl_ctx, s);
+    lssl.SSL_CTX_set1_cert_store(ssl_ctx, s);
     return CURLE_OK;
 }
 
