@@ -3,7 +3,7 @@
  *
  * libcurl's tree is most of what the dynamic loader maps and relocates
  * at start (GnuTLS, Kerberos, LDAP, ssh2, rtmp, nghttp2 …: 25 of the
- * agent's 47 libraries), and OpenSSL, which libcurl is built with and the
+ * agent's 45 libraries), and OpenSSL, which libcurl is built with and the
  * checks use beside it (trust stores, certificates), most of the symbol
  * lookups left; an agent without `check =` URLs, or a replay (`-r`),
  * uses neither.  So the agent links neither: the checks reach them

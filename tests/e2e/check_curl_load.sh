@@ -5,6 +5,7 @@
 # next to nginx serving a page on 127.0.0.1 there:
 #   1. no `check =`: /proc/PID/maps holds no libcurl, libssl, libcrypto or
 #      GnuTLS, even with a broken libcurl.so.4 first on LD_LIBRARY_PATH;
+#      a check added then by SIGHUP logs that libcurl cannot load;
 #   2. a `check =` added and SIGHUP: libcurl is loaded then, and the page
 #      is fetched (nginx's access log) and learned;
 #   3. an agent started with the check fetches the page as well;
@@ -101,8 +102,17 @@ for lib in libcurl.so libssl.so libcrypto.so libgnutls.so; do
     mapped "$lib" && fail "an agent without checks maps $lib"
 done
 n_libs=$(grep -o '/[^ ]*\.so[.0-9]*$' "/proc/$AGENT_PID/maps" | sort -u | wc -l)
-stop_agent
 pass "no check =: libcurl, OpenSSL and GnuTLS not mapped ($n_libs shared objects)"
+# A check added by SIGHUP cannot load that libcurl: said, and the agent
+# keeps running as it was.
+write_assets "$URL"
+kill -HUP "$AGENT_PID"
+wait_until 60 "the reload to report libcurl" grep -q \
+    'checks: reload failed: cannot load libcurl.so.4 (.*): install libcurl4; keeping the 0 URLs' \
+    "$T/agent1.log"
+kill -0 "$AGENT_PID" || fail "the agent stopped at the reload"
+stop_agent
+pass "check = added by SIGHUP with libcurl unusable: an error logged, the agent runs on"
 
 # 2. The first check arrives with a reload: libcurl is loaded then.
 write_assets ""
