@@ -1,5 +1,5 @@
-/* curl_load.h — libcurl, loaded when the first page check needs it
- * (architecture §4.9, docs/decisions.md "libcurl loaded on demand").
+/* curl_load.h — libcurl and OpenSSL, loaded when the first page check
+ * needs them (architecture §4.9; docs/decisions.md, "Agent start-up").
  *
  * libcurl's tree is most of what the dynamic loader maps and relocates
  * at start (GnuTLS, Kerberos, LDAP, ssh2, rtmp, nghttp2 …: 25 of the
@@ -11,8 +11,8 @@
  * dlopen("libcurl.so.4") (Debian's libcurl4, the OpenSSL build) and
  * dlopen("libssl.so.3") (already loaded by libcurl then; libcrypto's
  * symbols are found through it).  Each pointer has the type of the
- * library's own declaration (curl/curl.h, the openssl/ headers), so a call through
- * a table is type-checked as a direct call would be.
+ * library's own declaration (curl/curl.h, the openssl/ headers), so a
+ * call through a table is type-checked as a direct call would be.
  *
  *   if (lcurl_load(why, sizeof(why)) < 0) ...   once, before any use
  *   lcurl.easy_setopt(easy, CURLOPT_URL, url);
