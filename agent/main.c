@@ -382,12 +382,16 @@ int main(int argc, char **argv)
     health = health_new(base, &cfg, pl, &cap);
     hb = heartbeat_new(base, &cfg, pl, &cap, redis_outs, n_redis);
     notify = notify_new(base);
-    /* Page checks run only on a live capture: a replay is about the past. */
-    if (!read_file) {
-        check = check_new(base, &cfg, pl);
-    }
-    if (!rl || !health || !hb || !notify || (!read_file && !check)) {
+    if (!rl || !health || !hb || !notify) {
         log_err("cannot set up the event loop (out of memory)");
+        status = 1;
+        goto out;
+    }
+    /* Page checks run only on a live capture: a replay is about the past.
+     * Checks configured but impossible (libcurl missing) stop the start:
+     * never an agent that looks fine and checks nothing. */
+    if (!read_file && !(check = check_new(base, &cfg, pl, why, sizeof(why)))) {
+        log_err("page checks (check = in %s): %s", cfg.assets_file, why);
         status = 1;
         goto out;
     }

@@ -1,6 +1,6 @@
 /* cert.h — the facts of a server certificate the TLS checks compare
  * (architecture §4.9): the SHA-256 of its public key (SPKI), its issuer,
- * its validity, read with libcrypto from the certificate OpenSSL already
+ * its validity, read with libcrypto (curl_load.h's lssl) from the certificate OpenSSL already
  * decoded during the handshake (libcurl's CURLINFO_TLS_SSL_PTR): no
  * second parse.
  */

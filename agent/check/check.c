@@ -157,17 +157,27 @@ static struct check_target *find_target(struct check *c, const char *asset, cons
 }
 
 /* Build the target list from the pipeline's assets, keeping the state of
- * URLs already checked. */
-static int sync_targets(struct check *c, uint64_t now_us)
+ * URLs already checked.  -1 with why set, the list unchanged, when the
+ * first URLs cannot have a fetcher (libcurl) or memory runs out. */
+static int sync_targets(struct check *c, uint64_t now_us, char *why, size_t size)
 {
     const struct assets *as = pipeline_assets(c->pl);
     size_t want = 0;
     for (size_t i = 0; i < as->n; i++)
         if (as->v[i].check)
             want += as->v[i].check->n_url;
+    /* libcurl is loaded by the first URL, not before: an agent without
+     * checks never maps it (docs/performance.md, "Agent start-up"). */
+    if (want && !c->fetcher) {
+        c->fetcher = fetcher_new(c->base, why, size);
+        if (!c->fetcher)
+            return -1;
+    }
     struct check_target **next = calloc(want ? want : 1, sizeof(*next));
-    if (!next)
+    if (!next) {
+        snprintf(why, size, "out of memory");
         return -1;
+    }
     for (size_t i = 0; i < c->n; i++)
         c->t[i]->keep = false;
     size_t n = 0;
@@ -212,22 +222,19 @@ static void stats_hook(void *ctx, json_t *out)
 }
 
 struct check *check_new(struct event_base *base, const struct agent_config *cfg,
-                        struct pipeline *pl)
+                        struct pipeline *pl, char *why, size_t size)
 {
     struct check *c = calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        snprintf(why, size, "out of memory");
         return NULL;
+    }
     c->base = base;
     c->cfg = cfg;
     c->pl = pl;
     verdict_init_rules(c);
-    c->fetcher = fetcher_new(base);
-    if (!c->fetcher) {
-        free(c);
-        return NULL;
-    }
     load_markers(c);
-    if (sync_targets(c, units_now_us()) < 0) {
+    if (sync_targets(c, units_now_us(), why, size) < 0) {
         check_free(c);
         return NULL;
     }
@@ -245,9 +252,11 @@ void check_reload(struct check *c)
     if (!c)
         return;
     load_markers(c);
-    fetcher_reset_stores(c->fetcher);
-    if (sync_targets(c, units_now_us()) < 0)
-        log_err("checks: reload failed (out of memory); keeping the running list");
+    if (c->fetcher)
+        fetcher_reset_stores(c->fetcher);
+    char why[512];
+    if (sync_targets(c, units_now_us(), why, sizeof(why)) < 0)
+        log_err("checks: reload failed: %s; keeping the %zu URLs checked so far", why, c->n);
     else
         log_info("checks: %zu URLs after reload", c->n);
 }
@@ -275,7 +284,8 @@ void check_stats(struct check *c, json_t *out)
     json_object_set_new(s, "urls", json_integer((json_int_t)c->n));
     json_object_set_new(s, "done", json_integer((json_int_t)c->done));
     json_object_set_new(s, "failed", json_integer((json_int_t)c->failed));
-    json_object_set_new(s, "in_flight", json_integer((json_int_t)fetcher_active(c->fetcher)));
+    json_object_set_new(s, "in_flight",
+                        json_integer((json_int_t)(c->fetcher ? fetcher_active(c->fetcher) : 0)));
     json_object_set_new(
         s, "latency_ms_mean",
         json_real(c->done ? (double)c->latency_sum_us / (double)c->done / 1e3 : 0.0));

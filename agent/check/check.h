@@ -31,12 +31,16 @@
 
 struct check;
 
-/* Reads the assets of pl and schedules their checks on base.  NULL on
- * allocation failure (no checks declared is not an error). */
+/* Reads the assets of pl and schedules their checks on base.  libcurl is
+ * loaded only when an asset declares a URL (now or at a reload).  NULL
+ * with why set when it cannot be loaded, or on allocation failure (no
+ * checks declared is not an error). */
 struct check *check_new(struct event_base *base, const struct agent_config *cfg,
-                        struct pipeline *pl);
+                        struct pipeline *pl, char *why, size_t size);
 /* After a successful pipeline_reload: new URLs start, removed ones end
- * their findings, kept ones keep their state and re-read their baseline. */
+ * their findings, kept ones keep their state and re-read their baseline.
+ * The first URLs of an agent started without any load libcurl; when that
+ * fails the error is logged and the list stays as it was. */
 void check_reload(struct check *c);
 /* Shutdown: cancel fetches, end every open finding at now. */
 void check_finish(struct check *c, uint64_t now_us);

@@ -1,14 +1,13 @@
 /* fetch.c — see fetch.h. */
 #include "agent/check/fetch.h"
 
-#include <curl/curl.h>
-#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include "agent/check/curl_load.h"
 #include "common/log.h"
 
 #define FETCH_CONNECT_TIMEOUT_MS 5000
@@ -65,7 +64,7 @@ static void on_socket_event(evutil_socket_t fd, short what, void *arg)
     struct fetcher *f = arg;
     int action = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     int running;
-    curl_multi_socket_action(f->multi, fd, action, &running);
+    lcurl.multi_socket_action(f->multi, fd, action, &running);
     read_done(f);
 }
 
@@ -77,7 +76,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
     if (what == CURL_POLL_REMOVE) {
         if (ev)
             event_free(ev);
-        curl_multi_assign(f->multi, s, NULL);
+        lcurl.multi_assign(f->multi, s, NULL);
         return 0;
     }
     short kind =
@@ -89,7 +88,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         ev = event_new(f->base, s, kind, on_socket_event, f);
         if (!ev)
             return -1;
-        curl_multi_assign(f->multi, s, ev);
+        lcurl.multi_assign(f->multi, s, ev);
     }
     return event_add(ev, NULL);
 }
@@ -99,7 +98,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     struct fetcher *f = arg;
     int running;
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    lcurl.multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     read_done(f);
 }
 
@@ -113,28 +112,27 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return evtimer_add(f->ev_timer, &tv);
 }
 
-struct fetcher *fetcher_new(struct event_base *base)
+struct fetcher *fetcher_new(struct event_base *base, char *why, size_t size)
 {
-    static bool global_done;
-    if (!global_done) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return NULL;
-        global_done = true;
-    }
-    struct fetcher *f = calloc(1, sizeof(*f));
-    if (!f)
+    if (lcurl_load(why, size) < 0)
         return NULL;
+    struct fetcher *f = calloc(1, sizeof(*f));
+    if (!f) {
+        snprintf(why, size, "out of memory");
+        return NULL;
+    }
     f->base = base;
-    f->multi = curl_multi_init();
+    f->multi = lcurl.multi_init();
     f->ev_timer = evtimer_new(base, on_timeout, f);
     if (!f->multi || !f->ev_timer) {
+        snprintf(why, size, "cannot set up libcurl's multi handle (out of memory)");
         fetcher_free(f);
         return NULL;
     }
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+    lcurl.multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    lcurl.multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+    lcurl.multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    lcurl.multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
     return f;
 }
 
@@ -148,7 +146,7 @@ void fetcher_free(struct fetcher *f)
     if (!f)
         return;
     if (f->multi)
-        curl_multi_cleanup(f->multi);
+        lcurl.multi_cleanup(f->multi);
     fetcher_reset_stores(f);
     if (f->ev_timer)
         event_free(f->ev_timer);
@@ -191,12 +189,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     struct fetch *x = arg;
     struct curl_tlssessioninfo *tls = NULL;
     if (x->hops == 0 && !x->cert.valid &&
-        curl_easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
+        lcurl.easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &tls) == CURLE_OK && tls &&
         tls->backend == CURLSSLBACKEND_OPENSSL && tls->internals) {
-        X509 *peer = SSL_get1_peer_certificate(tls->internals);
+        X509 *peer = lssl.SSL_get1_peer_certificate(tls->internals);
         if (peer) {
             cert_facts_from_x509(peer, &x->cert);
-            X509_free(peer);
+            lssl.X509_free(peer);
         }
     }
     return size * nmemb;
@@ -207,14 +205,14 @@ static X509_STORE *store_for(struct fetcher *f, const char *ca_file)
     for (size_t i = 0; i < f->n_stores; i++)
         if (strcmp(f->stores[i].ca_file, ca_file) == 0)
             return f->stores[i].store;
-    X509_STORE *s = X509_STORE_new();
+    X509_STORE *s = lssl.X509_STORE_new();
     if (!s)
         return NULL;
     /* The system's hashed certificate directory is read lazily, one CA
      * by subject when a chain needs it; the whole bundle file would be
      * parsed up front (a few hundred certificates). */
-    if (X509_STORE_load_path(s, X509_get_default_cert_dir()) != 1 ||
-        (ca_file[0] && X509_STORE_load_file(s, ca_file) != 1)) {
+    if (lssl.X509_STORE_load_path(s, lssl.X509_get_default_cert_dir()) != 1 ||
+        (ca_file[0] && lssl.X509_STORE_load_file(s, ca_file) != 1)) {
         log_warn("checks: cannot load the CA file %s; its URLs will fail verification", ca_file);
     }
     if (f->n_stores == FETCH_MAX_STORES) /* more CA files than that: rotate */
@@ -228,7 +226,7 @@ static X509_STORE *store_for(struct fetcher *f, const char *ca_file)
 void fetcher_reset_stores(struct fetcher *f)
 {
     for (size_t i = 0; i < f->n_stores; i++)
-        X509_STORE_free(f->stores[i].store);
+        lssl.X509_STORE_free(f->stores[i].store);
     f->n_stores = 0;
 }
 
@@ -239,61 +237,62 @@ static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *arg)
     X509_STORE *s = store_for(x->owner, x->ca_file);
     if (!s)
         return CURLE_OUT_OF_MEMORY;
-    SSL_CTX_set1_cert_store(ssl_ctx, s);
+    lssl.SSL_CTX_set1_cert_store(ssl_ctx, s);
     return CURLE_OK;
 }
 
 static int url_host(const char *url, char *host, size_t size)
 {
-    CURLU *u = curl_url();
+    CURLU *u = lcurl.url();
     char *h = NULL;
     int rc = -1;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && strlen(h) < size) {
+    if (u && lcurl.url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        lcurl.url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK && strlen(h) < size) {
         strcpy(host, h);
         rc = 0;
     }
-    curl_free(h);
-    curl_url_cleanup(u);
+    lcurl.free(h);
+    lcurl.url_cleanup(u);
     return rc;
 }
 
 static int start_hop(struct fetch *x, const char *url)
 {
     CURL *e = x->easy;
-    curl_easy_reset(e);
+    lcurl.easy_reset(e);
     x->errbuf[0] = '\0';
     x->body_len = 0;
     x->truncated = false;
     long timeout_ms = (long)(x->timeout_us / 1000);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "canh-agent/" CANH_VERSION " (page check)");
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     timeout_ms < FETCH_CONNECT_TIMEOUT_MS ? timeout_ms : FETCH_CONNECT_TIMEOUT_MS);
+    lcurl.easy_setopt(e, CURLOPT_URL, url);
+    lcurl.easy_setopt(e, CURLOPT_PRIVATE, x);
+    lcurl.easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    lcurl.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    lcurl.easy_setopt(e, CURLOPT_WRITEDATA, x);
+    lcurl.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    lcurl.easy_setopt(e, CURLOPT_HEADERDATA, x);
+    lcurl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    lcurl.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    lcurl.easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    lcurl.easy_setopt(e, CURLOPT_USERAGENT, "canh-agent/" CANH_VERSION " (page check)");
+    lcurl.easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    lcurl.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                      timeout_ms < FETCH_CONNECT_TIMEOUT_MS ? timeout_ms
+                                                            : FETCH_CONNECT_TIMEOUT_MS);
     /* A fresh look every time: new lookup, new connection, full handshake
      * (so the certificate is seen, not a resumed session). */
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    lcurl.easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    lcurl.easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    lcurl.easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
+    lcurl.easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    lcurl.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    lcurl.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     /* The trust store is ours (store_for), not a file libcurl reads. */
-    curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
-    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-    curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-    curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, x);
-    if (curl_multi_add_handle(x->owner->multi, e) != CURLM_OK)
+    lcurl.easy_setopt(e, CURLOPT_CAINFO, NULL);
+    lcurl.easy_setopt(e, CURLOPT_CAPATH, NULL);
+    lcurl.easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    lcurl.easy_setopt(e, CURLOPT_SSL_CTX_DATA, x);
+    if (lcurl.multi_add_handle(x->owner->multi, e) != CURLM_OK)
         return -1;
     return 0;
 }
@@ -318,7 +317,7 @@ int fetch_start(struct fetch *x, const char *url, const char *ca_file, uint64_t 
 
 static void finish(struct fetch *x, struct fetch_result *r)
 {
-    curl_multi_remove_handle(x->owner->multi, x->easy);
+    lcurl.multi_remove_handle(x->owner->multi, x->easy);
     x->busy = false;
     x->owner->active--;
     r->latency_us = mono_us() - x->started_us;
@@ -335,20 +334,20 @@ static void on_done(struct fetch *x, CURLcode code)
     struct fetch_result r;
     memset(&r, 0, sizeof(r));
     char *ip = NULL, *location = NULL;
-    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
-    if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+    lcurl.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+    if (lcurl.easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
         snprintf(r.primary_ip, sizeof(r.primary_ip), "%s", ip);
     if (code == CURLE_WRITE_ERROR && x->truncated)
         code = CURLE_OK;
     if (code != CURLE_OK) {
         snprintf(r.error, sizeof(r.error), "%s",
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(code));
+                 x->errbuf[0] ? x->errbuf : lcurl.easy_strerror(code));
         r.outcome = code == CURLE_PEER_FAILED_VERIFICATION ? FETCH_TLS_INVALID : FETCH_FAILED;
         finish(x, &r);
         return;
     }
     if (r.status >= 300 && r.status < 400 &&
-        curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
+        lcurl.easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location) {
         char host[256] = "";
         url_host(location, host, sizeof(host));
         if (strcasecmp(host, x->host) != 0) {
@@ -360,7 +359,7 @@ static void on_done(struct fetch *x, CURLcode code)
         if (++x->hops <= FETCH_MAX_REDIRECTS) {
             char next[FETCH_URL_MAX];
             snprintf(next, sizeof(next), "%s", location);
-            curl_multi_remove_handle(x->owner->multi, x->easy);
+            lcurl.multi_remove_handle(x->owner->multi, x->easy);
             if (start_hop(x, next) == 0)
                 return;
         }
@@ -386,11 +385,11 @@ static void read_done(struct fetcher *f)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(f->multi, &left))) {
+    while ((msg = lcurl.multi_info_read(f->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         struct fetch *x = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        lcurl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (x)
             on_done(x, msg->data.result);
     }
@@ -404,7 +403,7 @@ struct fetch *fetch_new(struct fetcher *f, fetch_done_fn done, void *ctx)
     x->owner = f;
     x->done = done;
     x->ctx = ctx;
-    x->easy = curl_easy_init();
+    x->easy = lcurl.easy_init();
     if (!x->easy) {
         free(x);
         return NULL;
@@ -421,7 +420,7 @@ void fetch_cancel(struct fetch *x)
 {
     if (!x->busy)
         return;
-    curl_multi_remove_handle(x->owner->multi, x->easy);
+    lcurl.multi_remove_handle(x->owner->multi, x->easy);
     x->owner->active--;
     x->busy = false;
 }
@@ -431,7 +430,7 @@ void fetch_free(struct fetch *x)
     if (!x)
         return;
     fetch_cancel(x);
-    curl_easy_cleanup(x->easy);
+    lcurl.easy_cleanup(x->easy);
     free(x->body);
     free(x);
 }

@@ -1,6 +1,7 @@
 /* fetch.h — HTTP(S) fetches on the agent's libevent loop (architecture §4.9).
  *
- * libcurl's multi-socket interface: libcurl says which sockets to watch
+ * libcurl's multi-socket interface (libcurl loaded at run time, through
+ * curl_load.h's table): libcurl says which sockets to watch
  * and when to wake it (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION),
  * libevent watches them in the same loop as the capture, so a fetch never
  * blocks packet processing; name resolution runs in libcurl's resolver
@@ -49,8 +50,9 @@ struct fetcher;
 struct fetch;
 typedef void (*fetch_done_fn)(void *ctx, const struct fetch_result *r);
 
-/* NULL when libcurl cannot start. */
-struct fetcher *fetcher_new(struct event_base *base);
+/* Loads libcurl on first use (curl_load.h).  NULL with why set when it
+ * cannot be loaded or cannot start. */
+struct fetcher *fetcher_new(struct event_base *base, char *why, size_t size);
 /* Fetches in flight now. */
 size_t fetcher_active(const struct fetcher *f);
 /* Forget the trust stores built so far (reload: CA files may have

@@ -88,8 +88,11 @@ dpkg-deb -f "$TMP"/build/canh-agent_"${V1}"_*.deb Depends >"$TMP/deps"
 for lib in libpcap0.8 libevent-2.1-7 libhiredis0.14 libjansson4 libinih1 libsystemd0; do
     expect_contains "$TMP/deps" "$lib"
 done
+# and on those the page checks load with dlopen, which it cannot see
+expect_contains "$TMP/deps" "libcurl4 (>= 7.85.0)"
+expect_contains "$TMP/deps" "libssl3 (>= 3.0.0)"
 dpkg-deb -f "$TMP"/build/canh-agent_"${V1}"_*.deb Recommends | grep -q stunnel4 || fail "canh-agent should recommend stunnel4"
-pass "canh-agent depends on the shared libraries dh_shlibdeps found"
+pass "canh-agent depends on the shared libraries dh_shlibdeps found and on libcurl4, libssl3"
 
 # lintian: no error, no warning (overrides, if any ever come, are justified
 # in docs/decisions.md)

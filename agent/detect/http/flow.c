@@ -1,5 +1,6 @@
 /* flow.c — see flow.h.  The table is one array of flows, a power-of-two
- * bucket array of indices with chains through a compact link array, a free list, and
+ * bucket array of indices with chains through a compact link array, a free list
+ * of released flows (the rest are set up when first taken), and
  * an LRU list (most recent at the head) that gives both idle expiry and
  * eviction under pressure in O(1) per packet. */
 #include "agent/detect/http/flow.h"
@@ -41,7 +42,8 @@ struct flow_table {
     uint8_t *app;
     uint32_t *buckets;
     uint32_t bucket_mask;
-    uint32_t free_head;
+    uint32_t free_head;                 /* flows released, taken again first */
+    uint32_t fresh;                     /* flows fresh.. were never taken: set up when they are */
     uint64_t key_seed[KEYHASH_SECRETS]; /* of flow keys (keyhash.h), from opts.seed */
     uint32_t lru_head, lru_tail;
     struct flow_stats stats;
@@ -113,15 +115,11 @@ struct flow_table *flow_table_new(const struct flow_opts *opts)
         goto err;
     for (uint32_t b = 0; b < nb; b++)
         t->buckets[b] = NIL;
-    for (uint32_t i = 0; i < n; i++) {
-        struct flow *f = &t->flows[i];
-        f->half[0].buf = t->buffers + (size_t)i * 2 * opts->window_bytes;
-        f->half[1].buf = f->half[0].buf + opts->window_bytes;
-        f->app = t->app ? t->app + (size_t)i * opts->app_size : NULL;
-        t->links[i].next = i + 1 < n ? i + 1 : NIL;
-        f->lru_prev = f->lru_next = NIL;
-    }
-    t->free_head = 0;
+    /* No flow is written before it is first taken (flow_take): a table of
+     * thousands costs no page faults at start, and an agent that sees
+     * little HTTP never touches most of it. */
+    t->free_head = NIL;
+    t->fresh = 0;
     t->lru_head = t->lru_tail = NIL;
     return t;
 err:
@@ -179,6 +177,26 @@ static void release(struct flow_table *t, uint32_t i, enum flow_end why, uint64_
     t->links[i] = (struct flow_link){.next = t->free_head, .tag = 0};
     t->free_head = i;
     t->stats.active--;
+}
+
+/* An unused flow: a released one (the last released first), else the
+ * next never taken, given its buffers now.  Slots come in the order a
+ * free list threaded through every flow at start would give. */
+static uint32_t flow_take(struct flow_table *t)
+{
+    uint32_t i = t->free_head;
+    if (i != NIL) {
+        t->free_head = t->links[i].next;
+        return i;
+    }
+    i = t->fresh++;
+    struct flow *f = &t->flows[i];
+    size_t window = t->opts.window_bytes;
+    f->half[0].buf = t->buffers + (size_t)i * 2 * window;
+    f->half[1].buf = f->half[0].buf + window;
+    f->app = t->app ? t->app + (size_t)i * t->opts.app_size : NULL;
+    f->lru_prev = f->lru_next = NIL;
+    return i;
 }
 
 /* defer_syn, no flow yet: keep a SYN's or SYN-ACK's sequence number in
@@ -252,13 +270,12 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
         return NULL;
     if (!create)
         return NULL;
-    if (t->free_head == NIL) {
+    if (t->free_head == NIL && t->fresh == t->opts.max_flows) {
         /* Full: the least recently active flow makes room. */
         release(t, t->lru_tail, FLOW_END_PRESSURE, p->ts_us);
     }
-    uint32_t i = t->free_head;
+    uint32_t i = flow_take(t);
     struct flow *f = &t->flows[i];
-    t->free_head = t->links[i].next;
     f->client = *client;
     f->server = *server;
     f->client_port = k.client_port;
