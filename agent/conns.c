@@ -30,11 +30,24 @@ void conns_free(struct conns *c)
     c->slot = NULL;
 }
 
+/* An address's two halves as big-endian numbers: compared as pairs they
+ * order addresses as memcmp does, without a call per packet. */
+static void addr_words(const struct ipaddr *a, uint64_t w[2])
+{
+    memcpy(w, a->b, 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w[0] = __builtin_bswap64(w[0]);
+    w[1] = __builtin_bswap64(w[1]);
+#endif
+}
+
 /* The unordered pair's hash; *src_lo: the sender is its lower side. */
 static uint64_t pair_hash(const struct conns *c, const struct pkt *p, int *src_lo)
 {
-    int cmp = memcmp(p->src.b, p->dst.b, 16);
-    *src_lo = cmp < 0 || (cmp == 0 && p->sport <= p->dport);
+    uint64_t s[2], d[2];
+    addr_words(&p->src, s);
+    addr_words(&p->dst, d);
+    *src_lo = s[0] != d[0] ? s[0] < d[0] : s[1] != d[1] ? s[1] < d[1] : p->sport <= p->dport;
     const struct ipaddr *lo = *src_lo ? &p->src : &p->dst, *hi = *src_lo ? &p->dst : &p->src;
     uint16_t lo_port = *src_lo ? p->sport : p->dport, hi_port = *src_lo ? p->dport : p->sport;
     uint64_t w[4];

@@ -86,8 +86,8 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
     t->dest = calloc(t->capacity, sizeof(*t->dest));
     t->tags = calloc(t->capacity, sizeof(*t->tags));
     t->handshakes = calloc(hs, sizeof(*t->handshakes));
-    t->top_items =
-        calloc((size_t)t->capacity * FLOOD_CLASS_COUNT * 2 * top_k, sizeof(*t->top_items));
+    t->top_items = calloc((size_t)t->capacity * FLOOD_CLASS_COUNT * 2 * TOPK_POOL_ITEMS(top_k),
+                          sizeof(*t->top_items));
     if (!t->dest || !t->tags || !t->handshakes || !t->top_items)
         goto err;
     return 0;
@@ -173,12 +173,12 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
     else
         t->in_use++;
     memset(d, 0, sizeof(*d));
-    struct topk_item *items =
-        t->top_items + (size_t)(d - t->dest) * FLOOD_CLASS_COUNT * 2 * t->top_k;
+    size_t pool = TOPK_POOL_ITEMS(t->top_k);
+    struct topk_item *items = t->top_items + (size_t)(d - t->dest) * FLOOD_CLASS_COUNT * 2 * pool;
     for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
-        d->cls[c].top_src = (struct topk){.k = t->top_k, .items = items};
-        d->cls[c].top_port = (struct topk){.k = t->top_k, .items = items + t->top_k};
-        items += 2 * t->top_k;
+        topk_init_in(&d->cls[c].top_src, items, t->top_k);
+        topk_init_in(&d->cls[c].top_port, items + pool, t->top_k);
+        items += 2 * pool;
         class_reset(&d->cls[c]);
     }
     d->addr = *a;

@@ -138,8 +138,9 @@ struct flood_table {
     uint64_t evictions;
     struct flood_handshake *handshakes;
     uint32_t handshake_mask;
-    /* The top-K items of every class of every entry (2 * top_k each), set
-     * up when a destination claims the entry. */
+    /* The top-K pools of every class of every entry (two of
+     * TOPK_POOL_ITEMS(top_k) each), set up when a destination claims the
+     * entry. */
     struct topk_item *top_items;
 };
 
