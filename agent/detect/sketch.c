@@ -226,7 +226,9 @@ int topk_init(struct topk *t, uint32_t k)
     return 0;
 }
 
-/* The high 16 bits of a multiply of the key's two words.  Unseeded: keys
+/* The high 16 bits of a multiply of the key's two words, never 0 (the
+ * fingerprint of a slot not in use, so a lookup needs no mask of the
+ * slots in use).  Unseeded: keys
  * an attacker makes collide cost only the key compares every miss made
  * before fingerprints. */
 static uint16_t topk_fp(const uint8_t key[16])
@@ -234,7 +236,7 @@ static uint16_t topk_fp(const uint8_t key[16])
     uint64_t a, b;
     memcpy(&a, key, 8);
     memcpy(&b, key + 8, 8);
-    return (uint16_t)(((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 48);
+    return (uint16_t)(((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 48) | 1u;
 }
 
 /* The slot holding key, or -1. */
@@ -246,8 +248,6 @@ static int topk_find(const struct topk *t, const uint8_t key[16], uint16_t fp)
         __m128i got = _mm_loadu_si128((const __m128i *)(const void *)(t->fp + base));
         /* two mask bits a 16-bit lane: keep the low one of each */
         uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(got, want)) & 0x5555u;
-        if (t->n - base < 8)
-            m &= (1u << (2 * (t->n - base))) - 1;
         for (; m; m &= m - 1) {
             uint32_t i = base + (uint32_t)__builtin_ctz(m) / 2;
             if (memcmp(t->items[i].key, key, 16) == 0)
@@ -262,46 +262,47 @@ static int topk_find(const struct topk *t, const uint8_t key[16], uint16_t fp)
     return -1;
 }
 
-/* The least count of the items and the slots that have it. */
-static void topk_rebuild_min(struct topk *t)
+/* The least count of the items and the slots that have it: one pass,
+ * the bitmap in a register when k <= 64 (every top-K the rules make). */
+__attribute__((noinline)) static void topk_rebuild_min(struct topk *t)
 {
-    uint64_t least = UINT64_MAX;
-    for (uint32_t i = 0; i < t->n; i++)
-        if (t->items[i].count < least)
-            least = t->items[i].count;
-    memset(t->at_min, 0, topk_words(t->k) * sizeof(uint64_t));
-    for (uint32_t i = 0; i < t->n; i++)
-        if (t->items[i].count == least)
-            t->at_min[i / 64] |= 1ull << (i % 64);
+    uint64_t least = t->items[0].count;
+    if (t->k <= 64) {
+        uint64_t set = 1;
+        for (uint32_t i = 1; i < t->n; i++) {
+            uint64_t c = t->items[i].count;
+            if (c < least) {
+                least = c;
+                set = 0;
+            }
+            if (c == least)
+                set |= 1ull << i;
+        }
+        t->at_min[0] = set;
+    } else {
+        for (uint32_t i = 1; i < t->n; i++)
+            if (t->items[i].count < least)
+                least = t->items[i].count;
+        memset(t->at_min, 0, topk_words(t->k) * sizeof(uint64_t));
+        for (uint32_t i = 0; i < t->n; i++)
+            if (t->items[i].count == least)
+                t->at_min[i / 64] |= 1ull << (i % 64);
+    }
     t->min_count = least;
-}
-
-/* Slot s counts n more: it leaves the least set, which is rebuilt when
- * that empties (after as many raises as it had members). */
-static void topk_raise(struct topk *t, uint32_t s, uint64_t n)
-{
-    uint64_t was = t->items[s].count;
-    t->items[s].count = was + n;
-    if (n == 0 || was != t->min_count)
-        return;
-    t->at_min[s / 64] &= ~(1ull << (s % 64));
-    for (uint32_t w = 0; w < topk_words(t->k); w++)
-        if (t->at_min[w])
-            return;
-    topk_rebuild_min(t);
 }
 
 void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
 {
     uint16_t fp = topk_fp(key);
     int hit = topk_find(t, key, fp);
+    struct topk_item *it;
+    uint32_t s;
     if (hit >= 0) {
-        topk_raise(t, (uint32_t)hit, n);
-        return;
-    }
-    if (t->n < t->k) {
-        uint32_t s = t->n++;
-        struct topk_item *it = &t->items[s];
+        s = (uint32_t)hit;
+        it = &t->items[s];
+    } else if (t->n < t->k) {
+        s = t->n++;
+        it = &t->items[s];
         memcpy(it->key, key, 16);
         it->count = n;
         it->error = 0;
@@ -313,19 +314,35 @@ void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
         if (n == t->min_count)
             t->at_min[s / 64] |= 1ull << (s % 64);
         return;
+    } else {
+        /* Full: the least counted key (the lowest slot of those) gives up
+         * its slot; the newcomer inherits that count as its possible
+         * over-estimate. */
+        uint32_t w = 0;
+        while (!t->at_min[w])
+            w++;
+        s = w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
+        it = &t->items[s];
+        memcpy(it->key, key, 16);
+        t->fp[s] = fp;
+        it->error = it->count;
     }
-    /* Full: the least counted key (the lowest slot of those) gives up its
-     * slot; the newcomer inherits that count as its possible
-     * over-estimate. */
-    uint32_t w = 0;
-    while (!t->at_min[w])
-        w++;
-    uint32_t s = w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
-    struct topk_item *it = &t->items[s];
-    memcpy(it->key, key, 16);
-    t->fp[s] = fp;
-    it->error = it->count;
-    topk_raise(t, s, n);
+    uint64_t was = it->count;
+    it->count = was + n;
+    if (n == 0 || was != t->min_count)
+        return;
+    /* The slot leaves the least set; that is rebuilt once it empties,
+     * after as many raises as it had members. */
+    if (t->n == 1) { /* one key: it is the least whatever its count */
+        t->min_count = was + n;
+        return;
+    }
+    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
+        return;
+    for (uint32_t w = 0; w < topk_words(t->k); w++)
+        if (t->at_min[w])
+            return;
+    topk_rebuild_min(t);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)
@@ -355,6 +372,7 @@ void topk_reset(struct topk *t)
     t->n = 0;
     t->min_count = 0;
     memset(t->at_min, 0, topk_words(t->k) * sizeof(uint64_t));
+    memset(t->fp, 0, (t->k + 7) / 8 * 8 * sizeof(uint16_t));
 }
 
 void topk_free(struct topk *t)
