@@ -67,14 +67,18 @@ void conns_packet(struct conns *c, struct pkt *p)
     uint64_t h = pair_hash(c, p, &src_lo);
     uint32_t *s = &c->slot[(uint32_t)h & c->mask];
     uint32_t tag = ((uint32_t)(h >> 32) & ~FLAGS) | USED;
-    uint32_t have = (*s & ~FLAGS) == tag ? *s & FLAGS : 0;
     uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
     uint32_t syn_mine = src_lo ? SYN_LO : SYN_HI, syn_peer = src_lo ? SYN_HI : SYN_LO;
     if (f == TCP_SYN) {
-        /* A new connection (or a retry): forget what the slot knew. */
+        /* A new connection (or a retry): forget what the slot knew.  The
+         * slot is only written, never read: under a flood from random
+         * sources it is a cache miss the CPU need not wait for. */
         p->tcp_in_conn = false;
         *s = tag | syn_mine;
-    } else if (f == (TCP_SYN | TCP_ACK)) {
+        return;
+    }
+    uint32_t have = (*s & ~FLAGS) == tag ? *s & FLAGS : 0;
+    if (f == (TCP_SYN | TCP_ACK)) {
         /* Answers a SYN seen from the peer, or it was not asked for. */
         p->tcp_in_conn = (have & syn_peer) != 0;
         if (p->tcp_in_conn)
