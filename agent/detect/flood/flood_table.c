@@ -382,8 +382,16 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
     hll_add_hash(&cs->sources, h);
     topk_add(&cs->top_src, src->b, 1);
     if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
-        uint8_t key[16] = {(uint8_t)(dport >> 8), (uint8_t)dport};
-        topk_add(&cs->top_port, key, 1);
+        /* The port in network order, then zeros: built as two words so
+         * that the top-K's word loads of the key are forwarded from these
+         * stores (two byte stores and a load across them stall). */
+        uint64_t key[2] = {0, 0};
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        key[0] = (uint64_t)(dport >> 8) | (uint64_t)(dport & 0xffu) << 8;
+#else
+        key[0] = (uint64_t)dport << 48;
+#endif
+        topk_add(&cs->top_port, (const uint8_t *)key, 1);
     }
     if (c == FLOOD_AMPLIFICATION)
         reflected_add(cs->reflected, reflect_key);
