@@ -130,7 +130,7 @@ struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *
     uint32_t first = bucket_first(t, h), tag = tag_of(h);
     for (uint32_t i = first; i < first + FLOOD_WAYS; i++)
         if (t->tags[i] == tag && addr_eq(&t->dest[i].addr, a))
-            return &t->dest[i];
+            return t->recent = &t->dest[i];
     return NULL;
 }
 
@@ -186,8 +186,11 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
     t->tags[d - t->dest] = tag_of(h);
     d->last_us = now_us;
     d->slot_abs = now_us / FLOOD_SLOT_US;
+    d->slot_i = (uint32_t)(d->slot_abs % FLOOD_SLOTS);
+    d->slot_end_us = (d->slot_abs + 1) * FLOOD_SLOT_US;
     d->sec = now_us / 1000000u;
     d->base_answer_ratio = -1;
+    t->recent = d;
 }
 
 /* ---- windows and baselines ------------------------------------------------ */
@@ -263,6 +266,12 @@ void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
     /* Packet time never goes backwards here (merged captures). */
     if (now_us < d->last_us)
         now_us = d->last_us;
+    /* Within the current slot (so within the current second, a whole
+     * number of slots): nothing to shift or close. */
+    if (now_us < d->slot_end_us) {
+        d->last_us = now_us;
+        return;
+    }
     uint64_t slot = now_us / FLOOD_SLOT_US;
     if (slot > d->slot_abs) {
         uint64_t steps = slot - d->slot_abs;
@@ -274,6 +283,8 @@ void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
             memset(s, 0, sizeof(*s));
         }
         d->slot_abs = slot;
+        d->slot_i = (uint32_t)(slot % FLOOD_SLOTS);
+        d->slot_end_us = (slot + 1) * FLOOD_SLOT_US;
     }
     uint64_t sec = now_us / 1000000u;
     if (sec > d->sec)
@@ -312,7 +323,7 @@ static int flag_kind(uint8_t f)
 
 static struct flood_slot *current_slot(struct flood_dest *d)
 {
-    return &d->slots[d->slot_abs % FLOOD_SLOTS];
+    return &d->slots[d->slot_i];
 }
 
 /* Space-saving over FLOOD_REFLECT_TOP slots: an attack reflects one or a
