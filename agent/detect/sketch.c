@@ -228,9 +228,8 @@ int topk_init(struct topk *t, uint32_t k)
 
 /* The high 16 bits of a multiply of the key's two words, never 0 (the
  * fingerprint of a slot not in use, so a lookup needs no mask of the
- * slots in use).  Unseeded: keys
- * an attacker makes collide cost only the key compares every miss made
- * before fingerprints. */
+ * slots in use).  Unseeded: keys an attacker makes collide cost only the
+ * key compares every miss made before fingerprints. */
 static uint16_t topk_fp(const uint8_t key[16])
 {
     uint64_t a, b;
