@@ -158,6 +158,137 @@ START_TEST(topk_finds_heavy_hitters)
 }
 END_TEST
 
+/* Space-saving as the paper states it, by a walk over every item: the
+ * least counted key (the lowest slot of equal ones) gives up its slot and
+ * its count becomes the newcomer's error.  The agent's indexed top-K must
+ * hold the very same items in the very same slots after every update, so
+ * the evidence a finding reports (which sources, which counts, which
+ * errors, in which order) does not depend on how the minimum is found. */
+struct ref_topk {
+    uint32_t k, n;
+    struct topk_item items[160];
+};
+
+static void ref_add(struct ref_topk *t, const uint8_t key[16], uint64_t n)
+{
+    uint32_t min_i = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (memcmp(t->items[i].key, key, 16) == 0) {
+            t->items[i].count += n;
+            return;
+        }
+        if (t->items[i].count < t->items[min_i].count)
+            min_i = i;
+    }
+    if (t->n < t->k) {
+        struct topk_item *it = &t->items[t->n++];
+        memcpy(it->key, key, 16);
+        it->count = n;
+        it->error = 0;
+        return;
+    }
+    struct topk_item *it = &t->items[min_i];
+    memcpy(it->key, key, 16);
+    it->error = it->count;
+    it->count += n;
+}
+
+/* A stream over a universe of keys: random picks (u keys of which a few
+ * are heavy), weights 0..3, so counts tie often. */
+static void topk_matches_reference_once(uint32_t k, uint32_t universe, uint32_t steps,
+                                        uint64_t salt)
+{
+    struct topk t;
+    struct ref_topk r;
+    memset(&r, 0, sizeof(r));
+    r.k = k;
+    ck_assert_int_eq(topk_init(&t, k), 0);
+    uint64_t x = salt;
+    for (uint32_t i = 0; i < steps; i++) {
+        x = hash_mix64(x + 0x9e3779b97f4a7c15ULL);
+        uint32_t pick = (uint32_t)(x % universe);
+        if ((x >> 40) % 4 == 0)
+            pick %= 3; /* three heavy keys */
+        uint8_t key[16] = {0};
+        if ((x >> 48) % 2) {
+            memcpy(key, &pick, 4); /* an address-like key */
+        } else {
+            key[0] = (uint8_t)(pick >> 8); /* a port-like key */
+            key[1] = (uint8_t)pick;
+        }
+        uint64_t n = (x >> 56) % 4 == 0 ? (x >> 58) % 4 : 1;
+        topk_add(&t, key, n);
+        ref_add(&r, key, n);
+        ck_assert_uint_eq(t.n, r.n);
+        if (memcmp(t.items, r.items, r.n * sizeof(r.items[0])) != 0) {
+            for (uint32_t j = 0; j < r.n; j++) {
+                ck_assert_msg(memcmp(t.items[j].key, r.items[j].key, 16) == 0,
+                              "k %u step %u: slot %u holds another key", k, i, j);
+                ck_assert_uint_eq(t.items[j].count, r.items[j].count);
+                ck_assert_uint_eq(t.items[j].error, r.items[j].error);
+            }
+        }
+        if (i == steps / 2) { /* a window restarts */
+            topk_reset(&t);
+            memset(&r, 0, sizeof(r));
+            r.k = k;
+        }
+    }
+    struct topk_item got[160];
+    uint32_t m = topk_sorted(&t, got, k);
+    ck_assert_uint_eq(m, r.n);
+    for (uint32_t j = 1; j < m; j++)
+        ck_assert_uint_ge(got[j - 1].count, got[j].count);
+    topk_free(&t);
+}
+
+START_TEST(topk_matches_reference)
+{
+    static const uint32_t ks[] = {1, 2, 7, 8, 9, 16, 63, 64, 65, 130};
+    for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+        /* few keys (hits, ties), about k keys, and many (every add a miss) */
+        topk_matches_reference_once(ks[i], ks[i] / 2 + 1, 20000, 1 + i);
+        topk_matches_reference_once(ks[i], ks[i] + 3, 20000, 100 + i);
+        topk_matches_reference_once(ks[i], 70000, 20000, 200 + i);
+    }
+}
+END_TEST
+
+/* The same through a pool the caller owns, as the detectors hold them:
+ * neighbouring top-Ks in one allocation do not disturb each other. */
+START_TEST(topk_pool_neighbours_independent)
+{
+    const uint32_t k = 8;
+    struct topk_item *pool = calloc(3 * TOPK_POOL_ITEMS(k), sizeof(*pool));
+    ck_assert_ptr_nonnull(pool);
+    struct topk t[3];
+    for (int i = 0; i < 3; i++)
+        topk_init_in(&t[i], pool + i * TOPK_POOL_ITEMS(k), k);
+    uint8_t key[16] = {0};
+    for (uint32_t i = 0; i < 10000; i++) {
+        memcpy(key, &i, 4);
+        topk_add(&t[1], key, 1); /* the middle one churns */
+        key[15] = (uint8_t)(i % 3);
+        memset(key, 0, 4);
+        topk_add(&t[0], key, 1);
+        topk_add(&t[2], key, 2);
+        key[15] = 0;
+    }
+    struct topk_item top[8];
+    ck_assert_uint_eq(topk_sorted(&t[0], top, 8), 3);
+    ck_assert_uint_eq(top[0].count + top[1].count + top[2].count, 10000);
+    ck_assert_uint_eq(top[0].error, 0);
+    ck_assert_uint_eq(topk_sorted(&t[2], top, 8), 3);
+    ck_assert_uint_eq(top[0].count + top[1].count + top[2].count, 20000);
+    ck_assert_uint_eq(topk_sorted(&t[1], top, 8), 8);
+    /* 10,000 one-off keys over 8 slots: every count is inherited */
+    ck_assert_uint_eq(top[0].count, 1250);
+    ck_assert_uint_eq(top[7].count, 1250);
+    ck_assert_uint_eq(top[0].error, 1249);
+    free(pool);
+}
+END_TEST
+
 /* Feeding a million distinct keys keeps resident memory flat. */
 START_TEST(memory_is_constant)
 {
@@ -198,6 +329,8 @@ static Suite *sketch_suite(void)
     tcase_add_test(tc, hll_merge_is_union);
     tcase_add_test(tc, cms_never_underestimates);
     tcase_add_test(tc, topk_finds_heavy_hitters);
+    tcase_add_test(tc, topk_matches_reference);
+    tcase_add_test(tc, topk_pool_neighbours_independent);
     tcase_add_test(tc, memory_is_constant);
     suite_add_tcase(s, tc);
     return s;

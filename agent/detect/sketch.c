@@ -18,6 +18,10 @@
 
 #include "common/hash.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- HyperLogLog -------------------------------------------------------- */
 
 int hll_init(struct hll *h, uint8_t p)
@@ -196,49 +200,148 @@ void cms_free(struct cms *c)
 
 /* ---- top-K (space-saving, Metwally et al. 2005) ----------------------------- */
 
-int topk_init(struct topk *t, uint32_t k)
+static uint32_t topk_words(uint32_t k)
 {
-    memset(t, 0, sizeof(*t));
-    if (k == 0 || k > 4096)
-        return -1;
-    t->items = calloc(k, sizeof(*t->items));
-    if (!t->items)
-        return -1;
-    t->k = k;
-    return 0;
+    return (k + 63) / 64;
 }
 
 void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k)
 {
     t->items = items;
     t->k = k;
-    t->n = 0;
+    t->at_min = (uint64_t *)(void *)(items + k);
+    t->fp = (uint16_t *)(void *)(t->at_min + topk_words(k));
+    topk_reset(t);
+}
+
+int topk_init(struct topk *t, uint32_t k)
+{
+    memset(t, 0, sizeof(*t));
+    if (k == 0 || k > 4096)
+        return -1;
+    struct topk_item *items = calloc(TOPK_POOL_ITEMS(k), sizeof(*items));
+    if (!items)
+        return -1;
+    topk_init_in(t, items, k);
+    return 0;
+}
+
+/* The high 16 bits of a multiply of the key's two words, never 0 (the
+ * fingerprint of a slot not in use, so a lookup needs no mask of the
+ * slots in use).  Unseeded: keys an attacker makes collide cost only the
+ * key compares every miss made before fingerprints. */
+static uint16_t topk_fp(const uint8_t key[16])
+{
+    uint64_t a, b;
+    memcpy(&a, key, 8);
+    memcpy(&b, key + 8, 8);
+    return (uint16_t)(((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 48) | 1u;
+}
+
+/* The slot holding key, or -1. */
+static int topk_find(const struct topk *t, const uint8_t key[16], uint16_t fp)
+{
+#if defined(__SSE2__)
+    __m128i want = _mm_set1_epi16((short)fp);
+    for (uint32_t base = 0; base < t->n; base += 8) {
+        __m128i got = _mm_loadu_si128((const __m128i *)(const void *)(t->fp + base));
+        /* two mask bits a 16-bit lane: keep the low one of each */
+        uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(got, want)) & 0x5555u;
+        for (; m; m &= m - 1) {
+            uint32_t i = base + (uint32_t)__builtin_ctz(m) / 2;
+            if (memcmp(t->items[i].key, key, 16) == 0)
+                return (int)i;
+        }
+    }
+#else
+    for (uint32_t i = 0; i < t->n; i++)
+        if (t->fp[i] == fp && memcmp(t->items[i].key, key, 16) == 0)
+            return (int)i;
+#endif
+    return -1;
+}
+
+/* The least count of the items and the slots that have it: one pass,
+ * the bitmap in a register when k <= 64 (every top-K the rules make). */
+__attribute__((noinline)) static void topk_rebuild_min(struct topk *t)
+{
+    uint64_t least = t->items[0].count;
+    if (t->k <= 64) {
+        uint64_t set = 1;
+        for (uint32_t i = 1; i < t->n; i++) {
+            uint64_t c = t->items[i].count;
+            if (c < least) {
+                least = c;
+                set = 0;
+            }
+            if (c == least)
+                set |= 1ull << i;
+        }
+        t->at_min[0] = set;
+    } else {
+        for (uint32_t i = 1; i < t->n; i++)
+            if (t->items[i].count < least)
+                least = t->items[i].count;
+        memset(t->at_min, 0, topk_words(t->k) * sizeof(uint64_t));
+        for (uint32_t i = 0; i < t->n; i++)
+            if (t->items[i].count == least)
+                t->at_min[i / 64] |= 1ull << (i % 64);
+    }
+    t->min_count = least;
 }
 
 void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
 {
-    uint32_t min_i = 0;
-    for (uint32_t i = 0; i < t->n; i++) {
-        if (memcmp(t->items[i].key, key, 16) == 0) {
-            t->items[i].count += n;
-            return;
-        }
-        if (t->items[i].count < t->items[min_i].count)
-            min_i = i;
-    }
-    if (t->n < t->k) {
-        struct topk_item *it = &t->items[t->n++];
+    uint16_t fp = topk_fp(key);
+    int hit = topk_find(t, key, fp);
+    struct topk_item *it;
+    uint32_t s;
+    if (hit >= 0) {
+        s = (uint32_t)hit;
+        it = &t->items[s];
+    } else if (t->n < t->k) {
+        s = t->n++;
+        it = &t->items[s];
         memcpy(it->key, key, 16);
         it->count = n;
         it->error = 0;
+        t->fp[s] = fp;
+        if (s == 0 || n < t->min_count) {
+            memset(t->at_min, 0, topk_words(t->k) * sizeof(uint64_t));
+            t->min_count = n;
+        }
+        if (n == t->min_count)
+            t->at_min[s / 64] |= 1ull << (s % 64);
+        return;
+    } else {
+        /* Full: the least counted key (the lowest slot of those) gives up
+         * its slot; the newcomer inherits that count as its possible
+         * over-estimate. */
+        uint32_t w = 0;
+        while (!t->at_min[w])
+            w++;
+        s = w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
+        it = &t->items[s];
+        memcpy(it->key, key, 16);
+        t->fp[s] = fp;
+        it->error = it->count;
+    }
+    uint64_t was = it->count;
+    it->count = was + n;
+    if (n == 0 || was != t->min_count)
+        return;
+    /* The slot leaves the least set; that is rebuilt once it empties,
+     * after as many raises as it had members. */
+    if (t->n == 1) { /* one key: it is the least whatever its count */
+        t->min_count = was + n;
         return;
     }
-    /* Full: the least counted key gives up its slot; the newcomer
-     * inherits that count as its possible over-estimate. */
-    struct topk_item *it = &t->items[min_i];
-    memcpy(it->key, key, 16);
-    it->error = it->count;
-    it->count += n;
+    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
+        return;
+    for (uint32_t w = 0; w < topk_words(t->k); w++)
+        if (t->at_min[w])
+            return;
+    topk_rebuild_min(t);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)
@@ -266,11 +369,16 @@ uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)
 void topk_reset(struct topk *t)
 {
     t->n = 0;
+    t->min_count = 0;
+    memset(t->at_min, 0, topk_words(t->k) * sizeof(uint64_t));
+    memset(t->fp, 0, (t->k + 7) / 8 * 8 * sizeof(uint16_t));
 }
 
 void topk_free(struct topk *t)
 {
     free(t->items);
     t->items = NULL;
+    t->at_min = NULL;
+    t->fp = NULL;
     t->k = t->n = 0;
 }

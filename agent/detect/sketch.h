@@ -66,22 +66,42 @@ struct topk_item {
     uint64_t error; /* over-estimate bound inherited on replacement */
 };
 
+/* Space-saving exactly as in Metwally et al.: a key not monitored takes
+ * the slot of the least counted one — of several, the lowest slot — and
+ * inherits its count as error.  Two small indexes make an update O(1)
+ * amortised instead of a walk over all k items with a key compare each:
+ * a 16-bit fingerprint per slot (a miss compares fingerprints, eight at
+ * a time with SSE2, and keys only where they match) and the set of slots
+ * at the least count (a bitmap whose lowest bit is the slot to evict; it
+ * is rebuilt by a walk over the counts only when it runs empty). */
 struct topk {
     uint32_t k;
     uint32_t n; /* items in use */
     struct topk_item *items;
+    uint64_t min_count; /* the least count of the n items */
+    uint64_t *at_min;   /* bitmap of the slots whose count is min_count */
+    uint16_t *fp;       /* per slot, the fingerprint of its key */
 };
+
+/* topk_item units a caller-owned top-K of k keys takes: the k items and,
+ * after them, the two indexes (fingerprints rounded up to whole groups of
+ * eight, the width they are compared at). */
+#define TOPK_POOL_ITEMS(k)                                                                         \
+    ((k) + (((k) + 63) / 64 * 8 + ((k) + 7) / 8 * 16 + sizeof(struct topk_item) - 1) /             \
+               sizeof(struct topk_item))
 
 /* k monitored keys (1..4096); -1 on bad k or no memory. */
 int topk_init(struct topk *t, uint32_t k);
-/* The same over k items the caller owns (a slice of one pool allocated at
- * start, handed out when a table slot is first claimed, so slots never
- * used never become resident).  Such a top-K is never topk_free'd. */
+/* The same over TOPK_POOL_ITEMS(k) items the caller owns (a slice of one
+ * pool allocated at start, handed out when a table slot is first claimed,
+ * so slots never used never become resident).  Such a top-K is never
+ * topk_free'd. */
 void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k);
 /* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
- * O(k): meant for small k (tens to a few hundred). */
+ * O(1) amortised for k up to a few hundred (see struct topk). */
 void topk_add(struct topk *t, const uint8_t key[16], uint64_t n);
-/* Items sorted by count, highest first, into out (up to max); returns n. */
+/* Items sorted by count, highest first (equal counts: lower slot first),
+ * into out (up to max); returns n. */
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max);
 void topk_reset(struct topk *t);
 void topk_free(struct topk *t);

@@ -542,8 +542,11 @@ static enum flood_class classify(struct flood_dest *d, const struct pkt *p)
 
 static struct flood_dest *dest_for(struct flood *f, const struct ipaddr *a, uint64_t now_us)
 {
+    struct flood_dest *d = flood_table_recent(&f->table, a);
+    if (d)
+        return d;
     uint64_t h = flood_table_hash(&f->table, a);
-    struct flood_dest *d = flood_table_find(&f->table, a, h);
+    d = flood_table_find(&f->table, a, h);
     if (d)
         return d;
     bool victim;
@@ -565,8 +568,9 @@ static void outbound(struct flood *f, const struct pkt *p)
     if (p->proto == PROTO_TCP && !p->later_fragment &&
         (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == (TCP_SYN | TCP_ACK))
         flood_handshake_synack(&f->table, &p->src, p->sport, &p->dst, p->dport, p->tcp_seq);
-    struct flood_dest *d =
-        flood_table_find(&f->table, &p->src, flood_table_hash(&f->table, &p->src));
+    struct flood_dest *d = flood_table_recent(&f->table, &p->src);
+    if (!d)
+        d = flood_table_find(&f->table, &p->src, flood_table_hash(&f->table, &p->src));
     int out = detect_dst_protected(&f->env, p) ? FLOOD_NONE : flood_outward_class(p);
     if (!d) {
         if (out == FLOOD_NONE)

@@ -86,8 +86,8 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
     t->dest = calloc(t->capacity, sizeof(*t->dest));
     t->tags = calloc(t->capacity, sizeof(*t->tags));
     t->handshakes = calloc(hs, sizeof(*t->handshakes));
-    t->top_items =
-        calloc((size_t)t->capacity * FLOOD_CLASS_COUNT * 2 * top_k, sizeof(*t->top_items));
+    t->top_items = calloc((size_t)t->capacity * FLOOD_CLASS_COUNT * 2 * TOPK_POOL_ITEMS(top_k),
+                          sizeof(*t->top_items));
     if (!t->dest || !t->tags || !t->handshakes || !t->top_items)
         goto err;
     return 0;
@@ -130,7 +130,7 @@ struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *
     uint32_t first = bucket_first(t, h), tag = tag_of(h);
     for (uint32_t i = first; i < first + FLOOD_WAYS; i++)
         if (t->tags[i] == tag && addr_eq(&t->dest[i].addr, a))
-            return &t->dest[i];
+            return t->recent = &t->dest[i];
     return NULL;
 }
 
@@ -173,12 +173,12 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
     else
         t->in_use++;
     memset(d, 0, sizeof(*d));
-    struct topk_item *items =
-        t->top_items + (size_t)(d - t->dest) * FLOOD_CLASS_COUNT * 2 * t->top_k;
+    size_t pool = TOPK_POOL_ITEMS(t->top_k);
+    struct topk_item *items = t->top_items + (size_t)(d - t->dest) * FLOOD_CLASS_COUNT * 2 * pool;
     for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
-        d->cls[c].top_src = (struct topk){.k = t->top_k, .items = items};
-        d->cls[c].top_port = (struct topk){.k = t->top_k, .items = items + t->top_k};
-        items += 2 * t->top_k;
+        topk_init_in(&d->cls[c].top_src, items, t->top_k);
+        topk_init_in(&d->cls[c].top_port, items + pool, t->top_k);
+        items += 2 * pool;
         class_reset(&d->cls[c]);
     }
     d->addr = *a;
@@ -186,8 +186,11 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
     t->tags[d - t->dest] = tag_of(h);
     d->last_us = now_us;
     d->slot_abs = now_us / FLOOD_SLOT_US;
+    d->slot_i = (uint32_t)(d->slot_abs % FLOOD_SLOTS);
+    d->slot_end_us = (d->slot_abs + 1) * FLOOD_SLOT_US;
     d->sec = now_us / 1000000u;
     d->base_answer_ratio = -1;
+    t->recent = d;
 }
 
 /* ---- windows and baselines ------------------------------------------------ */
@@ -263,6 +266,12 @@ void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
     /* Packet time never goes backwards here (merged captures). */
     if (now_us < d->last_us)
         now_us = d->last_us;
+    /* Within the current slot (so within the current second, a whole
+     * number of slots): nothing to shift or close. */
+    if (now_us < d->slot_end_us) {
+        d->last_us = now_us;
+        return;
+    }
     uint64_t slot = now_us / FLOOD_SLOT_US;
     if (slot > d->slot_abs) {
         uint64_t steps = slot - d->slot_abs;
@@ -274,6 +283,8 @@ void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
             memset(s, 0, sizeof(*s));
         }
         d->slot_abs = slot;
+        d->slot_i = (uint32_t)(slot % FLOOD_SLOTS);
+        d->slot_end_us = (slot + 1) * FLOOD_SLOT_US;
     }
     uint64_t sec = now_us / 1000000u;
     if (sec > d->sec)
@@ -312,7 +323,7 @@ static int flag_kind(uint8_t f)
 
 static struct flood_slot *current_slot(struct flood_dest *d)
 {
-    return &d->slots[d->slot_abs % FLOOD_SLOTS];
+    return &d->slots[d->slot_i];
 }
 
 /* Space-saving over FLOOD_REFLECT_TOP slots: an attack reflects one or a
@@ -382,8 +393,16 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
     hll_add_hash(&cs->sources, h);
     topk_add(&cs->top_src, src->b, 1);
     if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
-        uint8_t key[16] = {(uint8_t)(dport >> 8), (uint8_t)dport};
-        topk_add(&cs->top_port, key, 1);
+        /* The port in network order, then zeros: built as two words so
+         * that the top-K's word loads of the key are forwarded from these
+         * stores (two byte stores and a load across them stall). */
+        uint64_t key[2] = {0, 0};
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        key[0] = (uint64_t)(dport >> 8) | (uint64_t)(dport & 0xffu) << 8;
+#else
+        key[0] = (uint64_t)dport << 48;
+#endif
+        topk_add(&cs->top_port, (const uint8_t *)key, 1);
     }
     if (c == FLOOD_AMPLIFICATION)
         reflected_add(cs->reflected, reflect_key);

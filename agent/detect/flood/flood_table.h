@@ -105,9 +105,11 @@ struct flood_dest {
     /* Echo requests it sent not yet answered (at most FLOOD_ECHO_OWED_MAX):
      * echo replies within them answer its own pings, not a flood. */
     uint32_t echo_owed;
-    uint64_t last_us;  /* latest packet or tick seen */
-    uint64_t slot_abs; /* current 100 ms slot number */
-    uint64_t sec;      /* current second */
+    uint64_t last_us;     /* latest packet or tick seen */
+    uint64_t slot_abs;    /* current 100 ms slot number */
+    uint64_t slot_end_us; /* its end: a packet before it moves no window */
+    uint32_t slot_i;      /* slot_abs % FLOOD_SLOTS */
+    uint64_t sec;         /* current second */
     struct flood_slot slots[FLOOD_SLOTS];
     struct flood_slot sum; /* of slots: the last second */
     uint32_t sec_requests, sec_replies;
@@ -136,10 +138,14 @@ struct flood_table {
     uint64_t key_seed[KEYHASH_SECRETS];  /* of address hashes (keyhash.h) */
     uint64_t flow_seed[KEYHASH_SECRETS]; /* of handshake slots */
     uint64_t evictions;
+    /* The entry found or claimed last: a flood sends packet after packet
+     * to one destination, which then costs no hash and no bucket walk. */
+    struct flood_dest *recent;
     struct flood_handshake *handshakes;
     uint32_t handshake_mask;
-    /* The top-K items of every class of every entry (2 * top_k each), set
-     * up when a destination claims the entry. */
+    /* The top-K pools of every class of every entry (two of
+     * TOPK_POOL_ITEMS(top_k) each), set up when a destination claims the
+     * entry. */
     struct topk_item *top_items;
 };
 
@@ -165,6 +171,14 @@ static inline bool flood_table_used(const struct flood_table *t, uint32_t i)
 uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a);
 /* The destination's entry, or NULL. */
 struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a, uint64_t h);
+/* The entry found or claimed last if it holds a, else NULL (then hash and
+ * find): the same answer as flood_table_find, without the hash. */
+static inline struct flood_dest *flood_table_recent(const struct flood_table *t,
+                                                    const struct ipaddr *a)
+{
+    struct flood_dest *d = t->recent;
+    return d && d->used && addr_eq(&d->addr, a) ? d : NULL;
+}
 /* The slot a new destination would take; *victim is set when that slot
  * holds another destination, which the caller must close before calling
  * flood_table_claim. */

@@ -68,9 +68,10 @@ static struct http_target *target_for(struct http_det *d, const struct ipaddr *s
         d->c.targets_replaced++;
     uint32_t slot = (uint32_t)(victim - d->targets);
     uint32_t k = (uint32_t)d->p.flood_top * 2;
+    size_t pool = TOPK_POOL_ITEMS(k);
     memset(victim, 0, sizeof(*victim));
-    topk_init_in(&victim->urls, d->target_tops + (size_t)slot * 2 * k, k);
-    topk_init_in(&victim->clients, d->target_tops + ((size_t)slot * 2 + 1) * k, k);
+    topk_init_in(&victim->urls, d->target_tops + (size_t)slot * 2 * pool, k);
+    topk_init_in(&victim->clients, d->target_tops + ((size_t)slot * 2 + 1) * pool, k);
     d->targets_used[slot / 64] |= 1ull << (slot % 64);
     victim->used = true;
     victim->addr = *server;
@@ -418,7 +419,8 @@ int http_flood_init(struct http_det *d)
     d->n_targets = (uint32_t)d->p.max_targets;
     d->targets = calloc(d->n_targets, sizeof(*d->targets));
     d->targets_used = calloc((d->n_targets + 63) / 64, sizeof(*d->targets_used));
-    d->target_tops = calloc((size_t)d->n_targets * 4 * d->p.flood_top, sizeof(*d->target_tops));
+    d->target_tops = calloc((size_t)d->n_targets * 2 * TOPK_POOL_ITEMS((size_t)d->p.flood_top * 2),
+                            sizeof(*d->target_tops));
     if (!d->targets || !d->targets_used || !d->target_tops)
         return -1;
     return 0;

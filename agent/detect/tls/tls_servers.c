@@ -31,8 +31,9 @@ struct tls_server {
 
 struct tls_servers {
     struct tls_server *v;
-    /* The slots' top-K items, 4 × top a slot, handed out when a slot is
-     * first claimed: untouched slots stay out of the resident set. */
+    /* The slots' top-K pools, two of TOPK_POOL_ITEMS(2 × top) a slot,
+     * handed out when a slot is first claimed: untouched slots stay out of
+     * the resident set. */
     struct topk_item *tops;
     uint32_t n, top;
     uint64_t seed, replaced;
@@ -47,7 +48,7 @@ struct tls_servers *tls_servers_new(uint32_t slots, uint32_t top, uint64_t seed)
     s->top = top < 1 ? 1 : top > 16 ? 16 : top;
     s->seed = seed ^ 0x746c737365727600ull;
     s->v = calloc(s->n, sizeof(*s->v));
-    s->tops = calloc((size_t)s->n * 4 * s->top, sizeof(*s->tops));
+    s->tops = calloc((size_t)s->n * 2 * TOPK_POOL_ITEMS((size_t)s->top * 2), sizeof(*s->tops));
     if (!s->v || !s->tops)
         goto err;
     return s;
@@ -91,9 +92,10 @@ void tls_servers_client_hello(struct tls_servers *s, const struct ipaddr *server
         if (t->used)
             s->replaced++;
         memset(t, 0, sizeof(*t));
-        struct topk_item *tops = s->tops + (size_t)(t - s->v) * 4 * s->top;
+        size_t pool = TOPK_POOL_ITEMS((size_t)s->top * 2);
+        struct topk_item *tops = s->tops + (size_t)(t - s->v) * 2 * pool;
         topk_init_in(&t->snis, tops, s->top * 2);
-        topk_init_in(&t->ja3s, tops + 2 * s->top, s->top * 2);
+        topk_init_in(&t->ja3s, tops + pool, s->top * 2);
         t->used = true;
         t->addr = *server;
     }
