@@ -214,11 +214,16 @@ void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uin
 {
     uint32_t b = (uint32_t)(hash & (t->n_buckets - 1));
     const struct scan_tags *g = &t->tags[b];
-    /* The bucket's slot index, fetched while the tag line arrives: on a
-     * match the entry's address comes from it, and the three loads (tag
-     * line, index, entry) would otherwise wait for each other. */
+    uint32_t m = tag_matches(g, hash_tag(hash));
+    if (!m)
+        return NULL;
+    /* The bucket's slot index, fetched before the tag line has arrived
+     * when the branch above is predicted (a table that mostly hits): the
+     * entry's address comes from it, and the three loads (tag line, index,
+     * entry) would otherwise wait for each other.  A table that mostly
+     * misses never gets here. */
     __builtin_prefetch(&t->entry_of[b * SCAN_WAYS]);
-    for (uint32_t m = tag_matches(g, hash_tag(hash)); m; m &= m - 1) {
+    for (; m; m &= m - 1) {
         uint32_t i = (uint32_t)__builtin_ctz(m);
         /* The same key has the same hash: no need to compare hashes too
          * (a tag matches a wrong key once in 16,384). */
