@@ -16,8 +16,9 @@
  * are therefore written densely from the start of their array, and the
  * pages a table makes resident follow the number of slots ever used, not
  * how the hash spreads them (5,000 keys touch 5,000 entries' worth of
- * pages, not most pages of a table eight times larger).  Memory is taken once at init: capacity x
- * (entry_size + 12) bytes plus the doorkeeper, whatever the traffic.
+ * pages, not most pages of a table eight times larger).  Memory is taken
+ * once at init: capacity x (entry_size + 12) bytes plus the doorkeeper,
+ * whatever the traffic.
  *
  * Eviction policy, when a new key finds its bucket full:
  *   1. a free slot, or an idle one (no packet for idle_us and no open
