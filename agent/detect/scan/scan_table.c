@@ -103,13 +103,6 @@ static inline uint32_t coarse_time(const struct scan_table *t, uint64_t now_us)
     return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
-/* hash's doorkeeper bucket.  Other bits than the table's bucket index,
- * so table and doorkeeper collisions are independent. */
-static inline uint32_t pending_bucket(const struct scan_table *t, uint64_t hash)
-{
-    return (uint32_t)(hash >> 32) & (t->pending_cap / SCAN_PENDING_WAYS - 1);
-}
-
 enum liveness { LIVE, IDLE, UNSURE };
 
 /* Idle or live after idle_us from a coarse time c alone, when c settles
@@ -362,6 +355,13 @@ static inline bool pending_live(const struct scan_table *t, const struct scan_pe
                                 uint64_t now_us)
 {
     return p->hash != 0 && !(now_us > p->first_us && now_us - p->first_us > current_idle_us(t));
+}
+
+/* hash's doorkeeper bucket.  Other bits than the table's bucket index,
+ * so table and doorkeeper collisions are independent. */
+static inline uint32_t pending_bucket(const struct scan_table *t, uint64_t hash)
+{
+    return (uint32_t)(hash >> 32) & (t->pending_cap / SCAN_PENDING_WAYS - 1);
 }
 
 static inline uint32_t pending_tag(uint64_t hash)
