@@ -95,6 +95,67 @@ START_TEST(pending_overwrites_counted_exactly)
 }
 END_TEST
 
+/* Whether each of keys[0..n) still has its pending record. */
+static void expect_pending(struct scan_table *t, const uint32_t *keys, size_t n, bool present,
+                           uint64_t now_us)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *p = scan_table_pending_find(t, pending_hash(keys[i]), now_us);
+        if (present)
+            ck_assert_msg(p != NULL, "key %u lost its record", keys[i]);
+        else
+            ck_assert_msg(p == NULL, "key %u kept its record", keys[i]);
+    }
+}
+
+/* A full doorkeeper bucket gives up the record of the oldest first packet,
+ * the first of them in way order when several share the oldest time (to
+ * the tag line's 1,024 us), wherever in the bucket it sits, also when the
+ * coarse times are past 2^31 (they are unsigned). */
+START_TEST(pending_gives_up_the_first_oldest)
+{
+    struct scan_table t;
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, 9, NULL, NULL), 0);
+    t.idle_us = UINT64_MAX / 4; /* nothing goes idle: every record stays findable */
+    const uint64_t t0 = 1700000000000000ull;
+    /* Key 1 at t0, keys 2..8 together 50 ms later; key 1 again later still:
+     * the oldest are 2..8, tied, in ways 1..7. */
+    scan_table_pending_start(&t, pending_hash(1), t0);
+    for (uint32_t k = 2; k <= 8; k++)
+        scan_table_pending_start(&t, pending_hash(k), t0 + 50000 + k);
+    scan_table_pending_start(&t, pending_hash(1), t0 + 60000);
+    ck_assert_uint_eq(t.pending_started, 9);
+    scan_table_pending_start(&t, pending_hash(9), t0 + 70000);
+    const uint32_t gone2[] = {2}, kept2[] = {1, 3, 4, 5, 6, 7, 8, 9};
+    expect_pending(&t, gone2, 1, false, t0 + 70000);
+    expect_pending(&t, kept2, 8, true, t0 + 70000);
+    scan_table_pending_start(&t, pending_hash(10), t0 + 80000);
+    const uint32_t gone3[] = {2, 3}, kept3[] = {1, 4, 5, 6, 7, 8, 9, 10};
+    expect_pending(&t, gone3, 2, false, t0 + 80000);
+    expect_pending(&t, kept3, 8, true, t0 + 80000);
+    scan_table_free(&t);
+
+    /* 2^41 us (25 days) after the epoch, without a tick to rebase, the
+     * coarse times pass 2^31: still later than the record of day 0. */
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, 9, NULL, NULL), 0);
+    t.idle_us = UINT64_MAX / 4;
+    const uint64_t far = t0 + ((uint64_t)1 << 41);
+    for (uint32_t k = 1; k <= 7; k++)
+        scan_table_pending_start(&t, pending_hash(k), k == 1 ? t0 : far + k * 5000);
+    scan_table_pending_start(&t, pending_hash(8), far + 100);
+    scan_table_pending_start(&t, pending_hash(9), far + 90000);
+    const uint32_t gone_old[] = {1}, kept_new[] = {2, 3, 4, 5, 6, 7, 8, 9};
+    expect_pending(&t, gone_old, 1, false, far + 90000);
+    expect_pending(&t, kept_new, 8, true, far + 90000);
+    /* Next: key 8 (far + 100), in way 7, older than keys 2..7. */
+    scan_table_pending_start(&t, pending_hash(10), far + 95000);
+    const uint32_t gone8[] = {8}, kept_rest[] = {2, 3, 4, 5, 6, 7, 9, 10};
+    expect_pending(&t, gone8, 1, false, far + 95000);
+    expect_pending(&t, kept_rest, 8, true, far + 95000);
+    scan_table_free(&t);
+}
+END_TEST
+
 /* Big tables come zeroed and, from 1 MiB up, on a 2 MiB boundary (where
  * huge pages can back them), rounded to whole huge pages only when that
  * wastes at most a quarter. */
@@ -125,6 +186,7 @@ static Suite *scan_table_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, every_way_is_found);
     tcase_add_test(tc, pending_overwrites_counted_exactly);
+    tcase_add_test(tc, pending_gives_up_the_first_oldest);
     tcase_add_test(tc, table_memory_zeroed_and_aligned);
     suite_add_tcase(s, tc);
     return s;

@@ -207,7 +207,16 @@ void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uin
 {
     uint32_t b = (uint32_t)(hash & (t->n_buckets - 1));
     const struct scan_tags *g = &t->tags[b];
-    for (uint32_t m = tag_matches(g, hash_tag(hash)); m; m &= m - 1) {
+    uint32_t m = tag_matches(g, hash_tag(hash));
+    if (!m)
+        return NULL;
+    /* The bucket's slot index, fetched before the tag line has arrived
+     * when the branch above is predicted (a table that mostly hits): the
+     * entry's address comes from it, and the three loads (tag line, index,
+     * entry) would otherwise wait for each other.  A table that mostly
+     * misses never gets here. */
+    __builtin_prefetch(&t->entry_of[b * SCAN_WAYS]);
+    for (; m; m &= m - 1) {
         uint32_t i = (uint32_t)__builtin_ctz(m);
         /* The same key has the same hash: no need to compare hashes too
          * (a tag matches a wrong key once in 16,384). */
@@ -360,16 +369,68 @@ static inline uint32_t pending_tag(uint64_t hash)
     return (uint32_t)hash | 1;
 }
 
+/* The way of the first record of bucket b (tag line g) whose hash is
+ * hash, or -1. */
+static inline int pending_own(const struct scan_table *t, uint32_t b,
+                              const struct scan_pending_tags *g, uint64_t hash)
+{
+    for (uint32_t m = pending_tag_matches(g, pending_tag(hash)); m; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctz(m);
+        if (pending_at(t, b * SCAN_PENDING_WAYS + i)->hash == hash)
+            return (int)i;
+    }
+    return -1;
+}
+
+#if defined(__SSE2__)
+/* The lesser of a and b, lane by lane (signed: SSE2 has no min of 32-bit
+ * lanes). */
+static inline __m128i min_epi32(__m128i a, __m128i b)
+{
+    __m128i gt = _mm_cmpgt_epi32(a, b);
+    return _mm_or_si128(_mm_and_si128(gt, b), _mm_andnot_si128(gt, a));
+}
+#endif
+
+/* The first way of the least first time of a full tag line g.  SSE2: the
+ * least of the eight (unsigned, by signed compares of biased values) in
+ * three steps, then the mask of the ways that hold it; elsewhere a loop. */
+static inline uint32_t pending_oldest(const struct scan_pending_tags *g)
+{
+#if defined(__SSE2__)
+    __m128i bias = _mm_set1_epi32(INT32_MIN);
+    __m128i lo = _mm_xor_si128(_mm_load_si128((const __m128i *)g->first), bias);
+    __m128i hi = _mm_xor_si128(_mm_load_si128((const __m128i *)g->first + 1), bias);
+    __m128i m = min_epi32(lo, hi);
+    m = min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    __m128i eq = _mm_packs_epi32(_mm_cmpeq_epi32(lo, m), _mm_cmpeq_epi32(hi, m));
+    return (uint32_t)__builtin_ctz(
+        (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(eq, _mm_setzero_si128())));
+#else
+    uint32_t way = 0;
+    for (uint32_t i = 1; i < SCAN_PENDING_WAYS; i++)
+        way = g->first[i] < g->first[way] ? i : way;
+    return way;
+#endif
+}
+
+/* The first free way of g, else the oldest. */
+static inline uint32_t pending_victim(const struct scan_pending_tags *g, bool *is_free)
+{
+    uint32_t m = pending_tag_matches(g, 0);
+    *is_free = m != 0;
+    return m ? (uint32_t)__builtin_ctz(m) : pending_oldest(g);
+}
+
 void *scan_table_pending_find(struct scan_table *t, uint64_t hash, uint64_t now_us)
 {
     uint32_t b = pending_bucket(t, hash);
-    const struct scan_pending_tags *g = &t->pending_tags[b];
-    for (uint32_t m = pending_tag_matches(g, pending_tag(hash)); m; m &= m - 1) {
-        struct scan_pending *p = pending_at(t, b * SCAN_PENDING_WAYS + (uint32_t)__builtin_ctz(m));
-        if (p->hash == hash)
-            return pending_live(t, p, now_us) ? p : NULL;
-    }
-    return NULL;
+    int own = pending_own(t, b, &t->pending_tags[b], hash);
+    if (own < 0)
+        return NULL;
+    struct scan_pending *p = pending_at(t, b * SCAN_PENDING_WAYS + (uint32_t)own);
+    return pending_live(t, p, now_us) ? p : NULL;
 }
 
 /* A taken record's liveness from its coarse first time. */
@@ -390,40 +451,25 @@ void *scan_table_pending_start(struct scan_table *t, uint64_t hash, uint64_t now
     struct scan_pending_tags *g = &t->pending_tags[b];
     /* hash's own record (the first whose tag and hash match), else the
      * first free one, else the oldest (the first of the least first time). */
-    int own = -1, free_way = -1, oldest = -1;
-    for (uint32_t m = pending_tag_matches(g, tag); m; m &= m - 1) {
-        uint32_t i = (uint32_t)__builtin_ctz(m);
-        if (pending_at(t, b * SCAN_PENDING_WAYS + i)->hash == hash) {
-            own = (int)i;
-            break;
-        }
-    }
-    if (own < 0) {
-        uint32_t m = pending_tag_matches(g, 0);
-        if (m) {
-            free_way = __builtin_ctz(m);
-        } else {
-            oldest = 0;
-            for (uint32_t i = 1; i < SCAN_PENDING_WAYS; i++)
-                oldest = g->first[i] < g->first[oldest] ? (int)i : oldest;
-        }
-    }
-    int way = own >= 0 ? own : free_way >= 0 ? free_way : oldest;
-    struct scan_pending *p = pending_at(t, b * SCAN_PENDING_WAYS + (uint32_t)way);
-    if (way == oldest) {
+    int own = pending_own(t, b, g, hash);
+    bool is_free = false;
+    uint32_t way = own >= 0 ? (uint32_t)own : pending_victim(g, &is_free);
+    bool victim = own < 0 && !is_free;
+    struct scan_pending *p = pending_at(t, b * SCAN_PENDING_WAYS + way);
+    if (victim) {
         /* Was the record given up still live?  The tag line's coarse time
          * says so without reading the record (a cache miss on a flood of
          * new keys) unless the answer depends on the microseconds. */
-        enum liveness l = pending_coarse_liveness(t, g, (uint32_t)way, now_us);
+        enum liveness l = pending_coarse_liveness(t, g, way, now_us);
         if (l == LIVE || (l == UNSURE && pending_live(t, p, now_us)))
             t->pending_overwritten++;
     }
     /* Records are whole 8-byte words (init rounds them): a few stores
      * instead of a call to memset for 32 or 40 bytes. */
-    for (size_t o = 0; o < t->pending_size; o += sizeof(uint64_t))
-        memset((uint8_t *)p + o, 0, sizeof(uint64_t));
     p->hash = hash;
     p->first_us = now_us;
+    for (size_t o = sizeof(*p); o < t->pending_size; o += sizeof(uint64_t))
+        memset((uint8_t *)p + o, 0, sizeof(uint64_t));
     g->tag[way] = tag;
     g->first[way] = coarse_time(t, now_us);
     t->pending_started++;

@@ -10,12 +10,15 @@
  * at most the matching (or chosen) entry, instead of 8 entries on 8 lines.
  * A slot does not own a fixed entry: the first key that lands in a slot
  * takes the next entry never used (entry_of maps slot to entry), and the
- * slot keeps it for every later key.  Entries are therefore written
- * densely from the start of their array, and the pages a table makes
- * resident follow the number of slots ever used, not how the hash spreads
- * them (5,000 keys touch 5,000 entries' worth of pages, not most pages of
- * a table eight times larger).  Memory is taken once at init: capacity x
- * (entry_size + 12) bytes plus the doorkeeper, whatever the traffic.
+ * slot keeps it for every later key (a lookup whose tag matches fetches
+ * the bucket's entry_of line before its compare is done, so the index
+ * does not add a third wait to the tag line's and the entry's).  Entries
+ * are therefore written densely from the start of their array, and the
+ * pages a table makes resident follow the number of slots ever used, not
+ * how the hash spreads them (5,000 keys touch 5,000 entries' worth of
+ * pages, not most pages of a table eight times larger).  Memory is taken
+ * once at init: capacity x (entry_size + 12) bytes plus the doorkeeper,
+ * whatever the traffic.
  *
  * Eviction policy, when a new key finds its bucket full:
  *   1. a free slot, or an idle one (no packet for idle_us and no open
