@@ -55,6 +55,41 @@ START_TEST(hll_small_registers_near_exact)
 }
 END_TEST
 
+/* The estimate kept as registers rise (what the scan detectors read
+ * after every new port or host) is the walk's, to the bit: every p, a
+ * stream past the registers' saturation, a reset half-way, and hashes
+ * whose rank passes 53 - p (the kept sum gives way to the walk). */
+START_TEST(hll_kept_sum_equals_walk)
+{
+    for (uint8_t p = 4; p <= HLL_MAX_P; p++) {
+        struct hll h;
+        struct hll_sum s;
+        ck_assert_int_eq(hll_init(&h, p), 0);
+        hll_sum_clear(&s, p);
+        uint64_t n = (uint64_t)40 << p, changed = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t hash = hash_bytes(&i, sizeof(i), seed ^ p);
+            if (i == n / 2) {
+                hll_reset(&h);
+                hll_sum_clear(&s, p);
+            }
+            if (i % 5000 == 4999) /* rank 65 - p: all bits after the index zero */
+                hash &= ~0ull << (64 - p);
+            if (i % 7919 == 7918) /* rank 53 - p + 1 */
+                hash = (hash & (~0ull << (64 - p))) | (1ull << (64 - p - (54 - p)));
+            int rose = hll_add_hash_sum(&h, &s, hash);
+            changed += (uint64_t)rose;
+            if (rose || i % 97 == 0) {
+                double walked = hll_estimate(&h), kept = hll_estimate_sum(&h, &s);
+                ck_assert_mem_eq(&walked, &kept, sizeof(walked));
+            }
+        }
+        ck_assert_uint_gt(changed, 1u << p);
+        hll_free(&h);
+    }
+}
+END_TEST
+
 START_TEST(hll_duplicates_do_not_count)
 {
     struct hll h;
@@ -326,6 +361,7 @@ static Suite *sketch_suite(void)
     tcase_add_test(tc, hll_accuracy_p14);
     tcase_add_test(tc, hll_small_registers_near_exact);
     tcase_add_test(tc, hll_duplicates_do_not_count);
+    tcase_add_test(tc, hll_kept_sum_equals_walk);
     tcase_add_test(tc, hll_merge_is_union);
     tcase_add_test(tc, cms_never_underestimates);
     tcase_add_test(tc, topk_finds_heavy_hitters);

@@ -77,6 +77,14 @@ static double hll_alpha(uint32_t m)
     }
 }
 
+static double hll_finish(uint32_t m, double sum, uint32_t zeros)
+{
+    double raw = hll_alpha(m) * (double)m * (double)m / sum;
+    if (raw <= 2.5 * m && zeros)
+        return (double)m * log((double)m / zeros);
+    return raw;
+}
+
 double hll_estimate(const struct hll *h)
 {
     uint32_t m = 1u << h->p;
@@ -98,10 +106,40 @@ double hll_estimate(const struct hll *h)
         sum += pow2_neg[r];
         zeros += h->reg[i] == 0;
     }
-    double raw = hll_alpha(m) * (double)m * (double)m / sum;
-    if (raw <= 2.5 * m && zeros)
-        return (double)m * log((double)m / zeros);
-    return raw;
+    return hll_finish(m, sum, zeros);
+}
+
+void hll_sum_clear(struct hll_sum *s, uint8_t p)
+{
+    s->units = 1ull << 53; /* 2^p registers of 2^0 = 2^(53 - p) units */
+    s->zeros = 1u << p;
+    s->walk = 0;
+}
+
+int hll_add_hash_sum(struct hll *h, struct hll_sum *s, uint64_t hash)
+{
+    uint32_t index = (uint32_t)(hash >> (64 - h->p));
+    uint8_t old = h->reg[index];
+    if (!hll_add_hash(h, hash))
+        return 0;
+    uint8_t rank = h->reg[index];
+    uint8_t units_p = (uint8_t)(53 - h->p);
+    if (s->walk || rank > units_p) { /* old <= units_p while walk is 0 */
+        s->walk = 1;
+        return 1;
+    }
+    s->units -= (1ull << (units_p - old)) - (1ull << (units_p - rank));
+    s->zeros -= old == 0;
+    return 1;
+}
+
+double hll_estimate_sum(const struct hll *h, const struct hll_sum *s)
+{
+    if (s->walk)
+        return hll_estimate(h);
+    /* units <= 2^53 and a power of two scale: both exact */
+    double sum = (double)s->units * (1.0 / (double)(1ull << (53 - h->p)));
+    return hll_finish(1u << h->p, sum, s->zeros);
 }
 
 void hll_merge(struct hll *dst, const struct hll *src)

@@ -36,6 +36,24 @@ void hll_reset(struct hll *h);
  * so callers can cache the estimate and recompute it only then. */
 int hll_add_hash(struct hll *h, uint64_t hash);
 double hll_estimate(const struct hll *h);
+/* The estimate kept up to date as registers rise, for callers that
+ * estimate after every change (the scan detectors): the sum of 2^-reg in
+ * units of 2^-(53 - p) and the zero registers.  While every register is
+ * at most 53 - p, the walk of hll_estimate adds only exact doubles (every
+ * partial sum is a multiple of 2^-(53 - p) below 2^p), so the kept sum
+ * is the walk's to the bit; a register past that (a chance of 2^-(53-p)
+ * an element) sets walk and the estimate walks as before. */
+struct hll_sum {
+    uint64_t units;
+    uint32_t zeros;
+    uint32_t walk;
+};
+/* For 1 << p registers all zero (clear the registers with it). */
+void hll_sum_clear(struct hll_sum *s, uint8_t p);
+/* hll_add_hash that keeps s, which must match h's registers. */
+int hll_add_hash_sum(struct hll *h, struct hll_sum *s, uint64_t hash);
+/* hll_estimate(h), the same double, from s. */
+double hll_estimate_sum(const struct hll *h, const struct hll_sum *s);
 /* Merge src into dst (same p). */
 void hll_merge(struct hll *dst, const struct hll *src);
 void hll_free(struct hll *h);

@@ -220,8 +220,14 @@ static void make_key(uint8_t key[SCAN_KEY_LEN], const struct ipaddr *a, const st
 static void entry_add_port(struct scan_detector *d, struct ps_entry *e, uint16_t port)
 {
     /* The registers are needed from the port that fills exact[] on. */
-    uint8_t *reg = e->n_exact + 1 >= PS_EXACT ? scan_detector_regs(d, &e->s) : NULL;
-    scan_detector_count_port(d, e->exact, &e->n_exact, PS_EXACT, reg, d->hll_p, port, &e->ports);
+    uint8_t *reg = NULL;
+    struct hll_sum *sum = NULL;
+    if (e->n_exact + 1 >= PS_EXACT) {
+        reg = scan_detector_regs(d, &e->s);
+        sum = scan_detector_sum(d, &e->s);
+    }
+    scan_detector_count_port(d, e->exact, &e->n_exact, PS_EXACT, reg, sum, d->hll_p, port,
+                             &e->ports);
     scan_table_set_score(&d->table, &e->s.head, e->ports);
 }
 

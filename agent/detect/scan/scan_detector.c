@@ -87,10 +87,16 @@ uint8_t *scan_detector_regs(struct scan_detector *d, struct scan_entry *e)
             i = d->regs_used++; /* at most one block a slot: always < capacity */
         }
         memset(regs_at(d, i), 0, (size_t)1 << d->hll_p);
+        hll_sum_clear(&d->sums[i], d->hll_p);
         e->regs = i + 1;
         d->regs_held++;
     }
     return regs_at(d, e->regs - 1);
+}
+
+struct hll_sum *scan_detector_sum(struct scan_detector *d, struct scan_entry *e)
+{
+    return &d->sums[e->regs - 1];
 }
 
 /* A restart (and a slot taken by a new key) ends the registers' use. */
@@ -167,18 +173,26 @@ struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t ke
     return e;
 }
 
-void scan_detector_count_excess(uint8_t *reg, uint8_t p, uint32_t cap, uint64_t hash,
-                                uint16_t *count)
+void scan_detector_count_excess(uint8_t *reg, struct hll_sum *sum, uint8_t p, uint32_t cap,
+                                uint64_t hash, uint16_t *count)
 {
     struct hll h = {.p = p, .reg = reg};
-    if (!hll_add_hash(&h, hash))
-        return;
-    double est = cap + hll_estimate(&h) + 0.5;
+    double est;
+    if (sum) {
+        if (!hll_add_hash_sum(&h, sum, hash))
+            return;
+        est = cap + hll_estimate_sum(&h, sum) + 0.5;
+    } else {
+        if (!hll_add_hash(&h, hash))
+            return;
+        est = cap + hll_estimate(&h) + 0.5;
+    }
     *count = est > 65535 ? 65535 : (uint16_t)est;
 }
 
 void scan_detector_count_port(struct scan_detector *d, uint16_t *exact, uint8_t *n, uint8_t cap,
-                              uint8_t *reg, uint8_t p, uint16_t port, uint16_t *count)
+                              uint8_t *reg, struct hll_sum *sum, uint8_t p, uint16_t port,
+                              uint16_t *count)
 {
     for (int i = 0; i < *n; i++)
         if (exact[i] == port)
@@ -186,11 +200,14 @@ void scan_detector_count_port(struct scan_detector *d, uint16_t *exact, uint8_t 
     if (*n < cap) {
         exact[(*n)++] = port;
         *count = *n;
-        if (*n == cap) /* the next new port goes to the HyperLogLog */
+        if (*n == cap) { /* the next new port goes to the HyperLogLog */
             memset(reg, 0, (size_t)1 << p);
+            if (sum)
+                hll_sum_clear(sum, p);
+        }
         return;
     }
-    scan_detector_count_excess(reg, p, cap, hash_mix64(d->table.seed ^ port), count);
+    scan_detector_count_excess(reg, sum, p, cap, hash_mix64(d->table.seed ^ port), count);
 }
 
 /* A rule fired: open the finding, unless the source is allowed or the
@@ -272,7 +289,12 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
     }
     /* hll_p >= 4: a block holds the free list's next index. */
     d->regs = calloc(d->table.capacity, (size_t)1 << d->hll_p);
-    if (!d->regs) {
+    d->sums = calloc(d->table.capacity, sizeof(*d->sums));
+    if (!d->regs || !d->sums) {
+        free(d->regs);
+        free(d->sums);
+        d->regs = NULL;
+        d->sums = NULL;
         scan_table_free(&d->table);
         cfg_fail(err, name, 0, "out of memory for a table of %u entries", capacity);
         return -1;
@@ -298,6 +320,8 @@ void scan_detector_free(struct scan_detector *d)
     scan_table_free(&d->table);
     free(d->regs);
     d->regs = NULL;
+    free(d->sums);
+    d->sums = NULL;
 }
 
 /* An open finding follows its rule by name into the new set. */
@@ -365,7 +389,8 @@ void scan_detector_stats(void *self, json_t *out)
     struct scan_detector *d = self;
     scan_table_stats(&d->table, d->now_us, out);
     /* The table's slots and the register pool together. */
-    json_int_t pool = (json_int_t)d->table.capacity << d->hll_p;
+    json_int_t pool =
+        (json_int_t)d->table.capacity * (json_int_t)((1u << d->hll_p) + sizeof(*d->sums));
     json_object_set_new(
         out, "table_bytes",
         json_integer(json_integer_value(json_object_get(out, "table_bytes")) + pool));

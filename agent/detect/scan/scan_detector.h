@@ -25,6 +25,7 @@
 #include "agent/detect/finding.h"
 #include "agent/detect/scan/scan_rules.h"
 #include "agent/detect/scan/scan_table.h"
+#include "agent/detect/sketch.h"
 
 /* Entry flags both detectors use; a detector's own start at the low bits. */
 #define SCAN_ENTRY_SUPPRESSED 0x20 /* crossed a threshold beyond the detector's cap */
@@ -97,6 +98,7 @@ struct scan_detector {
      * blocks are reused last-in first-out, never-used ones in order, so
      * the pages touched follow the most blocks ever held at once. */
     uint8_t *regs;
+    struct hll_sum *sums;          /* each block's estimate, kept (sketch.h) */
     uint32_t regs_used, regs_free; /* blocks ever handed out; free list head (index + 1) */
     uint32_t regs_held;
     const struct taxonomy *malware; /* the taxonomy of outward findings */
@@ -133,12 +135,16 @@ void scan_detector_evaluate(struct scan_detector *d, struct scan_entry *e, uint6
  * hash) and sets *count to cap plus the estimate; count_port keeps a port
  * in exact[0..*n) up to cap, clears reg when exact fills, then goes on in
  * reg (which may be NULL while *n + 1 < cap).  *count only grows. */
-/* e's pooled registers (cleared when first taken). */
+/* e's pooled registers (cleared when first taken), and the estimate kept
+ * with them (valid once the registers are taken). */
 uint8_t *scan_detector_regs(struct scan_detector *d, struct scan_entry *e);
-void scan_detector_count_excess(uint8_t *reg, uint8_t p, uint32_t cap, uint64_t hash,
-                                uint16_t *count);
+struct hll_sum *scan_detector_sum(struct scan_detector *d, struct scan_entry *e);
+/* sum: the registers' kept estimate, or NULL to walk them each time. */
+void scan_detector_count_excess(uint8_t *reg, struct hll_sum *sum, uint8_t p, uint32_t cap,
+                                uint64_t hash, uint16_t *count);
 void scan_detector_count_port(struct scan_detector *d, uint16_t *exact, uint8_t *n, uint8_t cap,
-                              uint8_t *reg, uint8_t p, uint16_t port, uint16_t *count);
+                              uint8_t *reg, struct hll_sum *sum, uint8_t p, uint16_t port,
+                              uint16_t *count);
 
 /* The detector interface's clock, reload and stats (detector.h), shared:
  * self is a struct scan_detector, or a struct that starts with one. */

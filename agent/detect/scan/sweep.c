@@ -217,10 +217,13 @@ static void entry_add_host(struct scan_detector *d, struct sw_entry *e, const st
             e->sample_hosts[e->n_exact] = *host;
         e->exact_hosts[e->n_exact++] = tag;
         e->hosts = e->n_exact;
-        if (e->n_exact == SW_EXACT) /* the next new host goes to the HyperLogLog */
+        if (e->n_exact == SW_EXACT) { /* the next new host goes to the HyperLogLog */
             memset(scan_detector_regs(d, &e->s), 0, (size_t)1 << d->hll_p);
+            hll_sum_clear(scan_detector_sum(d, &e->s), d->hll_p);
+        }
     } else {
-        scan_detector_count_excess(scan_detector_regs(d, &e->s), d->hll_p, SW_EXACT, hh, &e->hosts);
+        scan_detector_count_excess(scan_detector_regs(d, &e->s), scan_detector_sum(d, &e->s),
+                                   d->hll_p, SW_EXACT, hh, &e->hosts);
     }
     scan_table_set_score(&d->table, &e->s.head, e->hosts);
 }
@@ -235,7 +238,7 @@ static void entry_apply(struct scan_detector *d, struct sw_entry *e, enum sw_pro
     entry_add_host(d, e, host);
     if (has_port)
         scan_detector_count_port(d, e->sample_ports, &e->n_ports, SW_SAMPLE_PORTS, e->ports_hll,
-                                 SW_PORTS_P, port, &e->ports);
+                                 NULL, SW_PORTS_P, port, &e->ports);
 }
 
 /* A pending source's entry as it would be after the first event and the
