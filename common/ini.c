@@ -17,6 +17,7 @@
 struct ini_seen {
     char *section;
     char *key;
+    uint64_t hash; /* of section and key */
     int line;
 };
 
@@ -40,8 +41,12 @@ struct ini_run {
     char *value;
     int key_line;
     int key_section_line;
+    /* the keys read so far, and an open-addressed index of them (index + 1,
+     * 0 empty; at most half full) to find a key set twice */
     struct ini_seen *seen;
-    size_t n_seen;
+    size_t n_seen, cap_seen;
+    uint32_t *slots;
+    size_t n_slots;
 };
 
 static void run_fail(struct ini_run *r, int line)
@@ -89,24 +94,64 @@ static void pending_clear(struct ini_run *r)
     r->section = r->key = r->value = NULL;
 }
 
+static uint64_t seen_hash(const char *section, const char *key)
+{
+    size_t ls = strlen(section);
+    /* the section's own hash seeds the key's: "a" "bc" and "ab" "c" differ */
+    return hash_bytes(key, strlen(key), hash_bytes(section, ls, ls));
+}
+
+/* Re-index every key into n slots (a power of two). */
+static int seen_reindex(struct ini_run *r, size_t n)
+{
+    uint32_t *slots = calloc(n, sizeof(*slots));
+    if (!slots)
+        return -1;
+    for (size_t i = 0; i < r->n_seen; i++) {
+        size_t j = r->seen[i].hash & (n - 1);
+        while (slots[j])
+            j = (j + 1) & (n - 1);
+        slots[j] = (uint32_t)(i + 1);
+    }
+    free(r->slots);
+    r->slots = slots;
+    r->n_slots = n;
+    return 0;
+}
+
 static int check_twice(struct ini_run *r)
 {
-    for (size_t i = 0; i < r->n_seen; i++)
-        if (strcmp(r->seen[i].section, r->section) == 0 && strcmp(r->seen[i].key, r->key) == 0)
+    uint64_t h = seen_hash(r->section, r->key);
+    size_t j = r->n_slots ? h & (r->n_slots - 1) : 0;
+    for (; r->n_slots && r->slots[j]; j = (j + 1) & (r->n_slots - 1)) {
+        const struct ini_seen *s = &r->seen[r->slots[j] - 1];
+        if (s->hash == h && strcmp(s->section, r->section) == 0 && strcmp(s->key, r->key) == 0)
             return cfg_fail(r->err, r->path, r->key_line,
                             "key '%s' is set twice in [%s] (first at line %d)", r->key, r->section,
-                            r->seen[i].line);
-    struct ini_seen *grown = realloc(r->seen, (r->n_seen + 1) * sizeof(*grown));
-    if (!grown)
-        return cfg_fail(r->err, r->path, r->key_line, "out of memory");
-    r->seen = grown;
-    struct ini_seen *s = &grown[r->n_seen];
+                            s->line);
+    }
+    if (r->n_seen == r->cap_seen) {
+        size_t cap = r->cap_seen ? 2 * r->cap_seen : 64;
+        struct ini_seen *grown = realloc(r->seen, cap * sizeof(*grown));
+        if (!grown)
+            return cfg_fail(r->err, r->path, r->key_line, "out of memory");
+        r->seen = grown;
+        r->cap_seen = cap;
+    }
+    struct ini_seen *s = &r->seen[r->n_seen];
     s->section = strdup(r->section);
     s->key = strdup(r->key);
+    s->hash = h;
     s->line = r->key_line;
     r->n_seen++;
     if (!s->section || !s->key)
         return cfg_fail(r->err, r->path, r->key_line, "out of memory");
+    if (2 * r->n_seen > r->n_slots) { /* the new key is indexed with the rest */
+        if (seen_reindex(r, r->n_slots ? 2 * r->n_slots : 128) < 0)
+            return cfg_fail(r->err, r->path, r->key_line, "out of memory");
+    } else {
+        r->slots[j] = (uint32_t)r->n_seen;
+    }
     return 0;
 }
 
@@ -195,6 +240,7 @@ int ini_load(const char *path, const struct ini_format *fmt, void *user, uint64_
         free(r.seen[i].key);
     }
     free(r.seen);
+    free(r.slots);
     /* inih counts lines as we do; a syntax error above the first value
      * error is the first error. */
     if (rc > 0 && (!r.fail_line || rc < r.fail_line))

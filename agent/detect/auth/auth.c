@@ -37,11 +37,18 @@ struct auth_det {
 
 static const char KIND[] = "brute_force";
 
+/* Marks the services' ports in a map that is all zero (calloc'd, or
+ * cleared by clear_port_map): 64 KiB are not written to mark a few. */
 static void build_port_map(struct auth_det *d)
 {
-    memset(d->port_service, 0, sizeof(d->port_service));
     for (size_t i = 0; i < d->p.n_services; i++)
         d->port_service[d->p.services[i].port] = (uint8_t)(i + 1);
+}
+
+static void clear_port_map(struct auth_det *d)
+{
+    for (size_t i = 0; i < d->p.n_services; i++)
+        d->port_service[d->p.services[i].port] = 0;
 }
 
 static enum auth_proto service_proto(const struct auth_det *d, uint8_t service)
@@ -527,6 +534,8 @@ static int auth_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     /* Table sizes are kept until a restart. */
     next.max_clients = d->p.max_clients;
     next.max_targets = d->p.max_targets;
+    if (services_changed)
+        clear_port_map(d);
     auth_params_free(&d->p);
     d->p = next;
     if (services_changed) {
