@@ -95,7 +95,8 @@ struct sw_entry {
     struct ipaddr sample_hosts[SW_SAMPLE_HOSTS];
     uint16_t sample_ports[SW_SAMPLE_PORTS];
     uint8_t ports_hll[1 << SW_PORTS_P];
-    uint8_t end[]; /* (the hosts' registers are pooled: scan_entry.regs) */
+    struct hll_sum ports_sum; /* ports_hll's estimate, kept */
+    uint8_t end[];            /* (the hosts' registers are pooled: scan_entry.regs) */
 };
 
 /* A source seen once: its first event, and the answers since. */
@@ -238,7 +239,7 @@ static void entry_apply(struct scan_detector *d, struct sw_entry *e, enum sw_pro
     entry_add_host(d, e, host);
     if (has_port)
         scan_detector_count_port(d, e->sample_ports, &e->n_ports, SW_SAMPLE_PORTS, e->ports_hll,
-                                 NULL, SW_PORTS_P, port, &e->ports);
+                                 &e->ports_sum, SW_PORTS_P, port, &e->ports);
 }
 
 /* A pending source's entry as it would be after the first event and the
