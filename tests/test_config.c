@@ -570,6 +570,23 @@ END_TEST
 
 /* Issue 11: the collector had a copy of the reader and the copies drifted.
  * The same mistake must now read the same way in every file. */
+/* The set-twice check indexes the keys read (common/ini.c): with hundreds
+ * of sections, every key is still told apart from the others and a repeat
+ * far down the file still names the first line. */
+START_TEST(set_twice_found_among_many_keys)
+{
+    static char text[32768];
+    size_t n = 0;
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              "[h%d]\naddress = 10.0.%d.%d\nlevel = 2\n", i, i / 200, i % 200);
+    kind_loads(ASSETS_CONF, text);
+    /* [h299]: its header at line 898, address 899, level 900. */
+    snprintf(text + n, sizeof(text) - n, "level = 3\n");
+    kind_fails(ASSETS_CONF, text, 901, "key 'level' is set twice in [h299] (first at line 900)");
+}
+END_TEST
+
 START_TEST(one_grammar_everywhere)
 {
     /* A key set twice is an error in every format, with both lines. */
@@ -699,6 +716,7 @@ int main(void)
     tcase_add_test(tc, cidr_forms);
     tcase_add_test(tc, prefix_index_longest_wins);
     tcase_add_test(tc, one_grammar_everywhere);
+    tcase_add_test(tc, set_twice_found_among_many_keys);
     tcase_add_test(tc, continuation_lines_join);
     tcase_add_test(tc, values_ranges);
     suite_add_tcase(s, tc);
