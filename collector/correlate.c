@@ -16,10 +16,14 @@
 #include "collector/pool.h"
 #include "common/units.h"
 
-/* Truncating copy (the fields are bounded by ingest already). */
+/* Truncating copy of a NUL-terminated string (the fields are bounded by
+ * ingest already); strlen, as in incident.c: src may be a smaller array
+ * than dst. */
 static void copy(char *dst, size_t size, const char *src)
 {
-    size_t n = strnlen(src, size - 1);
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
 }

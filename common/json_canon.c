@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define CANON_DEPTH 16
 #define CANON_KEYS 32
@@ -89,14 +92,33 @@ static int upper_hex(unsigned char c)
     return -1;
 }
 
+const unsigned char *json_ascii_run(const unsigned char *p, const unsigned char *end)
+{
+#ifdef __SSE2__
+    /* As signed bytes, both the control characters and the bytes >= 0x80
+     * are less than ' '. */
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  backslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i stop =
+            _mm_or_si128(_mm_cmplt_epi8(v, space),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(stop);
+        if (mask)
+            return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 const unsigned char *json_plain_run(const unsigned char *p, const unsigned char *end)
 {
-    while (p < end) {
+    while ((p = json_ascii_run(p, end)) < end) {
         unsigned ch = *p;
-        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
-            p++;
-            continue;
-        }
         size_t n = ch >= 0x80 ? json_utf8_seq(p, (size_t)(end - p)) : 0;
         if (!n)
             break;

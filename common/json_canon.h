@@ -22,6 +22,11 @@
  * 0 when invalid. */
 size_t json_utf8_seq(const unsigned char *s, size_t avail);
 
+/* The end of the run of printable ASCII but '"' and '\\' from p on: the
+ * first control character, '"', '\\' or byte >= 0x80 (or end).  Sixteen
+ * bytes at a time with SSE2. */
+const unsigned char *json_ascii_run(const unsigned char *p, const unsigned char *end);
+
 /* The end of the run from p on that a JSON string holds as it is:
  * printable ASCII but '"' and '\\', and whole valid UTF-8 sequences.  It
  * stops at the first '"', '\\', control character or invalid UTF-8 (or

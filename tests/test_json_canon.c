@@ -231,6 +231,42 @@ START_TEST(random_jansson_trees)
 }
 END_TEST
 
+/* Where a string stops being plain ASCII, the sixteen-at-a-time scan
+ * against a byte-by-byte one: each stop byte at each place of a run, in
+ * and past the first sixteen, and random bytes. */
+static const unsigned char *ascii_run_reference(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
+START_TEST(ascii_run_stops_where_bytes_need_care)
+{
+    unsigned char buf[80];
+    for (unsigned stop = 0; stop < 256; stop++) {
+        for (size_t at = 0; at < 40; at++) {
+            memset(buf, 'a', sizeof(buf));
+            buf[at] = (unsigned char)stop;
+            for (size_t len = 0; len <= 40; len++) {
+                const unsigned char *want = ascii_run_reference(buf, buf + len);
+                ck_assert_msg(json_ascii_run(buf, buf + len) == want,
+                              "byte 0x%02x at %zu of %zu: stopped at %td, want %td", stop, at, len,
+                              json_ascii_run(buf, buf + len) - buf, want - buf);
+            }
+        }
+    }
+    unsigned seed = 5;
+    for (int i = 0; i < 20000; i++) {
+        size_t len = (size_t)rand_r(&seed) % sizeof(buf);
+        for (size_t j = 0; j < len; j++) /* mostly plain, sometimes not */
+            buf[j] = rand_r(&seed) % 16 ? (unsigned char)(0x20 + rand_r(&seed) % 0x5f)
+                                        : (unsigned char)(rand_r(&seed) % 256);
+        ck_assert(json_ascii_run(buf, buf + len) == ascii_run_reference(buf, buf + len));
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_canon");
@@ -240,6 +276,7 @@ int main(void)
     tcase_add_test(tc, beyond_the_checks_reach_is_no);
     tcase_add_test(tc, reals_print_as_jansson_prints_them);
     tcase_add_test(tc, random_jansson_trees);
+    tcase_add_test(tc, ascii_run_stops_where_bytes_need_care);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
