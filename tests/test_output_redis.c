@@ -18,15 +18,8 @@
 #include "common/log.h"
 #include "testutil.h"
 
-struct redis_srv {
-    char dir[64];
-    char sock[96];
-    pid_t pid;
-};
-
-static struct redis_srv srv;
+static struct test_redis srv;
 static char state_dir[96];
-static const char *srv_password; /* set while the server requires one */
 
 static uint64_t now_ms(void)
 {
@@ -35,79 +28,27 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static redisContext *cli(void)
-{
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectUnixWithTimeout(srv.sock, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    if (c && srv_password)
-        freeReplyObject(redisCommand(c, "AUTH %s", srv_password));
-    return c;
-}
-
 /* Start redis-server with AOF fsync always, so what it acknowledged
  * survives SIGKILL; extra is appended to the command line. */
 static void srv_start(const char *extra)
 {
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "exec redis-server --port 0 --unixsocket %s --unixsocketperm 700 --dir %s "
-             "--appendonly yes --appendfsync always --save '' --logfile %s/redis.log "
-             "--enable-debug-command yes %s",
-             srv.sock, srv.dir, srv.dir, extra ? extra : "");
-    srv.pid = fork();
-    ck_assert_int_ge(srv.pid, 0);
-    if (srv.pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    uint64_t deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
-        redisContext *c = cli();
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS;
-            if (!ok && r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "NOAUTH"))
-                ok = 1;
-            freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        usleep(20000);
-    }
-    ck_abort_msg("redis-server did not start on %s", srv.sock);
-}
-
-static void srv_stop(int sig)
-{
-    if (srv.pid <= 0)
-        return;
-    kill(srv.pid, sig);
-    waitpid(srv.pid, NULL, 0);
-    srv.pid = 0;
-    srv_password = NULL;
+    char args[512];
+    snprintf(args, sizeof(args),
+             "--appendonly yes --appendfsync always --enable-debug-command yes %s",
+             extra ? extra : "");
+    test_redis_start(&srv, args);
 }
 
 static void setup(void)
 {
     log_init("test", LOG_LEVEL_WARN);
-    snprintf(srv.dir, sizeof(srv.dir), "/tmp/canh-redis-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(srv.dir));
-    snprintf(srv.sock, sizeof(srv.sock), "%s/redis.sock", srv.dir);
+    test_redis_init(&srv, "redis");
     snprintf(state_dir, sizeof(state_dir), "%s/state", srv.dir);
-    srv.pid = 0;
 }
 
 static void teardown(void)
 {
-    srv_stop(SIGTERM);
-    char cmd[320];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", srv.dir);
-    ck_assert_int_eq(system(cmd), 0);
+    test_redis_remove(&srv);
 }
 
 static void config(struct agent_config *cfg)
@@ -157,7 +98,7 @@ static json_int_t stat_of(struct output *o, const char *key)
  * want entries, or ms pass. */
 static long long stream_len(const char *key)
 {
-    redisContext *c = cli();
+    redisContext *c = test_redis_connect(&srv);
     if (!c)
         return -1;
     redisReply *r = redisCommand(c, "XLEN %s", key);
@@ -227,7 +168,7 @@ static int run_until_delivered(struct event_base *base, struct output *o, long l
 /* Every event 0..n-1 in the stream exactly once, in order. */
 static void assert_stream_exact(int n)
 {
-    redisContext *c = cli();
+    redisContext *c = test_redis_connect(&srv);
     ck_assert_ptr_nonnull(c);
     redisReply *r = redisCommand(c, "XRANGE canh:events:gw-test - +");
     ck_assert_ptr_nonnull(r);
@@ -308,7 +249,7 @@ START_TEST(test_redis_killed_and_restarted_loses_and_repeats_nothing)
         n += 200;
         event_base_loop(base, EVLOOP_NONBLOCK);
         if (n == 10000)
-            srv_stop(SIGKILL);
+            test_redis_stop(&srv, SIGKILL);
         if (n == 20000)
             srv_start(NULL);
     }
@@ -333,7 +274,7 @@ START_TEST(test_client_pause_spools_then_drains)
     /* Paused until the test says so: writing never waits for Redis, or
      * write_events would not return before the unpause (the test's
      * timeout would end it). */
-    redisContext *c = cli();
+    redisContext *c = test_redis_connect(&srv);
     freeReplyObject(redisCommand(c, "CLIENT PAUSE 600000 WRITE"));
     write_events(o, 0, 10000);
     ck_assert(run_until_stat(base, o, "spool_records", 1, 60000));
@@ -350,7 +291,7 @@ END_TEST
 
 START_TEST(test_wrong_password_spools_without_a_storm)
 {
-    srv_password = "right-password";
+    srv.password = "right-password";
     srv_start("--requirepass right-password");
     struct event_base *base = event_base_new();
     struct agent_config cfg;
@@ -441,7 +382,7 @@ START_TEST(test_executed_but_unanswered_is_not_resent)
     ck_assert(run_until_stat(base, o, "redis_connected", 1, 60000));
     /* Redis stalls for 5 s (far past the 300 ms timeout) from the moment
      * it stops answering a PING, which is when the events are written. */
-    redisContext *sleeper = cli();
+    redisContext *sleeper = test_redis_connect(&srv);
     ck_assert_ptr_nonnull(sleeper);
     redisAppendCommand(sleeper, "DEBUG SLEEP 5");
     int done = 0;

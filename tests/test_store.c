@@ -15,64 +15,17 @@
 #include "collector/store.h"
 #include "testutil.h"
 
-static struct {
-    char dir[64], sock[96];
-    pid_t pid;
-} srv;
-
-static redisContext *cli(void)
-{
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectUnixWithTimeout(srv.sock, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
+static struct test_redis srv;
 
 static void setup(void)
 {
-    snprintf(srv.dir, sizeof(srv.dir), "/tmp/canh-store-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(srv.dir));
-    snprintf(srv.sock, sizeof(srv.sock), "%s/redis.sock", srv.dir);
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd),
-             "exec redis-server --port 0 --unixsocket %s --unixsocketperm 700 --dir %s "
-             "--save '' --logfile %s/redis.log",
-             srv.sock, srv.dir, srv.dir);
-    srv.pid = fork();
-    ck_assert_int_ge(srv.pid, 0);
-    if (srv.pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    /* Bounded wait for the socket to answer. */
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = cli();
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return;
-        }
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    ck_abort_msg("redis-server did not start on %s", srv.sock);
+    test_redis_init(&srv, "store");
+    test_redis_start(&srv, NULL);
 }
 
 static void teardown(void)
 {
-    if (srv.pid > 0) {
-        kill(srv.pid, SIGTERM);
-        waitpid(srv.pid, NULL, 0);
-    }
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", srv.dir);
-    ck_assert_int_eq(system(cmd), 0);
+    test_redis_remove(&srv);
 }
 
 /* The entry's field/value pairs of the only entry of stream key, joined
@@ -136,7 +89,7 @@ START_TEST(repeated_commands_send_their_arguments_once)
         copies += lens[i] == strlen(incident) && memcmp(argv[i], incident, lens[i]) == 0;
     ck_assert_uint_eq(copies, 1);
 
-    redisContext *c = cli();
+    redisContext *c = test_redis_connect(&srv);
     ck_assert_ptr_nonnull(c);
     redisReply *r = redisCommandArgv(c, (int)argc, argv, lens);
     ck_assert_ptr_nonnull(r);

@@ -1,9 +1,12 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/capture.h"
@@ -152,4 +155,75 @@ int run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void test_redis_init(struct test_redis *r, const char *name)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->dir, sizeof(r->dir), "/tmp/canh-%s-XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+}
+
+redisContext *test_redis_connect(const struct test_redis *r)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectUnixWithTimeout(r->sock, tv);
+    if (c && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    if (c && r->password)
+        freeReplyObject(redisCommand(c, "AUTH %s", r->password));
+    return c;
+}
+
+void test_redis_start(struct test_redis *r, const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "exec redis-server --port 0 --unixsocket %s --unixsocketperm 700 --dir %s "
+             "--save '' --logfile %s/redis.log %s",
+             r->sock, r->dir, r->dir, args ? args : "");
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        redisContext *c = test_redis_connect(r);
+        if (c) {
+            redisReply *reply = redisCommand(c, "PING");
+            int ok = reply && (reply->type == REDIS_REPLY_STATUS ||
+                               (reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "NOAUTH")));
+            freeReplyObject(reply);
+            redisFree(c);
+            if (ok)
+                return;
+        }
+        usleep(20000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < 10);
+    ck_abort_msg("redis-server did not start on %s", r->sock);
+}
+
+void test_redis_stop(struct test_redis *r, int sig)
+{
+    if (r->pid <= 0)
+        return;
+    kill(r->pid, sig);
+    waitpid(r->pid, NULL, 0);
+    r->pid = 0;
+    r->password = NULL;
+}
+
+void test_redis_remove(struct test_redis *r)
+{
+    test_redis_stop(r, SIGTERM);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+    ck_assert_int_eq(system(cmd), 0);
 }

@@ -3,8 +3,10 @@
 #define CANH_TESTUTIL_H
 
 #include <check.h>
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* FIXTURES_DIR "/" name, in a static buffer. */
 const char *fixture_path(const char *name);
@@ -32,6 +34,29 @@ size_t count_events(json_t *events, const char *kind, const char *state);
  * they still grow when the code under test allocates. */
 long rss_peak_reset(void);
 long rss_peak_kib(void);
+
+/* A real redis-server for a suite, on a unix socket in a temp dir of its
+ * own (/tmp/canh-NAME-XXXXXX), without RDB snapshots:
+ *   test_redis_init(&r, "store");  test_redis_start(&r, "--appendonly yes");
+ *   redisContext *c = test_redis_connect(&r);  ...  test_redis_remove(&r); */
+struct test_redis {
+    char dir[64], sock[96];
+    pid_t pid;            /* 0 while not running */
+    const char *password; /* sent with AUTH by test_redis_connect when set */
+};
+/* Make the dir; no server yet. */
+void test_redis_init(struct test_redis *r, const char *name);
+/* Start redis-server (args appended to its command line, may be NULL) and
+ * wait, at most 10 s, until it answers PING (NOAUTH counts as an answer);
+ * the test fails otherwise. */
+void test_redis_start(struct test_redis *r, const char *args);
+/* A connection, authenticated when r->password is set; NULL when Redis
+ * does not answer. */
+redisContext *test_redis_connect(const struct test_redis *r);
+/* Stop it with sig and reap it; forgets the password. */
+void test_redis_stop(struct test_redis *r, int sig);
+/* Stop it (SIGTERM) and remove the dir. */
+void test_redis_remove(struct test_redis *r);
 
 /* Run every case of s (the runner owns it from here) with Check's normal
  * output: EXIT_SUCCESS when all passed, else EXIT_FAILURE.  The whole
