@@ -8,6 +8,7 @@
 #include "agent/community_id.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/text.h"
 
 void enrich_init(struct enrich *e, const struct agent_config *cfg, const struct assets *assets)
 {
@@ -130,10 +131,15 @@ void enrich_event(struct enrich *e, struct evt *ev)
 {
     const struct agent_config *cfg = e->cfg;
     e->seq++;
-    snprintf(ev->id, sizeof(ev->id), "%s:%s:%06llu", cfg->name, e->boot_id,
-             (unsigned long long)e->seq);
-    snprintf(ev->finding_id, sizeof(ev->finding_id), "%s:%s:f%llu", cfg->name, e->boot_id,
-             (unsigned long long)ev->finding_seq);
+    /* "name:boot_id:000042" and "name:boot_id:f7", cut as snprintf cuts */
+    size_t n = text_copy(ev->id, sizeof(ev->id), cfg->name);
+    n = text_append(ev->id, sizeof(ev->id), n, ":", 1);
+    n = text_append(ev->id, sizeof(ev->id), n, e->boot_id, strlen(e->boot_id));
+    n = text_append(ev->id, sizeof(ev->id), n, ":", 1);
+    memcpy(ev->finding_id, ev->id, n + 1);
+    text_append_u64(ev->id, sizeof(ev->id), n, e->seq, 6);
+    n = text_append(ev->finding_id, sizeof(ev->finding_id), n, "f", 1);
+    text_append_u64(ev->finding_id, sizeof(ev->finding_id), n, ev->finding_seq, 1);
     ev->agent = cfg->name;
     ev->flow_id = event_flow_id(ev->finding_id);
     ev->in_iface = cfg->interface[0] ? cfg->interface : NULL;

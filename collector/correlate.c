@@ -14,19 +14,8 @@
 #include <string.h>
 
 #include "collector/pool.h"
+#include "common/text.h"
 #include "common/units.h"
-
-/* Truncating copy of a NUL-terminated string (the fields are bounded by
- * ingest already); strlen, as in incident.c: src may be a smaller array
- * than dst. */
-static void copy(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
 
 static bool in_window(uint64_t a, uint64_t b, uint64_t window)
 {
@@ -48,7 +37,7 @@ static int parse_entry(struct corr_entry *e, const char *field, size_t flen, con
         return -1;
     *bar = '\0';
     memset(e, 0, sizeof(*e));
-    copy(e->agency, sizeof(e->agency), f);
+    text_copy(e->agency, sizeof(e->agency), f);
     e->taxonomy = taxonomy_find(bar + 1);
     char *parts[8] = {0};
     char *save = NULL, *tok = strtok_r(v, "|", &save);
@@ -58,14 +47,14 @@ static int parse_entry(struct corr_entry *e, const char *field, size_t flen, con
         return -1;
     snprintf(e->incident_id, sizeof(e->incident_id), "%s", parts[0]);
     e->last_seen_us = strtoull(parts[1], NULL, 10);
-    copy(e->kind, sizeof(e->kind), parts[2]);
+    text_copy(e->kind, sizeof(e->kind), parts[2]);
     if (severity_parse(parts[3], &e->severity) < 0)
         e->severity = SEV_LOW;
     e->serious = parts[4][0] == '1';
     e->level = atoi(parts[5]);
     e->events = strtoull(parts[6], NULL, 10);
     if (parts[7])
-        copy(e->agent, sizeof(e->agent), parts[7]);
+        text_copy(e->agent, sizeof(e->agent), parts[7]);
     return 0;
 }
 
@@ -147,7 +136,7 @@ void corr_state_note(struct corr_state *st, const struct in_event *ev, const str
         }
         e = &st->v[st->n++];
         memset(e, 0, sizeof(*e));
-        copy(e->agency, sizeof(e->agency), ev->agency);
+        text_copy(e->agency, sizeof(e->agency), ev->agency);
         e->taxonomy = ev->taxonomy;
     }
     if (strcmp(e->incident_id, inc->id) != 0) {
@@ -156,8 +145,8 @@ void corr_state_note(struct corr_state *st, const struct in_event *ev, const str
     }
     if (ev->ts_us > e->last_seen_us)
         e->last_seen_us = ev->ts_us;
-    copy(e->kind, sizeof(e->kind), ev->kind);
-    copy(e->agent, sizeof(e->agent), ev->agent);
+    text_copy(e->kind, sizeof(e->kind), ev->kind);
+    text_copy(e->agent, sizeof(e->agent), ev->agent);
     e->severity = inc->severity;
     e->serious = inc->serious;
     e->level = inc->level;
@@ -232,8 +221,8 @@ size_t corr_link(struct incident *inc, bool fresh, enum incident_type type, cons
 {
     if (fresh) {
         memset(inc, 0, sizeof(*inc));
-        copy(inc->id, sizeof(inc->id), id);
-        copy(inc->key, sizeof(inc->key), key);
+        text_copy(inc->id, sizeof(inc->id), id);
+        text_copy(inc->key, sizeof(inc->key), key);
         inc->type = type;
         inc->taxonomy = type == INCIDENT_COMBINED ? taxonomy_find("attack.combined") : ev->taxonomy;
         inc->first_seen_us = ev->ts_us;
@@ -241,8 +230,8 @@ size_t corr_link(struct incident *inc, bool fresh, enum incident_type type, cons
         inc->opened_us = now_us;
         inc->status = INCIDENT_OPEN;
         if (type == INCIDENT_COMBINED) {
-            copy(inc->agency, sizeof(inc->agency), ev->agency);
-            copy(inc->asset, sizeof(inc->asset), ev->asset_name);
+            text_copy(inc->agency, sizeof(inc->agency), ev->agency);
+            text_copy(inc->asset, sizeof(inc->asset), ev->asset_name);
             snprintf(inc->asset_owner, sizeof(inc->asset_owner), "%s", ev->asset_owner);
         }
     }
@@ -303,14 +292,14 @@ void corr_open_fault(struct incident *inc, const char *id, const char *key, cons
     if (last_heartbeat_us > now_us)
         last_heartbeat_us = now_us;
     memset(inc, 0, sizeof(*inc));
-    copy(inc->id, sizeof(inc->id), id);
-    copy(inc->key, sizeof(inc->key), key);
+    text_copy(inc->id, sizeof(inc->id), id);
+    text_copy(inc->key, sizeof(inc->key), key);
     inc->type = INCIDENT_FAULT;
     inc->sensor = true; /* the sensor is silent, not (known to be) the agency's link */
     inc->taxonomy = taxonomy_find("fault.link");
     snprintf(inc->kinds, sizeof(inc->kinds), "agent_silent");
-    copy(inc->agency, sizeof(inc->agency), agency && *agency ? agency : agent);
-    copy(inc->agents, sizeof(inc->agents), agent);
+    text_copy(inc->agency, sizeof(inc->agency), agency && *agency ? agency : agent);
+    text_copy(inc->agents, sizeof(inc->agents), agent);
     inc->severity = severity;
     inc->first_seen_us = last_heartbeat_us;
     inc->last_seen_us = now_us;

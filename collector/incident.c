@@ -10,6 +10,7 @@
 #include "collector/config.h"
 #include "collector/pool.h"
 #include "common/event_text.h"
+#include "common/text.h"
 #include "common/units.h"
 
 static const char *const type_names[] = {"finding", "combined", "province", "fault", "manual"};
@@ -81,19 +82,6 @@ bool incident_list_add(char *list, size_t size, const char *item, char sep, size
     return true;
 }
 
-/* Truncating copy of a NUL-terminated string (the fields are bounded by
- * ingest already).  strlen, not strnlen(src, size - 1): the source may be
- * a smaller array than dst, and a bound past its end is what
- * -Wstringop-overread rightly points at. */
-static void copy(char *dst, size_t size, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* ---- keys and ids --------------------------------------------------- */
 
 void incident_key_for_event(const struct in_event *ev, char *buf, size_t len)
@@ -141,7 +129,7 @@ bool incident_accepts(const struct incident *inc, const struct in_event *ev,
 
 static void summarise(struct incident *inc, const struct in_event *ev)
 {
-    copy(inc->summary, sizeof(inc->summary), ev->kind);
+    text_copy(inc->summary, sizeof(inc->summary), ev->kind);
     size_t used = strlen(inc->summary);
     const char *key;
     json_t *value;
@@ -209,12 +197,12 @@ void incident_open_from_event(struct incident *inc, const char *id, const char *
                               uint64_t now_us)
 {
     memset(inc, 0, sizeof(*inc));
-    copy(inc->id, sizeof(inc->id), id);
-    copy(inc->key, sizeof(inc->key), key);
+    text_copy(inc->id, sizeof(inc->id), id);
+    text_copy(inc->key, sizeof(inc->key), key);
     inc->type = INCIDENT_FINDING;
     inc->taxonomy = ev->taxonomy;
-    copy(inc->agency, sizeof(inc->agency), ev->agency);
-    copy(inc->asset, sizeof(inc->asset), ev->asset_name);
+    text_copy(inc->agency, sizeof(inc->agency), ev->agency);
+    text_copy(inc->asset, sizeof(inc->asset), ev->asset_name);
     snprintf(inc->asset_owner, sizeof(inc->asset_owner), "%s", ev->asset_owner);
     inc->first_seen_us = ev->first_seen_us < ev->ts_us ? ev->first_seen_us : ev->ts_us;
     inc->last_seen_us = ev->ts_us;
@@ -261,21 +249,21 @@ void incident_add_event(struct incident *inc, const struct in_event *ev,
     if (ev->pcap_file)
         incident_list_add(inc->pcaps, sizeof(inc->pcaps), ev->pcap_file, ',', INCIDENT_LIST_ITEMS);
     if (ev->exercise && !inc->exercise[0])
-        copy(inc->exercise, sizeof(inc->exercise), ev->exercise);
+        text_copy(inc->exercise, sizeof(inc->exercise), ev->exercise);
     if (ev->drill_breach && !inc->drill_breach[0])
-        copy(inc->drill_breach, sizeof(inc->drill_breach), ev->drill_breach);
+        text_copy(inc->drill_breach, sizeof(inc->drill_breach), ev->drill_breach);
     if (inc->type == INCIDENT_FINDING) {
         summarise(inc, ev);
         keep_evidence(inc, ev);
         if (inc->drill_breach[0]) {
             char kept[sizeof(inc->summary)];
-            copy(kept, sizeof(kept), inc->summary);
-            copy(inc->summary, sizeof(inc->summary), "VƯỢT PHẠM VI DIỄN TẬP ");
+            text_copy(kept, sizeof(kept), inc->summary);
+            text_copy(inc->summary, sizeof(inc->summary), "VƯỢT PHẠM VI DIỄN TẬP ");
             size_t used = strlen(inc->summary);
             snprintf(inc->summary + used, sizeof(inc->summary) - used,
                      "%s (drill scope breach): ", inc->drill_breach);
             used = strlen(inc->summary);
-            copy(inc->summary + used, sizeof(inc->summary) - used, kept);
+            text_copy(inc->summary + used, sizeof(inc->summary) - used, kept);
         }
     }
 }

@@ -10,10 +10,26 @@
 
 const char *addr_format(const struct ipaddr *a, char *buf, size_t len)
 {
-    if (addr_is_v4(a))
-        inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
-    else
+    if (addr_is_v4(a)) {
+        /* Dotted quads by hand: inet_ntop took ~1,800 instructions, a
+         * tenth of an event's text. */
+        if (len < INET_ADDRSTRLEN) {
+            inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
+            return buf;
+        }
+        size_t n = 0;
+        for (int i = 12; i < 16; i++) {
+            unsigned v = a->b[i];
+            if (v >= 100)
+                buf[n++] = (char)('0' + v / 100);
+            if (v >= 10)
+                buf[n++] = (char)('0' + v / 10 % 10);
+            buf[n++] = (char)('0' + v % 10);
+            buf[n++] = i < 15 ? '.' : '\0';
+        }
+    } else {
         inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
+    }
     return buf;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/json_canon.h"
+#include "common/text.h"
 #include "common/units.h"
 
 #define EVENT_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(6))
@@ -48,11 +49,6 @@ static void put(writer_t *w, const char *s, size_t n)
     w->t->len += n;
 }
 
-static void put_str(writer_t *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
-
 /* Stored, not copied: quotes, commas and braces are a fifth of what an
  * event writes, and a memcpy call each was most of their cost. */
 static inline void put_char(writer_t *w, char c)
@@ -81,20 +77,27 @@ static void put_int(writer_t *w, long long v)
 static bool put_json_string(writer_t *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
-    put_char(w, '"');
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        /* The run of bytes that need no escape, copied at once. */
+    /* Room for the text as it is and its quotes, taken once; from here
+     * there is always room for what is left of it (end - p) and the
+     * closing quote, and only an escape, which is longer than its byte,
+     * takes more.  Plain ASCII is checked and copied in one pass. */
+    if (!reserve(w, len + 2))
+        return true; /* w->failed says it */
+    w->t->buf[w->t->len++] = '"';
+    for (;;) {
         const unsigned char *run = p;
-        p = json_ascii_run(p, end);
-        put(w, (const char *)run, (size_t)(p - run));
+        p = json_ascii_copy((unsigned char *)w->t->buf + w->t->len, p, end);
+        w->t->len += (size_t)(p - run);
         if (p == end)
             break;
         if (*p >= 0x80) {
             size_t n = json_utf8_seq(p, (size_t)(end - p));
             if (!n)
                 return false;
-            put(w, (const char *)p, n);
+            for (size_t i = 0; i < n; i++)
+                w->t->buf[w->t->len + i] = (char)p[i];
+            w->t->len += n;
             p += n;
             continue;
         }
@@ -126,24 +129,35 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
             esc[5] = hex[*p & 15];
             n = 6;
         }
-        put(w, esc, n);
         p++;
+        if (!reserve(w, n + (size_t)(end - p) + 1))
+            return true;
+        memcpy(w->t->buf + w->t->len, esc, n);
+        w->t->len += n;
     }
-    put_char(w, '"');
+    w->t->buf[w->t->len++] = '"';
     return true;
 }
 
-/* The comma before a member or element, and a member's name. */
-static void key(writer_t *w, const char *name)
+/* The comma before a member or element, and a member's name: inlined,
+ * so that a literal name's length is known and its bytes are stores. */
+static inline __attribute__((always_inline)) void key(writer_t *w, const char *name)
 {
-    if (!w->first[w->depth])
-        put_char(w, ',');
-    w->first[w->depth] = false;
-    if (!name)
+    size_t n = name ? strlen(name) : 0;
+    if (!reserve(w, n + 4))
         return;
-    put_char(w, '"');
-    put_str(w, name);
-    put(w, "\":", 2);
+    char *o = w->t->buf + w->t->len;
+    if (!w->first[w->depth])
+        *o++ = ',';
+    w->first[w->depth] = false;
+    if (name) {
+        *o++ = '"';
+        memcpy(o, name, n);
+        o += n;
+        *o++ = '"';
+        *o++ = ':';
+    }
+    w->t->len = (size_t)(o - w->t->buf);
 }
 
 static void open_obj(writer_t *w)
@@ -165,7 +179,8 @@ static void close_obj(writer_t *w)
 
 /* A string member or element; left out, as jansson leaves it out, when
  * value is NULL or not valid UTF-8. */
-static void member_strn(writer_t *w, const char *name, const char *value, size_t len)
+static inline __attribute__((always_inline)) void member_strn(writer_t *w, const char *name,
+                                                              const char *value, size_t len)
 {
     if (!value)
         return;
@@ -178,13 +193,15 @@ static void member_strn(writer_t *w, const char *name, const char *value, size_t
     }
 }
 
-static void member_str(writer_t *w, const char *name, const char *value)
+static inline __attribute__((always_inline)) void member_str(writer_t *w, const char *name,
+                                                             const char *value)
 {
     if (value)
         member_strn(w, name, value, strlen(value));
 }
 
-static void member_int(writer_t *w, const char *name, long long value)
+static inline __attribute__((always_inline)) void member_int(writer_t *w, const char *name,
+                                                             long long value)
 {
     key(w, name);
     put_int(w, value);
@@ -469,10 +486,14 @@ int evt_format(const struct evt *ev, struct event_text *t)
     member_int(&w, "gid", EVENT_SIGNATURE_GID);
     member_int(&w, "signature_id", event_signature_id(ev->rule->name));
     member_int(&w, "rev", ev->rules_rev ? ev->rules_rev : 1);
-    snprintf(buf, sizeof(buf), "canh %s", ev->kind);
-    member_str(&w, "signature", buf);
-    snprintf(buf, sizeof(buf), "%s / %s", tax->vi, tax->en);
-    member_str(&w, "category", buf);
+    /* "canh <kind>" and "<vi> / <en>", cut at buf's size as snprintf was */
+    size_t n = text_append(buf, sizeof(buf), 0, "canh ", 5);
+    n = text_append(buf, sizeof(buf), n, ev->kind, strlen(ev->kind));
+    member_strn(&w, "signature", buf, n);
+    n = text_copy(buf, sizeof(buf), tax->vi);
+    n = text_append(buf, sizeof(buf), n, " / ", 3);
+    n = text_append(buf, sizeof(buf), n, tax->en, strlen(tax->en));
+    member_strn(&w, "category", buf, n);
     member_int(&w, "severity", event_eve_severity(sev));
     close_obj(&w);
 

@@ -26,6 +26,11 @@ size_t json_utf8_seq(const unsigned char *s, size_t avail);
  * first control character, '"', '\\' or byte >= 0x80 (or end).  Sixteen
  * bytes at a time with SSE2. */
 const unsigned char *json_ascii_run(const unsigned char *p, const unsigned char *end);
+/* json_ascii_run that also copies the run to dst, which has room for
+ * end - p bytes (bytes past the run may be written too, within that
+ * room); the run's end. */
+const unsigned char *json_ascii_copy(unsigned char *dst, const unsigned char *p,
+                                     const unsigned char *end);
 
 /* The end of the run from p on that a JSON string holds as it is:
  * printable ASCII but '"' and '\\', and whole valid UTF-8 sequences.  It

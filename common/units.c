@@ -227,35 +227,41 @@ int units_parse_time_us(const char *text, uint64_t *out_us)
 
 const char *units_format_time(uint64_t ts_us, char *buf, size_t len)
 {
-    /* The second's text is kept: an event storm formats three times a
-     * second's worth of events, and localtime_r + strftime were a tenth
-     * of the agent's cost per event (docs/performance.md). */
+    /* The local minute's text is kept ("2026-11-23T08:16:" and "+0700"):
+     * an event's three times mostly share their minute, and localtime_r +
+     * strftime were a tenth of the agent's cost per event
+     * (docs/performance.md).  A zone's offset changes on a minute's
+     * boundary (docs/decisions.md). */
     static __thread struct {
-        time_t secs;
+        time_t minute; /* the local minute's first second, UTC */
         bool valid;
         char date[32], zone[8];
     } last;
     time_t secs = (time_t)(ts_us / 1000000);
-    if (!last.valid || last.secs != secs) {
+    int sec;
+    if (last.valid && secs >= last.minute && secs - last.minute < 60) {
+        sec = (int)(secs - last.minute);
+    } else {
         struct tm tm;
         localtime_r(&secs, &tm);
-        strftime(last.date, sizeof(last.date), "%Y-%m-%dT%H:%M:%S", &tm);
+        strftime(last.date, sizeof(last.date), "%Y-%m-%dT%H:%M:", &tm);
         strftime(last.zone, sizeof(last.zone), "%z", &tm);
-        last.secs = secs;
-        last.valid = true;
+        sec = tm.tm_sec;
+        last.valid = tm.tm_sec < 60; /* a leap second's minute is not kept */
+        last.minute = secs - tm.tm_sec;
     }
     unsigned us = (unsigned)(ts_us % 1000000);
-    char frac[8] = {'.'};
-    for (int i = 6; i >= 1; i--, us /= 10)
-        frac[i] = (char)('0' + us % 10);
+    char tail[10] = {(char)('0' + sec / 10), (char)('0' + sec % 10), '.'};
+    for (int i = 8; i >= 3; i--, us /= 10)
+        tail[i] = (char)('0' + us % 10);
     size_t d = strlen(last.date), z = strlen(last.zone);
-    if (len < d + 7 + z + 1) {
-        snprintf(buf, len, "%s%s%s", last.date, frac, last.zone);
+    if (len < d + 9 + z + 1) {
+        snprintf(buf, len, "%s%.9s%s", last.date, tail, last.zone);
         return buf;
     }
     memcpy(buf, last.date, d);
-    memcpy(buf + d, frac, 7);
-    memcpy(buf + d + 7, last.zone, z + 1);
+    memcpy(buf + d, tail, 9);
+    memcpy(buf + d + 9, last.zone, z + 1);
     return buf;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector/config.h"
@@ -496,6 +497,64 @@ START_TEST(units_parse)
 }
 END_TEST
 
+/* What units_format_time printed before it kept the minute. */
+static void format_time_reference(uint64_t ts_us, char *buf, size_t len)
+{
+    time_t secs = (time_t)(ts_us / 1000000);
+    struct tm tm;
+    char date[32], zone[8];
+    localtime_r(&secs, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(zone, sizeof(zone), "%z", &tm);
+    snprintf(buf, len, "%s.%06u%s", date, (unsigned)(ts_us % 1000000), zone);
+}
+
+/* The kept minute never shows: seconds on, back, across minutes and
+ * across a DST change, in zones of whole hours, half hours and an
+ * offset with seconds (which is not kept). */
+START_TEST(format_time_as_strftime_in_every_zone)
+{
+    static const char *zones[] = {"UTC0", "<+07>-7", "<+0530>-5:30", "CET-1CEST,M3.5.0,M10.5.0/3",
+                                  "<+070640>-7:06:40"};
+    char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+    /* 2026-03-29 00:59:00 UTC: CET becomes CEST at 01:00 UTC */
+    uint64_t base = 1774745940ull * 1000000ull;
+    unsigned seed = 3;
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        setenv("TZ", zones[z], 1);
+        tzset();
+        uint64_t t = base + z * 3600ull * 1000000ull * 24; /* a minute not kept yet */
+        for (int i = 0; i < 3000; i++) {
+            char got[48], want[48];
+            int step = rand_r(&seed) % 8;
+            if (step == 0)
+                t -= (uint64_t)(rand_r(&seed) % 90) * 1000000ull; /* back */
+            else if (step < 6)
+                t += (uint64_t)(rand_r(&seed) % 1500000); /* within a second or two */
+            else
+                t += (uint64_t)(rand_r(&seed) % 70) * 1000000ull + 7;
+            if (i == 1500)
+                t = base + 30ull * 1000000ull; /* 30 s before CET becomes CEST */
+            units_format_time(t, got, sizeof(got));
+            format_time_reference(t, want, sizeof(want));
+            ck_assert_msg(strcmp(got, want) == 0, "TZ=%s, %llu: %s, want %s", zones[z],
+                          (unsigned long long)t, got, want);
+        }
+        /* a short buffer is cut as before */
+        char small[12], want[12];
+        units_format_time(t, small, sizeof(small));
+        format_time_reference(t, want, sizeof(want));
+        ck_assert_str_eq(small, want);
+    }
+    if (old)
+        setenv("TZ", old, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    free(old);
+}
+END_TEST
+
 START_TEST(taxonomy_table)
 {
     size_t n;
@@ -713,6 +772,7 @@ int main(void)
     tcase_add_test(tc, rules_local_overlay);
     tcase_add_test(tc, units_parse);
     tcase_add_test(tc, taxonomy_table);
+    tcase_add_test(tc, format_time_as_strftime_in_every_zone);
     tcase_add_test(tc, cidr_forms);
     tcase_add_test(tc, prefix_index_longest_wins);
     tcase_add_test(tc, one_grammar_everywhere);

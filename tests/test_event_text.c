@@ -1,14 +1,18 @@
 /* test_event_text.c — the event text written directly (common/event_text.h)
  * is byte for byte jansson's dump of evt_to_json: what a consumer reads
  * does not depend on which path wrote it. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/addr.h"
 #include "common/assets_conf.h"
 #include "common/event.h"
 #include "common/event_text.h"
 #include "common/rules_conf.h"
+#include "common/text.h"
 #include "testutil.h"
 
 static struct rule rule = {.name = (char *)"portscan",
@@ -234,6 +238,46 @@ START_TEST(writer_matches_the_tree_it_stands_for)
 }
 END_TEST
 
+/* An event's ids and texts are cut where snprintf cut them. */
+START_TEST(text_cut_as_snprintf)
+{
+    for (size_t size = 1; size <= 24; size++) {
+        char got[32], want[32];
+        size_t n = text_copy(got, size, "hn-01");
+        n = text_append(got, size, n, ":b00t:", 6);
+        n = text_append_u64(got, size, n, 42, 6);
+        snprintf(want, size, "%s:%s:%06llu", "hn-01", "b00t", 42ull);
+        ck_assert_str_eq(got, want);
+        ck_assert_uint_eq(n, strlen(want));
+        n = text_copy(got, size, "f");
+        text_append_u64(got, size, n, 18446744073709551615ull, 1);
+        snprintf(want, size, "f%llu", 18446744073709551615ull);
+        ck_assert_str_eq(got, want);
+        text_append_u64(got, size, 0, 0, 1);
+        snprintf(want, size, "%llu", 0ull);
+        ck_assert_str_eq(got, want);
+    }
+}
+END_TEST
+
+/* IPv4 addresses written by hand read as inet_ntop writes them. */
+START_TEST(ipv4_text_as_inet_ntop)
+{
+    unsigned seed = 7;
+    for (int i = 0; i < 20000; i++) {
+        uint8_t raw[4];
+        for (int b = 0; b < 4; b++)
+            raw[b] = i < 1024 ? (uint8_t)(b == i % 4 ? i / 4 : 0) : (uint8_t)rand_r(&seed);
+        struct ipaddr a;
+        addr_from_v4(&a, raw);
+        char got[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN];
+        addr_format(&a, got, sizeof(got));
+        inet_ntop(AF_INET, raw, want, sizeof(want));
+        ck_assert_str_eq(got, want);
+    }
+}
+END_TEST
+
 int main(void)
 {
     setenv("TZ", "Asia/Ho_Chi_Minh", 1);
@@ -245,6 +289,8 @@ int main(void)
     tcase_add_test(tc, detector_values_of_every_type);
     tcase_add_test(tc, large_objects_grow_the_buffer);
     tcase_add_test(tc, writer_matches_the_tree_it_stands_for);
+    tcase_add_test(tc, text_cut_as_snprintf);
+    tcase_add_test(tc, ipv4_text_as_inet_ntop);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -267,6 +267,46 @@ START_TEST(ascii_run_stops_where_bytes_need_care)
 }
 END_TEST
 
+/* json_ascii_copy stops where json_ascii_run stops, the run's bytes are
+ * copied, and nothing is written past the room it was given. */
+static void check_copy(const unsigned char *src, size_t len)
+{
+    unsigned char dst[96];
+    memset(dst, 0xA5, sizeof(dst));
+    const unsigned char *stop = json_ascii_copy(dst, src, src + len);
+    static unsigned char guard[96];
+    if (!guard[0])
+        memset(guard, 0xA5, sizeof(guard));
+    if (stop != json_ascii_run(src, src + len) || memcmp(dst, src, (size_t)(stop - src)) != 0 ||
+        memcmp(dst + len, guard, sizeof(dst) - len) != 0)
+        ck_abort_msg("%zu bytes: stopped at %td (run %td), or wrong bytes copied, or written past "
+                     "the room",
+                     len, stop - src, json_ascii_run(src, src + len) - src);
+}
+
+START_TEST(ascii_copy_copies_the_run_and_no_more)
+{
+    unsigned char buf[80];
+    for (unsigned stop = 0; stop < 256; stop += 7) {
+        for (size_t at = 0; at < 40; at++) {
+            for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = (unsigned char)('a' + i % 26);
+            buf[at] = (unsigned char)stop;
+            for (size_t len = 0; len <= 40; len++)
+                check_copy(buf, len);
+        }
+    }
+    unsigned seed = 11;
+    for (int i = 0; i < 20000; i++) {
+        size_t len = (size_t)rand_r(&seed) % sizeof(buf);
+        for (size_t j = 0; j < len; j++)
+            buf[j] = rand_r(&seed) % 24 ? (unsigned char)(0x20 + rand_r(&seed) % 0x5f)
+                                        : (unsigned char)(rand_r(&seed) % 256);
+        check_copy(buf, len);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_canon");
@@ -277,6 +317,7 @@ int main(void)
     tcase_add_test(tc, reals_print_as_jansson_prints_them);
     tcase_add_test(tc, random_jansson_trees);
     tcase_add_test(tc, ascii_run_stops_where_bytes_need_care);
+    tcase_add_test(tc, ascii_copy_copies_the_run_and_no_more);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
