@@ -37,15 +37,21 @@ gen() { # NAME MODE PACKETS
 }
 
 # 3 runs of a command: the wall times (s) into $OUT/times.txt, one a
-# line; the largest peak RSS (KiB) of the three into $OUT/rss.txt
+# line; the largest peak RSS (KiB) of the three into $OUT/rss.txt.  The
+# time is bash's microsecond clock around the run, not time(1)'s %e: a
+# bare read of spoofed-1M takes ~40 ms, and %e's 10 ms steps made its
+# ratio jump by 0.05-0.1 between neighbouring values.
+us_now() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
 three_runs() {
-    local t rss maxrss=0
+    local t0 t1 rss maxrss=0
     : >"$OUT/times.txt"
     for _ in 1 2 3; do
-        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" ||
+        t0=$(us_now)
+        /usr/bin/time -f "%M" -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" ||
             { cat "$OUT/stderr.txt" >&2; exit 1; }
-        read -r t rss <"$OUT/time.txt"
-        echo "$t" >>"$OUT/times.txt"
+        t1=$(us_now)
+        read -r rss <"$OUT/time.txt"
+        awk -v d=$((t1 - t0)) 'BEGIN{printf "%.6f\n", d / 1e6}' >>"$OUT/times.txt"
         [ "$rss" -gt "$maxrss" ] && maxrss=$rss
     done
     echo "$maxrss" >"$OUT/rss.txt"
@@ -98,7 +104,7 @@ PY
     ratio=$(awk -v b="$bare" -v a="$amin" 'BEGIN{printf "%.2f", (a > 0 ? b / a : 0)}')
     awk -v n="$1" -v p="$3" -v b="$bare" -v a="$amin" -v z="$amax" -v r="$rss" -v e="$events" \
         -v l="$latency" -v v="$(verdict "$ratio" "$rss")" 'BEGIN{
-        printf "| %s | %d | %.2f | %.2f–%.2f | %.2f (%.2f–%.2f) | %.2f | %.1f | %d | %s | %s |\n",
+        printf "| %s | %d | %.3f | %.3f–%.3f | %.2f (%.2f–%.2f) | %.2f | %.1f | %d | %s | %s |\n",
                n, p, b, a, z, (a > 0 ? b / a : 0), (z > 0 ? b / z : 0), (a > 0 ? b / a : 0),
                (a > 0 ? p / a / 1e6 : 0), r / 1024, e, l, v }'
 }
