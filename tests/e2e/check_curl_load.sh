@@ -13,7 +13,7 @@
 #      start with exit 1 and a message naming the library, nginx sees
 #      nothing;
 #   5. a replay (-r) of assets with checks never loads libcurl (LD_DEBUG).
-source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid, term_wait
 source "$(dirname "$0")/lib/nginx.sh"  # start_nginx, stop_nginx
 BIN=${CANH_BIN:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for a network namespace"; exit 77; }
@@ -71,11 +71,9 @@ wait_started() { # log-file
     wait_until 60 "the agent to start (its /metrics)" grep -q 'metrics on http://127.0.0.1:' "$1"
 }
 stop_agent() {
-    kill -TERM "$AGENT_PID"
-    local rc=0
-    wait_pid 60 "$AGENT_PID" || rc=$?
+    local pid=$AGENT_PID
     AGENT_PID=
-    [ "$rc" -eq 0 ] || fail "the agent exited $rc on SIGTERM"
+    term_wait 60 "$pid" "the agent"
 }
 mapped() { grep -q "/$1" "/proc/$AGENT_PID/maps"; }
 # A libcurl.so.4 that cannot load, found before the system's

@@ -53,3 +53,13 @@ wait_pid() {
     wait "$pid" || status=$?
     return "$status"
 }
+
+# term_wait SECONDS PID WHAT: SIGTERM to the background child PID, wait
+# for it (wait_pid); fail unless it exited 0 within SECONDS.
+term_wait() {
+    local rc=0
+    kill -TERM "$2"
+    wait_pid "$1" "$2" || rc=$?
+    [ "$rc" -ne 137 ] || fail "SIGTERM: $3 was still running after $1 s"
+    [ "$rc" -eq 0 ] || fail "$3 exited $rc on SIGTERM"
+}
