@@ -1,12 +1,14 @@
-# nginx.sh — one way to run nginx for the end-to-end tests and bench/:
-# sourced after common.sh (wait_until, wait_pid, fail).
+# nginx.sh — one way to run nginx for the end-to-end tests, bench/ and the
+# capture generators: sourced after wait_until, wait_pid (wait.sh) and
+# fail (common.sh's in the tests, netns.sh's in the generators).
 #
 # start_nginx PREFIX NETNS HTTP: nginx in the foreground inside network
 # namespace NETNS, from PREFIX.conf written here: one worker running as
 # root (the tests' files are root's), pid file PREFIX.pid, errors in
 # PREFIX-error.log, its stderr in PREFIX.log, NGINX_CONNECTIONS (default
 # 256) connections, and HTTP as the body of its http block (server blocks
-# and http-level directives; no access log unless HTTP has access_log).
+# and http-level directives; unless HTTP sets them, no access log and
+# default_type text/html).
 # Returns once the pid file is there, which nginx writes after binding
 # its listening sockets: connections made from then on are served.  A
 # start that fails (nginx exits) or takes over 30 s fails the test.
@@ -22,6 +24,8 @@ start_nginx() {
     local prefix=$1 ns=$2 http=$3
     [[ $http == *access_log* ]] || http="    access_log off;
 $http"
+    [[ $http == *default_type* ]] || http="    default_type text/html;
+$http"
     cat >"$prefix.conf" <<CONF
 daemon off;
 user root;
@@ -30,7 +34,6 @@ pid $prefix.pid;
 error_log $prefix-error.log;
 events { worker_connections ${NGINX_CONNECTIONS:-256}; }
 http {
-    default_type text/html;
 $http
 }
 CONF
