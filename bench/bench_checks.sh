@@ -18,6 +18,9 @@
 # usage: bench/bench_checks.sh [N] [INTERVAL_S] [DURATION_S]   (root)
 # Needs a build: CANH_BIN (default ./build/bin).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../tests/e2e/lib/common.sh" # fail, wait_until, wait_pid
+source "$HERE/../tests/e2e/lib/nginx.sh"  # start_nginx, stop_nginx
 N=${1:-100}
 INTERVAL=${2:-6}
 DURATION=${3:-60}
@@ -25,12 +28,13 @@ BIN=${CANH_BIN:-$(pwd)/build/bin}
 [[ -x "$BIN/canh-agent" ]] || { echo "no canh-agent in $BIN (set CANH_BIN)" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "needs root (network namespaces)" >&2; exit 2; }
 PATH=$PATH:/usr/sbin
-T=$(mktemp -d /tmp/canh-bench-checks.XXXXXX)
+T=$TMP
 chmod 755 "$T"
 NSS=canh-bcs-$$; NSA=canh-bca-$$
 SRV=10.214.0.1; AGT=10.214.0.2
 PIDS=()
 cleanup() {
+    stop_nginx
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     ip netns del "$NSS" 2>/dev/null || true; ip netns del "$NSA" 2>/dev/null || true
@@ -64,35 +68,19 @@ for i in range(n):
                 '<script src="https://cdn.bench.canh.test/lib.js"></script></head><body>'
                 + para * 160 + "</body></html>\n")
 PY
-cat >"$T/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 512; }
-http {
-    access_log off;
-    default_type text/html;
-    gzip on;
+NGINX_CONNECTIONS=512 start_nginx "$T/nginx" "$NSS" "    gzip on;
     server {
         listen $SRV:443 ssl;
         ssl_certificate $T/srv.pem; ssl_certificate_key $T/srv.key;
         root $T/www;
-    }
-}
-CONF
-ip netns exec "$NSS" nginx -c "$T/nginx.conf" -g 'daemon off; user root;' &
-PIDS+=($!)
+    }"
 ip netns exec "$NSS" dnsmasq --keep-in-foreground --no-resolv --no-hosts \
     --address=/bench.canh.test/$SRV --listen-address=$SRV --bind-interfaces \
     --pid-file="$T/dnsmasq.pid" --user=root --log-facility="$T/dnsmasq.log" &
 PIDS+=($!)
 mkdir -p "/etc/netns/$NSA"
 printf 'nameserver %s\n' "$SRV" >"/etc/netns/$NSA/resolv.conf"
-for _ in $(seq 100); do
-    ip netns exec "$NSA" curl -s --cacert "$T/ca.pem" -o /dev/null https://p0.bench.canh.test/p0.html &&
-        break
-    sleep 0.1
-done
+wait_until 30 "dnsmasq to answer" ip netns exec "$NSA" getent hosts p0.bench.canh.test
 
 assets() {  # with-checks
     for i in $(seq 0 $((N - 1))); do

@@ -5,11 +5,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/redis/link.h"
@@ -200,52 +196,21 @@ END_TEST
 
 /* ---- the link against a real redis-server ------------------------------ */
 
-static char dir[64], sock[128];
-static pid_t server;
-
-static void server_start(void)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd),
-             "exec redis-server --port 0 --unixsocket %s --unixsocketperm 700 --dir %s "
-             "--save '' --appendonly no --requirepass right-pw --logfile %s/redis.log",
-             sock, dir, dir);
-    server = fork();
-    ck_assert_int_ge(server, 0);
-    if (server == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++)
-        usleep(10000);
-    ck_assert_int_eq(access(sock, F_OK), 0);
-}
-
-static void server_stop(void)
-{
-    if (server <= 0)
-        return;
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    server = 0;
-    unlink(sock);
-}
+/* The server asks for a password; the link is given the right one or a
+ * wrong one (a NOAUTH answer to test_redis_start's PING counts as up). */
+static struct test_redis srv;
+#define SERVER_ARGS "--appendonly no --requirepass right-pw"
 
 static void link_setup(void)
 {
     log_init("test", LOG_LEVEL_ERR);
-    snprintf(dir, sizeof(dir), "/tmp/canh-link-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(sock, sizeof(sock), "%s/redis.sock", dir);
-    server_start();
+    test_redis_init(&srv, "link");
+    test_redis_start(&srv, SERVER_ARGS);
 }
 
 static void link_teardown(void)
 {
-    server_stop();
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    test_redis_remove(&srv);
 }
 
 struct owner {
@@ -285,7 +250,7 @@ static void run_for_ms(struct event_base *base, int ms)
 static struct redis_link *open_link(struct owner *o, const char *password)
 {
     char url[160];
-    snprintf(url, sizeof(url), "unix:%s", sock);
+    snprintf(url, sizeof(url), "unix:%s", srv.sock);
     ck_assert_int_eq(parse(url), 0);
     ck_assert_int_eq(
         redis_url_credentials(&u, NULL, write_temp_file("link.pw", password), why, sizeof(why)), 0);
@@ -319,12 +284,12 @@ START_TEST(test_link_auth_and_reconnect)
     ck_assert_int_eq(o.pongs, 2);
 
     /* The server goes away: lost once, and up again when it is back. */
-    server_stop();
+    test_redis_stop(&srv, SIGTERM);
     run_for_ms(o.base, 300);
     ck_assert_int_eq(o.lost, 1);
     ck_assert(!redis_link_up(l));
     ck_assert_int_eq(redis_link_command(l, 0, on_pong, &o, 1, argv, lens), -1);
-    server_start();
+    test_redis_start(&srv, SERVER_ARGS);
     run_for_ms(o.base, 3000);
     ck_assert_int_eq(o.ready, 2);
     ck_assert_uint_gt(redis_link_generation(l), generation);

@@ -13,7 +13,8 @@
 #      start with exit 1 and a message naming the library, nginx sees
 #      nothing;
 #   5. a replay (-r) of assets with checks never loads libcurl (LD_DEBUG).
-source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid, term_wait
+source "$(dirname "$0")/lib/nginx.sh"  # start_nginx, stop_nginx
 BIN=${CANH_BIN:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for a network namespace"; exit 77; }
 command -v nginx >/dev/null || PATH=$PATH:/usr/sbin
@@ -21,10 +22,10 @@ command -v nginx >/dev/null || { echo "SKIP: no nginx"; exit 77; }
 T=$TMP
 chmod 755 "$T"
 NS=canh-ccl-$$
-AGENT_PID=; NGINX_PID=
+AGENT_PID=
 cleanup() {
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null
+    stop_nginx
     wait 2>/dev/null
     ip netns del "$NS" 2>/dev/null
     rm -rf "$T"
@@ -38,20 +39,8 @@ PORT=18$(($$ % 90 + 10))
 mkdir -p "$T/www"
 echo '<html><head><title>Cổng thông tin</title></head><body>Sở Thử nghiệm</body></html>' \
     >"$T/www/index.html"
-cat >"$T/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 64; }
-http {
-    access_log $T/access.log;
-    default_type text/html;
-    server { listen 127.0.0.1:$PORT; root $T/www; }
-}
-CONF
-ip netns exec "$NS" nginx -c "$T/nginx.conf" -g 'daemon off; user root;' 2>>"$T/nginx.log" &
-NGINX_PID=$!
-wait_until 30 "nginx to serve" ip netns exec "$NS" curl -sf -o /dev/null "http://127.0.0.1:$PORT/"
+start_nginx "$T/nginx" "$NS" "access_log $T/access.log;
+    server { listen 127.0.0.1:$PORT; root $T/www; }"
 checks() { grep -c 'GET /index.html.*canh-agent' "$T/access.log" || true; }
 
 # ---- the agent: live on the namespace's loopback; /metrics answers once
@@ -82,11 +71,9 @@ wait_started() { # log-file
     wait_until 60 "the agent to start (its /metrics)" grep -q 'metrics on http://127.0.0.1:' "$1"
 }
 stop_agent() {
-    kill -TERM "$AGENT_PID"
-    local rc=0
-    wait_pid 60 "$AGENT_PID" || rc=$?
+    local pid=$AGENT_PID
     AGENT_PID=
-    [ "$rc" -eq 0 ] || fail "the agent exited $rc on SIGTERM"
+    term_wait 60 "$pid" "the agent"
 }
 mapped() { grep -q "/$1" "/proc/$AGENT_PID/maps"; }
 # A libcurl.so.4 that cannot load, found before the system's

@@ -39,11 +39,7 @@ start_redis() {
     redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$T" \
         --daemonize yes --pidfile "$T/redis.pid" --logfile "$T/redis.log" \
         --save '' --appendonly yes --appendfsync everysec >/dev/null
-    for _ in $(seq 100); do
-        if redis-cli -s "$SOCK" ping 2>/dev/null | grep -q PONG; then return 0; fi
-        sleep 0.05
-    done
-    fail "redis-server did not start"
+    wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' ping | grep -q PONG"
 }
 
 rc() { redis-cli -s "$SOCK" "$@"; }

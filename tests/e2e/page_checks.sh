@@ -18,6 +18,7 @@
 # the learned baseline survives a restart.  Every
 # event validates against docs/event.schema.json.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/nginx.sh"  # start_nginx, stop_nginx
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
 for tool in nginx dnsmasq openssl jq; do
@@ -29,12 +30,11 @@ chmod 755 "$T"
 NSS=canh-pcs-$$; NSA=canh-pca-$$
 NET=10.213.$(($$ % 200 + 20))
 SRV=$NET.1; SRV2=$NET.3; AGT=$NET.2
-AGENT_PID=; NGINX_PID=; DNS_PID=; REDIS_PID=
+AGENT_PID=; DNS_PID=; REDIS_PID=
 cleanup() {
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    # TERM, not KILL: nginx's master takes its workers down with it.
-    [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null
+    stop_nginx
     [ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null
     wait 2>/dev/null
     ip netns del "$NSS" 2>/dev/null; ip netns del "$NSA" 2>/dev/null
@@ -87,14 +87,7 @@ HTML
 }
 page "" ""
 echo "other page" >"$T/www/other.html"
-cat >"$T/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 64; }
-http {
-    access_log $T/access.log;
-    default_type text/html;
+SITE="    access_log $T/access.log;
     gzip on;
     gzip_min_length 1;
     server {
@@ -104,16 +97,8 @@ http {
         root $T/www;
         ssi on;
         location = / { return 302 /home.html; }
-    }
-}
-CONF
-start_nginx() {
-    ip netns exec "$NSS" nginx -c "$T/nginx.conf" -g 'daemon off; user root;' 2>>"$T/nginx.log" &
-    NGINX_PID=$!
-    wait_until 30 "nginx to serve" ip netns exec "$NSA" curl -sk --resolve "portal.canh.test:443:$SRV" \
-        -o /dev/null "https://portal.canh.test/other.html"
-}
-start_nginx
+    }"
+start_nginx "$T/nginx" "$NSS" "$SITE"
 
 # ---- the resolver the test controls
 printf '%s portal.canh.test\n' "$SRV" >"$T/hosts"
@@ -290,11 +275,11 @@ wait_checks 2
 pass "a renewal is learned without a finding"
 
 # 7. nginx stopped, then back.
-kill -TERM "$NGINX_PID"; wait_pid 30 "$NGINX_PID" || true; NGINX_PID=
+stop_nginx "$T/nginx"
 wait_until 60 "a site_down finding" has site_down new
 jq -e -s 'map(select(.canh.kind == "site_down"))[0] | .canh.taxonomy.code == "fault.software"' \
     "$EV" >/dev/null || fail "site_down is not fault.software"
-start_nginx
+start_nginx "$T/nginx" "$NSS" "$SITE"
 wait_until 60 "site_down to end" has site_down end
 pass "site_down while nginx is stopped, ended when it is back"
 

@@ -36,12 +36,9 @@ caught_up() { (($(rcli XLEN "$1") >= $2)); }
 # on for hours (200 a second, paced) and writes what is left to Redis;
 # exit 0 expected.
 stop_agent() {
-    kill -TERM "$AGENT_PID"
-    local rc=0
-    wait_pid 60 "$AGENT_PID" || rc=$?
+    local pid=$AGENT_PID
     AGENT_PID=
-    [ "$rc" -ne 137 ] || fail "SIGTERM: the agent was still running after 60 s"
-    [ "$rc" -eq 0 ] || fail "agent exited $rc"
+    term_wait 60 "$pid" "the agent"
 }
 # Stream == JSONL, exactly once, in order.
 check_exact() {

@@ -4,20 +4,18 @@
 # ids, same JSON, same order); a wrong password leaves them in the spool
 # with one clear error and no crash loop; the next start replays them.
 # Real redis-server on a unix socket in a temp dir.
-set -euo pipefail
+source "$(dirname "$0")/lib/common.sh" # fail, wait_until
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
-T=$(mktemp -d /tmp/canh-e2e-redis-XXXXXX)
+T=$TMP
 REDIS_PID=
 cleanup() { [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start_redis() {
     redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 700 --dir "$T" --save '' \
         --appendonly yes --appendfsync always --logfile "$T/redis.log" "$@" &
     REDIS_PID=$!
-    for _ in $(seq 100); do redis-cli -s "$T/r.sock" PING >/dev/null 2>&1 && return; sleep 0.05; done
-    fail "redis-server did not start"
+    wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
 }
 rcli() { redis-cli -s "$T/r.sock" "$@"; }
 

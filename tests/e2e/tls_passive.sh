@@ -21,6 +21,7 @@
 #      check's both carry tls_sni; the shipped agent-eth1.conf and
 #      assets-backend.conf pass --check.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/nginx.sh"  # start_nginx, stop_nginx
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
 for tool in nginx openssl jq wrk curl redis-server; do
@@ -33,14 +34,12 @@ NSS=canh-tls-s-$$; NSA=canh-tls-a-$$
 NET=10.214.$(($$ % 200 + 20))
 SRV=$NET.1; AGT=$NET.2
 NAME=portal.canh.test
-AGENT_PID=; NGINX_PID=; WRK_PID=; REDIS_PID=; PROXY_PID=
+AGENT_PID=; WRK_PID=; REDIS_PID=
 cleanup() {
-    [ -n "$PROXY_PID" ] && kill -TERM "$PROXY_PID" 2>/dev/null
     [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
     [ -n "$WRK_PID" ] && kill -9 "$WRK_PID" 2>/dev/null
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    # TERM, not KILL: nginx's master takes its workers down with it.
-    [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null
+    stop_nginx
     wait 2>/dev/null
     ip netns del "$NSS" 2>/dev/null; ip netns del "$NSA" 2>/dev/null
     rm -rf "/etc/netns/$NSA" "$T"
@@ -69,26 +68,13 @@ openssl x509 -req -in "$T/portal.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcrea
 mkdir -p "$T/www"
 echo '<html><head><title>Portal</title></head><body><p>Tin tức</p></body></html>' \
     >"$T/www/index.html"
-cat >"$T/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 256; }
-http {
-    access_log off;
-    default_type text/html;
-    server {
+start_nginx "$T/nginx" "$NSS" "    server {
         listen $SRV:443 ssl; listen $SRV:8080;
         server_name $NAME;
         ssl_certificate $T/portal.pem; ssl_certificate_key $T/portal.key;
         root $T/www;
-    }
-}
-CONF
-ip netns exec "$NSS" nginx -c "$T/nginx.conf" -g 'daemon off; user root;' 2>>"$T/nginx.log" &
-NGINX_PID=$!
+    }"
 CURL=(ip netns exec "$NSA" curl -s --max-time 10 --cacert "$T/ca.pem")
-wait_until 30 "nginx to serve" "${CURL[@]}" -o /dev/null "https://$NAME/"
 
 # ---- the agent: http_flood's floor at 20 handshakes/s for the test,
 # short hold-downs; the portal's page checked every second.
@@ -190,17 +176,8 @@ sed -e "s|listen 443 ssl;|listen 127.0.0.1:8443 ssl;|" -e '/listen \[::\]/d' \
     -e "s|10.20.0.10:8080|$SRV:8080|" -e "s|/etc/ssl/portal/fullchain.pem|$T/portal.pem|" \
     -e "s|/etc/ssl/portal/privkey.pem|$T/portal.key|" "$EX/nginx-tls-proxy.conf" >"$T/proxy/site.conf"
 grep -q "proxy_pass http://portal_backend" "$T/proxy/site.conf" || fail "the example proxy config changed shape"
-cat >"$T/proxy/nginx.conf" <<CONF
-worker_processes 1;
-pid $T/proxy/nginx.pid;
-error_log $T/proxy-error.log;
-events { worker_connections 64; }
-http { access_log off; include $T/proxy/site.conf; }
-CONF
-ip netns exec "$NSA" nginx -c "$T/proxy/nginx.conf" -g 'daemon off; user root;' 2>>"$T/proxy.log" &
-PROXY_PID=$!
+start_nginx "$T/proxy" "$NSA" "    include $T/proxy/site.conf;"
 PROXY_CURL=("${CURL[@]}" --resolve "$NAME:8443:127.0.0.1")
-wait_until 30 "the proxy to serve" "${PROXY_CURL[@]}" -o /dev/null "https://$NAME:8443/"
 echo '<html><head><title>Hacked by Sh4d0w</title></head><body>Hacked by Sh4d0w Team</body></html>' \
     >"$T/www/index.html"
 "${PROXY_CURL[@]}" -o "$T/through-proxy.html" "https://$NAME:8443/" || fail "curl through the proxy"
