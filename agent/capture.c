@@ -236,9 +236,10 @@ static void on_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_ch
      * included).  Without this one crafted record claiming 4 GiB is a
      * flood's worth of bytes.  (A frame shorter than the snap length is
      * not proof it was whole: real files cut at other lengths too.) */
-    struct pcap_pkthdr hdr = *h;
+    struct pcap_pkthdr hdr;
     uint32_t most = h->caplen > CAPTURE_MAX_WIRELEN ? h->caplen : CAPTURE_MAX_WIRELEN;
-    if (hdr.len > most) {
+    if (h->len > most) {
+        hdr = *h;
         if (d->cap->wirelen_capped++ == 0)
             log_warn("%s: frame %llu claims %u bytes on the wire with %u captured (snap length "
                      "%u); counted as %u (wirelen_capped)",

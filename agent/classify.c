@@ -31,16 +31,29 @@ bool classify_is_protected(const struct inventory *inv, const struct ipaddr *a)
     return protected_given(inv, classify_asset(inv, a), a);
 }
 
+/* What classify_is_protected says of a, its asset already known, with
+ * the inventory's two questions asked once per packet by the caller. */
+static bool protected_known(const struct inventory *inv, bool home, bool assets,
+                            const struct asset *asset, const struct ipaddr *a)
+{
+    if (asset)
+        return true;
+    if (home)
+        return netset_contains(inv->home_net, a);
+    return !assets;
+}
+
 void classify_packet(const struct inventory *inv, struct pkt *p)
 {
-    if (!have_home(inv) && !have_assets(inv)) {
+    bool home = have_home(inv), assets = have_assets(inv);
+    if (!home && !assets) {
         p->src_asset = p->dst_asset = NULL;
         p->src_protected = p->dst_protected = true;
     } else {
-        p->src_asset = classify_asset(inv, &p->src);
-        p->dst_asset = classify_asset(inv, &p->dst);
-        p->src_protected = protected_given(inv, p->src_asset, &p->src);
-        p->dst_protected = protected_given(inv, p->dst_asset, &p->dst);
+        p->src_asset = assets ? assets_lookup(inv->assets, &p->src) : NULL;
+        p->dst_asset = assets ? assets_lookup(inv->assets, &p->dst) : NULL;
+        p->src_protected = protected_known(inv, home, assets, p->src_asset, &p->src);
+        p->dst_protected = protected_known(inv, home, assets, p->dst_asset, &p->dst);
     }
     p->classified = true;
 }

@@ -38,6 +38,8 @@ struct pipeline {
     const struct detector_ops *const *ops;
     size_t n_ops;
     void *det[PIPELINE_MAX_DETECTORS];
+    /* ops[i]->on_packet, copied: one load less per detector and packet. */
+    void (*on_packet[PIPELINE_MAX_DETECTORS])(void *self, const struct pkt *p);
     struct output *outputs[PIPELINE_MAX_OUTPUTS];
     size_t n_outputs;
     struct enrich enrich;
@@ -198,6 +200,7 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
     enrich_set_rules_digest(&pl->enrich, pl->rules.digest);
     pl->ops = detector_all(&pl->n_ops);
     for (size_t i = 0; i < pl->n_ops; i++) {
+        pl->on_packet[i] = pl->ops[i]->on_packet;
         pl->det[i] = pl->ops[i]->init(&pl->rules, &pl->env, err);
         if (!pl->det[i]) {
             pipeline_free(pl);
@@ -251,7 +254,7 @@ void pipeline_packet(struct pipeline *pl, const struct pkt *p)
     if (pl->last_packet_us >= pl->next_tick_us)
         pipeline_tick(pl, pl->last_packet_us);
     for (size_t i = 0; i < pl->n_ops; i++)
-        pl->ops[i]->on_packet(pl->det[i], p);
+        pl->on_packet[i](pl->det[i], p);
 }
 
 void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, const uint8_t *frame)

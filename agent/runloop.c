@@ -47,15 +47,23 @@ static uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* A drill replay rewrites each frame first.  Out of line, so that the
+ * common path below needs no stack frame of its own. */
+static __attribute__((noinline)) void
+on_drill_frame(struct runloop *rl, const struct pcap_pkthdr *h, const uint8_t *frame)
+{
+    struct pcap_pkthdr drill_h;
+    frame = drill_replay_frame(rl->x.drill, rl->cap->dlt, h, frame, &drill_h);
+    pipeline_frame(rl->pl, rl->cap->dlt, &drill_h, frame);
+}
+
 static int on_frame(void *ctx, const struct pcap_pkthdr *h, const uint8_t *frame)
 {
     struct runloop *rl = ctx;
-    struct pcap_pkthdr drill_h;
-    if (rl->x.drill) {
-        frame = drill_replay_frame(rl->x.drill, rl->cap->dlt, h, frame, &drill_h);
-        h = &drill_h;
-    }
-    pipeline_frame(rl->pl, rl->cap->dlt, h, frame);
+    if (rl->x.drill)
+        on_drill_frame(rl, h, frame);
+    else
+        pipeline_frame(rl->pl, rl->cap->dlt, h, frame);
     return 0;
 }
 

@@ -126,14 +126,6 @@ static uint32_t prefix_slot_of(const struct ipaddr *net, uint8_t bits)
     return (uint32_t)hash_bytes(net->b, 16, bits);
 }
 
-static uint32_t filter_key(const struct ipaddr *a)
-{
-    const unsigned shift = 16 - PREFIX_FILTER_KEY_BITS;
-    if (addr_is_v4(a))
-        return (1u << PREFIX_FILTER_KEY_BITS) + (((uint32_t)a->b[12] << 8 | a->b[13]) >> shift);
-    return ((uint32_t)a->b[0] << 8 | a->b[1]) >> shift;
-}
-
 /* Set the bits of the keys whose first fixed_bits bits are those of key
  * (key's other bits are zero: the network is masked). */
 static void filter_set(struct prefix_index *ix, uint32_t key, int fixed_bits)
@@ -147,14 +139,14 @@ static void filter_set(struct prefix_index *ix, uint32_t key, int fixed_bits)
 static void filter_add(struct prefix_index *ix, const struct cidr *c)
 {
     if (addr_is_v4(&c->net) && c->bits >= 96) {
-        filter_set(ix, filter_key(&c->net), c->bits - 96);
+        filter_set(ix, prefix_filter_key(&c->net), c->bits - 96);
         return;
     }
     /* A short IPv6 prefix (::/0, ::/80) may hold IPv4-mapped addresses. */
     static const struct ipaddr v4_any = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}};
     if (c->bits <= 96 && cidr_contains(c, &v4_any))
-        filter_set(ix, filter_key(&v4_any), 0);
-    filter_set(ix, filter_key(&c->net), c->bits);
+        filter_set(ix, prefix_filter_key(&v4_any), 0);
+    filter_set(ix, prefix_filter_key(&c->net), c->bits);
 }
 
 void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t value)
@@ -194,23 +186,27 @@ static int32_t prefix_index_search(const struct prefix_index *ix, const struct i
     return -1;
 }
 
-int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a)
+/* A cache miss: the table's answer, remembered in e.  Kept out of line so
+ * that a hit costs no saved registers. */
+static __attribute__((noinline)) int32_t prefix_index_fill(const struct prefix_index *ix,
+                                                           struct prefix_cache_entry *e,
+                                                           const struct ipaddr *a)
 {
-    if (!ix->slots)
-        return -1;
-    uint32_t key = filter_key(a);
-    if (!(ix->filter[key >> 3] & (1u << (key & 7))))
-        return -1;
-    uint32_t tail;
-    memcpy(&tail, a->b + 12, 4);
-    struct prefix_cache_entry *e = &ix->cache[(tail * 2654435761u) >> 24];
-    if (e->valid && addr_eq(&e->addr, a))
-        return e->value;
     int32_t value = prefix_index_search(ix, a);
     e->addr = *a;
     e->value = value;
     e->valid = 1;
     return value;
+}
+
+int32_t prefix_index_lookup_filtered(const struct prefix_index *ix, const struct ipaddr *a)
+{
+    uint32_t tail;
+    memcpy(&tail, a->b + 12, 4);
+    struct prefix_cache_entry *e = &ix->cache[(tail * 2654435761u) >> 24];
+    if (e->valid && addr_eq(&e->addr, a))
+        return e->value;
+    return prefix_index_fill(ix, e, a);
 }
 
 void prefix_index_free(struct prefix_index *ix)

@@ -61,9 +61,8 @@ struct prefix_index {
 int prefix_index_init(struct prefix_index *ix, size_t capacity);
 /* The first value added for a network stays (duplicates are ignored). */
 void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t value);
-/* The value of the longest prefix containing a, or -1.  Updates the
- * cache: not for concurrent use from several threads. */
-int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a);
+/* prefix_index_lookup past the filter: the cache, then the table. */
+int32_t prefix_index_lookup_filtered(const struct prefix_index *ix, const struct ipaddr *a);
 void prefix_index_free(struct prefix_index *ix);
 
 /* A small list of prefixes (allow lists, home networks, asset addresses). */
@@ -90,8 +89,37 @@ static inline void addr_from_v6(struct ipaddr *a, const uint8_t v6[16])
 
 static inline bool addr_is_v4(const struct ipaddr *a)
 {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a->b, prefix, 12) == 0;
+    /* Two word compares: this runs several times per packet. */
+    static const uint8_t mapped[4] = {0, 0, 0xff, 0xff};
+    uint64_t high;
+    uint32_t mid, want;
+    memcpy(&high, a->b, 8);
+    memcpy(&mid, a->b + 8, 4);
+    memcpy(&want, mapped, 4);
+    return high == 0 && mid == want;
+}
+
+/* The filter's key of a (see struct prefix_index). */
+static inline uint32_t prefix_filter_key(const struct ipaddr *a)
+{
+    const unsigned shift = 16 - PREFIX_FILTER_KEY_BITS;
+    if (addr_is_v4(a))
+        return (1u << PREFIX_FILTER_KEY_BITS) + (((uint32_t)a->b[12] << 8 | a->b[13]) >> shift);
+    return ((uint32_t)a->b[0] << 8 | a->b[1]) >> shift;
+}
+
+/* The value of the longest prefix containing a, or -1.  Updates the
+ * cache: not for concurrent use from several threads.  Inline up to the
+ * filter, which turns away most addresses of a flood from random sources
+ * with one bit test and no call. */
+static inline int32_t prefix_index_lookup(const struct prefix_index *ix, const struct ipaddr *a)
+{
+    if (!ix->slots)
+        return -1;
+    uint32_t key = prefix_filter_key(a);
+    if (!(ix->filter[key >> 3] & (1u << (key & 7))))
+        return -1;
+    return prefix_index_lookup_filtered(ix, a);
 }
 
 static inline bool addr_eq(const struct ipaddr *a, const struct ipaddr *b)

@@ -390,12 +390,6 @@ int assets_load(const char *path, struct assets *out, struct cfg_err *err)
     return rc;
 }
 
-const struct asset *assets_lookup(const struct assets *a, const struct ipaddr *addr)
-{
-    int32_t i = prefix_index_lookup(&a->index, addr);
-    return i >= 0 ? &a->v[i] : NULL;
-}
-
 void assets_free(struct assets *a)
 {
     for (size_t i = 0; i < a->n; i++) {

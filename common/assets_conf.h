@@ -70,8 +70,13 @@ struct assets {
 };
 
 int assets_load(const char *path, struct assets *out, struct cfg_err *err);
-/* The asset whose address list contains a (most specific prefix wins). */
-const struct asset *assets_lookup(const struct assets *a, const struct ipaddr *addr);
+/* The asset whose address list contains a (most specific prefix wins).
+ * Inline: asked for both addresses of every packet. */
+static inline const struct asset *assets_lookup(const struct assets *a, const struct ipaddr *addr)
+{
+    int32_t i = prefix_index_lookup(&a->index, addr);
+    return i >= 0 ? &a->v[i] : NULL;
+}
 void assets_free(struct assets *a);
 
 #endif

@@ -625,6 +625,78 @@ START_TEST(prefix_index_longest_wins)
 }
 END_TEST
 
+/* The index answers as a scan of its prefixes would: the longest one that
+ * contains the address, the first added among equal ones.  Addresses are
+ * drawn near the prefixes and at random, v4 and v6, each asked twice (the
+ * second answer comes from the cache) and again after other addresses. */
+static int32_t longest_by_scan(const struct netset *ns, const struct ipaddr *a)
+{
+    int32_t best = -1;
+    for (size_t i = 0; i < ns->n; i++)
+        if (cidr_contains(&ns->v[i], a) && (best < 0 || ns->v[i].bits > ns->v[best].bits))
+            best = (int32_t)i;
+    return best;
+}
+
+START_TEST(prefix_index_matches_scan)
+{
+    struct netset ns;
+    char bad[64];
+    ck_assert_int_eq(netset_parse("10.0.0.0/8, 10.1.0.0/16, 10.1.2.3, 198.51.100.0/24, "
+                                  "198.51.100.10/32, 203.0.113.128/25, 0.0.0.0/1, "
+                                  "2001:db8::/32, 2001:db8:1::10, ::/80, "
+                                  "fe80::/10",
+                                  &ns, bad, sizeof(bad)),
+                     0);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    struct ipaddr seen[64] = {0};
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        struct ipaddr a;
+        if (i % 3 == 2) {
+            a = seen[x % 64]; /* asked before, maybe still cached */
+        } else {
+            const struct cidr *near = &ns.v[x % ns.n];
+            a = near->net;
+            /* keep a random number of the prefix's bits, change the rest */
+            for (int b = 15; b >= 0 && (x >> 8) % 4 != 0; b--)
+                a.b[b] ^= (uint8_t)(x >> (b % 8 * 8));
+            if (x % 5 == 0)
+                memcpy(a.b, &x, 8); /* v6 or v4 prefix lost */
+        }
+        seen[i % 64] = a;
+        int32_t want = longest_by_scan(&ns, &a);
+        ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), want);
+        ck_assert_int_eq(prefix_index_lookup(&ns.index, &a), want);
+        ck_assert(netset_contains(&ns, &a) == (want >= 0));
+    }
+    netset_free(&ns);
+}
+END_TEST
+
+/* addr_is_v4 compares words: the same answer as the 12-byte prefix. */
+START_TEST(addr_is_v4_is_the_mapped_prefix)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    struct ipaddr a;
+    addr_parse("192.0.2.1", &a);
+    ck_assert(addr_is_v4(&a));
+    for (int i = 0; i < 12; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            struct ipaddr b = a;
+            b.b[i] ^= (uint8_t)(1u << bit);
+            ck_assert(!addr_is_v4(&b));
+            ck_assert(memcmp(b.b, mapped, 12) != 0);
+        }
+    addr_parse("::ffff:0:1", &a); /* ::ffff:0.0.0.1 */
+    ck_assert(addr_is_v4(&a));
+    addr_parse("::1", &a);
+    ck_assert(!addr_is_v4(&a));
+}
+END_TEST
+
 #define RULE_HEAD "[syn]\ndetector = flood\ntaxonomy = attack.dos\n"
 
 /* Issue 11: the collector had a copy of the reader and the copies drifted.
@@ -775,6 +847,8 @@ int main(void)
     tcase_add_test(tc, format_time_as_strftime_in_every_zone);
     tcase_add_test(tc, cidr_forms);
     tcase_add_test(tc, prefix_index_longest_wins);
+    tcase_add_test(tc, prefix_index_matches_scan);
+    tcase_add_test(tc, addr_is_v4_is_the_mapped_prefix);
     tcase_add_test(tc, one_grammar_everywhere);
     tcase_add_test(tc, set_twice_found_among_many_keys);
     tcase_add_test(tc, continuation_lines_join);

@@ -987,6 +987,127 @@ START_TEST(test_random_garbage_never_crashes)
 }
 END_TEST
 
+/* ---- the common-frame fast path against the general decoder ---------- */
+
+/* decode.c reads untagged Ethernet/IPv4/TCP frames in one pass and leaves
+ * every other frame to the layer-by-layer decoder.  The same frame with one
+ * VLAN tag inserted always takes the layer-by-layer path: both must give
+ * the same reason and, when decoded, the same packet. */
+static void check_fast_equals_general(const uint8_t *f, uint32_t cap, uint32_t wire,
+                                      struct decode_stats *fast_st, uint64_t *fast_ok)
+{
+    uint8_t tagged[256];
+    ck_assert_uint_le(cap + 4, sizeof tagged);
+    memcpy(tagged, f, cap < 12 ? cap : 12);
+    if (cap >= 12) {
+        put16(tagged + 12, 0x8100);
+        put16(tagged + 14, 7);
+        memcpy(tagged + 16, f + 12, cap - 12);
+    }
+    uint32_t tcap = cap >= 12 ? cap + 4 : cap, twire = cap >= 12 ? wire + 4 : wire;
+    struct decode_stats st = {0};
+    struct pkt a, b;
+    enum decode_reason ra = decode_frame(DLT_EN10MB, f, cap, wire, 99, &a, fast_st);
+    enum decode_reason rb = decode_frame(DLT_EN10MB, tagged, tcap, twire, 99, &b, &st);
+    if (cap < 12) /* no ethertype at all either way */
+        return;
+    ck_assert_msg(ra == rb, "cap %u wire %u: %s untagged, %s tagged", cap, wire,
+                  decode_reason_name(ra), decode_reason_name(rb));
+    if (ra != DECODE_OK)
+        return;
+    (*fast_ok)++;
+    ck_assert_uint_eq(a.caplen + 4, b.caplen);
+    ck_assert_uint_eq(a.wirelen + 4, b.wirelen);
+    ck_assert((a.payload == NULL) == (b.payload == NULL));
+    if (a.payload)
+        ck_assert_int_eq(a.payload - f, b.payload - tagged - 4);
+    b.caplen = a.caplen;
+    b.wirelen = a.wirelen;
+    b.payload = a.payload;
+    ck_assert_msg(memcmp(&a, &b, sizeof a) == 0, "cap %u wire %u: packets differ", cap, wire);
+}
+
+START_TEST(test_fast_path_matches_general)
+{
+    /* The fields the fast path looks at, and values on both sides of
+     * each of its checks. */
+    static const struct {
+        size_t off;
+        uint8_t values[8];
+    } fields[] = {
+        {13, {0x00, 0x06, 0xdd, 0x08}},       /* ethertype low byte */
+        {14, {0x45, 0x46, 0x44, 0x4f, 0x65}}, /* version, header length */
+        {16, {0x00, 0x01, 0xff}},             /* total length */
+        {17, {0x00, 0x27, 0x28, 0x32, 0x38, 0x3a, 0xff}},
+        {20, {0x00, 0x40, 0x20, 0x60, 0x01, 0x80}}, /* flags, fragment offset */
+        {21, {0x00, 0x01, 0xff}},
+        {23, {6, 17, 1, 0}},                              /* protocol */
+        {46, {0x50, 0x60, 0x40, 0x00, 0x70, 0xf0, 0x80}}, /* data offset */
+    };
+    uint8_t base[128], f[128];
+    size_t n = frame_v4_tcp(base);
+    put_bytes(base + n, sizeof base - n, 0); /* Ethernet padding beyond the datagram */
+    struct decode_stats st = {0};
+    uint64_t ok = 0;
+    rng_state = 0x243f6a8885a308d3ULL;
+
+    for (int i = 0; i < 100000; i++) {
+        memcpy(f, base, sizeof base);
+        int changes = (int)(rng() % 4);
+        for (int k = 0; k < changes; k++) {
+            size_t which = rng() % (sizeof fields / sizeof fields[0]);
+            size_t nv = 0;
+            while (nv < 8 && (nv == 0 || fields[which].values[nv] != 0))
+                nv++;
+            f[fields[which].off] = fields[which].values[rng() % nv];
+        }
+        uint32_t cap = i % 3 == 0 ? (uint32_t)n : rng() % (uint32_t)(n + 12);
+        uint32_t wire = cap + (rng() % 4 == 0 ? rng() % 40 : 0);
+        check_fast_equals_general(f, cap, wire, &st, &ok);
+    }
+    ck_assert_uint_eq(st.frames, 100000);
+    ck_assert_uint_eq(st.decoded + st.not_ip + st.errors, st.frames);
+    /* Both paths were taken: many frames decoded, many refused. */
+    ck_assert_uint_gt(ok, 20000);
+    ck_assert_uint_gt(st.errors, 20000);
+}
+END_TEST
+
+/* Frames the fast path must leave to the general one, with what the
+ * general one says of them. */
+START_TEST(test_fast_path_declines)
+{
+    uint8_t f[128];
+    struct pkt p;
+    size_t n = frame_v4_tcp(f);
+
+    /* TSO: a zero total length takes the frame's */
+    put16(f + 16, 0);
+    ck_assert_int_eq(dec(DLT_EN10MB, f, n, &p), DECODE_OK);
+    ck_assert_uint_eq(p.ip_len, n - 14);
+    ck_assert_uint_eq(p.payload_len, 6);
+    /* a first fragment: still TCP, flagged as a fragment */
+    n = frame_v4_tcp(f);
+    put16(f + 20, 0x2000);
+    ck_assert_int_eq(dec(DLT_EN10MB, f, n, &p), DECODE_OK);
+    ck_assert(p.fragment && !p.later_fragment);
+    ck_assert_uint_eq(p.dport, 443);
+    /* options cut by the snaplen: counted as truncated */
+    n = frame_v4_tcp(f);
+    struct decode_stats st = {0};
+    ck_assert_int_eq(decode_frame(DLT_EN10MB, f, 14 + 20 + 22, (uint32_t)n, 0, &p, &st),
+                     DECODE_TCP_TRUNCATED);
+    ck_assert_uint_eq(st.errors, 1);
+    /* a data offset beyond the datagram: invalid */
+    f[14 + 20 + 12] = 0xf0;
+    ck_assert_int_eq(dec(DLT_EN10MB, f, n, &p), DECODE_TCP_BAD_HLEN);
+    /* a total length beyond the frame: invalid */
+    n = frame_v4_tcp(f);
+    put16(f + 16, (uint16_t)(n - 14 + 1));
+    ck_assert_int_eq(dec(DLT_EN10MB, f, n, &p), DECODE_IPV4_BAD_TOTAL_LEN);
+}
+END_TEST
+
 /* ---- real captures ---------------------------------------------------- */
 
 /* What decode.c made of a capture, next to what libpcap's BPF (the
@@ -1191,6 +1312,8 @@ static Suite *decode_suite(void)
     tcase_add_test(tc, test_prefixes_other_links);
     tcase_add_test(tc, test_prefixes_icmp_unreachable);
     tcase_add_test(tc, test_random_garbage_never_crashes);
+    tcase_add_test(tc, test_fast_path_matches_general);
+    tcase_add_test(tc, test_fast_path_declines);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fixtures");
