@@ -250,13 +250,17 @@ static bool reverse_probed(struct scan_detector *d, const struct pkt *p, uint64_
     return rp && (rp->flags & PEND_COUNTED);
 }
 
-/* The first packet of a (scanner, target) life: a pending record only.
- * flags: PS_REVERSE when the reverse check is already known. */
-static void pending_first(struct scan_detector *d, uint64_t h, const struct pkt *p,
-                          enum ps_type type, uint8_t flags, uint64_t now_us)
+/* The first packet of a (scanner, target) life: a pending record only
+ * (lk: the pair's lookup).  flags: PS_REVERSE when the reverse check is
+ * already known. */
+static void pending_first(struct scan_detector *d, const struct scan_look *lk, uint64_t h,
+                          const struct pkt *p, enum ps_type type, uint8_t flags, uint64_t now_us)
 {
-    struct ps_pending *pd = scan_table_pending_start(&d->table, h, now_us);
+    struct ps_pending *pd = scan_table_pending_take(&d->table, lk, h, now_us);
+    pd->open_answers = pd->closed_answers = pd->filtered_answers = 0;
     pd->flags = flags; /* PS_REVERSE, SCAN_OUTWARD */
+    pd->port = 0;
+    pd->type = 0;
     if ((flags & PS_REVERSE) && type != PS_SYN)
         return;
     d->probes++;
@@ -299,16 +303,17 @@ static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type 
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
     uint64_t h = scan_table_hash(&d->table, key);
-    const struct scan_pending *stale;
-    struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &stale);
+    struct scan_look lk;
+    struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &lk);
     if (!e) {
-        /* Whether the target probed first is known from a stale record. */
+        /* Whether the target probed first is known from a stale record.
+         * (The reverse check only reads: lk stays true.) */
         uint8_t flags;
-        if (stale)
-            flags = ((const struct ps_pending *)stale)->flags & PS_REVERSE;
+        if (lk.pending)
+            flags = ((const struct ps_pending *)lk.pending)->flags & PS_REVERSE;
         else
             flags = reverse_probed(d, p, now_us) ? PS_REVERSE : 0;
-        pending_first(d, h, p, type, flags | outward, now_us);
+        pending_first(d, &lk, h, p, type, flags | outward, now_us);
         return;
     }
     if ((e->s.flags & PS_REVERSE) && type != PS_SYN)

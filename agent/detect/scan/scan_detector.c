@@ -149,20 +149,15 @@ static struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd
 }
 
 struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN],
-                                       uint64_t h, uint64_t now_us,
-                                       const struct scan_pending **stale)
+                                       uint64_t h, uint64_t now_us, struct scan_look *lk)
 {
-    *stale = NULL;
-    struct scan_entry *e = scan_table_find(&d->table, key, h, now_us);
+    struct scan_entry *e = scan_table_lookup(&d->table, key, h, now_us, lk);
     if (!e) {
-        struct scan_pending *pd = scan_table_pending_find(&d->table, h, now_us);
-        if (!pd)
+        struct scan_pending *pd = lk->pending;
+        /* None, or the window ran out: the packet starts (over) a record,
+         * as an entry would start over. */
+        if (!pd || now_us - pd->first_us > d->p.longest_window_us)
             return NULL;
-        if (now_us - pd->first_us > d->p.longest_window_us) {
-            /* The window ran out: start over, as an entry would. */
-            *stale = pd;
-            return NULL;
-        }
         e = admit(d, pd, key, h, now_us);
     } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > d->p.longest_window_us) {
         uint8_t keep = e->flags & d->kind->keep_flags;

@@ -117,11 +117,11 @@ void scan_detector_free(struct scan_detector *d);
  * now: found, restarted when its windows all ran out and no finding is
  * open, or admitted from its pending record at the key's second packet.
  * NULL when the packet is the key's first (in the longest window): the
- * caller starts a pending record; *stale is then the key's record whose
- * window ran out, or NULL. */
+ * caller starts its pending record with scan_table_pending_take(lk), and
+ * lk->pending is then the key's record whose window ran out (read it
+ * before), or NULL. */
 struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN],
-                                       uint64_t h, uint64_t now_us,
-                                       const struct scan_pending **stale);
+                                       uint64_t h, uint64_t now_us, struct scan_look *lk);
 /* Zero e's windowed state (up to kind->reset_end) as of now. */
 void scan_detector_restart(struct scan_detector *d, struct scan_entry *e, uint64_t now_us);
 /* After new evidence on e: touch its open finding, or try the rules in

@@ -263,11 +263,12 @@ static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
     uint64_t h = scan_table_hash(&d->table, key);
-    const struct scan_pending *stale;
-    struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &stale);
+    struct scan_look lk;
+    struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &lk);
     if (!e) {
-        struct sw_pending *pd = scan_table_pending_start(&d->table, h, now_us);
+        struct sw_pending *pd = scan_table_pending_take(&d->table, &lk, h, now_us);
         pd->host = *host;
+        pd->answers = 0;
         pd->port = port;
         pd->probe = (uint8_t)probe;
         pd->flags = (has_port ? PEND_HAS_PORT : 0) | outward;
