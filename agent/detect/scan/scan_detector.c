@@ -134,8 +134,10 @@ static uint8_t *pending_flags(const struct scan_detector *d, const struct scan_p
 }
 
 /* Admit a pending key: its entry as it would be after the first packet
- * (and the answers and reloads since). */
-static struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd,
+ * (and the answers and reloads since).  Kept out of line, as the restart
+ * below: a key's first packet, the common case of a flood of new keys,
+ * then does not pay for their registers. */
+static __attribute__((noinline)) struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd,
                                 const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
 {
     bool created;
@@ -146,6 +148,16 @@ static struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd
         restart_windows(e, d->reload_us);
     scan_table_pending_admit(&d->table, pd);
     return e;
+}
+
+/* A found entry whose windows all ran out starts over, keeping the
+ * flags its kind keeps. */
+static __attribute__((noinline)) void restart_kept(struct scan_detector *d, struct scan_entry *e,
+                                                   uint64_t now_us)
+{
+    uint8_t keep = e->flags & d->kind->keep_flags;
+    scan_detector_restart(d, e, now_us);
+    e->flags = keep;
 }
 
 struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN],
@@ -160,9 +172,7 @@ struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t ke
             return NULL;
         e = admit(d, pd, key, h, now_us);
     } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > d->p.longest_window_us) {
-        uint8_t keep = e->flags & d->kind->keep_flags;
-        scan_detector_restart(d, e, now_us);
-        e->flags = keep;
+        restart_kept(d, e, now_us);
     }
     scan_table_touch(&d->table, &e->head, now_us);
     return e;
