@@ -145,15 +145,18 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
     entry_addrs(e, &ev->src, &ev->dst);
     ev->has_src = ev->has_dst = true;
     ev->proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
-    ev->counters = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I}", "packets", (json_int_t)e->s.probes, "ports",
-        (json_int_t)e->ports, "open_answers", (json_int_t)e->open_answers, "closed_answers",
-        (json_int_t)e->closed_answers, "filtered_answers", (json_int_t)e->filtered_answers);
+    static const char *const counter_names[] = {"packets", "ports", "open_answers",
+                                                "closed_answers", "filtered_answers"};
+    json_t *counters[] = {json_integer(e->s.probes), json_integer(e->ports),
+                          json_integer(e->open_answers), json_integer(e->closed_answers),
+                          json_integer(e->filtered_answers)};
+    ev->counters = scan_detector_object(counter_names, counters, 5);
     json_t *sample = json_array();
-    for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
+    for (int i = 0; sample && i < e->n_exact && i < PS_SAMPLE; i++)
         json_array_append_new(sample, json_integer(e->exact[i]));
-    ev->evidence =
-        json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e, state), "sample_ports", sample);
+    static const char *const evidence_names[] = {"scan_type", "sample_ports"};
+    json_t *evidence[] = {json_string_nocheck(entry_scan_type(e, state)), sample};
+    ev->evidence = scan_detector_object(evidence_names, evidence, 2);
     if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
         scan_detector_describe_outward(d, ev);
 }

@@ -137,8 +137,10 @@ static uint8_t *pending_flags(const struct scan_detector *d, const struct scan_p
  * (and the answers and reloads since).  Kept out of line, as the restart
  * below: a key's first packet, the common case of a flood of new keys,
  * then does not pay for their registers. */
-static __attribute__((noinline)) struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd,
-                                const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
+static __attribute__((noinline)) struct scan_entry *admit(struct scan_detector *d,
+                                                          struct scan_pending *pd,
+                                                          const uint8_t key[SCAN_KEY_LEN],
+                                                          uint64_t h, uint64_t now_us)
 {
     bool created;
     struct scan_entry *e = scan_table_get(&d->table, key, h, now_us, &created);
@@ -381,6 +383,20 @@ int scan_detector_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     d->table.idle_us = next.idle_us;
     d->table.emergency_idle_us = next.emergency_idle_us;
     return 0;
+}
+
+json_t *scan_detector_object(const char *const *names, json_t *const *values, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (o && (!values[i] || json_object_set_new_nocheck(o, names[i], values[i]) < 0)) {
+            json_decref(o);
+            o = NULL;
+        } else if (!o) {
+            json_decref(values[i]);
+        }
+    }
+    return o;
 }
 
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev)

@@ -105,6 +105,13 @@ struct scan_detector {
     uint64_t probes, answers, allowed_scans, outward_probes;
 };
 
+/* The JSON object of an event's counters or evidence: names[i] set to
+ * values[i], in order, every value's reference taken (also on failure);
+ * NULL when a value is NULL or memory runs out.  What json_pack("{s:o,
+ * ...}") builds, without parsing a format string and checking ASCII
+ * literal names as UTF-8 at every event. */
+json_t *scan_detector_object(const char *const *names, json_t *const *values, size_t n);
+
 /* Outward (SCAN_OUTWARD): the taxonomy and evidence that say so. */
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev);
 
