@@ -134,13 +134,9 @@ static uint8_t *pending_flags(const struct scan_detector *d, const struct scan_p
 }
 
 /* Admit a pending key: its entry as it would be after the first packet
- * (and the answers and reloads since).  Kept out of line, as the restart
- * below: a key's first packet, the common case of a flood of new keys,
- * then does not pay for their registers. */
-static __attribute__((noinline)) struct scan_entry *admit(struct scan_detector *d,
-                                                          struct scan_pending *pd,
-                                                          const uint8_t key[SCAN_KEY_LEN],
-                                                          uint64_t h, uint64_t now_us)
+ * (and the answers and reloads since). */
+static struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd,
+                                const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
 {
     bool created;
     struct scan_entry *e = scan_table_get(&d->table, key, h, now_us, &created);
@@ -152,30 +148,24 @@ static __attribute__((noinline)) struct scan_entry *admit(struct scan_detector *
     return e;
 }
 
-/* A found entry whose windows all ran out starts over, keeping the
- * flags its kind keeps. */
-static __attribute__((noinline)) void restart_kept(struct scan_detector *d, struct scan_entry *e,
-                                                   uint64_t now_us)
+struct scan_entry *scan_detector_found(struct scan_detector *d, struct scan_entry *e,
+                                       uint64_t now_us)
 {
-    uint8_t keep = e->flags & d->kind->keep_flags;
-    scan_detector_restart(d, e, now_us);
-    e->flags = keep;
+    if (!finding_is_open(&e->head.life) && now_us - e->first_us > d->p.longest_window_us) {
+        /* Its windows all ran out: start over, keeping the flags its kind
+         * keeps. */
+        uint8_t keep = e->flags & d->kind->keep_flags;
+        scan_detector_restart(d, e, now_us);
+        e->flags = keep;
+    }
+    scan_table_touch(&d->table, &e->head, now_us);
+    return e;
 }
 
-struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN],
-                                       uint64_t h, uint64_t now_us, struct scan_look *lk)
+struct scan_entry *scan_detector_admit(struct scan_detector *d, struct scan_pending *pd,
+                                       const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
 {
-    struct scan_entry *e = scan_table_lookup(&d->table, key, h, now_us, lk);
-    if (!e) {
-        struct scan_pending *pd = lk->pending;
-        /* None, or the window ran out: the packet starts (over) a record,
-         * as an entry would start over. */
-        if (!pd || now_us - pd->first_us > d->p.longest_window_us)
-            return NULL;
-        e = admit(d, pd, key, h, now_us);
-    } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > d->p.longest_window_us) {
-        restart_kept(d, e, now_us);
-    }
+    struct scan_entry *e = admit(d, pd, key, h, now_us);
     scan_table_touch(&d->table, &e->head, now_us);
     return e;
 }
