@@ -95,6 +95,63 @@ START_TEST(pending_overwrites_counted_exactly)
 }
 END_TEST
 
+/* A key's first packet through the per-packet pair (scan_table_lookup,
+ * then scan_table_pending_take): the record it starts is found, then, at
+ * its second packet, handed to the caller live; once idle the key starts
+ * over in its own old record, and a new key in the full bucket takes the
+ * record of the oldest first packet, counted as overwritten while live
+ * as scan_table_pending_start counts it.  A key with an entry is found in
+ * the table, the doorkeeper left alone. */
+START_TEST(lookup_then_take_starts_the_right_record)
+{
+    struct scan_table t;
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, 11, NULL, NULL), 0);
+    t.idle_us = 10000000; /* 10 s */
+    const uint64_t t0 = 1700000000000000ull;
+    uint8_t key[SCAN_KEY_LEN];
+    struct scan_look lk;
+    void *rec[SCAN_PENDING_WAYS + 1];
+    for (uint32_t k = 1; k <= SCAN_PENDING_WAYS; k++) {
+        key_of(key, k);
+        ck_assert_ptr_null(scan_table_lookup(&t, key, pending_hash(k), t0 + k * 5000, &lk));
+        ck_assert_ptr_null(lk.pending);
+        ck_assert_int_eq(lk.pway, -1);
+        rec[k] = scan_table_pending_take(&t, &lk, pending_hash(k), t0 + k * 5000);
+        ck_assert_ptr_eq(scan_table_pending_find(&t, pending_hash(k), t0 + k * 5000), rec[k]);
+    }
+    ck_assert_uint_eq(t.pending_started, SCAN_PENDING_WAYS);
+    ck_assert_uint_eq(t.pending_overwritten, 0);
+    /* The second packet of key 3 finds its live record. */
+    key_of(key, 3);
+    ck_assert_ptr_null(scan_table_lookup(&t, key, pending_hash(3), t0 + 100000, &lk));
+    ck_assert_ptr_eq(lk.pending, rec[3]);
+    /* Key 9, bucket full: the oldest (key 1, still live) makes room. */
+    key_of(key, 9);
+    ck_assert_ptr_null(scan_table_lookup(&t, key, pending_hash(9), t0 + 200000, &lk));
+    ck_assert_ptr_eq(scan_table_pending_take(&t, &lk, pending_hash(9), t0 + 200000), rec[1]);
+    ck_assert_uint_eq(t.pending_overwritten, 1);
+    ck_assert_ptr_null(scan_table_pending_find(&t, pending_hash(1), t0 + 200000));
+    /* Key 3 again long after: its record is idle, not handed out, and the
+     * key starts over in it (nothing else is given up, nothing counted). */
+    uint64_t late = t0 + 30000000;
+    key_of(key, 3);
+    ck_assert_ptr_null(scan_table_lookup(&t, key, pending_hash(3), late, &lk));
+    ck_assert_ptr_null(lk.pending);
+    ck_assert_int_ge(lk.pway, 0);
+    ck_assert_ptr_eq(scan_table_pending_take(&t, &lk, pending_hash(3), late), rec[3]);
+    ck_assert_uint_eq(t.pending_overwritten, 1);
+    ck_assert_ptr_eq(scan_table_pending_find(&t, pending_hash(3), late), rec[3]);
+    /* A key with an entry: the entry. */
+    bool created;
+    key_of(key, 20);
+    uint64_t h = scan_table_hash(&t, key);
+    void *e = scan_table_get(&t, key, h, late, &created);
+    ck_assert_ptr_eq(scan_table_lookup(&t, key, h, late + 1, &lk), e);
+    ck_assert_uint_eq(t.pending_started, SCAN_PENDING_WAYS + 2);
+    scan_table_free(&t);
+}
+END_TEST
+
 /* Whether each of keys[0..n) still has its pending record. */
 static void expect_pending(struct scan_table *t, const uint32_t *keys, size_t n, bool present,
                            uint64_t now_us)
@@ -187,6 +244,7 @@ static Suite *scan_table_suite(void)
     tcase_add_test(tc, every_way_is_found);
     tcase_add_test(tc, pending_overwrites_counted_exactly);
     tcase_add_test(tc, pending_gives_up_the_first_oldest);
+    tcase_add_test(tc, lookup_then_take_starts_the_right_record);
     tcase_add_test(tc, table_memory_zeroed_and_aligned);
     suite_add_tcase(s, tc);
     return s;

@@ -145,15 +145,18 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
     entry_addrs(e, &ev->src, &ev->dst);
     ev->has_src = ev->has_dst = true;
     ev->proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
-    ev->counters = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I}", "packets", (json_int_t)e->s.probes, "ports",
-        (json_int_t)e->ports, "open_answers", (json_int_t)e->open_answers, "closed_answers",
-        (json_int_t)e->closed_answers, "filtered_answers", (json_int_t)e->filtered_answers);
+    static const char *const counter_names[] = {"packets", "ports", "open_answers",
+                                                "closed_answers", "filtered_answers"};
+    json_t *counters[] = {json_integer(e->s.probes), json_integer(e->ports),
+                          json_integer(e->open_answers), json_integer(e->closed_answers),
+                          json_integer(e->filtered_answers)};
+    ev->counters = scan_detector_object(counter_names, counters, 5);
     json_t *sample = json_array();
-    for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
+    for (int i = 0; sample && i < e->n_exact && i < PS_SAMPLE; i++)
         json_array_append_new(sample, json_integer(e->exact[i]));
-    ev->evidence =
-        json_pack("{s:s, s:o}", "scan_type", entry_scan_type(e, state), "sample_ports", sample);
+    static const char *const evidence_names[] = {"scan_type", "sample_ports"};
+    json_t *evidence[] = {json_string_nocheck(entry_scan_type(e, state)), sample};
+    ev->evidence = scan_detector_object(evidence_names, evidence, 2);
     if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
         scan_detector_describe_outward(d, ev);
 }
@@ -250,13 +253,17 @@ static bool reverse_probed(struct scan_detector *d, const struct pkt *p, uint64_
     return rp && (rp->flags & PEND_COUNTED);
 }
 
-/* The first packet of a (scanner, target) life: a pending record only.
- * flags: PS_REVERSE when the reverse check is already known. */
-static void pending_first(struct scan_detector *d, uint64_t h, const struct pkt *p,
-                          enum ps_type type, uint8_t flags, uint64_t now_us)
+/* The first packet of a (scanner, target) life: a pending record only
+ * (lk: the pair's lookup).  flags: PS_REVERSE when the reverse check is
+ * already known. */
+static void pending_first(struct scan_detector *d, const struct scan_look *lk, uint64_t h,
+                          const struct pkt *p, enum ps_type type, uint8_t flags, uint64_t now_us)
 {
-    struct ps_pending *pd = scan_table_pending_start(&d->table, h, now_us);
+    struct ps_pending *pd = scan_table_pending_take(&d->table, lk, h, now_us);
+    pd->open_answers = pd->closed_answers = pd->filtered_answers = 0;
     pd->flags = flags; /* PS_REVERSE, SCAN_OUTWARD */
+    pd->port = 0;
+    pd->type = 0;
     if ((flags & PS_REVERSE) && type != PS_SYN)
         return;
     d->probes++;
@@ -299,16 +306,17 @@ static void on_probe(struct scan_detector *d, const struct pkt *p, enum ps_type 
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, &p->src, &p->dst);
     uint64_t h = scan_table_hash(&d->table, key);
-    const struct scan_pending *stale;
-    struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &stale);
+    struct scan_look lk;
+    struct ps_entry *e = (struct ps_entry *)scan_detector_entry(d, key, h, now_us, &lk);
     if (!e) {
-        /* Whether the target probed first is known from a stale record. */
+        /* Whether the target probed first is known from a stale record.
+         * (The reverse check only reads: lk stays true.) */
         uint8_t flags;
-        if (stale)
-            flags = ((const struct ps_pending *)stale)->flags & PS_REVERSE;
+        if (lk.pending)
+            flags = ((const struct ps_pending *)lk.pending)->flags & PS_REVERSE;
         else
             flags = reverse_probed(d, p, now_us) ? PS_REVERSE : 0;
-        pending_first(d, h, p, type, flags | outward, now_us);
+        pending_first(d, &lk, h, p, type, flags | outward, now_us);
         return;
     }
     if ((e->s.flags & PS_REVERSE) && type != PS_SYN)

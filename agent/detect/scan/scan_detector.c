@@ -148,27 +148,24 @@ static struct scan_entry *admit(struct scan_detector *d, struct scan_pending *pd
     return e;
 }
 
-struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN],
-                                       uint64_t h, uint64_t now_us,
-                                       const struct scan_pending **stale)
+struct scan_entry *scan_detector_found(struct scan_detector *d, struct scan_entry *e,
+                                       uint64_t now_us)
 {
-    *stale = NULL;
-    struct scan_entry *e = scan_table_find(&d->table, key, h, now_us);
-    if (!e) {
-        struct scan_pending *pd = scan_table_pending_find(&d->table, h, now_us);
-        if (!pd)
-            return NULL;
-        if (now_us - pd->first_us > d->p.longest_window_us) {
-            /* The window ran out: start over, as an entry would. */
-            *stale = pd;
-            return NULL;
-        }
-        e = admit(d, pd, key, h, now_us);
-    } else if (!finding_is_open(&e->head.life) && now_us - e->first_us > d->p.longest_window_us) {
+    if (!finding_is_open(&e->head.life) && now_us - e->first_us > d->p.longest_window_us) {
+        /* Its windows all ran out: start over, keeping the flags its kind
+         * keeps. */
         uint8_t keep = e->flags & d->kind->keep_flags;
         scan_detector_restart(d, e, now_us);
         e->flags = keep;
     }
+    scan_table_touch(&d->table, &e->head, now_us);
+    return e;
+}
+
+struct scan_entry *scan_detector_admit(struct scan_detector *d, struct scan_pending *pd,
+                                       const uint8_t key[SCAN_KEY_LEN], uint64_t h, uint64_t now_us)
+{
+    struct scan_entry *e = admit(d, pd, key, h, now_us);
     scan_table_touch(&d->table, &e->head, now_us);
     return e;
 }
@@ -376,6 +373,20 @@ int scan_detector_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     d->table.idle_us = next.idle_us;
     d->table.emergency_idle_us = next.emergency_idle_us;
     return 0;
+}
+
+json_t *scan_detector_object(const char *const *names, json_t *const *values, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        if (o && (!values[i] || json_object_set_new_nocheck(o, names[i], values[i]) < 0)) {
+            json_decref(o);
+            o = NULL;
+        } else if (!o) {
+            json_decref(values[i]);
+        }
+    }
+    return o;
 }
 
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev)

@@ -105,6 +105,13 @@ struct scan_detector {
     uint64_t probes, answers, allowed_scans, outward_probes;
 };
 
+/* The JSON object of an event's counters or evidence: names[i] set to
+ * values[i], in order, every value's reference taken (also on failure);
+ * NULL when a value is NULL or memory runs out.  What json_pack("{s:o,
+ * ...}") builds, without parsing a format string and checking ASCII
+ * literal names as UTF-8 at every event. */
+json_t *scan_detector_object(const char *const *names, json_t *const *values, size_t n);
+
 /* Outward (SCAN_OUTWARD): the taxonomy and evidence that say so. */
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev);
 
@@ -113,15 +120,38 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
                        const struct detect_env *env, struct cfg_err *err);
 void scan_detector_free(struct scan_detector *d);
 
+/* scan_detector_entry's two outcomes but the first packet, out of line:
+ * a found entry e (restarted when its windows all ran out and no finding
+ * is open), and the admission of key from its pending record pd; both
+ * touched at now. */
+struct scan_entry *scan_detector_found(struct scan_detector *d, struct scan_entry *e,
+                                       uint64_t now_us);
+struct scan_entry *scan_detector_admit(struct scan_detector *d, struct scan_pending *pd,
+                                       const uint8_t key[SCAN_KEY_LEN], uint64_t h,
+                                       uint64_t now_us);
+
 /* The entry of key (hash h) for a packet that creates state, touched at
  * now: found, restarted when its windows all ran out and no finding is
  * open, or admitted from its pending record at the key's second packet.
  * NULL when the packet is the key's first (in the longest window): the
- * caller starts a pending record; *stale is then the key's record whose
- * window ran out, or NULL. */
-struct scan_entry *scan_detector_entry(struct scan_detector *d, const uint8_t key[SCAN_KEY_LEN],
-                                       uint64_t h, uint64_t now_us,
-                                       const struct scan_pending **stale);
+ * caller starts its pending record with scan_table_pending_take(lk), and
+ * lk->pending is then the key's record whose window ran out (read it
+ * before), or NULL.  Inline: a flood of new keys pays one lookup call and
+ * no frame of its own. */
+static inline struct scan_entry *scan_detector_entry(struct scan_detector *d,
+                                                     const uint8_t key[SCAN_KEY_LEN], uint64_t h,
+                                                     uint64_t now_us, struct scan_look *lk)
+{
+    struct scan_entry *e = scan_table_lookup(&d->table, key, h, now_us, lk);
+    if (e)
+        return scan_detector_found(d, e, now_us);
+    /* None, or the window ran out: the packet starts (over) a record, as
+     * an entry would start over. */
+    if (!lk->pending || now_us - lk->pending->first_us > d->p.longest_window_us)
+        return NULL;
+    return scan_detector_admit(d, lk->pending, key, h, now_us);
+}
+
 /* Zero e's windowed state (up to kind->reset_end) as of now. */
 void scan_detector_restart(struct scan_detector *d, struct scan_entry *e, uint64_t now_us);
 /* After new evidence on e: touch its open finding, or try the rules in

@@ -120,6 +120,7 @@ struct scan_table {
     struct scan_pending_tags *pending_tags; /* one per SCAN_PENDING_WAYS records */
     size_t pending_size;                    /* bytes a record */
     uint32_t pending_cap;                   /* records, power of two, SCAN_PENDING_WAYS a bucket */
+    uint32_t pending_mask;                  /* pending_cap / SCAN_PENDING_WAYS - 1 */
     /* counters */
     uint64_t inserts, evictions, evictions_open, idle_reused, emergency_entered;
     uint64_t tick_inserts, tick_live_evictions;
@@ -147,6 +148,28 @@ void *scan_table_get(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint
 void scan_table_touch(struct scan_table *t, struct scan_head *e, uint64_t now_us);
 /* e's eviction value changed. */
 void scan_table_set_score(struct scan_table *t, struct scan_head *e, uint32_t score);
+
+/* Where scan_table_lookup found a key, or found nothing: the key's live
+ * pending record, and what scan_table_pending_take needs to start one
+ * without searching the doorkeeper bucket again. */
+struct scan_look {
+    struct scan_pending *pending; /* the key's record, not idle at now, or NULL */
+    uint32_t pbucket;             /* the key's doorkeeper bucket */
+    int pway;                     /* the way of the key's record (idle or not), or -1 */
+    uint32_t pfree;               /* the bucket's free ways, as a bit mask */
+};
+
+/* A packet's lookup of key: its live entry (as scan_table_find), or NULL
+ * with *lk said for the doorkeeper (as scan_table_pending_find).  One
+ * call for the two searches a packet of a key not in the table makes. */
+void *scan_table_lookup(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
+                        uint64_t now_us, struct scan_look *lk);
+/* scan_table_pending_start after scan_table_lookup(hash) found no entry,
+ * with nothing written to the doorkeeper since: the same record, chosen
+ * from *lk.  Head filled; the detector's fields are left as they were
+ * (the caller writes every one). */
+void *scan_table_pending_take(struct scan_table *t, const struct scan_look *lk, uint64_t hash,
+                              uint64_t now_us);
 
 /* Doorkeeper.  hash's pending record, not idle at now, or NULL. */
 void *scan_table_pending_find(struct scan_table *t, uint64_t hash, uint64_t now_us);

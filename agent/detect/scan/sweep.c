@@ -159,19 +159,22 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
                 : strcmp(type, "tcp") == 0 ? PROTO_TCP
                 : strcmp(type, "udp") == 0 ? PROTO_UDP
                                            : 0;
-    ev->counters = json_pack("{s:I, s:I, s:I, s:I}", "packets", (json_int_t)e->s.probes, "hosts",
-                             (json_int_t)e->hosts, "ports", (json_int_t)e->ports, "answers",
-                             (json_int_t)e->answers);
+    static const char *const counter_names[] = {"packets", "hosts", "ports", "answers"};
+    json_t *counters[] = {json_integer(e->s.probes), json_integer(e->hosts), json_integer(e->ports),
+                          json_integer(e->answers)};
+    ev->counters = scan_detector_object(counter_names, counters, 4);
     json_t *hosts = json_array(), *ports = json_array();
     char buf[ADDR_STRLEN];
-    for (int i = 0; i < e->n_exact && i < SW_SAMPLE_HOSTS; i++)
-        json_array_append_new(hosts,
-                              json_string(addr_format(&e->sample_hosts[i], buf, sizeof(buf))));
-    for (int i = 0; i < e->n_ports; i++)
+    for (int i = 0; hosts && i < e->n_exact && i < SW_SAMPLE_HOSTS; i++)
+        json_array_append_new(
+            hosts, json_string_nocheck(addr_format(&e->sample_hosts[i], buf, sizeof(buf))));
+    for (int i = 0; ports && i < e->n_ports; i++)
         json_array_append_new(ports, json_integer(e->sample_ports[i]));
-    ev->evidence = json_pack("{s:s, s:s, s:o, s:o, s:s}", "sweep_type", type, "probe_type",
-                             entry_probe_type(e), "sample_hosts", hosts, "sample_ports", ports,
-                             "order", entry_order(e));
+    static const char *const evidence_names[] = {"sweep_type", "probe_type", "sample_hosts",
+                                                 "sample_ports", "order"};
+    json_t *evidence[] = {json_string_nocheck(type), json_string_nocheck(entry_probe_type(e)),
+                          hosts, ports, json_string_nocheck(entry_order(e))};
+    ev->evidence = scan_detector_object(evidence_names, evidence, 5);
     if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
         scan_detector_describe_outward(d, ev);
 }
@@ -263,11 +266,12 @@ static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
     uint64_t h = scan_table_hash(&d->table, key);
-    const struct scan_pending *stale;
-    struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &stale);
+    struct scan_look lk;
+    struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &lk);
     if (!e) {
-        struct sw_pending *pd = scan_table_pending_start(&d->table, h, now_us);
+        struct sw_pending *pd = scan_table_pending_take(&d->table, &lk, h, now_us);
         pd->host = *host;
+        pd->answers = 0;
         pd->port = port;
         pd->probe = (uint8_t)probe;
         pd->flags = (has_port ? PEND_HAS_PORT : 0) | outward;
