@@ -328,15 +328,32 @@ __attribute__((noinline)) static void topk_rebuild_min(struct topk *t)
     t->min_count = least;
 }
 
-void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
+/* The slot of the least counted key (the lowest of several). */
+static uint32_t topk_victim(const struct topk *t)
 {
-    if (t->n == 1 && memcmp(t->items[0].key, key, 16) == 0) {
-        /* The one key again (the ports of a one-port flood): what the hit
-         * below does for it, without the fingerprint search. */
-        t->items[0].count += n;
-        t->min_count = t->items[0].count;
+    if (t->k <= 64)
+        return (uint32_t)__builtin_ctzll(t->at_min[0]);
+    uint32_t w = 0;
+    while (!t->at_min[w])
+        w++;
+    return w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
+}
+
+/* Slot s left the least set (its count rose from min_count): rebuilt
+ * once the set is empty, after as many raises as it had members. */
+static void topk_left_min(struct topk *t, uint32_t s)
+{
+    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
         return;
-    }
+    if (t->k > 64)
+        for (uint32_t w = 0; w < topk_words(t->k); w++)
+            if (t->at_min[w])
+                return;
+    topk_rebuild_min(t);
+}
+
+void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n)
+{
     uint16_t fp = topk_fp(key);
     int hit = topk_find(t, key, fp);
     struct topk_item *it;
@@ -362,10 +379,7 @@ void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
         /* Full: the least counted key (the lowest slot of those) gives up
          * its slot; the newcomer inherits that count as its possible
          * over-estimate. */
-        uint32_t w = 0;
-        while (!t->at_min[w])
-            w++;
-        s = w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
+        s = topk_victim(t);
         it = &t->items[s];
         memcpy(it->key, key, 16);
         t->fp[s] = fp;
@@ -375,18 +389,11 @@ void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
     it->count = was + n;
     if (n == 0 || was != t->min_count)
         return;
-    /* The slot leaves the least set; that is rebuilt once it empties,
-     * after as many raises as it had members. */
     if (t->n == 1) { /* one key: it is the least whatever its count */
         t->min_count = was + n;
         return;
     }
-    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
-        return;
-    for (uint32_t w = 0; w < topk_words(t->k); w++)
-        if (t->at_min[w])
-            return;
-    topk_rebuild_min(t);
+    topk_left_min(t, s);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)

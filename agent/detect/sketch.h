@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- HyperLogLog ---- */
 #define HLL_MAX_P 14
@@ -117,7 +118,22 @@ int topk_init(struct topk *t, uint32_t k);
 void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k);
 /* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
  * O(1) amortised for k up to a few hundred (see struct topk). */
-void topk_add(struct topk *t, const uint8_t key[16], uint64_t n);
+void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n);
+static inline void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
+{
+    /* The one key again (the port of a one-port flood), without a call:
+     * what topk_add_other does for it. */
+    if (t->n == 1) {
+        uint64_t a[2], b[2];
+        memcpy(a, t->items[0].key, 16);
+        memcpy(b, key, 16);
+        if (((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0) {
+            t->min_count = t->items[0].count += n;
+            return;
+        }
+    }
+    topk_add_other(t, key, n);
+}
 /* Items sorted by count, highest first (equal counts: lower slot first),
  * into out (up to max); returns n. */
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max);

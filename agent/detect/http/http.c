@@ -22,9 +22,10 @@ static bool port_in(const uint16_t *ports, size_t n, uint16_t port)
 }
 
 /* A web port of a server the agent protects: the asset's own list, or
- * the rule's default list. */
-static bool is_web_server(const struct http_det *d, const struct pkt *p, const struct ipaddr *a,
-                          uint16_t port)
+ * the rule's default list.  Inlined where a is &p->dst or &p->src, so the
+ * pipeline's classification is read without a call or a compare. */
+__attribute__((always_inline)) static inline bool
+is_web_server(const struct http_det *d, const struct pkt *p, const struct ipaddr *a, uint16_t port)
 {
     const struct asset *as = detect_addr_asset(d->env, p, a);
     if (as && as->n_web_ports)
@@ -41,7 +42,7 @@ static void port_map_add(struct http_det *d, uint16_t port)
 
 static bool port_map_has(const struct http_det *d, uint16_t port)
 {
-    return d->web_port_map[port >> 3] & (1u << (port & 7));
+    return (d->web_port_map[port >> 3] >> (port & 7)) & 1u;
 }
 
 static void port_map_refresh(struct http_det *d)
