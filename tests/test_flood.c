@@ -1038,6 +1038,49 @@ START_TEST(source_hash_is_hash_bytes)
 }
 END_TEST
 
+/* A destination's windows as packets of a merged capture move them, the
+ * clock now and then a little behind: the inline step within a slot
+ * leaves the entry exactly as the full advance does. */
+START_TEST(window_step_within_slot_is_the_full_advance)
+{
+    struct flood_table t;
+    ck_assert_int_eq(flood_table_init(&t, 4, 256, 4, 7), 0);
+    struct flood_learn learn[FLOOD_CLASS_COUNT];
+    memset(learn, 0, sizeof(learn));
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+        learn[c].watched = true;
+        learn[c].rate_pps = 100;
+        learn[c].alpha = 0.01;
+        learn[c].hold_down_us = 5 * SEC;
+    }
+    struct ipaddr a;
+    ck_assert_int_eq(addr_parse(VICTIM, &a), 0);
+    uint64_t h = flood_table_hash(&t, &a);
+    bool victim;
+    struct flood_dest *d = flood_table_slot_for(&t, h, &victim);
+    ck_assert(!victim);
+    flood_table_claim(&t, d, &a, h, T0 + 12345);
+    struct flood_dest *full = malloc(sizeof(*full));
+    ck_assert_ptr_nonnull(full);
+    uint64_t now = T0 + 12345, x = 99;
+    for (int i = 0; i < 20000; i++) {
+        x = hash_mix64(x + 1);
+        /* mostly forward within a slot, sometimes back, sometimes on
+         * by several slots or seconds */
+        uint64_t step = x % 16 == 0 ? x % (3 * SEC) : x % 5000;
+        now = x % 7 == 0 && now > T0 + step ? now - step : now + step;
+        memcpy(full, d, sizeof(*full));
+        flood_dest_advance(d, now, learn);
+        flood_dest_advance_slow(full, now, learn);
+        ck_assert_msg(memcmp(full, d, sizeof(*full)) == 0, "step %d: entries differ", i);
+        if (x % 3 == 0)
+            flood_dest_request(d);
+    }
+    free(full);
+    flood_table_free(&t);
+}
+END_TEST
+
 static Suite *flood_suite(void)
 {
     Suite *s = suite_create("flood");
@@ -1064,6 +1107,7 @@ static Suite *flood_suite(void)
     tcase_add_test(tc, bad_rules_name_file_and_line);
     tcase_add_test(tc, shipped_rules_load);
     tcase_add_test(tc, source_hash_is_hash_bytes);
+    tcase_add_test(tc, window_step_within_slot_is_the_full_advance);
     suite_add_tcase(s, tc);
     return s;
 }

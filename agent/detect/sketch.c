@@ -352,9 +352,9 @@ static void topk_left_min(struct topk *t, uint32_t s)
     topk_rebuild_min(t);
 }
 
-void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n)
+__attribute__((always_inline)) static inline void
+topk_add_core(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
 {
-    uint16_t fp = topk_fp(key);
     int hit = topk_find(t, key, fp);
     struct topk_item *it;
     uint32_t s;
@@ -394,6 +394,16 @@ void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n)
         return;
     }
     topk_left_min(t, s);
+}
+
+void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n)
+{
+    topk_add_core(t, key, topk_fp(key), n);
+}
+
+void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
+{
+    topk_add_core(t, key, fp, n);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)

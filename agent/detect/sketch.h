@@ -119,6 +119,10 @@ void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k);
 /* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
  * O(1) amortised for k up to a few hundred (see struct topk). */
 void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n);
+/* topk_add with the key's 16-bit fingerprint given (never 0): a caller
+ * that already hashed the key takes its high bits.  Every add of one
+ * top-K must derive it the same way; the items are topk_add's. */
+void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n);
 static inline void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
 {
     /* The one key again (the port of a one-port flood), without a call:

@@ -403,7 +403,7 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
      * before keyhash.h, whose fold would move the estimates a little. */
     uint64_t h = flood_source_hash(t, src);
     hll_add_hash(&cs->sources, h);
-    topk_add(&cs->top_src, src->b, 1);
+    topk_add_fp(&cs->top_src, src->b, (uint16_t)(h >> 48) | 1u, 1);
     if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
         /* The port in network order, then zeros: built as two words so
          * that the top-K's word loads of the key are forwarded from these
