@@ -52,15 +52,7 @@ void hll_reset(struct hll *h)
 
 int hll_add_hash(struct hll *h, uint64_t hash)
 {
-    uint32_t index = (uint32_t)(hash >> (64 - h->p));
-    uint64_t rest = hash << h->p;
-    /* Position of the first 1 bit in the remaining 64-p bits; all-zero
-     * rest gets the largest rank those bits can express. */
-    uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(64 - h->p + 1);
-    if (rank <= h->reg[index])
-        return 0;
-    h->reg[index] = rank;
-    return 1;
+    return hll_add_hash_p(h, hash, h->p);
 }
 
 static double hll_alpha(uint32_t m)

@@ -36,6 +36,20 @@ void hll_reset(struct hll *h);
  * Returns 1 when a register grew (the estimate may have changed), else 0,
  * so callers can cache the estimate and recompute it only then. */
 int hll_add_hash(struct hll *h, uint64_t hash);
+/* hll_add_hash where the caller knows h->p (a constant): its shifts then
+ * take no register.  p must be h->p. */
+static inline int hll_add_hash_p(struct hll *h, uint64_t hash, uint8_t p)
+{
+    uint32_t index = (uint32_t)(hash >> (64 - p));
+    uint64_t rest = hash << p;
+    /* Position of the first 1 bit in the remaining 64-p bits; all-zero
+     * rest gets the largest rank those bits can express. */
+    uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(64 - p + 1);
+    if (rank <= h->reg[index])
+        return 0;
+    h->reg[index] = rank;
+    return 1;
+}
 double hll_estimate(const struct hll *h);
 /* The estimate kept up to date as registers rise, for callers that
  * estimate after every change (the scan detectors): the sum of 2^-reg in

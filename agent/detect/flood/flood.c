@@ -530,11 +530,12 @@ static enum flood_class classify(struct flood_dest *d, const struct pkt *p)
             return FLOOD_AMPLIFICATION;
         return FLOOD_FRAGMENT;
     }
-    switch (p->proto) {
-    case PROTO_TCP:
+    if (p->proto == PROTO_TCP) { /* most packets: asked first */
         if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
             return FLOOD_TCP_SYN;
         return tcp_reflected(d, p) ? FLOOD_AMPLIFICATION : FLOOD_TCP_OTHER;
+    }
+    switch (p->proto) {
     case PROTO_UDP:
         return reflect_udp_packet(p) >= 0 ? FLOOD_AMPLIFICATION : FLOOD_UDP;
     case PROTO_ICMP:

@@ -402,7 +402,7 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
     /* The sources' own hash (not the table's): distinct counts as
      * before keyhash.h, whose fold would move the estimates a little. */
     uint64_t h = flood_source_hash(t, src);
-    hll_add_hash(&cs->sources, h);
+    hll_add_hash_p(&cs->sources, h, FLOOD_SOURCES_P);
     topk_add_fp(&cs->top_src, src->b, (uint16_t)(h >> 48) | 1u, 1);
     if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
         /* The port in network order, then zeros: built as two words so
