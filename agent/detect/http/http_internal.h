@@ -246,6 +246,9 @@ const char *http_last_segment(const char *path);
 void http_copy_slice(char *out, size_t cap, struct http_slice s);
 /* Printable excerpt: white space folded, control and non-ASCII as '.'. */
 void http_excerpt(char *out, size_t cap, const uint8_t *p, size_t n);
+/* out[i] = tolower(in[i]) for n bytes: in the C locale, which canh never
+ * leaves (no setlocale), that is 'A'..'Z' only, sixteen bytes at a time. */
+void http_fold_lower(uint8_t *out, const uint8_t *in, size_t n);
 
 /* ---- pairing.c ----------------------------------------------------- */
 
