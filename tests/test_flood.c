@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "agent/detect/detector.h"
+#include "agent/detect/flood/flood_table.h"
 #include "agent/pipeline.h"
+#include "common/hash.h"
 #include "testutil.h"
 
 #define VICTIM "198.51.100.10"
@@ -997,6 +999,88 @@ START_TEST(shipped_rules_load)
 }
 END_TEST
 
+/* The distinct-source count a finding reports (and the spoofing verdict
+ * drawn from it) is that of hash_bytes: the per-packet source hash, which
+ * takes the first round of an IPv4 address from init, must give the same
+ * value for IPv4, IPv6 and edge addresses under any seed. */
+START_TEST(source_hash_is_hash_bytes)
+{
+    static const char *const fixed[] = {"0.0.0.0", "255.255.255.255", "203.0.113.7", "::",
+                                        "::1",     "2001:db8::1",     "ff02::1",     "::ffff:0:0"};
+    uint64_t x = 42;
+    for (int s = 0; s < 4; s++) {
+        struct flood_table t;
+        uint64_t seed = s == 0 ? 0 : hash_mix64(x += 0x9e3779b97f4a7c15ULL);
+        ck_assert_int_eq(flood_table_init(&t, 4, 256, 1, seed), 0);
+        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+            struct ipaddr a;
+            ck_assert_int_eq(addr_parse(fixed[i], &a), 0);
+            ck_assert_uint_eq(flood_source_hash(&t, &a), hash_bytes(a.b, 16, seed));
+        }
+        for (int i = 0; i < 20000; i++) {
+            struct ipaddr a;
+            x = hash_mix64(x + 0x9e3779b97f4a7c15ULL);
+            if (i % 2) {
+                uint8_t v4[4];
+                memcpy(v4, &x, 4);
+                addr_from_v4(&a, v4);
+            } else {
+                uint64_t y = hash_mix64(x);
+                memcpy(a.b, &x, 8);
+                memcpy(a.b + 8, &y, 8);
+                if (i % 4 == 0)
+                    memset(a.b, 0, 8); /* first word zero, not IPv4-mapped */
+            }
+            ck_assert_uint_eq(flood_source_hash(&t, &a), hash_bytes(a.b, 16, seed));
+        }
+        flood_table_free(&t);
+    }
+}
+END_TEST
+
+/* A destination's windows as packets of a merged capture move them, the
+ * clock now and then a little behind: the inline step within a slot
+ * leaves the entry exactly as the full advance does. */
+START_TEST(window_step_within_slot_is_the_full_advance)
+{
+    struct flood_table t;
+    ck_assert_int_eq(flood_table_init(&t, 4, 256, 4, 7), 0);
+    struct flood_learn learn[FLOOD_CLASS_COUNT];
+    memset(learn, 0, sizeof(learn));
+    for (int c = 0; c < FLOOD_CLASS_COUNT; c++) {
+        learn[c].watched = true;
+        learn[c].rate_pps = 100;
+        learn[c].alpha = 0.01;
+        learn[c].hold_down_us = 5 * SEC;
+    }
+    struct ipaddr a;
+    ck_assert_int_eq(addr_parse(VICTIM, &a), 0);
+    uint64_t h = flood_table_hash(&t, &a);
+    bool victim;
+    struct flood_dest *d = flood_table_slot_for(&t, h, &victim);
+    ck_assert(!victim);
+    flood_table_claim(&t, d, &a, h, T0 + 12345);
+    struct flood_dest *full = malloc(sizeof(*full));
+    ck_assert_ptr_nonnull(full);
+    uint64_t now = T0 + 12345, x = 99;
+    for (int i = 0; i < 20000; i++) {
+        x = hash_mix64(x + 1);
+        /* mostly forward within a slot, sometimes back, sometimes on
+         * by several slots or seconds */
+        uint64_t step = x % 16 == 0 ? x % (3 * SEC) : x % 5000;
+        now = x % 7 == 0 && now > T0 + step ? now - step : now + step;
+        memcpy(full, d, sizeof(*full));
+        flood_dest_advance(d, now, learn);
+        flood_dest_advance_slow(full, now, learn);
+        ck_assert_msg(memcmp(full, d, sizeof(*full)) == 0, "step %d: entries differ", i);
+        if (x % 3 == 0)
+            flood_dest_request(d);
+    }
+    free(full);
+    flood_table_free(&t);
+}
+END_TEST
+
 static Suite *flood_suite(void)
 {
     Suite *s = suite_create("flood");
@@ -1022,6 +1106,8 @@ static Suite *flood_suite(void)
     tcase_add_test(tc, severity_grows_with_capacity_and_impact_makes_serious);
     tcase_add_test(tc, bad_rules_name_file_and_line);
     tcase_add_test(tc, shipped_rules_load);
+    tcase_add_test(tc, source_hash_is_hash_bytes);
+    tcase_add_test(tc, window_step_within_slot_is_the_full_advance);
     suite_add_tcase(s, tc);
     return s;
 }

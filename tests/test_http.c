@@ -381,6 +381,38 @@ START_TEST(move_to_a_script_is_an_upload)
 }
 END_TEST
 
+/* A script extension counts at any dot of the name, however many the
+ * name has (Apache's multi-extension, IIS's ';'), and only as a whole
+ * extension. */
+static int uploads_of_move_to(const char *dest)
+{
+    struct harness h;
+    h_start(&h);
+    char req[512];
+    snprintf(req, sizeof(req),
+             "MOVE /uploads/a.txt HTTP/1.1\r\nHost: portal\r\nDestination: "
+             "http://portal/uploads/%s\r\n\r\n",
+             dest);
+    exchange(&h, req, "HTTP/1.1 201 Created\r\n\r\n");
+    h_finish(&h);
+    int n = h_count(&h, "webshell_upload", "new");
+    h_stop(&h);
+    return n;
+}
+
+START_TEST(script_extension_at_any_dot)
+{
+    ck_assert_int_eq(uploads_of_move_to("a.php"), 1);
+    ck_assert_int_eq(uploads_of_move_to("a.php.jpg"), 1);
+    ck_assert_int_eq(uploads_of_move_to("a.asp;.jpg"), 1);
+    ck_assert_int_eq(uploads_of_move_to("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.php"), 1);
+    ck_assert_int_eq(uploads_of_move_to("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.php.s"), 1);
+    ck_assert_int_eq(uploads_of_move_to("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.phpx"), 0);
+    ck_assert_int_eq(uploads_of_move_to("a.phpx.txt"), 0);
+    ck_assert_int_eq(uploads_of_move_to("php.txt"), 0);
+}
+END_TEST
+
 START_TEST(put_shell_then_command)
 {
     struct harness h;
@@ -896,6 +928,7 @@ static Suite *suite(void)
     tcase_add_test(tc, only_web_ports_of_assets);
     tcase_add_test(tc, one_finding_while_it_goes_on);
     tcase_add_test(tc, pipeline_marks_serious_candidates);
+    tcase_add_test(tc, script_extension_at_any_dot);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#include <ctype.h>
+
+#include "agent/detect/http/http_internal.h"
 #include "agent/detect/http/http_parse.h"
 #include "testutil.h"
 
@@ -259,6 +262,28 @@ START_TEST(case_insensitive_search)
 }
 END_TEST
 
+/* The defacement search folds answers to lower case sixteen bytes at a
+ * time: every byte value, every length and alignment, as tolower. */
+START_TEST(fold_lower_is_tolower)
+{
+    uint8_t in[256 + 64], out[256 + 64], want[256 + 64];
+    for (int i = 0; i < (int)sizeof(in); i++)
+        in[i] = (uint8_t)(i * 7 + 3);
+    for (int i = 0; i < 256; i++)
+        in[i] = (uint8_t)i;
+    for (size_t off = 0; off < 17; off++) {
+        for (size_t n = 0; off + n <= sizeof(in); n += n < 40 ? 1 : 13) {
+            memset(out, 0xAA, sizeof(out));
+            memset(want, 0xAA, sizeof(want));
+            for (size_t i = 0; i < n; i++)
+                want[i] = (uint8_t)tolower(in[off + i]);
+            http_fold_lower(out, in + off, n);
+            ck_assert_msg(memcmp(out, want, sizeof(out)) == 0, "offset %zu length %zu", off, n);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("http_parse");
@@ -273,6 +298,7 @@ static Suite *suite(void)
     tcase_add_test(tc, multipart_parts);
     tcase_add_test(tc, inflate_prefixes);
     tcase_add_test(tc, case_insensitive_search);
+    tcase_add_test(tc, fold_lower_is_tolower);
     suite_add_tcase(s, tc);
     return s;
 }

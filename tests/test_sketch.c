@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,6 +290,50 @@ START_TEST(topk_matches_reference)
 }
 END_TEST
 
+/* A fingerprint the caller derives from its own hash of the key (the
+ * flood detector's source hash) gives the very items topk_add gives,
+ * also when it says nothing (one value for every key: every lookup falls
+ * back to the key compare). */
+static void topk_fp_given_once(uint32_t k, uint32_t universe, uint64_t salt, bool constant_fp)
+{
+    struct topk a, b;
+    ck_assert_int_eq(topk_init(&a, k), 0);
+    ck_assert_int_eq(topk_init(&b, k), 0);
+    uint64_t x = salt;
+    for (uint32_t i = 0; i < 20000; i++) {
+        x = hash_mix64(x + 0x9e3779b97f4a7c15ULL);
+        uint32_t pick = (uint32_t)(x % universe);
+        if ((x >> 40) % 4 == 0)
+            pick %= 3;
+        uint8_t key[16] = {0};
+        memcpy(key + 12, &pick, 4);
+        uint64_t n = (x >> 56) % 4 == 0 ? (x >> 58) % 4 : 1;
+        uint16_t fp = constant_fp ? 1 : (uint16_t)(hash_bytes(key, 16, seed) >> 48) | 1u;
+        topk_add(&a, key, n);
+        topk_add_fp(&b, key, fp, n);
+        ck_assert_uint_eq(a.n, b.n);
+        ck_assert_msg(memcmp(a.items, b.items, a.n * sizeof(a.items[0])) == 0,
+                      "k %u step %u: the items differ", k, i);
+        if (i == 10000) {
+            topk_reset(&a);
+            topk_reset(&b);
+        }
+    }
+    topk_free(&a);
+    topk_free(&b);
+}
+
+START_TEST(topk_given_fingerprint_same_items)
+{
+    static const uint32_t ks[] = {1, 2, 8, 9, 64, 65};
+    for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+        topk_fp_given_once(ks[i], ks[i] + 3, 300 + i, false);
+        topk_fp_given_once(ks[i], 70000, 400 + i, false);
+        topk_fp_given_once(ks[i], ks[i] * 2, 500 + i, true);
+    }
+}
+END_TEST
+
 /* The same through a pool the caller owns, as the detectors hold them:
  * neighbouring top-Ks in one allocation do not disturb each other. */
 START_TEST(topk_pool_neighbours_independent)
@@ -366,6 +411,7 @@ static Suite *sketch_suite(void)
     tcase_add_test(tc, cms_never_underestimates);
     tcase_add_test(tc, topk_finds_heavy_hitters);
     tcase_add_test(tc, topk_matches_reference);
+    tcase_add_test(tc, topk_given_fingerprint_same_items);
     tcase_add_test(tc, topk_pool_neighbours_independent);
     tcase_add_test(tc, memory_is_constant);
     suite_add_tcase(s, tc);

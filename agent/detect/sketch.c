@@ -52,15 +52,7 @@ void hll_reset(struct hll *h)
 
 int hll_add_hash(struct hll *h, uint64_t hash)
 {
-    uint32_t index = (uint32_t)(hash >> (64 - h->p));
-    uint64_t rest = hash << h->p;
-    /* Position of the first 1 bit in the remaining 64-p bits; all-zero
-     * rest gets the largest rank those bits can express. */
-    uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(64 - h->p + 1);
-    if (rank <= h->reg[index])
-        return 0;
-    h->reg[index] = rank;
-    return 1;
+    return hll_add_hash_p(h, hash, h->p);
 }
 
 static double hll_alpha(uint32_t m)
@@ -328,16 +320,33 @@ __attribute__((noinline)) static void topk_rebuild_min(struct topk *t)
     t->min_count = least;
 }
 
-void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
+/* The slot of the least counted key (the lowest of several). */
+static uint32_t topk_victim(const struct topk *t)
 {
-    if (t->n == 1 && memcmp(t->items[0].key, key, 16) == 0) {
-        /* The one key again (the ports of a one-port flood): what the hit
-         * below does for it, without the fingerprint search. */
-        t->items[0].count += n;
-        t->min_count = t->items[0].count;
+    if (t->k <= 64)
+        return (uint32_t)__builtin_ctzll(t->at_min[0]);
+    uint32_t w = 0;
+    while (!t->at_min[w])
+        w++;
+    return w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
+}
+
+/* Slot s left the least set (its count rose from min_count): rebuilt
+ * once the set is empty, after as many raises as it had members. */
+static void topk_left_min(struct topk *t, uint32_t s)
+{
+    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
         return;
-    }
-    uint16_t fp = topk_fp(key);
+    if (t->k > 64)
+        for (uint32_t w = 0; w < topk_words(t->k); w++)
+            if (t->at_min[w])
+                return;
+    topk_rebuild_min(t);
+}
+
+__attribute__((always_inline)) static inline void
+topk_add_core(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
+{
     int hit = topk_find(t, key, fp);
     struct topk_item *it;
     uint32_t s;
@@ -362,10 +371,7 @@ void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
         /* Full: the least counted key (the lowest slot of those) gives up
          * its slot; the newcomer inherits that count as its possible
          * over-estimate. */
-        uint32_t w = 0;
-        while (!t->at_min[w])
-            w++;
-        s = w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
+        s = topk_victim(t);
         it = &t->items[s];
         memcpy(it->key, key, 16);
         t->fp[s] = fp;
@@ -375,18 +381,21 @@ void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
     it->count = was + n;
     if (n == 0 || was != t->min_count)
         return;
-    /* The slot leaves the least set; that is rebuilt once it empties,
-     * after as many raises as it had members. */
     if (t->n == 1) { /* one key: it is the least whatever its count */
         t->min_count = was + n;
         return;
     }
-    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
-        return;
-    for (uint32_t w = 0; w < topk_words(t->k); w++)
-        if (t->at_min[w])
-            return;
-    topk_rebuild_min(t);
+    topk_left_min(t, s);
+}
+
+void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n)
+{
+    topk_add_core(t, key, topk_fp(key), n);
+}
+
+void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
+{
+    topk_add_core(t, key, fp, n);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- HyperLogLog ---- */
 #define HLL_MAX_P 14
@@ -35,6 +36,20 @@ void hll_reset(struct hll *h);
  * Returns 1 when a register grew (the estimate may have changed), else 0,
  * so callers can cache the estimate and recompute it only then. */
 int hll_add_hash(struct hll *h, uint64_t hash);
+/* hll_add_hash where the caller knows h->p (a constant): its shifts then
+ * take no register.  p must be h->p. */
+static inline int hll_add_hash_p(struct hll *h, uint64_t hash, uint8_t p)
+{
+    uint32_t index = (uint32_t)(hash >> (64 - p));
+    uint64_t rest = hash << p;
+    /* Position of the first 1 bit in the remaining 64-p bits; all-zero
+     * rest gets the largest rank those bits can express. */
+    uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : (uint8_t)(64 - p + 1);
+    if (rank <= h->reg[index])
+        return 0;
+    h->reg[index] = rank;
+    return 1;
+}
 double hll_estimate(const struct hll *h);
 /* The estimate kept up to date as registers rise, for callers that
  * estimate after every change (the scan detectors): the sum of 2^-reg in
@@ -117,7 +132,26 @@ int topk_init(struct topk *t, uint32_t k);
 void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k);
 /* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
  * O(1) amortised for k up to a few hundred (see struct topk). */
-void topk_add(struct topk *t, const uint8_t key[16], uint64_t n);
+void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n);
+/* topk_add with the key's 16-bit fingerprint given (never 0): a caller
+ * that already hashed the key takes its high bits.  Every add of one
+ * top-K must derive it the same way; the items are topk_add's. */
+void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n);
+static inline void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
+{
+    /* The one key again (the port of a one-port flood), without a call:
+     * what topk_add_other does for it. */
+    if (t->n == 1) {
+        uint64_t a[2], b[2];
+        memcpy(a, t->items[0].key, 16);
+        memcpy(b, key, 16);
+        if (((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0) {
+            t->min_count = t->items[0].count += n;
+            return;
+        }
+    }
+    topk_add_other(t, key, n);
+}
 /* Items sorted by count, highest first (equal counts: lower slot first),
  * into out (up to max); returns n. */
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max);

@@ -75,6 +75,7 @@ int flood_table_init(struct flood_table *t, uint32_t capacity, uint32_t handshak
     t->capacity = t->n_buckets * FLOOD_WAYS;
     t->top_k = top_k;
     t->seed = seed;
+    t->src_h1_v4 = hash_mix64(seed ^ (16 * 0x9e3779b97f4a7c15ULL)) + 0x9e3779b97f4a7c15ULL;
     keyhash_secrets(seed, t->key_seed);
     keyhash_secrets(seed ^ 0x5a17c0de5a17c0deULL, t->flow_seed);
     uint32_t hs = 1;
@@ -106,6 +107,17 @@ void flood_table_free(struct flood_table *t)
     t->dest = NULL;
     t->tags = NULL;
     t->handshakes = NULL;
+}
+
+uint64_t flood_source_hash(const struct flood_table *t, const struct ipaddr *a)
+{
+    /* hash_bytes over two words and no tail: h = seed ^ 16 K; per word
+     * h = mix(h ^ w) + K; then mix(h). */
+    const uint64_t k = 0x9e3779b97f4a7c15ULL;
+    uint64_t w[2];
+    memcpy(w, a->b, sizeof(w));
+    uint64_t h = w[0] == 0 ? t->src_h1_v4 : hash_mix64(t->seed ^ (16 * k) ^ w[0]) + k;
+    return hash_mix64(hash_mix64(h ^ w[1]) + k);
 }
 
 uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a)
@@ -260,8 +272,8 @@ static void close_seconds(struct flood_dest *d, uint64_t new_sec,
     d->sec = new_sec;
 }
 
-void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
-                        const struct flood_learn learn[FLOOD_CLASS_COUNT])
+void flood_dest_advance_slow(struct flood_dest *d, uint64_t now_us,
+                             const struct flood_learn learn[FLOOD_CLASS_COUNT])
 {
     /* Packet time never goes backwards here (merged captures). */
     if (now_us < d->last_us)
@@ -389,9 +401,9 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
         cs->martians++;
     /* The sources' own hash (not the table's): distinct counts as
      * before keyhash.h, whose fold would move the estimates a little. */
-    uint64_t h = hash_bytes(src->b, sizeof(src->b), t->seed);
-    hll_add_hash(&cs->sources, h);
-    topk_add(&cs->top_src, src->b, 1);
+    uint64_t h = flood_source_hash(t, src);
+    hll_add_hash_p(&cs->sources, h, FLOOD_SOURCES_P);
+    topk_add_fp(&cs->top_src, src->b, (uint16_t)(h >> 48) | 1u, 1);
     if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
         /* The port in network order, then zeros: built as two words so
          * that the top-K's word loads of the key are forwarded from these

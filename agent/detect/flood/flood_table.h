@@ -135,6 +135,7 @@ struct flood_table {
     uint32_t in_use;
     uint32_t top_k;
     uint64_t seed;
+    uint64_t src_h1_v4;                  /* flood_source_hash's first round for IPv4 */
     uint64_t key_seed[KEYHASH_SECRETS];  /* of address hashes (keyhash.h) */
     uint64_t flow_seed[KEYHASH_SECRETS]; /* of handshake slots */
     uint64_t evictions;
@@ -169,6 +170,10 @@ static inline bool flood_table_used(const struct flood_table *t, uint32_t i)
 /* The seeded hash of an address that the functions below take, so a
  * destination is hashed once per packet. */
 uint64_t flood_table_hash(const struct flood_table *t, const struct ipaddr *a);
+/* hash_bytes(a->b, 16, seed): the hash of a source in the distinct-source
+ * sketches, by the same rounds, the first of which is the same for every
+ * IPv4 address (its first eight bytes are zero) and taken at init. */
+uint64_t flood_source_hash(const struct flood_table *t, const struct ipaddr *a);
 /* The destination's entry, or NULL. */
 struct flood_dest *flood_table_find(struct flood_table *t, const struct ipaddr *a, uint64_t h);
 /* The entry found or claimed last if it holds a, else NULL (then hash and
@@ -189,8 +194,22 @@ void flood_table_claim(struct flood_table *t, struct flood_dest *d, const struct
 /* Move the destination's windows to now: shift slots, close seconds
  * (baselines learn from seconds without an open finding, fingerprints of
  * quiet classes restart). */
-void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
-                        const struct flood_learn learn[FLOOD_CLASS_COUNT]);
+void flood_dest_advance_slow(struct flood_dest *d, uint64_t now_us,
+                             const struct flood_learn learn[FLOOD_CLASS_COUNT]);
+static inline void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
+                                      const struct flood_learn learn[FLOOD_CLASS_COUNT])
+{
+    /* Within the current slot (so within the current second, a whole
+     * number of slots): nothing to shift or close, only the clock moves
+     * (never backwards: merged captures).  last_us is always before
+     * slot_end_us, so this is the slow path's answer for such a time. */
+    if (now_us < d->slot_end_us) {
+        if (now_us > d->last_us)
+            d->last_us = now_us;
+        return;
+    }
+    flood_dest_advance_slow(d, now_us, learn);
+}
 
 /* Account one packet of class c sent to the destination; reflect_key:
  * what an amplification packet reflects (reflect.h), else unused. */

@@ -255,8 +255,7 @@ static void check_defacement(struct http_det *d, struct flow *f, struct http_sid
      * memmem per marker. */
     uint8_t *folded = d->scratch + d->scratch_cap / 2;
     size_t fn = n < d->scratch_cap / 2 ? n : d->scratch_cap / 2;
-    for (size_t i = 0; i < fn; i++)
-        folded[i] = (uint8_t)tolower(text[i]);
+    http_fold_lower(folded, text, fn);
     const char *marker = find_marker(d, folded, fn);
     if (!marker)
         return;

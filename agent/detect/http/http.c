@@ -22,9 +22,10 @@ static bool port_in(const uint16_t *ports, size_t n, uint16_t port)
 }
 
 /* A web port of a server the agent protects: the asset's own list, or
- * the rule's default list. */
-static bool is_web_server(const struct http_det *d, const struct pkt *p, const struct ipaddr *a,
-                          uint16_t port)
+ * the rule's default list.  Inlined where a is &p->dst or &p->src, so the
+ * pipeline's classification is read without a call or a compare. */
+__attribute__((always_inline)) static inline bool
+is_web_server(const struct http_det *d, const struct pkt *p, const struct ipaddr *a, uint16_t port)
 {
     const struct asset *as = detect_addr_asset(d->env, p, a);
     if (as && as->n_web_ports)
@@ -36,12 +37,12 @@ static bool is_web_server(const struct http_det *d, const struct pkt *p, const s
 
 static void port_map_add(struct http_det *d, uint16_t port)
 {
-    d->web_port_map[port >> 3] |= (uint8_t)(1u << (port & 7));
+    d->web_port_map[port] = 1;
 }
 
 static bool port_map_has(const struct http_det *d, uint16_t port)
 {
-    return d->web_port_map[port >> 3] & (1u << (port & 7));
+    return d->web_port_map[port] != 0;
 }
 
 static void port_map_refresh(struct http_det *d)
@@ -51,7 +52,9 @@ static void port_map_refresh(struct http_det *d)
     size_t n = a ? a->n : 0;
     if (d->map_ready && v == d->map_assets && n == d->map_n_assets)
         return;
-    memset(d->web_port_map, 0, sizeof(d->web_port_map));
+    if (d->map_built)
+        memset(d->web_port_map, 0, sizeof(d->web_port_map));
+    d->map_built = true;
     for (size_t i = 0; i < d->p.n_web_ports; i++)
         port_map_add(d, d->p.web_ports[i]);
     for (size_t i = 0; i < n; i++)

@@ -216,11 +216,13 @@ struct http_det {
     const struct http_params *reload_to; /* set while a reload remaps */
     /* Every port that is a web port of some server (the rule's list and
      * the assets' own), so most packets are turned away before an asset
-     * lookup; rebuilt when the assets are reloaded. */
-    uint8_t web_port_map[65536 / 8];
+     * lookup; rebuilt when the assets are reloaded.  A byte a port: the
+     * test of both ports of every TCP packet is two loads.  Its pages are
+     * written only where a web port is, until a reload clears it all. */
+    uint8_t web_port_map[65536];
     const struct asset *map_assets;
     size_t map_n_assets;
-    bool map_ready;
+    bool map_ready, map_built;
 };
 
 /* ---- http_rules.c -------------------------------------------------- */
@@ -244,6 +246,9 @@ const char *http_last_segment(const char *path);
 void http_copy_slice(char *out, size_t cap, struct http_slice s);
 /* Printable excerpt: white space folded, control and non-ASCII as '.'. */
 void http_excerpt(char *out, size_t cap, const uint8_t *p, size_t n);
+/* out[i] = tolower(in[i]) for n bytes: in the C locale, which canh never
+ * leaves (no setlocale), that is 'A'..'Z' only, sixteen bytes at a time. */
+void http_fold_lower(uint8_t *out, const uint8_t *in, size_t n);
 
 /* ---- pairing.c ----------------------------------------------------- */
 

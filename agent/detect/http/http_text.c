@@ -9,6 +9,10 @@
 
 #include "agent/detect/http/http_internal.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* The path of a request target, percent-decoded and lower-cased, without
  * scheme, authority, query or fragment. */
 size_t http_norm_path(const char *target, char *out, size_t cap)
@@ -62,4 +66,21 @@ void http_excerpt(char *out, size_t cap, const uint8_t *p, size_t n)
         out[k++] = (c >= 0x20 && c < 0x7f) ? (char)c : '.';
     }
     out[k] = '\0';
+}
+
+void http_fold_lower(uint8_t *out, const uint8_t *in, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* c + 0x3f lands in [-128, -103] as a signed byte exactly for 'A'..'Z'. */
+    const __m128i shift = _mm_set1_epi8(0x3f), top = _mm_set1_epi8(-128 + 26);
+    const __m128i bit = _mm_set1_epi8(0x20);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        __m128i upper = _mm_cmplt_epi8(_mm_add_epi8(v, shift), top);
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm_add_epi8(v, _mm_and_si128(upper, bit)));
+    }
+#endif
+    for (; i < n; i++)
+        out[i] = (uint8_t)tolower(in[i]);
 }

@@ -18,30 +18,45 @@ struct http_upload {
     uint64_t key, at_us;
 };
 
+/* ext (el bytes, starting with '.') at q, ending the name or followed by
+ * another extension or IIS's ';'. */
+static bool ext_at(const char *q, const char *ext, size_t el)
+{
+    size_t k = 1; /* q[0] == ext[0] == '.'; q's NUL stops it */
+    while (k < el && q[k] == ext[k])
+        k++;
+    return k == el && (q[el] == '\0' || q[el] == '.' || q[el] == ';');
+}
+
+#define SCRIPT_DOTS 16
+
 /* A script extension anywhere in the last segment, as Apache's
  * multi-extension and IIS's ';' tricks allow ("a.php.jpg", "a.asp;.jpg"). */
 static bool is_script(const struct http_params *p, const char *path)
 {
     const char *seg = http_last_segment(path);
-    /* Extensions start with a dot (as a rule): none can match before the
-     * segment's first one, or at all without one. */
-    const char *dot = strchr(seg, '.');
+    /* Extensions start with a dot (as a rule): none can match but at one
+     * of the segment's dots (one or two), found once for all of them. */
+    const char *dots[SCRIPT_DOTS];
+    size_t nd = 0;
+    const char *more = NULL; /* the dot after the first SCRIPT_DOTS */
+    for (const char *q = strchr(seg, '.'); q; q = strchr(q + 1, '.')) {
+        if (nd == SCRIPT_DOTS) {
+            more = q;
+            break;
+        }
+        dots[nd++] = q;
+    }
     for (size_t i = 0; i < p->script_extensions.n; i++) {
         const char *ext = p->script_extensions.v[i];
         size_t el = p->script_extensions.len[i];
         if (ext[0] == '.') {
-            /* Only a dot can start it: compare at each dot (a segment
-             * has one or two) instead of searching the whole path. */
-            for (const char *q = dot; q; q = strchr(q + 1, '.')) {
-                size_t k = 1; /* q[0] == ext[0] == '.'; q's NUL stops it */
-                while (k < el && q[k] == ext[k])
-                    k++;
-                if (k < el)
-                    continue;
-                char after = q[el];
-                if (after == '\0' || after == '.' || after == ';')
+            for (size_t j = 0; j < nd; j++)
+                if (ext_at(dots[j], ext, el))
                     return true;
-            }
+            for (const char *q = more; q; q = strchr(q + 1, '.'))
+                if (ext_at(q, ext, el))
+                    return true;
             continue;
         }
         for (const char *q = strstr(seg, ext); q; q = strstr(q + 1, ext)) {
