@@ -55,12 +55,11 @@ static void record(void *ctx, struct evt *e)
     s->evidence = json_deep_copy(e->evidence);
 }
 
-static void h_start_with(struct harness *h, const char *assets_text)
+static void h_start_rules(struct harness *h, const char *assets_text, const char *rules_file)
 {
     struct cfg_err err;
     memset(h, 0, sizeof(*h));
-    ck_assert_msg(ruleset_load_file(SOURCE_DIR "/rules/http.rules", &h->rules, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(ruleset_load_file(rules_file, &h->rules, &err) == 0, "%s", err.msg);
     const char *assets = assets_text ? write_temp_file("assets-http.conf", assets_text)
                                      : fixture_path("assets.conf");
     ck_assert_msg(assets_load(assets, &h->assets, &err) == 0, "%s", err.msg);
@@ -74,6 +73,11 @@ static void h_start_with(struct harness *h, const char *assets_text)
     ck_assert_msg(h->det != NULL, "%s", err.msg);
     ck_assert_msg(ruleset_check_unused(&h->rules, &err) == 0, "%s", err.msg);
     h->now = T0;
+}
+
+static void h_start_with(struct harness *h, const char *assets_text)
+{
+    h_start_rules(h, assets_text, SOURCE_DIR "/rules/http.rules");
 }
 
 static void h_start(struct harness *h)
@@ -384,10 +388,13 @@ END_TEST
 /* A script extension counts at any dot of the name, however many the
  * name has (Apache's multi-extension, IIS's ';'), and only as a whole
  * extension. */
-static int uploads_of_move_to(const char *dest)
+static int uploads_of_move_to_under(const char *rules_file, const char *dest)
 {
     struct harness h;
-    h_start(&h);
+    if (rules_file)
+        h_start_rules(&h, NULL, rules_file);
+    else
+        h_start(&h);
     char req[512];
     snprintf(req, sizeof(req),
              "MOVE /uploads/a.txt HTTP/1.1\r\nHost: portal\r\nDestination: "
@@ -400,6 +407,11 @@ static int uploads_of_move_to(const char *dest)
     return n;
 }
 
+static int uploads_of_move_to(const char *dest)
+{
+    return uploads_of_move_to_under(NULL, dest);
+}
+
 START_TEST(script_extension_at_any_dot)
 {
     ck_assert_int_eq(uploads_of_move_to("a.php"), 1);
@@ -410,6 +422,26 @@ START_TEST(script_extension_at_any_dot)
     ck_assert_int_eq(uploads_of_move_to("a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.phpx"), 0);
     ck_assert_int_eq(uploads_of_move_to("a.phpx.txt"), 0);
     ck_assert_int_eq(uploads_of_move_to("php.txt"), 0);
+    ck_assert_int_eq(uploads_of_move_to("a.pl"), 1);
+    ck_assert_int_eq(uploads_of_move_to("a.p"), 0);
+    ck_assert_int_eq(uploads_of_move_to("a."), 0);
+    ck_assert_int_eq(uploads_of_move_to("index.html"), 0);
+    /* A one-letter extension, one without a dot, and "." alone. */
+    const char *one = write_temp_file(
+        "script-one.rules", "[webshell_upload]\ndetector = http\ntaxonomy = attack.intrusion\n"
+                            "script_extensions = .x, shell\n");
+    ck_assert_int_eq(uploads_of_move_to_under(one, "a.x"), 1);
+    ck_assert_int_eq(uploads_of_move_to_under(one, "a.x.txt"), 1);
+    ck_assert_int_eq(uploads_of_move_to_under(one, "a.x;.txt"), 1);
+    ck_assert_int_eq(uploads_of_move_to_under(one, "a.xy"), 0);
+    ck_assert_int_eq(uploads_of_move_to_under(one, "myshell"), 1);
+    ck_assert_int_eq(uploads_of_move_to_under(one, "a.txt"), 0);
+    const char *dot = write_temp_file(
+        "script-dot.rules", "[webshell_upload]\ndetector = http\ntaxonomy = attack.intrusion\n"
+                            "script_extensions = .\n");
+    ck_assert_int_eq(uploads_of_move_to_under(dot, "a."), 1);
+    ck_assert_int_eq(uploads_of_move_to_under(dot, "a..b"), 1);
+    ck_assert_int_eq(uploads_of_move_to_under(dot, "a.b"), 0);
 }
 END_TEST
 

@@ -99,6 +99,13 @@ struct http_params {
     const struct taxonomy *nonpage_taxonomy;
     /* webshell_upload */
     struct http_strlist script_extensions, webshell_exec, webshell_input;
+    /* The two bytes after the dot of every script extension that has a
+     * dot (its second and third, or a one-letter one's letter and each
+     * byte that may end it), so a name whose dots are followed by none
+     * is passed over without comparing each extension (webshell.c);
+     * script_pairs_all: an extension is "." alone, no such filter. */
+    uint64_t script_pairs[65536 / 64];
+    bool script_pairs_all, script_undotted;
     uint64_t max_uploads, upload_memory_us;
     /* webshell_access */
     struct http_strlist upload_dirs, command_params, command_words;

@@ -304,6 +304,33 @@ static int shared_key_read(struct rule *r, const struct shared_key *k, struct ru
     return 0;
 }
 
+static void script_pair_add(struct http_params *p, uint8_t a, uint8_t b)
+{
+    uint32_t pair = (uint32_t)a << 8 | b;
+    p->script_pairs[pair / 64] |= 1ull << (pair % 64);
+}
+
+/* script_pairs and its flags from script_extensions (http_internal.h). */
+static void script_pairs_build(struct http_params *p)
+{
+    static const uint8_t ends[] = {'\0', '.', ';'};
+    const struct http_strlist *l = &p->script_extensions;
+    memset(p->script_pairs, 0, sizeof(p->script_pairs));
+    p->script_pairs_all = p->script_undotted = false;
+    for (size_t i = 0; i < l->n; i++) {
+        const uint8_t *e = (const uint8_t *)l->v[i];
+        if (l->len[i] == 0 || e[0] != '.')
+            p->script_undotted = true;
+        else if (l->len[i] == 1)
+            p->script_pairs_all = true;
+        else if (l->len[i] == 2)
+            for (size_t k = 0; k < sizeof(ends); k++) /* what may end a one-letter one */
+                script_pair_add(p, e[1], ends[k]);
+        else
+            script_pair_add(p, e[1], e[2]);
+    }
+}
+
 int http_params_load(struct ruleset *rs, struct http_params *p, struct cfg_err *err)
 {
     memset(p, 0, sizeof(*p));
@@ -348,6 +375,7 @@ int http_params_load(struct ruleset *rs, struct http_params *p, struct cfg_err *
         get_list(r, "webshell_exec", DEFAULT_EXEC, &p->webshell_exec, err) < 0 ||
         get_list(r, "webshell_input", DEFAULT_INPUT, &p->webshell_input, err) < 0)
         return -1;
+    script_pairs_build(p);
     if (r &&
         (rule_get_count(r, "max_uploads", 256, 1, 65536, &p->max_uploads, err) < 0 ||
          rule_get_duration(r, "upload_memory", 3600ull * 1000000, &p->upload_memory_us, err) < 0))

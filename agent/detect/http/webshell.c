@@ -47,10 +47,24 @@ static bool is_script(const struct http_params *p, const char *path)
         }
         dots[nd++] = q;
     }
+    /* Most names (.html, .png, .css) have no dot followed by the first
+     * two bytes after any extension's dot: those compare with none. */
+    bool maybe = p->script_pairs_all || more;
+    for (size_t j = 0; j < nd && !maybe; j++) {
+        uint8_t a = (uint8_t)dots[j][1];
+        if (!a) /* the name's last byte: only "." could end there */
+            continue;
+        uint32_t pair = (uint32_t)a << 8 | (uint8_t)dots[j][2];
+        maybe = p->script_pairs[pair / 64] >> (pair % 64) & 1;
+    }
+    if (!maybe && !p->script_undotted)
+        return false;
     for (size_t i = 0; i < p->script_extensions.n; i++) {
         const char *ext = p->script_extensions.v[i];
         size_t el = p->script_extensions.len[i];
         if (ext[0] == '.') {
+            if (!maybe)
+                continue;
             for (size_t j = 0; j < nd; j++)
                 if (ext_at(dots[j], ext, el))
                     return true;
