@@ -131,7 +131,9 @@ void enrich_event(struct enrich *e, struct evt *ev)
 {
     const struct agent_config *cfg = e->cfg;
     e->seq++;
-    /* "name:boot_id:000042" and "name:boot_id:f7", cut as snprintf cuts */
+    /* "name:boot_id:000042" and "name:boot_id:f7", cut as snprintf cuts;
+     * finding_id starts as a copy of id's prefix */
+    _Static_assert(sizeof(ev->finding_id) >= sizeof(ev->id), "finding_id holds id's prefix");
     size_t n = text_copy(ev->id, sizeof(ev->id), cfg->name);
     n = text_append(ev->id, sizeof(ev->id), n, ":", 1);
     n = text_append(ev->id, sizeof(ev->id), n, e->boot_id, strlen(e->boot_id));
