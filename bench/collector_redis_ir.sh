@@ -11,6 +11,11 @@
 #    whose streams the replay does not have), pipelined 64 at a time.
 # 3. Prints Redis instructions per event (the replay's total minus an
 #    empty replay's), and those of a Redis without AOF.
+# 4. Replays, as a floor, the same commands without scripts: every command
+#    the scripts ran (MONITOR's "lua" lines), sent plain and pipelined, in
+#    place of the script calls.  It has no guards and no atomicity, so it
+#    is not a design, only what the scripts themselves (their calls, the
+#    arguments handed to Lua, redis.call) cost on top of their commands.
 #
 # usage: bench/collector_redis_ir.sh [N] [MODE]   (default 5000 load)
 #   CANH_BIN=dir, CANH_BIN_BASE=dir as in bench_collector.sh (both measured).
@@ -61,7 +66,7 @@ record() { # bin → $T/monitor.txt
     for _ in $(seq 100); do [[ -S $SOCK ]] || break; sleep 0.05; done
 }
 
-replay() { # empty(0/1) redis-args... → instructions
+replay() { # empty(0/1/plain) redis-args... → instructions
     local empty=$1
     shift
     rm -f "$SOCK"
@@ -70,7 +75,7 @@ replay() { # empty(0/1) redis-args... → instructions
     local vp=$!
     PIDS+=("$vp")
     for _ in $(seq 600); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.1; done
-    [[ $empty == 1 ]] || python3 - "$SOCK" "$T/monitor.txt" <<'PY'
+    [[ $empty == 1 ]] || python3 - "$SOCK" "$T/monitor.txt" "$empty" <<'PY'
 import re, socket, sys
 tok = re.compile(r'"((?:[^"\\]|\\.)*)"')
 ESC = {'n': b'\n', 'r': b'\r', 't': b'\t', '"': b'"', '\\': b'\\', 'a': b'\a', 'b': b'\b'}
@@ -89,12 +94,15 @@ def resp(args):
     return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
 SKIP = {b'XREADGROUP', b'XREAD', b'XAUTOCLAIM', b'XINFO', b'XGROUP', b'SCAN', b'CLIENT', b'PING',
         b'HELLO', b'SELECT', b'INFO', b'ZRANGEBYSCORE', b'ZRANGE', b'MONITOR'}
+plain = sys.argv[3] == 'plain'
 cmds = []
 for line in open(sys.argv[2], encoding='utf-8', errors='surrogateescape'):
-    if '[0 lua]' in line:
-        continue  # run by a script, not sent
+    if ('[0 lua]' in line) != plain and not (plain and ' [0 unix:' in line):
+        continue  # run by a script, not sent (plain: the script's own commands instead)
     args = [unesc(m) for m in tok.findall(line)]
     if not args or args[0].upper() in SKIP:
+        continue
+    if plain and args[0].upper() in (b'EVAL', b'EVALSHA', b'SCRIPT'):
         continue
     if args[0].upper() in (b'EVAL', b'EVALSHA') and any(a.startswith(b'canh:events:') or a.startswith(b'canh:heartbeats:') for a in args[3:4]):
         continue  # the stream read and claim scripts
@@ -115,14 +123,17 @@ PY
 
 one() { # bin
     record "$1"
-    local e0 full e1 noaof
+    local e0 full e1 noaof plain plain_noaof
     e0=$(replay 1 --appendonly yes --appendfsync everysec)
     full=$(replay 0 --appendonly yes --appendfsync everysec)
+    plain=$(replay plain --appendonly yes --appendfsync everysec)
     e1=$(replay 1 --appendonly no)
     noaof=$(replay 0 --appendonly no)
+    plain_noaof=$(replay plain --appendonly no)
     python3 -c "
 n = $N
-print('  %-9s %-40s redis %4.0fk instructions/event (AOF everysec), %4.0fk without AOF' % ('$MODE', '$1', ($full - $e0) / n / 1e3, ($noaof - $e1) / n / 1e3))"
+print('  %-9s %-40s redis %4.0fk instructions/event (AOF everysec), %4.0fk without AOF' % ('$MODE', '$1', ($full - $e0) / n / 1e3, ($noaof - $e1) / n / 1e3))
+print('  %-9s %-40s floor: the scripts\' commands sent plain %4.0fk (AOF everysec), %4.0fk without AOF' % ('', '', ($plain - $e0) / n / 1e3, ($plain_noaof - $e1) / n / 1e3))"
 }
 
 one "$BIN"
