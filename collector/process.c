@@ -252,6 +252,30 @@ static void describe_changes(const struct incident *before, const struct inciden
     describe_list_change(buf, size, "children", before->children, after->children, ',');
 }
 
+/* One announcement entry on stream: the incident's text (text, or "{}"
+ * when it could not be written), what happened and why.  canh:incidents
+ * and each agency's stream get the same entry. */
+static void announce_to(const struct process_env *env, const char *stream,
+                        const struct incident *inc, const char *action, const char *text,
+                        const char *cause, const char *changes, struct store_ops *o)
+{
+    store_begin(o, "XADD");
+    store_arg(o, stream);
+    store_arg(o, "MAXLEN");
+    store_arg(o, "~");
+    store_argf(o, "%" PRIu64, env->cfg->maxlen);
+    store_arg(o, "*");
+    add_field(o, "action", action);
+    add_field(o, "id", inc->id);
+    add_field(o, "incident", text ? text : "{}");
+    if (cause)
+        add_field(o, "cause", cause);
+    if (changes && *changes)
+        add_field(o, "changes", changes);
+    add_field(o, "operator", "collector");
+    store_end(o);
+}
+
 /* ---- per-agency incident streams (issue 15, routing) ----------------
  * The same entry as canh:incidents goes, in the same atomic write, to
  * canh:incidents:<agency key> of each of the incident's agencies, so a
@@ -268,21 +292,7 @@ static void announce_agencies(const struct process_env *env, const struct incide
             memcpy(agency, p, len);
             agency[len] = '\0';
             slug_incident_stream(agency, key, sizeof(key));
-            store_begin(o, "XADD");
-            store_arg(o, key);
-            store_arg(o, "MAXLEN");
-            store_arg(o, "~");
-            store_argf(o, "%" PRIu64, env->cfg->maxlen);
-            store_arg(o, "*");
-            add_field(o, "action", action);
-            add_field(o, "id", inc->id);
-            add_field(o, "incident", text ? text : "{}");
-            if (cause)
-                add_field(o, "cause", cause);
-            if (changes && *changes)
-                add_field(o, "changes", changes);
-            add_field(o, "operator", "collector");
-            store_end(o);
+            announce_to(env, key, inc, action, text, cause, changes, o);
         }
         if (!end)
             break;
@@ -297,21 +307,7 @@ static void announce(const struct process_env *env, const struct incident *inc, 
      * (collector/incident_text.h). */
     static _Thread_local struct event_text json;
     const char *text = incident_format(inc, &json) == 0 ? json.buf : NULL;
-    store_begin(o, "XADD");
-    store_arg(o, STORE_INCIDENTS);
-    store_arg(o, "MAXLEN");
-    store_arg(o, "~");
-    store_argf(o, "%" PRIu64, env->cfg->maxlen);
-    store_arg(o, "*");
-    add_field(o, "action", action);
-    add_field(o, "id", inc->id);
-    add_field(o, "incident", text ? text : "{}");
-    if (cause)
-        add_field(o, "cause", cause);
-    if (changes && *changes)
-        add_field(o, "changes", changes);
-    add_field(o, "operator", "collector");
-    store_end(o);
+    announce_to(env, STORE_INCIDENTS, inc, action, text, cause, changes, o);
     announce_agencies(env, inc, action, text, cause, changes, o);
     /* The incident's own log (append-only), beside the operators' entries. */
     char log_key[128];

@@ -102,14 +102,27 @@ static int policy_key(struct registry *r, const char *key, const char *value,
     return 1; /* not a policy key */
 }
 
+/* A text key of a section: where its value goes and how long it may be. */
+struct text_key {
+    const char *key;
+    char *dst;
+    size_t size;
+};
+
+/* key's value into its field of fields[0..n); 1 when key is none of them. */
+static int text_key_set(const struct text_key *fields, size_t n, const char *key, const char *value,
+                        const struct cfg_at *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(key, fields[i].key) == 0)
+            return value_string(at, value, fields[i].dst, fields[i].size);
+    return 1;
+}
+
 static int unit_key(struct registry_unit *u, const char *key, const char *value,
                     const struct cfg_at *at)
 {
-    struct {
-        const char *key;
-        char *dst;
-        size_t size;
-    } fields[] = {
+    const struct text_key fields[] = {
         {"unit", u->unit, sizeof(u->unit)},
         {"address", u->address, sizeof(u->address)},
         {"phone", u->phone, sizeof(u->phone)},
@@ -121,20 +134,13 @@ static int unit_key(struct registry_unit *u, const char *key, const char *value,
         {"isp", u->isp, sizeof(u->isp)},
         {"security_provider", u->security_provider, sizeof(u->security_provider)},
     };
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        if (strcmp(key, fields[i].key) == 0)
-            return value_string(at, value, fields[i].dst, fields[i].size);
-    return 1;
+    return text_key_set(fields, sizeof(fields) / sizeof(fields[0]), key, value, at);
 }
 
 static int system_key(struct registry_system *s, const char *key, const char *value,
                       const struct cfg_at *at)
 {
-    struct {
-        const char *key;
-        char *dst;
-        size_t size;
-    } fields[] = {
+    const struct text_key fields[] = {
         {"agency", s->agency, sizeof(s->agency)},
         {"title", s->title, sizeof(s->title)},
         {"owner", s->owner, sizeof(s->owner)},
@@ -143,10 +149,7 @@ static int system_key(struct registry_system *s, const char *key, const char *va
         {"isp", s->isp, sizeof(s->isp)},
         {"security_provider", s->security_provider, sizeof(s->security_provider)},
     };
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-        if (strcmp(key, fields[i].key) == 0)
-            return value_string(at, value, fields[i].dst, fields[i].size);
-    return 1;
+    return text_key_set(fields, sizeof(fields) / sizeof(fields[0]), key, value, at);
 }
 
 static int on_key(void *user, const char *section, const char *value, const struct cfg_at *at)
