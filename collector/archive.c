@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "collector/incident.h"
 #include "common/log.h"
 #include "common/units.h"
 
@@ -90,20 +91,11 @@ static void districts_of(const struct collector_config *cfg, const char *agencie
 {
     out[0] = '\0';
     size_t used = 0;
-    for (const char *p = agencies; *p;) {
-        const char *end = strchr(p, '|');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char agency[256];
-        if (len < sizeof(agency)) {
-            memcpy(agency, p, len);
-            agency[len] = '\0';
-            const char *d = collector_agency_district(cfg, agency);
-            if (d && !strstr(out, d) && used + strlen(d) + 2 < size)
-                used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "|" : "", d);
-        }
-        if (!end)
-            break;
-        p = end + 1;
+    char agency[256];
+    for (const char *p = agencies; incident_list_next(&p, '|', agency, sizeof(agency));) {
+        const char *d = collector_agency_district(cfg, agency);
+        if (d && !strstr(out, d) && used + strlen(d) + 2 < size)
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? "|" : "", d);
     }
 }
 

@@ -67,6 +67,21 @@ size_t incident_list_count(const char *list, char sep)
     return n;
 }
 
+bool incident_list_next(const char **p, char sep, char *item, size_t size)
+{
+    while (**p) {
+        const char *s = *p, *end = strchr(s, sep);
+        size_t len = end ? (size_t)(end - s) : strlen(s);
+        *p = end ? end + 1 : s + len;
+        if (len && len < size) {
+            memcpy(item, s, len);
+            item[len] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
 bool incident_list_add(char *list, size_t size, const char *item, char sep, size_t max_items)
 {
     if (!*item)

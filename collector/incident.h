@@ -121,6 +121,11 @@ bool incident_list_contains(const char *list, const char *item, char sep);
  * fit; returns true when the item is (now) in the list. */
 bool incident_list_add(char *list, size_t size, const char *item, char sep, size_t max_items);
 size_t incident_list_count(const char *list, char sep);
+/* The next item of the list at *p into item (NUL-terminated), and *p past
+ * it; false at the end.  Empty items, and items of size bytes or more,
+ * are passed over.  For each agency of "A|B": while (incident_list_next(&p,
+ * '|', agency, sizeof(agency))). */
+bool incident_list_next(const char **p, char sep, char *item, size_t size);
 
 /* ---- keys and ids --------------------------------------------------- */
 /* "f|<taxonomy>|<source or *>|<agency>|<asset>", and "|x:<drill>" for a

@@ -252,12 +252,9 @@ static void describe_changes(const struct incident *before, const struct inciden
     describe_list_change(buf, size, "children", before->children, after->children, ',');
 }
 
-/* One announcement entry on stream: the incident's text (text, or "{}"
- * when it could not be written), what happened and why.  canh:incidents
- * and each agency's stream get the same entry. */
-static void announce_to(const struct process_env *env, const char *stream,
-                        const struct incident *inc, const char *action, const char *text,
-                        const char *cause, const char *changes, struct store_ops *o)
+/* Begins an XADD of a new entry to stream, trimmed to about [collector]
+ * maxlen entries; its fields follow. */
+static void xadd_capped(const struct process_env *env, const char *stream, struct store_ops *o)
 {
     store_begin(o, "XADD");
     store_arg(o, stream);
@@ -265,6 +262,16 @@ static void announce_to(const struct process_env *env, const char *stream,
     store_arg(o, "~");
     store_argf(o, "%" PRIu64, env->cfg->maxlen);
     store_arg(o, "*");
+}
+
+/* One announcement entry on stream: the incident's text (text, or "{}"
+ * when it could not be written), what happened and why.  canh:incidents
+ * and each agency's stream get the same entry. */
+static void announce_to(const struct process_env *env, const char *stream,
+                        const struct incident *inc, const char *action, const char *text,
+                        const char *cause, const char *changes, struct store_ops *o)
+{
+    xadd_capped(env, stream, o);
     add_field(o, "action", action);
     add_field(o, "id", inc->id);
     add_field(o, "incident", text ? text : "{}");
@@ -284,19 +291,10 @@ static void announce_agencies(const struct process_env *env, const struct incide
                               const char *action, const char *text, const char *cause,
                               const char *changes, struct store_ops *o)
 {
-    for (const char *p = inc->agency; *p;) {
-        const char *end = strchr(p, '|');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char agency[256], key[300];
-        if (len && len < sizeof(agency)) {
-            memcpy(agency, p, len);
-            agency[len] = '\0';
-            slug_incident_stream(agency, key, sizeof(key));
-            announce_to(env, key, inc, action, text, cause, changes, o);
-        }
-        if (!end)
-            break;
-        p = end + 1;
+    char agency[256], key[300];
+    for (const char *p = inc->agency; incident_list_next(&p, '|', agency, sizeof(agency));) {
+        slug_incident_stream(agency, key, sizeof(key));
+        announce_to(env, key, inc, action, text, cause, changes, o);
     }
 }
 
@@ -707,12 +705,7 @@ void process_plan_deadletter(const struct process_env *env, const char *stream,
                              struct store_ops *o)
 {
     store_ack(o, stream, entry_id);
-    store_begin(o, "XADD");
-    store_arg(o, STORE_DEADLETTER);
-    store_arg(o, "MAXLEN");
-    store_arg(o, "~");
-    store_argf(o, "%" PRIu64, env->cfg->maxlen);
-    store_arg(o, "*");
+    xadd_capped(env, STORE_DEADLETTER, o);
     add_field(o, "stream", stream);
     add_field(o, "id", entry_id);
     add_field(o, "reason", reason);

@@ -364,24 +364,15 @@ int route_action_parse(const char *action)
 static bool any_agency(const struct collector_config *cfg, const struct route *r,
                        const char *agencies, bool by_district)
 {
-    for (const char *p = agencies; *p;) {
-        const char *end = strchr(p, '|');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char agency[256];
-        if (len < sizeof(agency)) {
-            memcpy(agency, p, len);
-            agency[len] = '\0';
-            if (by_district) {
-                const char *d = collector_agency_district(cfg, agency);
-                if (d && incident_list_contains(r->districts, d, '|'))
-                    return true;
-            } else if (incident_list_contains(r->agencies, agency, '|')) {
+    char agency[256];
+    for (const char *p = agencies; incident_list_next(&p, '|', agency, sizeof(agency));) {
+        if (by_district) {
+            const char *d = collector_agency_district(cfg, agency);
+            if (d && incident_list_contains(r->districts, d, '|'))
                 return true;
-            }
+        } else if (incident_list_contains(r->agencies, agency, '|')) {
+            return true;
         }
-        if (!end)
-            break;
-        p = end + 1;
     }
     return false;
 }

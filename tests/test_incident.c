@@ -259,6 +259,29 @@ START_TEST(test_lists)
 }
 END_TEST
 
+/* A province-wide incident's agencies: each in order, the empty and the
+ * over-long ones passed over, and nothing after the last. */
+START_TEST(test_list_next)
+{
+    const char *p = "Sở Y tế||UBND tỉnh|0123456789abcdef|Sở TT&TT";
+    char item[16];
+    ck_assert(incident_list_next(&p, '|', item, sizeof(item)));
+    ck_assert_str_eq(item, "Sở Y tế");
+    ck_assert(incident_list_next(&p, '|', item, sizeof(item)));
+    ck_assert_str_eq(item, "UBND tỉnh");
+    ck_assert(incident_list_next(&p, '|', item, sizeof(item)));
+    ck_assert_str_eq(item, "Sở TT&TT");
+    ck_assert(!incident_list_next(&p, '|', item, sizeof(item)));
+    ck_assert(!incident_list_next(&p, '|', item, sizeof(item)));
+    const char *empty = "";
+    ck_assert(!incident_list_next(&empty, '|', item, sizeof(item)));
+    const char *one = "a|";
+    ck_assert(incident_list_next(&one, '|', item, sizeof(item)));
+    ck_assert_str_eq(item, "a");
+    ck_assert(!incident_list_next(&one, '|', item, sizeof(item)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("incident");
@@ -271,6 +294,7 @@ int main(void)
     tcase_add_test(tc, test_event_id_cap_and_class);
     tcase_add_test(tc, test_hash_round_trip);
     tcase_add_test(tc, test_lists);
+    tcase_add_test(tc, test_list_next);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
