@@ -10,18 +10,18 @@
 #   -m MODE       the socket's mode instead of 700
 #   -p PORT       TCP port PORT on 127.0.0.1 instead of a socket
 #   -h HOST       the address for -p instead of 127.0.0.1
-#   -f FILE       a configuration file, read before the options here and
-#                 the arguments after --
-# How it is asked whether it is up (redis-cli PING until it says PONG):
-#   -u USER PASSWORD  as that ACL user (default: the default user)
-#   -t CA CERT KEY    over TLS only: -p is then the TLS port (the plain
-#                     port is closed); CERT and KEY may be '' (no client
-#                     certificate)
-#   -w SECONDS    how long that may take (default 30: only a bound, so
-#                 generous); 0: return at once
+#   -f FILE       a configuration file, read first: the options here and
+#                 the arguments after -- override it
+#   -t CA CERT KEY    TLS only: -p is the TLS port (no plain port); the
+#                     test's client trusts CA and shows CERT with KEY
+#                     ('' '': no client certificate)
+# Returns once redis-cli PING says PONG (not LOADING, not an error), as
+#   -u USER PASSWORD  that ACL user (default: the default user)
+#   -w SECONDS    bounds that wait (default 30: only a bound, so generous);
+#                 0: return at once
 # A server that exits before it answers fails the test with its log.
-# Sets REDIS_PID.  Called again for a NAME that was stopped (a SHUTDOWN,
-# redis_kill), it starts that server again the same way.
+# Sets REDIS_PID.  Called again with the NAME of a server started before,
+# it first stops that one (or reaps it, after a SHUTDOWN or redis_kill).
 #
 # redis_cli NAME ARG...: redis-cli to that server as redis_start asked it.
 # redis_up NAME: it answers PING with PONG (not LOADING, not an error).
