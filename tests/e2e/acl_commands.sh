@@ -7,16 +7,15 @@
 # command table of the real redis-server, and compared.  The ACL test
 # (redis_acl.sh) then runs the programs under the shipped file.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 
 "$CANH_BIN/canh-gen-acl" >"$TMP/generated.acl"
 diff -u "$CANH_SRC/systemd/redis-users.acl.example" "$TMP/generated.acl" >"$TMP/diff.txt" ||
     { cat "$TMP/diff.txt"; fail "systemd/redis-users.acl.example is not what common/redis/acl.c generates: run scripts/gen-acl"; }
 pass "the shipped ACL file is the generated one"
 
-redis-server --port 0 --unixsocket "$TMP/r.sock" --save '' --appendonly no >/dev/null &
-REDIS_PID=$!
-trap 'kill "$REDIS_PID" 2>/dev/null || true; rm -rf "$TMP"' EXIT
-wait_until 30 "redis-server" redis-cli -s "$TMP/r.sock" PING
+trap 'redis_stop; cleanup_tmp' EXIT
+redis_start redis -s "$TMP/r.sock"
 redis-cli -s "$TMP/r.sock" COMMAND LIST >"$TMP/commands.txt"
 [ "$(wc -l <"$TMP/commands.txt")" -gt 100 ] || fail "COMMAND LIST gave too little"
 

@@ -10,16 +10,17 @@
 # collision; a second agent for the same interface is refused by the spool
 # lock; SIGTERM stops both with 0.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
 command -v tcpreplay >/dev/null || { echo "SKIP: no tcpreplay"; exit 77; }
 command -v redis-server >/dev/null || { echo "SKIP: no redis-server"; exit 77; }
 UNIT=$CANH_SRC/systemd/canh-agent@.service
 NSA=canh-ia-$$; NSB=canh-ib-$$
-REDIS_PID=; declare -A PID=()
+declare -A PID=()
 cleanup() {
     local p
     for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     wait 2>/dev/null
     ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null
     rm -rf "$TMP"
@@ -33,12 +34,8 @@ for n in 1 2; do
     ip -n "$NSA" link set "eth$n" up; ip -n "$NSB" link set "peer$n" up
 done
 
-redis-server --port 0 --unixsocket "$TMP/r.sock" --unixsocketperm 700 --dir "$TMP" --save '' \
-    --logfile "$TMP/redis.log" &
-REDIS_PID=$!
+redis_start redis -s "$TMP/r.sock"
 rcli() { redis-cli -s "$TMP/r.sock" "$@"; }
-redis_up() { rcli PING >/dev/null 2>&1; }
-wait_until 10 "redis-server" redis_up
 # at_least N COMMAND...: the command's output (a number) is N or more
 at_least() { local want=$1; shift; [ "$("$@" 2>/dev/null || echo 0)" -ge "$want" ]; }
 
@@ -85,7 +82,7 @@ for n in 1 2; do
 done
 expect_contains "$TMP/check-eth2.log" "agent-eth2.conf"
 for n in 1 2; do
-    wait_until 15 "a heartbeat on canh:heartbeats:gw-eth$n" at_least 1 rcli XLEN "canh:heartbeats:gw-eth$n"
+    wait_until 60 "a heartbeat on canh:heartbeats:gw-eth$n" at_least 1 rcli XLEN "canh:heartbeats:gw-eth$n"
 done
 pass "both instances run and send heartbeats to canh:heartbeats:gw-eth1 and gw-eth2"
 
@@ -97,7 +94,7 @@ pass "each instance has its own name; agent-eth2.conf applies to eth2 only"
 
 # Own state directory and spool, each locked by its own agent.
 for n in 1 2; do
-    wait_until 5 "the spool in $TMP/lib/canh/eth$n" test -e "$TMP/lib/canh/eth$n/events.spool"
+    wait_until 30 "the spool in $TMP/lib/canh/eth$n" test -e "$TMP/lib/canh/eth$n/events.spool"
 done
 [ ! -e "$TMP/lib/canh/events.spool" ] || fail "a spool in the shared state directory"
 for i in eth1 eth2; do
@@ -114,7 +111,7 @@ done
 kinds() { rcli --raw XRANGE "canh:events:$1" - + | grep '^{' | jq -r .canh.kind | sort -u | tr '\n' ' '; }
 has_portscan() { [[ " $(kinds "$1") " == *" portscan "* ]]; }
 for n in 1 2; do
-    wait_until 15 "a portscan in canh:events:gw-eth$n" has_portscan "gw-eth$n"
+    wait_until 60 "a portscan in canh:events:gw-eth$n" has_portscan "gw-eth$n"
 done
 [ "$(rcli --raw KEYS 'canh:events:*' | sort | tr '\n' ' ')" = "canh:events:gw-eth1 canh:events:gw-eth2 " ] ||
     fail "streams: $(rcli --raw KEYS 'canh:events:*' | tr '\n' ' ')"
@@ -130,11 +127,8 @@ kill -0 "${PID[eth1]}" 2>/dev/null || fail "the first canh-agent@eth1 died"
 pass "a second agent on eth1 is refused by its spool lock (exit $rc)"
 
 for i in eth1 eth2; do
-    kill -TERM "${PID[$i]}"
-    timeout 30 tail --pid="${PID[$i]}" -f /dev/null || fail "canh-agent@$i still runs 30 s after SIGTERM"
-    rc=0; wait "${PID[$i]}" || rc=$?
+    term_wait 30 "${PID[$i]}" "canh-agent@$i"
     unset "PID[$i]"
-    [ "$rc" -eq 0 ] || fail "canh-agent@$i exited $rc after SIGTERM"
 done
 pass "SIGTERM stops both with 0"
 echo "$PASSED passed, 0 failed"

@@ -6,6 +6,7 @@
 # taxonomy and one attack.combined incident linking them; canh-tail prints
 # them in Vietnamese.  Every process is the real binary; every wait bounded.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 
 SOCK=$TMP/redis.sock
 PIDS=()
@@ -13,6 +14,7 @@ stop_all() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    redis_stop
     cleanup_tmp
 }
 trap stop_all EXIT
@@ -34,10 +36,7 @@ incident_with() {
 
 # --- Redis, collector --------------------------------------------------------
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-    --save '' --appendonly no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
+redis_start redis -s "$SOCK"
 
 cat >"$TMP/collector.conf" <<EOF
 [collector]

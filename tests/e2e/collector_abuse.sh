@@ -18,8 +18,7 @@
 
 SOCK=$TMP/redis.sock
 acl_instantiate "$CANH_SRC/systemd/redis-users.acl.example" "$TMP/users.acl"
-bg redis redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-    --save '' --appendonly no --aclfile "$TMP/users.acl"
+redis_start redis -s "$SOCK" -u canh-admin "$(test_password canh-admin)" -- --aclfile "$TMP/users.acl"
 as() {
     local user=$1
     shift
@@ -27,7 +26,6 @@ as() {
         --no-auth-warning "$@" 2>&1
 }
 admin() { as canh-admin "$@"; }
-wait_until 30 "redis-server with the ACL file" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
 test_password canh-collector >"$TMP/collector.pw"
 chmod 600 "$TMP/collector.pw"
 

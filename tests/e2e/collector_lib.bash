@@ -10,6 +10,7 @@ set -euo pipefail
 : "${CANH_SRC:?set CANH_SRC to the source tree}"
 
 source "$CANH_SRC/tests/e2e/lib/common.sh" # fail, wait_until, wait_pid
+source "$CANH_SRC/tests/e2e/lib/redis.sh"  # redis_start, redis_stop
 T=$TMP
 SOCK="$T/redis.sock"
 PIDS=()
@@ -22,24 +23,15 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    if [[ -f "$T/redis.pid" ]]; then
-        local rpid
-        rpid=$(cat "$T/redis.pid")
-        kill "$rpid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$rpid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
+    redis_stop
     if [[ "${KEEP_TMP:-0}" != 1 ]]; then rm -rf "$T"; fi
 }
 trap cleanup EXIT
 
+# start_redis: the private redis-server (lib/redis.sh), log in $T/redis.log;
+# again after an rc SHUTDOWN, the same server back.
 start_redis() {
-    redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$T" \
-        --daemonize yes --pidfile "$T/redis.pid" --logfile "$T/redis.log" \
-        --save '' --appendonly yes --appendfsync everysec >/dev/null
-    wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' ping | grep -q PONG"
+    redis_start redis -s "$SOCK" -- --appendonly yes --appendfsync everysec
 }
 
 rc() { redis-cli -s "$SOCK" "$@"; }

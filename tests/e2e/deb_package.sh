@@ -12,6 +12,7 @@
 # It installs into this machine's /usr and /etc: root only, and skipped
 # when canh is already installed here (by dpkg or by cmake --install).
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "skip: installing packages needs root"; exit 77; }
 for tool in dpkg-buildpackage dh lintian fakeroot redis-server redis-cli setpriv; do
@@ -42,14 +43,13 @@ dpkg_waiting() {
     done
 }
 
-REDIS_PID=
 COLL_PID=
 INSTALLED=0
 MADE_PASSWORD=0 # this test wrote /etc/canh/redis-password (no package owns it)
 cleanup() {
     set +e
     [ -n "$COLL_PID" ] && kill "$COLL_PID" 2>/dev/null
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     wait 2>/dev/null
     if [ "$INSTALLED" = 1 ]; then
         dpkg_waiting --purge canh-agent canh-collector canh-doc >/dev/null 2>&1 || true
@@ -184,11 +184,9 @@ pass "the installed agent replays scan_syn.pcap to JSONL ($(wc -l <"$TMP/replay.
 # First contact: the shipped configs with only the Redis address (and the
 # agent's state) changed; a private redis-server on a unix socket.
 mkdir -m 755 "$TMP/redis"
-redis-server --port 0 --unixsocket "$TMP/redis/r.sock" --unixsocketperm 777 --dir "$TMP/redis" \
-    --save '' --appendonly no --logfile "$TMP/redis.log" &
-REDIS_PID=$!
+# (mode 777: the installed programs run as the canh users)
+redis_start redis -s "$TMP/redis/r.sock" -m 777 -- --dir "$TMP/redis"
 rcli() { redis-cli -s "$TMP/redis/r.sock" "$@"; }
-wait_until 5 "redis-server" rcli PING
 install -d -o canh -g canh -m 750 "$TMP/agent-state"
 sed -e "s|^redis_url = .*|redis_url = unix:$TMP/redis/r.sock|" -e "s|^state_dir = .*|state_dir = $TMP/agent-state|" \
     -e '/^user = /d' -e '/^password_file = /d' /etc/canh/agent.conf >"$TMP/agent.conf"

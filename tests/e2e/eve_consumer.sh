@@ -63,15 +63,15 @@ multi-forward:
     all: true
     types: []
 EOF
-wait_until 5 "the sink's sockets" test -S "$TMP/alerts.sock" -a -S "$TMP/all.sock"
+wait_until 30 "the sink's sockets" test -S "$TMP/alerts.sock" -a -S "$TMP/all.sock"
 fever run --config "$TMP/fever.yaml" --dummy -v -i "$TMP/in.sock" --in-buffer-drop=false \
     --mgmt-socket "$TMP/mgmt.sock" --logfile "$TMP/fever.log" >"$TMP/fever.out" 2>&1 &
 FEVER=$!
 cleanup() { kill "$FEVER" "$SINK" 2>/dev/null || true; wait "$FEVER" "$SINK" 2>/dev/null || true; cleanup_tmp; }
 trap cleanup EXIT
-wait_until 10 "FEVER's input socket" test -S "$TMP/in.sock"
+wait_until 30 "FEVER's input socket" test -S "$TMP/in.sock"
 # Both outputs connected to the sink before anything is sent.
-wait_until 10 "FEVER connected to both forwarding sockets" \
+wait_until 30 "FEVER connected to both forwarding sockets" \
     test -s "$TMP/alerts.sock.accepted" -a -s "$TMP/all.sock.accepted"
 
 python3 - "$TMP/in.sock" "$TMP/events.jsonl" <<'PY'
@@ -84,7 +84,7 @@ PY
 
 alerts=$(grep -c '"event_type":"alert"' "$TMP/events.jsonl")
 got() { [ "$(grep -c . "$TMP/all.jsonl")" -ge "$n" ] && [ "$(grep -c . "$TMP/alerts.jsonl")" -ge "$alerts" ]; }
-wait_until 20 "FEVER forwarded every event" got
+wait_until 60 "FEVER forwarded every event" got
 if grep -q 'level=warning' "$TMP/fever.log"; then
     grep 'level=warning' "$TMP/fever.log" | head -5
     fail "FEVER warned while reading canh events"

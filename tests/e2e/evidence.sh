@@ -12,12 +12,14 @@
 #    counted in the heartbeat); a full disk (a tiny tmpfs) is counted and
 #    logged, and the agent finishes the replay normally.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 SOCK=$TMP/redis.sock
 PIDS=()
 stop_all() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    redis_stop
     mountpoint -q "$TMP/full" 2>/dev/null && umount "$TMP/full"
     cleanup_tmp
 }
@@ -92,10 +94,7 @@ pass "events carrying canh.pcap validate against docs/event.schema.json"
 
 # --- 2. the report draft names the files -------------------------------------
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-    --save '' --appendonly no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
+redis_start redis -s "$SOCK"
 mkdir -p "$TMP/reports"
 cat >"$TMP/collector.conf" <<CONF
 [collector]

@@ -8,6 +8,7 @@
 # is reported as one portscan finding, by one worker; --check refuses a
 # fanout mode without a group with file:line.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/redis.sh"  # redis_start, redis_stop
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
 for tool in tcpreplay tcprewrite mergecap; do
@@ -16,10 +17,10 @@ done
 T=$TMP
 chmod 755 "$T"
 NSA=canh-foa-$$; NSB=canh-fob-$$
-REDIS_PID=; PIDS=()
+PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     wait 2>/dev/null
     ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null
     rm -rf "$T"
@@ -49,10 +50,7 @@ ip netns exec "$NSA" sysctl -qw net.ipv6.conf.veth-a.disable_ipv6=1
 ip netns exec "$NSB" sysctl -qw net.ipv6.conf.veth-b.disable_ipv6=1
 ip -n "$NSA" link set veth-a up; ip -n "$NSB" link set veth-b up
 
-redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 777 --dir "$T" --save '' \
-    --logfile "$T/redis.log" &
-REDIS_PID=$!
-wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
+redis_start redis -s "$T/r.sock" -m 777 # the agent runs as nobody
 rcli() { redis-cli -s "$T/r.sock" "$@"; }
 
 for w in w0 w1; do

@@ -8,16 +8,17 @@
 # longer) and name veth-b as in_iface; SIGTERM closes the open findings and
 # exits 0.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/redis.sh"  # redis_start, redis_stop
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
 command -v tcpreplay >/dev/null || { echo "SKIP: no tcpreplay"; exit 77; }
 T=$TMP
 chmod 755 "$T"
 NSA=canh-lva-$$; NSB=canh-lvb-$$
-REDIS_PID=; AGENT_PID=
+AGENT_PID=
 cleanup() {
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     wait 2>/dev/null
     ip netns del "$NSA" 2>/dev/null; ip netns del "$NSB" 2>/dev/null
     rm -rf "$T"
@@ -33,10 +34,7 @@ ip netns exec "$NSB" sysctl -qw net.ipv6.conf.veth-b.disable_ipv6=1
 ip -n "$NSA" link set veth-a up; ip -n "$NSB" link set veth-b up
 ip -n "$NSA" link set lo up; ip -n "$NSB" link set lo up
 
-redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 777 --dir "$T" --save '' \
-    --logfile "$T/redis.log" &
-REDIS_PID=$!
-wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
+redis_start redis -s "$T/r.sock" -m 777 # the agent runs as nobody
 rcli() { redis-cli -s "$T/r.sock" "$@"; }
 count_kind() {  # kind [state]
     rcli --json XRANGE canh:events:live - + | python3 -c '

@@ -13,6 +13,7 @@
 #    script creates, with [metrics] listen: its own /metrics counts the
 #    pings sent there.  promtool check metrics passes on both outputs.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 command -v promtool >/dev/null || { echo "SKIP: no promtool (Debian package prometheus)"; exit 77; }
 
 SOCK=$TMP/redis.sock
@@ -22,6 +23,7 @@ stop_all() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    redis_stop
     ip netns del "$NS" 2>/dev/null || true
     cleanup_tmp
 }
@@ -30,10 +32,7 @@ rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
 # metric FILE NAME{LABELS}: the value of one sample ("" when absent)
 metric() { awk -v k="$2 " 'index($0, k) == 1 { print $NF }' "$1"; }
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-    --save '' --appendonly no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
+redis_start redis -s "$SOCK"
 
 cat >"$TMP/collector.conf" <<CONF
 [collector]

@@ -18,6 +18,7 @@
 # the learned baseline survives a restart.  Every
 # event validates against docs/event.schema.json.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/redis.sh"  # redis_start, redis_stop
 source "$(dirname "$0")/lib/nginx.sh"  # start_nginx, stop_nginx
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
@@ -30,9 +31,9 @@ chmod 755 "$T"
 NSS=canh-pcs-$$; NSA=canh-pca-$$
 NET=10.213.$(($$ % 200 + 20))
 SRV=$NET.1; SRV2=$NET.3; AGT=$NET.2
-AGENT_PID=; DNS_PID=; REDIS_PID=
+AGENT_PID=; DNS_PID=
 cleanup() {
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
     stop_nginx
     [ -n "$DNS_PID" ] && kill "$DNS_PID" 2>/dev/null
@@ -127,10 +128,7 @@ CONF
 }
 write_assets ""
 # Heartbeats (with the checks' counters) go to Redis.
-redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 777 --dir "$T" --save '' \
-    --logfile "$T/redis.log" &
-REDIS_PID=$!
-wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
+redis_start redis -s "$T/r.sock" -m 777
 cat >"$T/agent.conf" <<CONF
 [agent]
 name = checks

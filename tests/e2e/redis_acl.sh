@@ -13,9 +13,7 @@
 
 SOCK=$TMP/redis.sock
 acl_instantiate "$CANH_SRC/systemd/redis-users.acl.example" "$TMP/users.acl"
-bg redis redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-    --save '' --appendonly no --aclfile "$TMP/users.acl"
-REDIS_PID=$LAST_PID
+redis_start redis -s "$SOCK" -u canh-admin "$(test_password canh-admin)" -- --aclfile "$TMP/users.acl"
 
 # as USER CMD...: one command as USER; prints the reply (errors included).
 as() {
@@ -25,7 +23,6 @@ as() {
         --no-auth-warning "$@" 2>&1
 }
 admin() { as canh-admin "$@"; }
-wait_until 30 "redis-server with the ACL file" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
 
 # allowed USER CMD...: the command is not refused by the ACL.
 allowed() {
@@ -316,5 +313,5 @@ pass "canh-tail as canh-tail follows the incidents"
 stop_pid "$COLLECTOR_PID"
 grep -q "stopped: .* 0 errors" "$TMP/collector.log" || { cat "$TMP/collector.log"; fail "the collector met errors"; }
 pass "the collector stops with 0 errors after a run under its ACL user"
-stop_pid "$REDIS_PID"
+redis_stop redis
 echo "$PASSED passed, 0 failed"

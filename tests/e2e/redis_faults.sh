@@ -11,22 +11,18 @@
 # Every step waits for what it needs to see (a stream length, a log line,
 # the spool file), so a busy machine only makes it slower.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/redis.sh"  # redis_start, redis_stop, redis_kill
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 T=$TMP
-REDIS_PID=; AGENT_PID=
+AGENT_PID=
 cleanup() {
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     wait 2>/dev/null; rm -rf "$T"
 }
 trap cleanup EXIT
 
-start_redis() {
-    redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 700 --dir "$T" --save '' \
-        --appendonly yes --appendfsync always --logfile "$T/redis.log" &
-    REDIS_PID=$!
-    wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
-}
+start_redis() { redis_start redis -s "$T/r.sock" -- --appendonly yes --appendfsync always; }
 rcli() { redis-cli -s "$T/r.sock" "$@"; }
 # in_stream KEY: the stream KEY has entries
 in_stream() { (($(rcli XLEN "$1") > 0)); }
@@ -78,7 +74,7 @@ conf kill
     --output "jsonl:$T/out.jsonl" --debug-events 10000000 --debug-rate 200 2>"$T/agent.log" &
 AGENT_PID=$!
 wait_until 60 "the first events in Redis" in_stream canh:events:kill
-kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true
+redis_kill redis
 # Redis stays away until the agent has put events in its spool.
 wait_until 60 "events in the spool while Redis is away" test -s "$T/state-kill/events.spool"
 start_redis

@@ -22,8 +22,7 @@ save ""
 aclfile $TMP/users.acl
 maxmemory 8mb
 CONF
-bg redis redis-server "$TMP/redis.conf"
-REDIS_PID=$LAST_PID
+redis_start redis -f "$TMP/redis.conf" -s "$SOCK" -u canh-admin "$(test_password canh-admin)"
 as() {
     local user=$1
     shift
@@ -31,7 +30,6 @@ as() {
         --no-auth-warning "$@" 2>&1
 }
 admin() { as canh-admin "$@"; }
-wait_until 30 "redis-server with the hardened settings" bash -c "[ \"\$(redis-cli -s '$SOCK' --user canh-admin --pass '$(test_password canh-admin)' --no-auth-warning PING)\" = PONG ]"
 
 [ "$(admin CONFIG GET maxmemory-policy | tail -1)" = noeviction ] || fail "maxmemory-policy is not noeviction"
 [ "$(admin CONFIG GET proto-max-bulk-len | tail -1)" = 1048576 ] || fail "proto-max-bulk-len is not 1 MB"
@@ -102,5 +100,5 @@ timeout 120 "$CANH_BIN/canh-agent" -c "$TMP/agent.conf" -r "$FIXTURES/scan_syn.p
     fail "$(admin XLEN canh:events:gw-soyte) events in the stream, expected $((2 * lines)) (spooled + new)"
 pass "once there is room the spooled events are delivered, none lost"
 
-stop_pid "$REDIS_PID"
+redis_stop redis
 echo "$PASSED passed, 0 failed"

@@ -11,10 +11,11 @@
 # Kept apart from redis_faults.sh so it can be rerun alone after changes
 # to agent/output/redis.c.
 . "$(dirname "$0")/lib/common.sh"
-REDIS_PID=; AGENT_PID=
+. "$(dirname "$0")/lib/redis.sh"
+AGENT_PID=
 cleanup() {
     [ -z "$AGENT_PID" ] || kill -9 "$AGENT_PID" 2>/dev/null || true
-    [ -z "$REDIS_PID" ] || kill -9 "$REDIS_PID" 2>/dev/null || true
+    redis_kill redis
     wait 2>/dev/null || true
     rm -rf "$TMP"
 }
@@ -31,16 +32,14 @@ cat >"$TMP/users.acl" <<ACL
 user default on nopass ~* &* +@all
 user gw-load on >$PASSWORD resetkeys resetchannels -@all +ping +role +xadd %W~canh:events:gw-load %W~canh:heartbeats:gw-load
 ACL
+# start_redis SECONDS: up once it answers PONG, not LOADING (which a
+# restart on the big AOF answers for a while), bounded by SECONDS.
 start_redis() {
-    redis-server --port 0 --unixsocket "$TMP/r.sock" --unixsocketperm 700 --dir "$TMP" --save '' \
-        --appendonly yes --appendfsync always --enable-debug-command local \
-        --aclfile "$TMP/users.acl" --logfile "$TMP/redis.log" &
-    REDIS_PID=$!
+    redis_start redis -s "$TMP/r.sock" -w "$1" -- --appendonly yes --appendfsync always \
+        --enable-debug-command local --aclfile "$TMP/users.acl"
 }
 rcli() { redis-cli -s "$TMP/r.sock" "$@"; }
-pong() { [ "$(rcli PING 2>/dev/null)" = PONG ]; }
-start_redis
-wait_until 60 "redis-server" pong
+start_redis 60
 # 600,000 keys in the AOF's base: loading them takes a noticeable time.
 rcli DEBUG POPULATE 600000 ballast 64 >/dev/null
 rcli BGREWRITEAOF >/dev/null
@@ -83,11 +82,9 @@ while ((loading_kills < 5)); do
     wait_until 120 "the stream to grow" grown $(($(len) + 300))
     seen=$(loading_seen)
     refused=$((refused + $(xadd_refused)))
-    kill -9 "$REDIS_PID"
-    wait "$REDIS_PID" 2>/dev/null || true
-    start_redis
+    redis_kill redis
+    start_redis 120
     kills=$((kills + 1))
-    wait_until 120 "redis-server to load" pong
     (($(loading_seen) == seen)) || loading_kills=$((loading_kills + 1))
 done
 pass "$kills kills of Redis under a pipelining agent; $loading_kills restarts met with LOADING ($(loading_seen) log lines)"

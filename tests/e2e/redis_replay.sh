@@ -5,18 +5,13 @@
 # with one clear error and no crash loop; the next start replays them.
 # Real redis-server on a unix socket in a temp dir.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until
+source "$(dirname "$0")/lib/redis.sh"  # redis_start, redis_stop
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 T=$TMP
-REDIS_PID=
-cleanup() { [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+cleanup() { redis_stop; rm -rf "$T"; }
 trap cleanup EXIT
 
-start_redis() {
-    redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 700 --dir "$T" --save '' \
-        --appendonly yes --appendfsync always --logfile "$T/redis.log" "$@" &
-    REDIS_PID=$!
-    wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
-}
+start_redis() { redis_start redis -s "$T/r.sock" -- --appendonly yes --appendfsync always; }
 rcli() { redis-cli -s "$T/r.sock" "$@"; }
 
 cat >"$T/agent.conf" <<CONF

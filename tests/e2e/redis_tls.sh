@@ -27,19 +27,22 @@ acl_instantiate "$CANH_SRC/systemd/redis-users.acl.example" "$TMP/users.acl"
 # set by tls_redis and tunnel below
 soc_PORT='' rogue_PORT='' wrong_PORT='' tun_PORT='' tun_rogue_PORT='' tun_wrong_PORT=''
 
-# tls_redis NAME CERT [extra redis-server args]: a TLS-only redis-server on
-# a free loopback port (in the variable NAME_PORT).
+# tls_redis NAME CERT CA CLIENT [redis_start options] -- [extra
+# redis-server args]: a TLS-only redis-server (lib/redis.sh) on a free
+# loopback port (in the variable NAME_PORT) with the certificate CERT,
+# signed by CA; up once it answers PING over TLS to a client that trusts
+# CA and shows the certificate CLIENT ('': none).
 tls_redis() {
-    local name=$1 cert=$2 port
-    shift 2
+    local name=$1 cert=$2 ca=$3 client=$4 port
+    shift 4
     port=$(free_port)
     mkdir -p "$TMP/$name"
-    bg "$name" redis-server --bind 127.0.0.1 --port 0 --tls-port "$port" \
+    local cert_key=('' '')
+    [ -z "$client" ] || cert_key=("$PKI/$client.crt" "$PKI/$client.key")
+    redis_start "$name" -p "$port" -t "$PKI/$ca.crt" "${cert_key[@]}" "$@" \
         --tls-cert-file "$PKI/$cert.crt" --tls-key-file "$PKI/$cert.key" \
-        --tls-ca-cert-file "$PKI/soc-ca.crt" --dir "$TMP/$name" --save '' --appendonly no "$@"
+        --tls-ca-cert-file "$PKI/soc-ca.crt" --dir "$TMP/$name"
     printf -v "${name}_PORT" '%s' "$port"
-    wait_until 30 "redis-server $name on TLS port $port" \
-        timeout 2 openssl s_client -connect "127.0.0.1:$port" -brief </dev/null
 }
 
 # tunnel NAME REDIS_PORT: stunnel with the shipped config, accepting on a
@@ -74,7 +77,8 @@ via() {
         --no-auth-warning "$@" 2>&1
 }
 
-tls_redis soc server --tls-auth-clients yes --aclfile "$TMP/users.acl"
+tls_redis soc server soc-ca admin -u canh-admin "$(test_password canh-admin)" -- \
+    --tls-auth-clients yes --aclfile "$TMP/users.acl"
 [ "$(admin PING)" = PONG ] || fail "no PONG over TLS: $(admin PING)"
 pass "a TLS-only redis-server with the shipped ACL answers over TLS"
 
@@ -139,7 +143,7 @@ pass "canh-agent through stunnel: all $lines events of scan_syn.pcap in canh:eve
 # An impostor with a certificate from another CA, and a genuine SOC
 # certificate for another host: stunnel refuses both, so the agent's
 # events stay in its spool and nothing reaches the impostor.
-tls_redis rogue rogue --tls-auth-clients no
+tls_redis rogue rogue rogue-ca '' -- --tls-auth-clients no
 tunnel tun_rogue "$rogue_PORT"
 out=$(via "$tun_rogue_PORT" gw-soyte PING) || true
 [ "$out" != PONG ] || fail "stunnel talked to a server with a rogue CA's certificate"
@@ -154,7 +158,7 @@ n=$(timeout 10 redis-cli --tls --cacert "$PKI/rogue-ca.crt" -h 127.0.0.1 -p "$ro
 [ "$n" = 0 ] || fail "the impostor received $n events"
 pass "stunnel refuses a server certificate not signed by the SOC CA; events stay in the spool"
 
-tls_redis wrong wronghost --tls-auth-clients no
+tls_redis wrong wronghost soc-ca '' -- --tls-auth-clients no
 tunnel tun_wrong "$wrong_PORT"
 out=$(via "$tun_wrong_PORT" gw-soyte PING) || true
 [ "$out" != PONG ] || fail "stunnel talked to a server certified for another host"

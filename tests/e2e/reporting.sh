@@ -15,22 +15,21 @@
 #    report's number and date.  The level-3 incident confirmed normal gets
 #    no report.
 . "$(dirname "$0")/lib/common.sh"
+. "$(dirname "$0")/lib/redis.sh"
 SOCK=$TMP/redis.sock
 PIDS=()
 stop_all() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    redis_stop
     cleanup_tmp
 }
 trap stop_all EXIT
 rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
 ctl() { timeout 30 "$CANH_BIN/canh-ctl" -r "unix:$SOCK" --operator an "$@"; }
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$TMP" \
-    --save '' --appendonly no --logfile "$TMP/redis.log" &
-PIDS+=($!)
-wait_until 30 "redis-server to answer" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
+redis_start redis -s "$SOCK"
 
 mkdir -p "$TMP/reports"
 cat >"$TMP/registry.conf" <<'CONF'

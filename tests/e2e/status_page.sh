@@ -508,7 +508,7 @@ wait_until 30 "a snapshot 1 s old while Redis is paused" snapshot_old
     bad "/api/incidents while Redis is paused"
 [[ $(http_code -H "Authorization: Bearer $TOKEN" "$BASE/metrics") == 200 ]] || bad "/metrics while Redis is paused"
 ok "answers from the cache while Redis is paused"
-wait_until 60 "Redis to answer after the pause" bash -c "redis-cli -s '$SOCK' PING | grep -q PONG"
+wait_until 60 "Redis to answer after the pause" redis_up redis
 
 # ---- systemd notifications -----------------------------------------------
 wait_until 30 "READY=1" grep -q 'READY=1' "$T/notify.log"

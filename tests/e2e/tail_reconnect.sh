@@ -10,11 +10,7 @@
 "$CANH_BIN/canh-tail" --version | grep -qE '^canh-tail [0-9]' || fail "canh-tail --version"
 ip -6 addr show lo 2>/dev/null | grep -q '::1' || { echo "SKIP: no IPv6 loopback"; exit 77; }
 PORT=$(free_port)
-start_redis() {
-    bg redis redis-server --port "$PORT" --bind ::1 --dir "$TMP" --save '' --appendonly no
-    REDIS_PID=$LAST_PID
-    wait_until 30 "redis-server on [::1]:$PORT" bash -c "[ \"\$(redis-cli -h ::1 -p $PORT PING)\" = PONG ]"
-}
+start_redis() { redis_start redis -h ::1 -p "$PORT"; }
 rc() { timeout 5 redis-cli -h ::1 -p "$PORT" "$@"; }
 entry() {  # entry ID SUMMARY: one canh:incidents entry as the collector writes it
     rc XADD canh:incidents '*' action opened id "$1" operator collector incident \
@@ -29,7 +25,7 @@ entry 20261123-090000-00000001 before-restart
 wait_until 30 "the first entry in canh-tail" grep -q 090000-00000001 "$TMP/tail.log"
 pass "canh-tail follows redis://[::1]:$PORT"
 
-stop_pid "$REDIS_PID"
+redis_stop redis
 wait_until 30 "canh-tail to notice" grep -q 'lost connection' "$TMP/tail.log"
 kill -0 "$TAIL_PID" || fail "canh-tail exited when Redis stopped"
 start_redis

@@ -21,6 +21,7 @@
 #      check's both carry tls_sni; the shipped agent-eth1.conf and
 #      assets-backend.conf pass --check.
 source "$(dirname "$0")/lib/common.sh" # fail, wait_until, wait_pid
+source "$(dirname "$0")/lib/redis.sh"  # redis_start, redis_stop
 source "$(dirname "$0")/lib/nginx.sh"  # start_nginx, stop_nginx
 BIN=${CANH_BIN:?}; SRC=${CANH_SRC:?}
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root for namespaces"; exit 77; }
@@ -34,9 +35,9 @@ NSS=canh-tls-s-$$; NSA=canh-tls-a-$$
 NET=10.214.$(($$ % 200 + 20))
 SRV=$NET.1; AGT=$NET.2
 NAME=portal.canh.test
-AGENT_PID=; WRK_PID=; REDIS_PID=
+AGENT_PID=; WRK_PID=
 cleanup() {
-    [ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null
+    redis_stop
     [ -n "$WRK_PID" ] && kill -9 "$WRK_PID" 2>/dev/null
     [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
     stop_nginx
@@ -105,10 +106,7 @@ redis_url = unix:$T/r.sock
 heartbeat_interval = 1s
 CONF
 # Heartbeats (the http detector's TLS counters) go to Redis.
-redis-server --port 0 --unixsocket "$T/r.sock" --unixsocketperm 777 --dir "$T" --save '' \
-    --logfile "$T/redis.log" &
-REDIS_PID=$!
-wait_until 30 "redis-server to answer" redis-cli -s "$T/r.sock" PING
+redis_start redis -s "$T/r.sock" -m 777
 "$BIN/canh-agent" --check -c "$T/agent.conf" || fail "--check refused the config"
 EV=$T/events.jsonl
 ip netns exec "$NSA" "$BIN/canh-agent" -c "$T/agent.conf" -o "jsonl:$EV" -o redis 2>>"$T/agent.log" &
@@ -129,11 +127,15 @@ stat() {
 }
 stat_at_least() { [ "$(stat "$1")" -ge "$2" ]; }
 
-# 1. Benign browsing: a few fetches, a pause between them as a reader's.
+# 1. Benign browsing: a few fetches at a reader's pace: the next one once
+# the agent's heartbeat (every second) counts a ClientHello more than
+# before this one, however fast or slow the machine is.
 wait_until 60 "the page check to learn the page" grep -q 'page learned' "$T/agent.log"
 for page in / /index.html / /index.html /; do
+    hellos=$(stat tls_client_hellos)
     "${CURL[@]}" -o /dev/null "https://$NAME$page" || fail "curl https://$NAME$page"
-    sleep 0.3
+    wait_until 60 "the agent to count a ClientHello more than $hellos" \
+        stat_at_least tls_client_hellos $((hellos + 1))
 done
 wait_until 60 "the agent to count 6 ClientHellos and their ServerHellos" \
     bash -c "$(declare -f stat stat_at_least); T='$T'; stat_at_least tls_client_hellos 6 &&

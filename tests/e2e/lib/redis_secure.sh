@@ -2,23 +2,19 @@
 # redis_tls.sh: background processes that are always stopped on exit, the
 # shipped ACL file with test passwords put in, loopback
 # ports, and a throw-away certificate authority made with openssl.
+# Sources redis.sh: the servers redis_start starts are stopped on exit too.
 
 # shellcheck shell=bash
+. "$(dirname "${BASH_SOURCE[0]}")/redis.sh"
 SECURE_PIDS=()
 
-# Stop everything started with bg (TERM, then KILL after 5 s), then remove
-# the temp dir as common.sh would.
+# Stop everything started with bg (TERM, then KILL after 5 s), then the
+# redis-servers, then remove the temp dir as common.sh would.
 secure_cleanup() {
     local pid
     for pid in "${SECURE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${SECURE_PIDS[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    for pid in "${SECURE_PIDS[@]}"; do wait_pid 5 "$pid" 2>/dev/null || true; done
+    redis_stop
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP" >&2; else cleanup_tmp; fi
 }
 trap secure_cleanup EXIT
@@ -36,15 +32,11 @@ bg() {
     SECURE_PIDS+=("$LAST_PID")
 }
 
-# stop_pid PID: stop one process started with bg, bounded.
+# stop_pid PID: stop one process started with bg (TERM, then KILL after
+# 5 s).
 stop_pid() {
     kill "$1" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
+    wait_pid 5 "$1" 2>/dev/null || true
 }
 
 # free_port: a TCP port nothing listens on at 127.0.0.1 right now.

@@ -1,5 +1,6 @@
 # sentinel.sh — sourced after common.sh and redis_secure.sh: two Redis
-# nodes (a master and its replica) and three Redis Sentinels on loopback,
+# nodes (a master and its replica, started with redis.sh's redis_start as
+# node0 and node1) and three Redis Sentinels on loopback,
 # as Debian's redis-server and redis-sentinel run them, for
 # redis_sentinel.sh and fault_cycles.sh.  Every node keeps an AOF fsynced
 # always, so a restarted node has what it acknowledged.
@@ -14,7 +15,6 @@
 
 SENTINEL_MASTER=canh
 NODE_PORT=()
-NODE_PID=()
 SENTINEL_PORT=()
 SENTINEL_PID=()
 
@@ -28,18 +28,11 @@ node_start() {
     elif [ "$n" = 1 ]; then
         extra=(--replicaof 127.0.0.1 "${NODE_PORT[0]}")
     fi
-    redis-server --port "${NODE_PORT[$n]}" --bind 127.0.0.1 --protected-mode no \
-        --dir "$TMP/node$n" --save '' --appendonly yes --appendfsync always \
-        --logfile "$TMP/node$n.log" "${extra[@]}" &
-    NODE_PID[$n]=$!
-    wait_until 60 "Redis node $n to answer" redis-cli -p "${NODE_PORT[$n]}" PING
+    redis_start "node$n" -p "${NODE_PORT[$n]}" -w 60 -- --protected-mode no \
+        --dir "$TMP/node$n" --appendonly yes --appendfsync always "${extra[@]}"
 }
 
-node_kill() {
-    kill -9 "${NODE_PID[$1]}" 2>/dev/null || true
-    wait "${NODE_PID[$1]}" 2>/dev/null || true
-    NODE_PID[$1]=
-}
+node_kill() { redis_kill "node$1"; }
 
 sentinel_start() {
     local i
@@ -81,9 +74,11 @@ CONF
 
 sentinel_stop() {
     local p
-    for p in "${SENTINEL_PID[@]}" "${NODE_PID[@]}"; do
+    for p in "${SENTINEL_PID[@]}"; do
         [ -z "$p" ] || kill -9 "$p" 2>/dev/null || true
     done
+    redis_kill node0
+    redis_kill node1
     wait 2>/dev/null || true
 }
 
