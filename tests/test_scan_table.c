@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/detect/scan/scan_detector.h"
 #include "agent/detect/scan/scan_table.h"
 #include "agent/detect/table_mem.h"
 #include "testutil.h"
@@ -92,6 +93,89 @@ START_TEST(pending_overwrites_counted_exactly)
     ck_assert_ptr_nonnull(scan_table_pending_find(&t, pending_hash(next - 1), late + 10));
     ck_assert_uint_eq(t.pending_started, next - 1);
     scan_table_free(&t);
+}
+END_TEST
+
+/* In emergency mode a record counts as live for emergency_idle_us only:
+ * a first packet given up after that is not counted as lost, also when
+ * the tag line's coarse times alone decide (far from the boundary). */
+START_TEST(pending_overwrites_follow_emergency_idle)
+{
+    struct scan_table t;
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, 7, NULL, NULL), 0);
+    t.idle_us = 10000000;          /* 10 s */
+    t.emergency_idle_us = 1000000; /* 1 s */
+    const uint64_t t0 = 1700000000000000ull;
+    uint32_t next = 1;
+    for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++)
+        scan_table_pending_start(&t, pending_hash(next++), t0 + i * 1000);
+    t.emergency = true;
+    /* 3 s after the oldest: live by idle_us, idle by emergency_idle_us. */
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 3000000);
+    ck_assert_uint_eq(t.pending_overwritten, 0);
+    t.emergency = false;
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 3000000);
+    ck_assert_uint_eq(t.pending_overwritten, 1);
+    scan_table_free(&t);
+}
+END_TEST
+
+/* Sweep keys a source alone (its last 16 bytes zero): the shortcut hash
+ * is the table's hash of that key, so the entry is found either way. */
+START_TEST(source_hash_is_the_key_hash)
+{
+    for (uint64_t seed = 1; seed < 2000; seed += 97) {
+        struct scan_table t;
+        ck_assert_int_eq(
+            scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, seed, NULL, NULL), 0);
+        for (uint32_t i = 0; i < 64; i++) {
+            uint8_t key[SCAN_KEY_LEN] = {0};
+            memcpy(key, &i, sizeof(i));
+            key[10] = 0xff; /* an IPv4-mapped address ... */
+            key[11] = 0xff;
+            key[15] = (uint8_t)(seed * 31 + i);
+            if (i % 3 == 0)
+                memset(key, (int)(i * 7 + seed), 16); /* ... or any 16 bytes */
+            ck_assert_uint_eq(scan_table_hash_src(&t, key), scan_table_hash(&t, key));
+        }
+        scan_table_free(&t);
+    }
+}
+END_TEST
+
+/* The exact ports of an entry (scan_detector_count_port): a port counts
+ * once, and the ports a restarted entry left past its count (they are
+ * not cleared) do not make a new port look seen.  Caps of 32 (portscan),
+ * 8 (sweep's ports) and one that is no multiple of 8. */
+START_TEST(exact_ports_counted_once)
+{
+    struct scan_detector d;
+    memset(&d, 0, sizeof(d));
+    d.table.seed = 3;
+    const uint8_t caps[] = {32, 8, 13};
+    for (size_t k = 0; k < sizeof(caps); k++) {
+        uint8_t cap = caps[k];
+        uint16_t exact[32];
+        for (int i = 0; i < 32; i++)
+            exact[i] = (uint16_t)(7000 + i); /* stale, as after a restart */
+        uint8_t n = 0, reg[16] = {0};
+        uint16_t count = 0;
+        for (uint16_t i = 0; i < cap; i++) {
+            uint16_t port = (uint16_t)(7000 + cap - 1 - i); /* each one stale somewhere */
+            scan_detector_count_port(&d, exact, &n, cap, reg, NULL, 4, port, &count);
+            ck_assert_uint_eq(count, i + 1u);
+            /* Again, and every port so far: still seen once. */
+            for (uint16_t j = 0; j <= i; j++)
+                scan_detector_count_port(&d, exact, &n, cap, reg, NULL, 4,
+                                         (uint16_t)(7000 + cap - 1 - j), &count);
+            ck_assert_uint_eq(count, i + 1u);
+            ck_assert_uint_eq(n, i + 1u);
+        }
+        /* Past the exact ports, a new one goes to the HyperLogLog. */
+        scan_detector_count_port(&d, exact, &n, cap, reg, NULL, 4, 9, &count);
+        ck_assert_uint_eq(n, cap);
+        ck_assert_uint_ge(count, cap + 1u);
+    }
 }
 END_TEST
 
@@ -244,6 +328,9 @@ static Suite *scan_table_suite(void)
     tcase_add_test(tc, every_way_is_found);
     tcase_add_test(tc, pending_overwrites_counted_exactly);
     tcase_add_test(tc, pending_gives_up_the_first_oldest);
+    tcase_add_test(tc, pending_overwrites_follow_emergency_idle);
+    tcase_add_test(tc, source_hash_is_the_key_hash);
+    tcase_add_test(tc, exact_ports_counted_once);
     tcase_add_test(tc, lookup_then_take_starts_the_right_record);
     tcase_add_test(tc, table_memory_zeroed_and_aligned);
     suite_add_tcase(s, tc);

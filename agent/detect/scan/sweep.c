@@ -265,7 +265,7 @@ static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *
 {
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
-    uint64_t h = scan_table_hash(&d->table, key);
+    uint64_t h = scan_table_hash_src(&d->table, src->b);
     struct scan_look lk;
     struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &lk);
     if (!e) {
@@ -310,7 +310,7 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, peer);
-    uint64_t h = scan_table_hash(&d->table, key);
+    uint64_t h = scan_table_hash_src(&d->table, peer->b);
     struct sw_entry *e = scan_table_find(&d->table, key, h, now_us);
     if (e) {
         e->answers++;
