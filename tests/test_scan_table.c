@@ -179,6 +179,99 @@ START_TEST(exact_ports_counted_once)
 }
 END_TEST
 
+/* One event's evidence as a detector writes it (scan_tree): n ports, and
+ * the outward member or not. */
+static json_t *write_evidence(json_t **kept, const char *type, int n, bool outward)
+{
+    struct scan_tree w;
+    scan_tree_begin(&w, kept);
+    scan_tree_str(&w, "scan_type", type);
+    scan_tree_array(&w, "sample_ports");
+    for (int i = 0; i < n; i++)
+        scan_tree_elem_int(&w, 100 + i * n);
+    scan_tree_array_end(&w);
+    scan_tree_array(&w, "sample_hosts");
+    for (int i = 0; i < n % 3; i++)
+        scan_tree_elem_str(&w, i ? "2001:db8::1" : "192.0.2.1");
+    scan_tree_array_end(&w);
+    if (outward)
+        scan_tree_str(&w, "direction", "outbound");
+    return scan_tree_end(&w, kept);
+}
+
+/* The same evidence built fresh, as json_pack would. */
+static json_t *fresh_evidence(const char *type, int n, bool outward)
+{
+    json_t *ports = json_array(), *hosts = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(ports, json_integer(100 + i * n));
+    for (int i = 0; i < n % 3; i++)
+        json_array_append_new(hosts, json_string(i ? "2001:db8::1" : "192.0.2.1"));
+    json_t *o = json_pack("{s:s, s:o, s:o}", "scan_type", type, "sample_ports", ports,
+                          "sample_hosts", hosts);
+    if (outward)
+        json_object_set_new(o, "direction", json_string("outbound"));
+    return o;
+}
+
+static void assert_same_text(json_t *a, json_t *b)
+{
+    char *ta = json_dumps(a, JSON_COMPACT), *tb = json_dumps(b, JSON_COMPACT);
+    ck_assert_str_eq(ta, tb);
+    free(ta);
+    free(tb);
+}
+
+/* A detector's event objects: every event reads as a fresh object would
+ * (same members, same order), whatever the last one held; an object a
+ * consumer kept a reference to is never changed by the next event, and
+ * one nobody kept is reused without allocation. */
+START_TEST(event_objects_reused_only_when_private)
+{
+    json_t *kept = NULL;
+    const struct {
+        const char *type;
+        int n;
+        bool outward;
+    } seq[] = {{"syn", 10, false}, {"syn", 4, true},  {"connect", 7, false},
+               {"udp", 0, true},   {"udp", 10, true}, {"fin", 2, false}};
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        json_t *got = write_evidence(&kept, seq[i].type, seq[i].n, seq[i].outward);
+        json_t *want = fresh_evidence(seq[i].type, seq[i].n, seq[i].outward);
+        ck_assert_ptr_eq(got, kept);
+        assert_same_text(got, want);
+        json_decref(want);
+    }
+    /* Nobody else held it: the next event writes into the same object. */
+    json_t *before = kept;
+    ck_assert_ptr_eq(write_evidence(&kept, "xmas", 3, false), before);
+    /* A consumer keeps the object, or only its ports array: both stay as
+     * they were, and the next event goes to a fresh object. */
+    json_t *held = json_incref(kept);
+    json_t *held_ports = json_incref(json_object_get(kept, "sample_ports"));
+    json_t *snapshot = json_deep_copy(held);
+    json_t *next = write_evidence(&kept, "ack", 9, true);
+    ck_assert_ptr_ne(next, held);
+    assert_same_text(held, snapshot);
+    json_decref(held);
+    json_t *next2 = write_evidence(&kept, "maimon", 5, false);
+    ck_assert_ptr_eq(next2, next);
+    json_t *element = json_incref(json_array_get(held_ports, 0));
+    json_decref(held_ports);
+    /* Only one number of the array held: still a fresh object. */
+    json_t *still = json_deep_copy(element);
+    json_t *next3 = write_evidence(&kept, "maimon", 5, false);
+    ck_assert(json_equal(element, still));
+    json_t *want = fresh_evidence("maimon", 5, false);
+    assert_same_text(next3, want);
+    json_decref(want);
+    json_decref(still);
+    json_decref(element);
+    json_decref(snapshot);
+    json_decref(kept);
+}
+END_TEST
+
 /* A key's first packet through the per-packet pair (scan_table_lookup,
  * then scan_table_pending_take): the record it starts is found, then, at
  * its second packet, handed to the caller live; once idle the key starts
@@ -331,6 +424,7 @@ static Suite *scan_table_suite(void)
     tcase_add_test(tc, pending_overwrites_follow_emergency_idle);
     tcase_add_test(tc, source_hash_is_the_key_hash);
     tcase_add_test(tc, exact_ports_counted_once);
+    tcase_add_test(tc, event_objects_reused_only_when_private);
     tcase_add_test(tc, lookup_then_take_starts_the_right_record);
     tcase_add_test(tc, table_memory_zeroed_and_aligned);
     suite_add_tcase(s, tc);
