@@ -218,7 +218,8 @@ static void make_key(uint8_t key[SCAN_KEY_LEN], const struct ipaddr *a, const st
 }
 
 /* Count port on e (its distinct ports are its score). */
-static void entry_add_port(struct scan_detector *d, struct ps_entry *e, uint16_t port)
+static inline __attribute__((always_inline)) void entry_add_port(struct scan_detector *d,
+                                                                 struct ps_entry *e, uint16_t port)
 {
     /* The registers are needed from the port that fills exact[] on. */
     uint8_t *reg = NULL;
