@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/detect/scan/scan_detector.h"
 #include "agent/detect/scan/scan_table.h"
 #include "agent/detect/table_mem.h"
 #include "testutil.h"
@@ -92,6 +93,182 @@ START_TEST(pending_overwrites_counted_exactly)
     ck_assert_ptr_nonnull(scan_table_pending_find(&t, pending_hash(next - 1), late + 10));
     ck_assert_uint_eq(t.pending_started, next - 1);
     scan_table_free(&t);
+}
+END_TEST
+
+/* In emergency mode a record counts as live for emergency_idle_us only:
+ * a first packet given up after that is not counted as lost, also when
+ * the tag line's coarse times alone decide (far from the boundary). */
+START_TEST(pending_overwrites_follow_emergency_idle)
+{
+    struct scan_table t;
+    ck_assert_int_eq(scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, 7, NULL, NULL), 0);
+    t.idle_us = 10000000;          /* 10 s */
+    t.emergency_idle_us = 1000000; /* 1 s */
+    const uint64_t t0 = 1700000000000000ull;
+    uint32_t next = 1;
+    for (uint32_t i = 0; i < SCAN_PENDING_WAYS; i++)
+        scan_table_pending_start(&t, pending_hash(next++), t0 + i * 1000);
+    t.emergency = true;
+    /* 3 s after the oldest: live by idle_us, idle by emergency_idle_us. */
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 3000000);
+    ck_assert_uint_eq(t.pending_overwritten, 0);
+    t.emergency = false;
+    scan_table_pending_start(&t, pending_hash(next++), t0 + 3000000);
+    ck_assert_uint_eq(t.pending_overwritten, 1);
+    scan_table_free(&t);
+}
+END_TEST
+
+/* Sweep keys a source alone (its last 16 bytes zero): the shortcut hash
+ * is the table's hash of that key, so the entry is found either way. */
+START_TEST(source_hash_is_the_key_hash)
+{
+    for (uint64_t seed = 1; seed < 2000; seed += 97) {
+        struct scan_table t;
+        ck_assert_int_eq(
+            scan_table_init(&t, SCAN_WAYS, 256, SCAN_PENDING_WAYS, 32, seed, NULL, NULL), 0);
+        for (uint32_t i = 0; i < 64; i++) {
+            uint8_t key[SCAN_KEY_LEN] = {0};
+            memcpy(key, &i, sizeof(i));
+            key[10] = 0xff; /* an IPv4-mapped address ... */
+            key[11] = 0xff;
+            key[15] = (uint8_t)(seed * 31 + i);
+            if (i % 3 == 0)
+                memset(key, (int)(i * 7 + seed), 16); /* ... or any 16 bytes */
+            ck_assert_uint_eq(scan_table_hash_src(&t, key), scan_table_hash(&t, key));
+        }
+        scan_table_free(&t);
+    }
+}
+END_TEST
+
+/* The exact ports of an entry (scan_detector_count_port): a port counts
+ * once, and the ports a restarted entry left past its count (they are
+ * not cleared) do not make a new port look seen.  Caps of 32 (portscan),
+ * 8 (sweep's ports) and one that is no multiple of 8. */
+START_TEST(exact_ports_counted_once)
+{
+    struct scan_detector d;
+    memset(&d, 0, sizeof(d));
+    d.table.seed = 3;
+    const uint8_t caps[] = {32, 8, 13};
+    for (size_t k = 0; k < sizeof(caps); k++) {
+        uint8_t cap = caps[k];
+        uint16_t exact[32];
+        for (int i = 0; i < 32; i++)
+            exact[i] = (uint16_t)(7000 + i); /* stale, as after a restart */
+        uint8_t n = 0, reg[16] = {0};
+        uint16_t count = 0;
+        for (uint16_t i = 0; i < cap; i++) {
+            uint16_t port = (uint16_t)(7000 + cap - 1 - i); /* each one stale somewhere */
+            scan_detector_count_port(&d, exact, &n, cap, reg, NULL, 4, port, &count);
+            ck_assert_uint_eq(count, i + 1u);
+            /* Again, and every port so far: still seen once. */
+            for (uint16_t j = 0; j <= i; j++)
+                scan_detector_count_port(&d, exact, &n, cap, reg, NULL, 4,
+                                         (uint16_t)(7000 + cap - 1 - j), &count);
+            ck_assert_uint_eq(count, i + 1u);
+            ck_assert_uint_eq(n, i + 1u);
+        }
+        /* Past the exact ports, a new one goes to the HyperLogLog. */
+        scan_detector_count_port(&d, exact, &n, cap, reg, NULL, 4, 9, &count);
+        ck_assert_uint_eq(n, cap);
+        ck_assert_uint_ge(count, cap + 1u);
+    }
+}
+END_TEST
+
+/* One event's evidence as a detector writes it (scan_tree): n ports, and
+ * the outward member or not. */
+static json_t *write_evidence(json_t **kept, const char *type, int n, bool outward)
+{
+    struct scan_tree w;
+    scan_tree_begin(&w, kept);
+    scan_tree_str(&w, "scan_type", type);
+    scan_tree_array(&w, "sample_ports");
+    for (int i = 0; i < n; i++)
+        scan_tree_elem_int(&w, 100 + i * n);
+    scan_tree_array_end(&w);
+    scan_tree_array(&w, "sample_hosts");
+    for (int i = 0; i < n % 3; i++)
+        scan_tree_elem_str(&w, i ? "2001:db8::1" : "192.0.2.1");
+    scan_tree_array_end(&w);
+    if (outward)
+        scan_tree_str(&w, "direction", "outbound");
+    return scan_tree_end(&w, kept);
+}
+
+/* The same evidence built fresh, as json_pack would. */
+static json_t *fresh_evidence(const char *type, int n, bool outward)
+{
+    json_t *ports = json_array(), *hosts = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(ports, json_integer(100 + i * n));
+    for (int i = 0; i < n % 3; i++)
+        json_array_append_new(hosts, json_string(i ? "2001:db8::1" : "192.0.2.1"));
+    json_t *o = json_pack("{s:s, s:o, s:o}", "scan_type", type, "sample_ports", ports,
+                          "sample_hosts", hosts);
+    if (outward)
+        json_object_set_new(o, "direction", json_string("outbound"));
+    return o;
+}
+
+static void assert_same_text(json_t *a, json_t *b)
+{
+    char *ta = json_dumps(a, JSON_COMPACT), *tb = json_dumps(b, JSON_COMPACT);
+    ck_assert_str_eq(ta, tb);
+    free(ta);
+    free(tb);
+}
+
+/* A detector's event objects: every event reads as a fresh object would
+ * (same members, same order), whatever the last one held; an object a
+ * consumer kept a reference to is never changed by the next event, and
+ * one nobody kept is reused without allocation. */
+START_TEST(event_objects_reused_only_when_private)
+{
+    json_t *kept = NULL;
+    const struct {
+        const char *type;
+        int n;
+        bool outward;
+    } seq[] = {{"syn", 10, false}, {"syn", 4, true},  {"connect", 7, false},
+               {"udp", 0, true},   {"udp", 10, true}, {"fin", 2, false}};
+    for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+        json_t *got = write_evidence(&kept, seq[i].type, seq[i].n, seq[i].outward);
+        json_t *want = fresh_evidence(seq[i].type, seq[i].n, seq[i].outward);
+        ck_assert_ptr_eq(got, kept);
+        assert_same_text(got, want);
+        json_decref(want);
+    }
+    /* Nobody else held it: the next event writes into the same object. */
+    json_t *before = kept;
+    ck_assert_ptr_eq(write_evidence(&kept, "xmas", 3, false), before);
+    /* A consumer keeps the object, or only its ports array: both stay as
+     * they were, and the next event goes to a fresh object. */
+    json_t *held = json_incref(kept);
+    json_t *held_ports = json_incref(json_object_get(kept, "sample_ports"));
+    json_t *snapshot = json_deep_copy(held);
+    json_t *next = write_evidence(&kept, "ack", 9, true);
+    ck_assert_ptr_ne(next, held);
+    assert_same_text(held, snapshot);
+    json_decref(held);
+    json_t *next2 = write_evidence(&kept, "maimon", 5, false);
+    ck_assert_ptr_eq(next2, next);
+    json_t *element = json_incref(json_array_get(held_ports, 0));
+    json_decref(held_ports);
+    /* Only one number of the array held: still a fresh object. */
+    json_t *still = json_deep_copy(element);
+    json_t *next3 = write_evidence(&kept, "maimon", 5, false);
+    ck_assert(json_equal(element, still));
+    json_t *want = fresh_evidence("maimon", 5, false);
+    assert_same_text(next3, want);
+    json_decref(want);
+    json_decref(still);
+    json_decref(element);
+    json_decref(snapshot);
+    json_decref(kept);
 }
 END_TEST
 
@@ -244,6 +421,10 @@ static Suite *scan_table_suite(void)
     tcase_add_test(tc, every_way_is_found);
     tcase_add_test(tc, pending_overwrites_counted_exactly);
     tcase_add_test(tc, pending_gives_up_the_first_oldest);
+    tcase_add_test(tc, pending_overwrites_follow_emergency_idle);
+    tcase_add_test(tc, source_hash_is_the_key_hash);
+    tcase_add_test(tc, exact_ports_counted_once);
+    tcase_add_test(tc, event_objects_reused_only_when_private);
     tcase_add_test(tc, lookup_then_take_starts_the_right_record);
     tcase_add_test(tc, table_memory_zeroed_and_aligned);
     suite_add_tcase(s, tc);

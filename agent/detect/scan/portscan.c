@@ -139,26 +139,24 @@ static const char *entry_scan_type(struct ps_entry *e, enum finding_state state)
 }
 
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
-                     struct evt *ev)
+                     struct evt *ev, struct scan_tree *counters, struct scan_tree *evidence)
 {
     struct ps_entry *e = (struct ps_entry *)se;
     entry_addrs(e, &ev->src, &ev->dst);
     ev->has_src = ev->has_dst = true;
     ev->proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
-    static const char *const counter_names[] = {"packets", "ports", "open_answers",
-                                                "closed_answers", "filtered_answers"};
-    json_t *counters[] = {json_integer(e->s.probes), json_integer(e->ports),
-                          json_integer(e->open_answers), json_integer(e->closed_answers),
-                          json_integer(e->filtered_answers)};
-    ev->counters = scan_detector_object(counter_names, counters, 5);
-    json_t *sample = json_array();
-    for (int i = 0; sample && i < e->n_exact && i < PS_SAMPLE; i++)
-        json_array_append_new(sample, json_integer(e->exact[i]));
-    static const char *const evidence_names[] = {"scan_type", "sample_ports"};
-    json_t *evidence[] = {json_string_nocheck(entry_scan_type(e, state)), sample};
-    ev->evidence = scan_detector_object(evidence_names, evidence, 2);
-    if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
-        scan_detector_describe_outward(d, ev);
+    scan_tree_int(counters, "packets", e->s.probes);
+    scan_tree_int(counters, "ports", e->ports);
+    scan_tree_int(counters, "open_answers", e->open_answers);
+    scan_tree_int(counters, "closed_answers", e->closed_answers);
+    scan_tree_int(counters, "filtered_answers", e->filtered_answers);
+    scan_tree_str(evidence, "scan_type", entry_scan_type(e, state));
+    scan_tree_array(evidence, "sample_ports");
+    for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
+        scan_tree_elem_int(evidence, e->exact[i]);
+    scan_tree_array_end(evidence);
+    if (e->s.flags & SCAN_OUTWARD)
+        scan_detector_describe_outward(d, ev, evidence);
 }
 
 /* A scanner that sweeps many hosts and ports has been reported for
@@ -220,7 +218,8 @@ static void make_key(uint8_t key[SCAN_KEY_LEN], const struct ipaddr *a, const st
 }
 
 /* Count port on e (its distinct ports are its score). */
-static void entry_add_port(struct scan_detector *d, struct ps_entry *e, uint16_t port)
+static inline __attribute__((always_inline)) void entry_add_port(struct scan_detector *d,
+                                                                 struct ps_entry *e, uint16_t port)
 {
     /* The registers are needed from the port that fills exact[] on. */
     uint8_t *reg = NULL;

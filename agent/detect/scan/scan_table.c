@@ -175,6 +175,8 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
     t->pending_mask = pcap / SCAN_PENDING_WAYS - 1;
     t->seed = seed;
     keyhash_secrets(seed, t->key_seed);
+    /* keyhash32's second step for w[2] = w[3] = 0, and its length. */
+    t->zero_half = keyhash_fold(t->key_seed[2], t->key_seed[3]) ^ SCAN_KEY_LEN;
     t->idle_us = 600ull * 1000000;
     t->emergency_idle_us = 60ull * 1000000;
     t->on_evict = on_evict;
@@ -494,6 +496,17 @@ void *scan_table_lookup(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], u
     return NULL;
 }
 
+/* The record at way of bucket b (tag line g), about to be overwritten at
+ * now: was it live? */
+static inline bool pending_overwritten_live(const struct scan_table *t, uint32_t b,
+                                            const struct scan_pending_tags *g, uint32_t way,
+                                            uint64_t now_us)
+{
+    enum liveness l = pending_coarse_liveness(t, g, way, now_us);
+    return l == LIVE ||
+           (l == UNSURE && pending_live(t, pending_at(t, b * SCAN_PENDING_WAYS + way), now_us));
+}
+
 /* Inlined into the detectors' first-packet path (with link-time
  * optimisation, in a Release build): one frame less per new key. */
 __attribute__((always_inline)) inline void *scan_table_pending_take(struct scan_table *t,
@@ -505,6 +518,7 @@ __attribute__((always_inline)) inline void *scan_table_pending_take(struct scan_
         t->epoch_set = true;
     }
     struct scan_pending_tags *g = &t->pending_tags[lk->pbucket];
+    uint32_t now_c = coarse_time(t, now_us);
     /* hash's own record, else the first free one, else the oldest (the
      * first of the least first time). */
     uint32_t way;
@@ -516,18 +530,20 @@ __attribute__((always_inline)) inline void *scan_table_pending_take(struct scan_
         way = pending_oldest(g);
         /* Was the record given up still live?  The tag line's coarse time
          * says so without reading the record (a cache miss on a flood of
-         * new keys) unless the answer depends on the microseconds. */
-        enum liveness l = pending_coarse_liveness(t, g, way, now_us);
-        if (l == LIVE ||
-            (l == UNSURE &&
-             pending_live(t, pending_at(t, lk->pbucket * SCAN_PENDING_WAYS + way), now_us)))
+         * new keys) unless the answer depends on the microseconds.  First
+         * the case of a flood, from the coarse times alone: fewer whole
+         * units apart than idle_us holds, the record is live. */
+        uint32_t c = g->first[way];
+        if ((c != 0 && now_c != UINT32_MAX &&
+             (uint64_t)(now_c - c) < current_idle_us(t) >> COARSE_SHIFT) ||
+            pending_overwritten_live(t, lk->pbucket, g, way, now_us))
             t->pending_overwritten++;
     }
     struct scan_pending *p = pending_at(t, lk->pbucket * SCAN_PENDING_WAYS + way);
     p->hash = hash;
     p->first_us = now_us;
     g->tag[way] = pending_tag(hash);
-    g->first[way] = coarse_time(t, now_us);
+    g->first[way] = now_c;
     t->pending_started++;
     return p;
 }

@@ -60,6 +60,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "agent/detect/finding.h"
 #include "agent/detect/keyhash.h"
@@ -107,6 +108,7 @@ struct scan_table {
     uint32_t capacity;  /* n_buckets * SCAN_WAYS */
     uint64_t seed;
     uint64_t key_seed[KEYHASH_SECRETS]; /* scan_table_hash's, drawn from seed */
+    uint64_t zero_half; /* its step for a last half of zeros (scan_table_hash_src) */
     uint64_t idle_us, emergency_idle_us;
     uint64_t epoch_us; /* origin of the tag lines' coarse times */
     bool epoch_set;
@@ -136,6 +138,17 @@ int scan_table_init(struct scan_table *t, uint32_t capacity, size_t entry_size,
 void scan_table_free(struct scan_table *t);
 /* The hash of a key (for the caller's own sketches and as lookup input). */
 uint64_t scan_table_hash(const struct scan_table *t, const uint8_t key[SCAN_KEY_LEN]);
+/* scan_table_hash of a key whose last 16 bytes are zero (a source
+ * address alone, sweep's key), from its first 16: the same value, with
+ * the zero half's step taken once at init. */
+static inline uint64_t scan_table_hash_src(const struct scan_table *t, const uint8_t src[16])
+{
+    uint64_t w[2];
+    memcpy(w, src, sizeof(w));
+    const uint64_t *s = t->key_seed;
+    uint64_t h = keyhash_fold(keyhash_fold(w[0] ^ s[0], w[1] ^ s[1]) ^ s[4], t->zero_half);
+    return h ? h : 1;
+}
 /* The live entry of key, or NULL (idle entries count as gone). */
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
                       uint64_t now_us);

@@ -147,7 +147,7 @@ static const char *entry_order(const struct sw_entry *e)
 }
 
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
-                     struct evt *ev)
+                     struct evt *ev, struct scan_tree *counters, struct scan_tree *evidence)
 {
     (void)state;
     const struct sw_entry *e = (const struct sw_entry *)se;
@@ -159,24 +159,24 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
                 : strcmp(type, "tcp") == 0 ? PROTO_TCP
                 : strcmp(type, "udp") == 0 ? PROTO_UDP
                                            : 0;
-    static const char *const counter_names[] = {"packets", "hosts", "ports", "answers"};
-    json_t *counters[] = {json_integer(e->s.probes), json_integer(e->hosts), json_integer(e->ports),
-                          json_integer(e->answers)};
-    ev->counters = scan_detector_object(counter_names, counters, 4);
-    json_t *hosts = json_array(), *ports = json_array();
+    scan_tree_int(counters, "packets", e->s.probes);
+    scan_tree_int(counters, "hosts", e->hosts);
+    scan_tree_int(counters, "ports", e->ports);
+    scan_tree_int(counters, "answers", e->answers);
+    scan_tree_str(evidence, "sweep_type", type);
+    scan_tree_str(evidence, "probe_type", entry_probe_type(e));
     char buf[ADDR_STRLEN];
-    for (int i = 0; hosts && i < e->n_exact && i < SW_SAMPLE_HOSTS; i++)
-        json_array_append_new(
-            hosts, json_string_nocheck(addr_format(&e->sample_hosts[i], buf, sizeof(buf))));
-    for (int i = 0; ports && i < e->n_ports; i++)
-        json_array_append_new(ports, json_integer(e->sample_ports[i]));
-    static const char *const evidence_names[] = {"sweep_type", "probe_type", "sample_hosts",
-                                                 "sample_ports", "order"};
-    json_t *evidence[] = {json_string_nocheck(type), json_string_nocheck(entry_probe_type(e)),
-                          hosts, ports, json_string_nocheck(entry_order(e))};
-    ev->evidence = scan_detector_object(evidence_names, evidence, 5);
-    if ((e->s.flags & SCAN_OUTWARD) && ev->evidence)
-        scan_detector_describe_outward(d, ev);
+    scan_tree_array(evidence, "sample_hosts");
+    for (int i = 0; i < e->n_exact && i < SW_SAMPLE_HOSTS; i++)
+        scan_tree_elem_str(evidence, addr_format(&e->sample_hosts[i], buf, sizeof(buf)));
+    scan_tree_array_end(evidence);
+    scan_tree_array(evidence, "sample_ports");
+    for (int i = 0; i < e->n_ports; i++)
+        scan_tree_elem_int(evidence, e->sample_ports[i]);
+    scan_tree_array_end(evidence);
+    scan_tree_str(evidence, "order", entry_order(e));
+    if (e->s.flags & SCAN_OUTWARD)
+        scan_detector_describe_outward(d, ev, evidence);
 }
 
 /* An outward sweep is reported while most of its probes go unanswered:
@@ -265,7 +265,7 @@ static struct sw_entry *entry_get(struct scan_detector *d, const struct ipaddr *
 {
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, src);
-    uint64_t h = scan_table_hash(&d->table, key);
+    uint64_t h = scan_table_hash_src(&d->table, src->b);
     struct scan_look lk;
     struct sw_entry *e = (struct sw_entry *)scan_detector_entry(d, key, h, now_us, &lk);
     if (!e) {
@@ -310,7 +310,7 @@ static void on_answer(struct scan_detector *d, const struct pkt *p, const struct
         return;
     uint8_t key[SCAN_KEY_LEN];
     make_key(key, peer);
-    uint64_t h = scan_table_hash(&d->table, key);
+    uint64_t h = scan_table_hash_src(&d->table, peer->b);
     struct sw_entry *e = scan_table_find(&d->table, key, h, now_us);
     if (e) {
         e->answers++;
