@@ -252,6 +252,7 @@ static void emit(struct flood *f, struct flood_dest *d, enum flood_class c,
     double share;
     const struct asset *a = classify_asset(&f->env.inv, &d->addr);
     d->capacity_bytes_per_s = a && a->capacity_mbps ? a->capacity_mbps * 1e6 / 8 : 0;
+    flood_class_settle(cs, c);
     flood_view_compute(d, c, p, &v);
     /* Impact and forgery, once seen during the attack, stay part of it. */
     if (state != FINDING_END) {

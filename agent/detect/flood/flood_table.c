@@ -57,6 +57,7 @@ void flood_class_restart(struct flood_class_state *cs, uint64_t now_us)
     memset(cs->size_hist, 0, sizeof(cs->size_hist));
     memset(cs->flags, 0, sizeof(cs->flags));
     memset(cs->ttl_seen, 0, sizeof(cs->ttl_seen));
+    cs->run_key = cs->run_pkts = 0;
     cs->martians = 0;
     hll_reset(&cs->sources);
     topk_reset(&cs->top_src);
@@ -370,6 +371,37 @@ uint32_t flood_reflected_key(const struct flood_class_state *cs)
     return top ? top->key : 0;
 }
 
+/* What makes packets alike for the fingerprint: size, the TCP flags
+ * flag_kind looks at, TTL; bit 48 so that no key is 0. */
+static uint64_t run_key(uint32_t wire_bytes, uint8_t tcp_flags, uint8_t ttl)
+{
+    return (uint64_t)wire_bytes |
+           (uint64_t)(tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN | TCP_PSH)) << 32 |
+           (uint64_t)ttl << 40 | 1ull << 48;
+}
+
+/* What counting each packet of the run did: the same sums, n at once. */
+void flood_class_settle(struct flood_class_state *cs, enum flood_class c)
+{
+    uint64_t n = cs->run_pkts;
+    if (n == 0)
+        return;
+    uint32_t wire_bytes = (uint32_t)cs->run_key;
+    uint8_t tcp_flags = (uint8_t)(cs->run_key >> 32), ttl = (uint8_t)(cs->run_key >> 40);
+    /* The run's first packet was the fingerprint's first. */
+    if (cs->acc_pkts == n)
+        cs->size_min = wire_bytes;
+    if (wire_bytes < cs->size_min)
+        cs->size_min = wire_bytes;
+    if (wire_bytes > cs->size_max)
+        cs->size_max = wire_bytes;
+    cs->size_hist[size_bucket(wire_bytes)] += n;
+    if (c == FLOOD_TCP_SYN || c == FLOOD_TCP_OTHER)
+        cs->flags[flag_kind(tcp_flags)] += n;
+    cs->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
+    cs->run_pkts = 0;
+}
+
 void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
                       uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
                       uint8_t tcp_flags, uint32_t wire_bytes, uint32_t reflect_key)
@@ -383,20 +415,16 @@ void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_cl
     struct flood_class_state *cs = &d->cls[c];
     cs->sec_pkts++;
     cs->sec_bytes += wire_bytes;
-    if (cs->acc_pkts == 0) {
+    if (cs->acc_pkts == 0)
         cs->acc_first_us = now_us;
-        cs->size_min = wire_bytes;
+    uint64_t alike = run_key(wire_bytes, tcp_flags, ttl);
+    if (alike != cs->run_key) {
+        flood_class_settle(cs, c);
+        cs->run_key = alike;
     }
+    cs->run_pkts++;
     cs->acc_pkts++;
     cs->acc_bytes += wire_bytes;
-    if (wire_bytes < cs->size_min)
-        cs->size_min = wire_bytes;
-    if (wire_bytes > cs->size_max)
-        cs->size_max = wire_bytes;
-    cs->size_hist[size_bucket(wire_bytes)]++;
-    if (c == FLOOD_TCP_SYN || c == FLOOD_TCP_OTHER)
-        cs->flags[flag_kind(tcp_flags)]++;
-    cs->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
     if (flood_martian_source(src))
         cs->martians++;
     /* The sources' own hash (not the table's): distinct counts as

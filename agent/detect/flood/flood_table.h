@@ -82,6 +82,12 @@ struct flood_class_state {
     uint64_t size_hist[FLOOD_SIZE_BUCKETS];
     uint64_t flags[FLOOD_FLAG_KINDS];
     uint8_t ttl_seen[32];
+    /* The last run of alike packets (same size, TCP flags and TTL) not
+     * yet in size_min/max, size_hist, flags and ttl_seen: a flood's
+     * packets are alike, so most of them only count here, and
+     * flood_class_settle moves the run in before those are read. */
+    uint64_t run_key; /* flood_run_key of its packets; 0: none */
+    uint64_t run_pkts;
     uint64_t martians;
     struct hll sources;
     uint8_t sources_reg[1u << FLOOD_SOURCES_P];
@@ -230,6 +236,9 @@ void flood_dest_completion(struct flood_dest *d);
 
 /* Restart the fingerprint of a class (now is its first packet time). */
 void flood_class_restart(struct flood_class_state *cs, uint64_t now_us);
+/* Move the run of alike packets of class c into the fingerprint's sizes,
+ * flags and TTLs (before they are read: an emission). */
+void flood_class_settle(struct flood_class_state *cs, enum flood_class c);
 
 /* SYN-ACK from server:sport to client:cport with sequence seq. */
 void flood_handshake_synack(struct flood_table *t, const struct ipaddr *server, uint16_t sport,
