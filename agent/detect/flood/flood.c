@@ -648,6 +648,8 @@ static void inbound(struct flood *f, const struct pkt *p)
     /* A SYN flood's class as a constant: its state at fixed offsets. */
     if (c == FLOOD_TCP_SYN)
         count_and_judge(f, d, FLOOD_TCP_SYN, p, 0);
+    else if (c == FLOOD_TCP_OTHER)
+        count_and_judge(f, d, FLOOD_TCP_OTHER, p, 0);
     else
         count_and_judge(f, d, c, p, reflect_key);
 }
