@@ -58,25 +58,11 @@ static uint64_t pair_hash(const struct conns *c, const struct pkt *p, int *src_l
     return hash_mix64(h ^ w[2] ^ (w[3] << 1));
 }
 
-void conns_packet(struct conns *c, struct pkt *p)
+/* A segment other than a bare SYN: what the slot knew decides. */
+__attribute__((noinline)) static void segment(struct pkt *p, uint32_t *s, uint32_t tag, uint8_t f,
+                                              int src_lo)
 {
-    if (p->proto != PROTO_TCP || p->later_fragment || !c->slot)
-        return;
-    p->conn_checked = true;
-    int src_lo;
-    uint64_t h = pair_hash(c, p, &src_lo);
-    uint32_t *s = &c->slot[(uint32_t)h & c->mask];
-    uint32_t tag = ((uint32_t)(h >> 32) & ~FLAGS) | USED;
-    uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
     uint32_t syn_mine = src_lo ? SYN_LO : SYN_HI, syn_peer = src_lo ? SYN_HI : SYN_LO;
-    if (f == TCP_SYN) {
-        /* A new connection (or a retry): forget what the slot knew.  The
-         * slot is only written, never read: under a flood from random
-         * sources it is a cache miss the CPU need not wait for. */
-        p->tcp_in_conn = false;
-        *s = tag | syn_mine;
-        return;
-    }
     uint32_t have = (*s & ~FLAGS) == tag ? *s & FLAGS : 0;
     if (f == (TCP_SYN | TCP_ACK)) {
         /* Answers a SYN seen from the peer, or it was not asked for. */
@@ -97,4 +83,25 @@ void conns_packet(struct conns *c, struct pkt *p)
             *s = tag | have | DONE;
         }
     }
+}
+
+void conns_packet(struct conns *c, struct pkt *p)
+{
+    if (p->proto != PROTO_TCP || p->later_fragment || !c->slot)
+        return;
+    p->conn_checked = true;
+    int src_lo;
+    uint64_t h = pair_hash(c, p, &src_lo);
+    uint32_t *s = &c->slot[(uint32_t)h & c->mask];
+    uint32_t tag = ((uint32_t)(h >> 32) & ~FLAGS) | USED;
+    uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
+    if (f == TCP_SYN) {
+        /* A new connection (or a retry): forget what the slot knew.  The
+         * slot is only written, never read: under a flood from random
+         * sources it is a cache miss the CPU need not wait for. */
+        p->tcp_in_conn = false;
+        *s = tag | (src_lo ? SYN_LO : SYN_HI);
+        return;
+    }
+    segment(p, s, tag, f, src_lo);
 }

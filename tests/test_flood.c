@@ -1081,6 +1081,114 @@ START_TEST(window_step_within_slot_is_the_full_advance)
 }
 END_TEST
 
+/* What the fingerprint says about sizes, TCP flags and TTLs, computed
+ * packet by packet here; the detector counts runs of alike packets and
+ * settles them before it speaks, which must give the same numbers. */
+struct fp_expect {
+    uint64_t pkts, bytes, size_min, size_max, hist[7], flags[7];
+    uint8_t ttl_seen[32];
+};
+
+static void fp_expect_add(struct fp_expect *x, uint32_t wire, uint8_t flags, uint8_t ttl)
+{
+    static const uint32_t upper[6] = {64, 128, 256, 512, 1024, 1500};
+    int b = 0;
+    while (b < 6 && wire >= upper[b])
+        b++;
+    x->hist[b]++;
+    uint8_t f = flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN | TCP_PSH);
+    x->flags[f == TCP_SYN ? 0 : (f & TCP_RST) ? 4 : (f & TCP_FIN) ? 5 : 6]++;
+    x->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
+    if (x->pkts == 0 || wire < x->size_min)
+        x->size_min = wire;
+    if (wire > x->size_max)
+        x->size_max = wire;
+    x->pkts++;
+    x->bytes += wire;
+}
+
+static void fp_expect_check(const struct fp_expect *x, json_t *evidence)
+{
+    static const char *const sizes[7] = {"<64",      "64-127",    "128-255", "256-511",
+                                         "512-1023", "1024-1499", ">=1500"};
+    static const char *const kinds[7] = {"syn", "syn_ack", "ack", "psh_ack", "rst", "fin", "other"};
+    json_t *size = json_object_get(evidence, "packet_size");
+    ck_assert_int_eq(json_integer_value(json_object_get(size, "min")), (json_int_t)x->size_min);
+    ck_assert_int_eq(json_integer_value(json_object_get(size, "max")), (json_int_t)x->size_max);
+    ck_assert_int_eq(json_integer_value(json_object_get(size, "avg")),
+                     (json_int_t)(x->bytes / x->pkts));
+    json_t *hist = json_object_get(size, "histogram");
+    ck_assert_uint_eq(json_object_size(hist),
+                      (size_t)(!!x->hist[0] + !!x->hist[1] + !!x->hist[2] + !!x->hist[3] +
+                               !!x->hist[4] + !!x->hist[5] + !!x->hist[6]));
+    json_t *flags = json_object_get(evidence, "tcp_flags");
+    for (int i = 0; i < 7; i++) {
+        ck_assert_int_eq(json_integer_value(json_object_get(hist, sizes[i])),
+                         (json_int_t)x->hist[i]);
+        ck_assert_int_eq(json_integer_value(json_object_get(flags, kinds[i])),
+                         (json_int_t)x->flags[i]);
+    }
+    int ttls = 0;
+    for (int i = 0; i < 32; i++)
+        ttls += __builtin_popcount(x->ttl_seen[i]);
+    ck_assert_int_eq(json_integer_value(json_object_get(evidence, "ttl_values")), ttls);
+}
+
+START_TEST(fingerprint_of_alike_runs_is_per_packet)
+{
+    struct harness h;
+    h_start(&h, NULL);
+    static const uint32_t wires[] = {60, 1600, 60, 300, 64, 1499, 1500, 63};
+    static const uint8_t flag_set[] = {TCP_SYN, TCP_SYN | TCP_URG, TCP_SYN | TCP_RST,
+                                       TCP_SYN | TCP_FIN, TCP_SYN | TCP_PSH};
+    static const uint8_t ttls[] = {64, 64, 63, 128, 255, 0};
+    struct fp_expect at_new, all;
+    memset(&all, 0, sizeof(all));
+    memset(&at_new, 0, sizeof(at_new));
+    uint32_t x = 88172645u;
+    int n = 900, i = 0;
+    uint32_t wire = 60;
+    uint8_t flags = TCP_SYN, ttl = 64;
+    while (i < n) {
+        /* a run of 1 to 12 alike packets, then something else changes */
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        int run = 1 + (int)(x % 12);
+        switch ((x >> 8) % 3) {
+        case 0:
+            wire = wires[(x >> 12) % 8];
+            break;
+        case 1:
+            flags = flag_set[(x >> 12) % 5];
+            break;
+        default:
+            ttl = ttls[(x >> 12) % 6];
+        }
+        for (int r = 0; r < run && i < n; r++, i++) {
+            struct pkt p = mk(SPREAD(T0, 3 * SEC, n, i), ATTACKER, VICTIM, PROTO_TCP,
+                              (uint16_t)(1024 + i), 80, flags, wire);
+            p.ttl = ttl;
+            int before = h.n;
+            h_packet(&h, &p);
+            fp_expect_add(&all, wire, flags, ttl);
+            if (before == 0 && h.n == 1)
+                at_new = all;
+        }
+    }
+    flood_detector.flush(h.det, T0 + 4 * SEC);
+    const struct seen *s = h_first(&h, "syn_flood", "new");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_gt(at_new.pkts, 0);
+    ck_assert_uint_lt(at_new.pkts, all.pkts);
+    fp_expect_check(&at_new, s->evidence);
+    s = h_first(&h, "syn_flood", "end");
+    ck_assert_ptr_nonnull(s);
+    fp_expect_check(&all, s->evidence);
+    h_stop(&h);
+}
+END_TEST
+
 static Suite *flood_suite(void)
 {
     Suite *s = suite_create("flood");
@@ -1108,6 +1216,7 @@ static Suite *flood_suite(void)
     tcase_add_test(tc, shipped_rules_load);
     tcase_add_test(tc, source_hash_is_hash_bytes);
     tcase_add_test(tc, window_step_within_slot_is_the_full_advance);
+    tcase_add_test(tc, fingerprint_of_alike_runs_is_per_packet);
     suite_add_tcase(s, tc);
     return s;
 }

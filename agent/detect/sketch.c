@@ -13,6 +13,7 @@
 #include "agent/detect/sketch.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,27 +269,55 @@ static uint16_t topk_fp(const uint8_t key[16])
     return (uint16_t)(((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 48) | 1u;
 }
 
-/* The slot holding key, or -1. */
-static int topk_find(const struct topk *t, const uint8_t key[16], uint16_t fp)
+static bool topk_key_eq(const struct topk_item *it, const uint8_t key[16])
 {
+    uint64_t a[2], b[2];
+    memcpy(a, it->key, 16);
+    memcpy(b, key, 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+}
+
 #if defined(__SSE2__)
-    __m128i want = _mm_set1_epi16((short)fp);
-    for (uint32_t base = 0; base < t->n; base += 8) {
+/* topk_find past the first eight slots (k > 8). */
+__attribute__((noinline)) static int topk_find_rest(const struct topk *t, const uint8_t key[16],
+                                                    __m128i want)
+{
+    for (uint32_t base = 8; base < t->n; base += 8) {
         __m128i got = _mm_loadu_si128((const __m128i *)(const void *)(t->fp + base));
-        /* two mask bits a 16-bit lane: keep the low one of each */
         uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(got, want)) & 0x5555u;
         for (; m; m &= m - 1) {
             uint32_t i = base + (uint32_t)__builtin_ctz(m) / 2;
-            if (memcmp(t->items[i].key, key, 16) == 0)
+            if (topk_key_eq(&t->items[i], key))
                 return (int)i;
         }
     }
+    return -1;
+}
+#endif
+
+/* The slot holding key, or -1.  The first eight fingerprints are always
+ * there (they are kept in whole groups of eight) and those of slots not
+ * in use are 0, which no key has: they are compared without asking n,
+ * inline, since every top-K the rules make has k <= 8 (top = 8). */
+static inline int topk_find(const struct topk *t, const uint8_t key[16], uint16_t fp)
+{
+#if defined(__SSE2__)
+    __m128i want = _mm_set1_epi16((short)fp);
+    __m128i got = _mm_loadu_si128((const __m128i *)(const void *)t->fp);
+    /* two mask bits a 16-bit lane: keep the low one of each */
+    uint32_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(got, want)) & 0x5555u;
+    for (; m; m &= m - 1) {
+        uint32_t i = (uint32_t)__builtin_ctz(m) / 2;
+        if (topk_key_eq(&t->items[i], key))
+            return (int)i;
+    }
+    return t->n > 8 ? topk_find_rest(t, key, want) : -1;
 #else
     for (uint32_t i = 0; i < t->n; i++)
-        if (t->fp[i] == fp && memcmp(t->items[i].key, key, 16) == 0)
+        if (t->fp[i] == fp && topk_key_eq(&t->items[i], key))
             return (int)i;
-#endif
     return -1;
+#endif
 }
 
 /* The least count of the items and the slots that have it: one pass,
@@ -331,17 +360,26 @@ static uint32_t topk_victim(const struct topk *t)
     return w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
 }
 
+/* topk_left_min for k > 64: the set is empty only when every word is. */
+__attribute__((noinline)) static void topk_left_min_wide(struct topk *t, uint32_t s)
+{
+    t->at_min[s / 64] &= ~(1ull << (s % 64));
+    for (uint32_t w = 0; w < topk_words(t->k); w++)
+        if (t->at_min[w])
+            return;
+    topk_rebuild_min(t);
+}
+
 /* Slot s left the least set (its count rose from min_count): rebuilt
  * once the set is empty, after as many raises as it had members. */
-static void topk_left_min(struct topk *t, uint32_t s)
+static inline void topk_left_min(struct topk *t, uint32_t s)
 {
-    if ((t->at_min[s / 64] &= ~(1ull << (s % 64))) != 0)
+    if (t->k > 64) {
+        topk_left_min_wide(t, s);
         return;
-    if (t->k > 64)
-        for (uint32_t w = 0; w < topk_words(t->k); w++)
-            if (t->at_min[w])
-                return;
-    topk_rebuild_min(t);
+    }
+    if ((t->at_min[0] &= ~(1ull << s)) == 0)
+        topk_rebuild_min(t);
 }
 
 __attribute__((always_inline)) static inline void

@@ -252,6 +252,7 @@ static void emit(struct flood *f, struct flood_dest *d, enum flood_class c,
     double share;
     const struct asset *a = classify_asset(&f->env.inv, &d->addr);
     d->capacity_bytes_per_s = a && a->capacity_mbps ? a->capacity_mbps * 1e6 / 8 : 0;
+    flood_class_settle(cs, c);
     flood_view_compute(d, c, p, &v);
     /* Impact and forgery, once seen during the attack, stay part of it. */
     if (state != FINDING_END) {
@@ -449,7 +450,8 @@ static void note_peak(struct flood_dest *d, enum flood_class c)
         cs->peak_bytes_per_s = d->sum.bytes[c];
 }
 
-static void evaluate(struct flood *f, struct flood_dest *d, enum flood_class c, uint64_t now_us)
+__attribute__((always_inline)) static inline void evaluate(struct flood *f, struct flood_dest *d,
+                                                           enum flood_class c, uint64_t now_us)
 {
     const struct flood_params *p = &f->p[c];
     struct flood_class_state *cs = &d->cls[c];
@@ -605,6 +607,17 @@ static void outbound(struct flood *f, const struct pkt *p)
     }
 }
 
+/* Count the packet in class c of d, then judge the class. */
+__attribute__((always_inline)) static inline void
+count_and_judge(struct flood *f, struct flood_dest *d, enum flood_class c, const struct pkt *p,
+                uint32_t reflect_key)
+{
+    flood_dest_count(&f->table, d, c, p->ts_us, &p->src, p->dport, p->ttl, p->tcp_flags, p->wirelen,
+                     reflect_key);
+    if (f->p[c].rule)
+        evaluate(f, d, c, p->ts_us);
+}
+
 static void inbound(struct flood *f, const struct pkt *p)
 {
     bool ack = p->proto == PROTO_TCP && !p->later_fragment &&
@@ -632,10 +645,13 @@ static void inbound(struct flood *f, const struct pkt *p)
                       : p->proto == PROTO_TCP ? REFLECT_KEY_TCP | p->sport
                                               : flood_reflected_key(&d->cls[c]);
     }
-    flood_dest_count(&f->table, d, c, p->ts_us, &p->src, p->dport, p->ttl, p->tcp_flags, p->wirelen,
-                     reflect_key);
-    if (f->p[c].rule)
-        evaluate(f, d, c, p->ts_us);
+    /* A SYN flood's class as a constant: its state at fixed offsets. */
+    if (c == FLOOD_TCP_SYN)
+        count_and_judge(f, d, FLOOD_TCP_SYN, p, 0);
+    else if (c == FLOOD_TCP_OTHER)
+        count_and_judge(f, d, FLOOD_TCP_OTHER, p, 0);
+    else
+        count_and_judge(f, d, c, p, reflect_key);
 }
 
 static void flood_on_packet(void *self, const struct pkt *p)

@@ -23,18 +23,6 @@ const char *flood_class_name(enum flood_class c)
     return c >= 0 && c < FLOOD_CLASS_COUNT ? names[c] : "none";
 }
 
-bool flood_martian_source(const struct ipaddr *a)
-{
-    if (addr_is_v4(a)) {
-        uint8_t first = a->b[12];
-        return first == 0 || first == 127 || first >= 224;
-    }
-    static const uint8_t zero[15];
-    if (memcmp(a->b, zero, 15) == 0 && (a->b[15] == 0 || a->b[15] == 1))
-        return true; /* :: and ::1 */
-    return a->b[0] == 0xff;
-}
-
 /* ---- the destination table ---------------------------------------------- */
 
 static void class_reset(struct flood_class_state *cs)
@@ -57,6 +45,7 @@ void flood_class_restart(struct flood_class_state *cs, uint64_t now_us)
     memset(cs->size_hist, 0, sizeof(cs->size_hist));
     memset(cs->flags, 0, sizeof(cs->flags));
     memset(cs->ttl_seen, 0, sizeof(cs->ttl_seen));
+    cs->run_key = cs->run_pkts = 0;
     cs->martians = 0;
     hll_reset(&cs->sources);
     topk_reset(&cs->top_src);
@@ -333,14 +322,7 @@ static int flag_kind(uint8_t f)
     return 6;
 }
 
-static struct flood_slot *current_slot(struct flood_dest *d)
-{
-    return &d->slots[d->slot_i];
-}
-
-/* Space-saving over FLOOD_REFLECT_TOP slots: an attack reflects one or a
- * few services. */
-static void reflected_add(struct flood_reflected *r, uint32_t key)
+void flood_reflected_add(struct flood_reflected *r, uint32_t key)
 {
     int min = 0;
     for (int i = 0; i < FLOOD_REFLECT_TOP; i++) {
@@ -370,77 +352,45 @@ uint32_t flood_reflected_key(const struct flood_class_state *cs)
     return top ? top->key : 0;
 }
 
-void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
-                      uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
-                      uint8_t tcp_flags, uint32_t wire_bytes, uint32_t reflect_key)
+/* What counting each packet of the run did: the same sums, n at once. */
+void flood_class_settle(struct flood_class_state *cs, enum flood_class c)
 {
-    struct flood_slot *s = current_slot(d);
-    s->pkts[c]++;
-    s->bytes[c] += wire_bytes;
-    d->sum.pkts[c]++;
-    d->sum.bytes[c] += wire_bytes;
-
-    struct flood_class_state *cs = &d->cls[c];
-    cs->sec_pkts++;
-    cs->sec_bytes += wire_bytes;
-    if (cs->acc_pkts == 0) {
-        cs->acc_first_us = now_us;
+    uint64_t n = cs->run_pkts;
+    if (n == 0)
+        return;
+    uint32_t wire_bytes = (uint32_t)cs->run_key;
+    uint8_t tcp_flags = (uint8_t)(cs->run_key >> 32), ttl = (uint8_t)(cs->run_key >> 40);
+    /* The run's first packet was the fingerprint's first. */
+    if (cs->acc_pkts == n)
         cs->size_min = wire_bytes;
-    }
-    cs->acc_pkts++;
-    cs->acc_bytes += wire_bytes;
     if (wire_bytes < cs->size_min)
         cs->size_min = wire_bytes;
     if (wire_bytes > cs->size_max)
         cs->size_max = wire_bytes;
-    cs->size_hist[size_bucket(wire_bytes)]++;
+    cs->size_hist[size_bucket(wire_bytes)] += n;
     if (c == FLOOD_TCP_SYN || c == FLOOD_TCP_OTHER)
-        cs->flags[flag_kind(tcp_flags)]++;
+        cs->flags[flag_kind(tcp_flags)] += n;
     cs->ttl_seen[ttl >> 3] |= (uint8_t)(1u << (ttl & 7));
-    if (flood_martian_source(src))
-        cs->martians++;
-    /* The sources' own hash (not the table's): distinct counts as
-     * before keyhash.h, whose fold would move the estimates a little. */
-    uint64_t h = flood_source_hash(t, src);
-    hll_add_hash_p(&cs->sources, h, FLOOD_SOURCES_P);
-    topk_add_fp(&cs->top_src, src->b, (uint16_t)(h >> 48) | 1u, 1);
-    if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
-        /* The port in network order, then zeros: built as two words so
-         * that the top-K's word loads of the key are forwarded from these
-         * stores (two byte stores and a load across them stall). */
-        uint64_t key[2] = {0, 0};
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        key[0] = (uint64_t)(dport >> 8) | (uint64_t)(dport & 0xffu) << 8;
-#else
-        key[0] = (uint64_t)dport << 48;
-#endif
-        topk_add(&cs->top_port, (const uint8_t *)key, 1);
-    }
-    if (c == FLOOD_AMPLIFICATION)
-        reflected_add(cs->reflected, reflect_key);
-    if (finding_is_open(&cs->life)) {
-        cs->f_pkts++;
-        cs->f_bytes += wire_bytes;
-    }
+    cs->run_pkts = 0;
 }
 
 void flood_dest_request(struct flood_dest *d)
 {
-    current_slot(d)->requests++;
+    flood_current_slot(d)->requests++;
     d->sum.requests++;
     d->sec_requests++;
 }
 
 void flood_dest_reply(struct flood_dest *d)
 {
-    current_slot(d)->replies++;
+    flood_current_slot(d)->replies++;
     d->sum.replies++;
     d->sec_replies++;
 }
 
 void flood_dest_completion(struct flood_dest *d)
 {
-    current_slot(d)->completions++;
+    flood_current_slot(d)->completions++;
     d->sum.completions++;
 }
 

@@ -16,11 +16,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "agent/detect/finding.h"
 #include "agent/detect/flood/outward.h"
 #include "agent/detect/keyhash.h"
 #include "agent/detect/sketch.h"
+#include "agent/pkt.h"
 #include "common/addr.h"
 
 enum flood_class {
@@ -82,6 +84,12 @@ struct flood_class_state {
     uint64_t size_hist[FLOOD_SIZE_BUCKETS];
     uint64_t flags[FLOOD_FLAG_KINDS];
     uint8_t ttl_seen[32];
+    /* The last run of alike packets (same size, TCP flags and TTL) not
+     * yet in size_min/max, size_hist, flags and ttl_seen: a flood's
+     * packets are alike, so most of them only count here, and
+     * flood_class_settle moves the run in before those are read. */
+    uint64_t run_key; /* flood_run_key of its packets; 0: none */
+    uint64_t run_pkts;
     uint64_t martians;
     struct hll sources;
     uint8_t sources_reg[1u << FLOOD_SOURCES_P];
@@ -211,11 +219,96 @@ static inline void flood_dest_advance(struct flood_dest *d, uint64_t now_us,
     flood_dest_advance_slow(d, now_us, learn);
 }
 
+/* Addresses no host can send from (0/8, 127/8, 224/4, 240/4 and the IPv6
+ * unspecified, loopback and multicast): a sign of random forgery. */
+static inline bool flood_martian_source(const struct ipaddr *a)
+{
+    if (addr_is_v4(a)) {
+        uint8_t first = a->b[12];
+        return first == 0 || first == 127 || first >= 224;
+    }
+    static const uint8_t zero[15];
+    if (memcmp(a->b, zero, 15) == 0 && (a->b[15] == 0 || a->b[15] == 1))
+        return true; /* :: and ::1 */
+    return a->b[0] == 0xff;
+}
+
+static inline struct flood_slot *flood_current_slot(struct flood_dest *d)
+{
+    return &d->slots[d->slot_i];
+}
+
+/* What makes packets alike for the fingerprint: size, the TCP flags
+ * flag_kind looks at, TTL; bit 48 so that no key is 0. */
+static inline uint64_t flood_run_key(uint32_t wire_bytes, uint8_t tcp_flags, uint8_t ttl)
+{
+    return (uint64_t)wire_bytes |
+           (uint64_t)(tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN | TCP_PSH)) << 32 |
+           (uint64_t)ttl << 40 | 1ull << 48;
+}
+
+/* Move the run of alike packets of class c into the fingerprint's sizes,
+ * flags and TTLs (before they are read: an emission). */
+void flood_class_settle(struct flood_class_state *cs, enum flood_class c);
+
+/* Space-saving over FLOOD_REFLECT_TOP slots: an attack reflects one or a
+ * few services. */
+void flood_reflected_add(struct flood_reflected *r, uint32_t key);
+
 /* Account one packet of class c sent to the destination; reflect_key:
- * what an amplification packet reflects (reflect.h), else unused. */
-void flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c,
-                      uint64_t now_us, const struct ipaddr *src, uint16_t dport, uint8_t ttl,
-                      uint8_t tcp_flags, uint32_t wire_bytes, uint32_t reflect_key);
+ * what an amplification packet reflects (reflect.h), else unused.
+ * Inline, so that a caller that knows c (a SYN) has its state at fixed
+ * offsets. */
+__attribute__((always_inline)) static inline void
+flood_dest_count(struct flood_table *t, struct flood_dest *d, enum flood_class c, uint64_t now_us,
+                 const struct ipaddr *src, uint16_t dport, uint8_t ttl, uint8_t tcp_flags,
+                 uint32_t wire_bytes, uint32_t reflect_key)
+{
+    struct flood_slot *s = flood_current_slot(d);
+    s->pkts[c]++;
+    s->bytes[c] += wire_bytes;
+    d->sum.pkts[c]++;
+    d->sum.bytes[c] += wire_bytes;
+
+    struct flood_class_state *cs = &d->cls[c];
+    cs->sec_pkts++;
+    cs->sec_bytes += wire_bytes;
+    if (cs->acc_pkts == 0)
+        cs->acc_first_us = now_us;
+    uint64_t alike = flood_run_key(wire_bytes, tcp_flags, ttl);
+    if (alike != cs->run_key) {
+        flood_class_settle(cs, c);
+        cs->run_key = alike;
+    }
+    cs->run_pkts++;
+    cs->acc_pkts++;
+    cs->acc_bytes += wire_bytes;
+    if (flood_martian_source(src))
+        cs->martians++;
+    /* The sources' own hash (not the table's): distinct counts as
+     * before keyhash.h, whose fold would move the estimates a little. */
+    uint64_t h = flood_source_hash(t, src);
+    hll_add_hash_p(&cs->sources, h, FLOOD_SOURCES_P);
+    topk_add_fp(&cs->top_src, src->b, (uint16_t)(h >> 48) | 1u, 1);
+    if (c != FLOOD_ICMP && c != FLOOD_FRAGMENT) {
+        /* The port in network order, then zeros: built as two words so
+         * that the top-K's word loads of the key are forwarded from these
+         * stores (two byte stores and a load across them stall). */
+        uint64_t key[2] = {0, 0};
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        key[0] = (uint64_t)(dport >> 8) | (uint64_t)(dport & 0xffu) << 8;
+#else
+        key[0] = (uint64_t)dport << 48;
+#endif
+        topk_add(&cs->top_port, (const uint8_t *)key, 1);
+    }
+    if (c == FLOOD_AMPLIFICATION)
+        flood_reflected_add(cs->reflected, reflect_key);
+    if (finding_is_open(&cs->life)) {
+        cs->f_pkts++;
+        cs->f_bytes += wire_bytes;
+    }
+}
 
 /* The service most packets of the class reflected, or NULL. */
 const struct flood_reflected *flood_reflected_top(const struct flood_class_state *cs);
@@ -241,9 +334,5 @@ uint64_t flood_handshake_prefetch(const struct flood_table *t, const struct ipad
                                   uint16_t sport, const struct ipaddr *client, uint16_t cport);
 /* True (once) when the ACK number completes the handshake of key. */
 bool flood_handshake_ack(struct flood_table *t, uint64_t key, uint32_t ack);
-
-/* Addresses no host can send from (0/8, 127/8, 224/4, 240/4 and the IPv6
- * unspecified, loopback and multicast): a sign of random forgery. */
-bool flood_martian_source(const struct ipaddr *a);
 
 #endif

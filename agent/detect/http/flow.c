@@ -49,11 +49,6 @@ struct flow_table {
     struct flow_stats stats;
 };
 
-struct flow_key {
-    uint8_t client[16], server[16];
-    uint16_t client_port, server_port;
-};
-
 /* Sequence-space arithmetic (RFC 1982). */
 static inline int32_t seq_diff(uint32_t a, uint32_t b)
 {
@@ -204,12 +199,12 @@ static uint32_t flow_take(struct flow_table *t)
  * point *match at the slot of the flow a data segment would create (NULL
  * when the slot holds another handshake or none). */
 static bool handshake(struct flow_table *t, const struct pkt *p, bool to_server, bool create,
-                      uint64_t h, const struct flow_key *k, struct flow_syn **match)
+                      uint64_t h, uint16_t client_port, uint16_t server_port,
+                      struct flow_syn **match)
 {
     struct flow_syn *s = &t->syns[(uint32_t)(h >> 32) & t->bucket_mask];
     uint32_t check = (uint32_t)h | 1u;
-    bool same =
-        s->check == check && s->client_port == k->client_port && s->server_port == k->server_port;
+    bool same = s->check == check && s->client_port == client_port && s->server_port == server_port;
     uint8_t flags = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);
     *match = NULL;
     if (flags & TCP_RST) {
@@ -223,8 +218,8 @@ static bool handshake(struct flow_table *t, const struct pkt *p, bool to_server,
              * it): under a SYN flood the real ones fall back to midstream
              * pickup. */
             *s = (struct flow_syn){.check = check,
-                                   .client_port = k->client_port,
-                                   .server_port = k->server_port,
+                                   .client_port = client_port,
+                                   .server_port = server_port,
                                    .client_isn = p->tcp_seq,
                                    .first_us = p->ts_us};
             t->stats.syns_deferred++;
@@ -245,28 +240,24 @@ static bool handshake(struct flow_table *t, const struct pkt *p, bool to_server,
 
 struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_server, bool create)
 {
-    struct flow_key k;
-    memset(&k, 0, sizeof(k));
     const struct ipaddr *client = to_server ? &p->src : &p->dst;
     const struct ipaddr *server = to_server ? &p->dst : &p->src;
-    memcpy(k.client, client->b, 16);
-    memcpy(k.server, server->b, 16);
-    k.client_port = to_server ? p->sport : p->dport;
-    k.server_port = to_server ? p->dport : p->sport;
-    uint64_t h = keyhash_flow(t->key_seed, k.client, k.server,
-                              (uint32_t)k.client_port << 16 | k.server_port);
+    uint16_t client_port = to_server ? p->sport : p->dport;
+    uint16_t server_port = to_server ? p->dport : p->sport;
+    uint64_t h =
+        keyhash_flow(t->key_seed, client->b, server->b, (uint32_t)client_port << 16 | server_port);
     uint32_t b = (uint32_t)h & t->bucket_mask;
     uint32_t tag = (uint32_t)(h >> 32);
     for (uint32_t i = t->buckets[b]; i != NIL; i = t->links[i].next) {
         if (t->links[i].tag != tag)
             continue;
         struct flow *f = &t->flows[i];
-        if (f->client_port == k.client_port && f->server_port == k.server_port &&
+        if (f->client_port == client_port && f->server_port == server_port &&
             addr_eq(&f->client, client) && addr_eq(&f->server, server))
             return f;
     }
     struct flow_syn *syn = NULL;
-    if (t->syns && !handshake(t, p, to_server, create, h, &k, &syn))
+    if (t->syns && !handshake(t, p, to_server, create, h, client_port, server_port, &syn))
         return NULL;
     if (!create)
         return NULL;
@@ -278,8 +269,8 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
     struct flow *f = &t->flows[i];
     f->client = *client;
     f->server = *server;
-    f->client_port = k.client_port;
-    f->server_port = k.server_port;
+    f->client_port = client_port;
+    f->server_port = server_port;
     f->first_us = f->last_us = p->ts_us;
     f->in_use = true;
     f->bucket = b;
