@@ -53,7 +53,7 @@ struct pipeline {
     struct event_text text; /* the last event's JSON, reused */
 
     struct decode_stats dstats;
-    uint64_t packets, bytes, events;
+    uint64_t bytes, events; /* frames: dstats.frames */
     uint64_t first_packet_us, last_packet_us, next_tick_us;
 };
 
@@ -271,7 +271,6 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
 {
     struct pkt p;
     uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-    pl->packets++;
     pl->bytes += h->len;
     bool decoded = decode_frame(dlt, frame, h->caplen, h->len, ts_us, &p, &pl->dstats) == DECODE_OK;
     /* Into the evidence ring before the detectors: the packet that opens a
@@ -355,7 +354,7 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
 json_t *pipeline_stats(struct pipeline *pl)
 {
     json_t *s = json_object();
-    json_object_set_new(s, "packets", json_integer((json_int_t)pl->packets));
+    json_object_set_new(s, "packets", json_integer((json_int_t)pl->dstats.frames));
     json_object_set_new(s, "bytes", json_integer((json_int_t)pl->bytes));
     json_object_set_new(s, "decoded", json_integer((json_int_t)pl->dstats.decoded));
     json_object_set_new(s, "not_ip", json_integer((json_int_t)pl->dstats.not_ip));
