@@ -136,18 +136,18 @@ START_TEST(nested_and_shared_prefixes)
 {
     /* lan holds portal's /32; dmz declares portal's network again (the
      * first asset keeps it); home_net holds both and more. */
-    const char *path = write_temp_file("assets.conf", "[lan]\naddress = 198.51.100.0/24\n"
-                                                      "[portal]\naddress = 198.51.100.10/32\n"
-                                                      "[dmz]\naddress = 198.51.100.10, 10.1.0.0/16\n"
-                                                      "[v6]\naddress = 2001:db8:1::/48\n");
+    const char *path =
+        write_temp_file("assets.conf", "[lan]\naddress = 198.51.100.0/24\n"
+                                       "[portal]\naddress = 198.51.100.10/32\n"
+                                       "[dmz]\naddress = 198.51.100.10, 10.1.0.0/16\n"
+                                       "[v6]\naddress = 2001:db8:1::/48\n");
     struct assets assets;
     struct netset home;
     struct cfg_err err;
     char bad[64];
     ck_assert_msg(assets_load(path, &assets, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(netset_parse("198.51.0.0/16, 10.1.2.0/24, 2001:db8::/32", &home, bad,
-                                  sizeof(bad)),
-                     0);
+    ck_assert_int_eq(
+        netset_parse("198.51.0.0/16, 10.1.2.0/24, 2001:db8::/32", &home, bad, sizeof(bad)), 0);
     struct inventory inv = {&assets, &home};
     struct classify_index ci;
     ck_assert_int_eq(classify_index_build(&ci, &inv), 0);
