@@ -327,7 +327,7 @@ START_TEST(integers_as_jansson_prints_them)
 {
     struct event_text t = {0};
     long long v = 1;
-    for (int digits = 1; digits <= 19; digits++, v *= 10) {
+    for (int digits = 1; digits <= 19; digits++, v = digits <= 19 ? v * 10 : v) {
         long long cases[] = {v, v - 1, v + 1, -v, 1 - v, v * 9 / 10 + v / 10 * 9 - 1};
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
             struct event_text_writer w;
