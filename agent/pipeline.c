@@ -36,7 +36,7 @@ struct pipeline {
     struct ruleset rules;
     struct detect_env env;
     struct classify_index cls; /* env.inv in one index, for every packet */
-    struct conns conns; /* TCP connections seen (conns.h) */
+    struct conns conns;        /* TCP connections seen (conns.h) */
     const struct detector_ops *const *ops;
     size_t n_ops;
     void *det[PIPELINE_MAX_DETECTORS];

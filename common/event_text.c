@@ -144,8 +144,7 @@ static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
     unsigned c = p[0];
     if (c >= 0xC2 && c <= 0xDF && end - p >= 2 && (p[1] & 0xC0) == 0x80)
         return 2;
-    if (c >= 0xE0 && c <= 0xEF && end - p >= 3 && (p[1] & 0xC0) == 0x80 &&
-        (p[2] & 0xC0) == 0x80) {
+    if (c >= 0xE0 && c <= 0xEF && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
         unsigned cp = (c & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
         return cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF) ? 3 : 0;
     }
@@ -155,7 +154,10 @@ static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
 /* 1 for the bytes a JSON string holds as they are: printable ASCII but
  * '"' and '\\' (DEL included, as jansson leaves it). */
 static const unsigned char plain_byte[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
 };
 
 /* put_json_string for any text: escapes, UTF-8, long runs. */

@@ -287,9 +287,26 @@ END_TEST
 START_TEST(strings_of_every_length_and_offset)
 {
     static const char *pieces[] = {
-        "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "/", "\xc3\xa9", "\xe1\xba\xa1", "\xe2\x82\xac",
-        "\xf0\x9f\x98\x80", "\x80", "\xc3", "\xe1\xba", "\xc0\xaf", "\xed\xa0\x80", "\xe0\x80\x80",
-        "\xf4\x90\x80\x80", "\xff", "ở",
+        "\"",
+        "\\",
+        "\n",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "/",
+        "\xc3\xa9",
+        "\xe1\xba\xa1",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\x80",
+        "\xc3",
+        "\xe1\xba",
+        "\xc0\xaf",
+        "\xed\xa0\x80",
+        "\xe0\x80\x80",
+        "\xf4\x90\x80\x80",
+        "\xff",
+        "ở",
     };
     struct event_text t = {0};
     for (size_t len = 0; len <= 40; len++)
@@ -313,8 +330,8 @@ START_TEST(strings_of_every_length_and_offset)
                 event_text_array_end(&w);
                 ck_assert_int_eq(event_text_finish(&w), 0);
                 char *want = json_dumps(tree, JSON_COMPACT);
-                ck_assert_msg(strcmp(t.buf, want) == 0, "len %zu piece %zu at %zu: %s != %s",
-                              len, k, at, t.buf, want);
+                ck_assert_msg(strcmp(t.buf, want) == 0, "len %zu piece %zu at %zu: %s != %s", len,
+                              k, at, t.buf, want);
                 free(want);
                 json_decref(tree);
             }
