@@ -222,6 +222,23 @@ struct dispatch_ctx {
     bool stopped;
 };
 
+/* A record whose wire length is past what any frame can be: counted,
+ * logged once, and handed on with the length capped.  Out of line: the
+ * per-frame path below then needs no stack frame of its own. */
+static __attribute__((noinline)) int deliver_capped(struct dispatch_ctx *d,
+                                                    const struct pcap_pkthdr *h,
+                                                    const u_char *frame, uint32_t most)
+{
+    struct pcap_pkthdr hdr = *h;
+    if (d->cap->wirelen_capped++ == 0)
+        log_warn("%s: frame %llu claims %u bytes on the wire with %u captured (snap length "
+                 "%u); counted as %u (wirelen_capped)",
+                 d->cap->source, (unsigned long long)d->cap->frames, h->len, h->caplen,
+                 d->cap->snaplen, most);
+    hdr.len = most;
+    return d->cb(d->ctx, &hdr, frame);
+}
+
 static void on_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)
 {
     struct dispatch_ctx *d = (struct dispatch_ctx *)user;
@@ -236,19 +253,9 @@ static void on_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_ch
      * included).  Without this one crafted record claiming 4 GiB is a
      * flood's worth of bytes.  (A frame shorter than the snap length is
      * not proof it was whole: real files cut at other lengths too.) */
-    struct pcap_pkthdr hdr;
     uint32_t most = h->caplen > CAPTURE_MAX_WIRELEN ? h->caplen : CAPTURE_MAX_WIRELEN;
-    if (h->len > most) {
-        hdr = *h;
-        if (d->cap->wirelen_capped++ == 0)
-            log_warn("%s: frame %llu claims %u bytes on the wire with %u captured (snap length "
-                     "%u); counted as %u (wirelen_capped)",
-                     d->cap->source, (unsigned long long)d->cap->frames, h->len, h->caplen,
-                     d->cap->snaplen, most);
-        hdr.len = most;
-        h = &hdr;
-    }
-    if (d->cb(d->ctx, h, frame) != 0) {
+    int rc = h->len > most ? deliver_capped(d, h, frame, most) : d->cb(d->ctx, h, frame);
+    if (rc != 0) {
         d->stopped = true;
         pcap_breakloop(d->cap->pcap);
     }

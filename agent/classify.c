@@ -1,6 +1,8 @@
 /* classify.c — see classify.h. */
 #include "agent/classify.h"
 
+#include <string.h>
+
 static bool have_assets(const struct inventory *inv)
 {
     return inv->assets && inv->assets->n > 0;
@@ -56,4 +58,43 @@ void classify_packet(const struct inventory *inv, struct pkt *p)
         p->dst_protected = protected_known(inv, home, assets, p->dst_asset, &p->dst);
     }
     p->classified = true;
+}
+
+int classify_index_build(struct classify_index *ci, const struct inventory *inv)
+{
+    bool home = have_home(inv), assets = have_assets(inv);
+    memset(ci, 0, sizeof(*ci));
+    ci->inv = inv;
+    ci->watch_all = !home && !assets;
+    /* Lists built by hand without their index (tests) are asked apart. */
+    if ((home && !inv->home_net->index.slots) || (assets && !inv->assets->index.slots))
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; assets && i < inv->assets->n; i++)
+        n += inv->assets->v[i].addresses.n;
+    if (home)
+        n += inv->home_net->n;
+    if (prefix_index_init(&ci->ix, n) < 0)
+        return -1;
+    if (assets) {
+        ci->assets = inv->assets->v;
+        for (size_t i = 0; i < inv->assets->n; i++)
+            for (size_t j = 0; j < inv->assets->v[i].addresses.n; j++) {
+                const struct cidr *c = &inv->assets->v[i].addresses.v[j];
+                prefix_index_add(&ci->ix, c, prefix_index_lookup_cidr(&inv->assets->index, c) + 1);
+            }
+    }
+    for (size_t j = 0; home && j < inv->home_net->n; j++) {
+        const struct cidr *c = &inv->home_net->v[j];
+        int32_t asset = assets ? prefix_index_lookup_cidr(&inv->assets->index, c) : -1;
+        prefix_index_add(&ci->ix, c, asset + 1);
+    }
+    ci->indexed = true;
+    return 0;
+}
+
+void classify_index_free(struct classify_index *ci)
+{
+    prefix_index_free(&ci->ix);
+    ci->indexed = false;
 }

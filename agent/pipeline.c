@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "agent/classify.h"
 #include "agent/conns.h"
 #include "agent/detect/detector.h"
 #include "agent/enrich.h"
@@ -34,7 +35,8 @@ struct pipeline {
     struct assets assets;
     struct ruleset rules;
     struct detect_env env;
-    struct conns conns; /* TCP connections seen (conns.h) */
+    struct classify_index cls; /* env.inv in one index, for every packet */
+    struct conns conns;        /* TCP connections seen (conns.h) */
     const struct detector_ops *const *ops;
     size_t n_ops;
     void *det[PIPELINE_MAX_DETECTORS];
@@ -51,7 +53,7 @@ struct pipeline {
     struct event_text text; /* the last event's JSON, reused */
 
     struct decode_stats dstats;
-    uint64_t packets, bytes, events;
+    uint64_t bytes, events; /* frames: dstats.frames */
     uint64_t first_packet_us, last_packet_us, next_tick_us;
 };
 
@@ -188,8 +190,16 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
     pl->env.inv.assets = &pl->assets;
     pl->env.inv.home_net = &cfg->home_net;
     pl->env.hash_seed = hash_random_seed();
+    if (classify_index_build(&pl->cls, &pl->env.inv) < 0) {
+        assets_free(&pl->assets);
+        ruleset_free(&pl->rules);
+        free(pl);
+        cfg_fail(err, "canh-agent", 0, "out of memory");
+        return NULL;
+    }
     if (conns_init(&pl->conns, CONNS_DEFAULT_SLOTS, hash_mix64(pl->env.hash_seed ^ 0x636f6e6e)) <
         0) {
+        classify_index_free(&pl->cls);
         assets_free(&pl->assets);
         ruleset_free(&pl->rules);
         free(pl);
@@ -261,7 +271,6 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
 {
     struct pkt p;
     uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-    pl->packets++;
     pl->bytes += h->len;
     bool decoded = decode_frame(dlt, frame, h->caplen, h->len, ts_us, &p, &pl->dstats) == DECODE_OK;
     /* Into the evidence ring before the detectors: the packet that opens a
@@ -274,7 +283,7 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
             pl->last_packet_us = ts_us;
         return;
     }
-    classify_packet(&pl->env.inv, &p);
+    classify_packet_indexed(&pl->cls, &p);
     conns_packet(&pl->conns, &p);
     pipeline_packet(pl, &p);
 }
@@ -332,6 +341,10 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
     assets_free(&pl->assets);
     pl->rules = rules;
     pl->assets = assets;
+    /* Out of memory here leaves the index off: the two lists answer. */
+    classify_index_free(&pl->cls);
+    if (classify_index_build(&pl->cls, &pl->env.inv) < 0)
+        log_err("reload: no memory for the address index; classifying without it");
     enrich_set_assets(&pl->enrich, &pl->assets);
     enrich_set_rules_digest(&pl->enrich, pl->rules.digest);
     log_info("reloaded: rules version %s, %zu assets", pl->rules.version, pl->assets.n);
@@ -341,7 +354,7 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
 json_t *pipeline_stats(struct pipeline *pl)
 {
     json_t *s = json_object();
-    json_object_set_new(s, "packets", json_integer((json_int_t)pl->packets));
+    json_object_set_new(s, "packets", json_integer((json_int_t)pl->dstats.frames));
     json_object_set_new(s, "bytes", json_integer((json_int_t)pl->bytes));
     json_object_set_new(s, "decoded", json_integer((json_int_t)pl->dstats.decoded));
     json_object_set_new(s, "not_ip", json_integer((json_int_t)pl->dstats.not_ip));
@@ -414,6 +427,7 @@ void pipeline_free(struct pipeline *pl)
         pl->outputs[i]->close(pl->outputs[i]);
     enrich_free(&pl->enrich);
     conns_free(&pl->conns);
+    classify_index_free(&pl->cls);
     assets_free(&pl->assets);
     ruleset_free(&pl->rules);
     event_text_free(&pl->text);

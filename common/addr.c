@@ -186,6 +186,25 @@ static int32_t prefix_index_search(const struct prefix_index *ix, const struct i
     return -1;
 }
 
+int32_t prefix_index_lookup_cidr(const struct prefix_index *ix, const struct cidr *c)
+{
+    if (!ix->slots)
+        return -1;
+    for (int k = 0; k < ix->n_lens; k++) {
+        if (ix->lens[k] > c->bits)
+            continue;
+        struct cidr m = {.net = c->net, .bits = ix->lens[k]};
+        cidr_mask(&m);
+        uint32_t i = prefix_slot_of(&m.net, m.bits) & ix->mask;
+        while (ix->slots[i].used) {
+            if (ix->slots[i].bits == m.bits && addr_eq(&ix->slots[i].net, &m.net))
+                return ix->slots[i].value;
+            i = (i + 1) & ix->mask;
+        }
+    }
+    return -1;
+}
+
 /* A cache miss: the table's answer, remembered in e.  Kept out of line so
  * that a hit costs no saved registers. */
 static __attribute__((noinline)) int32_t prefix_index_fill(const struct prefix_index *ix,

@@ -122,6 +122,22 @@ static inline int32_t prefix_index_lookup(const struct prefix_index *ix, const s
     return prefix_index_lookup_filtered(ix, a);
 }
 
+/* prefix_index_lookup for an address known to be IPv4-mapped (a packet
+ * of ip_version 4): its filter key without the family test. */
+static inline int32_t prefix_index_lookup_v4(const struct prefix_index *ix, const struct ipaddr *a)
+{
+    const unsigned shift = 16 - PREFIX_FILTER_KEY_BITS;
+    uint32_t key = (1u << PREFIX_FILTER_KEY_BITS) + (((uint32_t)a->b[12] << 8 | a->b[13]) >> shift);
+    if (!(ix->filter[key >> 3] & (1u << (key & 7))))
+        return -1;
+    return prefix_index_lookup_filtered(ix, a);
+}
+
+/* The value of the longest prefix of ix that holds all of c (one no
+ * longer than c containing c's network), or -1; the cache is not used.
+ * For building one index from others (agent/classify.c). */
+int32_t prefix_index_lookup_cidr(const struct prefix_index *ix, const struct cidr *c);
+
 static inline bool addr_eq(const struct ipaddr *a, const struct ipaddr *b)
 {
     return memcmp(a->b, b->b, 16) == 0;

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "common/json_canon.h"
 #include "common/text.h"
@@ -58,85 +61,277 @@ static inline void put_char(writer_t *w, char c)
     w->t->buf[w->t->len++] = c;
 }
 
+static const char two_digits[201] = "00010203040506070809"
+                                    "10111213141516171819"
+                                    "20212223242526272829"
+                                    "30313233343536373839"
+                                    "40414243444546474849"
+                                    "50515253545556575859"
+                                    "60616263646566676869"
+                                    "70717273747576777879"
+                                    "80818283848586878889"
+                                    "90919293949596979899";
+
+/* Written in place, two digits a division: counters and ids are most of
+ * an event's numbers, and a digit a division with a copy after cost
+ * ~150 instructions a number. */
 static void put_int(writer_t *w, long long v)
 {
-    char digits[24];
-    size_t i = sizeof(digits);
+    static const unsigned long long pow10[20] = {1ull,
+                                                 10ull,
+                                                 100ull,
+                                                 1000ull,
+                                                 10000ull,
+                                                 100000ull,
+                                                 1000000ull,
+                                                 10000000ull,
+                                                 100000000ull,
+                                                 1000000000ull,
+                                                 10000000000ull,
+                                                 100000000000ull,
+                                                 1000000000000ull,
+                                                 10000000000000ull,
+                                                 100000000000000ull,
+                                                 1000000000000000ull,
+                                                 10000000000000000ull,
+                                                 100000000000000000ull,
+                                                 1000000000000000000ull,
+                                                 10000000000000000000ull};
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        digits[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    /* Digits from the bit length: 1233 / 4096 is just above log10(2),
+     * so the guess is the count or one less. */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(u | 1);
+    size_t digits = (bits * 1233) >> 12;
+    digits += (u | 1) >= pow10[digits]; /* u | 1: zero has one digit */
+    if (!reserve(w, digits + 1))
+        return;
+    char *o = w->t->buf + w->t->len;
     if (v < 0)
-        digits[--i] = '-';
-    put(w, digits + i, sizeof(digits) - i);
+        *o++ = '-';
+    w->t->len = (size_t)(o - w->t->buf) + digits;
+    o += digits;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        o -= 2;
+        memcpy(o, two_digits + 2 * r, 2);
+    }
+    if (u >= 10) {
+        o -= 2;
+        memcpy(o, two_digits + 2 * u, 2);
+    } else {
+        *--o = (char)('0' + u);
+    }
 }
 
-/* A JSON string as jansson dumps it; false (nothing sure written) when
- * s[0..len) is not valid UTF-8. */
-static bool put_json_string(writer_t *w, const char *s, size_t len)
+/* Eight bytes that a JSON string holds as they are: no control
+ * character, '"', '\\' or byte >= 0x80.  Each test is the exact "some
+ * byte is zero / below n" word trick (n <= 128). */
+static inline bool plain_word(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t stop = x | ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) |
+                    ((backslash - ones) & ~backslash);
+    return (stop & high) == 0;
+}
+
+/* The UTF-8 sequence at p (up to end) that jansson dumps as it is: its
+ * length, or 0 when it is not one.  Two- and three-byte sequences (all of
+ * Vietnamese) here, the rest by json_utf8_seq. */
+static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    if (c >= 0xC2 && c <= 0xDF && end - p >= 2 && (p[1] & 0xC0) == 0x80)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF && end - p >= 3 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+        unsigned cp = (c & 0x0Fu) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+        return cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF) ? 3 : 0;
+    }
+    return json_utf8_seq(p, (size_t)(end - p));
+}
+
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but
+ * '"' and '\\' (DEL included, as jansson leaves it). */
+static const unsigned char plain_byte[256] = {
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
+};
+
+/* put_json_string for any text: escapes, UTF-8, long runs. */
+static bool put_json_string_any(writer_t *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     /* Room for the text as it is and its quotes, taken once; from here
      * there is always room for what is left of it (end - p) and the
      * closing quote, and only an escape, which is longer than its byte,
-     * takes more.  Plain ASCII is checked and copied in one pass. */
+     * takes more.  Plain ASCII goes sixteen bytes at a time (SSE2) or
+     * eight (a word); a short tail is read as the text's last eight bytes
+     * again when those are plain, so a short string seldom goes byte by
+     * byte.  UTF-8 is copied as it is, once checked. */
     if (!reserve(w, len + 2))
         return true; /* w->failed says it */
-    w->t->buf[w->t->len++] = '"';
-    for (;;) {
-        const unsigned char *run = p;
-        p = json_ascii_copy((unsigned char *)w->t->buf + w->t->len, p, end);
-        w->t->len += (size_t)(p - run);
+    unsigned char *o = (unsigned char *)w->t->buf + w->t->len;
+    *o++ = '"';
+    while (p < end) {
+        if (end - p >= 16) {
+            const unsigned char *run = p;
+            p = json_ascii_copy(o, p, end);
+            o += p - run;
+            if (p == end)
+                break;
+        }
+        uint64_t x;
+        while (end - p >= 8) {
+            memcpy(&x, p, 8);
+            if (!plain_word(x))
+                break;
+            memcpy(o, &x, 8);
+            o += 8;
+            p += 8;
+        }
         if (p == end)
             break;
-        if (*p >= 0x80) {
-            size_t n = json_utf8_seq(p, (size_t)(end - p));
-            if (!n)
-                return false;
-            for (size_t i = 0; i < n; i++)
-                w->t->buf[w->t->len + i] = (char)p[i];
-            w->t->len += n;
-            p += n;
-            continue;
+        if (end - p < 8 && len >= 8) {
+            /* The bytes before p in this word were copied as they are
+             * (they are plain), so it lands on their own copies. */
+            memcpy(&x, end - 8, 8);
+            if (plain_word(x)) {
+                memcpy(o + (end - p) - 8, &x, 8);
+                o += end - p;
+                break;
+            }
         }
-        char esc[7] = {'\\', 0};
-        size_t n = 2;
-        switch (*p) {
-        case '"':
-        case '\\':
-            esc[1] = (char)*p;
-            break;
-        case '\b':
-            esc[1] = 'b';
-            break;
-        case '\f':
-            esc[1] = 'f';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 15];
-            n = 6;
+        /* Byte by byte up to the next sixteen that could be plain. */
+        const unsigned char *stop = end - p > 16 ? p + 16 : end;
+        while (p < stop) {
+            unsigned c = *p;
+            if (plain_byte[c]) {
+                *o++ = (unsigned char)c;
+                p++;
+                continue;
+            }
+            if (c >= 0x80) {
+                size_t n = utf8_len(p, end);
+                if (!n)
+                    return false;
+                for (size_t i = 0; i < n; i++)
+                    o[i] = p[i];
+                o += n;
+                p += n;
+                continue;
+            }
+            char esc[7] = {'\\', 0};
+            size_t n = 2;
+            switch (c) {
+            case '"':
+            case '\\':
+                esc[1] = (char)c;
+                break;
+            case '\b':
+                esc[1] = 'b';
+                break;
+            case '\f':
+                esc[1] = 'f';
+                break;
+            case '\n':
+                esc[1] = 'n';
+                break;
+            case '\r':
+                esc[1] = 'r';
+                break;
+            case '\t':
+                esc[1] = 't';
+                break;
+            default:
+                memcpy(esc + 1, "u00", 3);
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
+                n = 6;
+            }
+            p++;
+            w->t->len = (size_t)((char *)o - w->t->buf);
+            if (!reserve(w, n + (size_t)(end - p) + 1))
+                return true;
+            o = (unsigned char *)w->t->buf + w->t->len;
+            memcpy(o, esc, n);
+            o += n;
         }
-        p++;
-        if (!reserve(w, n + (size_t)(end - p) + 1))
-            return true;
-        memcpy(w->t->buf + w->t->len, esc, n);
-        w->t->len += n;
     }
-    w->t->buf[w->t->len++] = '"';
+    *o++ = '"';
+    w->t->len = (size_t)((char *)o - w->t->buf);
     return true;
+}
+
+#ifdef __SSE2__
+/* The bytes of v that a JSON string cannot hold as they are: control
+ * characters, '"', '\\' and bytes >= 0x80 (negative as signed bytes). */
+static inline unsigned stop_bytes(__m128i v)
+{
+    __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (unsigned)_mm_movemask_epi8(stop);
+}
+#endif
+
+/* A JSON string as jansson dumps it; false (nothing sure written) when
+ * s[0..len) is not valid UTF-8.  Most of an event's strings (names, ids,
+ * times, addresses, counters' keys) are plain ASCII of at most 32 bytes:
+ * those are read as two overlapping pieces that cover them, checked at
+ * once and stored as they are, in a function small enough to need no
+ * saved registers.  Anything else takes put_json_string_any. */
+static bool put_json_string(writer_t *w, const char *s, size_t len)
+{
+#ifdef __SSE2__
+    struct event_text *t = w->t;
+    if (len > 32 || t->len + len + 3 > t->cap || w->failed)
+        return put_json_string_any(w, s, len);
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char *o = (unsigned char *)t->buf + t->len;
+    if (len >= 16) {
+        __m128i head = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i tail = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
+        if (stop_bytes(head) | stop_bytes(tail))
+            return put_json_string_any(w, s, len);
+        _mm_storeu_si128((__m128i *)(void *)(o + 1), head);
+        _mm_storeu_si128((__m128i *)(void *)(o + 1 + len - 16), tail);
+    } else if (len >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, p, 8);
+        memcpy(&tail, p + len - 8, 8);
+        if (stop_bytes(_mm_set_epi64x((long long)tail, (long long)head)))
+            return put_json_string_any(w, s, len);
+        memcpy(o + 1, &head, 8);
+        memcpy(o + 1 + len - 8, &tail, 8);
+    } else if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, p, 4);
+        memcpy(&tail, p + len - 4, 4);
+        if (stop_bytes(_mm_set_epi32(0x41414141, 0x41414141, (int)tail, (int)head)))
+            return put_json_string_any(w, s, len);
+        memcpy(o + 1, &head, 4);
+        memcpy(o + 1 + len - 4, &tail, 4);
+    } else if (len > 0) {
+        /* p[0], p[len / 2] and p[len - 1] are every byte of it. */
+        unsigned char a = p[0], b = p[len / 2], c = p[len - 1];
+        if (stop_bytes(_mm_set_epi8(0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
+                                    0x41, 0x41, 0x41, (char)c, (char)b, (char)a)))
+            return put_json_string_any(w, s, len);
+        o[1] = a;
+        o[1 + len / 2] = b;
+        o[len] = c;
+    }
+    o[0] = '"';
+    o[len + 1] = '"';
+    t->len += len + 2;
+    return true;
+#else
+    return put_json_string_any(w, s, len);
+#endif
 }
 
 /* The comma before a member or element, and a member's name: inlined,

@@ -278,6 +278,98 @@ START_TEST(ipv4_text_as_inet_ntop)
 }
 END_TEST
 
+/* One string of each length up to 40 with one odd piece at each place
+ * (an escape, DEL, UTF-8 of 2, 3 and 4 bytes, a stray or cut sequence, an
+ * overlong or surrogate one) in plain text: the writer's text equals
+ * jansson's, and a string jansson refuses is left out as it leaves it.
+ * Every path of the string writer (sixteen bytes, words, the text's last
+ * word again, byte by byte) meets every kind of byte at every offset. */
+START_TEST(strings_of_every_length_and_offset)
+{
+    static const char *pieces[] = {
+        "\"",
+        "\\",
+        "\n",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "/",
+        "\xc3\xa9",
+        "\xe1\xba\xa1",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\x80",
+        "\xc3",
+        "\xe1\xba",
+        "\xc0\xaf",
+        "\xed\xa0\x80",
+        "\xe0\x80\x80",
+        "\xf4\x90\x80\x80",
+        "\xff",
+        "ở",
+    };
+    struct event_text t = {0};
+    for (size_t len = 0; len <= 40; len++)
+        for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++)
+            for (size_t at = 0; at <= len; at++) {
+                char text[64];
+                size_t plen = strlen(pieces[k]);
+                for (size_t i = 0; i < len; i++)
+                    text[i] = (char)('a' + (i * 7 + len) % 26);
+                memmove(text + at + plen, text + at, len - at);
+                memcpy(text + at, pieces[k], plen);
+                size_t n = len + plen;
+                json_t *tree = json_array();
+                json_array_append_new(tree, json_stringn(text, n));
+                json_array_append_new(tree, json_integer((json_int_t)(n * 1000003u)));
+                struct event_text_writer w;
+                event_text_start(&w, &t, JSON_COMPACT);
+                event_text_array(&w, NULL);
+                event_text_stringn(&w, NULL, text, n);
+                event_text_int(&w, NULL, (long long)(n * 1000003u));
+                event_text_array_end(&w);
+                ck_assert_int_eq(event_text_finish(&w), 0);
+                char *want = json_dumps(tree, JSON_COMPACT);
+                ck_assert_msg(strcmp(t.buf, want) == 0, "len %zu piece %zu at %zu: %s != %s", len,
+                              k, at, t.buf, want);
+                free(want);
+                json_decref(tree);
+            }
+    event_text_free(&t);
+}
+END_TEST
+
+/* Numbers of every length and sign read as jansson prints them. */
+START_TEST(integers_as_jansson_prints_them)
+{
+    struct event_text t = {0};
+    long long v = 1;
+    for (int digits = 1; digits <= 19; digits++, v = digits <= 19 ? v * 10 : v) {
+        long long cases[] = {v, v - 1, v + 1, -v, 1 - v, v * 9 / 10 + v / 10 * 9 - 1};
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct event_text_writer w;
+            event_text_start(&w, &t, JSON_COMPACT);
+            event_text_int(&w, NULL, cases[i]);
+            ck_assert_int_eq(event_text_finish(&w), 0);
+            char want[32];
+            snprintf(want, sizeof(want), "%lld", cases[i]);
+            ck_assert_str_eq(t.buf, want);
+        }
+    }
+    long long edges[] = {0, 9223372036854775807LL, -9223372036854775807LL - 1};
+    for (size_t i = 0; i < 3; i++) {
+        struct event_text_writer w;
+        event_text_start(&w, &t, JSON_COMPACT);
+        event_text_int(&w, NULL, edges[i]);
+        ck_assert_int_eq(event_text_finish(&w), 0);
+        char want[32];
+        snprintf(want, sizeof(want), "%lld", edges[i]);
+        ck_assert_str_eq(t.buf, want);
+    }
+    event_text_free(&t);
+}
+END_TEST
+
 int main(void)
 {
     setenv("TZ", "Asia/Ho_Chi_Minh", 1);
@@ -291,6 +383,8 @@ int main(void)
     tcase_add_test(tc, writer_matches_the_tree_it_stands_for);
     tcase_add_test(tc, text_cut_as_snprintf);
     tcase_add_test(tc, ipv4_text_as_inet_ntop);
+    tcase_add_test(tc, strings_of_every_length_and_offset);
+    tcase_add_test(tc, integers_as_jansson_prints_them);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
