@@ -171,29 +171,15 @@ void prefix_index_add(struct prefix_index *ix, const struct cidr *c, int32_t val
     ix->lens[k] = c->bits;
 }
 
-static int32_t prefix_index_search(const struct prefix_index *ix, const struct ipaddr *a)
+/* The value of the longest prefix of the index, no longer than bits, that
+ * holds net; -1 when none. */
+static int32_t prefix_index_longest(const struct prefix_index *ix, const struct ipaddr *net,
+                                    uint8_t bits)
 {
     for (int k = 0; k < ix->n_lens; k++) {
-        struct cidr c = {.net = *a, .bits = ix->lens[k]};
-        cidr_mask(&c);
-        uint32_t i = prefix_slot_of(&c.net, c.bits) & ix->mask;
-        while (ix->slots[i].used) {
-            if (ix->slots[i].bits == c.bits && addr_eq(&ix->slots[i].net, &c.net))
-                return ix->slots[i].value;
-            i = (i + 1) & ix->mask;
-        }
-    }
-    return -1;
-}
-
-int32_t prefix_index_lookup_cidr(const struct prefix_index *ix, const struct cidr *c)
-{
-    if (!ix->slots)
-        return -1;
-    for (int k = 0; k < ix->n_lens; k++) {
-        if (ix->lens[k] > c->bits)
+        if (ix->lens[k] > bits)
             continue;
-        struct cidr m = {.net = c->net, .bits = ix->lens[k]};
+        struct cidr m = {.net = *net, .bits = ix->lens[k]};
         cidr_mask(&m);
         uint32_t i = prefix_slot_of(&m.net, m.bits) & ix->mask;
         while (ix->slots[i].used) {
@@ -203,6 +189,16 @@ int32_t prefix_index_lookup_cidr(const struct prefix_index *ix, const struct cid
         }
     }
     return -1;
+}
+
+static int32_t prefix_index_search(const struct prefix_index *ix, const struct ipaddr *a)
+{
+    return prefix_index_longest(ix, a, 128);
+}
+
+int32_t prefix_index_lookup_cidr(const struct prefix_index *ix, const struct cidr *c)
+{
+    return ix->slots ? prefix_index_longest(ix, &c->net, c->bits) : -1;
 }
 
 /* A cache miss: the table's answer, remembered in e.  Kept out of line so
