@@ -266,18 +266,6 @@ static bool put_json_string_any(writer_t *w, const char *s, size_t len)
     return true;
 }
 
-#ifdef __SSE2__
-/* The bytes of v that a JSON string cannot hold as they are: control
- * characters, '"', '\\' and bytes >= 0x80 (negative as signed bytes). */
-static inline unsigned stop_bytes(__m128i v)
-{
-    __m128i stop = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
-    return (unsigned)_mm_movemask_epi8(stop);
-}
-#endif
-
 /* A JSON string as jansson dumps it; false (nothing sure written) when
  * s[0..len) is not valid UTF-8.  Most of an event's strings (names, ids,
  * times, addresses, counters' keys) are plain ASCII of at most 32 bytes:
@@ -295,7 +283,7 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
     if (len >= 16) {
         __m128i head = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i tail = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
-        if (stop_bytes(head) | stop_bytes(tail))
+        if (json_stop_mask(head) | json_stop_mask(tail))
             return put_json_string_any(w, s, len);
         _mm_storeu_si128((__m128i *)(void *)(o + 1), head);
         _mm_storeu_si128((__m128i *)(void *)(o + 1 + len - 16), tail);
@@ -303,7 +291,7 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
         uint64_t head, tail;
         memcpy(&head, p, 8);
         memcpy(&tail, p + len - 8, 8);
-        if (stop_bytes(_mm_set_epi64x((long long)tail, (long long)head)))
+        if (json_stop_mask(_mm_set_epi64x((long long)tail, (long long)head)))
             return put_json_string_any(w, s, len);
         memcpy(o + 1, &head, 8);
         memcpy(o + 1 + len - 8, &tail, 8);
@@ -311,15 +299,15 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
         uint32_t head, tail;
         memcpy(&head, p, 4);
         memcpy(&tail, p + len - 4, 4);
-        if (stop_bytes(_mm_set_epi32(0x41414141, 0x41414141, (int)tail, (int)head)))
+        if (json_stop_mask(_mm_set_epi32(0x41414141, 0x41414141, (int)tail, (int)head)))
             return put_json_string_any(w, s, len);
         memcpy(o + 1, &head, 4);
         memcpy(o + 1 + len - 4, &tail, 4);
     } else if (len > 0) {
         /* p[0], p[len / 2] and p[len - 1] are every byte of it. */
         unsigned char a = p[0], b = p[len / 2], c = p[len - 1];
-        if (stop_bytes(_mm_set_epi8(0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
-                                    0x41, 0x41, 0x41, (char)c, (char)b, (char)a)))
+        if (json_stop_mask(_mm_set_epi8(0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
+                                        0x41, 0x41, 0x41, (char)c, (char)b, (char)a)))
             return put_json_string_any(w, s, len);
         o[1] = a;
         o[1 + len / 2] = b;

@@ -92,25 +92,11 @@ static int upper_hex(unsigned char c)
     return -1;
 }
 
-#ifdef __SSE2__
-/* The bytes of v that end a plain run, as a bit mask.  As signed bytes,
- * both the control characters and the bytes >= 0x80 are less than ' '. */
-static inline unsigned stop_mask(__m128i v)
-{
-    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
-                  backslash = _mm_set1_epi8('\\');
-    __m128i stop =
-        _mm_or_si128(_mm_cmplt_epi8(v, space),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
-    return (unsigned)_mm_movemask_epi8(stop);
-}
-#endif
-
 const unsigned char *json_ascii_run(const unsigned char *p, const unsigned char *end)
 {
 #ifdef __SSE2__
     while (end - p >= 16) {
-        unsigned mask = stop_mask(_mm_loadu_si128((const __m128i *)(const void *)p));
+        unsigned mask = json_stop_mask(_mm_loadu_si128((const __m128i *)(const void *)p));
         if (mask)
             return p + __builtin_ctz(mask);
         p += 16;
@@ -132,7 +118,7 @@ const unsigned char *json_ascii_copy(unsigned char *dst, const unsigned char *p,
     while (end - p >= 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         _mm_storeu_si128((__m128i *)(void *)(dst + (p - start)), v);
-        unsigned mask = stop_mask(v);
+        unsigned mask = json_stop_mask(v);
         if (mask)
             return p + __builtin_ctz(mask);
         p += 16;
@@ -141,7 +127,7 @@ const unsigned char *json_ascii_copy(unsigned char *dst, const unsigned char *p,
         size_t back = 16 - (size_t)(end - p);
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
         _mm_storeu_si128((__m128i *)(void *)(dst + (end - 16 - start)), v);
-        unsigned mask = stop_mask(v) >> back;
+        unsigned mask = json_stop_mask(v) >> back;
         return mask ? p + __builtin_ctz(mask) : end;
     }
 #endif

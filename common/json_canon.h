@@ -16,11 +16,29 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Length of the UTF-8 sequence at s (avail bytes readable) as jansson
  * accepts it: no overlong forms, no surrogates, nothing past U+10FFFF;
  * 0 when invalid. */
 size_t json_utf8_seq(const unsigned char *s, size_t avail);
+
+#ifdef __SSE2__
+/* The bytes of v a JSON string cannot hold as they are (control
+ * characters, '"', '\\', bytes >= 0x80), as a bit mask.  As signed bytes,
+ * both the control characters and the bytes >= 0x80 are less than ' '. */
+static inline unsigned json_stop_mask(__m128i v)
+{
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  backslash = _mm_set1_epi8('\\');
+    __m128i stop =
+        _mm_or_si128(_mm_cmplt_epi8(v, space),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)));
+    return (unsigned)_mm_movemask_epi8(stop);
+}
+#endif
 
 /* The end of the run of printable ASCII but '"' and '\\' from p on: the
  * first control character, '"', '\\' or byte >= 0x80 (or end).  Sixteen
