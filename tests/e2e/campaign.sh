@@ -20,7 +20,7 @@ stop_all() {
 trap stop_all EXIT
 
 
-rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
+rc() { timeout 30 redis-cli -s "$SOCK" "$@"; }
 
 # incident_ids: every canh:incident:* id
 incident_ids() { rc --scan --pattern 'canh:incident:*' | sed 's/^canh:incident://'; }

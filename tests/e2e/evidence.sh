@@ -24,7 +24,7 @@ stop_all() {
     cleanup_tmp
 }
 trap stop_all EXIT
-rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
+rc() { timeout 30 redis-cli -s "$SOCK" "$@"; }
 ATTACKER=203.0.113.7
 
 agent_conf() { # FILE STATE_DIR RING_MB FINDING_PACKETS DISK_MB

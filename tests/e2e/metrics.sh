@@ -28,7 +28,7 @@ stop_all() {
     cleanup_tmp
 }
 trap stop_all EXIT
-rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
+rc() { timeout 30 redis-cli -s "$SOCK" "$@"; }
 # metric FILE NAME{LABELS}: the value of one sample ("" when absent)
 metric() { awk -v k="$2 " 'index($0, k) == 1 { print $NF }' "$1"; }
 

@@ -26,7 +26,7 @@ stop_all() {
     cleanup_tmp
 }
 trap stop_all EXIT
-rc() { timeout 5 redis-cli -s "$SOCK" "$@"; }
+rc() { timeout 30 redis-cli -s "$SOCK" "$@"; }
 ctl() { timeout 30 "$CANH_BIN/canh-ctl" -r "unix:$SOCK" --operator an "$@"; }
 
 redis_start redis -s "$SOCK"

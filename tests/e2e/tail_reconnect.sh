@@ -11,7 +11,7 @@
 ip -6 addr show lo 2>/dev/null | grep -q '::1' || { echo "SKIP: no IPv6 loopback"; exit 77; }
 PORT=$(free_port)
 start_redis() { redis_start redis -h ::1 -p "$PORT"; }
-rc() { timeout 5 redis-cli -h ::1 -p "$PORT" "$@"; }
+rc() { timeout 30 redis-cli -h ::1 -p "$PORT" "$@"; }
 entry() {  # entry ID SUMMARY: one canh:incidents entry as the collector writes it
     rc XADD canh:incidents '*' action opened id "$1" operator collector incident \
         "{\"id\":\"$1\",\"type\":\"finding\",\"taxonomy\":{\"code\":\"attack.dos\",\"vi\":\"Tấn công từ chối dịch vụ\"},\"severity\":\"high\",\"class\":\"normal\",\"state\":\"open\",\"agency\":\"Sở Y tế\",\"sources\":[\"203.0.113.7\"],\"targets\":[\"198.51.100.10\"],\"summary\":\"$2\"}" >/dev/null
