@@ -70,11 +70,44 @@ static double hll_alpha(uint32_t m)
     }
 }
 
-static double hll_finish(uint32_t m, double sum, uint32_t zeros)
+/* log(m / zeros) of linear counting for every zeros in 1..m, per p: the
+ * same doubles libm gives (computed by it once), so an estimate needs no
+ * log() call each time a register leaves zero (the scan detectors
+ * estimate after every such change).  The tables of all p share one
+ * static array, p's at offset 2^p - 16 + (p - 4), filled at p's first
+ * use (pages of unused p are never touched); state: 0 empty, 1 being
+ * filled (another thread then calls log() meanwhile), 2 ready. */
+static double linear_log[(2u << HLL_MAX_P) - 16 + (HLL_MAX_P - 3)];
+static uint8_t linear_log_state[HLL_MAX_P + 1];
+
+static const double *linear_log_table(uint8_t p)
 {
+    if (p < 4 || p > HLL_MAX_P)
+        return NULL;
+    double *t = linear_log + (1u << p) - 16 + (p - 4u);
+    uint8_t state = __atomic_load_n(&linear_log_state[p], __ATOMIC_ACQUIRE);
+    if (state == 2)
+        return t;
+    uint8_t empty = 0;
+    if (state != 0 || !__atomic_compare_exchange_n(&linear_log_state[p], &empty, 1, false,
+                                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return NULL;
+    uint32_t m = 1u << p;
+    t[0] = 0; /* unused: zeros > 0 */
+    for (uint32_t zeros = 1; zeros <= m; zeros++)
+        t[zeros] = log((double)m / zeros);
+    __atomic_store_n(&linear_log_state[p], 2, __ATOMIC_RELEASE);
+    return t;
+}
+
+static double hll_finish(uint8_t p, double sum, uint32_t zeros)
+{
+    uint32_t m = 1u << p;
     double raw = hll_alpha(m) * (double)m * (double)m / sum;
-    if (raw <= 2.5 * m && zeros)
-        return (double)m * log((double)m / zeros);
+    if (raw <= 2.5 * m && zeros) {
+        const double *t = linear_log_table(p);
+        return (double)m * (t ? t[zeros] : log((double)m / zeros));
+    }
     return raw;
 }
 
@@ -99,7 +132,7 @@ double hll_estimate(const struct hll *h)
         sum += pow2_neg[r];
         zeros += h->reg[i] == 0;
     }
-    return hll_finish(m, sum, zeros);
+    return hll_finish(h->p, sum, zeros);
 }
 
 void hll_sum_clear(struct hll_sum *s, uint8_t p)
@@ -132,7 +165,7 @@ double hll_estimate_sum(const struct hll *h, const struct hll_sum *s)
         return hll_estimate(h);
     /* units <= 2^53 and a power of two scale: both exact */
     double sum = (double)s->units * (1.0 / (double)(1ull << (53 - h->p)));
-    return hll_finish(1u << h->p, sum, s->zeros);
+    return hll_finish(h->p, sum, s->zeros);
 }
 
 void hll_merge(struct hll *dst, const struct hll *src)
