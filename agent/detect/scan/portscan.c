@@ -139,22 +139,23 @@ static const char *entry_scan_type(struct ps_entry *e, enum finding_state state)
 }
 
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
-                     struct evt *ev, struct scan_tree *counters, struct scan_tree *evidence)
+                     struct evt *ev, struct event_text_writer *counters,
+                     struct event_text_writer *evidence)
 {
     struct ps_entry *e = (struct ps_entry *)se;
     entry_addrs(e, &ev->src, &ev->dst);
     ev->has_src = ev->has_dst = true;
     ev->proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
-    scan_tree_int(counters, "packets", e->s.probes);
-    scan_tree_int(counters, "ports", e->ports);
-    scan_tree_int(counters, "open_answers", e->open_answers);
-    scan_tree_int(counters, "closed_answers", e->closed_answers);
-    scan_tree_int(counters, "filtered_answers", e->filtered_answers);
-    scan_tree_str(evidence, "scan_type", entry_scan_type(e, state));
-    scan_tree_array(evidence, "sample_ports");
+    event_text_int(counters, "packets", e->s.probes);
+    event_text_int(counters, "ports", e->ports);
+    event_text_int(counters, "open_answers", e->open_answers);
+    event_text_int(counters, "closed_answers", e->closed_answers);
+    event_text_int(counters, "filtered_answers", e->filtered_answers);
+    event_text_string(evidence, "scan_type", entry_scan_type(e, state));
+    event_text_array(evidence, "sample_ports");
     for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
-        scan_tree_elem_int(evidence, e->exact[i]);
-    scan_tree_array_end(evidence);
+        event_text_int(evidence, NULL, e->exact[i]);
+    event_text_array_end(evidence);
     if (e->s.flags & SCAN_OUTWARD)
         scan_detector_describe_outward(d, ev, evidence);
 }
