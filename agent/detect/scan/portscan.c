@@ -261,15 +261,12 @@ static void pending_first(struct scan_detector *d, const struct scan_look *lk, u
 {
     struct ps_pending *pd = scan_table_pending_take(&d->table, lk, h, now_us);
     pd->open_answers = pd->closed_answers = pd->filtered_answers = 0;
-    pd->flags = flags; /* PS_REVERSE, SCAN_OUTWARD */
-    pd->port = 0;
-    pd->type = 0;
-    if ((flags & PS_REVERSE) && type != PS_SYN)
-        return;
-    d->probes++;
-    pd->flags |= PEND_COUNTED;
-    pd->port = p->dport;
-    pd->type = (uint8_t)type;
+    /* Each field written once: this runs for every spoofed source. */
+    bool counted = !(flags & PS_REVERSE) || type == PS_SYN;
+    pd->flags = flags | (counted ? PEND_COUNTED : 0); /* PS_REVERSE, SCAN_OUTWARD */
+    pd->port = counted ? p->dport : 0;
+    pd->type = counted ? (uint8_t)type : 0;
+    d->probes += counted;
 }
 
 /* A pending pair's entry as it would be after the first packet and the
