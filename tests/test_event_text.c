@@ -347,8 +347,8 @@ END_TEST
 START_TEST(recurring_strings_in_a_reused_text)
 {
     static const char *const agencies[] = {
-        "Sở Y tế", "Sở Tài chính", "Sở \"Giáo dục\"\tHN", "Ủy ban nhân dân tỉnh",
-        "Sở Nội vụ", "S\xe1\xbb", "Sở Tư pháp", "Sở Y tế"};
+        "Sở Y tế",   "Sở Tài chính", "Sở \"Giáo dục\"\tHN", "Ủy ban nhân dân tỉnh",
+        "Sở Nội vụ", "S\xe1\xbb",    "Sở Tư pháp",          "Sở Y tế"};
     struct asset asset;
     memset(&asset, 0, sizeof(asset));
     snprintf(asset.name, sizeof(asset.name), "cổng thông tin");

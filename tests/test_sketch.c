@@ -104,8 +104,10 @@ START_TEST(hll_linear_counting_as_libm)
         for (uint32_t set = 0; set < m; set++) {
             double want = (double)m * log((double)m / (m - set));
             double raw_sum = (double)(m - set) + set * 0.5; /* registers of 0 and 1 */
-            double raw = (m == 16 ? 0.673 : m == 32 ? 0.697 : m == 64 ? 0.709
-                                                           : 0.7213 / (1.0 + 1.079 / m)) *
+            double raw = (m == 16   ? 0.673
+                          : m == 32 ? 0.697
+                          : m == 64 ? 0.709
+                                    : 0.7213 / (1.0 + 1.079 / m)) *
                          (double)m * (double)m / raw_sum;
             if (raw <= 2.5 * m)
                 ck_assert(hll_estimate(&h) == want);
