@@ -70,44 +70,55 @@ static double hll_alpha(uint32_t m)
     }
 }
 
-/* log(m / zeros) of linear counting for every zeros in 1..m, per p: the
- * same doubles libm gives (computed by it once), so an estimate needs no
- * log() call each time a register leaves zero (the scan detectors
- * estimate after every such change).  The tables of all p share one
- * static array, p's at offset 2^p - 16 + (p - 4), filled at p's first
- * use (pages of unused p are never touched); state: 0 empty, 1 being
- * filled (another thread then calls log() meanwhile), 2 ready. */
-static double linear_log[(2u << HLL_MAX_P) - 16 + (HLL_MAX_P - 3)];
-static uint8_t linear_log_state[HLL_MAX_P + 1];
+/* Per precision p, the estimate's two products that depend on p alone:
+ * at [0] alpha * m * m (the raw estimate's numerator), at [zeros] for
+ * every zeros in 1..m linear counting's m * log(m / zeros).  Computed once
+ * by the very operations hll_finish would do (libm's log included), so
+ * an estimate from the table is the same double, without a division for
+ * alpha and a log() call each time a register leaves zero (the scan
+ * detectors estimate after every such change).  The tables of all p
+ * share one static array, p's at offset 2^p - 16 + (p - 4), filled at
+ * p's first estimate (pages of unused p are never touched); state: 0
+ * empty, 1 being filled (a concurrent first use then computes as
+ * before), 2 ready. */
+static double hll_table[(2u << HLL_MAX_P) - 16 + (HLL_MAX_P - 3)];
+static uint8_t hll_table_state[HLL_MAX_P + 1];
 
-static const double *linear_log_table(uint8_t p)
+static double *hll_table_at(uint8_t p)
 {
-    if (p < 4 || p > HLL_MAX_P)
-        return NULL;
-    double *t = linear_log + (1u << p) - 16 + (p - 4u);
-    uint8_t state = __atomic_load_n(&linear_log_state[p], __ATOMIC_ACQUIRE);
-    if (state == 2)
-        return t;
+    return hll_table + (1u << p) - 16 + (p - 4u);
+}
+
+__attribute__((noinline, cold)) static const double *hll_table_fill(uint8_t p)
+{
     uint8_t empty = 0;
-    if (state != 0 || !__atomic_compare_exchange_n(&linear_log_state[p], &empty, 1, false,
-                                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(&hll_table_state[p], &empty, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
         return NULL;
+    double *t = hll_table_at(p);
     uint32_t m = 1u << p;
-    t[0] = 0; /* unused: zeros > 0 */
+    t[0] = hll_alpha(m) * (double)m * (double)m;
     for (uint32_t zeros = 1; zeros <= m; zeros++)
-        t[zeros] = log((double)m / zeros);
-    __atomic_store_n(&linear_log_state[p], 2, __ATOMIC_RELEASE);
+        t[zeros] = (double)m * log((double)m / zeros);
+    __atomic_store_n(&hll_table_state[p], 2, __ATOMIC_RELEASE);
     return t;
 }
 
-static double hll_finish(uint8_t p, double sum, uint32_t zeros)
+static inline double hll_finish(uint8_t p, double sum, uint32_t zeros)
 {
+    if (p >= 4 && p <= HLL_MAX_P) {
+        const double *t = __atomic_load_n(&hll_table_state[p], __ATOMIC_ACQUIRE) == 2
+                              ? hll_table_at(p)
+                              : hll_table_fill(p);
+        if (t) {
+            double raw = t[0] / sum;
+            return raw <= 2.5 * (1u << p) && zeros ? t[zeros] : raw;
+        }
+    }
     uint32_t m = 1u << p;
     double raw = hll_alpha(m) * (double)m * (double)m / sum;
-    if (raw <= 2.5 * m && zeros) {
-        const double *t = linear_log_table(p);
-        return (double)m * (t ? t[zeros] : log((double)m / zeros));
-    }
+    if (raw <= 2.5 * m && zeros)
+        return (double)m * log((double)m / zeros);
     return raw;
 }
 
