@@ -210,12 +210,23 @@ json_t *evt_to_json(const struct evt *ev)
     }
     json_object_set_new(c, "first_seen", json_time(ev->first_seen_us));
     json_object_set_new(c, "last_seen", json_time(ev->last_seen_us));
-    json_object_set_new(c, "counters", ev->counters ? json_incref(ev->counters) : json_object());
+    json_t *counters = evt_counters_json(ev);
+    if (!counters) {
+        json_decref(c);
+        json_decref(root);
+        return NULL;
+    }
+    json_object_set_new(c, "counters", counters);
     if (ev->sensor)
         json_object_set_new(c, "sensor", json_true());
     /* The detector owns its evidence object: the consequence goes into a
      * copy of it (a few per finding, off the packet path). */
-    json_t *evidence = ev->evidence ? json_copy(ev->evidence) : json_object();
+    json_t *evidence = ev->evidence ? json_copy(ev->evidence) : evt_evidence_json(ev);
+    if (!evidence) {
+        json_decref(c);
+        json_decref(root);
+        return NULL;
+    }
     if (ev->consequence != CONSEQ_NONE)
         json_object_set_new(evidence, "consequence",
                             json_string(consequence_name(ev->consequence)));
@@ -224,6 +235,26 @@ json_t *evt_to_json(const struct evt *ev)
         json_object_set_new(c, "exercise", json_string(ev->exercise));
     json_object_set_new(root, "canh", c);
     return root;
+}
+
+/* tree, else text parsed, else {} */
+static json_t *member_json(json_t *tree, const char *text, size_t len)
+{
+    if (tree)
+        return json_incref(tree);
+    if (!text)
+        return json_object();
+    return json_loadb(text, len, 0, NULL);
+}
+
+json_t *evt_counters_json(const struct evt *ev)
+{
+    return member_json(ev->counters, ev->counters_text, ev->counters_len);
+}
+
+json_t *evt_evidence_json(const struct evt *ev)
+{
+    return member_json(ev->evidence, ev->evidence_text, ev->evidence_len);
 }
 
 bool event_exercise_valid(const char *id)

@@ -59,6 +59,11 @@ struct evt {
     const struct taxonomy *taxonomy; /* NULL: the rule's (set by enrich) */
     json_t *counters;                /* object; borrowed, the detector frees it */
     json_t *evidence;                /* object; borrowed */
+    /* Or, when counters / evidence is NULL, the object as its JSON text,
+     * exactly as jansson's compact dump writes it (a detector that writes
+     * it with event_text.h's writer); borrowed.  NULL: none, "{}". */
+    const char *counters_text, *evidence_text;
+    size_t counters_len, evidence_len;
 
     /* --- filled by enrich --- */
     char id[96];         /* agent:boot_id:seq */
@@ -100,6 +105,12 @@ const char *event_type_name(enum finding_state s);
 /* The JSON object of architecture §5 (new reference; the caller decrefs) of an
  * enriched event: taxonomy and severity are set. */
 json_t *evt_to_json(const struct evt *ev);
+
+/* ev's counters / evidence as a tree (new reference): the detector's
+ * object, its text parsed, or an empty object when it gave neither.
+ * NULL out of memory (or text jansson refuses: a detector's bug). */
+json_t *evt_counters_json(const struct evt *ev);
+json_t *evt_evidence_json(const struct evt *ev);
 
 /* "TCP", "UDP", "ICMP", "IPv6-ICMP" or the number. */
 const char *event_proto_name(uint8_t proto, char *buf, size_t len);

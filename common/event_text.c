@@ -266,25 +266,84 @@ static bool put_json_string_any(writer_t *w, const char *s, size_t len)
     return true;
 }
 
+/* The memo of slow-path strings (struct event_text's memo): a string of
+ * up to MEMO_IN bytes holding a byte >= 0x80, and its text as
+ * put_json_string_any wrote it (quotes included).  The text depends on
+ * the bytes alone, so a hit is exact; slots are replaced in turn. */
+#define MEMO_SLOTS 4
+#define MEMO_IN 128
+#define MEMO_OUT 192
+
+struct event_text_memo {
+    struct {
+        size_t in_len, out_len; /* in_len 0: free */
+        char in[MEMO_IN];
+        char out[MEMO_OUT];
+    } slot[MEMO_SLOTS];
+    unsigned next; /* the slot to replace next */
+};
+
+static bool has_high_byte(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return true;
+    return false;
+}
+
+/* put_json_string_any through the memo. */
+static bool put_json_string_memo(writer_t *w, const char *s, size_t len)
+{
+    struct event_text *t = w->t;
+    struct event_text_memo *m = t->memo;
+    if (m && len <= MEMO_IN) {
+        for (unsigned i = 0; i < MEMO_SLOTS; i++) {
+            if (m->slot[i].in_len == len && memcmp(m->slot[i].in, s, len) == 0) {
+                put(w, m->slot[i].out, m->slot[i].out_len);
+                return true;
+            }
+        }
+    }
+    size_t mark = t->len;
+    if (!put_json_string_any(w, s, len))
+        return false;
+    size_t out_len = t->len - mark;
+    if (w->failed || len == 0 || len > MEMO_IN || out_len > MEMO_OUT || !has_high_byte(s, len))
+        return true;
+    if (!m) {
+        m = t->memo = calloc(1, sizeof(*m));
+        if (!m)
+            return true; /* no memo: every string takes the slow path */
+    }
+    unsigned i = m->next;
+    m->next = (i + 1) % MEMO_SLOTS;
+    memcpy(m->slot[i].in, s, len);
+    memcpy(m->slot[i].out, t->buf + mark, out_len);
+    m->slot[i].in_len = len;
+    m->slot[i].out_len = out_len;
+    return true;
+}
+
 /* A JSON string as jansson dumps it; false (nothing sure written) when
  * s[0..len) is not valid UTF-8.  Most of an event's strings (names, ids,
  * times, addresses, counters' keys) are plain ASCII of at most 32 bytes:
  * those are read as two overlapping pieces that cover them, checked at
  * once and stored as they are, in a function small enough to need no
- * saved registers.  Anything else takes put_json_string_any. */
+ * saved registers.  Anything else takes put_json_string_any, through
+ * the memo of recent non-ASCII strings. */
 static bool put_json_string(writer_t *w, const char *s, size_t len)
 {
 #ifdef __SSE2__
     struct event_text *t = w->t;
     if (len > 32 || t->len + len + 3 > t->cap || w->failed)
-        return put_json_string_any(w, s, len);
+        return put_json_string_memo(w, s, len);
     const unsigned char *p = (const unsigned char *)s;
     unsigned char *o = (unsigned char *)t->buf + t->len;
     if (len >= 16) {
         __m128i head = _mm_loadu_si128((const __m128i *)(const void *)p);
         __m128i tail = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
         if (json_stop_mask(head) | json_stop_mask(tail))
-            return put_json_string_any(w, s, len);
+            return put_json_string_memo(w, s, len);
         _mm_storeu_si128((__m128i *)(void *)(o + 1), head);
         _mm_storeu_si128((__m128i *)(void *)(o + 1 + len - 16), tail);
     } else if (len >= 8) {
@@ -292,7 +351,7 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
         memcpy(&head, p, 8);
         memcpy(&tail, p + len - 8, 8);
         if (json_stop_mask(_mm_set_epi64x((long long)tail, (long long)head)))
-            return put_json_string_any(w, s, len);
+            return put_json_string_memo(w, s, len);
         memcpy(o + 1, &head, 8);
         memcpy(o + 1 + len - 8, &tail, 8);
     } else if (len >= 4) {
@@ -300,7 +359,7 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
         memcpy(&head, p, 4);
         memcpy(&tail, p + len - 4, 4);
         if (json_stop_mask(_mm_set_epi32(0x41414141, 0x41414141, (int)tail, (int)head)))
-            return put_json_string_any(w, s, len);
+            return put_json_string_memo(w, s, len);
         memcpy(o + 1, &head, 4);
         memcpy(o + 1 + len - 4, &tail, 4);
     } else if (len > 0) {
@@ -308,7 +367,7 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
         unsigned char a = p[0], b = p[len / 2], c = p[len - 1];
         if (json_stop_mask(_mm_set_epi8(0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41,
                                         0x41, 0x41, 0x41, (char)c, (char)b, (char)a)))
-            return put_json_string_any(w, s, len);
+            return put_json_string_memo(w, s, len);
         o[1] = a;
         o[1 + len / 2] = b;
         o[len] = c;
@@ -318,7 +377,7 @@ static bool put_json_string(writer_t *w, const char *s, size_t len)
     t->len += len + 2;
     return true;
 #else
-    return put_json_string_any(w, s, len);
+    return put_json_string_memo(w, s, len);
 #endif
 }
 
@@ -533,6 +592,30 @@ static void member_object(writer_t *w, const char *name, const json_t *obj, cons
     close_obj(w);
 }
 
+/* member_object for a detector's object given as a tree (obj) or, when
+ * obj is NULL, as its text: copied as it is (the writer's text, already
+ * jansson's dump), or with extra_key through a tree. */
+static void member_object_text(writer_t *w, const char *name, const json_t *obj, const char *text,
+                               size_t len, const char *extra_key, const char *extra_value)
+{
+    if (obj || !text) {
+        member_object(w, name, obj, extra_key, extra_value);
+        return;
+    }
+    if (!extra_key) {
+        key(w, name);
+        put(w, text, len);
+        return;
+    }
+    json_t *tree = json_loadb(text, len, 0, NULL);
+    if (!tree) {
+        w->failed = true;
+        return;
+    }
+    member_object(w, name, tree, extra_key, extra_value);
+    json_decref(tree);
+}
+
 /* ---- the writer's public face ------------------------------------------ */
 
 void event_text_start(writer_t *w, struct event_text *t, size_t flags)
@@ -718,14 +801,15 @@ int evt_format(const struct evt *ev, struct event_text *t)
     }
     member_time(&w, "first_seen", ev->first_seen_us);
     member_time(&w, "last_seen", ev->last_seen_us);
-    member_object(&w, "counters", ev->counters, NULL, NULL);
+    member_object_text(&w, "counters", ev->counters, ev->counters_text, ev->counters_len, NULL,
+                       NULL);
     if (ev->sensor) {
         key(&w, "sensor");
         put(&w, "true", 4);
     }
-    member_object(&w, "evidence", ev->evidence,
-                  ev->consequence != CONSEQ_NONE ? "consequence" : NULL,
-                  consequence_name(ev->consequence));
+    member_object_text(&w, "evidence", ev->evidence, ev->evidence_text, ev->evidence_len,
+                       ev->consequence != CONSEQ_NONE ? "consequence" : NULL,
+                       consequence_name(ev->consequence));
     if (ev->exercise)
         member_str(&w, "exercise", ev->exercise);
     close_obj(&w);
@@ -736,6 +820,7 @@ int evt_format(const struct evt *ev, struct event_text *t)
 
 void event_text_free(struct event_text *t)
 {
+    free(t->memo);
     free(t->buf);
     memset(t, 0, sizeof(*t));
 }

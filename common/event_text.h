@@ -20,9 +20,17 @@
 
 #include "common/event.h"
 
+struct event_text_memo;
+
 struct event_text {
     char *buf; /* NUL-terminated after evt_format() / event_text_finish() */
     size_t len, cap;
+    /* The escaped text of the last few short strings that needed the
+     * slow path (non-ASCII: the taxonomy's Vietnamese name, an asset's
+     * owner), keyed by their bytes: they recur event after event.
+     * Allocated at the first such string; NULL before, or out of memory
+     * (then every string takes the slow path). */
+    struct event_text_memo *memo;
 };
 
 /* Replaces t's content with ev's JSON (an enriched event, as

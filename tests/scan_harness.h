@@ -35,11 +35,11 @@ static inline void collect(void *ctx, struct evt *ev)
     addr_format(&ev->src, s, sizeof(s));
     addr_format(&ev->dst, d, sizeof(d));
     json_array_append_new(
-        h->events,
-        json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:O, s:O, s:I}", "kind", ev->kind, "state",
-                  finding_state_name(ev->state), "seq", (json_int_t)ev->finding_seq, "src", s,
-                  "dst", ev->has_dst ? d : "", "rule", ev->rule->name, "counters", ev->counters,
-                  "evidence", ev->evidence, "ts", (json_int_t)ev->ts_us));
+        h->events, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:I}", "kind", ev->kind,
+                             "state", finding_state_name(ev->state), "seq",
+                             (json_int_t)ev->finding_seq, "src", s, "dst", ev->has_dst ? d : "",
+                             "rule", ev->rule->name, "counters", evt_counters_json(ev), "evidence",
+                             evt_evidence_json(ev), "ts", (json_int_t)ev->ts_us));
     if (ev->taxonomy)
         json_object_set_new(json_array_get(h->events, json_array_size(h->events) - 1), "taxonomy",
                             json_string(ev->taxonomy->code));

@@ -340,6 +340,40 @@ START_TEST(strings_of_every_length_and_offset)
 END_TEST
 
 /* Numbers of every length and sign read as jansson prints them. */
+/* One text reused for event after event, as the agent reuses it: the
+ * non-ASCII strings it remembers (agency, asset owner, more distinct ones
+ * than it keeps, one with escapes, one not UTF-8 and so left out) read
+ * as jansson writes them every time. */
+START_TEST(recurring_strings_in_a_reused_text)
+{
+    static const char *const agencies[] = {
+        "Sở Y tế",   "Sở Tài chính", "Sở \"Giáo dục\"\tHN", "Ủy ban nhân dân tỉnh",
+        "Sở Nội vụ", "S\xe1\xbb",    "Sở Tư pháp",          "Sở Y tế"};
+    struct asset asset;
+    memset(&asset, 0, sizeof(asset));
+    snprintf(asset.name, sizeof(asset.name), "cổng thông tin");
+    snprintf(asset.owner, sizeof(asset.owner), "Sở Thông tin và Truyền thông");
+    asset.level = 2;
+    struct event_text t = {0};
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof(agencies) / sizeof(agencies[0]); i++) {
+            struct evt ev;
+            base_event(&ev);
+            ev.agency = agencies[i];
+            ev.asset = i % 2 ? &asset : NULL;
+            json_t *tree = evt_to_json(&ev);
+            ck_assert_ptr_nonnull(tree);
+            char *want = json_dumps(tree, JSON_COMPACT | JSON_REAL_PRECISION(6));
+            json_decref(tree);
+            ck_assert_int_eq(evt_format(&ev, &t), 0);
+            ck_assert_str_eq(t.buf, want);
+            free(want);
+        }
+    }
+    event_text_free(&t);
+}
+END_TEST
+
 START_TEST(integers_as_jansson_prints_them)
 {
     struct event_text t = {0};
@@ -385,6 +419,7 @@ int main(void)
     tcase_add_test(tc, ipv4_text_as_inet_ntop);
     tcase_add_test(tc, strings_of_every_length_and_offset);
     tcase_add_test(tc, integers_as_jansson_prints_them);
+    tcase_add_test(tc, recurring_strings_in_a_reused_text);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

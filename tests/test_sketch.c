@@ -91,6 +91,33 @@ START_TEST(hll_kept_sum_equals_walk)
 }
 END_TEST
 
+/* While registers are mostly zero the estimate is linear counting,
+ * m * ln(m / zeros): the same double as libm gives it, for every count of
+ * zero registers and every precision (the agent keeps the logarithms in
+ * a table). */
+START_TEST(hll_linear_counting_as_libm)
+{
+    for (uint8_t p = 4; p <= HLL_MAX_P; p++) {
+        struct hll h;
+        ck_assert_int_eq(hll_init(&h, p), 0);
+        uint32_t m = 1u << p;
+        for (uint32_t set = 0; set < m; set++) {
+            double want = (double)m * log((double)m / (m - set));
+            double raw_sum = (double)(m - set) + set * 0.5; /* registers of 0 and 1 */
+            double raw = (m == 16   ? 0.673
+                          : m == 32 ? 0.697
+                          : m == 64 ? 0.709
+                                    : 0.7213 / (1.0 + 1.079 / m)) *
+                         (double)m * (double)m / raw_sum;
+            if (raw <= 2.5 * m)
+                ck_assert(hll_estimate(&h) == want);
+            h.reg[set] = 1;
+        }
+        hll_free(&h);
+    }
+}
+END_TEST
+
 START_TEST(hll_duplicates_do_not_count)
 {
     struct hll h;
@@ -406,6 +433,7 @@ static Suite *sketch_suite(void)
     tcase_add_test(tc, hll_accuracy_p14);
     tcase_add_test(tc, hll_small_registers_near_exact);
     tcase_add_test(tc, hll_duplicates_do_not_count);
+    tcase_add_test(tc, hll_linear_counting_as_libm);
     tcase_add_test(tc, hll_kept_sum_equals_walk);
     tcase_add_test(tc, hll_merge_is_union);
     tcase_add_test(tc, cms_never_underestimates);

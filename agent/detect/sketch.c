@@ -70,8 +70,52 @@ static double hll_alpha(uint32_t m)
     }
 }
 
-static double hll_finish(uint32_t m, double sum, uint32_t zeros)
+/* Per precision p, the estimate's two products that depend on p alone:
+ * at [0] alpha * m * m (the raw estimate's numerator), at [zeros] for
+ * every zeros in 1..m linear counting's m * log(m / zeros).  Computed once
+ * by the very operations hll_finish would do (libm's log included), so
+ * an estimate from the table is the same double, without a division for
+ * alpha and a log() call each time a register leaves zero (the scan
+ * detectors estimate after every such change).  The tables of all p
+ * share one static array, p's at offset 2^p - 16 + (p - 4), filled at
+ * p's first estimate (pages of unused p are never touched); state: 0
+ * empty, 1 being filled (a concurrent first use then computes as
+ * before), 2 ready. */
+static double hll_table[(2u << HLL_MAX_P) - 16 + (HLL_MAX_P - 3)];
+static uint8_t hll_table_state[HLL_MAX_P + 1];
+
+static double *hll_table_at(uint8_t p)
 {
+    return hll_table + (1u << p) - 16 + (p - 4u);
+}
+
+__attribute__((noinline, cold)) static const double *hll_table_fill(uint8_t p)
+{
+    uint8_t empty = 0;
+    if (!__atomic_compare_exchange_n(&hll_table_state[p], &empty, 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return NULL;
+    double *t = hll_table_at(p);
+    uint32_t m = 1u << p;
+    t[0] = hll_alpha(m) * (double)m * (double)m;
+    for (uint32_t zeros = 1; zeros <= m; zeros++)
+        t[zeros] = (double)m * log((double)m / zeros);
+    __atomic_store_n(&hll_table_state[p], 2, __ATOMIC_RELEASE);
+    return t;
+}
+
+static inline double hll_finish(uint8_t p, double sum, uint32_t zeros)
+{
+    if (p >= 4 && p <= HLL_MAX_P) {
+        const double *t = __atomic_load_n(&hll_table_state[p], __ATOMIC_ACQUIRE) == 2
+                              ? hll_table_at(p)
+                              : hll_table_fill(p);
+        if (t) {
+            double raw = t[0] / sum;
+            return raw <= 2.5 * (1u << p) && zeros ? t[zeros] : raw;
+        }
+    }
+    uint32_t m = 1u << p;
     double raw = hll_alpha(m) * (double)m * (double)m / sum;
     if (raw <= 2.5 * m && zeros)
         return (double)m * log((double)m / zeros);
@@ -99,7 +143,7 @@ double hll_estimate(const struct hll *h)
         sum += pow2_neg[r];
         zeros += h->reg[i] == 0;
     }
-    return hll_finish(m, sum, zeros);
+    return hll_finish(h->p, sum, zeros);
 }
 
 void hll_sum_clear(struct hll_sum *s, uint8_t p)
@@ -132,7 +176,7 @@ double hll_estimate_sum(const struct hll *h, const struct hll_sum *s)
         return hll_estimate(h);
     /* units <= 2^53 and a power of two scale: both exact */
     double sum = (double)s->units * (1.0 / (double)(1ull << (53 - h->p)));
-    return hll_finish(1u << h->p, sum, s->zeros);
+    return hll_finish(h->p, sum, s->zeros);
 }
 
 void hll_merge(struct hll *dst, const struct hll *src)

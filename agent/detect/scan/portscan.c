@@ -139,22 +139,23 @@ static const char *entry_scan_type(struct ps_entry *e, enum finding_state state)
 }
 
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
-                     struct evt *ev, struct scan_tree *counters, struct scan_tree *evidence)
+                     struct evt *ev, struct event_text_writer *counters,
+                     struct event_text_writer *evidence)
 {
     struct ps_entry *e = (struct ps_entry *)se;
     entry_addrs(e, &ev->src, &ev->dst);
     ev->has_src = ev->has_dst = true;
     ev->proto = entry_major_type(e) == PS_UDP ? PROTO_UDP : PROTO_TCP;
-    scan_tree_int(counters, "packets", e->s.probes);
-    scan_tree_int(counters, "ports", e->ports);
-    scan_tree_int(counters, "open_answers", e->open_answers);
-    scan_tree_int(counters, "closed_answers", e->closed_answers);
-    scan_tree_int(counters, "filtered_answers", e->filtered_answers);
-    scan_tree_str(evidence, "scan_type", entry_scan_type(e, state));
-    scan_tree_array(evidence, "sample_ports");
+    event_text_int(counters, "packets", e->s.probes);
+    event_text_int(counters, "ports", e->ports);
+    event_text_int(counters, "open_answers", e->open_answers);
+    event_text_int(counters, "closed_answers", e->closed_answers);
+    event_text_int(counters, "filtered_answers", e->filtered_answers);
+    event_text_string(evidence, "scan_type", entry_scan_type(e, state));
+    event_text_array(evidence, "sample_ports");
     for (int i = 0; i < e->n_exact && i < PS_SAMPLE; i++)
-        scan_tree_elem_int(evidence, e->exact[i]);
-    scan_tree_array_end(evidence);
+        event_text_int(evidence, NULL, e->exact[i]);
+    event_text_array_end(evidence);
     if (e->s.flags & SCAN_OUTWARD)
         scan_detector_describe_outward(d, ev, evidence);
 }
@@ -260,15 +261,12 @@ static void pending_first(struct scan_detector *d, const struct scan_look *lk, u
 {
     struct ps_pending *pd = scan_table_pending_take(&d->table, lk, h, now_us);
     pd->open_answers = pd->closed_answers = pd->filtered_answers = 0;
-    pd->flags = flags; /* PS_REVERSE, SCAN_OUTWARD */
-    pd->port = 0;
-    pd->type = 0;
-    if ((flags & PS_REVERSE) && type != PS_SYN)
-        return;
-    d->probes++;
-    pd->flags |= PEND_COUNTED;
-    pd->port = p->dport;
-    pd->type = (uint8_t)type;
+    /* Each field written once: this runs for every spoofed source. */
+    bool counted = !(flags & PS_REVERSE) || type == PS_SYN;
+    pd->flags = flags | (counted ? PEND_COUNTED : 0); /* PS_REVERSE, SCAN_OUTWARD */
+    pd->port = counted ? p->dport : 0;
+    pd->type = counted ? (uint8_t)type : 0;
+    d->probes += counted;
 }
 
 /* A pending pair's entry as it would be after the first packet and the

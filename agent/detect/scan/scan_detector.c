@@ -46,15 +46,23 @@ static void entry_emit(void *det, void *item, enum finding_state state, uint64_t
     memset(&ev, 0, sizeof(ev));
     ev.kind = name;
     ev.rule = d->p.r[e->rule].rule;
-    struct scan_tree counters, evidence;
-    scan_tree_begin(&counters, &d->counters);
-    scan_tree_begin(&evidence, &d->evidence);
+    struct event_text_writer counters, evidence;
+    event_text_start(&counters, &d->counters, JSON_COMPACT);
+    event_text_start(&evidence, &d->evidence, JSON_COMPACT);
+    event_text_object(&counters, NULL);
+    event_text_object(&evidence, NULL);
     d->kind->describe(d, e, state, &ev, &counters, &evidence);
-    ev.counters = scan_tree_end(&counters, &d->counters);
-    ev.evidence = scan_tree_end(&evidence, &d->evidence);
+    event_text_object_end(&counters);
+    event_text_object_end(&evidence);
+    bool written = event_text_finish(&counters) == 0;
+    written = event_text_finish(&evidence) == 0 && written;
+    ev.counters_text = d->counters.buf;
+    ev.counters_len = d->counters.len;
+    ev.evidence_text = d->evidence.buf;
+    ev.evidence_len = d->evidence.len;
     finding_fill(&e->head.life, &ev, state, now_us);
     e->emitted_probes = e->probes;
-    if (ev.counters && ev.evidence)
+    if (written)
         d->env->emit(d->env->emit_ctx, &ev);
     else
         log_err("%s: out of memory building an event", name);
@@ -349,9 +357,8 @@ int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, st
 
 void scan_detector_free(struct scan_detector *d)
 {
-    json_decref(d->counters);
-    json_decref(d->evidence);
-    d->counters = d->evidence = NULL;
+    event_text_free(&d->counters);
+    event_text_free(&d->evidence);
     scan_table_free(&d->table);
     free(d->regs);
     d->regs = NULL;
@@ -413,193 +420,11 @@ int scan_detector_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     return 0;
 }
 
-/* ---- event objects, overwritten in place (scan_tree) ----------------------- */
-
-/* Nobody but the detector holds v or anything in it (depth 2 at most:
- * the objects hold numbers, strings and arrays of those). */
-static bool tree_private(json_t *v)
-{
-    if (v->refcount != 1)
-        return false;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach(v, k, m)
-        {
-            if (!tree_private(m))
-                return false;
-        }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (json_array_get(v, i)->refcount != 1)
-                return false;
-    }
-    return true;
-}
-
-void scan_tree_begin(struct scan_tree *w, json_t **kept)
-{
-    if (!*kept || !tree_private(*kept)) {
-        json_decref(*kept);
-        *kept = json_object();
-    }
-    *w = (struct scan_tree){.obj = *kept, .iter = *kept ? json_object_iter(*kept) : NULL};
-}
-
-/* Remove the members from w->iter on: what follows is appended. */
-static void tree_cut(struct scan_tree *w)
-{
-    while (w->iter) {
-        void *next = json_object_iter_next(w->obj, w->iter);
-        json_object_del(w->obj, json_object_iter_key(w->iter));
-        w->iter = next;
-    }
-}
-
-/* The member to overwrite as name, of type, or NULL: then the tail from
- * here is cut and the caller appends. */
-static json_t *tree_next(struct scan_tree *w, const char *name, json_type type)
-{
-    if (w->iter) {
-        json_t *v = json_object_iter_value(w->iter);
-        if (json_typeof(v) == type && strcmp(json_object_iter_key(w->iter), name) == 0) {
-            w->iter = json_object_iter_next(w->obj, w->iter);
-            return v;
-        }
-        tree_cut(w);
-    }
-    return NULL;
-}
-
-/* Append name: value (its reference taken); out of memory: no object. */
-static void tree_append(struct scan_tree *w, const char *name, json_t *value)
-{
-    if (!value || json_object_set_new_nocheck(w->obj, name, value) < 0) {
-        json_decref(w->obj);
-        w->obj = NULL;
-    }
-}
-
-void scan_tree_int(struct scan_tree *w, const char *name, json_int_t value)
-{
-    if (!w->obj)
-        return;
-    json_t *v = tree_next(w, name, JSON_INTEGER);
-    if (v)
-        json_integer_set(v, value);
-    else
-        tree_append(w, name, json_integer(value));
-}
-
-/* v's text becomes value (v private, a string): copied only when it
- * differs. */
-static int string_set(json_t *v, const char *value)
-{
-    if (strcmp(json_string_value(v), value) == 0)
-        return 0;
-    return json_string_set_nocheck(v, value);
-}
-
-void scan_tree_str(struct scan_tree *w, const char *name, const char *value)
-{
-    if (!w->obj)
-        return;
-    json_t *v = tree_next(w, name, JSON_STRING);
-    if (!v)
-        tree_append(w, name, json_string_nocheck(value));
-    else if (string_set(v, value) < 0)
-        tree_append(w, name, NULL);
-}
-
-void scan_tree_array(struct scan_tree *w, const char *name)
-{
-    w->index = 0;
-    w->array = NULL;
-    if (!w->obj)
-        return;
-    w->array = tree_next(w, name, JSON_ARRAY);
-    if (!w->array) {
-        w->array = json_array();
-        tree_append(w, name, w->array);
-        if (!w->obj)
-            w->array = NULL;
-    }
-}
-
-/* Element w->index becomes value (its reference taken): overwritten by
- * set when of the same type, else replaced or appended. */
-static void elem_put(struct scan_tree *w, json_type type, json_t *value,
-                     int (*set)(json_t *v, const void *arg), const void *arg)
-{
-    if (!w->array)
-        return;
-    json_t *old = json_array_get(w->array, w->index);
-    int rc;
-    if (old && json_typeof(old) == type && !value)
-        rc = set(old, arg);
-    else if (!value)
-        rc = -1;
-    else if (old)
-        rc = json_array_set_new(w->array, w->index, value);
-    else
-        rc = json_array_append_new(w->array, value);
-    w->index++;
-    if (rc < 0) {
-        json_decref(w->obj);
-        w->obj = NULL;
-        w->array = NULL;
-    }
-}
-
-static int set_int(json_t *v, const void *arg)
-{
-    return json_integer_set(v, *(const json_int_t *)arg);
-}
-
-static int set_str(json_t *v, const void *arg)
-{
-    return string_set(v, arg);
-}
-
-void scan_tree_elem_int(struct scan_tree *w, json_int_t value)
-{
-    if (!w->array)
-        return;
-    json_t *old = json_array_get(w->array, w->index);
-    bool same = old && json_is_integer(old);
-    elem_put(w, JSON_INTEGER, same ? NULL : json_integer(value), set_int, &value);
-}
-
-void scan_tree_elem_str(struct scan_tree *w, const char *value)
-{
-    if (!w->array)
-        return;
-    json_t *old = json_array_get(w->array, w->index);
-    bool same = old && json_is_string(old);
-    elem_put(w, JSON_STRING, same ? NULL : json_string_nocheck(value), set_str, value);
-}
-
-void scan_tree_array_end(struct scan_tree *w)
-{
-    if (w->array)
-        while (json_array_size(w->array) > w->index)
-            json_array_remove(w->array, json_array_size(w->array) - 1);
-    w->array = NULL;
-}
-
-json_t *scan_tree_end(struct scan_tree *w, json_t **kept)
-{
-    if (w->obj)
-        tree_cut(w);
-    *kept = w->obj;
-    return w->obj;
-}
-
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev,
-                                    struct scan_tree *evidence)
+                                    struct event_text_writer *evidence)
 {
     ev->taxonomy = d->malware;
-    scan_tree_str(evidence, "direction", "outbound");
+    event_text_string(evidence, "direction", "outbound");
 }
 
 void scan_detector_stats(void *self, json_t *out)

@@ -26,6 +26,7 @@
 #include "agent/detect/scan/scan_rules.h"
 #include "agent/detect/scan/scan_table.h"
 #include "agent/detect/sketch.h"
+#include "common/event_text.h"
 
 /* Entry flags both detectors use; a detector's own start at the low bits. */
 #define SCAN_ENTRY_SUPPRESSED 0x20 /* crossed a threshold beyond the detector's cap */
@@ -55,7 +56,6 @@ struct scan_entry {
 };
 
 struct scan_detector;
-struct scan_tree;
 
 struct scan_kind {
     const struct scan_defaults *defaults; /* defaults->detector names the kind */
@@ -65,10 +65,12 @@ struct scan_kind {
     size_t pending_flags;                 /* offset of the pending record's flags byte */
     uint8_t keep_flags;                   /* entry flags a window restart and a reload keep */
     uint64_t seed_salt;                   /* mixed into the agent's seed; 0: the seed as is */
-    /* Fill ev's addresses and proto, and write its counters and evidence
-     * (scan_tree_*). */
+    /* Fill ev's addresses and proto, and write the members of its
+     * counters and evidence objects (event_text.h's writer, each inside
+     * its open object). */
     void (*describe)(struct scan_detector *d, struct scan_entry *e, enum finding_state state,
-                     struct evt *ev, struct scan_tree *counters, struct scan_tree *evidence);
+                     struct evt *ev, struct event_text_writer *counters,
+                     struct event_text_writer *evidence);
     /* Fill fresh entry e (first_us set, the rest zeroed) from its key's
      * pending record: what the first packet and the answers since added. */
     void (*replay)(struct scan_detector *d, struct scan_entry *e, const struct scan_pending *pd);
@@ -104,45 +106,16 @@ struct scan_detector {
     uint32_t regs_used, regs_free; /* blocks ever handed out; free list head (index + 1) */
     uint32_t regs_held;
     const struct taxonomy *malware; /* the taxonomy of outward findings */
-    json_t *counters, *evidence;    /* the last event's, kept for the next (scan_tree) */
+    /* The text of an event's counters and evidence objects, written
+     * straight as JSON (no tree per event); the buffers are kept. */
+    struct event_text counters, evidence;
     uint64_t probes, answers, allowed_scans, outward_probes;
 };
-
-/* An event's counters or evidence object, written member by member in a
- * fixed order.  The detector keeps the objects of its last event; when
- * nobody else took a reference to them or to anything in them (the
- * pipeline only reads an event before emit returns), the next event
- * overwrites their members in place — the same keys, in the same order,
- * as a fresh object would have — with no allocation and no free.  When
- * someone holds a reference (a test keeping the events it saw), that
- * object is left to them and a fresh one is built.  Members past the
- * last one written, and array elements past the last one, are removed;
- * a member whose name or type differs from what is there starts a
- * fresh tail. */
-struct scan_tree {
-    json_t *obj;   /* the object written; NULL once memory ran out */
-    void *iter;    /* the next member to overwrite; NULL: append */
-    json_t *array; /* the array member being written, between array and array_end */
-    size_t index;  /* the next element of array to overwrite */
-};
-
-/* Start writing into *kept (reused when nobody else holds it, else
- * replaced by a fresh object). */
-void scan_tree_begin(struct scan_tree *w, json_t **kept);
-void scan_tree_int(struct scan_tree *w, const char *name, json_int_t value);
-/* value: valid UTF-8 (literal names of types, formatted addresses). */
-void scan_tree_str(struct scan_tree *w, const char *name, const char *value);
-void scan_tree_array(struct scan_tree *w, const char *name);
-void scan_tree_elem_int(struct scan_tree *w, json_int_t value);
-void scan_tree_elem_str(struct scan_tree *w, const char *value);
-void scan_tree_array_end(struct scan_tree *w);
-/* The object written, or NULL when memory ran out (*kept is then NULL). */
-json_t *scan_tree_end(struct scan_tree *w, json_t **kept);
 
 /* Outward (SCAN_OUTWARD): the taxonomy and evidence that say so (the
  * evidence's last member). */
 void scan_detector_describe_outward(const struct scan_detector *d, struct evt *ev,
-                                    struct scan_tree *evidence);
+                                    struct event_text_writer *evidence);
 
 /* Read the rules and allocate the table; -1 with err set. */
 int scan_detector_init(struct scan_detector *d, const struct scan_kind *kind, struct ruleset *rules,

@@ -147,7 +147,8 @@ static const char *entry_order(const struct sw_entry *e)
 }
 
 static void describe(struct scan_detector *d, struct scan_entry *se, enum finding_state state,
-                     struct evt *ev, struct scan_tree *counters, struct scan_tree *evidence)
+                     struct evt *ev, struct event_text_writer *counters,
+                     struct event_text_writer *evidence)
 {
     (void)state;
     const struct sw_entry *e = (const struct sw_entry *)se;
@@ -159,22 +160,22 @@ static void describe(struct scan_detector *d, struct scan_entry *se, enum findin
                 : strcmp(type, "tcp") == 0 ? PROTO_TCP
                 : strcmp(type, "udp") == 0 ? PROTO_UDP
                                            : 0;
-    scan_tree_int(counters, "packets", e->s.probes);
-    scan_tree_int(counters, "hosts", e->hosts);
-    scan_tree_int(counters, "ports", e->ports);
-    scan_tree_int(counters, "answers", e->answers);
-    scan_tree_str(evidence, "sweep_type", type);
-    scan_tree_str(evidence, "probe_type", entry_probe_type(e));
+    event_text_int(counters, "packets", e->s.probes);
+    event_text_int(counters, "hosts", e->hosts);
+    event_text_int(counters, "ports", e->ports);
+    event_text_int(counters, "answers", e->answers);
+    event_text_string(evidence, "sweep_type", type);
+    event_text_string(evidence, "probe_type", entry_probe_type(e));
     char buf[ADDR_STRLEN];
-    scan_tree_array(evidence, "sample_hosts");
+    event_text_array(evidence, "sample_hosts");
     for (int i = 0; i < e->n_exact && i < SW_SAMPLE_HOSTS; i++)
-        scan_tree_elem_str(evidence, addr_format(&e->sample_hosts[i], buf, sizeof(buf)));
-    scan_tree_array_end(evidence);
-    scan_tree_array(evidence, "sample_ports");
+        event_text_string(evidence, NULL, addr_format(&e->sample_hosts[i], buf, sizeof(buf)));
+    event_text_array_end(evidence);
+    event_text_array(evidence, "sample_ports");
     for (int i = 0; i < e->n_ports; i++)
-        scan_tree_elem_int(evidence, e->sample_ports[i]);
-    scan_tree_array_end(evidence);
-    scan_tree_str(evidence, "order", entry_order(e));
+        event_text_int(evidence, NULL, e->sample_ports[i]);
+    event_text_array_end(evidence);
+    event_text_string(evidence, "order", entry_order(e));
     if (e->s.flags & SCAN_OUTWARD)
         scan_detector_describe_outward(d, ev, evidence);
 }
