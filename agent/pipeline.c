@@ -63,7 +63,7 @@ struct pipeline {
 
     struct decode_stats dstats;
     uint64_t bytes, events; /* frames: dstats.frames */
-    uint64_t first_packet_us, last_packet_us, next_tick_us;
+    uint64_t last_packet_us, next_tick_us;
 };
 
 static const char *default_rules_dir(const struct agent_config *cfg)
@@ -284,22 +284,13 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_us)
     pl->next_tick_us = now_us - now_us % TICK_US + TICK_US;
 }
 
-void pipeline_packet(struct pipeline *pl, const struct pkt *p)
+/* A classified packet to the detectors that can care about it. */
+static inline void dispatch(struct pipeline *pl, const struct pkt *p)
 {
-    struct pkt own;
-    if (!p->classified) {
-        /* Built by hand (tests): classify a copy, the caller's is const. */
-        own = *p;
-        classify_packet(&pl->env.inv, &own);
-        conns_packet(&pl->conns, &own);
-        p = &own;
-    }
     /* Packet time drives every window; a timestamp that goes backwards
      * (merged captures) does not rewind the clock. */
     if (p->ts_us > pl->last_packet_us)
         pl->last_packet_us = p->ts_us;
-    if (!pl->first_packet_us)
-        pl->first_packet_us = p->ts_us;
     if (pl->last_packet_us >= pl->next_tick_us)
         pipeline_tick(pl, pl->last_packet_us);
     for (size_t k = 0; k < pl->n_every; k++) {
@@ -313,6 +304,19 @@ void pipeline_packet(struct pipeline *pl, const struct pkt *p)
         unsigned i = (unsigned)__builtin_ctz(want);
         pl->on_packet[i](pl->det[i], p);
     }
+}
+
+void pipeline_packet(struct pipeline *pl, const struct pkt *p)
+{
+    struct pkt own;
+    if (!p->classified) {
+        /* Built by hand (tests): classify a copy, the caller's is const. */
+        own = *p;
+        classify_packet(&pl->env.inv, &own);
+        conns_packet(&pl->conns, &own);
+        p = &own;
+    }
+    dispatch(pl, p);
 }
 
 void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, const uint8_t *frame)
@@ -333,7 +337,7 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
     }
     classify_packet_indexed(&pl->cls, &p);
     conns_packet(&pl->conns, &p);
-    pipeline_packet(pl, &p);
+    dispatch(pl, &p);
 }
 
 void pipeline_flush(struct pipeline *pl)
