@@ -42,6 +42,15 @@ struct pipeline {
     void *det[PIPELINE_MAX_DETECTORS];
     /* ops[i]->on_packet, copied: one load less per detector and packet. */
     void (*on_packet[PIPELINE_MAX_DETECTORS])(void *self, const struct pkt *p);
+    /* Who is handed a packet (detector_ops.tcp_ports).  The detectors
+     * without a port interest see every packet: every[0 .. n_every), in
+     * registry order.  Then, for a TCP segment with a header, those with
+     * an interest in its source or destination port, bit i for ops[i]:
+     * by_port[0][n] for a segment without payload (DETECTOR_PORT_ANY),
+     * by_port[1][n] for one with (ANY or DATA). */
+    uint8_t every[PIPELINE_MAX_DETECTORS];
+    size_t n_every;
+    uint8_t by_port[2][65536];
     struct output *outputs[PIPELINE_MAX_OUTPUTS];
     size_t n_outputs;
     struct enrich enrich;
@@ -54,7 +63,7 @@ struct pipeline {
 
     struct decode_stats dstats;
     uint64_t bytes, events; /* frames: dstats.frames */
-    uint64_t first_packet_us, last_packet_us, next_tick_us;
+    uint64_t last_packet_us, next_tick_us;
 };
 
 static const char *default_rules_dir(const struct agent_config *cfg)
@@ -124,6 +133,34 @@ int pipeline_check(const struct agent_config *cfg, struct cfg_err *err)
     assets_free(&assets);
     ruleset_free(&rules);
     return 0;
+}
+
+/* The detectors' port interests into pl->every and pl->by_port, again
+ * after a reload (their ports come from the rules).  -1: out of memory,
+ * and then every detector sees every packet. */
+static int build_interest(struct pipeline *pl)
+{
+    uint8_t *marks = malloc(65536);
+    int rc = marks ? 0 : -1;
+    memset(pl->by_port, 0, sizeof(pl->by_port));
+    pl->n_every = 0;
+    for (size_t i = 0; i < pl->n_ops; i++) {
+        if (!pl->ops[i]->tcp_ports || !marks) {
+            pl->every[pl->n_every++] = (uint8_t)i;
+            continue;
+        }
+        uint8_t bit = (uint8_t)(1u << i);
+        memset(marks, 0, 65536);
+        pl->ops[i]->tcp_ports(pl->det[i], marks);
+        for (size_t port = 0; port < 65536; port++) {
+            if (marks[port] & DETECTOR_PORT_ANY)
+                pl->by_port[0][port] |= bit;
+            if (marks[port] & (DETECTOR_PORT_ANY | DETECTOR_PORT_DATA))
+                pl->by_port[1][port] |= bit;
+        }
+    }
+    free(marks);
+    return rc;
 }
 
 static void pipeline_on_emit(void *ctx, struct evt *ev)
@@ -217,6 +254,8 @@ struct pipeline *pipeline_new(const struct agent_config *cfg, struct cfg_err *er
             return NULL;
         }
     }
+    if (build_interest(pl) < 0)
+        log_warn("no memory for the detectors' port map; every detector sees every packet");
     log_debug("rules from %s, version %s; %zu assets", pl->rules_dir, pl->rules.version,
               pl->assets.n);
     return pl;
@@ -245,6 +284,28 @@ void pipeline_tick(struct pipeline *pl, uint64_t now_us)
     pl->next_tick_us = now_us - now_us % TICK_US + TICK_US;
 }
 
+/* A classified packet to the detectors that can care about it. */
+static inline void dispatch(struct pipeline *pl, const struct pkt *p)
+{
+    /* Packet time drives every window; a timestamp that goes backwards
+     * (merged captures) does not rewind the clock. */
+    if (p->ts_us > pl->last_packet_us)
+        pl->last_packet_us = p->ts_us;
+    if (pl->last_packet_us >= pl->next_tick_us)
+        pipeline_tick(pl, pl->last_packet_us);
+    for (size_t k = 0; k < pl->n_every; k++) {
+        size_t i = pl->every[k];
+        pl->on_packet[i](pl->det[i], p);
+    }
+    if (p->proto != PROTO_TCP || p->later_fragment)
+        return;
+    const uint8_t *by_port = pl->by_port[p->payload_len > 0];
+    for (unsigned want = by_port[p->sport] | by_port[p->dport]; want; want &= want - 1) {
+        unsigned i = (unsigned)__builtin_ctz(want);
+        pl->on_packet[i](pl->det[i], p);
+    }
+}
+
 void pipeline_packet(struct pipeline *pl, const struct pkt *p)
 {
     struct pkt own;
@@ -255,16 +316,7 @@ void pipeline_packet(struct pipeline *pl, const struct pkt *p)
         conns_packet(&pl->conns, &own);
         p = &own;
     }
-    /* Packet time drives every window; a timestamp that goes backwards
-     * (merged captures) does not rewind the clock. */
-    if (p->ts_us > pl->last_packet_us)
-        pl->last_packet_us = p->ts_us;
-    if (!pl->first_packet_us)
-        pl->first_packet_us = p->ts_us;
-    if (pl->last_packet_us >= pl->next_tick_us)
-        pipeline_tick(pl, pl->last_packet_us);
-    for (size_t i = 0; i < pl->n_ops; i++)
-        pl->on_packet[i](pl->det[i], p);
+    dispatch(pl, p);
 }
 
 void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, const uint8_t *frame)
@@ -285,7 +337,7 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
     }
     classify_packet_indexed(&pl->cls, &p);
     conns_packet(&pl->conns, &p);
-    pipeline_packet(pl, &p);
+    dispatch(pl, &p);
 }
 
 void pipeline_flush(struct pipeline *pl)
@@ -332,6 +384,9 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
             assets_free(&assets);
             for (size_t j = 0; j < i; j++)
                 pl->ops[j]->reload(pl->det[j], &pl->rules, err);
+            if (build_interest(pl) < 0)
+                log_warn("reload: no memory for the detectors' port map; every detector sees "
+                         "every packet");
             return -1;
         }
     }
@@ -345,6 +400,8 @@ int pipeline_reload(struct pipeline *pl, struct cfg_err *err)
     classify_index_free(&pl->cls);
     if (classify_index_build(&pl->cls, &pl->env.inv) < 0)
         log_err("reload: no memory for the address index; classifying without it");
+    if (build_interest(pl) < 0)
+        log_warn("reload: no memory for the detectors' port map; every detector sees every packet");
     enrich_set_assets(&pl->enrich, &pl->assets);
     enrich_set_rules_digest(&pl->enrich, pl->rules.digest);
     log_info("reloaded: rules version %s, %zu assets", pl->rules.version, pl->assets.n);

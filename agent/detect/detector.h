@@ -48,9 +48,23 @@ struct detector_ops {
     /* Close every open finding with an "end" event (shutdown, end of file). */
     void (*flush)(void *self, uint64_t now_us);
     void (*free)(void *self);
+    /* Optional: the TCP ports the detector can care about.  It marks each
+     * such port in map (65536 bytes, all zero) with DETECTOR_PORT_ANY, or
+     * DETECTOR_PORT_DATA when only segments that carry payload matter;
+     * the pipeline then hands it only TCP segments with a header whose
+     * source or destination port is marked, and of a DETECTOR_PORT_DATA
+     * port only those with payload.  Nothing else reaches on_packet, so
+     * what it skips must change no state (its clock included: on_tick
+     * moves that).  Such a detector sees a packet after those without a
+     * port interest.  NULL: every packet.  Asked after init and reload. */
+    void (*tcp_ports)(void *self, uint8_t *map);
 };
 
-/* Every detector, in the order they see a packet. */
+#define DETECTOR_PORT_ANY 1u
+#define DETECTOR_PORT_DATA 2u
+
+/* Every detector, in the order they see a packet (those with tcp_ports
+ * after the others: keep them last). */
 extern const struct detector_ops portscan_detector;
 extern const struct detector_ops sweep_detector;
 extern const struct detector_ops flood_detector;

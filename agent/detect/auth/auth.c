@@ -402,15 +402,17 @@ static void auth_on_packet(void *self, const struct pkt *p)
             return;
         outbound = true; /* an agency host logging in elsewhere */
     }
-    if (p->ts_us > d->now_us)
-        d->now_us = p->ts_us;
     uint8_t service = (uint8_t)(si - 1);
     enum auth_proto proto = service_proto(d, service);
     /* An HTTP segment without data (every SYN and ACK of a web server, and
      * all of a SYN flood against one) has nothing to tell: return before
-     * the rest, which is kept out of line for the segments that do. */
+     * the rest, which is kept out of line for the segments that do.  It
+     * does not move the clock either, so that the pipeline may leave such
+     * segments out altogether (auth_tcp_ports); on_tick moves it. */
     if (proto == AUTH_P_HTTP && p->payload_len == 0)
         return;
+    if (p->ts_us > d->now_us)
+        d->now_us = p->ts_us;
     auth_on_segment(d, p, to_server, outbound, service, proto);
 }
 
@@ -609,6 +611,19 @@ static void auth_flush(void *self, uint64_t now_us)
     finding_walk_flush(&t, d->now_us);
 }
 
+/* Every segment on a login port can matter, but on an HTTP one only a
+ * segment with data (auth_on_packet returns before anything else). */
+static void auth_tcp_ports(void *self, uint8_t *map)
+{
+    struct auth_det *d = self;
+    for (size_t i = 0; i < d->p.n_services; i++) {
+        uint16_t port = d->p.services[i].port;
+        uint8_t service = (uint8_t)(d->port_service[port] - 1); /* the one that counts */
+        map[port] =
+            service_proto(d, service) == AUTH_P_HTTP ? DETECTOR_PORT_DATA : DETECTOR_PORT_ANY;
+    }
+}
+
 static void auth_free(void *self)
 {
     struct auth_det *d = self;
@@ -629,4 +644,5 @@ const struct detector_ops auth_detector = {
     .stats = auth_stats,
     .flush = auth_flush,
     .free = auth_free,
+    .tcp_ports = auth_tcp_ports,
 };
