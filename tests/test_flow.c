@@ -258,6 +258,64 @@ START_TEST(bare_ack_creates_nothing)
 }
 END_TEST
 
+/* With defer_syn, the SYN path the http detector takes for a bare SYN
+ * (flow_lookup_syn) keeps the handshake as flow_lookup does: the first
+ * data segment makes a flow that knows where the stream starts, and a
+ * flood of other SYNs through the same table costs it no flow. */
+START_TEST(deferred_syn_starts_the_stream)
+{
+    struct flow_opts o = {.max_flows = 16,
+                          .window_bytes = 1024,
+                          .idle_timeout_us = 30 * SEC,
+                          .app_size = 16,
+                          .seed = 42,
+                          .defer_syn = true};
+    struct flow_table *t = flow_table_new(&o);
+    ck_assert_ptr_nonnull(t);
+    struct pkt syn = base_pkt(true, 40010);
+    syn.tcp_flags = TCP_SYN;
+    syn.tcp_seq = CLIENT_ISN;
+    ck_assert_ptr_null(flow_lookup_syn(t, &syn));
+    ck_assert_ptr_null(flow_lookup_syn(t, &syn)); /* retransmitted: kept, counted once */
+    ck_assert_uint_eq(flow_table_stats(t)->syns_deferred, 1);
+    ck_assert_uint_eq(flow_table_stats(t)->created, 0);
+    /* Spoofed SYNs from elsewhere: no flow, only handshake slots. */
+    for (uint32_t i = 0; i < 1000; i++) {
+        struct pkt other = base_pkt(true, (uint16_t)(1024 + i));
+        const uint8_t src[4] = {10, (uint8_t)(i >> 8), (uint8_t)i, 1};
+        addr_from_v4(&other.src, src);
+        other.tcp_flags = TCP_SYN;
+        other.tcp_seq = i;
+        ck_assert_ptr_null(flow_lookup_syn(t, &other));
+    }
+    ck_assert_uint_eq(flow_table_stats(t)->created, 0);
+    /* The data segment: a flow from the handshake, unless a spoofed SYN
+     * took its slot (then picked up midstream, as flow.h says). */
+    struct pkt data = base_pkt(true, 40010);
+    data.tcp_flags = TCP_ACK | TCP_PSH;
+    data.tcp_seq = CLIENT_ISN + 1;
+    data.payload = (const uint8_t *)REQ;
+    data.payload_len = data.payload_wire_len = sizeof(REQ) - 1;
+    struct flow *f = flow_lookup(t, &data, true, true);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(flow_segment(t, f, &data, true), sizeof(REQ) - 1);
+    expect_stream(f, REQ);
+    /* A SYN of the flow now finds it. */
+    ck_assert_ptr_eq(flow_lookup_syn(t, &syn), f);
+    flow_table_free(t);
+
+    /* Without the flood in between: the flow starts at the SYN. */
+    t = flow_table_new(&o);
+    ck_assert_ptr_null(flow_lookup_syn(t, &syn));
+    f = flow_lookup(t, &data, true, true);
+    ck_assert_ptr_nonnull(f);
+    flow_segment(t, f, &data, true);
+    ck_assert(!f->midstream);
+    ck_assert_uint_eq(f->half[FLOW_TO_SERVER].next_seq, CLIENT_ISN + 1 + sizeof(REQ) - 1);
+    flow_table_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("flow");
@@ -271,6 +329,7 @@ static Suite *suite(void)
     tcase_add_test(tc, midstream_pickup);
     tcase_add_test(tc, eviction_bounded);
     tcase_add_test(tc, bare_ack_creates_nothing);
+    tcase_add_test(tc, deferred_syn_starts_the_stream);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -307,7 +307,7 @@ static void topk_matches_reference_once(uint32_t k, uint32_t universe, uint32_t 
 
 START_TEST(topk_matches_reference)
 {
-    static const uint32_t ks[] = {1, 2, 7, 8, 9, 16, 63, 64, 65, 130};
+    static const uint32_t ks[] = {1, 2, 7, 8, 9, 10, 16, 17, 63, 64, 65, 130};
     for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
         /* few keys (hits, ties), about k keys, and many (every add a miss) */
         topk_matches_reference_once(ks[i], ks[i] / 2 + 1, 20000, 1 + i);
@@ -352,7 +352,7 @@ static void topk_fp_given_once(uint32_t k, uint32_t universe, uint64_t salt, boo
 
 START_TEST(topk_given_fingerprint_same_items)
 {
-    static const uint32_t ks[] = {1, 2, 8, 9, 64, 65};
+    static const uint32_t ks[] = {1, 2, 8, 9, 10, 16, 17, 64, 65};
     for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
         topk_fp_given_once(ks[i], ks[i] + 3, 300 + i, false);
         topk_fp_given_once(ks[i], 70000, 400 + i, false);

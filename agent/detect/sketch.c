@@ -301,26 +301,6 @@ int topk_init(struct topk *t, uint32_t k)
     return 0;
 }
 
-/* The high 16 bits of a multiply of the key's two words, never 0 (the
- * fingerprint of a slot not in use, so a lookup needs no mask of the
- * slots in use).  Unseeded: keys an attacker makes collide cost only the
- * key compares every miss made before fingerprints. */
-static uint16_t topk_fp(const uint8_t key[16])
-{
-    uint64_t a, b;
-    memcpy(&a, key, 8);
-    memcpy(&b, key + 8, 8);
-    return (uint16_t)(((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 48) | 1u;
-}
-
-static bool topk_key_eq(const struct topk_item *it, const uint8_t key[16])
-{
-    uint64_t a[2], b[2];
-    memcpy(a, it->key, 16);
-    memcpy(b, key, 16);
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
-}
-
 #if defined(__SSE2__)
 /* topk_find past the first eight slots (k > 8). */
 __attribute__((noinline)) static int topk_find_rest(const struct topk *t, const uint8_t key[16],
@@ -341,8 +321,7 @@ __attribute__((noinline)) static int topk_find_rest(const struct topk *t, const 
 
 /* The slot holding key, or -1.  The first eight fingerprints are always
  * there (they are kept in whole groups of eight) and those of slots not
- * in use are 0, which no key has: they are compared without asking n,
- * inline, since every top-K the rules make has k <= 8 (top = 8). */
+ * in use are 0, which no key has: they are compared without asking n. */
 static inline int topk_find(const struct topk *t, const uint8_t key[16], uint16_t fp)
 {
 #if defined(__SSE2__)
@@ -366,7 +345,7 @@ static inline int topk_find(const struct topk *t, const uint8_t key[16], uint16_
 
 /* The least count of the items and the slots that have it: one pass,
  * the bitmap in a register when k <= 64 (every top-K the rules make). */
-__attribute__((noinline)) static void topk_rebuild_min(struct topk *t)
+void topk_rebuild_min(struct topk *t)
 {
     uint64_t least = t->items[0].count;
     if (t->k <= 64) {
@@ -426,8 +405,9 @@ static inline void topk_left_min(struct topk *t, uint32_t s)
         topk_rebuild_min(t);
 }
 
-__attribute__((always_inline)) static inline void
-topk_add_core(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
+/* The whole update, with a lookup over every slot: the inline path of
+ * sketch.h leaves it the top-Ks still filling and those of k > 16. */
+void topk_add_rest(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
 {
     int hit = topk_find(t, key, fp);
     struct topk_item *it;
@@ -468,16 +448,6 @@ topk_add_core(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
         return;
     }
     topk_left_min(t, s);
-}
-
-void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n)
-{
-    topk_add_core(t, key, topk_fp(key), n);
-}
-
-void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
-{
-    topk_add_core(t, key, fp, n);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)

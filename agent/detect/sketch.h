@@ -18,6 +18,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ---- HyperLogLog ---- */
 #define HLL_MAX_P 14
 
@@ -130,28 +134,130 @@ int topk_init(struct topk *t, uint32_t k);
  * so slots never used never become resident).  Such a top-K is never
  * topk_free'd. */
 void topk_init_in(struct topk *t, struct topk_item *items, uint32_t k);
-/* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
- * O(1) amortised for k up to a few hundred (see struct topk). */
-void topk_add_other(struct topk *t, const uint8_t key[16], uint64_t n);
+
+/* The update is inline below for the top-Ks the rules make (k <= 16: a
+ * flood's sources and ports, an http flood's clients and URLs), which
+ * take it for every packet or request; these do the rest out of line. */
+/* Any key when k > 16, a key not monitored while the top-K fills. */
+void topk_add_rest(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n);
+/* The least count and the set of slots at it, found again by a walk once
+ * the set ran empty (every slot at the least count was raised). */
+void topk_rebuild_min(struct topk *t);
+
+/* The 16-bit fingerprint topk_add gives a key: the high bits of a
+ * multiply of its two words, never 0 (the fingerprint of a slot not in
+ * use, so a lookup needs no mask of the slots in use).  Unseeded: keys an
+ * attacker makes collide cost only the key compares every miss made
+ * before fingerprints. */
+static inline uint16_t topk_fp(const uint8_t key[16])
+{
+    uint64_t a, b;
+    memcpy(&a, key, 8);
+    memcpy(&b, key + 8, 8);
+    return (uint16_t)(((a ^ (b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL) >> 48) | 1u;
+}
+
+static inline int topk_key_eq(const struct topk_item *it, const uint8_t key[16])
+{
+    uint64_t a[2], b[2];
+    memcpy(a, it->key, 16);
+    memcpy(b, key, 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+}
+
+/* Bit i of the answer: slot i (of the first 16; fingerprints are kept in
+ * whole groups of eight, and those of slots not in use are 0) has
+ * fingerprint fp. */
+static inline uint32_t topk_fp_match16(const struct topk *t, uint16_t fp)
+{
+#if defined(__SSE2__)
+    __m128i want = _mm_set1_epi16((short)fp);
+    __m128i low = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(const void *)t->fp), want);
+    __m128i high = _mm_setzero_si128();
+    if (t->k > 8)
+        high = _mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(const void *)(t->fp + 8)), want);
+    /* a lane's 16 bits to one byte each, so a slot is one mask bit */
+    return (uint32_t)_mm_movemask_epi8(_mm_packs_epi16(low, high));
+#else
+    uint32_t m = 0, groups = t->k > 8 ? 16 : 8;
+    for (uint32_t i = 0; i < groups; i++)
+        m |= (uint32_t)(t->fp[i] == fp) << i;
+    return m;
+#endif
+}
+
+/* Slot s (its count min_count or not) was counted n more times. */
+static inline void topk_raise(struct topk *t, uint32_t s, uint64_t n)
+{
+    struct topk_item *it = &t->items[s];
+    uint64_t was = it->count;
+    it->count = was + n;
+    if (n == 0 || was != t->min_count)
+        return;
+    if (t->n == 1) { /* one key: it is the least whatever its count */
+        t->min_count = was + n;
+        return;
+    }
+    /* It left the least set: rebuilt once the set is empty, after as
+     * many raises as it had members. */
+    if ((t->at_min[0] &= ~(1ull << s)) == 0)
+        topk_rebuild_min(t);
+}
+
 /* topk_add with the key's 16-bit fingerprint given (never 0): a caller
  * that already hashed the key takes its high bits.  Every add of one
  * top-K must derive it the same way; the items are topk_add's. */
-void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n);
-static inline void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
+static inline void topk_add_fp(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t n)
 {
-    /* The one key again (the port of a one-port flood), without a call:
-     * what topk_add_other does for it. */
-    if (t->n == 1) {
-        uint64_t a[2], b[2];
-        memcpy(a, t->items[0].key, 16);
-        memcpy(b, key, 16);
-        if (((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0) {
-            t->min_count = t->items[0].count += n;
+    if (t->k > 16) {
+        topk_add_rest(t, key, fp, n);
+        return;
+    }
+    for (uint32_t m = topk_fp_match16(t, fp); m; m &= m - 1) {
+        uint32_t s = (uint32_t)__builtin_ctz(m);
+        if (topk_key_eq(&t->items[s], key)) {
+            topk_raise(t, s, n);
             return;
         }
     }
-    topk_add_other(t, key, n);
+    if (t->n < t->k) {
+        topk_add_rest(t, key, fp, n);
+        return;
+    }
+    /* Full, and a key not monitored: the least counted key (the lowest
+     * slot of those) gives up its slot and the newcomer inherits its
+     * count as its possible over-estimate.  That count is min_count, so
+     * the slot leaves the least set unless n is 0 or it is the only one
+     * (k = 1, where the set stays and the count is the least). */
+    uint64_t least = t->at_min[0];
+    uint32_t s = (uint32_t)__builtin_ctzll(least);
+    struct topk_item *it = &t->items[s];
+    memcpy(it->key, key, 16);
+    t->fp[s] = fp;
+    it->error = it->count;
+    it->count += n;
+    if (n == 0)
+        return;
+    if (t->k == 1) {
+        t->min_count = it->count;
+        return;
+    }
+    if ((t->at_min[0] = least & (least - 1)) == 0)
+        topk_rebuild_min(t);
 }
+
+/* Count key (16 bytes; shorter keys zero-padded by the caller) n times.
+ * O(1) amortised for k up to a few hundred (see struct topk). */
+static inline void topk_add(struct topk *t, const uint8_t key[16], uint64_t n)
+{
+    /* The one key again (the port of a one-port flood): no fingerprint. */
+    if (t->n == 1 && topk_key_eq(&t->items[0], key)) {
+        t->min_count = t->items[0].count += n;
+        return;
+    }
+    topk_add_fp(t, key, topk_fp(key), n);
+}
+
 /* Items sorted by count, highest first (equal counts: lower slot first),
  * into out (up to max); returns n. */
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max);

@@ -238,6 +238,23 @@ static bool handshake(struct flow_table *t, const struct pkt *p, bool to_server,
     return true;
 }
 
+/* The flow of hash h and that key, or NULL. */
+static inline struct flow *find(const struct flow_table *t, uint64_t h, const struct ipaddr *client,
+                                const struct ipaddr *server, uint16_t client_port,
+                                uint16_t server_port)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (uint32_t i = t->buckets[(uint32_t)h & t->bucket_mask]; i != NIL; i = t->links[i].next) {
+        if (t->links[i].tag != tag)
+            continue;
+        struct flow *f = &t->flows[i];
+        if (f->client_port == client_port && f->server_port == server_port &&
+            addr_eq(&f->client, client) && addr_eq(&f->server, server))
+            return f;
+    }
+    return NULL;
+}
+
 struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_server, bool create)
 {
     const struct ipaddr *client = to_server ? &p->src : &p->dst;
@@ -248,14 +265,9 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
         keyhash_flow(t->key_seed, client->b, server->b, (uint32_t)client_port << 16 | server_port);
     uint32_t b = (uint32_t)h & t->bucket_mask;
     uint32_t tag = (uint32_t)(h >> 32);
-    for (uint32_t i = t->buckets[b]; i != NIL; i = t->links[i].next) {
-        if (t->links[i].tag != tag)
-            continue;
-        struct flow *f = &t->flows[i];
-        if (f->client_port == client_port && f->server_port == server_port &&
-            addr_eq(&f->client, client) && addr_eq(&f->server, server))
-            return f;
-    }
+    struct flow *found = find(t, h, client, server, client_port, server_port);
+    if (found)
+        return found;
     struct flow_syn *syn = NULL;
     if (t->syns && !handshake(t, p, to_server, create, h, client_port, server_port, &syn))
         return NULL;
@@ -290,6 +302,30 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
         syn->check = 0;
     }
     return f;
+}
+
+struct flow *flow_lookup_syn(struct flow_table *t, const struct pkt *p)
+{
+    if (!t->syns || (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
+        return flow_lookup(t, p, true, true);
+    uint64_t h = keyhash_flow(t->key_seed, p->src.b, p->dst.b, (uint32_t)p->sport << 16 | p->dport);
+    struct flow *f = find(t, h, &p->src, &p->dst, p->sport, p->dport);
+    if (f)
+        return f;
+    /* handshake() for a SYN to the server: a newer handshake takes the
+     * slot, a retransmitted SYN keeps it. */
+    struct flow_syn *s = &t->syns[(uint32_t)(h >> 32) & t->bucket_mask];
+    uint32_t check = (uint32_t)h | 1u;
+    if (s->check == check && s->client_port == p->sport && s->server_port == p->dport &&
+        s->client_isn == p->tcp_seq)
+        return NULL;
+    *s = (struct flow_syn){.check = check,
+                           .client_port = p->sport,
+                           .server_port = p->dport,
+                           .client_isn = p->tcp_seq,
+                           .first_us = p->ts_us};
+    t->stats.syns_deferred++;
+    return NULL;
 }
 
 static void merge_holes(struct flow_half *h)

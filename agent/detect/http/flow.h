@@ -109,6 +109,10 @@ void flow_table_free(struct flow_table *t);
  * defer_syn a SYN is remembered instead and NULL returned).  NULL when
  * there is none. */
 struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_server, bool create);
+/* flow_lookup(t, p, true, true) for a SYN to the server, the one segment
+ * of a SYN flood: the same answer and the same handshake slot, without
+ * the branches of the other segments. */
+struct flow *flow_lookup_syn(struct flow_table *t, const struct pkt *p);
 
 /* Put the packet's segment into its direction.  Returns the number of
  * in-order bytes now waiting in that direction (0 when nothing new). */

@@ -35,9 +35,24 @@ is_web_server(const struct http_det *d, const struct pkt *p, const struct ipaddr
     return as || detect_addr_protected(d->env, p, a);
 }
 
-static void port_map_add(struct http_det *d, uint16_t port)
+/* Every web port, from the rule's list and the assets' own.  Built on
+ * the first packet and on the first after a reload (which clears
+ * map_ready): the pipeline swaps in the new assets after the detectors'
+ * reload returns, so the map is built from them here, not there. */
+__attribute__((noinline)) static void port_map_build(struct http_det *d)
 {
-    d->web_port_map[port] = 1;
+    const struct assets *a = d->env->inv.assets;
+    const struct asset *v = a ? a->v : NULL;
+    size_t n = a ? a->n : 0;
+    if (d->map_built)
+        memset(d->web_port_map, 0, sizeof(d->web_port_map));
+    d->map_built = true;
+    for (size_t i = 0; i < d->p.n_web_ports; i++)
+        d->web_port_map[d->p.web_ports[i]] = 1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < v[i].n_web_ports; k++)
+            d->web_port_map[v[i].web_ports[k]] = 1;
+    d->map_ready = true;
 }
 
 static bool port_map_has(const struct http_det *d, uint16_t port)
@@ -45,40 +60,57 @@ static bool port_map_has(const struct http_det *d, uint16_t port)
     return d->web_port_map[port] != 0;
 }
 
-static void port_map_refresh(struct http_det *d)
-{
-    const struct assets *a = d->env->inv.assets;
-    const struct asset *v = a ? a->v : NULL;
-    size_t n = a ? a->n : 0;
-    if (d->map_ready && v == d->map_assets && n == d->map_n_assets)
-        return;
-    if (d->map_built)
-        memset(d->web_port_map, 0, sizeof(d->web_port_map));
-    d->map_built = true;
-    for (size_t i = 0; i < d->p.n_web_ports; i++)
-        port_map_add(d, d->p.web_ports[i]);
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < v[i].n_web_ports; k++)
-            port_map_add(d, v[i].web_ports[k]);
-    d->map_assets = v;
-    d->map_n_assets = n;
-    d->map_ready = true;
-}
-
-static bool any_rule(const struct http_det *d)
+static bool any_rule(const struct http_params *p)
 {
     for (int k = 0; k < HTTP_K_COUNT; k++)
-        if (d->p.rule[k])
+        if (p->rule[k])
             return true;
     return false;
+}
+
+/* The segment in its flow f: placed, read and paired. */
+static inline __attribute__((always_inline)) void segment(struct http_det *d, const struct pkt *p,
+                                                          bool to_server, struct flow *f)
+{
+    enum flow_side side = to_server ? FLOW_TO_SERVER : FLOW_TO_CLIENT;
+    uint32_t ready = flow_segment(d->flows, f, p, to_server);
+    /* A bare FIN can end a body that runs to the close. */
+    if (ready || f->half[side].finished)
+        http_pairing_process(d, f, side);
+    if (flow_is_closed(f))
+        flow_close(d->flows, f, p->ts_us);
+}
+
+/* A bare SYN to a web server, the one segment of a SYN flood: a hash,
+ * a bucket and a handshake slot (flow_lookup_syn). */
+__attribute__((noinline)) static void syn_to_server(struct http_det *d, const struct pkt *p)
+{
+    struct flow *f = flow_lookup_syn(d->flows, p);
+    if (f)
+        segment(d, p, true, f);
+}
+
+__attribute__((noinline)) static void other_segment(struct http_det *d, const struct pkt *p,
+                                                    bool to_server)
+{
+    /* Flood counting reads segment starts, so it works on captures whose
+     * snaplen cut the payloads. */
+    http_flood_on_packet(d, p, to_server);
+    /* A SYN or data make a flow (flow.h); a bare ACK, FIN or RST none. */
+    bool syn_only = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    bool create = to_server && (syn_only || p->payload_len > 0);
+    struct flow *f = flow_lookup(d->flows, p, to_server, create);
+    if (f)
+        segment(d, p, to_server, f);
 }
 
 static void http_on_packet(void *self, const struct pkt *p)
 {
     struct http_det *d = self;
-    if (p->proto != PROTO_TCP || p->later_fragment || !any_rule(d))
+    if (p->proto != PROTO_TCP || p->later_fragment || !d->any_rule)
         return;
-    port_map_refresh(d);
+    if (!d->map_ready)
+        port_map_build(d);
     /* TLS (agent/detect/tls/): a segment starting a handshake record, on
      * any web or TLS port (http_tls.c); it goes on as any other. */
     if (p->payload_len >= 6 && p->payload[0] == 0x16)
@@ -95,23 +127,11 @@ static void http_on_packet(void *self, const struct pkt *p)
         return;
     if (p->ts_us > d->now_us)
         d->now_us = p->ts_us;
-
-    /* Flood counting reads segment starts, so it works on captures whose
-     * snaplen cut the payloads. */
-    http_flood_on_packet(d, p, to_server);
-
-    bool syn_only = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-    bool create = to_server && (syn_only || p->payload_len > 0);
-    struct flow *f = flow_lookup(d->flows, p, to_server, create);
-    if (!f)
-        return;
-    enum flow_side side = to_server ? FLOW_TO_SERVER : FLOW_TO_CLIENT;
-    uint32_t ready = flow_segment(d->flows, f, p, to_server);
-    /* A bare FIN can end a body that runs to the close. */
-    if (ready || f->half[side].finished)
-        http_pairing_process(d, f, side);
-    if (flow_is_closed(f))
-        flow_close(d->flows, f, p->ts_us);
+    /* A bare SYN counts for no flood (it starts no request line). */
+    if (to_server && p->payload_len == 0 && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
+        syn_to_server(d, p);
+    else
+        other_segment(d, p, to_server);
 }
 
 /* ---- lifecycle ------------------------------------------------------- */
@@ -152,6 +172,7 @@ static void *http_init(struct ruleset *rules, const struct detect_env *env, stru
         .on_release = http_pairing_release,
         .ctx = d,
     };
+    d->any_rule = any_rule(&d->p);
     d->flows = flow_table_new(&fo);
     if (!d->flows || http_findings_init(d) < 0 || http_flood_init(d) < 0 ||
         http_webshell_init(d) < 0 || http_deface_init(d) < 0 || http_tls_init(d) < 0)
@@ -217,6 +238,7 @@ static int http_reload(void *self, struct ruleset *rules, struct cfg_err *err)
     d->reload_to = NULL;
     http_params_free(&d->p);
     d->p = np;
+    d->any_rule = any_rule(&d->p);
     d->map_ready = false;
     d->markers_ready = false;
     return 0;

@@ -223,13 +223,12 @@ struct http_det {
     const struct http_params *reload_to; /* set while a reload remaps */
     /* Every port that is a web port of some server (the rule's list and
      * the assets' own), so most packets are turned away before an asset
-     * lookup; rebuilt when the assets are reloaded.  A byte a port: the
+     * lookup; rebuilt on the first packet after a reload.  A byte a port: the
      * test of both ports of every TCP packet is two loads.  Its pages are
      * written only where a web port is, until a reload clears it all. */
     uint8_t web_port_map[65536];
-    const struct asset *map_assets;
-    size_t map_n_assets;
     bool map_ready, map_built;
+    bool any_rule; /* some kind of finding is reported (rules loaded) */
 };
 
 /* ---- http_rules.c -------------------------------------------------- */
