@@ -220,7 +220,7 @@ size_t corr_link(struct incident *inc, bool fresh, enum incident_type type, cons
                  uint64_t now_us)
 {
     if (fresh) {
-        memset(inc, 0, sizeof(*inc));
+        incident_clear(inc);
         text_copy(inc->id, sizeof(inc->id), id);
         text_copy(inc->key, sizeof(inc->key), key);
         inc->type = type;
@@ -291,7 +291,7 @@ void corr_open_fault(struct incident *inc, const char *id, const char *key, cons
 {
     if (last_heartbeat_us > now_us)
         last_heartbeat_us = now_us;
-    memset(inc, 0, sizeof(*inc));
+    incident_clear(inc);
     text_copy(inc->id, sizeof(inc->id), id);
     text_copy(inc->key, sizeof(inc->key), key);
     inc->type = INCIDENT_FAULT;

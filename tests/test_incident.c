@@ -282,6 +282,44 @@ START_TEST(test_list_next)
 }
 END_TEST
 
+/* incident_clear leaves a used block as a zeroed one reads: the hash
+ * fields, the JSON and the linking fields. */
+static void append_field(void *user, const char *field, const char *value)
+{
+    char *out = user;
+    size_t used = strlen(out);
+    snprintf(out + used, 16384 - used, "%s=%s\n", field, value);
+}
+
+START_TEST(test_clear_is_zero)
+{
+    struct incident *zero = calloc(1, sizeof(*zero)), *used = malloc(sizeof(*used));
+    ck_assert_ptr_nonnull(zero);
+    ck_assert_ptr_nonnull(used);
+    memset(used, 0xa5, sizeof(*used));
+    incident_clear(used);
+    zero->taxonomy = used->taxonomy = taxonomy_find("attack.other");
+    static char a[16384], b[16384];
+    a[0] = b[0] = '\0';
+    incident_to_fields(zero, append_field, a);
+    incident_to_fields(used, append_field, b);
+    ck_assert_str_eq(a, b);
+    json_t *za = incident_to_json(zero), *zb = incident_to_json(used);
+    char *ja = json_dumps(za, JSON_COMPACT | JSON_SORT_KEYS);
+    char *jb = json_dumps(zb, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_str_eq(ja, jb);
+    json_decref(za);
+    json_decref(zb);
+    ck_assert_str_eq(used->combined_id, "");
+    ck_assert_str_eq(used->province_id, "");
+    ck_assert_int_eq(used->confirmed, CONFIRMED_NONE);
+    free(ja);
+    free(jb);
+    free(zero);
+    free(used);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("incident");
@@ -295,6 +333,7 @@ int main(void)
     tcase_add_test(tc, test_hash_round_trip);
     tcase_add_test(tc, test_lists);
     tcase_add_test(tc, test_list_next);
+    tcase_add_test(tc, test_clear_is_zero);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
