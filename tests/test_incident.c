@@ -320,6 +320,33 @@ START_TEST(test_clear_is_zero)
 }
 END_TEST
 
+/* An event the quick parse leaves to jansson (a \u escape) is read the
+ * same: its fields, counters and evidence. */
+START_TEST(test_event_read_by_jansson_too)
+{
+    struct in_event quick, slow;
+    char reason[256];
+    ck_assert_int_eq(parse(EVENT, &quick, reason), 0);
+    ck_assert_int_eq(
+        parse(edit("\"owner\":\"Sở Y tế\"", "\"owner\":\"S\\u1edf Y t\\u1ebf\""), &slow, reason),
+        0);
+    ck_assert_ptr_null(quick.root);
+    ck_assert_ptr_nonnull(slow.root);
+    ck_assert_str_eq(slow.asset_owner, "Sở Y tế");
+    ck_assert_str_eq(slow.id, quick.id);
+    ck_assert_str_eq(slow.agency, quick.agency);
+    ck_assert_str_eq(slow.src_ip, quick.src_ip);
+    ck_assert_int_eq(slow.dest_port, 80);
+    ck_assert_int_eq(slow.level, 3);
+    ck_assert_uint_eq(slow.ts_us, quick.ts_us);
+    ck_assert(json_equal(slow.counters, quick.counters));
+    ck_assert(json_equal(slow.evidence, quick.evidence));
+    ck_assert_int_eq(json_integer_value(json_object_get(quick.counters, "ports")), 1000);
+    ingest_event_free(&quick);
+    ingest_event_free(&slow);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("incident");
@@ -334,6 +361,7 @@ int main(void)
     tcase_add_test(tc, test_lists);
     tcase_add_test(tc, test_list_next);
     tcase_add_test(tc, test_clear_is_zero);
+    tcase_add_test(tc, test_event_read_by_jansson_too);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
