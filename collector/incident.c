@@ -436,7 +436,7 @@ void incident_to_fields(const struct incident *inc,
 {
     char buf[64];
 #define U64(name)                                                                                  \
-    snprintf(buf, sizeof(buf), "%" PRIu64, inc->name);                                             \
+    text_append_u64(buf, sizeof(buf), 0, inc->name, 1);                                            \
     add(user, #name, buf);
     add(user, "id", inc->id);
     add(user, "type", incident_type_name(inc->type));

@@ -8,6 +8,7 @@
 
 #include "collector/pool.h"
 #include "common/redis/resp.h"
+#include "common/text.h"
 
 /* KEYS: every key the write touches (store_apply_argv collects them).
  * ARGV[1] is a header of 16-bit big-endian numbers, turned into a table of
@@ -317,7 +318,7 @@ void store_end(struct store_ops *o)
     if (o->oom || o->op_nargs_at >= o->ops.n)
         return;
     char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%zu", o->ops.n - o->op_nargs_at - 1);
+    int n = (int)text_append_u64(buf, sizeof(buf), 0, o->ops.n - o->op_nargs_at - 1, 1);
     char *copy = strvec_alloc(&o->ops, (size_t)n);
     if (!copy) {
         o->oom = -1;
@@ -410,7 +411,7 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
     int n;
 #define PUSH(s, l) (o->oom |= strvec_push(a, (s), (l)))
     PUSH("", 0); /* the header, filled below */
-    n = snprintf(num, sizeof(num), "%llu", (unsigned long long)o->seen_ttl_s);
+    n = (int)text_append_u64(num, sizeof(num), 0, o->seen_ttl_s, 1);
     PUSH(num, (size_t)n);
     PUSH(o->ack_id, strlen(o->ack_id));
     put_u16(hdr, &used, cap, o->seen_key[0] ? key_index(o, o->seen_key, strlen(o->seen_key)) : 0,
@@ -462,7 +463,7 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
         free(lens);
         return -1;
     }
-    n = snprintf(o->nkeys_text, sizeof(o->nkeys_text), "%zu", o->keys.n);
+    n = (int)text_append_u64(o->nkeys_text, sizeof(o->nkeys_text), 0, o->keys.n, 1);
     size_t i = 0;
     argv[i] = "EVAL";
     lens[i++] = 4;
