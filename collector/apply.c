@@ -717,7 +717,8 @@ static void decide(struct job *j, const redisReply *hb)
  * script that names every key it reads. */
 static void load_state(struct job *j)
 {
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     char seen[160] = "", field[160] = "", hashes[LOAD_MAX][128];
     const char *extra = NULL, *extra_field = NULL;
     if (j->kind == JOB_EVENT) {
@@ -788,7 +789,8 @@ static void on_ids(redisReply *reply, void *priv)
  * Two steps, not atomic: the write's guards catch a change in between. */
 static void load_now(struct job *j)
 {
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_add(&b, "HMGET");
     ab_add(&b, STORE_IKEYS);
     for (size_t i = 0; i < j->ld.n; i++) {

@@ -83,7 +83,8 @@ static void on_consumers(redisReply *reply, void *priv)
                 continue;
             log_info("%s: deleting consumer %s (idle %lld s, nothing pending)",
                      c->rd->streams[cr->stream], name, idle_ms / 1000);
-            struct argv_builder b = {0};
+            struct argv_builder b;
+            AB_EMPTY(b);
             ab_add(&b, "XGROUP");
             ab_add(&b, "DELCONSUMER");
             ab_add(&b, c->rd->streams[cr->stream]);
@@ -100,7 +101,8 @@ static void on_consumers(redisReply *reply, void *priv)
 static void send_consumers(struct claim_req *cr)
 {
     struct collector *c = cr->c;
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_add(&b, "XINFO");
     ab_add(&b, "CONSUMERS");
     ab_add(&b, c->rd->streams[cr->stream]);
@@ -172,7 +174,8 @@ static struct store_script claim_script = STORE_SCRIPT(claim_lua);
 static void send_claim(struct claim_req *cr, const char *cursor)
 {
     struct collector *c = cr->c;
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_add(&b, "1");
     ab_add(&b, c->rd->streams[cr->stream]);
     ab_add(&b, STORE_GROUP);

@@ -100,7 +100,8 @@ static void wait_new(struct collector *c, const struct read_req *rq, const redis
 {
     if (ids->elements != rq->n + 1 || c->rd->wake_refused)
         return; /* the next tick reads */
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_add(&b, "XREAD");
     ab_add(&b, "COUNT");
     ab_add(&b, "1");
@@ -232,7 +233,8 @@ void consume_maybe_read(struct collector *c)
     uint64_t count = c->cfg->batch;
     if (count * n > room)
         count = room / n ? room / n : 1;
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_num(&b, n);
     for (size_t i = 0; i < n; i++)
         ab_add(&b, rq->keys[i]);

@@ -80,15 +80,6 @@ void drills_session_lost(struct drills *d)
         d->next_us = 0;
 }
 
-/* canh.<field> = value in ev's JSON; the pointer into it, NULL on no memory. */
-static const char *set_field(struct in_event *ev, const char *field, const char *value)
-{
-    json_t *c = json_object_get(ev->root, "canh");
-    if (json_object_set_new(c, field, json_string(value)) < 0)
-        return NULL;
-    return json_string_value(json_object_get(c, field));
-}
-
 void drills_tag_event(const struct drills *d, struct in_event *ev)
 {
     struct ipaddr src;
@@ -97,10 +88,10 @@ void drills_tag_event(const struct drills *d, struct in_event *ev)
     const struct drill *which;
     switch (drill_judge(d->v, d->n, &src, ev->ts_us, ev->asset_name, ev->agency, &which)) {
     case DRILL_MEMBER:
-        ev->exercise = set_field(ev, "exercise", which->id);
+        ev->exercise = ingest_keep(&ev->kept_drill, which->id);
         break;
     case DRILL_BREACH:
-        ev->drill_breach = set_field(ev, "drill_breach", which->id);
+        ev->drill_breach = ingest_keep(&ev->kept_drill, which->id);
         if (ev->drill_breach && ev->severity < SEV_HIGH)
             ev->severity = SEV_HIGH;
         break;

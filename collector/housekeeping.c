@@ -42,7 +42,8 @@ static void on_sweep(redisReply *reply, void *priv)
 void consume_sweep(struct collector *c)
 {
     uint64_t cutoff_ms = (units_now_us() - c->cfg->incident_window_us) / 1000;
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_add(&b, "ZRANGEBYSCORE");
     ab_add(&b, STORE_OPEN);
     ab_add(&b, "-inf");
@@ -130,7 +131,8 @@ static void on_silent(redisReply *reply, void *priv)
         sc->last_heartbeat_us = (uint64_t)strtod(score->str, NULL) * 1000;
         char key[192];
         snprintf(key, sizeof(key), "canh:heartbeats:%s", agent->str);
-        struct argv_builder b = {0};
+        struct argv_builder b;
+        AB_EMPTY(b);
         ab_add(&b, "1");
         ab_add(&b, key);
         if (store_eval(c->link, COLLECTOR_CMD, &newest_script, on_newest, sc, b.n, b.v, b.len) < 0)
@@ -141,7 +143,8 @@ static void on_silent(redisReply *reply, void *priv)
 void consume_watch_heartbeats(struct collector *c)
 {
     uint64_t cutoff_ms = (units_now_us() - c->cfg->silent_after_us) / 1000;
-    struct argv_builder b = {0};
+    struct argv_builder b;
+    AB_EMPTY(b);
     ab_add(&b, "ZRANGEBYSCORE");
     ab_add(&b, STORE_AGENT_SEEN);
     ab_add(&b, "-inf");

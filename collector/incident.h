@@ -56,6 +56,7 @@ const char *incident_type_name(enum incident_type t);
 const char *incident_status_name(enum incident_status s);
 const char *incident_state_name(enum incident_state s);
 
+/* incident_clear() names every field: a new one goes there too. */
 struct incident {
     char id[INCIDENT_ID_LEN];
     enum incident_type type;
@@ -112,6 +113,10 @@ struct incident {
  * on one is right too, only slower for the next event. */
 struct incident *incident_new(void);
 void incident_free(struct incident *inc);
+/* Every field empty or zero, as a memset would read, without writing the
+ * whole block (the strings only up to their first byte): a field added
+ * to struct incident is added there too. */
+void incident_clear(struct incident *inc);
 
 bool incident_in_operator_hands(const struct incident *inc);
 

@@ -66,6 +66,86 @@ static json_t *load_json(const char *text, size_t len, char *reason, size_t reas
     return root;
 }
 
+/* ---- an event's members, from either reading ---------------------------
+ * The quick parse's node table, or one made of jansson's tree when the
+ * text is left to jansson (its strings are the tree's). */
+
+static int doc_add_tree(struct json_doc *d, json_t *v, const char *key)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 128;
+        struct json_node *nodes = realloc(d->nodes, cap * sizeof(*nodes));
+        if (!nodes)
+            return -1;
+        d->nodes = nodes;
+        d->cap = cap;
+    }
+    int i = (int)d->n++;
+    d->nodes[i] = (struct json_node){.key = key, .type = json_typeof(v), .first = -1, .next = -1};
+    int last = -1, k;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *name;
+        json_t *member;
+        json_object_foreach(v, name, member)
+        {
+            if ((k = doc_add_tree(d, member, name)) < 0)
+                return -1;
+            if (last < 0)
+                d->nodes[i].first = k;
+            else
+                d->nodes[last].next = k;
+            last = k;
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t x;
+        json_t *member;
+        json_array_foreach(v, x, member)
+        {
+            if ((k = doc_add_tree(d, member, NULL)) < 0)
+                return -1;
+            if (last < 0)
+                d->nodes[i].first = k;
+            else
+                d->nodes[last].next = k;
+            last = k;
+        }
+        break;
+    }
+    case JSON_STRING:
+        d->nodes[i].str = json_string_value(v);
+        d->nodes[i].str_len = json_string_length(v);
+        break;
+    case JSON_INTEGER:
+        d->nodes[i].integer = json_integer_value(v);
+        break;
+    case JSON_REAL:
+        d->nodes[i].real = json_real_value(v);
+        break;
+    default:
+        break;
+    }
+    return i;
+}
+
+static int member(const struct json_doc *d, int obj, const char *key)
+{
+    return json_doc_get(d, obj, key);
+}
+
+static const char *member_str(const struct json_doc *d, int obj, const char *key)
+{
+    int i = json_doc_get(d, obj, key);
+    return i >= 0 && d->nodes[i].type == JSON_STRING ? d->nodes[i].str : NULL;
+}
+
+static json_type member_type(const struct json_doc *d, int i)
+{
+    return i >= 0 ? d->nodes[i].type : JSON_NULL;
+}
+
 /* Ids and names end up in Redis keys and report file names. */
 static bool safe_token(const char *s)
 {
@@ -77,27 +157,28 @@ static bool safe_token(const char *s)
     return true;
 }
 
-static int parse_body(const char *stream_agent, struct in_event *ev, char *reason, size_t rlen)
+static int parse_body(const char *stream_agent, const struct json_doc *d, struct in_event *ev,
+                      char *reason, size_t rlen)
 {
-    json_t *root = ev->root;
+    const int root = 0;
     /* A finding's new event is an "alert", its update and end "finding"
      * events (docs/event.md); agents before that sent "alert" for all
      * three, which stays accepted. */
-    const char *type = get_str(root, "event_type");
+    const char *type = member_str(d, root, "event_type");
     if (!type || (strcmp(type, "alert") != 0 && strcmp(type, "finding") != 0))
         return refuse(reason, rlen, "event_type is not \"alert\" or \"finding\"");
-    json_t *c = json_object_get(root, "canh");
-    if (!json_is_object(c))
+    int c = member(d, root, "canh");
+    if (member_type(d, c) != JSON_OBJECT)
         return refuse(reason, rlen, "missing object \"canh\"");
-    json_t *v = json_object_get(c, "v");
-    if (!json_is_integer(v))
+    int v = member(d, c, "v");
+    if (member_type(d, v) != JSON_INTEGER)
         return refuse(reason, rlen, "missing canh.v");
-    if (json_integer_value(v) != EVENT_SCHEMA_VERSION)
+    if (d->nodes[v].integer != EVENT_SCHEMA_VERSION)
         return refuse(reason, rlen, "unknown schema version canh.v=%lld",
-                      (long long)json_integer_value(v));
+                      (long long)d->nodes[v].integer);
 #define REQUIRE(field, key)                                                                        \
     do {                                                                                           \
-        ev->field = get_str(c, key);                                                               \
+        ev->field = member_str(d, c, key);                                                         \
         if (!ev->field || !*ev->field)                                                             \
             return refuse(reason, rlen, "missing canh." key);                                      \
     } while (0)
@@ -111,7 +192,7 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
     if (stream_agent && strcmp(ev->agent, stream_agent) != 0)
         return refuse(reason, rlen, "canh.agent \"%.64s\" is not the stream's agent \"%.64s\"",
                       ev->agent, stream_agent);
-    ev->finding_id = get_str(c, "finding_id");
+    ev->finding_id = member_str(d, c, "finding_id");
     if (!ev->finding_id || !*ev->finding_id)
         ev->finding_id = ev->id;
     if (strcmp(ev->state, "new") != 0 && strcmp(ev->state, "update") != 0 &&
@@ -123,74 +204,78 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
     for (; *kind; kind++)
         if (!isalnum((unsigned char)*kind) && *kind != '_' && *kind != '-' && *kind != '.')
             return refuse(reason, rlen, "canh.kind has characters outside [A-Za-z0-9_.-]");
-    ev->agency = get_str(c, "agency");
+    ev->agency = member_str(d, c, "agency");
     if (!ev->agency || !*ev->agency)
         ev->agency = ev->agent;
     if (strchr(ev->agency, '|') || strlen(ev->agency) > 200)
         return refuse(reason, rlen, "canh.agency is longer than 200 bytes or contains '|'");
-    const char *code = get_str(json_object_get(c, "taxonomy"), "code");
+    const char *code = member_str(d, member(d, c, "taxonomy"), "code");
     if (!code)
         return refuse(reason, rlen, "missing canh.taxonomy.code");
     ev->taxonomy = taxonomy_find(code);
     if (!ev->taxonomy)
         return refuse(reason, rlen, "unknown taxonomy code \"%.64s\"", code);
-    const char *sev = get_str(c, "severity");
+    const char *sev = member_str(d, c, "severity");
     if (!sev || severity_parse(sev, &ev->severity) < 0)
         return refuse(reason, rlen, "canh.severity is not low, medium, high or critical");
-    const char *cls = get_str(c, "class");
+    const char *cls = member_str(d, c, "class");
     if (!cls || (strcmp(cls, "normal") != 0 && strcmp(cls, "serious_candidate") != 0))
         return refuse(reason, rlen, "canh.class is not normal or serious_candidate");
     ev->serious = strcmp(cls, "serious_candidate") == 0;
-    const char *ts = get_str(root, "timestamp");
+    const char *ts = member_str(d, root, "timestamp");
     if (!ts || units_parse_time_us(ts, &ev->ts_us) < 0)
         return refuse(reason, rlen, "timestamp missing or not ISO 8601");
-    const char *fs = get_str(c, "first_seen"), *ls = get_str(c, "last_seen");
+    const char *fs = member_str(d, c, "first_seen"), *ls = member_str(d, c, "last_seen");
     if (!fs || units_parse_time_us(fs, &ev->first_seen_us) < 0)
         ev->first_seen_us = ev->ts_us;
     if (!ls || units_parse_time_us(ls, &ev->last_seen_us) < 0)
         ev->last_seen_us = ev->ts_us;
-    ev->src_ip = get_str(root, "src_ip");
-    ev->dest_ip = get_str(root, "dest_ip");
+    ev->src_ip = member_str(d, root, "src_ip");
+    ev->dest_ip = member_str(d, root, "dest_ip");
     if ((ev->src_ip && (strlen(ev->src_ip) > 45 || strchr(ev->src_ip, '|'))) ||
         (ev->dest_ip && strlen(ev->dest_ip) > 45))
         return refuse(reason, rlen, "src_ip or dest_ip is not an address");
-    json_t *port = json_object_get(root, "dest_port");
-    ev->dest_port = json_is_integer(port) ? (int)json_integer_value(port) : 0;
-    json_t *asset = json_object_get(c, "asset");
-    ev->asset_name = get_str(asset, "name");
-    ev->asset_owner = get_str(asset, "owner");
+    int port = member(d, root, "dest_port");
+    ev->dest_port = member_type(d, port) == JSON_INTEGER ? (int)d->nodes[port].integer : 0;
+    int asset = member(d, c, "asset");
+    ev->asset_name = member_str(d, asset, "name");
+    ev->asset_owner = member_str(d, asset, "owner");
     if (!ev->asset_name)
         ev->asset_name = "";
     if (!ev->asset_owner)
         ev->asset_owner = "";
     if (strchr(ev->asset_name, '|'))
         return refuse(reason, rlen, "canh.asset.name contains '|'");
-    json_t *level = json_object_get(asset, "level");
-    ev->level = json_is_integer(level) ? (int)json_integer_value(level) : 0;
+    int level = member(d, asset, "level");
+    ev->level = member_type(d, level) == JSON_INTEGER ? (int)d->nodes[level].integer : 0;
     if (ev->level < 0 || ev->level > 5)
         ev->level = 0;
-    ev->national_critical = json_is_true(json_object_get(asset, "national_critical"));
-    ev->sensor = json_is_true(json_object_get(c, "sensor"));
+    ev->national_critical = member_type(d, member(d, asset, "national_critical")) == JSON_TRUE;
+    ev->sensor = member_type(d, member(d, c, "sensor")) == JSON_TRUE;
     /* The agent's GeoIP lookup of the source (agent/enrich.c): two
      * capital letters, anything else is no country. */
-    const char *cc = get_str(json_object_get(c, "src_geo"), "country");
+    const char *cc = member_str(d, member(d, c, "src_geo"), "country");
     ev->src_country =
         cc && strlen(cc) == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z'
             ? cc
             : NULL;
-    ev->counters = json_object_get(c, "counters");
-    ev->evidence = json_object_get(c, "evidence");
+    /* The only parts kept as trees: the incident's evidence text and
+     * summary are made of them (incident.c). */
+    int counters = member(d, c, "counters"), evidence = member(d, c, "evidence");
+    if ((counters >= 0 && !(ev->counters = json_doc_tree(d, counters))) ||
+        (evidence >= 0 && !(ev->evidence = json_doc_tree(d, evidence))))
+        return refuse(reason, rlen, "out of memory");
     /* An unknown name counts as none: the class rule needs a consequence
      * the collector knows (architecture §6). */
-    ev->consequence = consequence_parse(get_str(ev->evidence, "consequence"));
+    ev->consequence = consequence_parse(member_str(d, evidence, "consequence"));
     /* The packet evidence file: a name in the agent's state directory,
      * kept only when it cannot break the incident's comma list. */
-    ev->pcap_file = json_string_value(json_object_get(json_object_get(c, "pcap"), "file"));
+    ev->pcap_file = member_str(d, member(d, c, "pcap"), "file");
     if (ev->pcap_file && (strchr(ev->pcap_file, ',') || strlen(ev->pcap_file) >= 160))
         ev->pcap_file = NULL;
-    json_t *exercise = json_object_get(c, "exercise");
-    if (exercise) {
-        ev->exercise = json_string_value(exercise);
+    int exercise = member(d, c, "exercise");
+    if (exercise >= 0) {
+        ev->exercise = member_str(d, c, "exercise");
         if (!ev->exercise || !event_exercise_valid(ev->exercise))
             return refuse(reason, rlen, "canh.exercise is not a drill id (1-%d of [A-Za-z0-9._-])",
                           EVENT_EXERCISE_MAX);
@@ -201,11 +286,35 @@ static int parse_body(const char *stream_agent, struct in_event *ev, char *reaso
 int ingest_parse_event(const char *stream_agent, const char *text, size_t len, struct in_event *out,
                        char *reason, size_t reason_len)
 {
+    /* The node table is kept for the next event; the text's copy goes
+     * with the event (its strings are read in place). */
+    static _Thread_local struct json_doc doc;
     memset(out, 0, sizeof(*out));
-    out->root = load_json(text, len, reason, reason_len);
-    if (!out->root)
-        return -1;
-    if (parse_body(stream_agent, out, reason, reason_len) < 0) {
+    if (!(out->text = malloc(len + 1)))
+        return refuse(reason, reason_len, "out of memory");
+    memcpy(out->text, text, len);
+    out->text[len] = '\0';
+    if (json_doc_parse(&doc, out->text, len) < 0) {
+        /* Anything the quick parse leaves, errors included, as jansson
+         * reads it. */
+        free(out->text);
+        out->text = NULL;
+        json_error_t jerr;
+        out->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!out->root)
+            return refuse(reason, reason_len, "invalid JSON at %d:%d: %s", jerr.line, jerr.column,
+                          jerr.text);
+        if (!json_is_object(out->root)) {
+            ingest_event_free(out);
+            return refuse(reason, reason_len, "not a JSON object");
+        }
+        doc.n = 0;
+        if (doc_add_tree(&doc, out->root, NULL) < 0) {
+            ingest_event_free(out);
+            return refuse(reason, reason_len, "out of memory");
+        }
+    }
+    if (parse_body(stream_agent, &doc, out, reason, reason_len) < 0) {
         ingest_event_free(out);
         return -1;
     }
@@ -214,8 +323,23 @@ int ingest_parse_event(const char *stream_agent, const char *text, size_t len, s
 
 void ingest_event_free(struct in_event *ev)
 {
+    free(ev->text);
     json_decref(ev->root);
+    json_decref(ev->counters);
+    json_decref(ev->evidence);
+    free(ev->kept_agency);
+    free(ev->kept_drill);
     memset(ev, 0, sizeof(*ev));
+}
+
+const char *ingest_keep(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return NULL;
+    free(*slot);
+    *slot = copy;
+    return copy;
 }
 
 int ingest_parse_heartbeat(const char *stream_agent, const char *text, size_t len,
@@ -264,10 +388,11 @@ static bool owned_by(const char *id, const char *agent)
     return strncmp(id, agent, n) == 0 && id[n] == ':';
 }
 
-/* The bound agency is written into the entry's own JSON and *agency
- * points there: it must outlive a reload that frees the configuration it
- * came from while the entry is being applied. */
-static int vet_agency(const struct ingest_policy *pol, json_t *root, const char *agent,
+/* The bound agency is copied into the event (*kept) or written into the
+ * heartbeat's own JSON (root), and *agency points there: it must outlive
+ * a reload that frees the configuration it came from while the entry is
+ * being applied. */
+static int vet_agency(const struct ingest_policy *pol, json_t *root, char **kept, const char *agent,
                       const char **agency, char *reason, size_t rlen)
 {
     if (!pol->bound_agency) {
@@ -282,10 +407,17 @@ static int vet_agency(const struct ingest_policy *pol, json_t *root, const char 
                       "canh.agency \"%.64s\" is not agent %.64s's agency \"%.64s\" "
                       "(collector.conf [agents])",
                       *agency, agent, pol->bound_agency);
-    json_t *c = json_object_get(root, "canh");
-    if (json_object_set_new(c, "agency", json_string(pol->bound_agency)) < 0)
+    const char *bound = NULL;
+    if (kept) {
+        bound = ingest_keep(kept, pol->bound_agency);
+    } else {
+        json_t *c = json_object_get(root, "canh");
+        if (json_object_set_new(c, "agency", json_string(pol->bound_agency)) == 0)
+            bound = json_string_value(json_object_get(c, "agency"));
+    }
+    if (!bound)
         return refuse(reason, rlen, "out of memory");
-    *agency = json_string_value(json_object_get(c, "agency"));
+    *agency = bound;
     return 0;
 }
 
@@ -306,7 +438,7 @@ int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, 
                       ev->finding_id, stream_agent, stream_agent);
     /* the event's own agency, "" when it named none */
     const char *agency = ev->agency == ev->agent ? "" : ev->agency;
-    if (vet_agency(pol, ev->root, ev->agent, &agency, reason, rlen) < 0)
+    if (vet_agency(pol, NULL, &ev->kept_agency, ev->agent, &agency, reason, rlen) < 0)
         return -1;
     if (*agency)
         ev->agency = agency;
@@ -349,7 +481,7 @@ int ingest_vet_event(const struct ingest_policy *pol, const char *stream_agent, 
 int ingest_vet_heartbeat(const struct ingest_policy *pol, struct in_heartbeat *hb, char *reason,
                          size_t rlen)
 {
-    return vet_agency(pol, hb->root, hb->agent, &hb->agency, reason, rlen);
+    return vet_agency(pol, hb->root, NULL, hb->agent, &hb->agency, reason, rlen);
 }
 
 #define SUMMARY_MAX_KEYS 32 /* names kept from one map of a heartbeat */

@@ -6,8 +6,10 @@
  * field the collector needs, has an unknown schema version or claims to
  * come from another agent than the stream's owner is refused with a short
  * reason, which goes with the raw entry to canh:deadletter.  Accepted
- * entries become a struct in_event whose strings point into the parsed
- * JSON (freed together by ingest_event_free).
+ * entries become a struct in_event whose strings point into its own copy
+ * of the text, read in place (common/json_parse.h), or into jansson's
+ * tree of it when the quick parse leaves it to jansson (freed together by
+ * ingest_event_free).
  */
 #ifndef CANH_COLLECTOR_INGEST_H
 #define CANH_COLLECTOR_INGEST_H
@@ -22,7 +24,10 @@
 #include "common/values.h"
 
 struct in_event {
-    json_t *root; /* owned */
+    char *text;   /* owned: the entry's JSON, its strings decoded in place */
+    json_t *root; /* owned: jansson's tree instead, for a text the quick parse leaves */
+    /* owned: the bound agency and a drill id set after parsing (ingest_keep) */
+    char *kept_agency, *kept_drill;
     const char *id;
     const char *finding_id;
     const char *agent;
@@ -43,7 +48,7 @@ struct in_event {
     enum consequence consequence; /* canh.evidence.consequence */
     bool sensor;                  /* canh.sensor: a fault of the sensor itself */
     uint64_t ts_us, first_seen_us, last_seen_us;
-    json_t *counters; /* borrowed from root, may be NULL */
+    json_t *counters; /* owned (own trees of the text's), may be NULL */
     json_t *evidence;
     const char *pcap_file; /* canh.pcap.file on the agent (agent/evidence.h), NULL if none */
     /* canh.exercise: the drill it belongs to (a drill replay names it; the
@@ -69,6 +74,11 @@ bool ingest_is_heartbeat_stream(const char *stream);
 int ingest_parse_event(const char *stream_agent, const char *text, size_t len, struct in_event *out,
                        char *reason, size_t reason_len);
 void ingest_event_free(struct in_event *ev);
+/* A copy of value in *slot (ev->kept_agency or ev->kept_drill, replacing
+ * what was there): a string set on the event after parsing that must
+ * outlive a reload of the configuration it came from.  NULL without
+ * memory. */
+const char *ingest_keep(char **slot, const char *value);
 
 /* What an entry may claim beyond its own well-formedness (issue 19): the
  * stream's agent is the only one whose word counts. */

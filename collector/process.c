@@ -9,7 +9,16 @@
 #include "collector/incident_text.h"
 #include "collector/route.h"
 #include "common/slug.h"
+#include "common/text.h"
 #include "common/units.h"
+
+/* prefix and name into buf[len], cut as snprintf(buf, len, "%s%s") cuts:
+ * a key name, several an event, without vfprintf's ~600 instructions a
+ * call (docs/performance.md). */
+static void prefixed(char *buf, size_t len, const char *prefix, const char *name)
+{
+    text_append(buf, len, text_copy(buf, len, prefix), name, strlen(name));
+}
 
 void process_event_keys(const struct in_event *ev, struct process_load *ld, char *src_key,
                         size_t len)
@@ -23,7 +32,7 @@ void process_event_keys(const struct in_event *ev, struct process_load *ld, char
     corr_combined_key(ev->src_ip, ev->agency, ld->keys[LOAD_COMBINED], sizeof(ld->keys[0]));
     corr_province_key(ev->src_ip, ld->keys[LOAD_PROVINCE], sizeof(ld->keys[0]));
     ld->n = 3;
-    snprintf(src_key, len, STORE_SRC_PREFIX "%s", ev->src_ip);
+    prefixed(src_key, len, STORE_SRC_PREFIX, ev->src_ip);
 }
 
 /* after (when wanted) takes slot's state: *inc (the plan's, taken over
@@ -37,7 +46,7 @@ static void keep_after(struct process_outcome *out, int slot, const char *id, st
     a->inc[slot] = *inc;
     *inc = NULL;
     a->as_loaded[slot] = false;
-    snprintf(a->ids[slot], sizeof(a->ids[slot]), "%s", id);
+    text_copy(a->ids[slot], sizeof(a->ids[slot]), id);
 }
 
 void process_load_free(struct process_load *ld)
@@ -68,7 +77,7 @@ static void add_field(void *user, const char *field, const char *value)
 
 static void incident_hash_key(const char *id, char *buf, size_t len)
 {
-    snprintf(buf, len, STORE_INCIDENT_PREFIX "%s", id);
+    prefixed(buf, len, STORE_INCIDENT_PREFIX, id);
 }
 
 /* The (field, value) pairs of an incident's hash, as incident_to_fields
@@ -121,7 +130,7 @@ static void write_incident(const struct process_env *env, struct incident *inc,
 {
     char key[128], ver[24];
     incident_hash_key(inc->id, key, sizeof(key));
-    snprintf(ver, sizeof(ver), "%" PRIu64, before ? before->ver : inc->ver);
+    text_append_u64(ver, sizeof(ver), 0, before ? before->ver : inc->ver, 1);
     store_guard(o, key, "ver", before ? ver : "");
     inc->ver++;
     struct field_list was = {0}, now = {0};
@@ -150,7 +159,7 @@ static void queue_job(const struct process_env *env, const struct incident *inc,
 {
     char job[128], key[192];
     snprintf(job, sizeof(job), "%s/%s/%s%s", inc->id, route->name, action, suffix);
-    snprintf(key, sizeof(key), STORE_ESCALATION_PREFIX "%s", job);
+    prefixed(key, sizeof(key), STORE_ESCALATION_PREFIX, job);
     store_begin(o, "HSET");
     store_arg(o, key);
     add_field(o, "sink", route->name);
@@ -309,7 +318,7 @@ static void announce(const struct process_env *env, const struct incident *inc, 
     announce_agencies(env, inc, action, text, cause, changes, o);
     /* The incident's own log (append-only), beside the operators' entries. */
     char log_key[128];
-    snprintf(log_key, sizeof(log_key), STORE_LOG_PREFIX "%s", inc->id);
+    prefixed(log_key, sizeof(log_key), STORE_LOG_PREFIX, inc->id);
     store_begin(o, "XADD");
     store_arg(o, log_key);
     store_arg(o, "*");
@@ -340,7 +349,7 @@ static void settle(const struct process_env *env, struct incident *inc,
                    const char *extra, struct store_ops *o, struct process_outcome *out)
 {
     char changes[512], already[INCIDENT_SINKS_LEN];
-    snprintf(already, sizeof(already), "%s", inc->sinks);
+    text_copy(already, sizeof(already), inc->sinks);
     describe_changes(before, inc, changes, sizeof(changes));
     if (extra && *extra) {
         size_t used = strlen(changes);
@@ -418,7 +427,7 @@ static void link_incident(const struct process_env *env, enum incident_type type
                 if (strcmp(child, primary->id) == 0) {
                     char *back =
                         type == INCIDENT_COMBINED ? primary->combined_id : primary->province_id;
-                    snprintf(back, INCIDENT_ID_LEN, "%s", inc->id);
+                    text_copy(back, INCIDENT_ID_LEN, inc->id);
                     size_t used = strlen(linked_into);
                     snprintf(linked_into + used, linked_len - used, "%s%s +%s", used ? "; " : "",
                              type == INCIDENT_COMBINED ? "combined" : "province", inc->id);
@@ -434,7 +443,7 @@ static void link_incident(const struct process_env *env, enum incident_type type
         store_cmd(o, "HSET", STORE_IKEYS, ld->keys[slot], inc->id, NULL);
     settle(env, inc, fresh ? NULL : old, fresh, added > 0, cause, NULL, o, out);
     char kept[INCIDENT_ID_LEN];
-    snprintf(kept, sizeof(kept), "%s", inc->id);
+    text_copy(kept, sizeof(kept), inc->id);
     keep_after(out, slot, kept, &inc);
     incident_free(inc);
 }
@@ -515,7 +524,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
     const struct collector_config *cfg = env->cfg;
     struct incident_policy pol = policy_of(cfg);
     char seen[160], cause[256];
-    snprintf(seen, sizeof(seen), STORE_SEEN_PREFIX "%s", ev->id);
+    prefixed(seen, sizeof(seen), STORE_SEEN_PREFIX, ev->id);
     snprintf(cause, sizeof(cause), "%s/%s", stream, entry_id);
     store_seen(o, seen, cfg->dedup_ttl_us / 1000000);
     store_ack(o, stream, entry_id);
@@ -528,9 +537,9 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
         memcpy(after->keys, ld->keys, sizeof(ld->keys));
         after->n = ld->n;
         corr_state_copy(&after->src, &ld->src);
-        snprintf(after->suppression, sizeof(after->suppression), "%s", ld->suppression);
+        text_copy(after->suppression, sizeof(after->suppression), ld->suppression);
         for (size_t k = 0; k < ld->n; k++) {
-            snprintf(after->ids[k], sizeof(after->ids[k]), "%s", ld->ids[k]);
+            text_copy(after->ids[k], sizeof(after->ids[k]), ld->ids[k]);
             after->as_loaded[k] = true;
         }
     }
@@ -573,8 +582,8 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
             return -1;
         }
         corr_state_copy(st, &ld->src);
-        snprintf(src_key, sizeof(src_key), STORE_SRC_PREFIX "%s", ev->src_ip);
-        snprintf(ver, sizeof(ver), "%" PRIu64, st->ver);
+        prefixed(src_key, sizeof(src_key), STORE_SRC_PREFIX, ev->src_ip);
+        text_append_u64(ver, sizeof(ver), 0, st->ver, 1);
         store_guard(o, src_key, "ver", st->ver ? ver : "");
         corr_state_note(st, ev, inc, cfg->correlation_window_us);
         st->ver++;
@@ -598,7 +607,7 @@ int process_plan_event_after(const struct process_env *env, const char *stream,
     store_guard(o, STORE_SUPPRESSIONS, field, ld->suppression);
     store_ops_append(o, &links);
     char kept[INCIDENT_ID_LEN];
-    snprintf(kept, sizeof(kept), "%s", inc->id);
+    text_copy(kept, sizeof(kept), inc->id);
     keep_after(out, LOAD_PRIMARY, kept, &inc);
     incident_free(inc);
     return o->oom ? -1 : 0;
@@ -632,7 +641,7 @@ void process_plan_close(const struct process_env *env, struct incident *inc, str
 {
     char key[128], ver[24];
     incident_hash_key(inc->id, key, sizeof(key));
-    snprintf(ver, sizeof(ver), "%" PRIu64, inc->ver);
+    text_append_u64(ver, sizeof(ver), 0, inc->ver, 1);
     if (incident_in_operator_hands(inc)) {
         /* Not closed under an operator's hands: listed one window more.
          * The guard keeps a resolve that raced in from being undone. */

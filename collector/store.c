@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/pool.h"
 #include "common/redis/resp.h"
+#include "common/text.h"
 
 /* KEYS: every key the write touches (store_apply_argv collects them).
  * ARGV[1] is a header of 16-bit big-endian numbers, turned into a table of
@@ -138,13 +140,33 @@ struct strvec_chunk {
 
 #define STRVEC_CHUNK 4096
 
+/* What freed vectors leave for the next ones, per thread: a write makes
+ * about twenty vectors (guards, commands, KEYS, ARGV, an incident's fields
+ * before and after), and their mallocs, reallocs and frees were a sixth of
+ * the collector's instructions an event (docs/performance.md).  Chunks of
+ * the standard size go on a pool (pool.h); the pointer and length arrays
+ * are kept in pairs with their capacity, so a vector starts as big as the
+ * one before it grew. */
+#define STRVEC_SPARE_ARRAYS 32
+static _Thread_local struct pool chunk_pool =
+    POOL_INIT(sizeof(struct strvec_chunk) + STRVEC_CHUNK, 64);
+static _Thread_local struct {
+    struct {
+        char **v;
+        size_t *len;
+        size_t cap;
+    } arrays[STRVEC_SPARE_ARRAYS];
+    size_t n;
+} spare;
+
 /* len + 1 bytes in sv's newest chunk, or a new one. */
 static char *strvec_alloc(struct strvec *sv, size_t len)
 {
     struct strvec_chunk *c = sv->chunks;
     if (!c || c->size - c->used < len + 1) {
         size_t size = len + 1 > STRVEC_CHUNK ? len + 1 : STRVEC_CHUNK;
-        if (!(c = malloc(sizeof(*c) + size)))
+        c = size == STRVEC_CHUNK ? pool_get(&chunk_pool) : malloc(sizeof(*c) + size);
+        if (!c)
             return NULL;
         c->next = sv->chunks;
         c->used = 0;
@@ -158,6 +180,12 @@ static char *strvec_alloc(struct strvec *sv, size_t len)
 
 static int strvec_push(struct strvec *sv, const char *s, size_t len)
 {
+    if (sv->n == sv->cap && !sv->cap && spare.n) {
+        spare.n--;
+        sv->v = spare.arrays[spare.n].v;
+        sv->len = spare.arrays[spare.n].len;
+        sv->cap = spare.arrays[spare.n].cap;
+    }
     if (sv->n == sv->cap) {
         size_t cap = sv->cap ? sv->cap * 2 : 32;
         char **v = realloc(sv->v, cap * sizeof(*v));
@@ -184,11 +212,21 @@ static void strvec_free(struct strvec *sv)
 {
     while (sv->chunks) {
         struct strvec_chunk *next = sv->chunks->next;
-        free(sv->chunks);
+        if (sv->chunks->size == STRVEC_CHUNK)
+            pool_put(&chunk_pool, sv->chunks);
+        else
+            free(sv->chunks);
         sv->chunks = next;
     }
-    free(sv->v);
-    free(sv->len);
+    if (sv->cap && spare.n < STRVEC_SPARE_ARRAYS) {
+        spare.arrays[spare.n].v = sv->v;
+        spare.arrays[spare.n].len = sv->len;
+        spare.arrays[spare.n].cap = sv->cap;
+        spare.n++;
+    } else {
+        free(sv->v);
+        free(sv->len);
+    }
     memset(sv, 0, sizeof(*sv));
 }
 
@@ -280,7 +318,7 @@ void store_end(struct store_ops *o)
     if (o->oom || o->op_nargs_at >= o->ops.n)
         return;
     char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%zu", o->ops.n - o->op_nargs_at - 1);
+    int n = (int)text_append_u64(buf, sizeof(buf), 0, o->ops.n - o->op_nargs_at - 1, 1);
     char *copy = strvec_alloc(&o->ops, (size_t)n);
     if (!copy) {
         o->oom = -1;
@@ -373,7 +411,7 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
     int n;
 #define PUSH(s, l) (o->oom |= strvec_push(a, (s), (l)))
     PUSH("", 0); /* the header, filled below */
-    n = snprintf(num, sizeof(num), "%llu", (unsigned long long)o->seen_ttl_s);
+    n = (int)text_append_u64(num, sizeof(num), 0, o->seen_ttl_s, 1);
     PUSH(num, (size_t)n);
     PUSH(o->ack_id, strlen(o->ack_id));
     put_u16(hdr, &used, cap, o->seen_key[0] ? key_index(o, o->seen_key, strlen(o->seen_key)) : 0,
@@ -425,7 +463,7 @@ int store_apply_argv(struct store_ops *o, const char ***argv_out, size_t **lens_
         free(lens);
         return -1;
     }
-    n = snprintf(o->nkeys_text, sizeof(o->nkeys_text), "%zu", o->keys.n);
+    n = (int)text_append_u64(o->nkeys_text, sizeof(o->nkeys_text), 0, o->keys.n, 1);
     size_t i = 0;
     argv[i] = "EVAL";
     lens[i++] = 4;

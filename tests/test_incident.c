@@ -282,6 +282,71 @@ START_TEST(test_list_next)
 }
 END_TEST
 
+/* incident_clear leaves a used block as a zeroed one reads: the hash
+ * fields, the JSON and the linking fields. */
+static void append_field(void *user, const char *field, const char *value)
+{
+    char *out = user;
+    size_t used = strlen(out);
+    snprintf(out + used, 16384 - used, "%s=%s\n", field, value);
+}
+
+START_TEST(test_clear_is_zero)
+{
+    struct incident *zero = calloc(1, sizeof(*zero)), *used = malloc(sizeof(*used));
+    ck_assert_ptr_nonnull(zero);
+    ck_assert_ptr_nonnull(used);
+    memset(used, 0xa5, sizeof(*used));
+    incident_clear(used);
+    zero->taxonomy = used->taxonomy = taxonomy_find("attack.other");
+    static char a[16384], b[16384];
+    a[0] = b[0] = '\0';
+    incident_to_fields(zero, append_field, a);
+    incident_to_fields(used, append_field, b);
+    ck_assert_str_eq(a, b);
+    json_t *za = incident_to_json(zero), *zb = incident_to_json(used);
+    char *ja = json_dumps(za, JSON_COMPACT | JSON_SORT_KEYS);
+    char *jb = json_dumps(zb, JSON_COMPACT | JSON_SORT_KEYS);
+    ck_assert_str_eq(ja, jb);
+    json_decref(za);
+    json_decref(zb);
+    ck_assert_str_eq(used->combined_id, "");
+    ck_assert_str_eq(used->province_id, "");
+    ck_assert_int_eq(used->confirmed, CONFIRMED_NONE);
+    free(ja);
+    free(jb);
+    free(zero);
+    free(used);
+}
+END_TEST
+
+/* An event the quick parse leaves to jansson (a \u escape) is read the
+ * same: its fields, counters and evidence. */
+START_TEST(test_event_read_by_jansson_too)
+{
+    struct in_event quick, slow;
+    char reason[256];
+    ck_assert_int_eq(parse(EVENT, &quick, reason), 0);
+    ck_assert_int_eq(
+        parse(edit("\"owner\":\"Sở Y tế\"", "\"owner\":\"S\\u1edf Y t\\u1ebf\""), &slow, reason),
+        0);
+    ck_assert_ptr_null(quick.root);
+    ck_assert_ptr_nonnull(slow.root);
+    ck_assert_str_eq(slow.asset_owner, "Sở Y tế");
+    ck_assert_str_eq(slow.id, quick.id);
+    ck_assert_str_eq(slow.agency, quick.agency);
+    ck_assert_str_eq(slow.src_ip, quick.src_ip);
+    ck_assert_int_eq(slow.dest_port, 80);
+    ck_assert_int_eq(slow.level, 3);
+    ck_assert_uint_eq(slow.ts_us, quick.ts_us);
+    ck_assert(json_equal(slow.counters, quick.counters));
+    ck_assert(json_equal(slow.evidence, quick.evidence));
+    ck_assert_int_eq(json_integer_value(json_object_get(quick.counters, "ports")), 1000);
+    ingest_event_free(&quick);
+    ingest_event_free(&slow);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("incident");
@@ -295,6 +360,8 @@ int main(void)
     tcase_add_test(tc, test_hash_round_trip);
     tcase_add_test(tc, test_lists);
     tcase_add_test(tc, test_list_next);
+    tcase_add_test(tc, test_clear_is_zero);
+    tcase_add_test(tc, test_event_read_by_jansson_too);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

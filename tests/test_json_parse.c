@@ -137,6 +137,52 @@ START_TEST(escaped_keys_and_long_strings)
 }
 END_TEST
 
+/* The node table: members looked up by name, strings decoded in place
+ * and NUL-terminated, each part's tree as jansson's. */
+START_TEST(doc_reads_in_place)
+{
+    const char *src = "{\"a\":\"x\\ty\",\"n\":-12,\"r\":1.5,\"o\":{\"k\\\"\":[true,null,\"z\"]},"
+                      "\"t\":true}";
+    char *text = strdup(src);
+    struct json_doc d = {0};
+    ck_assert_int_eq(json_doc_parse(&d, text, strlen(text)), 0);
+    int a = json_doc_get(&d, 0, "a"), n = json_doc_get(&d, 0, "n"), o = json_doc_get(&d, 0, "o");
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_eq(d.nodes[a].type, JSON_STRING);
+    ck_assert_str_eq(d.nodes[a].str, "x\ty");
+    ck_assert_uint_eq(d.nodes[a].str_len, 3);
+    ck_assert(d.nodes[a].str >= text && d.nodes[a].str < text + strlen(src)); /* in place */
+    ck_assert_int_eq(d.nodes[n].type, JSON_INTEGER);
+    ck_assert_int_eq(d.nodes[n].integer, -12);
+    ck_assert_int_eq(json_doc_get(&d, 0, "missing"), -1);
+    ck_assert_int_eq(json_doc_get(&d, a, "x"), -1); /* not an object */
+    ck_assert_int_eq(json_doc_get(&d, -1, "a"), -1);
+    ck_assert_int_ge(json_doc_get(&d, o, "k\""), 0);
+    json_t *mine = json_doc_tree(&d, o);
+    json_t *ref = json_loadb(src, strlen(src), JSON_REJECT_DUPLICATES, NULL);
+    ck_assert(json_equal(mine, json_object_get(ref, "o")));
+    json_decref(mine);
+    mine = json_doc_tree(&d, 0);
+    char *x = json_dumps(mine, JSON_COMPACT), *y = json_dumps(ref, JSON_COMPACT);
+    ck_assert_str_eq(x, y);
+    free(x);
+    free(y);
+    json_decref(mine);
+    json_decref(ref);
+    /* The table is reused by the next text; a refused one says so. */
+    strcpy(text, "{\"a\":1,\"a\":2}");
+    ck_assert_int_eq(json_doc_parse(&d, text, strlen(text)), -1);
+    /* An object of more members than JSON_DOC_MAX_MEMBERS: jansson's. */
+    char big[2048] = "{";
+    for (int i = 0; i <= JSON_DOC_MAX_MEMBERS; i++)
+        snprintf(big + strlen(big), sizeof(big) - strlen(big), "%s\"k%d\":%d", i ? "," : "", i, i);
+    strcat(big, "}");
+    ck_assert_int_eq(json_doc_parse(&d, big, strlen(big)), -1);
+    json_doc_free(&d);
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_parse");
@@ -144,6 +190,7 @@ int main(void)
     tcase_add_test(tc, agent_events_take_the_quick_path);
     tcase_add_test(tc, the_rest_is_left_to_jansson);
     tcase_add_test(tc, escaped_keys_and_long_strings);
+    tcase_add_test(tc, doc_reads_in_place);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }
