@@ -70,6 +70,16 @@ static json_t *load_json(const char *text, size_t len, char *reason, size_t reas
  * The quick parse's node table, or one made of jansson's tree when the
  * text is left to jansson (its strings are the tree's). */
 
+/* Node k follows last (-1: none yet) among parent's members. */
+static void doc_link(struct json_doc *d, int parent, int *last, int k)
+{
+    if (*last < 0)
+        d->nodes[parent].first = k;
+    else
+        d->nodes[*last].next = k;
+    *last = k;
+}
+
 static int doc_add_tree(struct json_doc *d, json_t *v, const char *key)
 {
     if (d->n == d->cap) {
@@ -91,11 +101,7 @@ static int doc_add_tree(struct json_doc *d, json_t *v, const char *key)
         {
             if ((k = doc_add_tree(d, member, name)) < 0)
                 return -1;
-            if (last < 0)
-                d->nodes[i].first = k;
-            else
-                d->nodes[last].next = k;
-            last = k;
+            doc_link(d, i, &last, k);
         }
         break;
     }
@@ -106,11 +112,7 @@ static int doc_add_tree(struct json_doc *d, json_t *v, const char *key)
         {
             if ((k = doc_add_tree(d, member, NULL)) < 0)
                 return -1;
-            if (last < 0)
-                d->nodes[i].first = k;
-            else
-                d->nodes[last].next = k;
-            last = k;
+            doc_link(d, i, &last, k);
         }
         break;
     }

@@ -383,26 +383,15 @@ static uint32_t topk_victim(const struct topk *t)
     return w * 64 + (uint32_t)__builtin_ctzll(t->at_min[w]);
 }
 
-/* topk_left_min for k > 64: the set is empty only when every word is. */
-__attribute__((noinline)) static void topk_left_min_wide(struct topk *t, uint32_t s)
+/* The least set over several words (k > 64): empty only when every
+ * word is. */
+void topk_left_min_wide(struct topk *t, uint32_t s)
 {
     t->at_min[s / 64] &= ~(1ull << (s % 64));
     for (uint32_t w = 0; w < topk_words(t->k); w++)
         if (t->at_min[w])
             return;
     topk_rebuild_min(t);
-}
-
-/* Slot s left the least set (its count rose from min_count): rebuilt
- * once the set is empty, after as many raises as it had members. */
-static inline void topk_left_min(struct topk *t, uint32_t s)
-{
-    if (t->k > 64) {
-        topk_left_min_wide(t, s);
-        return;
-    }
-    if ((t->at_min[0] &= ~(1ull << s)) == 0)
-        topk_rebuild_min(t);
 }
 
 /* The whole update, with a lookup over every slot: the inline path of
@@ -439,15 +428,7 @@ void topk_add_rest(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t 
         t->fp[s] = fp;
         it->error = it->count;
     }
-    uint64_t was = it->count;
-    it->count = was + n;
-    if (n == 0 || was != t->min_count)
-        return;
-    if (t->n == 1) { /* one key: it is the least whatever its count */
-        t->min_count = was + n;
-        return;
-    }
-    topk_left_min(t, s);
+    topk_raise(t, s, n);
 }
 
 uint32_t topk_sorted(const struct topk *t, struct topk_item *out, uint32_t max)

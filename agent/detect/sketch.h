@@ -143,6 +143,8 @@ void topk_add_rest(struct topk *t, const uint8_t key[16], uint16_t fp, uint64_t 
 /* The least count and the set of slots at it, found again by a walk once
  * the set ran empty (every slot at the least count was raised). */
 void topk_rebuild_min(struct topk *t);
+/* Slot s left the least set of a top-K of k > 64 (several words). */
+void topk_left_min_wide(struct topk *t, uint32_t s);
 
 /* The 16-bit fingerprint topk_add gives a key: the high bits of a
  * multiply of its two words, never 0 (the fingerprint of a slot not in
@@ -200,7 +202,9 @@ static inline void topk_raise(struct topk *t, uint32_t s, uint64_t n)
     }
     /* It left the least set: rebuilt once the set is empty, after as
      * many raises as it had members. */
-    if ((t->at_min[0] &= ~(1ull << s)) == 0)
+    if (t->k > 64)
+        topk_left_min_wide(t, s);
+    else if ((t->at_min[0] &= ~(1ull << s)) == 0)
         topk_rebuild_min(t);
 }
 
