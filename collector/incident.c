@@ -214,7 +214,7 @@ void incident_clear(struct incident *inc)
      * instructions (it counts every step of libc's `rep stos`, so the
      * share of time is smaller; docs/performance.md).  A field added to
      * struct incident must be cleared here: test_incident's
-     * clear_is_zero fails otherwise. */
+     * clear_is_zero fails when one the hash or JSON carries is not. */
     inc->id[0] = '\0';
     inc->type = INCIDENT_FINDING;
     inc->key[0] = '\0';
