@@ -109,6 +109,29 @@ START_TEST(remove_refuses_empty_path)
 }
 END_TEST
 
+/* A directory test_temp_dir did not make (not canh-*), or one reached
+ * through "..", is refused and left whole. */
+START_TEST(remove_refuses_other_dirs)
+{
+    char other[] = "/tmp/other-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(other));
+    errno = 0;
+    ck_assert_int_eq(test_temp_dir_remove(other), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    struct stat st;
+    ck_assert_int_eq(stat(other, &st), 0);
+    char dir[256], up[300];
+    ck_assert_ptr_nonnull(test_temp_dir(dir, sizeof(dir), "dots"));
+    snprintf(up, sizeof(up), "%s/../%s", dir, strrchr(dir, '/') + 1);
+    errno = 0;
+    ck_assert_int_eq(test_temp_dir_remove(up), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_int_eq(test_temp_dir_remove(dir), 0);
+    ck_assert_int_eq(rmdir(other), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("testutil");
@@ -117,6 +140,7 @@ int main(void)
     tcase_add_test(tc, temp_dir_too_long_for_buffer_is_an_error);
     tcase_add_test(tc, remove_deletes_tree_but_not_link_targets);
     tcase_add_test(tc, remove_refuses_empty_path);
+    tcase_add_test(tc, remove_refuses_other_dirs);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -46,8 +46,11 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 int test_temp_dir_remove(const char *dir)
 {
-    /* A guard against an unset or clobbered buffer wiping the wrong tree. */
-    if (!dir || dir[strspn(dir, "/")] == '\0') {
+    /* A guard against an unset or clobbered buffer wiping the wrong tree
+     * (the tests run as root): only a directory test_temp_dir made, whose
+     * last component is canh-NAME-XXXXXX, and never a path with "..". */
+    const char *last = dir ? strrchr(dir, '/') : NULL;
+    if (!dir || !last || strncmp(last + 1, "canh-", 5) != 0 || strstr(dir, "..")) {
         errno = EINVAL;
         return -1;
     }

@@ -17,9 +17,10 @@ const char *fixture_path(const char *name);
 char *test_temp_dir(char *buf, size_t len, const char *name);
 
 /* Remove dir and everything below it, without a shell and without
- * following symbolic links: 0, or -1 with errno set (EINVAL for "" or "/",
- * ENOENT when dir is gone); each caller decides whether that fails its
- * test. */
+ * following symbolic links: 0, or -1 with errno set (EINVAL for anything
+ * but a directory test_temp_dir made — its last component canh-* — or a
+ * path with "..", ENOENT when dir is gone); each caller decides whether
+ * that fails its test. */
 int test_temp_dir_remove(const char *dir);
 
 /* Write text to a fresh file under a temp dir; returns its path (static
