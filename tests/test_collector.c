@@ -2,6 +2,7 @@
  * formatting (collector/config.c, escalate.c, sinks/, report.c). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,8 +355,8 @@ END_TEST
 START_TEST(test_archive_files)
 {
     /* Monthly files by the local month; retention removes whole months. */
-    char dir[] = "/tmp/canh-archive-XXXXXX", path[128], name[64];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[64], path[128], name[64];
+    ck_assert_ptr_nonnull(test_temp_dir(dir, sizeof(dir), "archive"));
     struct tm tm = {.tm_year = 2026 - 1900, .tm_mon = 10, .tm_mday = 15, .tm_hour = 12};
     tm.tm_isdst = -1;
     time_t now = mktime(&tm);
@@ -375,9 +376,9 @@ START_TEST(test_archive_files)
     for (size_t i = 0; i < 5; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
         ck_assert_int_eq(access(path, F_OK) == 0, i < 2 || i == 4);
-        unlink(path);
     }
-    rmdir(dir);
+    if (test_temp_dir_remove(dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
 }
 END_TEST
 

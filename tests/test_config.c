@@ -3,6 +3,7 @@
  * reported as file:line: message with the right line, and the four formats
  * read the INI grammar and the typed values the same way. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,8 +162,8 @@ START_TEST(directory_is_not_a_file)
 {
     /* A directory opens and reads as an empty file: every format must
      * refuse it rather than run on defaults. */
-    char dir[] = "/tmp/canh-test-dir-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[64];
+    ck_assert_ptr_nonnull(test_temp_dir(dir, sizeof(dir), "test-dir"));
     char expected[600];
     snprintf(expected, sizeof(expected), "%s: is a directory", dir);
     for (int kind = AGENT_CONF; kind <= COLLECTOR_CONF; kind++) {
@@ -171,7 +172,8 @@ START_TEST(directory_is_not_a_file)
         ck_assert_msg(strstr(err.msg, expected) == err.msg, "expected '%s', got '%s'", expected,
                       err.msg);
     }
-    rmdir(dir);
+    if (test_temp_dir_remove(dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
 }
 END_TEST
 
@@ -443,8 +445,8 @@ START_TEST(rules_local_overlay)
     char version[17];
     memcpy(version, rs.version, sizeof(version));
     /* A local directory overrides [scan] and adds [extra]. */
-    char dir[] = "/tmp/canh-rulesd-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[64];
+    ck_assert_ptr_nonnull(test_temp_dir(dir, sizeof(dir), "rulesd"));
     char path[300];
     snprintf(path, sizeof(path), "%s/local.rules", dir);
     FILE *fp = fopen(path, "w");
@@ -464,8 +466,8 @@ START_TEST(rules_local_overlay)
     /* No local directory: nothing changes, no error. */
     ck_assert_int_eq(ruleset_overlay_dir("/nonexistent/rules.d", &rs, &err), 0);
     ck_assert_uint_eq(rs.n, 2);
-    unlink(path);
-    rmdir(dir);
+    if (test_temp_dir_remove(dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", dir, strerror(errno));
     ruleset_free(&rs);
 }
 END_TEST

@@ -3,6 +3,7 @@
  * still yields the newest frames of the attacker, in order and intact; the
  * per-finding cap; the end event's size and SHA-256 are the file's. */
 #include <check.h>
+#include <errno.h>
 #include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +17,12 @@ static char dir[256];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/canh-evidence-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(test_temp_dir(dir, sizeof(dir), "evidence"));
 }
 
 static void teardown(void)
 {
-    char cmd[320];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(test_temp_dir_remove(dir) == 0, "could not remove %s: %s", dir, strerror(errno));
 }
 
 static struct evidence *make(struct agent_config *cfg, uint64_t ring, uint64_t cap)

@@ -4,6 +4,7 @@
  * payload as it declared, in the middle of a SYN flood on the same port
  * that it is spared; and its ports follow the rules across a reload. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,18 +105,15 @@ static int brute_force_from(const char *src, const char *service)
 
 static void setup(void)
 {
-    snprintf(rules_dir, sizeof(rules_dir), "/tmp/canh-pipeline-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(rules_dir));
+    ck_assert_ptr_nonnull(test_temp_dir(rules_dir, sizeof(rules_dir), "pipeline"));
     events = json_array();
     clock_us = T0;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", rules_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", rules_dir);
+    if (test_temp_dir_remove(rules_dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", rules_dir, strerror(errno));
     json_decref(events);
 }
 

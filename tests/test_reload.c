@@ -3,6 +3,7 @@
  * ongoing finding survives the reload as the same finding, and a broken
  * rule file is refused with file:line while the running rules stay. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,18 +113,15 @@ static const char *finding_of(const char *src, const char *state)
 
 static void setup(void)
 {
-    snprintf(rules_dir, sizeof(rules_dir), "/tmp/canh-reload-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(rules_dir));
+    ck_assert_ptr_nonnull(test_temp_dir(rules_dir, sizeof(rules_dir), "reload"));
     events = json_array();
     clock_us = T0;
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", rules_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", rules_dir);
+    if (test_temp_dir_remove(rules_dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", rules_dir, strerror(errno));
     json_decref(events);
 }
 

@@ -19,16 +19,13 @@ static char path[300];
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/canh-spool-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_ptr_nonnull(test_temp_dir(dir, sizeof(dir), "spool"));
     snprintf(path, sizeof(path), "%s/events.spool", dir);
 }
 
 static void teardown(void)
 {
-    char cmd[320];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(test_temp_dir_remove(dir) == 0, "could not remove %s: %s", dir, strerror(errno));
 }
 
 static struct spool *open_spool(uint64_t max_bytes)

@@ -1,6 +1,8 @@
 /* testutil.c — see testutil.h. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +21,53 @@ const char *fixture_path(const char *name)
     return path;
 }
 
+char *test_temp_dir(char *buf, size_t len, const char *name)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !base[0])
+        base = "/tmp";
+    int n = snprintf(buf, len, "%s/canh-%s-XXXXXX", base, name);
+    if (n < 0 || (size_t)n >= len) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    return mkdtemp(buf);
+}
+
+/* nftw callback: FTW_DEPTH hands a directory over after its contents.
+ * Returns errno on failure, which nftw passes back unchanged. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = (type == FTW_DP || type == FTW_DNR) ? rmdir(path) : unlink(path);
+    return rc == 0 ? 0 : errno;
+}
+
+int test_temp_dir_remove(const char *dir)
+{
+    /* A guard against an unset or clobbered buffer wiping the wrong tree
+     * (the tests run as root): only a directory test_temp_dir made, whose
+     * last component is canh-NAME-XXXXXX, and never a path with "..". */
+    const char *last = dir ? strrchr(dir, '/') : NULL;
+    if (!dir || !last || strncmp(last + 1, "canh-", 5) != 0 || strstr(dir, "..")) {
+        errno = EINVAL;
+        return -1;
+    }
+    int rc = nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (rc > 0) {
+        errno = rc;
+        return -1;
+    }
+    return rc == 0 ? 0 : -1;
+}
+
 static char temp_dir[256];
 
 static void remove_temp_dir(void)
 {
-    char cmd[300];
-    /* Only ever a directory this process made with mkdtemp. */
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", temp_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", temp_dir);
+    if (test_temp_dir_remove(temp_dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", temp_dir, strerror(errno));
 }
 
 const char *write_temp_file(const char *name, const char *text)
@@ -36,9 +76,10 @@ const char *write_temp_file(const char *name, const char *text)
     static int next;
     char *dir = temp_dir;
     if (!dir[0]) {
-        snprintf(temp_dir, sizeof(temp_dir), "/tmp/canh-test-XXXXXX");
-        if (!mkdtemp(temp_dir))
+        if (!test_temp_dir(temp_dir, sizeof(temp_dir), "test")) {
+            temp_dir[0] = '\0';
             return NULL;
+        }
         atexit(remove_temp_dir);
     }
     char *path = paths[next++ % 8];
@@ -160,9 +201,9 @@ int run_suite(Suite *s)
 void test_redis_init(struct test_redis *r, const char *name)
 {
     memset(r, 0, sizeof(*r));
-    snprintf(r->dir, sizeof(r->dir), "/tmp/canh-%s-XXXXXX", name);
-    ck_assert_ptr_nonnull(mkdtemp(r->dir));
-    snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+    ck_assert_ptr_nonnull(test_temp_dir(r->dir, sizeof(r->dir), name));
+    int n = snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+    ck_assert_msg(n > 0 && (size_t)n < sizeof(r->sock), "socket path too long under %s", r->dir);
 }
 
 redisContext *test_redis_connect(const struct test_redis *r)
@@ -223,7 +264,6 @@ void test_redis_stop(struct test_redis *r, int sig)
 void test_redis_remove(struct test_redis *r)
 {
     test_redis_stop(r, SIGTERM);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(test_temp_dir_remove(r->dir) == 0, "could not remove %s: %s", r->dir,
+                  strerror(errno));
 }

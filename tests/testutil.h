@@ -11,6 +11,18 @@
 /* FIXTURES_DIR "/" name, in a static buffer. */
 const char *fixture_path(const char *name);
 
+/* A fresh directory $TMPDIR/canh-NAME-XXXXXX (/tmp when TMPDIR is unset or
+ * empty), made by mkdtemp(3) in buf: returns buf, or NULL with errno set
+ * (ENAMETOOLONG when the path does not fit in len). */
+char *test_temp_dir(char *buf, size_t len, const char *name);
+
+/* Remove dir and everything below it, without a shell and without
+ * following symbolic links: 0, or -1 with errno set (EINVAL for anything
+ * but a directory test_temp_dir made — its last component canh-* — or a
+ * path with "..", ENOENT when dir is gone); each caller decides whether
+ * that fails its test. */
+int test_temp_dir_remove(const char *dir);
+
 /* Write text to a fresh file under a temp dir; returns its path (static
  * ring of a few buffers, so several may be live at once). */
 const char *write_temp_file(const char *name, const char *text);
@@ -36,7 +48,7 @@ long rss_peak_reset(void);
 long rss_peak_kib(void);
 
 /* A real redis-server for a suite, on a unix socket in a temp dir of its
- * own (/tmp/canh-NAME-XXXXXX), without RDB snapshots:
+ * own (test_temp_dir's, canh-NAME-XXXXXX), without RDB snapshots:
  *   test_redis_init(&r, "store");  test_redis_start(&r, "--appendonly yes");
  *   redisContext *c = test_redis_connect(&r);  ...  test_redis_remove(&r); */
 struct test_redis {
@@ -44,7 +56,8 @@ struct test_redis {
     pid_t pid;            /* 0 while not running */
     const char *password; /* sent with AUTH by test_redis_connect when set */
 };
-/* Make the dir; no server yet. */
+/* Make the dir (the test fails when it cannot, e.g. a TMPDIR too long
+ * for dir[]); no server yet. */
 void test_redis_init(struct test_redis *r, const char *name);
 /* Start redis-server (args appended to its command line, may be NULL) and
  * wait, at most 10 s, until it answers PING (NOAUTH counts as an answer);
