@@ -70,6 +70,27 @@ static inline bool conns_addr_before(const struct ipaddr *a, const struct ipaddr
     return x[0] != y[0] ? x[0] < y[0] : x[1] != y[1] ? x[1] < y[1] : equal;
 }
 
+/* The unordered pair's hash, its lower (address, port) side first;
+ * *src_lo: the source is that side. */
+static inline uint64_t conns_hash(const struct conns *c, const struct pkt *p, int *src_lo)
+{
+    int lo = conns_addr_before(&p->src, &p->dst, p->sport <= p->dport);
+    uint64_t src = conns_addr_fold(&p->src), dst = conns_addr_fold(&p->dst);
+    uint64_t ports = lo ? (uint64_t)p->sport << 16 | p->dport : (uint64_t)p->dport << 16 | p->sport;
+    uint64_t h = hash_mix64(c->seed ^ ports ^ (lo ? src : dst));
+    *src_lo = lo;
+    return hash_mix64(h ^ (lo ? dst : src));
+}
+
+/* Ask the CPU for the slot conns_packet will write for p. */
+static inline void conns_prefetch(const struct conns *c, const struct pkt *p)
+{
+    if (p->proto != PROTO_TCP || p->later_fragment || !c->slot)
+        return;
+    int src_lo;
+    __builtin_prefetch(&c->slot[(uint32_t)conns_hash(c, p, &src_lo) & c->mask], 1);
+}
+
 /* Set p->conn_checked and p->tcp_in_conn for a TCP segment (see pkt.h).
  * Inline, for the pipeline's loop: a flood's SYNs take only this. */
 static inline void conns_packet(struct conns *c, struct pkt *p)
@@ -77,13 +98,8 @@ static inline void conns_packet(struct conns *c, struct pkt *p)
     if (p->proto != PROTO_TCP || p->later_fragment || !c->slot)
         return;
     p->conn_checked = true;
-    /* The unordered pair's hash, its lower (address, port) side first. */
-    int src_lo = conns_addr_before(&p->src, &p->dst, p->sport <= p->dport);
-    uint64_t src = conns_addr_fold(&p->src), dst = conns_addr_fold(&p->dst);
-    uint64_t ports =
-        src_lo ? (uint64_t)p->sport << 16 | p->dport : (uint64_t)p->dport << 16 | p->sport;
-    uint64_t h = hash_mix64(c->seed ^ ports ^ (src_lo ? src : dst));
-    h = hash_mix64(h ^ (src_lo ? dst : src));
+    int src_lo;
+    uint64_t h = conns_hash(c, p, &src_lo);
     uint32_t *s = &c->slot[(uint32_t)h & c->mask];
     uint32_t tag = ((uint32_t)(h >> 32) & ~CONNS_FLAGS) | CONNS_USED;
     uint8_t f = p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST);

@@ -335,6 +335,13 @@ void pipeline_frame(struct pipeline *pl, int dlt, const struct pcap_pkthdr *h, c
             pl->last_packet_us = ts_us;
         return;
     }
+    /* Every table line the packet will touch is asked for first, so that
+     * the misses overlap (detector_ops.prefetch); classifying runs while
+     * they arrive. */
+    conns_prefetch(&pl->conns, &p);
+    for (size_t i = 0; i < pl->n_ops; i++)
+        if (pl->ops[i]->prefetch)
+            pl->ops[i]->prefetch(pl->det[i], &p);
     classify_packet_indexed(&pl->cls, &p);
     conns_packet(&pl->conns, &p);
     dispatch(pl, &p);

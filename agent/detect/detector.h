@@ -58,6 +58,15 @@ struct detector_ops {
      * moves that).  Such a detector sees a packet after those without a
      * port interest.  NULL: every packet.  Asked after init and reload. */
     void (*tcp_ports)(void *self, uint8_t *map);
+    /* Optional: ask the CPU (__builtin_prefetch) for the table lines
+     * on_packet will touch for p, before any detector runs, so that the
+     * detectors' cache misses overlap instead of following each other:
+     * a flood from random sources misses every table, and on a CPU whose
+     * cache a neighbour shares those misses are most of the time.  Called
+     * for every decoded frame whatever the port interest, before p is
+     * classified or its connection looked up (those fields are not set).
+     * It reads no line it would wait for and changes no state. */
+    void (*prefetch)(void *self, const struct pkt *p);
 };
 
 #define DETECTOR_PORT_ANY 1u

@@ -304,6 +304,14 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
     return f;
 }
 
+void flow_prefetch(const struct flow_table *t, const struct pkt *p)
+{
+    uint64_t h = keyhash_flow(t->key_seed, p->src.b, p->dst.b, (uint32_t)p->sport << 16 | p->dport);
+    __builtin_prefetch(&t->buckets[(uint32_t)h & t->bucket_mask]);
+    if (t->syns)
+        __builtin_prefetch(&t->syns[(uint32_t)(h >> 32) & t->bucket_mask]);
+}
+
 struct flow *flow_lookup_syn(struct flow_table *t, const struct pkt *p)
 {
     if (!t->syns || (p->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)

@@ -113,6 +113,9 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt *p, bool to_serv
  * of a SYN flood: the same answer and the same handshake slot, without
  * the branches of the other segments. */
 struct flow *flow_lookup_syn(struct flow_table *t, const struct pkt *p);
+/* Ask the CPU for the bucket (and a SYN's handshake slot) a lookup of p,
+ * sent to the server, reads first (detector_ops.prefetch). */
+void flow_prefetch(const struct flow_table *t, const struct pkt *p);
 
 /* Put the packet's segment into its direction.  Returns the number of
  * in-order bytes now waiting in that direction (0 when nothing new). */

@@ -410,6 +410,19 @@ static void portscan_on_packet(void *self, const struct pkt *p)
     }
 }
 
+/* A TCP or UDP packet: the lines of its (source, target) key, which a
+ * probe looks up (detector_ops.prefetch).  Answers are keyed the other
+ * way round and not asked for. */
+static void portscan_prefetch(void *self, const struct pkt *p)
+{
+    struct scan_detector *d = &((struct portscan *)self)->d;
+    if (d->p.n == 0 || (p->proto != PROTO_TCP && p->proto != PROTO_UDP))
+        return;
+    uint8_t key[SCAN_KEY_LEN];
+    make_key(key, &p->src, &p->dst);
+    scan_table_prefetch(&d->table, scan_table_hash(&d->table, key));
+}
+
 /* ---- the detector interface ------------------------------------------------------ */
 
 static const struct scan_kind ps_kind = {
@@ -488,6 +501,7 @@ const struct detector_ops portscan_detector = {
     .check = portscan_check,
     .init = portscan_init,
     .on_packet = portscan_on_packet,
+    .prefetch = portscan_prefetch,
     .on_tick = portscan_on_tick,
     .reload = portscan_reload,
     .stats = scan_detector_stats,

@@ -373,6 +373,22 @@ static inline uint32_t pending_bucket(const struct scan_table *t, uint64_t hash)
     return (uint32_t)(hash >> 32) & t->pending_mask;
 }
 
+void scan_table_prefetch(const struct scan_table *t, uint64_t hash)
+{
+    __builtin_prefetch(&t->tags[hash & (t->n_buckets - 1)]);
+    uint32_t pb = pending_bucket(t, hash);
+    __builtin_prefetch(&t->pending_tags[pb], 1);
+    /* Which record a new key takes is known only from the tag line; the
+     * bucket's are a few adjacent lines (records of 32 or 48 bytes).  A
+     * table whose keys are mostly known skips them: they would push out
+     * lines it uses. */
+    if (t->new_share < SCAN_NEW_ONE / 2)
+        return;
+    const uint8_t *r = t->pending + (size_t)pb * SCAN_PENDING_WAYS * t->pending_size;
+    for (size_t off = 0; off < SCAN_PENDING_WAYS * t->pending_size; off += 64)
+        __builtin_prefetch(r + off, 1);
+}
+
 static inline uint32_t pending_tag(uint64_t hash)
 {
     return (uint32_t)hash | 1;
@@ -490,8 +506,11 @@ void *scan_table_lookup(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], u
                         uint64_t now_us, struct scan_look *lk)
 {
     void *e = table_find(t, key, hash, now_us);
-    if (e)
+    if (e) {
+        t->new_share -= t->new_share >> 4;
         return e;
+    }
+    t->new_share += (SCAN_NEW_ONE - t->new_share) >> 4;
     pending_look(t, hash, now_us, lk);
     return NULL;
 }

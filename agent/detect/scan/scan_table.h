@@ -68,6 +68,7 @@
 #define SCAN_WAYS 8
 #define SCAN_KEY_LEN 32
 #define SCAN_PENDING_WAYS 8
+#define SCAN_NEW_ONE 65536u /* scan_table.new_share's unit: all keys new */
 
 /* The head every entry starts with.  Detectors read it; they change
  * last_us and score only through scan_table_touch / scan_table_set_score,
@@ -123,6 +124,10 @@ struct scan_table {
     size_t pending_size;                    /* bytes a record */
     uint32_t pending_cap;                   /* records, power of two, SCAN_PENDING_WAYS a bucket */
     uint32_t pending_mask;                  /* pending_cap / SCAN_PENDING_WAYS - 1 */
+    /* The share of lately looked-up keys that had no entry, in units of
+     * 1/SCAN_NEW_ONE (a moving average over about 16 lookups, kept by
+     * scan_table_lookup): high under a flood of new keys. */
+    uint32_t new_share;
     /* counters */
     uint64_t inserts, evictions, evictions_open, idle_reused, emergency_entered;
     uint64_t tick_inserts, tick_live_evictions;
@@ -150,6 +155,12 @@ static inline uint64_t scan_table_hash_src(const struct scan_table *t, const uin
     return h ? h : 1;
 }
 /* The live entry of key, or NULL (idle entries count as gone). */
+/* Ask the CPU for the lines a lookup of hash reads first: the table's tag
+ * line and the doorkeeper's; and, while most keys lately were new (a
+ * flood from random sources: new_share over a half), the doorkeeper
+ * bucket's records, one of which a new key writes. */
+void scan_table_prefetch(const struct scan_table *t, uint64_t hash);
+
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
                       uint64_t now_us);
 /* The entry of key, created when absent (head filled, body left as it

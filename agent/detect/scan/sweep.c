@@ -405,6 +405,16 @@ static void sweep_on_packet(void *self, const struct pkt *p)
     }
 }
 
+/* Any packet: the lines of its source's key, which a probe looks up
+ * (detector_ops.prefetch). */
+static void sweep_prefetch(void *self, const struct pkt *p)
+{
+    struct scan_detector *d = self;
+    if (d->p.n == 0)
+        return;
+    scan_table_prefetch(&d->table, scan_table_hash_src(&d->table, p->src.b));
+}
+
 /* ---- the detector interface ------------------------------------------------------ */
 
 static int sweep_check(struct ruleset *rules, struct cfg_err *err)
@@ -449,6 +459,7 @@ const struct detector_ops sweep_detector = {
     .check = sweep_check,
     .init = sweep_init,
     .on_packet = sweep_on_packet,
+    .prefetch = sweep_prefetch,
     .on_tick = scan_detector_tick,
     .reload = scan_detector_reload,
     .stats = scan_detector_stats,
