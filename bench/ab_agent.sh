@@ -27,17 +27,8 @@ BARE=$1/bin/bench-pcap-read
 [[ -x $BARE ]] || { echo "no $BARE: build first" >&2; exit 2; }
 OUT=$(mktemp /tmp/canh-ab.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
-if [[ ${BENCH_PIN:-1} = 1 ]] && command -v taskset >/dev/null; then
-    read -r -a CPUS <<<"$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
-    CPUS=("${CPUS[@]:0:${BENCH_CPUS:-4}}")
-else
-    CPUS=(any)
-fi
-on_cpu() { # CPU COMMAND...
-    local c=$1
-    shift
-    if [[ $c = any ]]; then "$@"; else taskset -c "$c" "$@"; fi
-}
+# The CPUs runs are pinned to, and on_cpu (BENCH_PIN=0: none).
+source bench/cpus.sh
 us_now() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
 for _ in $(seq "$RUNS"); do
     for c in "${CPUS[@]}"; do

@@ -44,18 +44,8 @@ gen() { # NAME MODE PACKETS
     [ -s "$OUT/$1.pcap" ] || "$BIN/bench-gen-pcap" "$2" "$3" "$OUT/$1.pcap" >/dev/null
 }
 
-# The CPUs runs are pinned to, one after the other (BENCH_PIN=0: none).
-if [ "${BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null; then
-    read -r -a CPUS <<<"$(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)))')"
-    CPUS=("${CPUS[@]:0:${BENCH_CPUS:-4}}")
-else
-    CPUS=(any)
-fi
-on_cpu() { # CPU COMMAND...
-    local c=$1
-    shift
-    if [ "$c" = any ]; then "$@"; else taskset -c "$c" "$@"; fi
-}
+# The CPUs runs are pinned to, and on_cpu (BENCH_PIN=0: none).
+source bench/cpus.sh
 
 # One timed run of a command on a CPU: its wall time in microseconds on
 # stdout, its peak RSS (KiB) appended to $OUT/rss.txt.  The time is
