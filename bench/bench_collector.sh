@@ -24,9 +24,11 @@
 # its own Redis in an emptied directory, so no phase inherits a dataset,
 # an AOF or a rewrite from the one before.  Each latency line names the
 # AOF rewrites that ran inside it (INFO persistence), the delayed fsyncs,
-# and the CPU that processes other than the bench's used meanwhile (the
-# host's busy time minus the bench's own children): a tail that comes
-# with a rewrite or a busy host can be told from one that does not.
+# and the CPU that processes other than the bench's used from the feed's
+# start to Redis's stop (the host's busy time minus the bench's own
+# children; kernel threads count as other, about 1 s of it the run's own
+# I/O): a tail that comes with a rewrite or a busy host can be told from
+# one that does not.
 #
 # usage: bench/bench_collector.sh [N]          (default 20000)
 #   RUNS=3             repeat everything, print each figure's spread
@@ -99,7 +101,7 @@ stop_redis() {
 # iowait) and of this shell's waited-for children (bash's times).
 # other_cpu_mark, then other_cpu_since after everything started since
 # was waited for: the CPU seconds of processes not the bench's.
-host_busy_ticks() { local cpu u n s i w q sq st rest; read -r cpu u n s i w q sq st rest </proc/stat; echo $((u + n + s + q + sq + st)); }
+host_busy_ticks() { local u n s q sq st; read -r _ u n s _ _ q sq st _ </proc/stat; echo $((u + n + s + q + sq + st)); }
 # children_cpu_ms: bash's `times`, second line, into CHILDREN_MS: the
 # children's user and system time ("XmY.ZZZs" each).  It must run in this
 # shell, not in a pipe or $(...): a forked shell's children start at zero.
