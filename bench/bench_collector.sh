@@ -17,6 +17,19 @@
 # for a finding's new event and "finding" for its updates, canh.* with
 # taxonomy names, rule reference, asset, counters, evidence).
 #
+# Redis runs with the configuration the SOC is given: the shipped
+# systemd/redis-canh.conf.example (AOF with appendfsync always, auto
+# rewrites at Redis's defaults, noeviction, ...), then the bench's own
+# lines (unix socket, directory, no RDB).  Every phase starts
+# its own Redis in an emptied directory, so no phase inherits a dataset,
+# an AOF or a rewrite from the one before.  Each latency line names the
+# AOF rewrites that ran inside it (INFO persistence), the delayed fsyncs,
+# and the CPU that processes other than the bench's used from the feed's
+# start to Redis's stop (the host's busy time minus the bench's own
+# children; kernel threads count as other, about 1 s of it the run's own
+# I/O): a tail that comes with a rewrite or a busy host can be told from
+# one that does not.
+#
 # usage: bench/bench_collector.sh [N]          (default 20000)
 #   RUNS=3             repeat everything, print each figure's spread
 #   CANH_BIN=dir       the build to measure (default ./build/bin)
@@ -24,6 +37,9 @@
 #                      interleaved with the first (before/after on one
 #                      loaded machine), e.g. a worktree of an older commit
 #   DRAIN_MAX=s        give up a drain after s seconds (default 120)
+#   REDIS_CONF=file    Redis settings included instead of the shipped file
+#                      (to compare another configuration; printed, and not
+#                      the SOC's)
 # Prints the targets of issue 17 with "met" / "NOT met" for CANH_BIN.
 set -euo pipefail
 N=${1:-20000}
@@ -31,6 +47,10 @@ RUNS=${RUNS:-3}
 DRAIN_MAX=${DRAIN_MAX:-120}
 BIN=${CANH_BIN:-$(pwd)/build/bin}
 BASE=${CANH_BIN_BASE:-}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+REDIS_CONF=${REDIS_CONF:-$SRC/systemd/redis-canh.conf.example}
+[[ -r $REDIS_CONF ]] || { echo "cannot read $REDIS_CONF (REDIS_CONF)" >&2; exit 2; }
+REDIS_CONF=$(realpath "$REDIS_CONF")
 [[ -x "$BIN/canh-collector" ]] || { echo "no canh-collector in $BIN (set CANH_BIN)" >&2; exit 2; }
 [[ -z $BASE || -x "$BASE/canh-collector" ]] || { echo "no canh-collector in $BASE" >&2; exit 2; }
 T=$(mktemp -d /tmp/canh-bench.XXXXXX)
@@ -45,19 +65,65 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Redis is a child of this shell (not daemonized), so the CPU it and its
+# rewrite children use is counted in the shell's children's times once
+# it is waited for (other_cpu below).
 start_redis() {
-    redis-server --port 0 --unixsocket "$SOCK" --dir "$T" --daemonize yes --pidfile "$T/redis.pid" \
-        --logfile "$T/redis.log" --save '' --appendonly yes --appendfsync everysec >/dev/null
+    rm -rf "$T/appendonlydir"
+    # The SOC's settings, then the bench's own plumbing (a later line wins;
+    # the shipped file sets none of these).
+    cat >"$T/redis.conf" <<EOC
+include $REDIS_CONF
+port 0
+unixsocket $SOCK
+dir $T
+pidfile $T/redis.pid
+logfile $T/redis.log
+save ""
+EOC
+    redis-server "$T/redis.conf" >/dev/null &
+    REDIS_PID=$!
     for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && return; sleep 0.05; done
-    echo "redis did not start" >&2; exit 1
+    echo "redis did not start (see $T/redis.log)" >&2; exit 1
 }
 stop_redis() {
+    local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     PIDS=()
     redis-cli -s "$SOCK" shutdown nosave >/dev/null 2>&1 || true
-    for _ in $(seq 100); do [[ -S $SOCK ]] || break; sleep 0.05; done
+    # Redis is gone (not only its socket) before the next phase starts one.
+    [[ -z ${REDIS_PID:-} ]] || wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
     rm -rf "$T/appendonlydir"
+}
+# CPU seconds of the whole host (/proc/stat, every state but idle and
+# iowait) and of this shell's waited-for children (bash's times).
+# other_cpu_mark, then other_cpu_since after everything started since
+# was waited for: the CPU seconds of processes not the bench's.
+host_busy_ticks() { local u n s q sq st; read -r _ u n s _ _ q sq st _ </proc/stat; echo $((u + n + s + q + sq + st)); }
+# children_cpu_ms: bash's `times`, second line, into CHILDREN_MS: the
+# children's user and system time ("XmY.ZZZs" each).  It must run in this
+# shell, not in a pipe or $(...): a forked shell's children start at zero.
+children_cpu_ms() {
+    local l t
+    CHILDREN_MS=0
+    times >"$T/times"
+    { read -r l; read -r l; } <"$T/times"
+    for t in $l; do
+        [[ $t =~ ^([0-9]+)m([0-9]+)\.([0-9]{3})s$ ]] || { echo "cannot read times: $l" >&2; exit 1; }
+        CHILDREN_MS=$((CHILDREN_MS + 10#${BASH_REMATCH[1]} * 60000 + 10#${BASH_REMATCH[2]} * 1000 + 10#${BASH_REMATCH[3]}))
+    done
+}
+other_cpu_mark() { CPU_MARK_HOST=$(host_busy_ticks); children_cpu_ms; CPU_MARK_OWN=$CHILDREN_MS; }
+other_cpu_since() { # -> seconds, one decimal
+    local hz host other
+    hz=$(getconf CLK_TCK)
+    host=$((($(host_busy_ticks) - CPU_MARK_HOST) * 1000 / hz))
+    children_cpu_ms
+    other=$((host - (CHILDREN_MS - CPU_MARK_OWN)))
+    ((other > 0)) || other=0
+    printf '%d.%d\n' $((other / 1000)) $((other % 1000 / 100))
 }
 conf() {
     cat >"$T/c.conf" <<EOC
@@ -210,6 +276,9 @@ latency() {
     wait_drained "$t0" >/dev/null
     redis-cli -s "$SOCK" DEL canh:incidents >/dev/null
     gen "$count" latency >"$T/lat.resp"
+    local rewrites0
+    rewrites0=$(aof_info aof_rewrites)
+    other_cpu_mark
     # Feed at RATE/s in 100 slices a second.
     python3 - "$T/lat.resp" "$rate" "$SOCK" <<'PY'
 import socket, sys, time
@@ -228,28 +297,46 @@ except Exception: pass
 PY
     t0=$EPOCHREALTIME
     wait_drained "$t0" >/dev/null
-    python3 - "$SOCK" "$rate" <<'PY'
+    local rewrites delayed
+    rewrites=$(($(aof_info aof_rewrites) - rewrites0)) # started ones, finished or not
+    delayed=$(aof_info aof_delayed_fsync)
+    # Read in pages: one reply of 50,000 announcements would pass the
+    # shipped client-output-buffer-limit (64 MB) and be cut.
+    python3 - "$SOCK" >"$T/lat.out" <<'PY'
 import subprocess, sys
-raw = subprocess.run(["redis-cli", "-s", sys.argv[1], "XRANGE", "canh:incidents", "-", "+"],
-                     capture_output=True, text=True).stdout.split("\n")
 lat = []
-entry_ms = None
-for i, l in enumerate(raw):
-    if len(l) > 14 and l[:13].isdigit() and "-" in l and l.split("-")[0].isdigit():
-        entry_ms = int(l.split("-")[0])
-    if l == "cause" and entry_ms is not None:
-        ev_ms = int(raw[i + 1].rsplit("/", 1)[1].split("-")[0])
-        lat.append(entry_ms - ev_ms)
+start = "-"
+while True:
+    raw = subprocess.run(["redis-cli", "-s", sys.argv[1], "XRANGE", "canh:incidents", start, "+", "COUNT", "10000"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    entry_ms = None
+    last = None
+    for i, l in enumerate(raw):
+        if len(l) > 14 and l[:13].isdigit() and "-" in l and l.split("-")[0].isdigit():
+            entry_ms = int(l.split("-")[0])
+            last = l
+        if l == "cause" and entry_ms is not None:
+            ev_ms = int(raw[i + 1].rsplit("/", 1)[1].split("-")[0])
+            lat.append(entry_ms - ev_ms)
+    if last is None:
+        break
+    start = "(" + last
 lat.sort()
 if not lat:
-    print("-1 -1"); sys.exit(0)
+    print("-1 -1 0 -1"); sys.exit(0)
 med = lat[len(lat) // 2]; p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-print(med, p99)
-print("    latency at %s events/s: %d incidents, median %d ms, p99 %d ms, max %d ms"
-      % (sys.argv[2], len(lat), med, p99, lat[-1]), file=sys.stderr)
+print(med, p99, len(lat), lat[-1])
 PY
     stop_redis
+    local med p99 n max other
+    read -r med p99 n max <"$T/lat.out"
+    other_cpu_since >"$T/other"
+    read -r other <"$T/other"
+    echo "$med $p99 $rewrites $other"
+    echo "    latency at $rate events/s: $n incidents, median $med ms, p99 $p99 ms, max $max ms;" \
+        "$rewrites AOF rewrite(s), $delayed delayed fsync(s), other processes ${other} CPU s" >&2
 }
+aof_info() { redis-cli -s "$SOCK" INFO persistence | tr -d '\r' | sed -n "s/^$1://p"; }
 
 # One run of every figure for one build: lines "name value" in $T/<label>.<run>
 one_run() {
@@ -259,8 +346,11 @@ one_run() {
     r=$(drain "$bin" 2 load "$N"); echo "two ${r%% *}" >>"$out"
     r=$(drain "$bin" 1 distinct 5000); echo "distinct ${r%% *}" >>"$out"
     r=$(drain "$bin" 1 burst 5000); echo "burst ${r%% *}" >>"$out"; echo "burst_conflicts ${r##* }" >>"$out"
-    r=$(latency "$bin" 500); echo "p50_500 ${r%% *}" >>"$out"; echo "p99_500 ${r##* }" >>"$out"
-    r=$(latency "$bin" 5000); echo "p50_5000 ${r%% *}" >>"$out"; echo "p99_5000 ${r##* }" >>"$out"
+    local med p99 rw other
+    read -r med p99 rw other <<<"$(latency "$bin" 500)"
+    printf 'p50_500 %s\np99_500 %s\n' "$med" "$p99" >>"$out"
+    read -r med p99 rw other <<<"$(latency "$bin" 5000)"
+    printf 'p50_5000 %s\np99_5000 %s\nrw_5000 %s\nother_5000 %s\n' "$med" "$p99" "$rw" "$other" >>"$out"
 }
 
 for run in $(seq "$RUNS"); do
@@ -269,9 +359,9 @@ for run in $(seq "$RUNS"); do
     [[ -z $BASE ]] || one_run "$BASE" "$T/base.$run"
 done
 
-python3 - "$T" "$RUNS" "$BASE" "$N" <<'PY'
+python3 - "$T" "$RUNS" "$BASE" "$N" "$REDIS_CONF" <<'PY'
 import sys, os
-d, runs, base, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+d, runs, base, n, conf = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 def load(label):
     runsv = []
     for r in range(1, runs + 1):
@@ -296,10 +386,12 @@ rows = [("one collector, events/s (N=%s)" % n, "one", "%.0f"),
         ("latency at 500/s, median ms", "p50_500", "%.0f"),
         ("latency at 500/s, p99 ms", "p99_500", "%.0f"),
         ("latency at 5,000/s, median ms", "p50_5000", "%.0f"),
-        ("latency at 5,000/s, p99 ms", "p99_5000", "%.0f")]
+        ("latency at 5,000/s, p99 ms", "p99_5000", "%.0f"),
+        ("  AOF rewrites inside the 5,000/s run", "rw_5000", "%.0f"),
+        ("  other processes' CPU s meanwhile", "other_5000", "%.1f")]
 new = load("new")
 old = load("base") if base else None
-print("\nmedian (min .. max) of %d run(s)%s" % (runs, "; before = CANH_BIN_BASE" if old else ""))
+print("\nmedian (min .. max) of %d run(s)%s; Redis: %s" % (runs, "; before = CANH_BIN_BASE" if old else "", conf))
 for title, k, fmt in rows:
     line = "%-40s %s" % (title, spread([v[k] for v in new], fmt))
     if old:
