@@ -154,13 +154,13 @@ static inline uint64_t scan_table_hash_src(const struct scan_table *t, const uin
     uint64_t h = keyhash_fold(keyhash_fold(w[0] ^ s[0], w[1] ^ s[1]) ^ s[4], t->zero_half);
     return h ? h : 1;
 }
-/* The live entry of key, or NULL (idle entries count as gone). */
 /* Ask the CPU for the lines a lookup of hash reads first: the table's tag
  * line and the doorkeeper's; and, while most keys lately were new (a
  * flood from random sources: new_share over a half), the doorkeeper
  * bucket's records, one of which a new key writes. */
 void scan_table_prefetch(const struct scan_table *t, uint64_t hash);
 
+/* The live entry of key, or NULL (idle entries count as gone). */
 void *scan_table_find(struct scan_table *t, const uint8_t key[SCAN_KEY_LEN], uint64_t hash,
                       uint64_t now_us);
 /* The entry of key, created when absent (head filled, body left as it
