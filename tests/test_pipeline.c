@@ -14,42 +14,18 @@
 #include "common/log.h"
 #include "testutil.h"
 
-#define SEC 1000000ull
-#define T0 (1763856000ull * SEC)
+#define HARNESS_NAME "pipeline"
+#include "pipeline_harness.h"
+
 #define SERVER "198.51.100.10"
-
-static char rules_dir[64];
-static json_t *events;
-static uint64_t clock_us;
-
-static void collect(void *ctx, const struct evt *ev, json_t *json)
-{
-    (void)ctx;
-    (void)ev;
-    json_array_append(events, json);
-}
 
 /* The shipped rules, auth's ssh service on port ssh_port. */
 static void write_rules(int ssh_port)
 {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -f %s/* && cp %s/rules/* %s/", rules_dir, SOURCE_DIR, rules_dir);
-    ck_assert_int_eq(system(cmd), 0);
+    copy_shipped_rules();
     snprintf(cmd, sizeof(cmd), "sed -i 's/ssh:22,/ssh:%d,/' %s/auth.rules", ssh_port, rules_dir);
     ck_assert_int_eq(system(cmd), 0);
-}
-
-static struct pipeline *start(struct agent_config *cfg)
-{
-    struct cfg_err err;
-    agent_config_defaults(cfg);
-    snprintf(cfg->name, sizeof(cfg->name), "gw-pipeline");
-    snprintf(cfg->rules_dir, sizeof(cfg->rules_dir), "%s", rules_dir);
-    cfg->local_rules_dir[0] = '\0';
-    struct pipeline *pl = pipeline_new(cfg, &err);
-    ck_assert_msg(pl != NULL, "%s", err.msg);
-    pipeline_set_event_hook(pl, collect, NULL);
-    return pl;
 }
 
 static void segment(struct pipeline *pl, const char *src, const char *dst, uint16_t sport,
@@ -101,20 +77,6 @@ static int brute_force_from(const char *src, const char *service)
             n++;
     }
     return n;
-}
-
-static void setup(void)
-{
-    ck_assert_ptr_nonnull(test_temp_dir(rules_dir, sizeof(rules_dir), "pipeline"));
-    events = json_array();
-    clock_us = T0;
-}
-
-static void teardown(void)
-{
-    if (test_temp_dir_remove(rules_dir) != 0)
-        fprintf(stderr, "could not remove %s: %s\n", rules_dir, strerror(errno));
-    json_decref(events);
 }
 
 static const char SSH_HELLO[] = "SSH-2.0-libssh_0.10.4\r\n";

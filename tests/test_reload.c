@@ -13,26 +13,14 @@
 #include "common/log.h"
 #include "testutil.h"
 
-#define SEC 1000000ull
-#define T0 (1763856000ull * SEC)
-
-static char rules_dir[64];
-static json_t *events;
-static uint64_t clock_us;
-
-static void collect(void *ctx, const struct evt *ev, json_t *json)
-{
-    (void)ctx;
-    (void)ev;
-    json_array_append(events, json);
-}
+#define HARNESS_NAME "reload"
+#include "pipeline_harness.h"
 
 /* The shipped rules, with [portscan]'s port threshold set to ports. */
 static void write_rules(int ports, const char *extra)
 {
     char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -f %s/* && cp %s/rules/* %s/", rules_dir, SOURCE_DIR, rules_dir);
-    ck_assert_int_eq(system(cmd), 0);
+    copy_shipped_rules();
     snprintf(cmd, sizeof(cmd),
              "sed -i '/^\\[portscan\\]/,/^\\[/ s/^ports = .*/ports = %d/' %s/scan.rules", ports,
              rules_dir);
@@ -44,19 +32,6 @@ static void write_rules(int ports, const char *extra)
         fputs(extra, fp);
         fclose(fp);
     }
-}
-
-static struct pipeline *start(struct agent_config *cfg)
-{
-    struct cfg_err err;
-    agent_config_defaults(cfg);
-    snprintf(cfg->name, sizeof(cfg->name), "gw-reload");
-    snprintf(cfg->rules_dir, sizeof(cfg->rules_dir), "%s", rules_dir);
-    cfg->local_rules_dir[0] = '\0';
-    struct pipeline *pl = pipeline_new(cfg, &err);
-    ck_assert_msg(pl != NULL, "%s", err.msg);
-    pipeline_set_event_hook(pl, collect, NULL);
-    return pl;
 }
 
 /* n SYN probes from src to distinct ports of 198.51.100.10, 10 ms apart. */
@@ -109,20 +84,6 @@ static const char *finding_of(const char *src, const char *state)
             return json_string_value(json_object_get(c, "finding_id"));
     }
     return NULL;
-}
-
-static void setup(void)
-{
-    ck_assert_ptr_nonnull(test_temp_dir(rules_dir, sizeof(rules_dir), "reload"));
-    events = json_array();
-    clock_us = T0;
-}
-
-static void teardown(void)
-{
-    if (test_temp_dir_remove(rules_dir) != 0)
-        fprintf(stderr, "could not remove %s: %s\n", rules_dir, strerror(errno));
-    json_decref(events);
 }
 
 START_TEST(threshold_change_takes_effect)
